@@ -1,0 +1,5 @@
+"""python -m whdebug."""
+
+from whdebug.cli import main
+
+main()

@@ -1,0 +1,7 @@
+"""The analysis engine: pure functions from (definition, request, secrets, now) to a report."""
+
+from whdebug.engine.analyze import AnalysisOptions, analyze
+from whdebug.engine.report import Finding, Report
+from whdebug.engine.transactions import DedupeIndex
+
+__all__ = ["AnalysisOptions", "DedupeIndex", "Finding", "Report", "analyze"]

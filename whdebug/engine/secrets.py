@@ -1,0 +1,79 @@
+"""Resolve the webhook secret as the runtime does: tenant credentials first, then auth.config."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from whdebug.definition import Definition
+from whdebug.models import Secrets
+
+Presence = Literal["present", "empty", "absent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Where the secret for `key` comes from, and what each source holds."""
+
+    key: str
+    value: str | None
+    """The secret the runtime would use under `||` (empty counts as missing)."""
+    resolved_from: str | None
+    credentials: Presence
+    auth_config: Presence
+    credentials_value: str | None
+    auth_config_value: str | None
+    nullish_value: str | None
+    """The secret under `??` (an empty credential is kept)."""
+
+    @property
+    def differs_under_nullish(self) -> bool:
+        return self.nullish_value != self.value
+
+
+def _presence(bag: Any, key: str) -> tuple[Presence, str | None]:
+    if not isinstance(bag, dict) or key not in bag or bag[key] is None:
+        return "absent", None
+    value = bag[key]
+    text = value if isinstance(value, str) else str(value)
+    return ("present" if text else "empty"), text
+
+
+def resolve_secret(key: str, definition: Definition, secrets: Secrets) -> Resolution:
+    """credentials[key] || auth.config[key], with `--config` overriding the definition's config."""
+    credentials, credentials_value = _presence(dict(secrets.credentials), key)
+    config = dict(definition.auth_config)
+    config.update(secrets.config)
+    auth_config, config_value = _presence(config, key)
+    if credentials == "present":
+        value, source = credentials_value, "credentials"
+    elif auth_config == "present":
+        value, source = config_value, "auth.config"
+    else:
+        value, source = None, None
+    if credentials != "absent":
+        nullish = credentials_value
+    else:
+        nullish = config_value if auth_config != "absent" else None
+    return Resolution(
+        key=key,
+        value=value,
+        resolved_from=source,
+        credentials=credentials,
+        auth_config=auth_config,
+        credentials_value=credentials_value,
+        auth_config_value=config_value,
+        nullish_value=nullish,
+    )
+
+
+def secret_hint(secret: str | bytes | None) -> str | None:
+    """A masked description of a secret: its length and a short fingerprint, never its text."""
+    if secret is None:
+        return None
+    data = secret.encode("utf-8") if isinstance(secret, str) else secret
+    if not data:
+        return "empty"
+    unit = "chars" if isinstance(secret, str) else "bytes"
+    return f"{len(secret)} {unit}, fingerprint {hashlib.sha256(data).hexdigest()[:6]}"

@@ -1,0 +1,101 @@
+"""Domain values shared by every part: the captured request and the secrets given to the engine."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedRequest:
+    """One HTTP request exactly as received.
+
+    Header names and values are kept as `str` decoded with latin-1, which maps every
+    byte to one code point and back, so `name.encode("latin-1")` is the wire bytes.
+    """
+
+    method: str
+    path: str
+    """Raw request path, percent-encoding untouched, without the query string."""
+    query: str = ""
+    """Raw query string without the leading '?'; '' when there was none."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Ordered (name, value) pairs as received, duplicates kept."""
+    body: bytes = b""
+    """The exact body bytes (possibly only the first part when `truncated`)."""
+    http_version: str = "1.1"
+    body_size: int | None = None
+    """Size announced or received; may exceed len(body) when truncated."""
+    truncated: bool = False
+    received_at: datetime | None = None
+    client: str | None = None
+    capture_id: int | None = None
+    file: str | None = None
+    """The file this request was read from, when it came from a file."""
+    response_status: int | None = None
+    response_body: bytes | None = None
+    forward_status: int | None = None
+    forward_body: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        return self.body_size if self.body_size is not None else len(self.body)
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of header `name` (case-insensitive), in arrival order."""
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
+
+    def header(self, name: str) -> str | None:
+        """The header as Node.js presents it: repeated values joined with ', '; None if absent."""
+        values = self.header_values(name)
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    def has_header(self, name: str) -> bool:
+        wanted = name.lower()
+        return any(key.lower() == wanted for key, _ in self.headers)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header("content-type")
+
+    @property
+    def body_sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def source_label(self) -> str:
+        if self.capture_id is not None:
+            return f"#{self.capture_id}"
+        return self.file or "request"
+
+    def query_pairs(self) -> list[tuple[str, str]]:
+        from urllib.parse import parse_qsl
+
+        return parse_qsl(self.query, keep_blank_values=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """What the engine may use as secrets: the tenant's credentials and auth.config overrides."""
+
+    credentials: Mapping[str, Any] = field(default_factory=dict)
+    """The install's `credentials` bag (from --credentials / --credential)."""
+    config: Mapping[str, Any] = field(default_factory=dict)
+    """Values that override the definition's `auth.config` (from --config)."""
+
+    def values(self) -> Iterator[str]:
+        """Every non-empty string value given, for redaction."""
+        for bag in (self.credentials, self.config):
+            for value in bag.values():
+                if isinstance(value, str) and value:
+                    yield value
