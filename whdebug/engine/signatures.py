@@ -628,11 +628,11 @@ class _Search:
             for label, content in contents:
                 for secret in secrets:
                     for algorithm in dict.fromkeys(algorithms):
-                        if (tier == "raw" and secret.runtime and algorithm == self.algorithm
-                                and not self._has_other_candidates()):
-                            continue  # the runtime attempt, already shown
                         digest = self._digest(secret.value, algorithm, label, content)
                         candidate = self._match(digest)
+                        if (candidate is None and tier == "raw" and secret.runtime
+                                and algorithm == self.algorithm):
+                            continue  # the runtime attempt, already shown
                         attempts.append(self._attempt(secret, algorithm, label, content, digest,
                                                       candidate))
                         if candidate is not None and hit is None:
@@ -640,10 +640,6 @@ class _Search:
             if hit is not None:
                 return self._explain(tier, *hit), attempts, self.scheme
         return self._nothing_matched(), attempts, self.scheme
-
-    def _has_other_candidates(self) -> bool:
-        return len(self.candidates) > 1 or any(c.upper_hex or c.encoding != self.encoding
-                                               for c in self.candidates)
 
     def _match(self, digest: bytes) -> _Candidate | None:
         for candidate in self.candidates:
