@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import base64
 import json
 from datetime import UTC, datetime
@@ -190,7 +192,8 @@ class TestFormatHar:
             response_body=b'{"ok": true}',
         )
         [again] = parse_har(format_har([request]), "r.har")
-        fields = {name: getattr(request, name) for name in CapturedRequest.__dataclass_fields__}
+        fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(CapturedRequest)
+                  if f.init}
         assert again == CapturedRequest(**{**fields, "file": "r.har"})
 
     def test_hostile_host_does_not_shift_the_path(self) -> None:

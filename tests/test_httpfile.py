@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -334,4 +336,4 @@ class TestReadRequestFile:
 
 
 def _fields(request: CapturedRequest) -> dict[str, Any]:
-    return {name: getattr(request, name) for name in CapturedRequest.__dataclass_fields__}
+    return {f.name: getattr(request, f.name) for f in dataclasses.fields(CapturedRequest) if f.init}

@@ -39,6 +39,17 @@ class CapturedRequest:
     response_body: bytes | None = None
     forward_status: int | None = None
     forward_body: bytes | None = None
+    _index: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
+                                                compare=False)
+
+    def _header_index(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for key, value in self.headers:
+                index.setdefault(key.lower(), []).append(value)
+            object.__setattr__(self, "_index", index)  # a cache, not state: built on first use
+        return index
 
     @property
     def size(self) -> int:
@@ -50,19 +61,17 @@ class CapturedRequest:
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header `name` (case-insensitive), in arrival order."""
-        wanted = name.lower()
-        return [value for key, value in self.headers if key.lower() == wanted]
+        return list(self._header_index().get(name.lower(), ()))
 
     def header(self, name: str) -> str | None:
         """The header as Node.js presents it: repeated values joined with ', '; None if absent."""
-        values = self.header_values(name)
+        values = self._header_index().get(name.lower())
         if not values:
             return None
         return values[0] if len(values) == 1 else ", ".join(values)
 
     def has_header(self, name: str) -> bool:
-        wanted = name.lower()
-        return any(key.lower() == wanted for key, _ in self.headers)
+        return name.lower() in self._header_index()
 
     @property
     def content_type(self) -> str | None:

@@ -22,7 +22,7 @@ from whdebug.engine.report import (
     TriggerResult,
     finding,
 )
-from whdebug.engine.signatures import verify_signature
+from whdebug.engine.signatures import prefetch_runtime_digest, verify_signature
 from whdebug.engine.sync import check_sync
 from whdebug.engine.transactions import DedupeIndex, extract_transaction
 from whdebug.engine.triggers import match_triggers
@@ -62,13 +62,16 @@ def analyze(
     steps: list[Step] = []
     assumptions: list[str] = []
 
+    prefetch = prefetch_runtime_digest(request, definition, secrets, nullish=options.nullish)
+    if prefetch is not None:
+        body.kind  # parse now, while the worker thread computes the HMAC
     findings += _request_findings(request, definition, body)
 
     challenge, challenge_findings = detect_challenge(webhook.get("challengeResponse"), body)
     findings += challenge_findings
     signature, signature_findings = verify_signature(
         request, definition, secrets, now=now, body=body, nullish=options.nullish,
-        diagnose=options.diagnose and not challenge.detected,
+        diagnose=options.diagnose and not challenge.detected, prefetch=prefetch,
     )
     response_status, _ = response_of(definition)
 
@@ -173,14 +176,24 @@ def response_of(definition: Definition) -> tuple[int, Any]:
     return 200, {"ok": True}
 
 
+_SECRET_CACHE: dict[tuple[int, int], tuple[Definition, Secrets, tuple[str, ...]]] = {}
+
+
 def _secret_values(definition: Definition, secrets: Secrets) -> tuple[str, ...]:
     """Every secret the engine knows of (4+ characters), so no report repeats one."""
+    cached = _SECRET_CACHE.get((id(definition), id(secrets)))
+    if cached is not None and cached[0] is definition and cached[1] is secrets:
+        return cached[2]
     values = set(secrets.values())
     sensitive = set(definition.sensitive_keys)
     for key, value in definition.auth_config.items():
         if key in sensitive and isinstance(value, str):
             values.add(value)
-    return tuple(v for v in values if len(v) >= 4)
+    result = tuple(v for v in values if len(v) >= 4)
+    if len(_SECRET_CACHE) > 32:
+        _SECRET_CACHE.clear()
+    _SECRET_CACHE[(id(definition), id(secrets))] = (definition, secrets, result)
+    return result
 
 
 def _verify_step(signature: SignatureResult) -> Step:
@@ -238,7 +251,6 @@ def _report(request: CapturedRequest, definition: Definition, challenge: Any,
             "headers": masked,
             "content_type": request.content_type,
             "body_size": request.size,
-            "body_sha256": request.body_sha256,
         },
         definition={"ns": definition.ns, "version": definition.version},
         challenge=challenge,
@@ -252,6 +264,7 @@ def _report(request: CapturedRequest, definition: Definition, challenge: Any,
         findings=tuple(findings),
         steps=tuple(steps),
         assumptions=tuple(a for a in assumptions if a),
+        body=request.body,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from whdebug.engine.paths import Body, find_all, js_string
+from whdebug.engine.paths import Body, js_string
 from whdebug.engine.report import ChallengeResult, Finding, finding
 
 NOTE = ("whdebug assumes the runtime checks for a challenge before verifying the signature "
@@ -21,7 +21,7 @@ def detect_challenge(config: Any, body: Body) -> tuple[ChallengeResult, list[Fin
     if not isinstance(field, str) or not field:
         return ChallengeResult(False, None), []
     try:
-        found = find_all(field, body.document)
+        found = body.find(field)
     except Exception:
         return ChallengeResult(False, None), []
     if not found or not _same(found[0], expected):
@@ -30,7 +30,7 @@ def detect_challenge(config: Any, body: Body) -> tuple[ChallengeResult, list[Fin
     tokens = []
     if isinstance(path, str) and path:
         try:
-            tokens = find_all(path, body.document)
+            tokens = body.find(path)
         except Exception:
             tokens = []
     if not tokens:

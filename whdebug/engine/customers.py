@@ -34,7 +34,7 @@ def extract_customer(config: Any, event: str | None, body: Body
         base_path = overrides[event].get("basePath", base_path)
     base_path = base_path if isinstance(base_path, str) else "$"
     try:
-        found = find_all(base_path, body.document)
+        found = body.find(base_path)
     except Exception:
         found = []
     mapping = config.get("mapping") if isinstance(config.get("mapping"), dict) else {}

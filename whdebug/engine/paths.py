@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jsonpath
+import simdjson
 
 from whdebug.models import CapturedRequest
 
@@ -39,33 +40,111 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-@dataclass(frozen=True, slots=True)
 class Body:
-    """The request body as the engine sees it: parsed once, shared by every step."""
+    """The request body as the engine sees it, parsed at most once and only when a step needs it.
 
-    kind: str
-    """json | form | empty | invalid"""
-    document: Any
-    """The parsed value (MISSING unless kind is json or form)."""
-    error: str | None = None
+    Plain dotted paths (`$.action`, `$.data.id`) are answered from a lazy simdjson document
+    without building Python objects for the rest of the body, so a 64 MiB body costs one fast
+    validation pass; anything else materialises the whole document once.
+    """
+
+    __slots__ = ("raw", "_content_type", "_kind", "_lazy", "_document", "_error", "_parser")
+
+    def __init__(self, raw: bytes, content_type: str | None = None) -> None:
+        self.raw = raw
+        self._content_type = (content_type or "").lower()
+        self._kind: str | None = None
+        self._lazy: Any = MISSING
+        self._document: Any = MISSING
+        self._error: str | None = None
+        self._parser: Any = None
+
+    @classmethod
+    def of(cls, kind: str, document: Any, error: str | None = None) -> Body:
+        """A body that is already parsed (tests and callers that hold a document)."""
+        body = cls(b"")
+        body._kind, body._document, body._error = kind, document, error
+        return body
+
+    def _parse(self) -> None:
+        raw = self.raw
+        if not raw or raw.isspace():
+            self._kind = "empty"
+            return
+        if "application/x-www-form-urlencoded" in self._content_type:
+            self._kind, self._document, self._error = _parse_form(raw)
+            return
+        try:
+            self._parser = simdjson.Parser()
+            self._lazy = self._parser.parse(raw)
+            self._kind = "json"
+            return
+        except (ValueError, RuntimeError, MemoryError):
+            self._parser = None
+        try:  # simdjson refuses a BOM and integers past 64 bits; the standard library does not
+            self._document = json.loads(raw)
+            self._kind = "json"
+            return
+        except (ValueError, RecursionError) as error:
+            failure = _json_error(error)
+        if not self._content_type and b"=" in raw and not raw.lstrip()[:1] in (b"{", b"["):
+            kind, document, error_text = _parse_form(raw)
+            if kind == "form":
+                self._kind, self._document = kind, document
+                return
+        self._kind, self._error = "invalid", failure
+
+    @property
+    def kind(self) -> str:
+        """json | form | empty | invalid"""
+        if self._kind is None:
+            self._parse()
+        return self._kind or "invalid"
+
+    @property
+    def error(self) -> str | None:
+        if self._kind is None:
+            self._parse()
+        return self._error
+
+    @property
+    def document(self) -> Any:
+        """The whole body as Python values (MISSING unless kind is json or form)."""
+        if self._kind is None:
+            self._parse()
+        if self._document is MISSING and self._lazy is not MISSING:
+            self._document = _materialise(self._lazy)
+        return self._document
+
+    def find(self, path: str) -> list[Any]:
+        """Every value `path` selects in the body (raises on a malformed path)."""
+        if self._kind is None:
+            self._parse()
+        if self._lazy is not MISSING and self._document is MISSING:
+            keys, _ = _compile(normalize_path(path))
+            if keys is not None:
+                pointer = "/" + "/".join(k.replace("~", "~0").replace("/", "~1") for k in keys)
+                try:
+                    value = self._lazy.at_pointer(pointer)
+                except (KeyError, IndexError, ValueError, TypeError):
+                    return []
+                if isinstance(self._lazy, simdjson.Array):
+                    return []  # a dotted name never selects inside a top-level array
+                return [_materialise(value)]
+        return find_all(path, self.document)
+
+
+def _materialise(value: Any) -> Any:
+    if isinstance(value, simdjson.Object):
+        return value.as_dict()
+    if isinstance(value, simdjson.Array):
+        return value.as_list()
+    return value
 
 
 def parse_body(request: CapturedRequest) -> Body:
-    """Parse the body as JSON (what the runtime does), or form-encoded for diagnosis."""
-    raw = request.body
-    if not raw.strip():
-        return Body("empty", MISSING)
-    content_type = (request.content_type or "").lower()
-    if "application/x-www-form-urlencoded" in content_type:
-        return _parse_form(raw)
-    try:
-        return Body("json", json.loads(raw))
-    except (ValueError, RecursionError) as error:
-        if not content_type and b"=" in raw and not raw.lstrip().startswith((b"{", b"[")):
-            form = _parse_form(raw)
-            if form.kind == "form":
-                return form
-        return Body("invalid", MISSING, _json_error(error))
+    """The request's body, parsed lazily as JSON (what the runtime does) or form for diagnosis."""
+    return Body(request.body, request.content_type)
 
 
 def _json_error(error: Exception) -> str:
@@ -78,11 +157,11 @@ def _json_error(error: Exception) -> str:
     return str(error)
 
 
-def _parse_form(raw: bytes) -> Body:
+def _parse_form(raw: bytes) -> tuple[str, Any, str | None]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        return Body("invalid", MISSING, f"form body is not UTF-8 (byte {error.start})")
+        return "invalid", MISSING, f"form body is not UTF-8 (byte {error.start})"
     document: dict[str, Any] = {}
     for key, value in parse_qsl(text, keep_blank_values=True):
         parsed: Any = value
@@ -96,7 +175,7 @@ def _parse_form(raw: bytes) -> Body:
             document[key] = [*previous, parsed] if isinstance(previous, list) else [previous, parsed]
         else:
             document[key] = parsed
-    return Body("form", document)
+    return "form", document, None
 
 
 def normalize_path(path: str) -> str:
@@ -169,7 +248,7 @@ def lookup(source: str, path: str, request: CapturedRequest, body: Body) -> Look
     if source != "body":
         return Lookup(False, MISSING, 0, f"unknown source {source!r}")
     try:
-        matches = find_all(path, body.document)
+        matches = body.find(path)
     except Exception as error:
         return Lookup(False, MISSING, 0, f"invalid JSONPath: {error}")
     if not matches:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -400,6 +401,16 @@ class Report:
     findings: tuple[Finding, ...]
     steps: tuple[Step, ...] = ()
     assumptions: tuple[str, ...] = field(default=())
+    body: bytes = field(default=b"", repr=False, compare=False)
+    """The analysed body, kept so its SHA-256 is computed only when a report is serialised."""
+
+    @property
+    def body_sha256(self) -> str:
+        cached = self.request.get("body_sha256")
+        if cached is None:
+            cached = hashlib.sha256(self.body).hexdigest()
+            self.request["body_sha256"] = cached
+        return str(cached)
 
     @property
     def ok(self) -> bool:
@@ -417,7 +428,7 @@ class Report:
         return {
             "schema": REPORT_SCHEMA,
             "source": self.source,
-            "request": self.request,
+            "request": {**self.request, "body_sha256": self.body_sha256},
             "definition": self.definition,
             "challenge": self.challenge.to_json(),
             "signature": self.signature.to_json(),

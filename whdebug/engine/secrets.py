@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,20 +33,23 @@ class Resolution:
         return self.nullish_value != self.value
 
 
-def _presence(bag: Any, key: str) -> tuple[Presence, str | None]:
-    if not isinstance(bag, dict) or key not in bag or bag[key] is None:
+def _presence(value: Any) -> tuple[Presence, str | None]:
+    if value is None:
         return "absent", None
-    value = bag[key]
     text = value if isinstance(value, str) else str(value)
     return ("present" if text else "empty"), text
 
 
+_ABSENT: Any = None
+
+
 def resolve_secret(key: str, definition: Definition, secrets: Secrets) -> Resolution:
     """credentials[key] || auth.config[key], with `--config` overriding the definition's config."""
-    credentials, credentials_value = _presence(dict(secrets.credentials), key)
-    config = dict(definition.auth_config)
-    config.update(secrets.config)
-    auth_config, config_value = _presence(config, key)
+    credentials, credentials_value = _presence(secrets.credentials.get(key, _ABSENT))
+    config_value_raw = secrets.config.get(key, _ABSENT)
+    if config_value_raw is None:
+        config_value_raw = definition.auth_config.get(key, _ABSENT)
+    auth_config, config_value = _presence(config_value_raw)
     if credentials == "present":
         value, source = credentials_value, "credentials"
     elif auth_config == "present":
@@ -68,6 +72,7 @@ def resolve_secret(key: str, definition: Definition, secrets: Secrets) -> Resolu
     )
 
 
+@lru_cache(maxsize=256)
 def secret_hint(secret: str | bytes | None) -> str | None:
     """A masked description of a secret: its length and a short fingerprint, never its text."""
     if secret is None:

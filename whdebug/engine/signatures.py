@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import constant_time, hashes
-from cryptography.hazmat.primitives import hmac as crypto_hmac
+from cryptography.hazmat.primitives import constant_time
 
 from whdebug.definition import Definition
 from whdebug.engine.paths import Body
@@ -21,11 +23,7 @@ from whdebug.engine.report import finding as make_finding
 from whdebug.engine.secrets import Resolution, resolve_secret, secret_hint
 from whdebug.models import CapturedRequest, Secrets
 
-ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256,
-    "sha1": hashes.SHA1,
-    "sha512": hashes.SHA512,
-}
+ALGORITHMS = ("sha256", "sha1", "sha512")
 TYPE_ALGORITHM = {"hmac-sha256": "sha256", "hmac-sha1": "sha1"}
 STALE_AFTER_SECONDS = 300
 #: Bodies larger than this skip the re-serialisation variants (each costs a full HMAC).
@@ -36,11 +34,57 @@ _SIGNATURE_WORDS = ("signature", "hmac", "-sig", "sig-", "token", "hub-")
 _PREFIX = re.compile(r"^(sha256|sha1|sha512|v0|v1)[=,]")
 
 
+#: Bodies at least this large are verified in a worker thread while the body is parsed.
+PARALLEL_MIN_BODY = 1024 * 1024
+_pool: ThreadPoolExecutor | None = None
+
+
 def compute_hmac(secret: bytes, algorithm: str, content: bytes) -> bytes:
-    """HMAC digest via `cryptography`."""
-    mac = crypto_hmac.HMAC(secret, ALGORITHMS[algorithm]())
-    mac.update(content)
-    return mac.finalize()
+    """One-shot OpenSSL HMAC; it releases the GIL on large bodies, so a worker thread can
+    verify while the body is parsed (comparisons use `cryptography`'s constant-time check)."""
+    return hmac.digest(secret, content, algorithm)
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetch:
+    """The runtime's HMAC of a large body, started before the body is parsed."""
+
+    secret: bytes
+    algorithm: str
+    digest: Future[bytes]
+
+
+def prefetch_runtime_digest(request: CapturedRequest, definition: Definition, secrets: Secrets,
+                            *, nullish: bool = False) -> Prefetch | None:
+    """Start the runtime's own HMAC in a worker thread when the body is large, else None."""
+    global _pool
+    if len(request.body) < PARALLEL_MIN_BODY or request.truncated:
+        return None
+    config = definition.webhook.get("verification")
+    if not isinstance(config, dict) or config.get("type") not in TYPE_ALGORITHM:
+        return None
+    key = config.get("secretKey")
+    if not isinstance(key, str) or not key:
+        return None
+    resolution = resolve_secret(key, definition, secrets)
+    secret = resolution.nullish_value if nullish else resolution.value
+    if secret is None:
+        return None
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="whdebug-hmac")
+    algorithm = TYPE_ALGORITHM[config["type"]]
+    secret_bytes = secret.encode("utf-8")
+    started = threading.Event()
+
+    def run() -> bytes:
+        started.set()
+        return compute_hmac(secret_bytes, algorithm, request.body)
+
+    future = _pool.submit(run)
+    # OpenSSL drops the GIL inside the HMAC; once the worker is running, the caller can parse
+    # the body (a C call that keeps the GIL) and both proceed at once.
+    started.wait()
+    return Prefetch(secret_bytes, algorithm, future)
 
 
 def encode_digest(digest: bytes, encoding: str) -> str:
@@ -62,10 +106,14 @@ def equal(a: str, b: str) -> bool:
     return constant_time.bytes_eq(a.encode("latin-1", "replace"), b.encode("latin-1", "replace"))
 
 
+_PRINTABLE = bytes(b if 32 <= b < 127 else 46 for b in range(256))
+
+
 def describe_content(label: str, content: bytes) -> SignedContent:
+    """Length and the first 32 bytes as hex and as text (non-printables shown as '.')."""
     head = content[:32]
-    text = "".join(chr(b) if 32 <= b < 127 else "." for b in head)
-    return SignedContent(label, len(content), head.hex(" "), text)
+    return SignedContent(label, len(content), head.hex(" "),
+                         head.translate(_PRINTABLE).decode("ascii"))
 
 
 def signature_like_headers(request: CapturedRequest) -> list[str]:
@@ -187,6 +235,7 @@ def verify_signature(
     body: Body | None = None,
     nullish: bool = False,
     diagnose: bool = True,
+    prefetch: Prefetch | None = None,
 ) -> tuple[SignatureResult, list[Finding]]:
     """Run the runtime's verification; on failure search for what would have matched."""
     verification = definition.webhook.get("verification")
@@ -204,7 +253,7 @@ def verify_signature(
 
     def result(verdict: str, reason: str, attempts: list[Attempt], scheme: Scheme | None = None,
                enc: str | None = encoding) -> tuple[SignatureResult, list[Finding]]:
-        age = _timestamp_check(context, scheme)
+        age = _timestamp_check(context, scheme, detect=verdict != "pass")
         return (
             SignatureResult(
                 type=kind, header=header_name, encoding=enc, secret_key=secret_key,
@@ -260,7 +309,10 @@ def verify_signature(
     algorithm = TYPE_ALGORITHM[kind]
     received = strip_runtime_prefix(received_raw)
     secret_bytes = secret.encode("utf-8")
-    digest = compute_hmac(secret_bytes, algorithm, request.body)
+    if prefetch is not None and prefetch.secret == secret_bytes and prefetch.algorithm == algorithm:
+        digest = prefetch.digest.result()
+    else:
+        digest = compute_hmac(secret_bytes, algorithm, request.body)
     computed = encode_digest(digest, encoding)
     match = equal(computed, received)
     runtime_attempt = Attempt(
@@ -847,14 +899,15 @@ def _body_variants(body: bytes) -> Iterator[tuple[str, bytes]]:
 # --- timestamps -------------------------------------------------------------------------------
 
 
-def _timestamp_check(context: _Context, scheme: Scheme | None) -> float | None:
+def _timestamp_check(context: _Context, scheme: Scheme | None, detect: bool) -> float | None:
+    """Age of the request's timestamp; provider schemes are only looked for when `detect`."""
     request = context.request
     header = context.config.get("timestampHeader")
     raw: str | None = None
     label = ""
     if isinstance(header, str) and request.header(header):
         raw, label = request.header(header), header
-    elif scheme is None:
+    elif scheme is None and detect:
         scheme = detect_scheme(request)
     if raw is None and scheme is not None and scheme.timestamp:
         raw, label = scheme.timestamp, f"{scheme.title} timestamp"

@@ -5,31 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from whdebug.definition import Definition
-from whdebug.engine.paths import Body, find_all, js_string
+from whdebug.engine.paths import Body, js_string
 from whdebug.engine.report import Finding, SyncResult, finding
 from whdebug.engine.triggers import near_miss_reason
 
 RECORD_TYPES = ("order", "abandonedCart")
 
 
-def _first(path: Any, document: Any) -> Any:
+def _first(path: Any, body: Body) -> Any:
     if not isinstance(path, str):
         return None
     try:
-        found = find_all(path, document)
+        found = body.find(path)
     except Exception:
         return None
     return found[0] if found else None
 
 
-def _mapped(spec: Any, document: Any) -> Any:
+def _mapped(spec: Any, body: Body) -> Any:
     """A mapping value: a JSONPath string, or {path}/{paths: [...]} (first non-empty)."""
     if isinstance(spec, str):
-        return _first(spec, document)
+        return _first(spec, body)
     if isinstance(spec, dict):
         paths = spec.get("paths") or ([spec["path"]] if "path" in spec else [])
         for path in paths if isinstance(paths, list) else []:
-            value = _first(path, document)
+            value = _first(path, body)
             if value not in (None, ""):
                 return value
     return None
@@ -63,7 +63,7 @@ def check_sync(definition: Definition, event: str | None, body: Body
         assert isinstance(mapping, dict)
         fields = {}
         for name, spec in mapping.items():
-            value = _mapped(spec, body.document)
+            value = _mapped(spec, body)
             fields[name] = value if isinstance(value, str | int | float | bool) or value is None \
                 else js_string(value)
         code = fields.get("code")
@@ -77,7 +77,7 @@ def check_sync(definition: Definition, event: str | None, body: Body
         return SyncResult(event, "record", record_type if isinstance(record_type, str) else None,
                           _str(handler.get("operation")),
                           None if code in (None, "") else js_string(code), fields), findings
-    data = _first(handler.get("dataPath", "$"), body.document)
+    data = _first(handler.get("dataPath", "$"), body)
     code_value = data.get("id") if isinstance(data, dict) else None
     if data is None:
         findings.append(finding(

@@ -6,7 +6,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from whdebug.engine.paths import Body, find_all, js_string
+from whdebug.engine.paths import Body, js_string
 from whdebug.engine.report import Finding, TransactionResult, finding
 from whdebug.models import CapturedRequest
 
@@ -35,7 +35,7 @@ class DedupeIndex:
 
 def _value(path: str, body: Body) -> str | None:
     try:
-        found = find_all(path, body.document)
+        found = body.find(path)
     except Exception:
         return None
     if not found or found[0] is None:

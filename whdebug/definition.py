@@ -1,0 +1,250 @@
+"""Load a MiniApp definition from JSON, JSON5 or a pasted JavaScript object literal."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import json5
+
+from whdebug.errors import DefinitionError
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A parsed MiniApp document; `data` is the document as loaded, never modified."""
+
+    data: dict[str, Any]
+    path: str | None = None
+    """The file it was read from, for messages."""
+    syntax: str = "json"
+    """json | json5 (JSON5 or a JavaScript object literal)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ns(self) -> str | None:
+        value = self.data.get("ns")
+        return value if isinstance(value, str) else None
+
+    @property
+    def version(self) -> str | None:
+        value = self.data.get("version")
+        return value if isinstance(value, str) else None
+
+    @property
+    def label(self) -> str:
+        return f"{self.ns or '?'}@{self.version or '?'}"
+
+    @property
+    def webhook(self) -> dict[str, Any]:
+        value = self.data.get("webhook")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def triggers(self) -> list[dict[str, Any]]:
+        value = self.data.get("triggers")
+        return [t for t in value if isinstance(t, dict)] if isinstance(value, list) else []
+
+    @property
+    def trigger_events(self) -> list[str]:
+        return [t["event"] for t in self.triggers if isinstance(t.get("event"), str)]
+
+    @property
+    def auth(self) -> dict[str, Any]:
+        value = self.data.get("auth")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def auth_config(self) -> dict[str, Any]:
+        value = self.auth.get("config")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def sensitive_keys(self) -> list[str]:
+        value = self.auth.get("sensitiveKeys")
+        return [k for k in value if isinstance(k, str)] if isinstance(value, list) else []
+
+    @property
+    def sync_handlers(self) -> dict[str, Any]:
+        sync = self.data.get("sync")
+        webhooks = sync.get("webhooks") if isinstance(sync, dict) else None
+        handlers = webhooks.get("handlers") if isinstance(webhooks, dict) else None
+        return handlers if isinstance(handlers, dict) else {}
+
+    @property
+    def sources(self) -> dict[str, Any]:
+        """Data sources (RPCs) by name, from a top-level `sources` and/or `rpc` object."""
+        merged: dict[str, Any] = {}
+        for container in ("rpc", "sources"):
+            value = self.data.get(container)
+            if isinstance(value, dict):
+                merged.update(value)
+        return merged
+
+    @property
+    def webhook_path(self) -> str | None:
+        return f"/miniapps/{self.ns}/webhooks" if self.ns else None
+
+
+def parse_definition(text: str, name: str = "<definition>") -> Definition:
+    """Parse definition text; errors read `name:line:col: what` (1-based, as compilers print)."""
+    text = text.removeprefix("\ufeff")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as json_error:
+        data = _parse_json5(text, name, json_error)
+        syntax = "json5"
+    except RecursionError:
+        raise DefinitionError(f"{name}:1:1: the definition is nested too deeply") from None
+    else:
+        syntax = "json"
+    if not isinstance(data, dict):
+        offset = _skip_blank(text, _skip_wrapper(text)[0])
+        line, column = _line_column(text, offset)
+        raise DefinitionError(
+            f"{name}:{line}:{column}: the definition must be an object, not {_js_type(data)}"
+        )
+    return Definition(data=data, path=name, syntax=syntax)
+
+
+# `const app = `, `export default `, `module.exports = ` in front of the object literal.
+_JS_PREFIX = re.compile(
+    r"export\s+default\s+"
+    r"|module\.exports\s*=\s*"
+    r"|(?:export\s+)?(?:const|let|var)\s+(?P<name>[A-Za-z_$][\w$]*)\s*(?::[^=\n]*)?=\s*"
+)
+# `export default app;` or `module.exports = app;` after the literal assigned to `app`.
+_JS_SUFFIX = r"(?:export\s+default\s+{0}|module\.exports\s*=\s*{0})(?![\w$])\s*;?"
+_JSON5_ERROR = re.compile(r'Unexpected (?:end of input|"(?P<char>.*)") at column \d+$', re.DOTALL)
+
+
+def _parse_json5(text: str, name: str, json_error: json.JSONDecodeError) -> Any:
+    """Parse JSON5 or a JS object literal; the JS wrapper is blanked so offsets stay put."""
+    value_start, variable = _skip_wrapper(text)
+    if _skip_blank(text, value_start) == len(text):
+        line, column = _line_column(text, len(text))
+        raise DefinitionError(f"{name}:{line}:{column}: the definition is empty")
+    source = " " * value_start + text[value_start:]
+    try:
+        value, error, offset = json5.parse(source, consume_trailing=False)
+    except RecursionError:
+        raise DefinitionError(f"{name}:1:1: the definition is nested too deeply") from None
+    if error is not None:
+        line, column = _line_column(text, offset)
+        if value_start == 0 and (json_error.lineno, json_error.colno) == (line, column):
+            what = _describe_json_error(json_error.msg, text, offset)
+        else:
+            what = _describe_json5_error(error)
+        raise DefinitionError(f"{name}:{line}:{column}: {what}")
+    offset = _skip_trailer(text, offset, variable)
+    if offset < len(text):
+        line, column = _line_column(text, offset)
+        raise DefinitionError(
+            f"{name}:{line}:{column}: unexpected {_show_char(text[offset])} after the definition"
+        )
+    return value
+
+
+def _skip_wrapper(text: str) -> tuple[int, str | None]:
+    """Offset just past a leading `const x =` (or similar) and the variable name, if any."""
+    offset = _skip_blank(text, 0)
+    match = _JS_PREFIX.match(text, offset)
+    if match is None:
+        return 0, None
+    return match.end(), match.group("name")
+
+
+def _skip_trailer(text: str, offset: int, variable: str | None) -> int:
+    """Offset past `;`, comments and `export default x;` after the value."""
+    offset = _skip_blank(text, offset)
+    if text.startswith(";", offset):
+        offset = _skip_blank(text, offset + 1)
+    if variable is not None:
+        match = re.compile(_JS_SUFFIX.format(re.escape(variable))).match(text, offset)
+        if match is not None:
+            offset = _skip_blank(text, match.end())
+    return offset
+
+
+def _skip_blank(text: str, offset: int) -> int:
+    """Offset of the first character that is not whitespace or a complete comment."""
+    length = len(text)
+    while offset < length:
+        if text[offset].isspace():
+            offset += 1
+        elif text.startswith("//", offset):
+            newline = text.find("\n", offset)
+            offset = length if newline < 0 else newline + 1
+        elif text.startswith("/*", offset):
+            close = text.find("*/", offset + 2)
+            if close < 0:
+                return offset
+            offset = close + 2
+        else:
+            return offset
+    return offset
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _describe_json_error(message: str, text: str, offset: int) -> str:
+    line_break = text[offset : offset + 1] in ("\r", "\n")
+    if message.startswith("Invalid control character") and line_break:
+        return "line break inside a string (missing closing quote?)"
+    message = message.removesuffix(" at")
+    return message[:1].lower() + message[1:]
+
+
+def _describe_json5_error(error: str) -> str:
+    match = _JSON5_ERROR.search(error)
+    if match is None:
+        return error.splitlines()[0] if error else "invalid JSON5"
+    char = match.group("char")
+    if char is None:
+        return "unexpected end of input (missing closing bracket, brace or quote?)"
+    # json5 reports the farthest position it tried, often the blank just past the real mistake.
+    if char in "\r\n":
+        return "syntax error at the end of this line"
+    if char.isspace():
+        return "syntax error just before this point"
+    return f"unexpected {_show_char(char)}"
+
+
+def _show_char(char: str) -> str:
+    if char in "\r\n":
+        return "end of line"
+    return f'"{char}"' if char.isprintable() else repr(char)
+
+
+def _js_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
+
+
+def load_definition(path: str | Path) -> Definition:
+    """Read and parse a definition file."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DefinitionError("definition file not found", name) from None
+    except IsADirectoryError:
+        raise DefinitionError("definition path is a directory", name) from None
+    except UnicodeDecodeError:
+        raise DefinitionError("definition file is not UTF-8 text", name) from None
+    except OSError as error:
+        raise DefinitionError(f"cannot read definition: {error.strerror}", name) from None
+    return parse_definition(text, name)
