@@ -145,6 +145,15 @@ def _outcome(console: Console, report: Report) -> Table:
     table = _grid()
     table.add_row(_text(f"{symbol} {outcome.status}", style),
                   _text(f"HTTP {outcome.http_status} · {detail}", style))
+    hypothetical = outcome.if_verified
+    if hypothetical:
+        if hypothetical.get("triggers"):
+            then = "would fire " + ", ".join(hypothetical["triggers"])
+        elif hypothetical.get("event") is None:
+            then = "would still extract no event"
+        else:
+            then = f"event {hypothetical['event']!r} would still match no trigger"
+        table.add_row(_text("  once verified"), _text(then))
     return table
 
 

@@ -94,7 +94,8 @@ def analyze(
     findings += signature_findings
     steps.append(_verify_step(signature))
     if signature.verdict == "fail":
-        outcome = Outcome("rejected", 401, (), f"rejected with 401: {signature.reason}")
+        outcome = Outcome("rejected", 401, (), f"rejected with 401: {signature.reason}",
+                          _if_verified(request, definition, body, options))
         return _report(request, definition, challenge, signature, _NO_EVENT, TriggerResult(),
                        _NO_TX, None, None, outcome, findings, steps, assumptions, secret_values)
 
@@ -164,6 +165,17 @@ def analyze(
 
 _NO_EVENT = EventResult(None, "none", False, ())
 _NO_TX = TransactionResult(None, False, None)
+
+
+def _if_verified(request: CapturedRequest, definition: Definition, body: Body,
+                 options: AnalysisOptions) -> dict[str, Any]:
+    """What the runtime would do once verification passes (findings are not kept)."""
+    event, _ = extract_event(definition.webhook.get("eventExtraction"), request, body,
+                             options.missing_part)
+    triggers, _ = match_triggers(event, definition, request, body)
+    return {"event": event.value, "triggers": list(triggers.matched),
+            "status": "fires" if triggers.matched else (
+                "no-event" if event.value is None else "no-trigger")}
 
 
 def response_of(definition: Definition) -> tuple[int, Any]:

@@ -375,6 +375,8 @@ class Outcome:
     http_status: int
     triggers: tuple[str, ...]
     summary: str
+    if_verified: dict[str, Any] | None = None
+    """For a rejected request: the event and triggers once the signature passes."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -382,6 +384,7 @@ class Outcome:
             "http_status": self.http_status,
             "triggers": list(self.triggers),
             "summary": self.summary,
+            "if_verified": self.if_verified,
         }
 
 
