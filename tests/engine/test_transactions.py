@@ -1,0 +1,72 @@
+"""Transaction ids and dedupe across the requests of one replay."""
+
+from __future__ import annotations
+
+from factories import make_definition, make_request, run
+
+from whdebug.engine import DedupeIndex
+
+
+def test_duplicate_detected_and_named() -> None:
+    dedupe = DedupeIndex()
+    first = run(make_request(file="a.http"), dedupe=dedupe)
+    second = run(make_request(file="b.http"), dedupe=dedupe)
+    assert first.outcome.status == "fires"
+    assert second.outcome.status == "duplicate"
+    assert second.transaction.duplicate_of == "a.http"
+    assert "TX_DUPLICATE" in second.codes()
+
+
+def test_capture_ids_are_the_duplicate_source() -> None:
+    dedupe = DedupeIndex()
+    run(make_request(capture_id=3), dedupe=dedupe)
+    again = run(make_request(capture_id=9), dedupe=dedupe)
+    assert again.transaction.duplicate_of == 3
+
+
+def test_rejected_requests_do_not_count_as_seen() -> None:
+    dedupe = DedupeIndex()
+    run(make_request(signature="bad" * 10), dedupe=dedupe)
+    assert run(make_request(), dedupe=dedupe).outcome.status == "fires"
+
+
+def test_dedupe_window_forgets_old_ids() -> None:
+    dedupe = DedupeIndex(window=1)
+    run(make_request({"event": "deal.won", "id": "1"}), dedupe=dedupe)
+    run(make_request({"event": "deal.won", "id": "2"}), dedupe=dedupe)
+    assert run(make_request({"event": "deal.won", "id": "1"}),
+               dedupe=dedupe).outcome.status == "fires"
+
+
+def test_first_non_empty_path_wins() -> None:
+    definition = make_definition(transactionId={"paths": ["$.missing", "$.id"]})
+    assert run(make_request(), definition).transaction.id == "evt-1"
+
+
+def test_separator_joins_all_paths() -> None:
+    definition = make_definition(transactionId={"paths": ["$.id", "$.v"], "separator": ":"})
+    report = run(make_request({"event": "deal.won", "id": "7", "v": 3}), definition)
+    assert report.transaction.id == "7:3"
+
+
+def test_override_for_event() -> None:
+    definition = make_definition(transactionId={
+        "paths": ["$.id"], "overrides": {"deal.won": {"paths": ["$.deal.id"]}}})
+    report = run(make_request({"event": "deal.won", "id": "1", "deal": {"id": "d9"}}),
+                 definition)
+    assert report.transaction.id == "d9" and report.transaction.override == "deal.won"
+
+
+def test_generate_fallback() -> None:
+    definition = make_definition(transactionId={"paths": ["$.nope"], "fallback": "generate"})
+    report = run(make_request(), definition)
+    assert report.transaction.generated and report.transaction.id is None
+    assert "TX_GENERATED" in report.codes()
+
+
+def test_path_is_a_header() -> None:
+    definition = make_definition(transactionId={"paths": ["$.delivery"]})
+    request = make_request(headers=[("X-GitHub-Delivery", "abc")])
+    report = run(request, definition)
+    finding = next(f for f in report.findings if f.code == "TX_PATH_IS_HEADER")
+    assert "X-GitHub-Delivery" in finding.message
