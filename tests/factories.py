@@ -7,22 +7,21 @@ import copy
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from whdebug.definition import Definition
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.models import CapturedRequest, Secrets
 
-NOW = datetime(2025, 11, 24, 16, 0, 5, tzinfo=timezone.utc)
+NOW = datetime(2025, 11, 24, 16, 0, 5, tzinfo=UTC)
 SECRET = "test-webhook-secret"
 
 BASE_DEFINITION: dict[str, Any] = {
     "ns": "acme",
     "version": "1.0.0",
     "status": "private",
-    "auth": {"type": "apikey", "config": {"webhookSecret": ""},
-             "sensitiveKeys": ["webhookSecret"]},
+    "auth": {"type": "apikey", "config": {"webhookSecret": ""}, "sensitiveKeys": ["webhookSecret"]},
     "triggers": [
         {"type": "miniapps:acme", "event": "contact.created"},
         {"type": "miniapps:acme", "event": "deal.won"},
@@ -30,8 +29,12 @@ BASE_DEFINITION: dict[str, Any] = {
     "webhook": {
         "eventExtraction": {"source": "body", "path": "$.event"},
         "transactionId": {"paths": ["$.id"]},
-        "verification": {"type": "hmac-sha256", "headerName": "X-Signature",
-                         "secretKey": "webhookSecret", "encoding": "hex"},
+        "verification": {
+            "type": "hmac-sha256",
+            "headerName": "X-Signature",
+            "secretKey": "webhookSecret",
+            "encoding": "hex",
+        },
     },
 }
 
@@ -49,8 +52,9 @@ def make_definition(**webhook_overrides: Any) -> Definition:
     return Definition(data)
 
 
-def sign(body: bytes, secret: str | bytes = SECRET, scheme: str = "hex",
-         algorithm: str = "sha256") -> str:
+def sign(
+    body: bytes, secret: str | bytes = SECRET, scheme: str = "hex", algorithm: str = "sha256"
+) -> str:
     """A signature as a provider computes it: hex, base64, or a prefixed github value."""
     key = secret.encode() if isinstance(secret, str) else secret
     digest = hmac.new(key, body, getattr(hashlib, algorithm)).digest()
@@ -61,10 +65,17 @@ def sign(body: bytes, secret: str | bytes = SECRET, scheme: str = "hex",
     return digest.hex()
 
 
-def make_request(body: bytes | dict[str, Any] | None = None, *,
-                 headers: list[tuple[str, str]] | None = None, signature: str | None = "auto",
-                 path: str = "/miniapps/acme/webhooks", method: str = "POST", query: str = "",
-                 content_type: str | None = "application/json", **fields: Any) -> CapturedRequest:
+def make_request(
+    body: bytes | dict[str, Any] | None = None,
+    *,
+    headers: list[tuple[str, str]] | None = None,
+    signature: str | None = "auto",
+    path: str = "/miniapps/acme/webhooks",
+    method: str = "POST",
+    query: str = "",
+    content_type: str | None = "application/json",
+    **fields: Any,
+) -> CapturedRequest:
     """A request to the base definition, signed with SECRET unless told otherwise."""
     if body is None:
         body = {"event": "contact.created", "id": "evt-1"}
@@ -77,15 +88,30 @@ def make_request(body: bytes | dict[str, Any] | None = None, *,
         all_headers.append(("X-Signature", sign(raw)))
     elif signature is not None:
         all_headers.append(("X-Signature", signature))
-    return CapturedRequest(method=method, path=path, query=query, headers=tuple(all_headers),
-                           body=raw, **fields)
+    return CapturedRequest(
+        method=method, path=path, query=query, headers=tuple(all_headers), body=raw, **fields
+    )
 
 
-def run(request: CapturedRequest, definition: Definition | None = None, *,
-        credentials: dict[str, str] | None = None, config: dict[str, str] | None = None,
-        dedupe: DedupeIndex | None = None, now: datetime = NOW, **options: Any) -> Report:
+def run(
+    request: CapturedRequest,
+    definition: Definition | None = None,
+    *,
+    credentials: dict[str, str] | None = None,
+    config: dict[str, str] | None = None,
+    dedupe: DedupeIndex | None = None,
+    now: datetime = NOW,
+    **options: Any,
+) -> Report:
     """Analyse with SECRET as the install's credential unless told otherwise."""
-    secrets = Secrets({"webhookSecret": SECRET} if credentials is None else credentials,
-                      config or {})
-    return analyze(request, definition or make_definition(), secrets, now=now,
-                   options=AnalysisOptions(**options), dedupe=dedupe)
+    secrets = Secrets(
+        {"webhookSecret": SECRET} if credentials is None else credentials, config or {}
+    )
+    return analyze(
+        request,
+        definition or make_definition(),
+        secrets,
+        now=now,
+        options=AnalysisOptions(**options),
+        dedupe=dedupe,
+    )

@@ -9,9 +9,12 @@ from whdebug.engine.events import extract_event
 from whdebug.engine.paths import MISSING, Body, js_string, parse_body
 
 COMPOSITE = {
-    "source": "header", "path": "X-Kind",
-    "compositeStrategy": {"separator": ".", "parts": [
-        {"source": "header", "path": "X-Kind"}, {"source": "body", "path": "$.action"}]},
+    "source": "header",
+    "path": "X-Kind",
+    "compositeStrategy": {
+        "separator": ".",
+        "parts": [{"source": "header", "path": "X-Kind"}, {"source": "body", "path": "$.action"}],
+    },
 }
 
 
@@ -21,8 +24,9 @@ def extract(config: dict, request=None, missing_part: str = "empty"):
 
 
 def test_simple_body_path_without_dollar() -> None:
-    result, findings = extract({"source": "body", "path": "data.type"},
-                               make_request({"data": {"type": "deal.won"}}))
+    result, findings = extract(
+        {"source": "body", "path": "data.type"}, make_request({"data": {"type": "deal.won"}})
+    )
     assert result.value == "deal.won" and result.strategy == "simple" and not findings
 
 
@@ -45,8 +49,11 @@ def test_query_source() -> None:
 
 
 def test_fallback_used_when_primary_empty() -> None:
-    config = {"source": "body", "path": "$.event",
-              "fallback": {"source": "header", "path": "X-Event"}}
+    config = {
+        "source": "body",
+        "path": "$.event",
+        "fallback": {"source": "header", "path": "X-Event"},
+    }
     request = make_request({"event": ""}, headers=[("X-Event", "deal.won")])
     result, findings = extract(config, request)
     assert result.value == "deal.won" and result.used_fallback
@@ -54,16 +61,20 @@ def test_fallback_used_when_primary_empty() -> None:
 
 
 def test_not_found_lists_both_locations() -> None:
-    config = {"source": "body", "path": "$.event",
-              "fallback": {"source": "header", "path": "X-Event"}}
+    config = {
+        "source": "body",
+        "path": "$.event",
+        "fallback": {"source": "header", "path": "X-Event"},
+    }
     result, findings = extract(config, make_request({"other": 1}))
     assert result.value is None
     message = next(f.message for f in findings if f.code == "EVT_NOT_FOUND")
     assert "$.event" in message and "X-Event" in message
 
 
-@pytest.mark.parametrize(("rule", "expected"), [
-    ("empty", "push."), ("skip", "push"), ("undefined", "push.undefined")])
+@pytest.mark.parametrize(
+    ("rule", "expected"), [("empty", "push."), ("skip", "push"), ("undefined", "push.undefined")]
+)
 def test_composite_missing_part_variants(rule: str, expected: str) -> None:
     request = make_request({"ref": "main"}, headers=[("X-Kind", "push")])
     result, findings = extract(COMPOSITE, request, rule)
@@ -99,11 +110,23 @@ def test_first_of_many_matches() -> None:
     assert "EVT_MULTIPLE_MATCHES" in [f.code for f in findings]
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (1, "1"), (1.5, "1.5"), (2.0, "2"), (True, "true"), (False, "false"), (None, "null"),
-    ([1, None, "a"], "1,,a"), ({"a": 1}, "[object Object]"), (1e21, "1e+21"),
-    ([[1, 2], 3], "1,2,3"), ("x", "x"), (MISSING, "undefined"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, "1"),
+        (1.5, "1.5"),
+        (2.0, "2"),
+        (True, "true"),
+        (False, "false"),
+        (None, "null"),
+        ([1, None, "a"], "1,,a"),
+        ({"a": 1}, "[object Object]"),
+        (1e21, "1e+21"),
+        ([[1, 2], 3], "1,2,3"),
+        ("x", "x"),
+        (MISSING, "undefined"),
+    ],
+)
 def test_js_string(value: object, expected: str) -> None:
     assert js_string(value) == expected
 
@@ -115,8 +138,10 @@ def test_non_string_event_is_stringified() -> None:
 
 
 def test_form_body_parsed_for_diagnosis() -> None:
-    request = make_request(b'payload=%7B%22type%22%3A%22block_actions%22%7D',
-                           content_type="application/x-www-form-urlencoded")
+    request = make_request(
+        b"payload=%7B%22type%22%3A%22block_actions%22%7D",
+        content_type="application/x-www-form-urlencoded",
+    )
     result, _ = extract({"source": "body", "path": "$.payload.type"}, request)
     assert result.value == "block_actions"
     report = run(request, make_definition(verification=None))

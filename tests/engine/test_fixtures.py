@@ -51,8 +51,12 @@ def test_scenario_gives_expected_report(scenario: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("scenario", MANIFEST, ids=[s["name"] for s in MANIFEST])
 def test_no_fixture_secret_leaks_into_report(scenario: dict[str, Any]) -> None:
-    secrets = [v for bag in (scenario["credentials"], scenario["config"]) for v in bag.values()
-               if len(v.strip()) >= 6]
+    secrets = [
+        v
+        for bag in (scenario["credentials"], scenario["config"])
+        for v in bag.values()
+        if len(v.strip()) >= 6
+    ]
     for report in replay(scenario):
         text = json.dumps(report.to_json())
         for secret in secrets:

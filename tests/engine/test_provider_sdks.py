@@ -7,7 +7,7 @@ SIG_UNSUPPORTED_SCHEME verdict is about real deliveries, not about our own idea 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -17,7 +17,9 @@ from standardwebhooks.webhooks import Webhook
 
 from whdebug.httpfile import read_request_file
 
-SCENARIOS = {s["name"]: s for s in json.loads((FIXTURES / "manifest.json").read_text())["scenarios"]}
+SCENARIOS = {
+    s["name"]: s for s in json.loads((FIXTURES / "manifest.json").read_text())["scenarios"]
+}
 
 
 def load(name: str) -> tuple[Any, dict[str, str]]:
@@ -39,20 +41,22 @@ def test_slack_sdk_accepts_the_slack_fixture() -> None:
     timestamp = request.header("X-Slack-Request-Timestamp")
     verifier = SignatureVerifier(credentials["signingSecret"], clock=FixedClock(float(timestamp)))
     assert verifier.is_valid(request.body, timestamp, request.header("X-Slack-Signature"))
-    assert not verifier.is_valid(request.body + b" ", timestamp,
-                                 request.header("X-Slack-Signature"))
+    assert not verifier.is_valid(
+        request.body + b" ", timestamp, request.header("X-Slack-Signature")
+    )
 
 
 def test_stripe_sdk_accepts_the_stripe_fixture() -> None:
     request, credentials = load("stripe-as-hmac")
     header = request.header("Stripe-Signature")
-    assert stripe.WebhookSignature.verify_header(request.body.decode(), header,
-                                                 credentials["webhookSecret"], tolerance=None)
+    assert stripe.WebhookSignature.verify_header(
+        request.body.decode(), header, credentials["webhookSecret"], tolerance=None
+    )
 
 
 def test_standard_webhooks_sdk_signs_the_fixture_identically() -> None:
     request, credentials = load("standard-webhooks-as-hmac")
     webhook = Webhook(credentials["signingSecret"])
-    timestamp = datetime.fromtimestamp(int(request.header("webhook-timestamp")), timezone.utc)
+    timestamp = datetime.fromtimestamp(int(request.header("webhook-timestamp")), UTC)
     expected = webhook.sign(request.header("webhook-id"), timestamp, request.body.decode())
     assert expected == request.header("webhook-signature")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 from factories import SECRET, make_definition, make_request, run, sign
 
 from whdebug.engine.signatures import compute_hmac, detect_scheme
 
-VERIFY = {"type": "hmac-sha256", "headerName": "X-Signature", "secretKey": "webhookSecret",
-          "encoding": "hex"}
+VERIFY = {
+    "type": "hmac-sha256",
+    "headerName": "X-Signature",
+    "secretKey": "webhookSecret",
+    "encoding": "hex",
+}
 
 
 def test_passing_signature_costs_one_hmac(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,8 +43,11 @@ def test_failing_search_never_recomputes_a_digest(monkeypatch: pytest.MonkeyPatc
         return compute_hmac(secret, algorithm, content)
 
     monkeypatch.setattr(signatures, "compute_hmac", counting)
-    report = run(make_request(signature=sign(b"other")), credentials={"webhookSecret": SECRET},
-                 config={"webhookSecret": "config-secret-value"})
+    report = run(
+        make_request(signature=sign(b"other")),
+        credentials={"webhookSecret": SECRET},
+        config={"webhookSecret": "config-secret-value"},
+    )
     assert report.signature.verdict == "fail"
     assert len(seen) == len(set(seen)) > 1
 
@@ -56,10 +64,13 @@ def test_other_prefix_is_not_stripped() -> None:
     assert "SIG_OTHER_VALUE_MATCHES" in report.codes()
 
 
-@pytest.mark.parametrize(("signature_kind", "encoding", "code"), [
-    ("base64", "hex", "SIG_ENCODING"),
-    ("hex", "base64", "SIG_ENCODING"),
-])
+@pytest.mark.parametrize(
+    ("signature_kind", "encoding", "code"),
+    [
+        ("base64", "hex", "SIG_ENCODING"),
+        ("hex", "base64", "SIG_ENCODING"),
+    ],
+)
 def test_wrong_encoding(signature_kind: str, encoding: str, code: str) -> None:
     definition = make_definition(verification={**VERIFY, "encoding": encoding})
     body = make_request().body
@@ -86,13 +97,20 @@ def test_sha512_signature_names_the_runtime_limit() -> None:
 def test_hmac_sha1_type_passes() -> None:
     definition = make_definition(verification={**VERIFY, "type": "hmac-sha1"})
     body = make_request().body
-    assert run(make_request(signature="sha1=" + sign(body, algorithm="sha1")),
-               definition).signature.verdict == "pass"
+    assert (
+        run(
+            make_request(signature="sha1=" + sign(body, algorithm="sha1")), definition
+        ).signature.verdict
+        == "pass"
+    )
 
 
 def test_credentials_win_over_auth_config() -> None:
-    report = run(make_request(), credentials={"webhookSecret": SECRET},
-                 config={"webhookSecret": "something-else"})
+    report = run(
+        make_request(),
+        credentials={"webhookSecret": SECRET},
+        config={"webhookSecret": "something-else"},
+    )
     assert report.signature.verdict == "pass"
     assert report.signature.secret is not None
     assert report.signature.secret.resolved_from == "credentials"
@@ -112,23 +130,30 @@ def test_empty_credential_falls_through_but_nullish_fails() -> None:
     assert lenient.signature.verdict == "pass"
     assert "SIG_EMPTY_CREDENTIAL" in lenient.codes()
     assert lenient.signature.secret.nullish_outcome
-    strict = run(request, credentials={"webhookSecret": ""}, config={"webhookSecret": SECRET},
-                 nullish=True)
+    strict = run(
+        request, credentials={"webhookSecret": ""}, config={"webhookSecret": SECRET}, nullish=True
+    )
     assert strict.signature.verdict == "fail"
 
 
 def test_wrong_secret_source() -> None:
-    report = run(make_request(), credentials={"webhookSecret": "stale-install-secret"},
-                 config={"webhookSecret": SECRET})
+    report = run(
+        make_request(),
+        credentials={"webhookSecret": "stale-install-secret"},
+        config={"webhookSecret": SECRET},
+    )
     assert "SIG_WRONG_SECRET_SOURCE" in report.codes()
     assert "SIG_MISMATCH" not in report.codes()
 
 
-@pytest.mark.parametrize(("stored", "variant"), [
-    (SECRET + "\n", "trimmed"),
-    ("  " + SECRET, "trimmed"),
-    ("whsec_" + SECRET, "whsec-stripped"),
-])
+@pytest.mark.parametrize(
+    ("stored", "variant"),
+    [
+        (SECRET + "\n", "trimmed"),
+        ("  " + SECRET, "trimmed"),
+        ("whsec_" + SECRET, "whsec-stripped"),
+    ],
+)
 def test_secret_format(stored: str, variant: str) -> None:
     report = run(make_request(), credentials={"webhookSecret": stored})
     assert "SIG_SECRET_FORMAT" in report.codes()
@@ -137,6 +162,7 @@ def test_secret_format(stored: str, variant: str) -> None:
 
 def test_base64_decoded_secret() -> None:
     import base64
+
     raw_key = b"\x01\x02binary-key-bytes\xff"
     body = make_request().body
     request = make_request(signature=sign(body, raw_key))
@@ -151,14 +177,20 @@ def test_upper_case_hex() -> None:
     assert "SIG_MISMATCH" not in report.codes()
 
 
-@pytest.mark.parametrize(("signed", "sent"), [
-    (b'{"event":"contact.created","id":"1"}', b'{"event": "contact.created", "id": "1"}'),
-    (b'{"event": "contact.created", "id": "1"}', b'{"event":"contact.created","id":"1"}'),
-    (b'{"event":"contact.created","id":"1"}\n', b'{"event":"contact.created","id":"1"}'),
-    (b'{"event":"contact.created","id":"1"}', b'{"event":"contact.created","id":"1"}\n'),
-    (b'{"event":\r\n"contact.created","id":"1"}', b'{"event":\n"contact.created","id":"1"}'),
-    (b'\xef\xbb\xbf{"event":"contact.created","id":"1"}', b'{"event":"contact.created","id":"1"}'),
-])
+@pytest.mark.parametrize(
+    ("signed", "sent"),
+    [
+        (b'{"event":"contact.created","id":"1"}', b'{"event": "contact.created", "id": "1"}'),
+        (b'{"event": "contact.created", "id": "1"}', b'{"event":"contact.created","id":"1"}'),
+        (b'{"event":"contact.created","id":"1"}\n', b'{"event":"contact.created","id":"1"}'),
+        (b'{"event":"contact.created","id":"1"}', b'{"event":"contact.created","id":"1"}\n'),
+        (b'{"event":\r\n"contact.created","id":"1"}', b'{"event":\n"contact.created","id":"1"}'),
+        (
+            b'\xef\xbb\xbf{"event":"contact.created","id":"1"}',
+            b'{"event":"contact.created","id":"1"}',
+        ),
+    ],
+)
 def test_body_modified_after_signing(signed: bytes, sent: bytes) -> None:
     report = run(make_request(sent, signature=sign(signed)))
     assert "SIG_BODY_MODIFIED" in report.codes(), report.codes()
@@ -179,8 +211,11 @@ def test_signed_content_is_shown_for_the_runtime_attempt() -> None:
 
 def test_duplicate_signature_headers() -> None:
     body = make_request().body
-    request = make_request(body, signature=None, headers=[("X-Signature", sign(body, "old")),
-                                                          ("X-Signature", sign(body))])
+    request = make_request(
+        body,
+        signature=None,
+        headers=[("X-Signature", sign(body, "old")), ("X-Signature", sign(body))],
+    )
     report = run(request)
     assert report.signature.verdict == "fail"
     finding = next(f for f in report.findings if f.code == "SIG_OTHER_VALUE_MATCHES")
@@ -189,8 +224,9 @@ def test_duplicate_signature_headers() -> None:
 
 def test_previous_header_means_old_secret() -> None:
     body = make_request().body
-    request = make_request(body, signature=sign(body, "new-secret"),
-                           headers=[("X-Signature-Previous", sign(body))])
+    request = make_request(
+        body, signature=sign(body, "new-secret"), headers=[("X-Signature-Previous", sign(body))]
+    )
     report = run(request)
     finding = next(f for f in report.findings if f.code == "SIG_OTHER_VALUE_MATCHES")
     assert "previous" in finding.message
@@ -212,8 +248,9 @@ def test_signature_in_another_header_is_named() -> None:
 
 
 def test_woocommerce_ping_is_not_a_failure() -> None:
-    request = make_request(b"webhook_id=12", signature=None,
-                           content_type="application/x-www-form-urlencoded")
+    request = make_request(
+        b"webhook_id=12", signature=None, content_type="application/x-www-form-urlencoded"
+    )
     report = run(request)
     assert "SIG_PING" in report.codes() and "SIG_HEADER_MISSING" not in report.codes()
     assert report.ok
@@ -227,8 +264,9 @@ def test_no_verification_with_signature_header() -> None:
 
 
 def test_header_token_pass_and_masked() -> None:
-    definition = make_definition(verification={"type": "header-token", "headerName": "X-Token",
-                                               "secretKey": "webhookSecret"})
+    definition = make_definition(
+        verification={"type": "header-token", "headerName": "X-Token", "secretKey": "webhookSecret"}
+    )
     request = make_request(signature=None, headers=[("X-Token", SECRET)])
     report = run(request, definition)
     assert report.signature.verdict == "pass"
@@ -237,8 +275,9 @@ def test_header_token_pass_and_masked() -> None:
 
 
 def test_header_token_mismatch() -> None:
-    definition = make_definition(verification={"type": "header-token", "headerName": "X-Token",
-                                               "secretKey": "webhookSecret"})
+    definition = make_definition(
+        verification={"type": "header-token", "headerName": "X-Token", "secretKey": "webhookSecret"}
+    )
     report = run(make_request(signature=None, headers=[("X-Token", "nope")]), definition)
     assert report.signature.verdict == "fail" and "SIG_MISMATCH" in report.codes()
 
@@ -255,8 +294,13 @@ def test_truncated_body_cannot_verify() -> None:
 
 
 def test_slack_scheme_detected_without_the_secret() -> None:
-    request = make_request(signature=None, headers=[
-        ("X-Slack-Request-Timestamp", "1764000000"), ("X-Slack-Signature", "v0=" + "ab" * 32)])
+    request = make_request(
+        signature=None,
+        headers=[
+            ("X-Slack-Request-Timestamp", "1764000000"),
+            ("X-Slack-Signature", "v0=" + "ab" * 32),
+        ],
+    )
     definition = make_definition(verification={**VERIFY, "headerName": "X-Slack-Signature"})
     report = run(request, definition)
     finding = next(f for f in report.findings if f.code == "SIG_UNSUPPORTED_SCHEME")
@@ -265,17 +309,20 @@ def test_slack_scheme_detected_without_the_secret() -> None:
 
 
 def test_stale_timestamp_measured_against_received_at() -> None:
-    from datetime import datetime, timezone
-    received = datetime(2025, 11, 24, 17, 0, 0, tzinfo=timezone.utc)
+    from datetime import datetime
+
+    received = datetime(2025, 11, 24, 17, 0, 0, tzinfo=UTC)
     definition = make_definition(verification={**VERIFY, "timestampHeader": "X-Timestamp"})
-    request = make_request(headers=[("X-Timestamp", str(int(received.timestamp()) - 3600))],
-                           received_at=received)
+    request = make_request(
+        headers=[("X-Timestamp", str(int(received.timestamp()) - 3600))], received_at=received
+    )
     report = run(request, definition)
     assert report.signature.verdict == "pass"
     assert "SIG_TIMESTAMP_STALE" in report.codes()
     assert report.signature.timestamp_age_seconds == pytest.approx(3600)
-    fresh = make_request(headers=[("X-Timestamp", str(int(received.timestamp()) - 10))],
-                         received_at=received)
+    fresh = make_request(
+        headers=[("X-Timestamp", str(int(received.timestamp()) - 10))], received_at=received
+    )
     assert "SIG_TIMESTAMP_STALE" not in run(fresh, definition).codes()
 
 

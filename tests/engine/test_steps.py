@@ -6,8 +6,12 @@ import json
 
 from factories import make_definition, make_request, run
 
-CHALLENGE = {"identifyField": "type", "identifyValue": "url_verification",
-             "challengePath": "$.challenge", "responseField": "challenge"}
+CHALLENGE = {
+    "identifyField": "type",
+    "identifyValue": "url_verification",
+    "challengePath": "$.challenge",
+    "responseField": "challenge",
+}
 
 
 def test_challenge_answered_with_response_field() -> None:
@@ -39,11 +43,16 @@ def test_unsigned_challenge_notes_the_order_assumption() -> None:
 
 
 def test_customer_extraction_and_override() -> None:
-    definition = make_definition(customerExtraction={
-        "basePath": "$.data.customer", "mapping": {"code": "id", "primaryEmail": "email"},
-        "overrides": {"deal.won": {"basePath": "$.data.buyer"}}})
-    request = make_request({"event": "deal.won", "id": "1",
-                            "data": {"buyer": {"id": 5, "email": "a@b.test"}}})
+    definition = make_definition(
+        customerExtraction={
+            "basePath": "$.data.customer",
+            "mapping": {"code": "id", "primaryEmail": "email"},
+            "overrides": {"deal.won": {"basePath": "$.data.buyer"}},
+        }
+    )
+    request = make_request(
+        {"event": "deal.won", "id": "1", "data": {"buyer": {"id": 5, "email": "a@b.test"}}}
+    )
     report = run(request, definition)
     assert report.customer is not None
     assert report.customer.base_path == "$.data.buyer"
@@ -51,16 +60,30 @@ def test_customer_extraction_and_override() -> None:
 
 
 def test_customer_without_code() -> None:
-    definition = make_definition(customerExtraction={
-        "basePath": "$.customer", "mapping": {"code": "id", "primaryEmail": "email"}})
-    report = run(make_request({"event": "deal.won", "id": "1", "customer": {"email": "x"}}),
-                 definition)
+    definition = make_definition(
+        customerExtraction={
+            "basePath": "$.customer",
+            "mapping": {"code": "id", "primaryEmail": "email"},
+        }
+    )
+    report = run(
+        make_request({"event": "deal.won", "id": "1", "customer": {"email": "x"}}), definition
+    )
     assert "CUS_NO_CODE" in report.codes() and report.customer.missing == ("code",)
 
 
 def test_sync_record_handler() -> None:
-    sync = {"webhooks": {"handlers": {"deal.won": {
-        "recordType": "order", "operation": "create", "mapping": {"code": "$.deal.id"}}}}}
+    sync = {
+        "webhooks": {
+            "handlers": {
+                "deal.won": {
+                    "recordType": "order",
+                    "operation": "create",
+                    "mapping": {"code": "$.deal.id"},
+                }
+            }
+        }
+    }
     definition = make_definition(sync=sync)
     report = run(make_request({"event": "deal.won", "id": "1", "deal": {"id": 44}}), definition)
     assert report.sync is not None and report.sync.code == "44"
@@ -68,15 +91,19 @@ def test_sync_record_handler() -> None:
 
 
 def test_sync_bad_record_type_and_missing_code() -> None:
-    sync = {"webhooks": {"handlers": {"deal.won": {
-        "recordType": "deal", "mapping": {"code": "$.nope"}}}}}
+    sync = {
+        "webhooks": {
+            "handlers": {"deal.won": {"recordType": "deal", "mapping": {"code": "$.nope"}}}
+        }
+    }
     report = run(make_request({"event": "deal.won", "id": "1"}), make_definition(sync=sync))
     assert {"SYNC_BAD_RECORD_TYPE", "SYNC_NO_CODE"} <= set(report.codes())
 
 
 def test_sync_handler_near_miss_is_a_warning() -> None:
-    sync = {"webhooks": {"handlers": {"Deal.Won": {"recordType": "order",
-                                                  "mapping": {"code": "$.id"}}}}}
+    sync = {
+        "webhooks": {"handlers": {"Deal.Won": {"recordType": "order", "mapping": {"code": "$.id"}}}}
+    }
     report = run(make_request({"event": "deal.won", "id": "1"}), make_definition(sync=sync))
     finding = next(f for f in report.findings if f.code == "SYNC_NO_HANDLER")
     assert finding.severity == "warning" and "Deal.Won" in (finding.fix or "")
@@ -101,16 +128,33 @@ def test_steps_cover_the_pipeline() -> None:
 def test_rejected_request_says_what_would_fire() -> None:
     report = run(make_request(signature="00" * 32))
     assert report.outcome.status == "rejected"
-    assert report.outcome.if_verified == {"event": "contact.created",
-                                          "triggers": ["contact.created"], "status": "fires"}
+    assert report.outcome.if_verified == {
+        "event": "contact.created",
+        "triggers": ["contact.created"],
+        "status": "fires",
+    }
 
 
 def test_report_json_has_every_spec_field() -> None:
     data = report_json = run(make_request()).to_json()
-    for key in ("schema", "source", "request", "definition", "challenge", "signature", "event",
-                "triggers", "transaction", "customer", "sync", "outcome", "findings"):
+    for key in (
+        "schema",
+        "source",
+        "request",
+        "definition",
+        "challenge",
+        "signature",
+        "event",
+        "triggers",
+        "transaction",
+        "customer",
+        "sync",
+        "outcome",
+        "findings",
+    ):
         assert key in data
     assert report_json["schema"] == "whdebug.report/1"
     assert set(data["signature"]["secret"]) >= {"resolved_from", "credentials", "auth_config"}
     import hashlib
+
     assert data["request"]["body_sha256"] == hashlib.sha256(make_request().body).hexdigest()

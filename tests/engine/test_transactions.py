@@ -34,8 +34,9 @@ def test_dedupe_window_forgets_old_ids() -> None:
     dedupe = DedupeIndex(window=1)
     run(make_request({"event": "deal.won", "id": "1"}), dedupe=dedupe)
     run(make_request({"event": "deal.won", "id": "2"}), dedupe=dedupe)
-    assert run(make_request({"event": "deal.won", "id": "1"}),
-               dedupe=dedupe).outcome.status == "fires"
+    assert (
+        run(make_request({"event": "deal.won", "id": "1"}), dedupe=dedupe).outcome.status == "fires"
+    )
 
 
 def test_first_non_empty_path_wins() -> None:
@@ -50,10 +51,10 @@ def test_separator_joins_all_paths() -> None:
 
 
 def test_override_for_event() -> None:
-    definition = make_definition(transactionId={
-        "paths": ["$.id"], "overrides": {"deal.won": {"paths": ["$.deal.id"]}}})
-    report = run(make_request({"event": "deal.won", "id": "1", "deal": {"id": "d9"}}),
-                 definition)
+    definition = make_definition(
+        transactionId={"paths": ["$.id"], "overrides": {"deal.won": {"paths": ["$.deal.id"]}}}
+    )
+    report = run(make_request({"event": "deal.won", "id": "1", "deal": {"id": "d9"}}), definition)
     assert report.transaction.id == "d9" and report.transaction.override == "deal.won"
 
 

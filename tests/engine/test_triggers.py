@@ -15,13 +15,16 @@ def test_exact_match_fires() -> None:
     assert report.outcome.status == "fires" and report.outcome.triggers == ("deal.won",)
 
 
-@pytest.mark.parametrize(("value", "trigger", "kind"), [
-    ("Contact.Created", "contact.created", "case"),
-    ("contact.created ", "contact.created", "whitespace"),
-    ("contact_created", "contact.created", "separator"),
-    ("orders/create", "orders.create", "separator"),
-    ("contact.craeted", "contact.created", "spelling"),
-])
+@pytest.mark.parametrize(
+    ("value", "trigger", "kind"),
+    [
+        ("Contact.Created", "contact.created", "case"),
+        ("contact.created ", "contact.created", "whitespace"),
+        ("contact_created", "contact.created", "separator"),
+        ("orders/create", "orders.create", "separator"),
+        ("contact.craeted", "contact.created", "spelling"),
+    ],
+)
 def test_near_miss_kinds(value: str, trigger: str, kind: str) -> None:
     reason = near_miss_reason(value, trigger)
     assert reason is not None and reason[0] == kind
@@ -47,10 +50,14 @@ def test_path_suggestion_for_header() -> None:
     request = make_request({"id": "1"}, headers=[("X-Topic", "deal.won")])
     report = run(request, definition)
     suggestion = report.triggers.suggested_paths[0]
-    assert (suggestion.source, suggestion.path, suggestion.event) == ("header", "X-Topic",
-                                                                      "deal.won")
+    assert (suggestion.source, suggestion.path, suggestion.event) == (
+        "header",
+        "X-Topic",
+        "deal.won",
+    )
     assert json.loads(suggestion.snippet) == {
-        "eventExtraction": {"source": "header", "path": "X-Topic"}}
+        "eventExtraction": {"source": "header", "path": "X-Topic"}
+    }
 
 
 def test_path_suggestion_for_nested_body_leaf() -> None:
@@ -63,14 +70,17 @@ def test_path_suggestion_for_nested_body_leaf() -> None:
 def test_composite_suggestion_from_two_locations() -> None:
     triggers = [{"type": "miniapps:acme", "event": "pull_request.opened"}]
     definition = make_definition(triggers=triggers)
-    request = make_request({"action": "opened", "id": "1"},
-                           headers=[("X-GitHub-Event", "pull_request")])
+    request = make_request(
+        {"action": "opened", "id": "1"}, headers=[("X-GitHub-Event", "pull_request")]
+    )
     report = run(request, definition)
     composite = [s for s in report.triggers.suggested_paths if s.source == "composite"]
     assert composite
     snippet = json.loads(composite[0].snippet)["eventExtraction"]["compositeStrategy"]
-    assert snippet["parts"] == [{"source": "header", "path": "X-GitHub-Event"},
-                                {"source": "body", "path": "$.action"}]
+    assert snippet["parts"] == [
+        {"source": "header", "path": "X-GitHub-Event"},
+        {"source": "body", "path": "$.action"},
+    ]
 
 
 def test_no_triggers_defined() -> None:

@@ -64,72 +64,135 @@ def analyze(
 
     prefetch = prefetch_runtime_digest(request, definition, secrets, nullish=options.nullish)
     if prefetch is not None:
-        body.kind  # parse now, while the worker thread computes the HMAC
+        _ = body.kind  # parse now, while the worker thread computes the HMAC
     findings += _request_findings(request, definition, body)
 
     challenge, challenge_findings = detect_challenge(webhook.get("challengeResponse"), body)
     findings += challenge_findings
     signature, signature_findings = verify_signature(
-        request, definition, secrets, now=now, body=body, nullish=options.nullish,
-        diagnose=options.diagnose and not challenge.detected, prefetch=prefetch,
+        request,
+        definition,
+        secrets,
+        now=now,
+        body=body,
+        nullish=options.nullish,
+        diagnose=options.diagnose and not challenge.detected,
+        prefetch=prefetch,
     )
     response_status, _ = response_of(definition)
 
     if challenge.detected:
         assumptions.append(challenge.note or "")
         ok = challenge.response_body is not None
-        steps.append(Step("challenge", "pass" if ok else "fail",
-                          f"answers {challenge.response_body!r}" if ok else "no token to answer"))
+        steps.append(
+            Step(
+                "challenge",
+                "pass" if ok else "fail",
+                f"answers {challenge.response_body!r}" if ok else "no token to answer",
+            )
+        )
         if signature.verdict == "fail":
-            findings.append(finding(
-                "SIG_CHALLENGE_ORDER", "if the runtime verified the signature before answering "
-                f"the challenge, this request would get 401 ({signature.reason})", None,
-                step="challenge"))
-        outcome = Outcome("challenge", 200 if ok else 500, (),
-                          "challenge answered" if ok else "challenge detected but not answered")
-        return _report(request, definition, challenge, signature, _NO_EVENT, TriggerResult(),
-                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_values)
+            findings.append(
+                finding(
+                    "SIG_CHALLENGE_ORDER",
+                    "if the runtime verified the signature before answering "
+                    f"the challenge, this request would get 401 ({signature.reason})",
+                    None,
+                    step="challenge",
+                )
+            )
+        outcome = Outcome(
+            "challenge",
+            200 if ok else 500,
+            (),
+            "challenge answered" if ok else "challenge detected but not answered",
+        )
+        return _report(
+            request,
+            definition,
+            challenge,
+            signature,
+            _NO_EVENT,
+            TriggerResult(),
+            _NO_TX,
+            None,
+            None,
+            outcome,
+            findings,
+            steps,
+            assumptions,
+            secret_values,
+        )
 
     steps.append(Step("challenge", "skip", "not a challenge request"))
     findings += signature_findings
     steps.append(_verify_step(signature))
     if signature.verdict == "fail":
-        outcome = Outcome("rejected", 401, (), f"rejected with 401: {signature.reason}",
-                          _if_verified(request, definition, body, options))
-        return _report(request, definition, challenge, signature, _NO_EVENT, TriggerResult(),
-                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_values)
+        outcome = Outcome(
+            "rejected",
+            401,
+            (),
+            f"rejected with 401: {signature.reason}",
+            _if_verified(request, definition, body, options),
+        )
+        return _report(
+            request,
+            definition,
+            challenge,
+            signature,
+            _NO_EVENT,
+            TriggerResult(),
+            _NO_TX,
+            None,
+            None,
+            outcome,
+            findings,
+            steps,
+            assumptions,
+            secret_values,
+        )
 
-    event, event_findings = extract_event(webhook.get("eventExtraction"), request, body,
-                                          options.missing_part)
+    event, event_findings = extract_event(
+        webhook.get("eventExtraction"), request, body, options.missing_part
+    )
     findings += event_findings
     no_event = event.value is None or any(f.code == "EVT_NOT_FOUND" for f in event_findings)
     if no_event:
         steps.append(Step("extract", "fail", "no event extracted"))
     else:
         warn = any(f.code == "EVT_PART_MISSING" for f in event_findings)
-        steps.append(Step("extract", "warn" if warn else "pass",
-                          f"event {event.value!r} ({event.strategy})"))
+        steps.append(
+            Step("extract", "warn" if warn else "pass", f"event {event.value!r} ({event.strategy})")
+        )
     if event.variants and event.value is not None:
         assumptions.append(f"missing composite parts join as {options.missing_part!r}")
 
     transaction, tx_findings = extract_transaction(
-        webhook.get("transactionId"), event.value, request, body)
+        webhook.get("transactionId"), event.value, request, body
+    )
     findings += tx_findings
     duplicate_of = None
-    if transaction.id is not None and dedupe is not None:
-        duplicate_of = dedupe.lookup(transaction.id)
+    transaction_id = transaction.id
+    if transaction_id is not None and dedupe is not None:
+        duplicate_of = dedupe.lookup(transaction_id)
         if duplicate_of is not None:
-            transaction = TransactionResult(transaction.id, False, duplicate_of,
-                                            transaction.paths, transaction.override)
-            findings.append(finding(
-                "TX_DUPLICATE", f"transaction id {transaction.id!r} was already processed "
-                f"({_source_name(duplicate_of)}): the runtime acknowledges this delivery and "
-                "drops it, so no automation fires",
-                "expected for a provider retry; if these are distinct events, point "
-                "transactionId.paths at an id that differs per event (add updated_at with a "
-                "separator for update events)", step="dedupe"))
+            transaction = TransactionResult(
+                transaction.id, False, duplicate_of, transaction.paths, transaction.override
+            )
+            findings.append(
+                finding(
+                    "TX_DUPLICATE",
+                    f"transaction id {transaction.id!r} was already processed "
+                    f"({_source_name(duplicate_of)}): the runtime acknowledges this delivery and "
+                    "drops it, so no automation fires",
+                    "expected for a provider retry; if these are distinct events, point "
+                    "transactionId.paths at an id that differs per event (add updated_at with a "
+                    "separator for update events)",
+                    step="dedupe",
+                )
+            )
         else:
-            dedupe.record(transaction.id, _source_key(request))
+            dedupe.record(transaction_id, _source_key(request))
     if duplicate_of is not None:
         steps.append(Step("dedupe", "fail", f"duplicate of {_source_name(duplicate_of)}"))
     elif transaction.id is None:
@@ -137,8 +200,9 @@ def analyze(
     else:
         steps.append(Step("dedupe", "pass", f"transaction id {transaction.id!r} is new"))
 
-    customer, customer_findings = extract_customer(webhook.get("customerExtraction"),
-                                                   event.value, body)
+    customer, customer_findings = extract_customer(
+        webhook.get("customerExtraction"), event.value, body
+    )
     sync, sync_findings = check_sync(definition, event.value, body)
     findings += customer_findings + sync_findings
 
@@ -146,36 +210,65 @@ def analyze(
     findings += trigger_findings
     if duplicate_of is not None:
         steps.append(Step("match", "skip", "dropped as a duplicate"))
-        outcome = Outcome("duplicate", response_status, (),
-                          f"duplicate of {_source_name(duplicate_of)}: acknowledged and dropped")
+        outcome = Outcome(
+            "duplicate",
+            response_status,
+            (),
+            f"duplicate of {_source_name(duplicate_of)}: acknowledged and dropped",
+        )
     elif no_event:
         steps.append(Step("match", "fail", "no event to match"))
         outcome = Outcome("no-event", response_status, (), "no event extracted: nothing fires")
     elif triggers.matched:
         steps.append(Step("match", "pass", "fires " + ", ".join(triggers.matched)))
-        outcome = Outcome("fires", response_status, triggers.matched,
-                          f"fires {', '.join(triggers.matched)}")
+        outcome = Outcome(
+            "fires", response_status, triggers.matched, f"fires {', '.join(triggers.matched)}"
+        )
     else:
         steps.append(Step("match", "fail", f"no trigger for {event.value!r}"))
-        outcome = Outcome("no-trigger", response_status, (),
-                          f"event {event.value!r} matches no trigger: nothing fires")
-    return _report(request, definition, challenge, signature, event, triggers, transaction,
-                   customer, sync, outcome, findings, steps, assumptions, secret_values)
+        outcome = Outcome(
+            "no-trigger",
+            response_status,
+            (),
+            f"event {event.value!r} matches no trigger: nothing fires",
+        )
+    return _report(
+        request,
+        definition,
+        challenge,
+        signature,
+        event,
+        triggers,
+        transaction,
+        customer,
+        sync,
+        outcome,
+        findings,
+        steps,
+        assumptions,
+        secret_values,
+    )
 
 
 _NO_EVENT = EventResult(None, "none", False, ())
 _NO_TX = TransactionResult(None, False, None)
 
 
-def _if_verified(request: CapturedRequest, definition: Definition, body: Body,
-                 options: AnalysisOptions) -> dict[str, Any]:
+def _if_verified(
+    request: CapturedRequest, definition: Definition, body: Body, options: AnalysisOptions
+) -> dict[str, Any]:
     """What the runtime would do once verification passes (findings are not kept)."""
-    event, _ = extract_event(definition.webhook.get("eventExtraction"), request, body,
-                             options.missing_part)
+    event, _ = extract_event(
+        definition.webhook.get("eventExtraction"), request, body, options.missing_part
+    )
     triggers, _ = match_triggers(event, definition, request, body)
-    return {"event": event.value, "triggers": list(triggers.matched),
-            "status": "fires" if triggers.matched else (
-                "no-event" if event.value is None else "no-trigger")}
+    return {
+        "event": event.value,
+        "triggers": list(triggers.matched),
+        "status": "fires"
+        if triggers.matched
+        else ("no-event" if event.value is None else "no-trigger"),
+    }
 
 
 def response_of(definition: Definition) -> tuple[int, Any]:
@@ -183,8 +276,10 @@ def response_of(definition: Definition) -> tuple[int, Any]:
     response = definition.webhook.get("response")
     if isinstance(response, dict):
         status = response.get("statusCode", 200)
-        return (status if isinstance(status, int) and 100 <= status <= 599 else 200,
-                response.get("body", {"ok": True}))
+        return (
+            status if isinstance(status, int) and 100 <= status <= 599 else 200,
+            response.get("body", {"ok": True}),
+        )
     return 200, {"ok": True}
 
 
@@ -222,36 +317,69 @@ def _source_name(source: str | int) -> str:
     return f"capture #{source}" if isinstance(source, int) else str(source)
 
 
-def _request_findings(request: CapturedRequest, definition: Definition, body: Body) -> list[Finding]:
+def _request_findings(
+    request: CapturedRequest, definition: Definition, body: Body
+) -> list[Finding]:
     findings: list[Finding] = []
     expected = definition.webhook_path
     if expected and (request.path.rstrip("/") != expected or request.method.upper() != "POST"):
-        findings.append(finding(
-            "REQ_WRONG_PATH", f"{request.method} {request.path} is not POST {expected}: the "
-            "runtime routes webhooks by that URL, so this request never reaches this MiniApp",
-            f"register {{SAAS_API_URL}}{expected} (POST) with the provider", step="request"))
+        findings.append(
+            finding(
+                "REQ_WRONG_PATH",
+                f"{request.method} {request.path} is not POST {expected}: the "
+                "runtime routes webhooks by that URL, so this request never reaches this MiniApp",
+                f"register {{SAAS_API_URL}}{expected} (POST) with the provider",
+                step="request",
+            )
+        )
     if request.truncated and not definition.webhook.get("verification"):
-        findings.append(finding(
-            "REQ_BODY_TRUNCATED", f"only {len(request.body)} of {request.size} body bytes were "
-            "stored: event and ids are read from a partial body",
-            "raise --max-body on the receiver and send the request again", step="request"))
+        findings.append(
+            finding(
+                "REQ_BODY_TRUNCATED",
+                f"only {len(request.body)} of {request.size} body bytes were "
+                "stored: event and ids are read from a partial body",
+                "raise --max-body on the receiver and send the request again",
+                step="request",
+            )
+        )
     if body.kind == "invalid" and not request.truncated:
-        findings.append(finding(
-            "REQ_NOT_JSON", f"the body is not JSON ({body.error}); body paths find nothing",
-            "check the provider's content type setting (JSON, not form or XML)", step="request"))
+        findings.append(
+            finding(
+                "REQ_NOT_JSON",
+                f"the body is not JSON ({body.error}); body paths find nothing",
+                "check the provider's content type setting (JSON, not form or XML)",
+                step="request",
+            )
+        )
     elif body.kind == "form":
-        findings.append(finding(
-            "REQ_FORM_BODY", "the body is form-encoded; whdebug parses it into an object (and "
-            "JSON inside fields such as `payload`), the runtime may not",
-            "prefer the provider's JSON delivery format if it has one", step="request"))
+        findings.append(
+            finding(
+                "REQ_FORM_BODY",
+                "the body is form-encoded; whdebug parses it into an object (and "
+                "JSON inside fields such as `payload`), the runtime may not",
+                "prefer the provider's JSON delivery format if it has one",
+                step="request",
+            )
+        )
     return findings
 
 
-def _report(request: CapturedRequest, definition: Definition, challenge: Any,
-            signature: SignatureResult, event: EventResult, triggers: TriggerResult,
-            transaction: TransactionResult, customer: Any, sync: Any, outcome: Outcome,
-            findings: list[Finding], steps: list[Step], assumptions: list[str],
-            secrets_seen: tuple[str, ...] = ()) -> Report:
+def _report(
+    request: CapturedRequest,
+    definition: Definition,
+    challenge: Any,
+    signature: SignatureResult,
+    event: EventResult,
+    triggers: TriggerResult,
+    transaction: TransactionResult,
+    customer: Any,
+    sync: Any,
+    outcome: Outcome,
+    findings: list[Finding],
+    steps: list[Step],
+    assumptions: list[str],
+    secrets_seen: tuple[str, ...] = (),
+) -> Report:
     findings.sort(key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
     masked = _masked_headers(request, signature, secrets_seen)
     return Report(
@@ -280,17 +408,21 @@ def _report(request: CapturedRequest, definition: Definition, challenge: Any,
     )
 
 
-def _masked_headers(request: CapturedRequest, signature: SignatureResult,
-                    secret_values: tuple[str, ...]) -> list[list[str]]:
+def _masked_headers(
+    request: CapturedRequest, signature: SignatureResult, secret_values: tuple[str, ...]
+) -> list[list[str]]:
     """Headers as [name, value]; token, cookie and any header holding a secret are masked."""
-    token_header = signature.header.lower() if signature.type == "header-token" and \
-        signature.header else None
+    token_header = (
+        signature.header.lower() if signature.type == "header-token" and signature.header else None
+    )
     out: list[list[str]] = []
     for name, value in request.headers:
         lowered = name.lower()
-        if lowered == token_header or lowered in ("authorization", "cookie", "proxy-authorization",
-                                                  "karzoun-token") or any(
-                secret in value for secret in secret_values):
+        if (
+            lowered == token_header
+            or lowered in ("authorization", "cookie", "proxy-authorization", "karzoun-token")
+            or any(secret in value for secret in secret_values)
+        ):
             out.append([name, MASK])
         else:
             out.append([name, value])

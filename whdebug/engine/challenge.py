@@ -8,8 +8,10 @@ from typing import Any
 from whdebug.engine.paths import Body, js_string
 from whdebug.engine.report import ChallengeResult, Finding, finding
 
-NOTE = ("whdebug assumes the runtime checks for a challenge before verifying the signature "
-        "(the docs do not say)")
+NOTE = (
+    "whdebug assumes the runtime checks for a challenge before verifying the signature "
+    "(the docs do not say)"
+)
 
 
 def detect_challenge(config: Any, body: Body) -> tuple[ChallengeResult, list[Finding]]:
@@ -34,23 +36,34 @@ def detect_challenge(config: Any, body: Body) -> tuple[ChallengeResult, list[Fin
         except Exception:
             tokens = []
     if not tokens:
-        message = (f"challenge detected ({field} = {js_string(found[0])!r}) but challengePath "
-                   f"{path!r} finds nothing in the body: the provider gets no token back and "
-                   "will not enable the webhook")
-        return ChallengeResult(True, None, NOTE), [finding(
-            "CHALLENGE", message, "point webhook.challengeResponse.challengePath at the token, "
-            "e.g. \"$.challenge\"", step="challenge", severity="error",
-            pointer="/webhook/challengeResponse/challengePath")]
+        message = (
+            f"challenge detected ({field} = {js_string(found[0])!r}) but challengePath "
+            f"{path!r} finds nothing in the body: the provider gets no token back and "
+            "will not enable the webhook"
+        )
+        return ChallengeResult(True, None, NOTE), [
+            finding(
+                "CHALLENGE",
+                message,
+                'point webhook.challengeResponse.challengePath at the token, e.g. "$.challenge"',
+                step="challenge",
+                severity="error",
+                pointer="/webhook/challengeResponse/challengePath",
+            )
+        ]
     token = tokens[0]
     response_field = config.get("responseField")
     if isinstance(response_field, str) and response_field:
         response = json.dumps({response_field: token}, separators=(",", ":"))
     else:
         response = js_string(token)
-    message = (f"challenge request ({field} = {js_string(found[0])!r}): the runtime answers "
-               f"{response!r} and processes nothing else")
+    message = (
+        f"challenge request ({field} = {js_string(found[0])!r}): the runtime answers "
+        f"{response!r} and processes nothing else"
+    )
     return ChallengeResult(True, response, NOTE), [
-        finding("CHALLENGE", message, None, step="challenge")]
+        finding("CHALLENGE", message, None, step="challenge")
+    ]
 
 
 def _same(value: Any, expected: Any) -> bool:

@@ -24,8 +24,9 @@ def _relative(base: Any, field: str) -> Any:
     return node
 
 
-def extract_customer(config: Any, event: str | None, body: Body
-                     ) -> tuple[CustomerResult | None, list[Finding]]:
+def extract_customer(
+    config: Any, event: str | None, body: Body
+) -> tuple[CustomerResult | None, list[Finding]]:
     if not isinstance(config, dict):
         return None, []
     base_path = config.get("basePath", "$")
@@ -40,11 +41,16 @@ def extract_customer(config: Any, event: str | None, body: Body
     mapping = config.get("mapping") if isinstance(config.get("mapping"), dict) else {}
     assert isinstance(mapping, dict)
     if not found or not isinstance(found[0], dict):
-        return CustomerResult(base_path, False, {}, tuple(mapping)), [finding(
-            "CUS_NO_CODE", f"customerExtraction.basePath {base_path} finds no object in this "
-            f"{event or 'request'}: no customer is attached to it",
-            "point basePath (or overrides[event].basePath) at the customer object",
-            step="customer", pointer="/webhook/customerExtraction/basePath")]
+        return CustomerResult(base_path, False, {}, tuple(mapping)), [
+            finding(
+                "CUS_NO_CODE",
+                f"customerExtraction.basePath {base_path} finds no object in this "
+                f"{event or 'request'}: no customer is attached to it",
+                "point basePath (or overrides[event].basePath) at the customer object",
+                step="customer",
+                pointer="/webhook/customerExtraction/basePath",
+            )
+        ]
     base = found[0]
     fields: dict[str, Any] = {}
     missing: list[str] = []
@@ -53,14 +59,25 @@ def extract_customer(config: Any, event: str | None, body: Body
         if value is None or value == "":
             missing.append(internal)
         else:
-            fields[internal] = value if isinstance(value, str | int | float | bool) else js_string(value)
+            fields[internal] = (
+                value if isinstance(value, str | int | float | bool) else js_string(value)
+            )
     findings: list[Finding] = []
     if "code" not in fields:
         where = mapping.get("code")
-        findings.append(finding(
-            "CUS_NO_CODE",
-            (f"customer code ({where}) is empty under {base_path}" if where else
-             "customerExtraction.mapping has no `code`") + ": customers cannot be matched to "
-            "existing contacts", "map `code` to the provider's stable customer id",
-            step="customer", pointer="/webhook/customerExtraction/mapping"))
+        findings.append(
+            finding(
+                "CUS_NO_CODE",
+                (
+                    f"customer code ({where}) is empty under {base_path}"
+                    if where
+                    else "customerExtraction.mapping has no `code`"
+                )
+                + ": customers cannot be matched to "
+                "existing contacts",
+                "map `code` to the provider's stable customer id",
+                step="customer",
+                pointer="/webhook/customerExtraction/mapping",
+            )
+        )
     return CustomerResult(base_path, True, fields, tuple(missing)), findings

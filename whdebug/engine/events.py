@@ -16,11 +16,16 @@ def extract_event(
 ) -> tuple[EventResult, list[Finding]]:
     """The event string the runtime would extract, with every part it read."""
     if not isinstance(config, dict):
-        return EventResult(None, "none", False, ()), [finding(
-            "EVT_NOT_FOUND", "the definition has no webhook.eventExtraction: no event, so no "
-            "trigger can fire", 'add "eventExtraction": {"source": "body", "path": "$.event"} '
-            "(pointing at the provider's event name)", step="extract",
-            pointer="/webhook/eventExtraction")]
+        return EventResult(None, "none", False, ()), [
+            finding(
+                "EVT_NOT_FOUND",
+                "the definition has no webhook.eventExtraction: no event, so no trigger can fire",
+                'add "eventExtraction": {"source": "body", "path": "$.event"} '
+                "(pointing at the provider's event name)",
+                step="extract",
+                pointer="/webhook/eventExtraction",
+            )
+        ]
     composite = config.get("compositeStrategy")
     if isinstance(composite, dict):
         return _composite(config, composite, request, body, missing_part)
@@ -35,24 +40,37 @@ def _part(source: Any, path: Any, result: Lookup) -> EventPart:
     value = None
     if result.found and result.value is not None:
         value = js_string(result.value)
-    return EventPart(str(source or "body"), str(path), result.found and result.value is not None,
-                     value, json_type(result.value) if result.found else None)
+    return EventPart(
+        str(source or "body"),
+        str(path),
+        result.found and result.value is not None,
+        value,
+        json_type(result.value) if result.found else None,
+    )
 
 
 def _value_findings(part: EventPart, result: Lookup, role: str) -> list[Finding]:
     findings: list[Finding] = []
     if result.count > 1:
-        findings.append(finding(
-            "EVT_MULTIPLE_MATCHES", f"{role} path {part.path} matches {result.count} values; "
-            f"the runtime uses the first ({part.value!r})",
-            "make the JSONPath select exactly one value (e.g. index the array: [0])",
-            step="extract"))
+        findings.append(
+            finding(
+                "EVT_MULTIPLE_MATCHES",
+                f"{role} path {part.path} matches {result.count} values; "
+                f"the runtime uses the first ({part.value!r})",
+                "make the JSONPath select exactly one value (e.g. index the array: [0])",
+                step="extract",
+            )
+        )
     if part.raw_type not in (None, "string", "null"):
-        findings.append(finding(
-            "EVT_NOT_STRING", f"{role} value at {part.path} is a JSON {part.raw_type}; the "
-            f"runtime stringifies it the JavaScript way to {part.value!r}",
-            "name the trigger event exactly as stringified, or point the path at a string",
-            step="extract"))
+        findings.append(
+            finding(
+                "EVT_NOT_STRING",
+                f"{role} value at {part.path} is a JSON {part.raw_type}; the "
+                f"runtime stringifies it the JavaScript way to {part.value!r}",
+                "name the trigger event exactly as stringified, or point the path at a string",
+                step="extract",
+            )
+        )
     return findings
 
 
@@ -62,16 +80,23 @@ def _where(body: Body, source: str) -> str:
     return ""
 
 
-def _simple(config: dict[str, Any], request: CapturedRequest, body: Body
-            ) -> tuple[EventResult, list[Finding]]:
+def _simple(
+    config: dict[str, Any], request: CapturedRequest, body: Body
+) -> tuple[EventResult, list[Finding]]:
     source, path = config.get("source", "body"), config.get("path")
     primary = _read(source, path, request, body)
     part = _part(source, path, primary)
     findings: list[Finding] = []
     if primary.error:
-        findings.append(finding("EVT_NOT_FOUND", f"eventExtraction: {primary.error}",
-                                "fix webhook.eventExtraction", step="extract",
-                                pointer="/webhook/eventExtraction"))
+        findings.append(
+            finding(
+                "EVT_NOT_FOUND",
+                f"eventExtraction: {primary.error}",
+                "fix webhook.eventExtraction",
+                step="extract",
+                pointer="/webhook/eventExtraction",
+            )
+        )
     if part.found and part.value:
         findings += _value_findings(part, primary, "event")
         return EventResult(part.value, "simple", False, (part,)), findings
@@ -83,37 +108,65 @@ def _simple(config: dict[str, Any], request: CapturedRequest, body: Body
         fb_part = _part(fb_source, fb_path, second)
         parts.append(fb_part)
         if fb_part.found and fb_part.value:
-            findings.append(finding(
-                "EVT_FALLBACK_USED", f"{source} {path} is empty or missing; the runtime falls back "
-                f"to {fb_source} {fb_path} = {fb_part.value!r}", None, step="extract"))
+            findings.append(
+                finding(
+                    "EVT_FALLBACK_USED",
+                    f"{source} {path} is empty or missing; the runtime falls back "
+                    f"to {fb_source} {fb_path} = {fb_part.value!r}",
+                    None,
+                    step="extract",
+                )
+            )
             findings += _value_findings(fb_part, second, "fallback")
             return EventResult(fb_part.value, "fallback", True, tuple(parts)), findings
     tried = " and ".join(f"{p.source} {p.path}" for p in parts)
-    findings.append(finding(
-        "EVT_NOT_FOUND", f"no event: {tried} found nothing{_where(body, str(source))}",
-        "point webhook.eventExtraction at where the provider puts the event name "
-        "(see the path suggestions)", step="extract", pointer="/webhook/eventExtraction"))
+    findings.append(
+        finding(
+            "EVT_NOT_FOUND",
+            f"no event: {tried} found nothing{_where(body, str(source))}",
+            "point webhook.eventExtraction at where the provider puts the event name "
+            "(see the path suggestions)",
+            step="extract",
+            pointer="/webhook/eventExtraction",
+        )
+    )
     strategy = "fallback" if len(parts) > 1 else "simple"
     return EventResult(None, strategy, len(parts) > 1, tuple(parts)), findings
 
 
-def _composite(config: dict[str, Any], composite: dict[str, Any], request: CapturedRequest,
-               body: Body, missing_part: str) -> tuple[EventResult, list[Finding]]:
+def _composite(
+    config: dict[str, Any],
+    composite: dict[str, Any],
+    request: CapturedRequest,
+    body: Body,
+    missing_part: str,
+) -> tuple[EventResult, list[Finding]]:
     raw_parts = composite.get("parts", config.get("parts"))
     findings: list[Finding] = []
     if not isinstance(raw_parts, list) or not raw_parts:
-        findings.append(finding(
-            "EVT_NOT_FOUND", "compositeStrategy has no parts", "add compositeStrategy.parts: "
-            '[{"source": "header", "path": "..."}, {"source": "body", "path": "$..."}]',
-            step="extract", pointer="/webhook/eventExtraction/compositeStrategy"))
+        findings.append(
+            finding(
+                "EVT_NOT_FOUND",
+                "compositeStrategy has no parts",
+                "add compositeStrategy.parts: "
+                '[{"source": "header", "path": "..."}, {"source": "body", "path": "$..."}]',
+                step="extract",
+                pointer="/webhook/eventExtraction/compositeStrategy",
+            )
+        )
         return EventResult(None, "composite", False, ()), findings
     separator_value = composite.get("separator")
     if separator_value is None:
         separator = ","
-        findings.append(finding(
-            "EVT_NO_SEPARATOR", "compositeStrategy.separator is not set; JavaScript's join() "
-            "then uses ','", 'set compositeStrategy.separator (e.g. ".")', step="extract",
-            pointer="/webhook/eventExtraction/compositeStrategy/separator"))
+        findings.append(
+            finding(
+                "EVT_NO_SEPARATOR",
+                "compositeStrategy.separator is not set; JavaScript's join() then uses ','",
+                'set compositeStrategy.separator (e.g. ".")',
+                step="extract",
+                pointer="/webhook/eventExtraction/compositeStrategy/separator",
+            )
+        )
     else:
         separator = js_string(separator_value)
     parts: list[EventPart] = []
@@ -128,27 +181,40 @@ def _composite(config: dict[str, Any], composite: dict[str, Any], request: Captu
             findings += _value_findings(part, result, "part")
     variants = {
         "empty": separator.join("" if v is None or v is MISSING else js_string(v) for v in values),
-        "skip": separator.join(js_string(v) for v in values
-                               if v is not None and v is not MISSING and js_string(v) != ""),
+        "skip": separator.join(
+            js_string(v)
+            for v in values
+            if v is not None and v is not MISSING and js_string(v) != ""
+        ),
         "undefined": separator.join(js_string(v) for v in values),
     }
     value = variants.get(missing_part, variants["empty"])
     missing = [p for p in parts if not p.found]
     if missing and len(missing) < len(parts):
         names = ", ".join(f"{p.source} {p.path}" for p in missing)
-        findings.append(finding(
-            "EVT_PART_MISSING",
-            f"composite part {names} is missing{_where(body, missing[0].source)}: the event is "
-            f"{variants['empty']!r} if the runtime joins like Array.join (whdebug's default), "
-            f"{variants['skip']!r} if it skips empty parts, {variants['undefined']!r} if it "
-            "uses a template string",
-            "add a trigger for the event this provider really sends without that part, or use a "
-            "simple eventExtraction for these deliveries", step="extract"))
+        findings.append(
+            finding(
+                "EVT_PART_MISSING",
+                f"composite part {names} is missing{_where(body, missing[0].source)}: the event is "
+                f"{variants['empty']!r} if the runtime joins like Array.join (whdebug's default), "
+                f"{variants['skip']!r} if it skips empty parts, {variants['undefined']!r} if it "
+                "uses a template string",
+                "add a trigger for the event this provider really sends without that part, "
+                "or use a "
+                "simple eventExtraction for these deliveries",
+                step="extract",
+            )
+        )
     elif missing:
-        findings.append(finding(
-            "EVT_NOT_FOUND", f"no composite part was found{_where(body, missing[0].source)}: "
-            f"the runtime would extract {value!r}", "check compositeStrategy.parts against the "
-            "request (see the path suggestions)", step="extract",
-            pointer="/webhook/eventExtraction/compositeStrategy/parts"))
+        findings.append(
+            finding(
+                "EVT_NOT_FOUND",
+                f"no composite part was found{_where(body, missing[0].source)}: "
+                f"the runtime would extract {value!r}",
+                "check compositeStrategy.parts against the request (see the path suggestions)",
+                step="extract",
+                pointer="/webhook/eventExtraction/compositeStrategy/parts",
+            )
+        )
         return EventResult(value, "composite", False, tuple(parts), variants), findings
     return EventResult(value, "composite", False, tuple(parts), variants), findings

@@ -87,7 +87,7 @@ class Body:
             return
         except (ValueError, RecursionError) as error:
             failure = _json_error(error)
-        if not self._content_type and b"=" in raw and not raw.lstrip()[:1] in (b"{", b"["):
+        if not self._content_type and b"=" in raw and raw.lstrip()[:1] not in (b"{", b"["):
             kind, document, error_text = _parse_form(raw)
             if kind == "form":
                 self._kind, self._document = kind, document
@@ -172,7 +172,9 @@ def _parse_form(raw: bytes) -> tuple[str, Any, str | None]:
                 parsed = value
         if key in document:
             previous = document[key]
-            document[key] = [*previous, parsed] if isinstance(previous, list) else [previous, parsed]
+            document[key] = (
+                [*previous, parsed] if isinstance(previous, list) else [previous, parsed]
+            )
         else:
             document[key] = parsed
     return "form", document, None

@@ -271,8 +271,12 @@ class PathSuggestion:
     snippet: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": self.event, "source": self.source, "path": self.path,
-                "snippet": self.snippet}
+        return {
+            "event": self.event,
+            "source": self.source,
+            "path": self.path,
+            "snippet": self.snippet,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,8 +357,7 @@ class ChallengeResult:
     note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"detected": self.detected, "response_body": self.response_body,
-                "note": self.note}
+        return {"detected": self.detected, "response_body": self.response_body, "note": self.note}
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,8 +54,9 @@ class Prefetch:
     digest: Future[bytes]
 
 
-def prefetch_runtime_digest(request: CapturedRequest, definition: Definition, secrets: Secrets,
-                            *, nullish: bool = False) -> Prefetch | None:
+def prefetch_runtime_digest(
+    request: CapturedRequest, definition: Definition, secrets: Secrets, *, nullish: bool = False
+) -> Prefetch | None:
     """Start the runtime's own HMAC in a worker thread when the body is large, else None."""
     global _pool
     if len(request.body) < PARALLEL_MIN_BODY or request.truncated:
@@ -112,8 +113,9 @@ _PRINTABLE = bytes(b if 32 <= b < 127 else 46 for b in range(256))
 def describe_content(label: str, content: bytes) -> SignedContent:
     """Length and the first 32 bytes as hex and as text (non-printables shown as '.')."""
     head = content[:32]
-    return SignedContent(label, len(content), head.hex(" "),
-                         head.translate(_PRINTABLE).decode("ascii"))
+    return SignedContent(
+        label, len(content), head.hex(" "), head.translate(_PRINTABLE).decode("ascii")
+    )
 
 
 def signature_like_headers(request: CapturedRequest) -> list[str]:
@@ -161,11 +163,15 @@ def detect_scheme(request: CapturedRequest) -> Scheme | None:
     slack = request.header("x-slack-signature")
     if slack is not None:
         timestamp = request.header("x-slack-request-timestamp") or ""
-        values = tuple(("X-Slack-Signature v0", v[3:]) for v in _split(slack) if v.startswith("v0="))
+        values = tuple(
+            ("X-Slack-Signature v0", v[3:]) for v in _split(slack) if v.startswith("v0=")
+        )
         return Scheme(
-            "slack", "Slack (v0)",
-            ((f"slack v0:{{timestamp}}:{{body}}", b"v0:" + timestamp.encode() + b":" + body),),
-            values, timestamp or None,
+            "slack",
+            "Slack (v0)",
+            (("slack v0:{timestamp}:{body}", b"v0:" + timestamp.encode() + b":" + body),),
+            values,
+            timestamp or None,
             description="Slack signs 'v0:{timestamp}:{body}' and sends 'v0=<hex>'",
         )
     stripe = request.header("stripe-signature")
@@ -178,9 +184,11 @@ def detect_scheme(request: CapturedRequest) -> Scheme | None:
             if k.strip() in ("v1", "v0")
         )
         return Scheme(
-            "stripe", "Stripe",
+            "stripe",
+            "Stripe",
             (("stripe {timestamp}.{body}", timestamp.encode() + b"." + body),),
-            values, timestamp or None,
+            values,
+            timestamp or None,
             description="Stripe signs '{t}.{body}' and sends 't=<ts>,v1=<hex>'",
         )
     for prefix in ("webhook", "svix"):
@@ -196,9 +204,12 @@ def detect_scheme(request: CapturedRequest) -> Scheme | None:
         )
         signed = message_id.encode() + b"." + timestamp.encode() + b"." + body
         return Scheme(
-            "standard-webhooks", "Standard Webhooks" if prefix == "webhook" else "Svix (Standard Webhooks)",
+            "standard-webhooks",
+            "Standard Webhooks" if prefix == "webhook" else "Svix (Standard Webhooks)",
             (("standard-webhooks {id}.{timestamp}.{body}", signed),),
-            values, timestamp or None, _standard_secret,
+            values,
+            timestamp or None,
+            _standard_secret,
             description="Standard Webhooks signs '{id}.{timestamp}.{body}' with the base64-decoded "
             "whsec_ secret and sends 'v1,<base64>'",
         )
@@ -245,22 +256,33 @@ def verify_signature(
         return _unverified(request, kind, now)
     header_name = config.get("headerName") if isinstance(config.get("headerName"), str) else None
     secret_key = config.get("secretKey") if isinstance(config.get("secretKey"), str) else None
-    encoding = config.get("encoding") if config.get("encoding") in ("hex", "base64") else "hex"
+    encoding: str = "base64" if config.get("encoding") == "base64" else "hex"
     resolution = resolve_secret(secret_key, definition, secrets) if secret_key else None
     context = _Context(request, definition, config, resolution, now)
     status = _secret_status(resolution)
     received_raw = request.header(header_name) if header_name else None
 
-    def result(verdict: str, reason: str, attempts: list[Attempt], scheme: Scheme | None = None,
-               enc: str | None = encoding) -> tuple[SignatureResult, list[Finding]]:
+    def result(
+        verdict: str,
+        reason: str,
+        attempts: list[Attempt],
+        scheme: Scheme | None = None,
+        enc: str | None = encoding,
+    ) -> tuple[SignatureResult, list[Finding]]:
         age = _timestamp_check(context, scheme, detect=verdict != "pass")
         return (
             SignatureResult(
-                type=kind, header=header_name, encoding=enc, secret_key=secret_key,
-                received=_mask_received(kind, received_raw), secret=status,
+                type=kind,
+                header=header_name,
+                encoding=enc,
+                secret_key=secret_key,
+                received=_mask_received(kind, received_raw),
+                secret=status,
                 verdict=verdict,  # type: ignore[arg-type]
-                reason=reason, attempts=tuple(attempts),
-                scheme=scheme.name if scheme else None, timestamp_age_seconds=age,
+                reason=reason,
+                attempts=tuple(attempts),
+                scheme=scheme.name if scheme else None,
+                timestamp_age_seconds=age,
             ),
             context.findings,
         )
@@ -275,15 +297,21 @@ def verify_signature(
         )
         return result("fail", f"unknown verification type {kind!r}", [])
     if not header_name:
-        context.add("SIG_HEADER_MISSING", "verification.headerName is not set",
-                    "set webhook.verification.headerName to the provider's signature header",
-                    pointer="/webhook/verification/headerName")
+        context.add(
+            "SIG_HEADER_MISSING",
+            "verification.headerName is not set",
+            "set webhook.verification.headerName to the provider's signature header",
+            pointer="/webhook/verification/headerName",
+        )
         return result("fail", "no headerName configured", [])
     if request.truncated:
-        context.add("REQ_BODY_TRUNCATED",
-                    f"only {len(request.body)} of {request.size} body bytes were stored; "
-                    "the signature cannot be checked on a partial body",
-                    "raise --max-body on the receiver and send the request again", step="request")
+        context.add(
+            "REQ_BODY_TRUNCATED",
+            f"only {len(request.body)} of {request.size} body bytes were stored; "
+            "the signature cannot be checked on a partial body",
+            "raise --max-body on the receiver and send the request again",
+            step="request",
+        )
         return result("fail", "body truncated: cannot verify", [])
     secret = _runtime_secret(context, nullish)
     if received_raw is None:
@@ -294,16 +322,29 @@ def verify_signature(
     if kind == "header-token":
         match = equal(received_raw, secret)
         attempt = Attempt(
-            secret_source=status.resolved_from or "credentials", algorithm="token",
-            encoding="plain", content="header value", match=match, runtime=True,
-            secret_hint=secret_hint(secret), received_from=f"header {header_name}",
-            received=_mask_received(kind, received_raw), computed=secret_hint(secret),
+            secret_source=status.resolved_from or "credentials",
+            algorithm="token",
+            encoding="plain",
+            content="header value",
+            match=match,
+            runtime=True,
+            secret_hint=secret_hint(secret),
+            received_from=f"header {header_name}",
+            received=_mask_received(kind, received_raw),
+            computed=secret_hint(secret),
         )
         if match:
-            return result("pass", f"{header_name} equals the {status.resolved_from} secret",
-                          [attempt], enc=None)
-        reason, extra = _diagnose_token(context, header_name, received_raw) if diagnose else (
-            "header value differs from the secret", [])
+            return result(
+                "pass",
+                f"{header_name} equals the {status.resolved_from} secret",
+                [attempt],
+                enc=None,
+            )
+        reason, extra = (
+            _diagnose_token(context, header_name, received_raw)
+            if diagnose
+            else ("header value differs from the secret", [])
+        )
         return result("fail", reason, [attempt, *extra], enc=None)
 
     algorithm = TYPE_ALGORITHM[kind]
@@ -316,18 +357,37 @@ def verify_signature(
     computed = encode_digest(digest, encoding)
     match = equal(computed, received)
     runtime_attempt = Attempt(
-        secret_source=status.resolved_from or "none", algorithm=algorithm, encoding=encoding,
-        content="raw-body", match=match, runtime=True, secret_hint=secret_hint(secret),
-        received_from=f"header {header_name}", received=received, computed=computed,
+        secret_source=status.resolved_from or "none",
+        algorithm=algorithm,
+        encoding=encoding,
+        content="raw-body",
+        match=match,
+        runtime=True,
+        secret_hint=secret_hint(secret),
+        received_from=f"header {header_name}",
+        received=received,
+        computed=computed,
         signed=describe_content("raw-body", request.body),
     )
     if match:
-        return result("pass", f"HMAC-{algorithm.upper()} of the raw body with the "
-                      f"{status.resolved_from} secret matches {header_name}", [runtime_attempt])
+        return result(
+            "pass",
+            f"HMAC-{algorithm.upper()} of the raw body with the "
+            f"{status.resolved_from} secret matches {header_name}",
+            [runtime_attempt],
+        )
     if not diagnose:
         return result("fail", "signature does not match", [runtime_attempt])
-    search = _Search(context, algorithm, encoding, header_name, received_raw, received,
-                     secret, {(secret_bytes, algorithm, "raw-body"): digest})
+    search = _Search(
+        context,
+        algorithm,
+        encoding,
+        header_name,
+        received_raw,
+        received,
+        secret,
+        {(secret_bytes, algorithm, "raw-body"): digest},
+    )
     reason, attempts, scheme = search.run()
     return result("fail", reason, [runtime_attempt, *attempts], scheme)
 
@@ -342,8 +402,11 @@ def _secret_status(resolution: Resolution | None) -> SecretStatus:
             "and verify with an empty secret"
         )
     return SecretStatus(
-        resolution.resolved_from, resolution.credentials, resolution.auth_config,
-        secret_hint(resolution.value), nullish_outcome,
+        resolution.resolved_from,
+        resolution.credentials,
+        resolution.auth_config,
+        secret_hint(resolution.value),
+        nullish_outcome,
     )
 
 
@@ -351,9 +414,12 @@ def _runtime_secret(context: _Context, nullish: bool) -> str | None:
     """The secret the runtime would use, adding the findings about where it comes from."""
     resolution = context.resolution
     if resolution is None:
-        context.add("SIG_NO_SECRET", "verification.secretKey is not set",
-                    'set webhook.verification.secretKey to the key name, e.g. "webhookSecret"',
-                    pointer="/webhook/verification/secretKey")
+        context.add(
+            "SIG_NO_SECRET",
+            "verification.secretKey is not set",
+            'set webhook.verification.secretKey to the key name, e.g. "webhookSecret"',
+            pointer="/webhook/verification/secretKey",
+        )
         return None
     key = resolution.key
     if resolution.credentials == "empty":
@@ -393,23 +459,39 @@ def _mask_received(kind: Any, value: str | None) -> str | None:
     return secret_hint(value)
 
 
-def _unverified(request: CapturedRequest, kind: Any, now: datetime) -> tuple[SignatureResult, list[Finding]]:
+def _unverified(
+    request: CapturedRequest, kind: Any, now: datetime
+) -> tuple[SignatureResult, list[Finding]]:
     findings: list[Finding] = []
     present = signature_like_headers(request)
     scheme = detect_scheme(request)
     if present:
         where = "no webhook.verification block" if kind is None else 'verification type "none"'
         guess = _suggest_verification(request, present)
-        findings.append(make_finding(
-            "SIG_NOT_CONFIGURED",
-            f"{where}, but the request carries {', '.join(present)}: anyone who knows the URL "
-            "can trigger your automations",
-            guess, step="verify", pointer="/webhook/verification",
-        ))
+        findings.append(
+            make_finding(
+                "SIG_NOT_CONFIGURED",
+                f"{where}, but the request carries {', '.join(present)}: anyone who knows the URL "
+                "can trigger your automations",
+                guess,
+                step="verify",
+                pointer="/webhook/verification",
+            )
+        )
     reason = "verification type none" if kind == "none" else "no verification configured"
     return (
-        SignatureResult(kind or None, None, None, None, None, None, "skipped", reason, (),
-                        scheme.name if scheme else None),
+        SignatureResult(
+            kind or None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "skipped",
+            reason,
+            (),
+            scheme.name if scheme else None,
+        ),
         findings,
     )
 
@@ -417,19 +499,24 @@ def _unverified(request: CapturedRequest, kind: Any, now: datetime) -> tuple[Sig
 def _suggest_verification(request: CapturedRequest, present: list[str]) -> str:
     scheme = detect_scheme(request)
     if scheme is not None:
-        return (f"{scheme.title} signatures cannot be verified by the runtime's hmac-sha256; "
-                "keep the endpoint secret and ask Karzoun about support for this scheme")
+        return (
+            f"{scheme.title} signatures cannot be verified by the runtime's hmac-sha256; "
+            "keep the endpoint secret and ask Karzoun about support for this scheme"
+        )
     name = present[0]
     value = strip_runtime_prefix(request.header(name) or "")
     encoding = "hex" if _HEX.match(value) else "base64"
     kind = "hmac-sha1" if len(value) == 40 and encoding == "hex" else "hmac-sha256"
-    return (f'add "verification": {{"type": "{kind}", "headerName": "{name}", '
-            f'"secretKey": "webhookSecret", "encoding": "{encoding}"}} and list webhookSecret '
-            "in auth.sensitiveKeys")
+    return (
+        f'add "verification": {{"type": "{kind}", "headerName": "{name}", '
+        f'"secretKey": "webhookSecret", "encoding": "{encoding}"}} and list webhookSecret '
+        "in auth.sensitiveKeys"
+    )
 
 
-def _header_missing(context: _Context, header_name: str, kind: str, secret: str | None,
-                    encoding: str) -> tuple[str, list[Attempt]]:
+def _header_missing(
+    context: _Context, header_name: str, kind: str, secret: str | None, encoding: str
+) -> tuple[str, list[Attempt]]:
     request = context.request
     if _is_woocommerce_ping(request):
         context.add(
@@ -454,11 +541,20 @@ def _header_missing(context: _Context, header_name: str, kind: str, secret: str 
                         computed = encode_digest(digest, enc)
                         if not equal(computed, stripped):
                             continue
-                        attempts.append(Attempt(
-                            source or "none", algorithm, enc, "raw-body", True,
-                            received_from=f"header {name}", received=stripped,
-                            computed=computed, secret_hint=secret_hint(secret),
-                            signed=describe_content("raw-body", request.body)))
+                        attempts.append(
+                            Attempt(
+                                source or "none",
+                                algorithm,
+                                enc,
+                                "raw-body",
+                                True,
+                                received_from=f"header {name}",
+                                received=stripped,
+                                computed=computed,
+                                secret_hint=secret_hint(secret),
+                                signed=describe_content("raw-body", request.body),
+                            )
+                        )
                         fix = f'set webhook.verification.headerName to "{name}"'
                         if algorithm == "sha512":
                             fix += " (and switch the provider to SHA-256: the runtime has no "
@@ -471,15 +567,21 @@ def _header_missing(context: _Context, header_name: str, kind: str, secret: str 
                             "SIG_HEADER_NAME",
                             f"{header_name} is missing, but {name} carries an HMAC-"
                             f"{algorithm.upper()} ({enc}) signature that matches with your secret",
-                            fix, pointer="/webhook/verification/headerName")
+                            fix,
+                            pointer="/webhook/verification/headerName",
+                        )
                         return f"signature is in {name}, not {header_name}", attempts
     listing = ", ".join(present) if present else "none"
     context.add(
         "SIG_HEADER_MISSING",
         f"header {header_name} is not in the request (signature-like headers present: {listing})",
-        f"set webhook.verification.headerName to the header the provider signs with"
-        + (f" (one of: {listing})" if present else "; check the provider sends signatures "
-           "(some only sign once a secret is configured on their side)"),
+        "set webhook.verification.headerName to the header the provider signs with"
+        + (
+            f" (one of: {listing})"
+            if present
+            else "; check the provider sends signatures "
+            "(some only sign once a secret is configured on their side)"
+        ),
         pointer="/webhook/verification/headerName",
     )
     return f"{header_name} missing", attempts
@@ -489,40 +591,63 @@ def _is_woocommerce_ping(request: CapturedRequest) -> bool:
     return re.fullmatch(rb"webhook_id=\d+", request.body.strip()) is not None
 
 
-def _diagnose_token(context: _Context, header_name: str, received: str) -> tuple[str, list[Attempt]]:
+def _diagnose_token(
+    context: _Context, header_name: str, received: str
+) -> tuple[str, list[Attempt]]:
     resolution = context.resolution
     assert resolution is not None
     attempts: list[Attempt] = []
-    for source, value in (("credentials", resolution.credentials_value),
-                          ("auth.config", resolution.auth_config_value)):
+    for source, value in (
+        ("credentials", resolution.credentials_value),
+        ("auth.config", resolution.auth_config_value),
+    ):
         if not value:
             continue
         for variant, candidate in (("as-is", value), ("trimmed", value.strip())):
-            for label, got in (("header value", received), ("after 'Bearer '",
-                                                              received.removeprefix("Bearer "))):
+            for label, got in (
+                ("header value", received),
+                ("after 'Bearer '", received.removeprefix("Bearer ")),
+            ):
                 if equal(got, candidate):
-                    attempts.append(Attempt(source, "token", "plain", label, True,
-                                            secret_variant=variant, secret_hint=secret_hint(value),
-                                            received_from=f"header {header_name}"))
+                    attempts.append(
+                        Attempt(
+                            source,
+                            "token",
+                            "plain",
+                            label,
+                            True,
+                            secret_variant=variant,
+                            secret_hint=secret_hint(value),
+                            received_from=f"header {header_name}",
+                        )
+                    )
                     if source != resolution.resolved_from:
-                        context.add("SIG_WRONG_SECRET_SOURCE",
-                                    f"{header_name} equals auth.config.{resolution.key}, but the "
-                                    f"runtime uses credentials.{resolution.key}, which differs",
-                                    f"fix or remove credentials.{resolution.key} on the install")
+                        context.add(
+                            "SIG_WRONG_SECRET_SOURCE",
+                            f"{header_name} equals auth.config.{resolution.key}, but the "
+                            f"runtime uses credentials.{resolution.key}, which differs",
+                            f"fix or remove credentials.{resolution.key} on the install",
+                        )
                     elif variant == "trimmed":
-                        context.add("SIG_SECRET_FORMAT",
-                                    f"the {source} secret has surrounding whitespace",
-                                    f"remove the whitespace from {source}.{resolution.key}")
+                        context.add(
+                            "SIG_SECRET_FORMAT",
+                            f"the {source} secret has surrounding whitespace",
+                            f"remove the whitespace from {source}.{resolution.key}",
+                        )
                     else:
-                        context.add("SIG_SECRET_FORMAT",
-                                    f"{header_name} carries 'Bearer <token>'; the runtime compares "
-                                    "the whole header value",
-                                    "store the token with its 'Bearer ' prefix, or have the "
-                                    "provider send the bare token")
+                        context.add(
+                            "SIG_SECRET_FORMAT",
+                            f"{header_name} carries 'Bearer <token>'; the runtime compares "
+                            "the whole header value",
+                            "store the token with its 'Bearer ' prefix, or have the "
+                            "provider send the bare token",
+                        )
                     return "token matches only after a correction", attempts
-    context.add("SIG_MISMATCH", f"{header_name} does not equal the configured secret "
-                f"({secret_hint(resolution.value)})",
-                f"copy the token the provider sends into credentials.{resolution.key}")
+    context.add(
+        "SIG_MISMATCH",
+        f"{header_name} does not equal the configured secret ({secret_hint(resolution.value)})",
+        f"copy the token the provider sends into credentials.{resolution.key}",
+    )
     return "token differs from the secret", attempts
 
 
@@ -543,8 +668,11 @@ def _decode_candidates(label: str, value: str, other_header: str | None = None) 
     value = value.strip()
     out: list[_Candidate] = []
     if len(value) >= 16 and len(value) % 2 == 0 and _HEX.match(value):
-        out.append(_Candidate(label, value, bytes.fromhex(value), "hex",
-                              value != value.lower(), other_header))
+        out.append(
+            _Candidate(
+                label, value, bytes.fromhex(value), "hex", value != value.lower(), other_header
+            )
+        )
     if len(value) >= 16 and _B64.match(value):
         padded = value + "=" * (-len(value) % 4)
         for decoder in (base64.b64decode, base64.urlsafe_b64decode):
@@ -570,9 +698,17 @@ class _Secret:
 class _Search:
     """Tries secret sources x algorithms x encodings x signed contents, cheapest first."""
 
-    def __init__(self, context: _Context, algorithm: str, encoding: str, header_name: str,
-                 received_raw: str, received: str, secret: str,
-                 digests: dict[tuple[bytes, str, str], bytes]) -> None:
+    def __init__(
+        self,
+        context: _Context,
+        algorithm: str,
+        encoding: str,
+        header_name: str,
+        received_raw: str,
+        received: str,
+        secret: str,
+        digests: dict[tuple[bytes, str, str], bytes],
+    ) -> None:
         self.context = context
         self.algorithm = algorithm
         self.encoding = encoding
@@ -591,8 +727,9 @@ class _Search:
         values = request.header_values(header)
         if len(values) > 1:
             for index, value in enumerate(values, 1):
-                found += _decode_candidates(f"value {index} of {len(values)} {header} headers",
-                                            strip_runtime_prefix(value))
+                found += _decode_candidates(
+                    f"value {index} of {len(values)} {header} headers", strip_runtime_prefix(value)
+                )
         elements = [_PREFIX.sub("", item) for item in _split(self.received_raw)]
         if len(elements) > 1 or (elements and elements[0] != self.received):
             for index, value in enumerate(elements, 1):
@@ -616,8 +753,10 @@ class _Search:
         resolution = self.context.resolution
         assert resolution is not None
         base: list[tuple[str, str]] = []
-        for source, value in (("credentials", resolution.credentials_value),
-                              ("auth.config", resolution.auth_config_value)):
+        for source, value in (
+            ("credentials", resolution.credentials_value),
+            ("auth.config", resolution.auth_config_value),
+        ):
             if value:
                 base.append((source, value))
         out: list[_Secret] = []
@@ -640,7 +779,9 @@ class _Search:
                     pass
             if len(value) >= 16 and len(value) % 2 == 0 and _HEX.match(value):
                 forms.append(("hex-decoded", bytes.fromhex(value)))
-            out += [_Secret(source, variant, raw, False, secret_hint(value)) for variant, raw in forms]
+            out += [
+                _Secret(source, variant, raw, False, secret_hint(value)) for variant, raw in forms
+            ]
         return out
 
     def _digest(self, secret: bytes, algorithm: str, label: str, content: bytes) -> bytes:
@@ -659,7 +800,12 @@ class _Search:
         raw = [("raw-body", body)]
         plain = self._secrets(variants=False)
         if self.scheme is not None:
-            yield "scheme", plain + self._secrets(variants=True), ["sha256"], list(self.scheme.contents)
+            yield (
+                "scheme",
+                plain + self._secrets(variants=True),
+                ["sha256"],
+                list(self.scheme.contents),
+            )
         yield "raw", plain, self._algorithms(), raw
         yield "secret-format", self._secrets(variants=True), self._algorithms(), raw
         if len(body) <= VARIANT_BODY_LIMIT:
@@ -667,11 +813,16 @@ class _Search:
         timestamp_header = self.context.config.get("timestampHeader")
         if isinstance(timestamp_header, str) and self.request.header(timestamp_header):
             ts = (self.request.header(timestamp_header) or "").encode()
-            yield "timestamp", plain, [self.algorithm, "sha256"], [
-                ("{timestamp}.{body}", ts + b"." + body),
-                ("{timestamp}{body}", ts + body),
-                ("v0:{timestamp}:{body}", b"v0:" + ts + b":" + body),
-            ]
+            yield (
+                "timestamp",
+                plain,
+                [self.algorithm, "sha256"],
+                [
+                    ("{timestamp}.{body}", ts + b"." + body),
+                    ("{timestamp}{body}", ts + body),
+                    ("v0:{timestamp}:{body}", b"v0:" + ts + b":" + body),
+                ],
+            )
 
     def run(self) -> tuple[str, list[Attempt], Scheme | None]:
         attempts: list[Attempt] = []
@@ -682,11 +833,16 @@ class _Search:
                     for algorithm in dict.fromkeys(algorithms):
                         digest = self._digest(secret.value, algorithm, label, content)
                         candidate = self._match(digest)
-                        if (candidate is None and tier == "raw" and secret.runtime
-                                and algorithm == self.algorithm):
+                        if (
+                            candidate is None
+                            and tier == "raw"
+                            and secret.runtime
+                            and algorithm == self.algorithm
+                        ):
                             continue  # the runtime attempt, already shown
-                        attempts.append(self._attempt(secret, algorithm, label, content, digest,
-                                                      candidate))
+                        attempts.append(
+                            self._attempt(secret, algorithm, label, content, digest, candidate)
+                        )
                         if candidate is not None and hit is None:
                             hit = (secret, algorithm, label, content, candidate)
             if hit is not None:
@@ -699,20 +855,39 @@ class _Search:
                 return candidate
         return None
 
-    def _attempt(self, secret: _Secret, algorithm: str, label: str, content: bytes,
-                 digest: bytes, candidate: _Candidate | None) -> Attempt:
+    def _attempt(
+        self,
+        secret: _Secret,
+        algorithm: str,
+        label: str,
+        content: bytes,
+        digest: bytes,
+        candidate: _Candidate | None,
+    ) -> Attempt:
         encoding = candidate.encoding if candidate else self.encoding
         return Attempt(
-            secret_source=secret.source, algorithm=algorithm, encoding=encoding, content=label,
-            match=candidate is not None, secret_variant=secret.variant,
+            secret_source=secret.source,
+            algorithm=algorithm,
+            encoding=encoding,
+            content=label,
+            match=candidate is not None,
+            secret_variant=secret.variant,
             secret_hint=secret.hint,
             received_from=candidate.label if candidate else f"header {self.header_name}",
             received=candidate.value if candidate else self.received,
-            computed=encode_digest(digest, encoding), signed=describe_content(label, content),
+            computed=encode_digest(digest, encoding),
+            signed=describe_content(label, content),
         )
 
-    def _explain(self, tier: str, secret: _Secret, algorithm: str, label: str, content: bytes,
-                 candidate: _Candidate) -> str:
+    def _explain(
+        self,
+        tier: str,
+        secret: _Secret,
+        algorithm: str,
+        label: str,
+        content: bytes,
+        candidate: _Candidate,
+    ) -> str:
         add = self.context.add
         key = self.context.resolution.key if self.context.resolution else "webhookSecret"
         reasons: list[str] = []
@@ -720,70 +895,100 @@ class _Search:
             assert self.scheme is not None or tier == "timestamp"
             name = self.scheme.name if self.scheme else "timestamp-prefixed"
             title = self.scheme.title if self.scheme else f"timestamp-prefixed ({label})"
-            add("SIG_UNSUPPORTED_SCHEME",
+            add(
+                "SIG_UNSUPPORTED_SCHEME",
                 f"the request is signed with the {title} scheme ({name}) and your secret is right "
                 f"(it verifies {label}), but the runtime only verifies an HMAC of the raw body, so "
                 "it cannot verify this provider's signatures",
                 "no definition change makes this pass under hmac-sha256; ask Karzoun for "
                 f"{name} support, or use a provider option that signs the raw body or sends a "
-                "static token (verification type header-token)")
+                "static token (verification type header-token)",
+            )
             return f"valid {title} signature, which the runtime cannot verify"
         if candidate.other_header is not None:
-            add("SIG_HEADER_NAME",
+            add(
+                "SIG_HEADER_NAME",
                 f"the signature in {candidate.other_header} matches, but the definition reads "
                 f"{self.header_name}",
                 f'set webhook.verification.headerName to "{candidate.other_header}"',
-                pointer="/webhook/verification/headerName")
+                pointer="/webhook/verification/headerName",
+            )
             reasons.append(f"signature is in {candidate.other_header}")
         elif candidate.label != f"header {self.header_name}":
             previous = candidate.label.endswith("-Previous")
-            add("SIG_OTHER_VALUE_MATCHES",
+            add(
+                "SIG_OTHER_VALUE_MATCHES",
                 f"{candidate.label} matches, but the runtime reads {self.header_name} as "
                 f"{_short(self.received_raw)!r}"
                 + (": your secret is the previous one of a rotation" if previous else ""),
-                ("update the stored secret to the provider's current one" if previous else
-                 "make the provider send one signature value; the runtime compares the whole "
-                 "header value"))
+                (
+                    "update the stored secret to the provider's current one"
+                    if previous
+                    else "make the provider send one signature value; the runtime compares "
+                    "the whole "
+                    "header value"
+                ),
+            )
             reasons.append(f"only {candidate.label} matches")
         if candidate.encoding != self.encoding:
-            add("SIG_ENCODING",
+            add(
+                "SIG_ENCODING",
                 f"the signature is {candidate.encoding}-encoded, the definition says "
                 f"{self.encoding}",
                 f'set webhook.verification.encoding to "{candidate.encoding}"',
-                pointer="/webhook/verification/encoding")
+                pointer="/webhook/verification/encoding",
+            )
             reasons.append(f"{candidate.encoding} encoding")
         elif candidate.upper_hex:
-            add("SIG_HEX_CASE",
+            add(
+                "SIG_HEX_CASE",
                 "the signature matches except for letter case: the provider sends upper-case hex "
                 "and the runtime compares strings",
-                "have the provider send lower-case hex (or base64 with encoding \"base64\"); no "
-                "definition change fixes the case")
+                'have the provider send lower-case hex (or base64 with encoding "base64"); no '
+                "definition change fixes the case",
+            )
             reasons.append("upper-case hex")
-        elif candidate.encoding == "base64" and candidate.value != encode_digest(candidate.raw,
-                                                                                 "base64"):
-            add("SIG_ENCODING",
+        elif candidate.encoding == "base64" and candidate.value != encode_digest(
+            candidate.raw, "base64"
+        ):
+            add(
+                "SIG_ENCODING",
                 "the signature is URL-safe or unpadded base64; the runtime compares it with "
                 "standard padded base64",
-                "have the provider send standard base64")
+                "have the provider send standard base64",
+            )
             reasons.append("base64 variant")
         if algorithm != self.algorithm:
             if algorithm in ("sha1", "sha256"):
                 fix = f'set webhook.verification.type to "hmac-{algorithm}"'
             else:
-                fix = ("the runtime supports only hmac-sha256 and hmac-sha1: switch the provider "
-                       "to SHA-256")
-            add("SIG_ALGORITHM",
+                fix = (
+                    "the runtime supports only hmac-sha256 and hmac-sha1: switch the provider "
+                    "to SHA-256"
+                )
+            add(
+                "SIG_ALGORITHM",
                 f"the signature is HMAC-{algorithm.upper()}, the definition says "
-                f"HMAC-{self.algorithm.upper()}", fix, pointer="/webhook/verification/type")
+                f"HMAC-{self.algorithm.upper()}",
+                fix,
+                pointer="/webhook/verification/type",
+            )
             reasons.append(f"HMAC-{algorithm.upper()}")
         if not secret.runtime and secret.variant == "as-is":
-            runtime_source = self.context.resolution.resolved_from if self.context.resolution else None
-            add("SIG_WRONG_SECRET_SOURCE",
+            runtime_source = (
+                self.context.resolution.resolved_from if self.context.resolution else None
+            )
+            add(
+                "SIG_WRONG_SECRET_SOURCE",
                 f"the request was signed with {secret.source}.{key}, but the runtime uses "
                 f"{runtime_source}.{key}, which holds a different value",
-                (f"remove or correct credentials.{key} on the install (the registration "
-                 "request's mapping may store the wrong field)" if secret.source == "auth.config"
-                 else f"make auth.config.{key} and credentials.{key} agree"))
+                (
+                    f"remove or correct credentials.{key} on the install (the registration "
+                    "request's mapping may store the wrong field)"
+                    if secret.source == "auth.config"
+                    else f"make auth.config.{key} and credentials.{key} agree"
+                ),
+            )
             reasons.append(f"{secret.source} secret")
         if secret.variant != "as-is":
             explain = {
@@ -796,17 +1001,25 @@ class _Search:
             fix = {
                 "trimmed": f"remove the whitespace from {secret.source}.{key}",
                 "whsec-stripped": f"store the secret in {secret.source}.{key} without 'whsec_'",
-            }.get(secret.variant, "the runtime uses the secret string as-is; the provider's "
-                  "key derivation cannot be expressed in the definition")
-            add("SIG_SECRET_FORMAT",
-                f"the signature matches only with the {secret.source} secret {explain}", fix)
+            }.get(
+                secret.variant,
+                "the runtime uses the secret string as-is; the provider's "
+                "key derivation cannot be expressed in the definition",
+            )
+            add(
+                "SIG_SECRET_FORMAT",
+                f"the signature matches only with the {secret.source} secret {explain}",
+                fix,
+            )
             reasons.append(f"secret {secret.variant}")
         if tier == "body":
-            add("SIG_BODY_MODIFIED",
+            add(
+                "SIG_BODY_MODIFIED",
                 f"the signature matches the body {label}: the bytes received are not the bytes "
                 "that were signed (a proxy, tunnel or test script re-encoded them)",
                 "send the body exactly as signed (curl --data-binary @file, not -d or --json; "
-                "no JSON re-serialisation in between)")
+                "no JSON re-serialisation in between)",
+            )
             reasons.append(f"body {label}")
         if self.scheme is not None:
             self._scheme_unverified()
@@ -835,7 +1048,8 @@ class _Search:
                 "SIG_MISMATCH",
                 f"{self.header_name} holds {_short(self.received_raw)!r}, which is neither hex "
                 "nor base64 of a SHA digest",
-                "check the provider's signature format; this header may not carry an HMAC")
+                "check the provider's signature format; this header may not carry an HMAC",
+            )
             return "received value is not a digest"
         self.context.add(
             "SIG_MISMATCH",
@@ -844,8 +1058,12 @@ class _Search:
             f"{secret_hint(resolution.value)})",
             f"copy the signing secret from the provider's webhook settings into "
             f"{resolution.resolved_from}.{resolution.key}"
-            + ("" if resolution.resolved_from == "auth.config" else
-               f" (the install's credentials; --credential {resolution.key}=... here)"))
+            + (
+                ""
+                if resolution.resolved_from == "auth.config"
+                else f" (the install's credentials; --credential {resolution.key}=... here)"
+            ),
+        )
         return "wrong secret: nothing matched"
 
 
@@ -867,16 +1085,25 @@ def _body_variants(body: bytes) -> Iterator[tuple[str, bytes]]:
     except (ValueError, RecursionError):
         document = None
     else:
-        yield from emit("re-serialized as compact JSON",
-                        json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
-        yield from emit("re-serialized as compact JSON with \\u escapes",
-                        json.dumps(document, separators=(",", ":")).encode())
-        yield from emit("re-serialized with Python's json.dumps spacing",
-                        json.dumps(document).encode())
-        yield from emit("re-serialized as pretty JSON (2 spaces)",
-                        json.dumps(document, indent=2, ensure_ascii=False).encode())
-        yield from emit("re-serialized as pretty JSON (4 spaces)",
-                        json.dumps(document, indent=4, ensure_ascii=False).encode())
+        yield from emit(
+            "re-serialized as compact JSON",
+            json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode(),
+        )
+        yield from emit(
+            "re-serialized as compact JSON with \\u escapes",
+            json.dumps(document, separators=(",", ":")).encode(),
+        )
+        yield from emit(
+            "re-serialized with Python's json.dumps spacing", json.dumps(document).encode()
+        )
+        yield from emit(
+            "re-serialized as pretty JSON (2 spaces)",
+            json.dumps(document, indent=2, ensure_ascii=False).encode(),
+        )
+        yield from emit(
+            "re-serialized as pretty JSON (4 spaces)",
+            json.dumps(document, indent=4, ensure_ascii=False).encode(),
+        )
     if body.endswith(b"\r\n"):
         yield from emit("with the trailing CRLF removed", body[:-2])
     if body.endswith(b"\n"):
@@ -919,7 +1146,11 @@ def _timestamp_check(context: _Context, scheme: Scheme | None, detect: bool) -> 
     reference = request.received_at or context.now
     age = reference.timestamp() - sent
     if abs(age) > STALE_AFTER_SECONDS:
-        when = "when it was received" if request.received_at else "now (use --now to replay a file at its send time)"
+        when = (
+            "when it was received"
+            if request.received_at
+            else "now (use --now to replay a file at its send time)"
+        )
         direction = "older" if age > 0 else "newer"
         context.add(
             "SIG_TIMESTAMP_STALE",
@@ -927,7 +1158,8 @@ def _timestamp_check(context: _Context, scheme: Scheme | None, detect: bool) -> 
             f"and Standard Webhooks reject more than {STALE_AFTER_SECONDS} s, and a replayed "
             "delivery may be refused",
             "if this is a provider retry, check that your endpoint answers 2xx within the "
-            "provider's timeout; check the server clock")
+            "provider's timeout; check the server clock",
+        )
     return round(age, 3)
 
 

@@ -50,14 +50,23 @@ def extract_transaction(
     """The id the runtime dedupes on (duplicate lookup is the caller's, see DedupeIndex)."""
     findings: list[Finding] = []
     if not isinstance(config, dict):
-        findings.append(finding(
-            "TX_GENERATED", "no webhook.transactionId: every delivery counts as new, so a "
-            "provider retry fires your automations twice",
-            'add "transactionId": {"paths": ["$.id"]} pointing at the delivery or event id',
-            step="dedupe", severity="info", pointer="/webhook/transactionId"))
+        findings.append(
+            finding(
+                "TX_GENERATED",
+                "no webhook.transactionId: every delivery counts as new, so a "
+                "provider retry fires your automations twice",
+                'add "transactionId": {"paths": ["$.id"]} pointing at the delivery or event id',
+                step="dedupe",
+                severity="info",
+                pointer="/webhook/transactionId",
+            )
+        )
         return TransactionResult(None, True, None), findings
-    paths = [p for p in config.get("paths", []) if isinstance(p, str)] if isinstance(
-        config.get("paths"), list) else []
+    paths = (
+        [p for p in config.get("paths", []) if isinstance(p, str)]
+        if isinstance(config.get("paths"), list)
+        else []
+    )
     override = None
     overrides = config.get("overrides")
     if isinstance(overrides, dict) and event is not None and isinstance(overrides.get(event), dict):
@@ -71,10 +80,15 @@ def extract_transaction(
         transaction_id = separator.join(v or "" for v in values) if any(values) else None
         for path, value in zip(paths, values, strict=True):
             if value is None and transaction_id is not None:
-                findings.append(finding(
-                    "TX_NOT_FOUND", f"transactionId path {path} finds nothing; the joined id "
-                    f"{transaction_id!r} has an empty part", f"fix or remove {path}",
-                    step="dedupe"))
+                findings.append(
+                    finding(
+                        "TX_NOT_FOUND",
+                        f"transactionId path {path} finds nothing; the joined id "
+                        f"{transaction_id!r} has an empty part",
+                        f"fix or remove {path}",
+                        step="dedupe",
+                    )
+                )
     else:
         transaction_id = next((v for v in values if v), None)
     if transaction_id is not None:
@@ -82,24 +96,40 @@ def extract_transaction(
     for path in paths:
         header = _similar_header(path, request)
         if header:
-            findings.append(finding(
-                "TX_PATH_IS_HEADER", f"transactionId path {path} finds nothing in the body, but "
-                f"header {header} exists: the provider sends this id as a header",
-                "point transactionId.paths at a body field (whdebug's model of the runtime reads "
-                "only the body); the header cannot be used", step="dedupe",
-                pointer="/webhook/transactionId/paths"))
+            findings.append(
+                finding(
+                    "TX_PATH_IS_HEADER",
+                    f"transactionId path {path} finds nothing in the body, but "
+                    f"header {header} exists: the provider sends this id as a header",
+                    "point transactionId.paths at a body field "
+                "(whdebug's model of the runtime reads "
+                    "only the body); the header cannot be used",
+                    step="dedupe",
+                    pointer="/webhook/transactionId/paths",
+                )
+            )
     if config.get("fallback") == "generate":
-        findings.append(finding(
-            "TX_GENERATED", f"no transaction id found ({', '.join(paths) or 'no paths'}); the "
-            "runtime generates a random one, so dedupe cannot catch provider retries",
-            "point transactionId.paths at a stable delivery or event id", step="dedupe",
-            pointer="/webhook/transactionId/paths"))
+        findings.append(
+            finding(
+                "TX_GENERATED",
+                f"no transaction id found ({', '.join(paths) or 'no paths'}); the "
+                "runtime generates a random one, so dedupe cannot catch provider retries",
+                "point transactionId.paths at a stable delivery or event id",
+                step="dedupe",
+                pointer="/webhook/transactionId/paths",
+            )
+        )
         return TransactionResult(None, True, None, tuple(paths), override), findings
-    findings.append(finding(
-        "TX_NOT_FOUND", f"no transaction id found ({', '.join(paths) or 'no paths'}) and no "
-        'fallback: the runtime may reject or mis-dedupe this delivery',
-        'point transactionId.paths at a stable id, or add "fallback": "generate"',
-        step="dedupe", pointer="/webhook/transactionId"))
+    findings.append(
+        finding(
+            "TX_NOT_FOUND",
+            f"no transaction id found ({', '.join(paths) or 'no paths'}) and no "
+            "fallback: the runtime may reject or mis-dedupe this delivery",
+            'point transactionId.paths at a stable id, or add "fallback": "generate"',
+            step="dedupe",
+            pointer="/webhook/transactionId",
+        )
+    )
     return TransactionResult(None, False, None, tuple(paths), override), findings
 
 

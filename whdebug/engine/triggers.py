@@ -37,43 +37,69 @@ def match_triggers(
         ambiguous = tuple(e for e in events if e in others and e not in matched)
         for name in ambiguous:
             rule = next(k for k, v in event.variants.items() if v == name)
-            findings.append(finding(
-                "EVT_AMBIGUOUS_MATCH",
-                f"trigger {name!r} fires only if the runtime joins a missing composite part "
-                f"with the {rule!r} rule; under whdebug's default the event is {value!r}",
-                f"add a trigger for {value!r} as well, or make sure every part is present",
-                step="match"))
+            findings.append(
+                finding(
+                    "EVT_AMBIGUOUS_MATCH",
+                    f"trigger {name!r} fires only if the runtime joins a missing composite part "
+                    f"with the {rule!r} rule; under whdebug's default the event is {value!r}",
+                    f"add a trigger for {value!r} as well, or make sure every part is present",
+                    step="match",
+                )
+            )
     if matched:
         return TriggerResult(matched, ambiguous), findings
     if not events:
-        findings.append(finding(
-            "EVT_NO_TRIGGER", "the definition has no triggers", 'add triggers[] entries with '
-            f'"type": "miniapps:{definition.ns}" and the provider\'s event names',
-            step="match", pointer="/triggers"))
+        findings.append(
+            finding(
+                "EVT_NO_TRIGGER",
+                "the definition has no triggers",
+                "add triggers[] entries with "
+                f'"type": "miniapps:{definition.ns}" and the provider\'s event names',
+                step="match",
+                pointer="/triggers",
+            )
+        )
         return TriggerResult((), ambiguous), findings
     unexplained = [e for e in events if e not in ambiguous]
     near = tuple(_near_misses(value, unexplained)) if value else ()
     suggestions = tuple(suggest_paths(unexplained, request, body))
     if value is not None and value != "":
         closest = near[0].event if near else None
-        findings.append(finding(
-            "EVT_NO_TRIGGER",
-            f"event {value!r} matches no trigger (configured: {_listing(events)})",
-            (f"rename the trigger event to {value!r}" if closest is None else
-             f"rename trigger {closest!r} to {value!r}, exactly, or fix the extraction"),
-            step="match", pointer="/triggers"))
+        findings.append(
+            finding(
+                "EVT_NO_TRIGGER",
+                f"event {value!r} matches no trigger (configured: {_listing(events)})",
+                (
+                    f"rename the trigger event to {value!r}"
+                    if closest is None
+                    else f"rename trigger {closest!r} to {value!r}, exactly, or fix the extraction"
+                ),
+                step="match",
+                pointer="/triggers",
+            )
+        )
     for miss in near:
         index = events.index(miss.event)
-        findings.append(finding(
-            "EVT_NEAR_MISS", f"trigger {miss.event!r} almost matches {value!r}: {miss.reason}",
-            f"set triggers[{index}].event to {value!r} (matching is exact and case-sensitive)",
-            step="match", pointer=f"/triggers/{index}/event"))
+        findings.append(
+            finding(
+                "EVT_NEAR_MISS",
+                f"trigger {miss.event!r} almost matches {value!r}: {miss.reason}",
+                f"set triggers[{index}].event to {value!r} (matching is exact and case-sensitive)",
+                step="match",
+                pointer=f"/triggers/{index}/event",
+            )
+        )
     for suggestion in suggestions:
-        findings.append(finding(
-            "EVT_PATH_SUGGESTION",
-            f"{suggestion.source} {suggestion.path} holds {suggestion.event!r}, a configured "
-            "trigger event", f"use: {suggestion.snippet}", step="match",
-            pointer="/webhook/eventExtraction"))
+        findings.append(
+            finding(
+                "EVT_PATH_SUGGESTION",
+                f"{suggestion.source} {suggestion.path} holds {suggestion.event!r}, a configured "
+                "trigger event",
+                f"use: {suggestion.snippet}",
+                step="match",
+                pointer="/webhook/eventExtraction",
+            )
+        )
     return TriggerResult((), ambiguous, near, suggestions), findings
 
 
@@ -113,8 +139,9 @@ def levenshtein(a: str, b: str, limit: int = 3) -> int:
     for i, char_a in enumerate(a, 1):
         current = [i]
         for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (char_a != char_b)))
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
         if min(current) >= limit:
             return limit
         previous = current
@@ -138,7 +165,9 @@ def _snippet(source: str, path: str) -> str:
     return json.dumps({"eventExtraction": {"source": source, "path": path}})
 
 
-def suggest_paths(events: list[str], request: CapturedRequest, body: Body) -> Iterator[PathSuggestion]:
+def suggest_paths(
+    events: list[str], request: CapturedRequest, body: Body
+) -> Iterator[PathSuggestion]:
     """Locations in this request whose value equals a trigger event (or its two halves)."""
     locations = _locations(request, body)
     by_value: dict[str, tuple[str, str]] = {}
@@ -158,12 +187,24 @@ def suggest_paths(events: list[str], request: CapturedRequest, body: Body) -> It
             if not sep or head not in by_value or tail not in by_value:
                 continue
             first, second = by_value[head], by_value[tail]
-            snippet = json.dumps({"eventExtraction": {"source": first[0], "path": first[1],
-                                  "compositeStrategy": {"separator": separator, "parts": [
-                                      {"source": first[0], "path": first[1]},
-                                      {"source": second[0], "path": second[1]}]}}})
-            yield PathSuggestion(event, "composite",
-                                 f"{first[0]} {first[1]} + {second[0]} {second[1]}", snippet)
+            snippet = json.dumps(
+                {
+                    "eventExtraction": {
+                        "source": first[0],
+                        "path": first[1],
+                        "compositeStrategy": {
+                            "separator": separator,
+                            "parts": [
+                                {"source": first[0], "path": first[1]},
+                                {"source": second[0], "path": second[1]},
+                            ],
+                        },
+                    }
+                }
+            )
+            yield PathSuggestion(
+                event, "composite", f"{first[0]} {first[1]} + {second[0]} {second[1]}", snippet
+            )
             produced += 1
             if produced >= MAX_SUGGESTIONS:
                 return
