@@ -309,8 +309,11 @@ def _read_files(files: Sequence[str]) -> list[CapturedRequest]:
 @click.argument("capture_ids", metavar="[ID]...", nargs=-1, type=click.IntRange(min=1))
 @click.option("--file", "files", metavar="F", multiple=True,
               help="A .http, .har or .json request file (repeatable).")
-@click.option("--definition", "definition_path", metavar="FILE", required=True,
+@click.option("--definition", "definition_path", metavar="FILE",
               help="The MiniApp definition (.json, JSON5 or a JS object literal).")
+@click.option("--profile", "profile_name", metavar="NAME",
+              help="A built-in profile instead of --definition: karzoun-tenant "
+                   "(--credential secret=... [--credential token=...]).")
 @_analysis_options
 @click.option("--all", "all_captures", is_flag=True, help="Every capture in the store.")
 @click.option("--last", type=click.IntRange(min=1), metavar="N",
@@ -325,7 +328,8 @@ def _read_files(files: Sequence[str]) -> list[CapturedRequest]:
               help="Also show signature attempts, event parts and suggestions.")
 @click.pass_context
 def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, ...],
-           definition_path: str, credentials_file: str | None,
+           definition_path: str | None, profile_name: str | None,
+           credentials_file: str | None,
            credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
            missing_part: str, nullish: bool, now_text: str | None, all_captures: bool,
            last: int | None, store_path: str | None, dedupe_window: int | None,
@@ -339,12 +343,22 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
     if not files and not uses_store:
         raise click.UsageError("nothing to replay: give --file F, capture IDs, --all or "
                                "--last N", ctx)
+    if (definition_path is None) == (profile_name is None):
+        raise click.UsageError("give --definition FILE or --profile NAME (one of them)", ctx)
     from whdebug.definition import load_definition
     from whdebug.engine import AnalysisOptions, DedupeIndex, analyze
 
     now = parse_now(now_text)
     secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
-    definition = load_definition(definition_path)
+    profile = None
+    if profile_name is not None:
+        from whdebug.profiles import get_profile
+
+        profile = get_profile(profile_name)
+        definition = profile.definition
+    else:
+        assert definition_path is not None
+        definition = load_definition(definition_path)
     file_requests = _read_files(files)
     store: Store | None = None
     ids: list[int] = []
@@ -367,7 +381,14 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
     tally = _Tally(definition.trigger_events)
     console = None if as_json else _stdout_console()
     for request in requests():
-        report = analyze(request, definition, secrets, now=now, options=options, dedupe=dedupe)
+        if profile is not None:
+            from whdebug.profiles import analyze_profile
+
+            report = analyze_profile(request, profile, secrets, now=now, options=options,
+                                     dedupe=dedupe)
+        else:
+            report = analyze(request, definition, secrets, now=now, options=options,
+                             dedupe=dedupe)
         report, line = _report_line(report, secret_values)
         tally.add(report)
         if console is None:
@@ -385,7 +406,15 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
 
         if not summary["requests"]:
             console.print("no captures to replay")
-        render_summary(console, summary, definition)
+        if profile is None:
+            render_summary(console, summary, definition)
+        else:
+            from whdebug.render import format_outcomes
+
+            count = summary["requests"]
+            console.print(f"summary ({profile.name}): {count} request"
+                          f"{'' if count == 1 else 's'} — "
+                          f"{format_outcomes(summary['outcomes'])}", highlight=False)
     ctx.exit(0 if tally.all_ok else 1)
 
 
@@ -412,13 +441,37 @@ def _check_json(findings: Sequence[Finding], definition: Definition | None,
 @click.option("--submission", is_flag=True,
               help="Judge it as a draft submitted to Karzoun (no filled-in secrets, ...).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with every finding.")
+@click.option("--samples", "samples_dir", metavar="DIR",
+              help="Also replay every sample in DIR (.http, .har, .json exports, or bare JSON "
+                   "payloads signed on the fly) and print a readiness table (implies "
+                   "--submission).")
+@click.option("--credentials", "credentials_file", metavar="FILE",
+              help="With --samples: JSON object file, the install's credentials.")
+@click.option("--credential", "credential_pairs", metavar="KEY=VALUE", multiple=True,
+              help="With --samples: one credential (repeatable).")
+@click.option("--config", "config_pairs", metavar="KEY=VALUE", multiple=True,
+              help="With --samples: override a global auth.config value (repeatable).")
+@click.option("--now", "now_text", metavar="ISO8601",
+              help="With --samples: the time to sign and judge timestamps at (default: now).")
 @click.pass_context
-def check(ctx: click.Context, definition_path: str, submission: bool, as_json: bool) -> None:
+def check(ctx: click.Context, definition_path: str, submission: bool, as_json: bool,
+          samples_dir: str | None = None, credentials_file: str | None = None,
+          credential_pairs: tuple[str, ...] = (), config_pairs: tuple[str, ...] = (),
+          now_text: str | None = None) -> None:
     """Lint a definition: schema, naming, security and cross-references.
 
-    Exit status 0 without error-level findings, 1 with, 2 when it cannot be read or parsed
-    (the DEF_PARSE finding is printed, and the error on stderr).
+    With --samples DIR, also replay every sample and report readiness for review: the
+    triggers each sample fires, triggers and sync handlers no sample reaches, and whether
+    every sample verifies (--json: schema whdebug.readiness/1).
+
+    Exit status 0 without error-level findings (with --samples: nothing blocks review), 1
+    with, 2 when it cannot be read or parsed (the DEF_PARSE finding is printed, and the
+    error on stderr).
     """
+    secrets_given = credentials_file is not None or credential_pairs or config_pairs
+    if samples_dir is None and (secrets_given or now_text is not None):
+        raise click.UsageError("--credentials, --credential, --config and --now need "
+                               "--samples DIR", ctx)
     from whdebug.definition import load_definition
     from whdebug.engine.check import check_definition, parse_finding
     from whdebug.errors import DefinitionError
@@ -432,6 +485,11 @@ def check(ctx: click.Context, definition_path: str, submission: bool, as_json: b
         definition = None
         failure: DefinitionError | None = error
     else:
+        if samples_dir is not None:
+            secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
+            _check_samples(ctx, definition, definition_path, samples_dir, secrets,
+                           parse_now(now_text), as_json)
+            return
         findings = check_definition(definition, submission=submission)
         failure = None
     if as_json:
@@ -555,3 +613,464 @@ def _start_tui(ctx: click.Context, **options: Any) -> None:
 def tui(ctx: click.Context, /, **options: Any) -> None:
     """The TUI: live capture list, pipeline, signature lab, event lab."""
     _start_tui(ctx, **options)
+
+
+# --- submission: sign, check --samples, redact ----------------------------------------------
+
+_SIGN_SCHEMES = ("github", "shopify", "woocommerce", "salla", "slack", "stripe",
+                 "standard-webhooks", "karzoun")
+"""`whdebug.signing.SCHEMES`, repeated so `--help` does not import the engine."""
+
+
+def _parse_headers(pairs: Sequence[str]) -> list[tuple[str, str]]:
+    """`--header NAME:VALUE` arguments; the value is never echoed (it may be a token)."""
+    headers: list[tuple[str, str]] = []
+    for number, pair in enumerate(pairs, 1):
+        name, separator, value = pair.partition(":")
+        if not separator or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise WhdebugError(f"--header: expected NAME:VALUE (argument {number})")
+        headers.append((name.strip(), value.strip()))
+    return headers
+
+
+def _read_payload(path: str) -> bytes:
+    """The payload's exact bytes; `-` reads standard input."""
+    if path == "-":
+        return click.get_binary_stream("stdin").read()
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise WhdebugError("payload file not found", path) from None
+    except IsADirectoryError:
+        raise WhdebugError("payload path is a directory", path) from None
+    except OSError as error:
+        raise WhdebugError(f"cannot read payload: {error.strerror}", path) from None
+
+
+def _send(url: str, request: CapturedRequest) -> int:
+    """POST the exact body and headers to `url`; print the answer; 0 for a 2xx status."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import httpx
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise WhdebugError(f"--send: expected an http:// or https:// URL, got {url!r}")
+    path = parts.path if parts.path not in ("", "/") else request.path
+    query = "&".join(item for item in (parts.query, request.query) if item)
+    target = urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+    headers = [(name, value) for name, value in request.headers
+               if name.lower() not in ("content-length", "host")]
+    try:
+        response = httpx.post(target, content=request.body, headers=headers, timeout=10.0)
+    except httpx.HTTPError as error:
+        raise WhdebugError(f"cannot send to {target}: {error}") from None
+    click.echo(f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
+    if response.content:
+        click.echo(response.text)
+    return 0 if 200 <= response.status_code < 300 else 1
+
+
+@main.command(short_help="Build a correctly signed .http request from a definition.")
+@click.argument("payload_path", metavar="PAYLOAD")
+@click.option("--definition", "definition_path", metavar="FILE",
+              help="The MiniApp definition whose verification and event extraction to use.")
+@click.option("--profile", "profile_name", metavar="NAME",
+              help="A built-in profile instead of --definition: karzoun-tenant "
+                   "(--credential secret=... [--credential token=...]).")
+@_analysis_options
+@click.option("--event", metavar="EVENT",
+              help="Put EVENT where eventExtraction reads it (a header or query part; a body "
+                   "path must already hold it in PAYLOAD).")
+@click.option("--header", "header_pairs", metavar="NAME:VALUE", multiple=True,
+              help="Add or replace a header (repeatable).")
+@click.option("--scheme", type=click.Choice(_SIGN_SCHEMES),
+              help="Sign as this provider really does, instead of per the definition.")
+@click.option("-o", "--output", "output_path", metavar="FILE",
+              help="Write the .http request to FILE (default: standard output).")
+@click.option("--send", "send_url", metavar="URL",
+              help="POST the request to URL and print the status and body.")
+@click.pass_context
+def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
+         profile_name: str | None, credentials_file: str | None,
+         credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...], missing_part: str,
+         nullish: bool, now_text: str | None, event: str | None,
+         header_pairs: tuple[str, ...], scheme: str | None, output_path: str | None,
+         send_url: str | None) -> None:
+    """Build the request a provider would send with PAYLOAD as its exact body.
+
+    The signature follows the definition's webhook.verification (or --scheme), with the
+    secret resolved as the runtime does (credentials, then auth.config). PAYLOAD is a file
+    or - for standard input. Writes the .http request to standard output unless -o or
+    --send is given; notes go to standard error.
+    """
+    if (definition_path is None) == (profile_name is None):
+        raise click.UsageError("give --definition FILE or --profile NAME (one of them)", ctx)
+    if output_path is not None and send_url is not None:
+        raise click.UsageError("give -o FILE or --send URL, not both", ctx)
+    from whdebug.definition import load_definition
+    from whdebug.httpfile import format_http
+    from whdebug.signing import sign_request
+
+    now = parse_now(now_text)
+    secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
+    headers = _parse_headers(header_pairs)
+    if profile_name is not None:
+        from whdebug.profiles import get_profile
+
+        profile = get_profile(profile_name)
+        definition = profile.definition
+        scheme = scheme or profile.scheme
+    else:
+        assert definition_path is not None
+        definition = load_definition(definition_path)
+    payload = _read_payload(payload_path)
+    signed = sign_request(payload, definition, secrets, now=now, event=event, scheme=scheme,
+                          headers=headers, nullish=nullish, missing_part=missing_part)
+    if signed.signature_headers:
+        how = ("per the definition's verification" if signed.scheme == "definition"
+               else f"as {signed.scheme} signs")
+        click.echo(f"sign: {', '.join(signed.signature_headers)} {how}, secret from "
+                   f"{signed.secret_source}.{signed.secret_key} ({signed.secret_hint})",
+                   err=True)
+    click.echo(f"sign: event {signed.event!r}" if signed.event is not None
+               else "sign: the runtime extracts no event from this request", err=True)
+    for notice in signed.notices:
+        click.echo(f"note: {_one_line(notice)}", err=True)
+    data = format_http(signed.request)
+    if send_url is not None:
+        ctx.exit(_send(send_url, signed.request))
+    if output_path is not None:
+        try:
+            Path(output_path).write_bytes(data)
+        except OSError as error:
+            raise WhdebugError(f"cannot write: {error.strerror}", output_path) from None
+        click.echo(f"sign: wrote {output_path} ({len(data)} bytes)", err=True)
+    else:
+        stdout = click.get_binary_stream("stdout")
+        stdout.write(data)
+        stdout.flush()
+
+
+def _check_samples(ctx: click.Context, definition: Definition, path: str, samples_dir: str,
+                   secrets: Secrets, now: datetime, as_json: bool) -> None:
+    """`check --samples`: the readiness table (or JSON); exit 1 when anything blocks review."""
+    from whdebug.engine.check import check_definition
+    from whdebug.readiness import assess, load_samples
+
+    lint = check_definition(definition, submission=True)
+    samples = load_samples(samples_dir, definition, secrets, now=now)
+    readiness = assess(definition, samples, secrets, now=now, lint=lint, path=path,
+                       samples_dir=samples_dir)
+    if as_json:
+        document = _scrub(readiness.to_json(), _secret_values(secrets, definition))
+        click.echo(json.dumps(document, separators=(",", ":")))
+    else:
+        from whdebug.render_readiness import render_readiness
+
+        render_readiness(_stdout_console(), readiness)
+    ctx.exit(0 if readiness.ready else 1)
+
+
+def _read_text_exactly(path: str) -> str:
+    """A definition's text with its line endings and BOM kept (no newline translation)."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise WhdebugError("definition file not found", path) from None
+    except IsADirectoryError:
+        raise WhdebugError("definition path is a directory", path) from None
+    except OSError as error:
+        raise WhdebugError(f"cannot read definition: {error.strerror}", path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WhdebugError("definition file is not UTF-8 text", path) from None
+
+
+@main.command(short_help="Blank every sensitive value of a definition (for support requests).")
+@click.argument("definition_path", metavar="DEFINITION")
+@click.option("-o", "--output", "output_path", metavar="FILE",
+              help="Write the redacted definition to FILE (default: standard output).")
+def redact(definition_path: str, output_path: str | None) -> None:
+    """Blank every auth.config value that is a secret: keys in auth.sensitiveKeys and keys
+    with secret, token, password or key in their name.
+
+    Only those values change; comments, order and layout stay as written. What was blanked
+    is listed on standard error, never the values.
+    """
+    from whdebug.redact import redact_text
+
+    redaction = redact_text(_read_text_exactly(definition_path), definition_path)
+    data = redaction.text.encode("utf-8")
+    if output_path is not None:
+        try:
+            Path(output_path).write_bytes(data)
+        except OSError as error:
+            raise WhdebugError(f"cannot write: {error.strerror}", output_path) from None
+    else:
+        stdout = click.get_binary_stream("stdout")
+        stdout.write(data)
+        stdout.flush()
+    for blanked in redaction.blanked:
+        click.echo(f"redact: blanked {blanked.describe()}", err=True)
+    if not redaction.blanked:
+        click.echo("redact: nothing to blank (auth.config holds no secret values)", err=True)
+    elif output_path is not None:
+        click.echo(f"redact: wrote {output_path}", err=True)
+
+
+# --- troubleshooting: urls, source, sync, bundle --------------------------------------------
+
+
+@main.command(short_help="Print the OAuth redirect URI and webhook URL to register.")
+@click.argument("definition_path", metavar="DEFINITION")
+@click.option("--api-url", required=True, metavar="URL",
+              help="Karzoun's SAAS_API_URL (the API origin, e.g. https://api.example.com).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (whdebug.urls/1).")
+@click.pass_context
+def urls(ctx: click.Context, definition_path: str, api_url: str, as_json: bool) -> None:
+    """Print what to register with the provider: the OAuth redirect URI
+    {SAAS_API_URL}/miniapps/{ns}/oauth2 and the webhook URL {SAAS_API_URL}/miniapps/{ns}/webhooks.
+
+    Checks the ns (lowercase kebab-case) and flags a trailing slash or a path already in
+    --api-url. Exit status 0 when both are clean, 1 when something is flagged, 2 on bad input.
+    """
+    from whdebug.definition import load_definition
+    from whdebug.endpoints import build_endpoints
+
+    endpoints = build_endpoints(load_definition(definition_path), api_url)
+    if as_json:
+        click.echo(json.dumps(endpoints.to_json(), separators=(",", ":")))
+    else:
+        from whdebug.views import render_urls
+
+        render_urls(_stdout_console(), endpoints)
+    ctx.exit(0 if endpoints.ok else 1)
+
+
+def _read_response(path: str) -> Any:
+    """A saved JSON response; errors never quote its content (it may hold tokens)."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise WhdebugError("response file not found", path) from None
+    except OSError as error:
+        raise WhdebugError(f"cannot read response file: {error.strerror}", path) from None
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as error:
+        raise WhdebugError(f"{path}:{error.lineno}:{error.colno}: the response is not JSON "
+                           f"({error.msg}); save the provider's raw JSON body") from None
+    except UnicodeDecodeError:
+        raise WhdebugError("the response file is not UTF-8 JSON", path) from None
+
+
+@main.command(short_help="Test an RPC source: its dropdown options, offline or live.")
+@click.argument("definition_path", metavar="DEFINITION")
+@click.argument("source_key", metavar="RPC_KEY")
+@click.option("--response", "response_path", metavar="FILE",
+              help="A saved JSON response of the source (offline).")
+@click.option("--call", "call", is_flag=True, help="Send the source's request to the provider.")
+@click.option("--credentials", "credentials_file", metavar="FILE",
+              help="JSON object file: the install's credentials (and metadata) for [[key]].")
+@click.option("--credential", "credential_pairs", metavar="KEY=VALUE", multiple=True,
+              help="One [[key]] value (repeatable); wins over --credentials.")
+@click.option("--config", "config_pairs", metavar="KEY=VALUE", multiple=True,
+              help="Override an auth.config value for {{key}} (repeatable).")
+@click.option("--param", "param_pairs", metavar="KEY=VALUE", multiple=True,
+              help="A form field or system value for {{key}} (repeatable).")
+@click.option("--timeout", type=click.FloatRange(0.1, 120), default=10.0, show_default=True,
+              help="Seconds to wait for the provider.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (whdebug.source/1).")
+@click.option("-v", "--verbose", is_flag=True, help="List every option.")
+@click.pass_context
+def source(ctx: click.Context, definition_path: str, source_key: str,
+           response_path: str | None, call: bool, credentials_file: str | None,
+           credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
+           param_pairs: tuple[str, ...], timeout: float, as_json: bool, verbose: bool) -> None:
+    """Show the options an RPC source's dropdown gets, or exactly why it is empty.
+
+    --response FILE applies dataPath, valueField and labelField to a saved response.
+    --call resolves [[key]] and {{key}} in the URL, headers and query, sends the request
+    (no redirect to another host) and reads the answer; secrets are masked in all output.
+    Exit status 0 when there are options and no error, 1 otherwise, 2 on bad input.
+    """
+    if (response_path is None) == (not call):
+        raise click.UsageError("give exactly one of --response FILE or --call", ctx)
+    from whdebug.definition import load_definition
+    from whdebug.sources import SOURCE_SCHEMA, extract_options, find_source
+
+    definition = load_definition(definition_path)
+    pointer, spec = find_source(definition, source_key)
+    document: dict[str, Any] = {"schema": SOURCE_SCHEMA, "source": source_key,
+                                "pointer": pointer}
+    if response_path is not None:
+        options = extract_options(spec, _read_response(response_path), pointer=pointer)
+        ok = options.ok
+        document.update(mode="response", options=options.to_json(), ok=ok)
+        if not as_json:
+            from whdebug.views import render_options
+
+            render_options(_stdout_console(), source_key, options, verbose=verbose)
+    else:
+        from whdebug.provider_client import call_source
+        from whdebug.sources import resolve_source_request
+
+        secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
+        request = resolve_source_request(definition, spec, credentials=secrets.credentials,
+                                         config=secrets.config,
+                                         params=parse_pairs("--param", param_pairs))
+        result = call_source(definition, spec, pointer, request, timeout=timeout)
+        ok = (result.options is not None and result.options.ok
+              and not any(f.severity == "error" for f in result.findings))
+        document.update(mode="call", **result.to_json(),
+                        findings=[f.to_json() for f in result.findings],
+                        options=result.options.to_json() if result.options else None, ok=ok)
+        if not as_json:
+            from whdebug.views import render_source_call
+
+            render_source_call(_stdout_console(), source_key, result, verbose=verbose)
+    if as_json:
+        click.echo(json.dumps(document, separators=(",", ":")))
+    ctx.exit(0 if ok else 1)
+
+
+def _sample_requests(paths: Sequence[str], webhook_path: str | None) -> list[CapturedRequest]:
+    """Every sample in the given files and directories (.http, .har, .json), sorted by name."""
+    from whdebug.syncpreview import SAMPLE_SUFFIXES, parse_sample
+
+    files: list[tuple[Path, str]] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in SAMPLE_SUFFIXES)
+            if not found:
+                raise WhdebugError("no .http, .har or .json samples in this directory", given)
+            files.extend((p, p.name) for p in found)
+        elif path.is_file():
+            files.append((path, given))
+        else:
+            raise WhdebugError("sample file or directory not found", given)
+    requests: list[CapturedRequest] = []
+    for path, name in files:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise WhdebugError(f"cannot read sample: {error.strerror}", name) from None
+        found_requests = parse_sample(data, name, webhook_path)
+        if len(found_requests) > 1:
+            found_requests = [dataclasses.replace(r, file=f"{name}#{n}")
+                              for n, r in enumerate(found_requests, 1)]
+        requests.extend(found_requests)
+    return requests
+
+
+@main.command(short_help="Preview the record each sync handler writes for sample payloads.")
+@click.argument("definition_path", metavar="DEFINITION")
+@click.option("--samples", "sample_paths", metavar="DIR|FILE", multiple=True, required=True,
+              help="Sample payloads: .http, .har, .json capture exports or bare JSON "
+                   "(a directory: every such file in it; repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (whdebug.sync/1).")
+@click.pass_context
+def sync(ctx: click.Context, definition_path: str, sample_paths: tuple[str, ...],
+         as_json: bool) -> None:
+    """For each sample, pick the sync.webhooks.handlers entry for its event and show the
+    record the runtime would write: each mapped field, its value and the transforms applied.
+
+    Flags a recordType other than order/abandonedCart, an empty or unstable mapping.code,
+    handlers without a trigger and a legacy-only webhook.ecommerce block. Exit status 0 when
+    nothing is wrong, 1 otherwise, 2 on bad input.
+    """
+    from whdebug.definition import load_definition
+    from whdebug.syncpreview import preview_sync
+
+    definition = load_definition(definition_path)
+    preview = preview_sync(definition,
+                           _sample_requests(sample_paths, definition.webhook_path))
+    if as_json:
+        click.echo(json.dumps(preview.to_json(), separators=(",", ":")))
+    else:
+        from whdebug.views import render_sync
+
+        render_sync(_stdout_console(), preview)
+    ctx.exit(0 if preview.ok else 1)
+
+
+def _bundle_requests(ctx: click.Context, inputs: Sequence[str],
+                     store_path: str | None) -> list[CapturedRequest]:
+    """Capture ids (read from the store) and request files, in the order given."""
+    from whdebug.httpfile import read_request_file
+
+    store: Store | None = None
+    requests: list[CapturedRequest] = []
+    for item in inputs:
+        if item.isdigit() and not Path(item).exists():
+            if store is None:
+                from whdebug.store import Store, default_store_path
+
+                store = Store.open(store_path or default_store_path(), create=False)
+                ctx.call_on_close(store.close)
+            requests.append(store.get(int(item)))
+        else:
+            requests.extend(read_request_file(item))
+    return requests
+
+
+@main.command(short_help="Zip what a support request needs; refuses if a secret would leak.")
+@click.argument("inputs", metavar="CAPTURE_OR_FILE...", nargs=-1, required=True)
+@click.option("--definition", "definition_path", metavar="FILE", required=True,
+              help="The MiniApp definition (it is redacted in the bundle).")
+@click.option("-o", "--output", "output_path", metavar="ZIP", required=True,
+              help="The zip file to write.")
+@click.option("--store", "store_path", metavar="PATH",
+              help="Capture store for capture ids (default: $WHDEBUG_STORE or "
+                   ".whdebug/captures.db).")
+@click.option("--credentials", "credentials_file", metavar="FILE",
+              help="JSON object file: the install's credentials.")
+@click.option("--credential", "credential_pairs", metavar="KEY=VALUE", multiple=True,
+              help="One credential (repeatable).")
+@click.option("--config", "config_pairs", metavar="KEY=VALUE", multiple=True,
+              help="Override an auth.config value (repeatable).")
+@click.option("--now", "now_text", metavar="ISO8601",
+              help="The time to judge timestamps against (default: now, UTC).")
+@click.pass_context
+def bundle(ctx: click.Context, inputs: tuple[str, ...], definition_path: str,
+           output_path: str, store_path: str | None, credentials_file: str | None,
+           credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
+           now_text: str | None) -> None:
+    """Build a support bundle: ns and version, the redacted definition, each sample request
+    as .http with signature, token, cookie and authorization headers masked, whdebug's report
+    and expected event for each, and SUMMARY.md ready to paste into an email.
+
+    Every file is scanned for each secret value given (credentials, config, sensitive
+    auth.config values) before anything is written; if one would leak, nothing is written
+    and the command exits 2 naming the file.
+    """
+    from whdebug.bundle import build_bundle, find_leaks, known_secrets, write_zip
+    from whdebug.definition import load_definition
+    from whdebug.views import render_bundle
+
+    output = Path(output_path)
+    if output.is_dir():
+        raise WhdebugError("-o must be a file, not a directory", output_path)
+    now = parse_now(now_text)
+    secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
+    definition = load_definition(definition_path)
+    text = Path(definition_path).read_text(encoding="utf-8")
+    result = build_bundle(definition, text, _bundle_requests(ctx, inputs, store_path), secrets,
+                          now=now)
+    named = known_secrets(definition, secrets)
+    leaks = find_leaks(result.files, named)
+    if leaks:
+        first = leaks[0]
+        others = sorted({leak.file for leak in leaks} - {first.file})
+        more = f"; also in {', '.join(others)}" if others else ""
+        raise WhdebugError(
+            f"refusing to write {output_path}: {first.file} (line {first.line}) would contain "
+            f"the value of {first.secret}{more}; remove or replace it in that sample (the body "
+            "is kept exactly), then run bundle again")
+    write_zip(output, result.files, now)
+    render_bundle(_stdout_console(), output_path, result.files, result.masked_headers,
+                  result.blanked, sum(1 for s in named if len(s.value) >= 4), result.unscanned)

@@ -76,9 +76,10 @@ class Definition:
 
     @property
     def sources(self) -> dict[str, Any]:
-        """Data sources (RPCs) by name, from a top-level `sources` and/or `rpc` object."""
+        """Data sources (RPCs) by name, from a top-level `source` (Karzoun's docs), `sources`
+        and/or `rpc` object."""
         merged: dict[str, Any] = {}
-        for container in ("rpc", "sources"):
+        for container in ("source", "rpc", "sources"):
             value = self.data.get(container)
             if isinstance(value, dict):
                 merged.update(value)

@@ -169,6 +169,43 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], object], str, str, str]] = [
     ("DEF_XSOURCE_NO_FALLBACK", _delete("actions.0.parameters.properties.repo.x-fallback"),
      "warning", "/actions/0/parameters/properties/repo/x-fallback",
      'add "x-fallback": "input" to actions[0].parameters.properties.repo'),
+    # auth and action lint (whdebug/engine/check_auth.py; more cases in tests/test_check_auth.py)
+    ("DEF_PLACEHOLDER_UNRESOLVED", _set("actions.0.requests", [
+        {"url": "https://api.github.com/user", "headers": {"Authorization": "token [[pat]]"}}]),
+     "error", "/actions/0/requests/0/headers/Authorization", 'add "pat": "" to auth.config'),
+    ("DEF_PARAM_UNRESOLVED", _set("actions.0.requests", [
+        {"url": "https://api.github.com/repos/{{repository}}/issues"}]),
+     "error", "/actions/0/requests/0/url", 'add "repository" to actions[0].parameters'),
+    ("DEF_TOKEN_NOT_MAPPED", _set("auth", {
+        "type": "oauth2", "config": {"webhookSecret": ""}, "sensitiveKeys": ["webhookSecret"],
+        "get_token": {"url": "https://github.com/login/oauth/access_token",
+                      "body": {"code": "{{code}}", "redirect_uri": "{{redirect_uri}}"},
+                      "mapping": {"token": "$.access_token"}},
+        "refresh_token": {"url": "https://github.com/login/oauth/access_token",
+                          "mapping": {"accessToken": "$.access_token"}},
+        "auto_refresh": True,
+        "userDetails": {"url": "https://api.github.com/user",
+                        "headers": {"Authorization": "Bearer [[accessToken]]"}}}),
+     "error", "/auth/get_token/mapping/token", 'rename auth.get_token.mapping.token'),
+    ("DEF_REFRESH_MISSING", _set("auth", {
+        "type": "oauth2", "config": {"webhookSecret": ""}, "sensitiveKeys": ["webhookSecret"],
+        "get_token": {"url": "https://github.com/login/oauth/access_token",
+                      "body": {"code": "{{code}}"}, "mapping": {"accessToken": "$.t"}}}),
+     "warning", "/auth/refresh_token", '"auto_refresh": true'),
+    ("DEF_REDIRECT_URI", _set("auth", {
+        "type": "oauth2", "config": {"webhookSecret": ""}, "sensitiveKeys": ["webhookSecret"],
+        "auth_url": "https://github.com/login/oauth/authorize?client_id=Iv1",
+        "refresh_token": {"url": "https://github.com/login/oauth/access_token",
+                          "mapping": {"accessToken": "$.access_token"}},
+        "auto_refresh": True}),
+     "error", "/auth/auth_url", "&redirect_uri={{redirect_uri}}"),
+    ("DEF_FUNCTION_UNKNOWN", _set("actions.0.requests", [
+        {"type": "function", "function": "slugify", "output": "slug"}]),
+     "error", "/actions/0/requests/0/function", "define functions.slugify"),
+    ("DEF_MAPPING_STYLE", _set("actions.0.requests", [
+        {"url": "https://api.github.com/user", "mapping": {"login": "$.login"}},
+        {"url": "https://api.github.com/users/{{login}}/repos"}]),
+     "error", "/actions/0/requests/0/mapping", '[{"name": "login", "value": "$.login"}]'),
 ]
 
 

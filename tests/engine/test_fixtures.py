@@ -12,7 +12,7 @@ from conftest import FIXTURES
 
 from whdebug.definition import load_definition
 from whdebug.engine import DedupeIndex, analyze
-from whdebug.engine.report import FINDING_CODES
+from whdebug.engine.report import FINDING_CODES, PROFILE_AND_READINESS_CODES
 from whdebug.httpfile import read_request_file
 from whdebug.models import Secrets
 
@@ -66,5 +66,9 @@ def test_no_fixture_secret_leaks_into_report(scenario: dict[str, Any]) -> None:
 def test_every_engine_finding_code_has_a_fixture() -> None:
     """The acceptance list: each request-level code is produced by at least one fixture."""
     produced = {code for s in MANIFEST for report in replay(s) for code in report.codes()}
-    request_codes = {code for code in FINDING_CODES if not code.startswith("DEF_")}
+    request_codes = {
+        code
+        for code in FINDING_CODES
+        if not code.startswith("DEF_") and code not in PROFILE_AND_READINESS_CODES
+    }
     assert request_codes - produced == set()

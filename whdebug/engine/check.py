@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unuse
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
 
 from whdebug.definition import Definition
+from whdebug.engine.check_auth import check_auth
 from whdebug.engine.report import Finding, Severity, finding
 from whdebug.errors import DefinitionError
 
@@ -64,6 +65,7 @@ def check_definition(definition: Definition, *, submission: bool = False) -> lis
     findings += _jsonpath_findings(data)
     findings += _sync_findings(definition)
     findings += _source_findings(definition)
+    findings += check_auth(definition)
     return findings
 
 

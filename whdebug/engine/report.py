@@ -74,7 +74,34 @@ FINDING_CODES: dict[str, Severity] = {
     "DEF_SOURCE_KEY": "error",
     "DEF_XSOURCE_UNKNOWN": "error",
     "DEF_XSOURCE_NO_FALLBACK": "warning",
+    # built-in profiles (`replay --profile karzoun-tenant`)
+    "SIG_PREVIOUS_SECRET": "info",
+    "SIG_TOKEN_MISMATCH": "error",
+    # submission readiness (`check --samples`)
+    "RDY_NO_SAMPLES": "error",
+    "RDY_SAMPLE_UNREADABLE": "error",
+    "RDY_SAMPLE_FIRES_NOTHING": "error",
+    "RDY_TRIGGER_NO_SAMPLE": "error",
+    "RDY_HANDLER_NO_TRIGGER": "error",
+    "RDY_HANDLER_NO_STABLE_ID": "error",
+    "RDY_HANDLER_NO_SAMPLE": "warning",
+    "RDY_VERIFICATION_NONE": "error",
+    "RDY_VERIFICATION_FAILS": "error",
+    "RDY_STAND_IN_SECRET": "info",
+    # auth and action lint (`whdebug check`, engine/check_auth.py)
+    "DEF_PLACEHOLDER_UNRESOLVED": "error",
+    "DEF_PARAM_UNRESOLVED": "error",
+    "DEF_TOKEN_NOT_MAPPED": "error",
+    "DEF_REFRESH_MISSING": "warning",
+    "DEF_REDIRECT_URI": "error",
+    "DEF_FUNCTION_UNKNOWN": "error",
+    "DEF_MAPPING_STYLE": "error",
 }
+
+#: Codes that `analyze` on a definition never produces: profiles' and readiness findings.
+PROFILE_AND_READINESS_CODES = frozenset(
+    code for code in FINDING_CODES if code.startswith("RDY_")
+) | {"SIG_PREVIOUS_SECRET", "SIG_TOKEN_MISMATCH"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +436,8 @@ class Report:
     assumptions: tuple[str, ...] = field(default=())
     body: bytes = field(default=b"", repr=False, compare=False)
     """The analysed body, kept so its SHA-256 is computed only when a report is serialised."""
+    profile: dict[str, Any] | None = None
+    """What a built-in profile checked beyond the definition (`"profile"` in JSON when set)."""
 
     @property
     def body_sha256(self) -> str:
@@ -447,7 +476,7 @@ class Report:
             "findings": [f.to_json() for f in self.findings],
             "steps": [step.to_json() for step in self.steps],
             "assumptions": list(self.assumptions),
-        }
+        } | ({"profile": self.profile} if self.profile is not None else {})
 
 
 def summarize(reports: list[Report], trigger_events: list[str]) -> dict[str, Any]:

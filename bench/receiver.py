@@ -1,0 +1,298 @@
+"""Receiver throughput: `whdebug serve` against a bare Starlette app on the same uvicorn settings.
+
+Each server runs in its own process (a fresh store each round); this process is the load
+generator. Rounds alternate bare / whdebug so machine noise hits both alike. Reports
+requests/s, p50/p99 latency, the whdebug/bare ratio (SPEC target >= 0.7) and requests lost:
+answered 2xx but missing from the store (must be 0).
+
+The default client speaks HTTP/1.1 over raw keep-alive sockets so that the generator, not
+the server, is never the bottleneck on a small machine; `--client httpx` uses an httpx pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFINITION = ROOT / "whdebug" / "demo" / "definitions" / "github.json"
+SECRET = "bench-webhook-secret"
+PATH = "/miniapps/github/webhooks"
+SERVERS = ("bare", "whdebug", "whdebug+def")
+
+
+def run_server(kind: str, store: str, port_file: str) -> None:
+    """Child process: serve until SIGINT; `whdebug*` is exactly what `whdebug serve` runs."""
+    sys.path.insert(0, str(ROOT))
+    from rich.console import Console
+
+    from whdebug.server import ServerSettings
+
+    settings = ServerSettings(port=0)
+    if kind.startswith("whdebug"):
+        from whdebug.definition import load_definition
+        from whdebug.models import Secrets
+        from whdebug.receiver import ReceiverSettings
+        from whdebug.server import serve
+
+        receiver = ReceiverSettings()
+        if kind == "whdebug+def":  # every capture is also analysed for its console line
+            receiver = ReceiverSettings(definition=load_definition(DEFINITION),
+                                        secrets=Secrets({"webhookSecret": SECRET}))
+        with open(port_file, "w", encoding="utf-8") as console_file:
+            serve(store, receiver, settings, Console(file=console_file, width=160))
+        return
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from whdebug.server import bind_socket, uvicorn_config
+
+    async def ok(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/{path:path}", ok, methods=["POST"])])
+    sock = bind_socket(settings.host, settings.port)
+    with open(port_file, "w", encoding="utf-8") as console_file:
+        console_file.write(f"listening on http://127.0.0.1:{sock.getsockname()[1]}\n")
+    try:
+        uvicorn.Server(uvicorn_config(app, settings, embedded=False)).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        pass
+
+
+def make_request(marker: str, size: int) -> bytes:
+    """A signed GitHub `pull_request.opened` delivery of about `size` bytes carrying `marker`."""
+    payload = {"action": "opened", "marker": marker,
+               "pull_request": {"node_id": marker, "title": "bench", "body": ""}}
+    padding = max(0, size - len(json.dumps(payload)))
+    payload["pull_request"]["body"] = "x" * padding  # type: ignore[index]
+    body = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    head = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"X-GitHub-Event: pull_request\r\nX-Hub-Signature-256: {signature}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+@dataclass
+class Result:
+    seconds: float
+    latencies: list[float]
+    answered: set[str]
+    errors: int
+
+
+async def load_raw(port: int, requests: list[tuple[str, bytes]], concurrency: int) -> Result:
+    """Keep-alive connections sending pre-built requests; one outstanding request each."""
+    latencies: list[float] = []
+    answered: set[str] = set()
+    errors = 0
+    queue = iter(requests)
+
+    async def connection() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for marker, data in queue:
+                started = time.perf_counter()
+                writer.write(data)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                if head[9:10] == b"2":
+                    answered.add(marker)
+                else:
+                    errors += 1
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return Result(time.perf_counter() - started, latencies, answered, errors)
+
+
+async def load_httpx(port: int, requests: list[tuple[str, bytes]], concurrency: int) -> Result:
+    import httpx
+
+    latencies: list[float] = []
+    answered: set[str] = set()
+    errors = 0
+    queue = iter(requests)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
+        async def worker() -> None:
+            nonlocal errors
+            for marker, data in queue:
+                head, _, body = data.partition(b"\r\n\r\n")
+                headers = [(name, value) for name, _, value in
+                           (line.partition(b": ") for line in head.split(b"\r\n")[2:])
+                           if name.lower() != b"content-length"]
+                started = time.perf_counter()
+                response = await http.post(PATH, content=body, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                if response.is_success:
+                    answered.add(marker)
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return Result(time.perf_counter() - started, latencies, answered, errors)
+
+
+def start(kind: str, store: Path, port_file: Path) -> tuple[subprocess.Popen[bytes], int]:
+    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, str(store),
+                                str(port_file)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        text = port_file.read_text() if port_file.exists() else ""
+        if "listening on http://127.0.0.1:" in text:
+            port = text.split("listening on http://127.0.0.1:")[1].split()[0]
+            return process, int(port)
+        if process.poll() is not None:
+            break
+        time.sleep(0.02)
+    process.kill()
+    raise SystemExit(f"{kind} server did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def process_cpu(pid: int) -> float | None:
+    """Seconds of CPU a process used so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stored_markers(store: Path) -> set[str]:
+    sys.path.insert(0, str(ROOT))
+    from whdebug.store import Store
+
+    with Store.open(store) as opened:
+        return {json.loads(opened.get(capture_id).body)["marker"] for capture_id in opened.ids()}
+
+
+def run_round(kind: str, number: int, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    store = workdir / f"{kind}-{number}.db"
+    process, port = start(kind, store, workdir / f"{kind}-{number}.out")
+    try:
+        load = load_raw if args.client == "raw" else load_httpx
+        warmup = [(f"w{number}-{i}", make_request(f"w{number}-{i}", args.body_size))
+                  for i in range(min(500, args.requests))]
+        asyncio.run(load(port, warmup, args.concurrency))
+        requests = [(f"r{number}-{i}", make_request(f"r{number}-{i}", args.body_size))
+                    for i in range(args.requests)]
+        cpu_before = process_cpu(process.pid)
+        result = asyncio.run(load(port, requests, args.concurrency))
+        cpu_after = process_cpu(process.pid)
+        lost = -1
+        if kind != "bare":  # every answered request must already be committed
+            lost = len(result.answered - stored_markers(store))
+    finally:
+        stop(process)
+    latencies = sorted(result.latencies)
+    return {
+        "rps": len(latencies) / result.seconds,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "cpu": -1.0 if cpu_before is None or cpu_after is None
+        else (cpu_after - cpu_before) / len(latencies) * 1e6,
+        "errors": result.errors,
+        "lost": lost,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--requests", type=int, default=8000,
+                        help="measured requests per server per round (default 8000)")
+    parser.add_argument("--concurrency", type=int, default=32,
+                        help="concurrent keep-alive connections (default 32)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds, each running bare then whdebug (default 3)")
+    parser.add_argument("--body-size", type=int, default=2048,
+                        help="approximate body bytes of each signed delivery (default 2048)")
+    parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
+                        help="load generator: raw keep-alive sockets (default) or an httpx pool")
+    parser.add_argument("--servers", default="bare,whdebug,whdebug+def",
+                        help="comma-separated servers to compare with bare: whdebug (`whdebug "
+                        "serve`), whdebug+def (with --definition github.json, so every "
+                        "capture is analysed) (default: both)")
+    parser.add_argument("--serve", nargs=3, metavar=("KIND", "STORE", "OUT"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        run_server(*args.serve)
+        return
+
+    kinds = ["bare", *(kind for kind in args.servers.split(",") if kind != "bare")]
+    unknown = set(kinds) - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    rows: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+    print(f"{args.requests} requests x {args.rounds} rounds, concurrency {args.concurrency}, "
+          f"~{args.body_size} B signed bodies, {args.client} client, {os.cpu_count()} CPUs")
+    print(f"{'round':>5}  {'server':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'cpu us/req':>10} {'errors':>6} {'lost':>5}")
+    with tempfile.TemporaryDirectory(prefix="whdebug-bench-") as directory:
+        for number in range(1, args.rounds + 1):
+            for kind in kinds:
+                row = run_round(kind, number, args, Path(directory))
+                rows[kind].append(row)
+                lost = "-" if row["lost"] < 0 else str(int(row["lost"]))
+                print(f"{number:>5}  {kind:<12} {row['rps']:>8.0f} {row['p50']:>8.2f} "
+                      f"{row['p99']:>8.2f} {row['cpu']:>10.0f} {int(row['errors']):>6} "
+                      f"{lost:>5}", flush=True)
+
+    def median(kind: str, key: str) -> float:
+        return statistics.median(row[key] for row in rows[kind])
+
+    bare = median("bare", "rps")
+    for kind in kinds:
+        print(f"median  {kind:<12} {median(kind, 'rps'):>8.0f} {median(kind, 'p50'):>8.2f} "
+              f"{median(kind, 'p99'):>8.2f} {median(kind, 'cpu'):>10.0f}")
+    for kind in kinds[1:]:
+        ratio = median(kind, "rps") / bare
+        cpu_ratio = median("bare", "cpu") / median(kind, "cpu")
+        lost_total = sum(int(row["lost"]) for row in rows[kind])
+        verdict = "ok" if ratio >= 0.7 and lost_total == 0 else "BELOW TARGET"
+        print(f"{kind}/bare: throughput ratio {ratio:.2f} (target >= 0.70), server CPU per "
+              f"request ratio {cpu_ratio:.2f}, lost {lost_total} (must be 0): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
