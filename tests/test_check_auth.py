@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whdebug.cli import main
 from whdebug.definition import Definition, load_definition, parse_definition
@@ -288,3 +290,27 @@ def test_check_command_shows_the_fix() -> None:
     assert result.exit_code == 1
     assert "DEF_REDIRECT_URI" in result.output
     assert "redirect_uri={{redirect_uri}}" in result.output
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(
+        ["", "[[accessToken]]", "{{code}}", "Bearer [[x]] {{y}}", "function", "oauth2",
+         "https://a.test/auth?redirect_uri=x", "{{redirect_uri}}", "$.id", "[[", "{{}}"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["type", "mapping", "name", "value", "url", "headers", "requests",
+                         "function", "functions", "parameters", "properties", "get_token",
+                         "refresh_token", "auto_refresh", "auth_url", "config", "x-source",
+                         "userDetails", "registrationRequests", "body", "params"]),
+        children, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(auth=_JSON, actions=_JSON, source=_JSON, functions=_JSON)
+def test_any_shape_is_linted_without_crashing(auth: Any, actions: Any, source: Any,
+                                              functions: Any) -> None:
+    definition = Definition({"ns": "x", "version": "1.0.0", "auth": auth, "actions": actions,
+                             "source": source, "functions": functions})
+    for found in check_auth(definition):
+        assert found.code in NEW_CODES
+        assert found.pointer is not None and found.pointer.startswith("/")

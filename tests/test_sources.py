@@ -17,6 +17,8 @@ import httpx
 import pytest
 import uvicorn
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -414,9 +416,36 @@ class TestMockTransport:
         call = self.call(lambda request: httpx.Response(500, json={"message": "boom"}))
         assert [f.code for f in call.findings] == ["SRC_HTTP_STATUS"]
 
+    def test_secret_echoed_in_an_error_body_is_masked_in_findings(self) -> None:
+        call = self.call(lambda request: httpx.Response(
+            200, json={"ok": False, "error": f"token {TOKEN} was revoked"}))
+        assert call.options is not None
+        assert TOKEN not in json.dumps(call.options.to_json())
+        assert "token [masked] was revoked" in call.options.findings[0].message
+
     def test_secret_echoed_in_the_body_and_url_is_masked(self) -> None:
         call = self.call(lambda request: httpx.Response(400, json={"echo": TOKEN}),
                          url="https://api.acme.test/channels?token=[[accessToken]]")
         assert TOKEN not in call.preview()
         assert TOKEN not in call.shown_url()
         assert TOKEN not in json.dumps(call.to_json())
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["id", "name", "data", "items", "profile", "error", "ok", "x"]),
+        children, max_size=4),
+    max_leaves=15)
+_FIELDS = st.sampled_from(["", "$", "data", "items", "id", "name", "profile.name", "data.items",
+                           "$..id", "$.[", "x.y.z"]) | st.none() | st.integers()
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_VALUES, data_path=_FIELDS, value_field=_FIELDS, label_field=_FIELDS)
+def test_any_response_gives_options_or_a_reason(document: Any, data_path: Any,
+                                                value_field: Any, label_field: Any) -> None:
+    result = extract_options({"dataPath": data_path, "valueField": value_field,
+                              "labelField": label_field}, document)
+    assert result.options or result.findings  # never silently empty
+    json.dumps(result.to_json())

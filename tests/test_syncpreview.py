@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whdebug.capturejson import capture_to_json
 from whdebug.cli import main
@@ -19,6 +21,7 @@ from whdebug.models import CapturedRequest
 from whdebug.syncpreview import (
     SamplePreview,
     SyncPreview,
+    js_large_integer,
     parse_sample,
     preview_sync,
     to_number_or_null,
@@ -29,17 +32,17 @@ SAMPLES = ROOT / "samples" / "sync"
 SYNC = ROOT / "definitions" / "sync"
 
 
-def samples(*names: str) -> list[CapturedRequest]:
+def samples(definition: Definition, *names: str) -> list[CapturedRequest]:
     found: list[CapturedRequest] = []
     for path in sorted(SAMPLES.iterdir()):
         if not names or path.name in names:
-            found += parse_sample(path.read_bytes(), path.name, "/miniapps/salla/webhooks")
+            found += parse_sample(path.read_bytes(), path.name, definition)
     return found
 
 
 def preview(definition: str | Definition, *names: str) -> SyncPreview:
     loaded = load_definition(SYNC / definition) if isinstance(definition, str) else definition
-    return preview_sync(loaded, samples(*names))
+    return preview_sync(loaded, samples(loaded, *names))
 
 
 def sample(result: SyncPreview, name: str) -> SamplePreview:
@@ -164,14 +167,39 @@ class TestDefinitionLevel:
         assert "($.data.uuid)" in found.message
         assert order.code is None
 
-    def test_bare_payload_cannot_read_a_header_event(self) -> None:
+    def test_header_event_of_a_bare_payload_comes_from_its_file_name(self) -> None:
         data = copy.deepcopy(json.loads((SYNC / "salla-sync.json").read_text()))
         data["webhook"]["eventExtraction"] = {"source": "header", "path": "X-Salla-Event"}
-        result = preview(parse_definition(json.dumps(data), "app.json"),
-                         "salla-order-created.json")
-        (only,) = result.samples
-        assert only.event is None and only.handler is None
-        assert [f.code for f in only.findings] == ["EVT_NOT_FOUND"]
+        definition = parse_definition(json.dumps(data), "app.json")
+        body = (SAMPLES / "salla-order-created.json").read_bytes()
+        named = parse_sample(body, "order.created--first-order.json", definition)
+        unnamed = parse_sample(body, "salla-order-created.json", definition)
+        assert named[0].header("X-Salla-Event") == "order.created"
+        result = preview_sync(definition, named + unnamed)
+        assert [(s.event, s.code) for s in result.samples] == [
+            ("order.created", "251832401"), ("salla-order-created", None)]
+        assert [f.code for f in result.samples[1].findings] == ["SYNC_NO_HANDLER"]
+
+
+def test_big_integer_id_is_read_as_javascript_does() -> None:
+    definition = load_definition(SYNC / "salla-sync.json")
+    big = 820982911946154508
+    result = preview_sync(definition, [payload("order.created", id=big),
+                                       payload("abandoned.cart.updated", id=big)])
+    order, cart = result.samples
+    assert order.code == "820982911946154500"  # toString after JSON.parse rounding
+    assert cart.code == "820982911946154500"
+    for found in (order, cart):
+        (unsafe,) = [f for f in found.findings if f.code == "SYNC_UNSAFE_INTEGER"]
+        assert "reads it as 820982911946154500" in unsafe.message
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (820982911946154508, "820982911946154500"), (9007199254740993, "9007199254740992"),
+    (-820982911946154508, "-820982911946154500"), (10**22 + 1, "1e+22"),
+    (123456789012345678901, "123456789012345680000")])
+def test_js_large_integer(value: int, expected: str) -> None:
+    assert js_large_integer(value) == expected
 
 
 class TestSampleFormats:
@@ -189,7 +217,8 @@ class TestSampleFormats:
 
     def test_bare_json_becomes_a_post_to_the_webhook_path(self) -> None:
         data = (SAMPLES / "salla-cart-abandoned.json").read_bytes()
-        (request,) = parse_sample(data, "cart.json", "/miniapps/salla/webhooks")
+        definition = load_definition(SYNC / "salla-sync.json")
+        (request,) = parse_sample(data, "cart.json", definition)
         assert (request.method, request.path, request.body) == (
             "POST", "/miniapps/salla/webhooks", data)
 
@@ -232,3 +261,35 @@ class TestCommand:
                                            "--samples", str(tmp_path)])
         assert result.exit_code == 2
         assert "no .http, .har or .json samples" in result.output
+
+
+_SPECS = st.recursive(
+    st.sampled_from(["$.data.id", "data.items", "$.nope", "$[", "id", "$..id"]) | st.none()
+    | st.integers(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["path", "paths", "transform", "fn", "mapping", "field", "separator",
+                         "default"]),
+        children | st.sampled_from(["toString", "toNumberOrNull", "coalesce", "mapItems",
+                                    "joinCodes", "compute", "toUpper"]),
+        max_size=4),
+    max_leaves=10)
+_PAYLOADS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["id", "data", "items", "code", "event"]), children, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(handler=st.dictionaries(st.sampled_from(["recordType", "resource", "dataPath", "mapping",
+                                                "operation"]), _SPECS, max_size=4),
+       data=_PAYLOADS)
+def test_any_handler_and_payload_preview_without_crashing(handler: Any, data: Any) -> None:
+    definition = parse_definition(json.dumps({
+        "ns": "x", "version": "1.0.0", "triggers": [{"type": "miniapps:x", "event": "e"}],
+        "webhook": {"eventExtraction": {"source": "body", "path": "$.event"}},
+        "sync": {"webhooks": {"handlers": {"e": handler}}}}), "app.json")
+    body = json.dumps({"event": "e", "data": data}).encode()
+    request = CapturedRequest("POST", "/miniapps/x/webhooks", body=body, file="s.json")
+    result = preview_sync(definition, [request, request])
+    json.dumps(result.to_json())

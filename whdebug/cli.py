@@ -917,6 +917,8 @@ def source(ctx: click.Context, definition_path: str, source_key: str,
         from whdebug.provider_client import call_source
         from whdebug.sources import resolve_source_request
 
+        if not isinstance(spec.get("url"), str) or not spec["url"].strip():
+            raise WhdebugError(f'source "{source_key}" has no "url" to call', definition_path)
         secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
         request = resolve_source_request(definition, spec, credentials=secrets.credentials,
                                          config=secrets.config,
@@ -936,7 +938,7 @@ def source(ctx: click.Context, definition_path: str, source_key: str,
     ctx.exit(0 if ok else 1)
 
 
-def _sample_requests(paths: Sequence[str], webhook_path: str | None) -> list[CapturedRequest]:
+def _sample_requests(paths: Sequence[str], definition: Definition) -> list[CapturedRequest]:
     """Every sample in the given files and directories (.http, .har, .json), sorted by name."""
     from whdebug.syncpreview import SAMPLE_SUFFIXES, parse_sample
 
@@ -944,8 +946,9 @@ def _sample_requests(paths: Sequence[str], webhook_path: str | None) -> list[Cap
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.is_file() and p.suffix.lower() in SAMPLE_SUFFIXES)
+            found = sorted(p for p in path.iterdir() if p.is_file()
+                           and not p.name.startswith(".")
+                           and p.suffix.lower() in SAMPLE_SUFFIXES)
             if not found:
                 raise WhdebugError("no .http, .har or .json samples in this directory", given)
             files.extend((p, p.name) for p in found)
@@ -959,7 +962,7 @@ def _sample_requests(paths: Sequence[str], webhook_path: str | None) -> list[Cap
             data = path.read_bytes()
         except OSError as error:
             raise WhdebugError(f"cannot read sample: {error.strerror}", name) from None
-        found_requests = parse_sample(data, name, webhook_path)
+        found_requests = parse_sample(data, name, definition)
         if len(found_requests) > 1:
             found_requests = [dataclasses.replace(r, file=f"{name}#{n}")
                               for n, r in enumerate(found_requests, 1)]
@@ -987,8 +990,7 @@ def sync(ctx: click.Context, definition_path: str, sample_paths: tuple[str, ...]
     from whdebug.syncpreview import preview_sync
 
     definition = load_definition(definition_path)
-    preview = preview_sync(definition,
-                           _sample_requests(sample_paths, definition.webhook_path))
+    preview = preview_sync(definition, _sample_requests(sample_paths, definition))
     if as_json:
         click.echo(json.dumps(preview.to_json(), separators=(",", ":")))
     else:

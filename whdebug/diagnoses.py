@@ -10,7 +10,6 @@ from whdebug.engine.report import FINDING_CODES, Finding, Severity
 
 TROUBLESHOOTING_CODES: dict[str, Severity] = {
     # whdebug urls
-    "URL_API_INVALID": "error",
     "URL_API_TRAILING_SLASH": "warning",
     "URL_API_PATH": "warning",
     "URL_API_QUERY": "warning",
@@ -39,6 +38,7 @@ TROUBLESHOOTING_CODES: dict[str, Severity] = {
     "SYNC_COMPUTE_NOT_EVALUATED": "info",
     "SYNC_FIELD_EMPTY": "info",
     "SYNC_NO_HANDLERS": "error",
+    "SYNC_UNSAFE_INTEGER": "warning",
 }
 
 

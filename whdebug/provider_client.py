@@ -6,7 +6,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -16,6 +16,7 @@ from whdebug.definition import Definition
 from whdebug.diagnoses import diagnosis
 from whdebug.engine.report import Finding
 from whdebug.sources import (
+    Option,
     OptionsResult,
     ResolvedRequest,
     empty_placeholder_findings,
@@ -190,6 +191,16 @@ def call_source(definition: Definition, spec: Mapping[str, Any], pointer: str,
     return SourceCall(request, result, options, tuple(findings))
 
 
+def _masked(options: OptionsResult, secrets: tuple[str, ...]) -> OptionsResult:
+    """The options and findings with any secret the provider echoed back masked."""
+    findings = tuple(replace(f, message=mask(f.message, secrets),
+                             fix=mask(f.fix, secrets) if f.fix else f.fix)
+                     for f in options.findings)
+    shown = tuple(Option(mask(o.value, secrets), mask(o.label, secrets))
+                  for o in options.options)
+    return replace(options, options=shown, findings=findings)
+
+
 def _interpret(definition: Definition, spec: Mapping[str, Any], pointer: str,
                request: ResolvedRequest, result: CallResult,
                findings: list[Finding]) -> OptionsResult | None:
@@ -220,7 +231,7 @@ def _interpret(definition: Definition, spec: Mapping[str, Any], pointer: str,
             "cannot be applied", "point the source at the provider's JSON API", step="source",
             pointer=f"{pointer}/url"))
         return None
-    options = extract_options(spec, document, pointer=pointer)
+    options = _masked(extract_options(spec, document, pointer=pointer), request.secrets)
     if any(f.code == "SRC_ERROR_BODY" for f in options.findings) and _AUTH_ERROR.search(
             result.body.decode("utf-8", "replace")):
         findings.append(unauthorized_finding(definition, request, status))

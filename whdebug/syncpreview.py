@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import PurePath
 from typing import Any
@@ -19,7 +20,9 @@ from whdebug.engine.triggers import near_miss_reason
 from whdebug.errors import RequestFileError
 from whdebug.har import parse_har
 from whdebug.httpfile import parse_http
-from whdebug.models import CapturedRequest
+from whdebug.models import CapturedRequest, Secrets
+from whdebug.readiness import event_from_name, signing_secrets
+from whdebug.signing import SigningError, sign_request
 
 SYNC_SCHEMA = "whdebug.sync/1"
 RECORD_TYPES = ("order", "abandonedCart")
@@ -31,7 +34,10 @@ _ID_KEY = re.compile(r"^(?:id|uuid|reference(?:_?id)?|(?:order|cart|checkout)_?(
 _SUB_ENTITY = re.compile(r"customer|merchant|store|shop|user|owner|sender|seller|buyer|account|"
                          r"app|installation|item|product|address|shipping|payment|coupon",
                          re.IGNORECASE)
+_SAMPLE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
+"""Bare payloads get this fixed time when built into requests: sync never judges timestamps."""
 _MAX_DEPTH = 2
+_SAFE_INTEGER = 2**53 - 1
 """Identity paths are at most `$.a.b`: deeper ids belong to nested objects (items, customer)."""
 
 
@@ -97,8 +103,14 @@ class SyncPreview:
                 "findings": [f.to_json() for f in self.findings], "ok": self.ok}
 
 
-def parse_sample(data: bytes, name: str, webhook_path: str | None = None) -> list[CapturedRequest]:
-    """Requests in a sample file: .http, .har, a capture export, or a bare JSON payload."""
+def parse_sample(data: bytes, name: str,
+                 definition: Definition | None = None) -> list[CapturedRequest]:
+    """Requests in a sample file: .http, .har, a capture export, or a bare JSON payload.
+
+    A bare payload becomes a POST to the definition's webhook path. When the definition reads
+    the event from a header or the query, the file name names it, as `check --samples` reads
+    it: `orders__create.json` is `orders/create`, anything after `--` is a label.
+    """
     suffix = PurePath(name).suffix.lower()
     if suffix in (".http", ".rest"):
         return [parse_http(data, name)]
@@ -114,9 +126,29 @@ def parse_sample(data: bytes, name: str, webhook_path: str | None = None) -> lis
     if isinstance(first, dict) and "method" in first and ("body_base64" in first
                                                           or "schema" in first):
         return parse_capture_json(data, name)
-    return [CapturedRequest(method="POST", path=webhook_path or "/", body=data,
+    if definition is not None and _event_outside_body(definition):
+        stand_in, _ = signing_secrets(definition, Secrets())
+        try:
+            signed = sign_request(data, definition, stand_in, now=_SAMPLE_TIME,
+                                  event=event_from_name(PurePath(name).name))
+        except SigningError as error:
+            raise RequestFileError(f"{name}: {error}") from None
+        return [replace(signed.request, file=name)]
+    path = (definition.webhook_path if definition is not None else None) or "/"
+    return [CapturedRequest(method="POST", path=path, body=data,
                             headers=(("Content-Type", "application/json"),),
                             body_size=len(data), file=name)]
+
+
+def _event_outside_body(definition: Definition) -> bool:
+    """The event, or a part of it, is read from a header or the query string."""
+    extraction = definition.webhook.get("eventExtraction")
+    if not isinstance(extraction, dict):
+        return False
+    composite = extraction.get("compositeStrategy")
+    parts = composite.get("parts") if isinstance(composite, dict) else [extraction]
+    return any(isinstance(part, dict) and part.get("source") in ("header", "query")
+               for part in (parts if isinstance(parts, list) else []))
 
 
 def preview_sync(definition: Definition, samples: list[CapturedRequest]) -> SyncPreview:
@@ -229,6 +261,10 @@ def _resource_preview(name: str, event: str, handler: dict[str, Any], body: Body
         identity = mapped.value if mapped is not None else (
             data.get("id", MISSING) if isinstance(data, dict) else MISSING)
         code = _code_text(identity)
+        unsafe = _unsafe_integer(identity, pointer + "/dataPath")
+        if unsafe:
+            code = js_large_integer(identity)
+            findings += unsafe
         if mapped is None:
             fields.append(FieldPreview("code", "id (of the dataPath object)", None,
                                        None if identity is MISSING else identity,
@@ -251,6 +287,36 @@ def _base(handler: dict[str, Any], root: Any) -> tuple[Any, str | None]:
     if data is MISSING:
         return root, f"dataPath {data_path!r} finds nothing; mapping paths read the whole payload"
     return data, None
+
+
+def _unsafe_integer(value: Any, pointer: str) -> list[Finding]:
+    """An id beyond 2**53: JSON.parse in the runtime rounds it, so distinct ids can collide."""
+    if not _is_unsafe(value):
+        return []
+    return [diagnosis(
+        "SYNC_UNSAFE_INTEGER", f"the external id {value} is beyond JavaScript's safe "
+        f"integers: the runtime's JSON.parse reads it as {js_large_integer(value)}, so ids that "
+        "differ only in their last digits collide", "map a string form of the id if the "
+        "provider sends one (Shopify: admin_graphql_api_id), or confirm with Karzoun that the "
+        "runtime parses big integers exactly", step="sync", pointer=pointer)]
+
+
+def _is_unsafe(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INTEGER
+
+
+def js_large_integer(value: int) -> str:
+    """`String(Number(value))` in JavaScript: the shortest digits of the double, zero-padded."""
+    number = float(value)
+    if abs(number) >= 1e21:
+        return js_string(number)  # JavaScript switches to exponent notation here
+    text = repr(number)
+    sign = "-" if text.startswith("-") else ""
+    mantissa, _, exponent = text.lstrip("-").partition("e")
+    if not exponent:
+        return sign + str(int(float(mantissa)))
+    digits = mantissa.replace(".", "").rstrip("0") or "0"
+    return sign + digits.ljust(int(exponent) + 1, "0")
 
 
 # --- one mapped field ---------------------------------------------------------------------------
@@ -292,10 +358,13 @@ def evaluate_field(name: str, spec: Any, root: Any, base: Any,
         note = "no path or paths"
     if value is MISSING and "default" in spec:
         value, note = spec["default"], "default (no path had a value)"
+    if name == "code":
+        findings += _unsafe_integer(value, pointer)
     if transform in (None, "coalesce"):
         pass
     elif transform == "toString":
-        value = value if value is MISSING or value is None else js_string(value)
+        value = (value if value is MISSING or value is None
+                 else js_large_integer(value) if _is_unsafe(value) else js_string(value))
     elif transform == "toNumberOrNull":
         value = to_number_or_null(value)
     elif transform == "mapItems":
