@@ -23,7 +23,7 @@ from whdebug.definition import Definition
 from whdebug.engine.events import extract_event
 from whdebug.engine.paths import MISSING, js_string, lookup, parse_body
 from whdebug.engine.secrets import resolve_secret, secret_hint
-from whdebug.engine.signatures import TYPE_ALGORITHM, compute_hmac, encode_digest
+from whdebug.engine.digests import TYPE_ALGORITHM, compute_hmac, encode_digest
 from whdebug.errors import WhdebugError
 from whdebug.models import CapturedRequest, Secrets
 

@@ -8,7 +8,8 @@ from datetime import UTC
 import pytest
 from factories import SECRET, make_definition, make_request, run, sign
 
-from whdebug.engine.signatures import compute_hmac, detect_scheme
+from whdebug.engine.digests import compute_hmac
+from whdebug.engine.schemes import detect_scheme
 
 VERIFY = {
     "type": "hmac-sha256",
@@ -20,13 +21,15 @@ VERIFY = {
 
 def test_passing_signature_costs_one_hmac(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
+    import whdebug.engine._search as search
     import whdebug.engine.signatures as signatures
 
     def counting(secret: bytes, algorithm: str, content: bytes) -> bytes:
         calls.append((algorithm, len(content)))
         return compute_hmac(secret, algorithm, content)
 
-    monkeypatch.setattr(signatures, "compute_hmac", counting)
+    for module in (signatures, search):
+        monkeypatch.setattr(module, "compute_hmac", counting)
     report = run(make_request())
     assert report.signature.verdict == "pass"
     assert calls == [("sha256", len(make_request().body))]
@@ -34,6 +37,7 @@ def test_passing_signature_costs_one_hmac(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_failing_search_never_recomputes_a_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    import whdebug.engine._search as search
     import whdebug.engine.signatures as signatures
 
     seen: list[tuple[bytes, str, bytes]] = []
@@ -42,7 +46,8 @@ def test_failing_search_never_recomputes_a_digest(monkeypatch: pytest.MonkeyPatc
         seen.append((secret, algorithm, content))
         return compute_hmac(secret, algorithm, content)
 
-    monkeypatch.setattr(signatures, "compute_hmac", counting)
+    for module in (signatures, search):
+        monkeypatch.setattr(module, "compute_hmac", counting)
     report = run(
         make_request(signature=sign(b"other")),
         credentials={"webhookSecret": SECRET},

@@ -22,7 +22,8 @@ from whdebug.engine.report import (
     TriggerResult,
     finding,
 )
-from whdebug.engine.signatures import prefetch_runtime_digest, verify_signature
+from whdebug.engine.digests import prefetch_runtime_digest
+from whdebug.engine.signatures import verify_signature
 from whdebug.engine.sync import check_sync
 from whdebug.engine.transactions import DedupeIndex, extract_transaction
 from whdebug.engine.triggers import match_triggers
