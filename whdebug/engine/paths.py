@@ -121,9 +121,8 @@ class Body:
         if self._kind is None:
             self._parse()
         if self._lazy is not MISSING and self._document is MISSING:
-            keys, _ = _compile(normalize_path(path))
-            if keys is not None:
-                pointer = "/" + "/".join(k.replace("~", "~0").replace("/", "~1") for k in keys)
+            pointer = _pointer(path)
+            if pointer is not None:
                 try:
                     value = self._lazy.at_pointer(pointer)
                 except (KeyError, IndexError, ValueError, TypeError):
@@ -188,6 +187,15 @@ def normalize_path(path: str) -> str:
     if path.startswith("["):
         return "$" + path
     return "$." + path
+
+
+@lru_cache(maxsize=1024)
+def _pointer(path: str) -> str | None:
+    """The JSON pointer for a plain dotted path (`$.a.b` -> `/a/b`), None for anything else."""
+    keys, _ = _compile(normalize_path(path))
+    if keys is None:
+        return None
+    return "/" + "/".join(k.replace("~", "~0").replace("/", "~1") for k in keys)
 
 
 @lru_cache(maxsize=1024)
