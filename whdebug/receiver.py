@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import queue
-import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,10 +20,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from whdebug._writer import CaptureWriter, describe_error
 from whdebug.definition import Definition
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.engine.analyze import DEFAULT_OPTIONS, response_of
-from whdebug.errors import StoreError
 from whdebug.models import CapturedRequest, Secrets
 from whdebug.store import Store
 
@@ -122,151 +120,6 @@ class _Answer:
     status: int
     body: bytes
     content_type: str
-
-
-@dataclass(slots=True)
-class _Job:
-    """One store operation from one request: an insert (grouped) or any other call."""
-
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    request: CapturedRequest | None = None
-    call: Callable[[Store], Any] | None = None
-
-
-class CaptureWriter:
-    """The one thread that owns the Store; inserts waiting together commit in one transaction.
-
-    While a batch commits, new requests queue up and form the next batch, so the number of
-    commits per second stays bounded while every request still awaits its own durable row.
-    """
-
-    def __init__(self, store: Store, *, close_store: bool, max_batch: int = 256) -> None:
-        self.store = store
-        self._close_store = close_store
-        self._max_batch = max_batch
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._closed = False
-
-    async def insert(self, request: CapturedRequest) -> int:
-        """Commit one capture (with whatever else is waiting); its id once durable."""
-        result: int = await self._submit(request=request)
-        return result
-
-    async def call(self, operation: Callable[[Store], T]) -> T:
-        """Run any store operation on the writer thread, after inserts already queued."""
-        result: T = await self._submit(call=operation)
-        return result
-
-    def _submit(self, **work: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        with self._lock:
-            if self._closed:
-                raise StoreError("capture store is closed", str(self.store.path))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="whdebug-capture-writer", daemon=True
-                )
-                self._thread.start()
-            self._jobs.put(_Job(loop, future, **work))
-        return future
-
-    async def aclose(self) -> None:
-        """Commit what is queued, stop the thread, and close the store if we own it."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            thread = self._thread
-        if thread is None:
-            if self._close_store:
-                self.store.close()
-            return
-        self._jobs.put(None)
-        await anyio.to_thread.run_sync(thread.join)
-
-    def _run(self) -> None:
-        try:
-            self._drain()
-        except BaseException as error:  # a bug here must not leave requests waiting forever
-            _log.error("capture writer stopped: %s", _describe(error))
-            with self._lock:
-                self._closed = True
-            failure = StoreError(f"capture writer stopped: {error}", str(self.store.path))
-            stranded: list[tuple[_Job, Any, BaseException | None]] = []
-            while not self._jobs.empty():
-                job = self._jobs.get_nowait()
-                if job is not None:
-                    stranded.append((job, None, failure))
-            _wake(stranded)
-        finally:
-            if self._close_store:
-                self.store.close()
-
-    def _drain(self) -> None:
-        """Take whatever is queued as one batch, commit it, repeat until the stop marker."""
-        while True:
-            first = self._jobs.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._max_batch:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stop = True
-                    break
-                batch.append(job)
-            self._process(batch)
-            if stop:
-                return
-
-    def _process(self, batch: list[_Job]) -> None:
-        settled: list[tuple[_Job, Any, BaseException | None]] = []
-        inserts = [job for job in batch if job.request is not None]
-        if inserts:
-            try:
-                ids = self.store.insert_many(job.request for job in inserts if job.request)
-            except Exception as error:  # every request of the batch is answered 503
-                settled += [(job, None, error) for job in inserts]
-            else:
-                settled += [(job, new_id, None) for job, new_id in zip(inserts, ids, strict=True)]
-        # Other calls (set_forward, count) only ever concern rows committed earlier.
-        for job in batch:
-            if job.call is not None:
-                try:
-                    settled.append((job, job.call(self.store), None))
-                except Exception as error:
-                    settled.append((job, None, error))
-        _wake(settled)
-
-
-def _wake(settled: Iterable[tuple[_Job, Any, BaseException | None]]) -> None:
-    """Resolve futures with one wake-up per event loop, not one per request."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
-    for item in settled:
-        by_loop.setdefault(item[0].loop, []).append(item)
-    for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_settle, items)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass
-
-
-def _settle(items: list[tuple[_Job, Any, BaseException | None]]) -> None:
-    for job, value, error in items:
-        if job.future.done():
-            continue
-        if error is not None:
-            job.future.set_exception(error)
-        else:
-            job.future.set_result(value)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -399,11 +252,6 @@ def _forward_url(base: str, query: str) -> str:
     return f"{base}{'&' if '?' in base else '?'}{query}"
 
 
-def _describe(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings
                            ) -> tuple[CapturedRequest, bool, bool]:
     """The capture (before any answer), whether it went over --max-body, whether the client left."""
@@ -480,8 +328,8 @@ class Receiver:
         try:
             capture_id: int | None = await self.writer.insert(request)
         except Exception as error:  # a full disk or locked store must not take the server down
-            _log.warning("capture not stored: %s", _describe(error))
-            capture_id, note = None, f"not stored: {_describe(error)}"
+            _log.warning("capture not stored: %s", describe_error(error))
+            capture_id, note = None, f"not stored: {describe_error(error)}"
             if answer is not None:
                 answer = _error(503, f"whdebug could not store the request: {error}")
         duplicate_of = None
@@ -511,8 +359,8 @@ class Receiver:
             return await anyio.to_thread.run_sync(run), None
         except Exception as error:
             _log.warning("analysis failed for %s %s: %s", request.method, request.path,
-                         _describe(error))
-            return None, f"analysis failed: {_describe(error)}"
+                         describe_error(error))
+            return None, f"analysis failed: {describe_error(error)}"
 
     def _dedupe(self, report: Report, capture_id: int) -> int | str | None:
         """The earlier capture of this run with the same transaction id, else record this one."""
@@ -528,7 +376,7 @@ class Receiver:
         try:
             on_capture(event)
         except Exception as error:
-            _log.warning("capture callback failed: %s", _describe(error))
+            _log.warning("capture callback failed: %s", describe_error(error))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -552,17 +400,18 @@ class Receiver:
                     request.method, url, content=request.body, headers=headers)
                 status, answer = response.status_code, response.content
             except Exception as failure:  # a down or misconfigured target is recorded, not fatal
-                error = _describe(failure)
+                error = describe_error(failure)
         try:
             await self.writer.call(lambda store: store.set_forward(capture_id, status, answer,
                                                                    error))
         except Exception as failure:
-            _log.warning("forward result for #%d not stored: %s", capture_id, _describe(failure))
+            _log.warning("forward result for #%d not stored: %s", capture_id,
+                         describe_error(failure))
         if settings.on_forward is not None:
             try:
                 settings.on_forward(ForwardEvent(capture_id, url, status, error))
             except Exception as failure:
-                _log.warning("forward callback failed: %s", _describe(failure))
+                _log.warning("forward callback failed: %s", describe_error(failure))
 
     def _relay_client(self) -> httpx.AsyncClient:
         if self._relay is None:
