@@ -542,11 +542,20 @@ def _demo_requests(root: Any, files: list[str]) -> list[CapturedRequest]:
     return requests
 
 
-@main.command(short_help="Replay the bundled example webhooks.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every detail of each report.")
+@main.command(short_help="The TUI on bundled example webhooks.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Without a terminal: show every detail of each report.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True,
+              help="Port of the demo's receiver.")
+@click.option("--listen/--no-listen", default=True, show_default=True,
+              help="Run the demo's receiver.")
 @click.pass_context
-def demo(ctx: click.Context, verbose: bool) -> None:
-    """Replay the bundled example webhooks (as text until the TUI exists)."""
+def demo(ctx: click.Context, verbose: bool, port: int, listen: bool) -> None:
+    """Open the TUI on the bundled example webhooks (text replay without a terminal)."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from whdebug.tui import run_demo
+
+        ctx.exit(run_demo(_tui_options({"port": port, "listen": listen})))
     from rich.text import Text
 
     from whdebug.definition import parse_definition
@@ -595,11 +604,39 @@ def demo(ctx: click.Context, verbose: bool) -> None:
 # --- TUI entry points ---------------------------------------------------------------------
 
 
+def _tui_options(options: dict[str, Any]) -> Any:
+    """TuiOptions from the tui/demo flags; the credentials file is passed on to be watched."""
+    from pathlib import Path
+
+    from whdebug.tui import TuiOptions
+
+    now_text = options.get("now_text")
+    store_path = options.get("store_path")
+    definition_path = options.get("definition_path")
+    credentials_file = options.get("credentials_file")
+    if credentials_file and not Path(credentials_file).is_file():
+        raise WhdebugError("credentials file not found", credentials_file)
+    return TuiOptions(
+        store_path=Path(store_path) if store_path else None,
+        definition_path=Path(definition_path) if definition_path else None,
+        credentials_path=Path(credentials_file) if credentials_file else None,
+        credentials=parse_pairs("--credential", options.get("credential_pairs") or ()),
+        config=parse_pairs("--config", options.get("config_pairs") or ()),
+        listen=options.get("listen", True),
+        port=options.get("port", 8787),
+        missing_part=options.get("missing_part", "empty"),
+        nullish=bool(options.get("nullish")),
+        now=parse_now(now_text) if now_text else None,
+    )
+
+
 def _start_tui(ctx: click.Context, **options: Any) -> None:
-    """Start the TUI; the only place that knows it is not built yet."""
+    """Start the TUI when there is a terminal; without one, say what to use instead."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise WhdebugError(f"the TUI needs a terminal; {_NO_TUI_HINT}")
-    raise WhdebugError(f"the TUI is not available yet; {_NO_TUI_HINT}")
+    from whdebug.tui import run_tui
+
+    ctx.exit(run_tui(_tui_options(options)))
 
 
 @main.command()

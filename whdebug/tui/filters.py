@@ -1,0 +1,107 @@
+"""The capture list filter: `event:push outcome:rejected path:/miniapps code:SIG_` (no Textual).
+
+Terms are ANDed. `field:value` matches one field; a bare word matches any of them. Matching
+is case-insensitive: substrings for event, path and method; a prefix for outcome and codes.
+`-term` negates a term.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from whdebug.store import CaptureSummary
+from whdebug.tui.analysis import Analyzer, RowVerdict
+
+FIELDS = ("event", "outcome", "path", "code", "method", "sig")
+_ALIASES = {"status": "outcome", "o": "outcome", "e": "event", "p": "path", "c": "code",
+            "finding": "code", "m": "method", "signature": "sig", "s": "sig"}
+_SUMMARY_FIELDS = frozenset({"path", "method"})
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    field: str | None
+    value: str
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureFilter:
+    text: str
+    terms: tuple[Term, ...]
+
+    @property
+    def needs_analysis(self) -> bool:
+        """False when path and method decide (no capture has to be analysed)."""
+        return any(term.field not in _SUMMARY_FIELDS for term in self.terms)
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    def matches(self, summary: CaptureSummary, verdict: RowVerdict | None) -> bool:
+        return all(_matches(term, summary, verdict) != term.negate for term in self.terms)
+
+
+def parse_filter(text: str) -> CaptureFilter:
+    terms: list[Term] = []
+    for word in text.split():
+        negate = word.startswith("-") and len(word) > 1
+        if negate:
+            word = word[1:]
+        name, colon, value = word.partition(":")
+        field = _ALIASES.get(name.lower(), name.lower()) if colon else None
+        if colon and field in FIELDS and value:
+            terms.append(Term(field, value.lower(), negate))
+        else:
+            terms.append(Term(None, word.lower(), negate))
+    return CaptureFilter(text.strip(), tuple(terms))
+
+
+def _matches(term: Term, summary: CaptureSummary, verdict: RowVerdict | None) -> bool:
+    value = term.value
+    if term.field == "path":
+        return value in summary.target.lower()
+    if term.field == "method":
+        return value in summary.method.lower()
+    if verdict is None:
+        return False if term.field is not None else (
+            value in summary.target.lower() or value in summary.method.lower())
+    event = (verdict.event or "").lower()
+    if term.field == "event":
+        return value in event
+    if term.field == "outcome":
+        return verdict.status.lower().startswith(value)
+    if term.field == "code":
+        return any(code.lower().startswith(value) for code in verdict.codes)
+    if term.field == "sig":
+        return verdict.signature.lower().startswith(value)
+    return (value in event or value in summary.target.lower()
+            or value in summary.method.lower() or verdict.status.lower().startswith(value)
+            or any(code.lower().startswith(value) for code in verdict.codes))
+
+
+def scan(analyzer: Analyzer, capture_filter: CaptureFilter, *, only: list[int] | None = None,
+         page_size: int = 500) -> Iterator[tuple[list[CaptureSummary], int]]:
+    """Matching captures page by page, newest first, with how many were scanned so far.
+
+    Pages come from the store (summaries only); captures are analysed only when the filter
+    needs a verdict, oldest first within a page so deduplication reuses earlier results.
+    `only` limits the scan to these ids (new arrivals).
+    """
+    before: int | None = (max(only) + 1) if only else None
+    wanted = set(only) if only is not None else None
+    scanned = 0
+    while True:
+        page = analyzer.store.page(before, page_size if wanted is None else len(wanted))
+        if wanted is not None:
+            page = [summary for summary in page if summary.id in wanted]
+        if not page:
+            return
+        verdicts = (analyzer.verdicts(summary.id for summary in page)
+                    if capture_filter.needs_analysis else {})
+        scanned += len(page)
+        before = page[-1].id
+        yield [s for s in page if capture_filter.matches(s, verdicts.get(s.id))], scanned
+        if wanted is not None:
+            return

@@ -1,0 +1,90 @@
+"""Messages the app's workers and watchers post; handlers on the app own every state change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.message import Message
+
+from whdebug.store import CaptureSummary
+from whdebug.tui.analysis import Analysis, RowVerdict
+from whdebug.tui.resend import ResendResult
+
+
+class CapturesArrived(Message):
+    """New captures were written to the store (by the embedded receiver or another process)."""
+
+    def __init__(self, summaries: list[CaptureSummary]) -> None:
+        super().__init__()
+        self.summaries = summaries
+
+
+class AnalysisCompleted(Message):
+    """The selected capture was analysed."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        super().__init__()
+        self.analysis = analysis
+
+
+class VerdictsComputed(Message):
+    """Rows of the capture list were analysed (their event, signature and outcome are known)."""
+
+    def __init__(self, verdicts: dict[int, RowVerdict], generation: int) -> None:
+        super().__init__()
+        self.verdicts = verdicts
+        self.generation = generation
+
+
+
+class FilesChanged(Message):
+    """Watched definition or credentials files were edited."""
+
+    def __init__(self, paths: set[Path]) -> None:
+        super().__init__()
+        self.paths = paths
+
+    def can_replace(self, message: Message) -> bool:
+        # `message` is a newer pending one: it takes over this one's paths.
+        if isinstance(message, FilesChanged):
+            message.paths = message.paths | self.paths
+            return True
+        return False
+
+
+class DefinitionReloaded(Message):
+    """Definitions or credentials were (re)loaded; `errors` lists files that did not parse."""
+
+    def __init__(self, generation: int, errors: list[str]) -> None:
+        super().__init__()
+        self.generation = generation
+        self.errors = errors
+
+
+class FilterProgressed(Message):
+    """A filter scan found matches among the next captures."""
+
+    def __init__(self, token: int, matches: list[int], scanned: int, done: bool,
+                 summaries: list[CaptureSummary]) -> None:
+        super().__init__()
+        self.token = token
+        self.matches = matches
+        self.summaries = summaries
+        self.scanned = scanned
+        self.done = done
+
+
+class ResendFinished(Message):
+    def __init__(self, result: ResendResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class ReceiverChanged(Message):
+    """The embedded receiver started, stopped or failed to start."""
+
+    def __init__(self, listening: bool, url: str | None, error: str | None = None) -> None:
+        super().__init__()
+        self.listening = listening
+        self.url = url
+        self.error = error

@@ -1,0 +1,113 @@
+"""The Pipeline tab: the runtime's steps with pass/fail and a reason, then findings with fixes."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.content import Content
+from textual.widgets import Static
+
+from whdebug.engine.report import Report
+from whdebug.tui.analysis import Analysis
+from whdebug.tui.marks import (
+    CODE_STYLE,
+    MUTED,
+    OUTCOME_STYLES,
+    SEVERITY_STYLES,
+    SEVERITY_SYMBOLS,
+    STEP_STYLES,
+    STEP_SYMBOLS,
+    outcome_label,
+)
+from whdebug.tui.widgets.detail import DetailPane, heading, placeholder
+
+STEP_NAMES = ("challenge", "verify", "extract", "dedupe", "match")
+
+
+def outcome_line(report: Report, trial: bool) -> Content:
+    status = report.outcome.status
+    parts: list[str | tuple[str, str] | Content] = [
+        (outcome_label(status), OUTCOME_STYLES.get(status, "")),
+        (f"  HTTP {report.outcome.http_status}", MUTED),
+    ]
+    if trial:
+        parts.append(("  (with the typed secret, not stored)", "$text-warning"))
+    parts.append("\n" + report.outcome.summary)
+    return Content.assemble(*parts)
+
+
+def step_rows(report: Report) -> list[tuple[str, str, str]]:
+    """(status, name, reason) for every pipeline step; steps the runtime never reached: skip."""
+    rows: list[tuple[str, str, str]] = [(s.status, s.name, s.reason) for s in report.steps]
+    seen = {step.name for step in report.steps}
+    rows += [("skip", name, "not reached") for name in STEP_NAMES if name not in seen]
+    return rows
+
+
+def findings_content(report: Report) -> Content:
+    if not report.findings:
+        return Content.assemble(("No findings.", MUTED))
+    blocks: list[Content] = []
+    for item in report.findings:
+        lines = [Content.assemble(
+            (SEVERITY_SYMBOLS[item.severity], SEVERITY_STYLES[item.severity]), " ",
+            (item.code, CODE_STYLE), (f"  {item.severity}", MUTED)), Content(item.message)]
+        if item.fix:
+            lines.append(Content.assemble(("fix: ", "$text-success bold"), item.fix))
+        blocks.append(Content("\n").join(lines))
+    return Content("\n\n").join(blocks)
+
+
+class PipelineView(DetailPane):
+    DEFAULT_CSS = """
+    PipelineView > #pipeline-steps {
+        layout: grid;
+        grid-size: 3;
+        grid-columns: 2 11 1fr;
+        grid-rows: auto;
+        height: auto;
+    }
+    PipelineView > #pipeline-steps > Static { height: auto; }
+    PipelineView .step-name { text-style: bold; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="pipeline-outcome")
+        yield Static(heading("Steps"), id="pipeline-steps-title")
+        with Container(id="pipeline-steps"):
+            for index in range(len(STEP_NAMES) + 3):
+                yield Static(id=f"step-{index}-mark")
+                yield Static(id=f"step-{index}-name", classes="step-name")
+                yield Static(id=f"step-{index}-reason")
+        yield Static(id="pipeline-findings")
+
+    def draw(self, analysis: Analysis | None) -> None:
+        outcome = self.query_one("#pipeline-outcome", Static)
+        findings = self.query_one("#pipeline-findings", Static)
+        missing = placeholder(analysis)
+        report = analysis.report if analysis is not None else None
+        self.query_one("#pipeline-steps-title").display = report is not None
+        rows = step_rows(report) if report is not None else []
+        slots = len(STEP_NAMES) + 3
+        for index in range(slots):
+            status, name, reason = rows[index] if index < len(rows) else ("", "", "")
+            shown = index < len(rows)
+            mark = self.query_one(f"#step-{index}-mark", Static)
+            mark.update(Content.assemble((STEP_SYMBOLS.get(status, ""),
+                                          STEP_STYLES.get(status, ""))))
+            self.query_one(f"#step-{index}-name", Static).update(name)
+            self.query_one(f"#step-{index}-reason", Static).update(
+                Content.assemble((reason, MUTED if status == "skip" else "")))
+            for part in ("mark", "name", "reason"):
+                self.query_one(f"#step-{index}-{part}").display = shown
+        if missing is not None or analysis is None or report is None:
+            outcome.update(missing or "")
+            findings.update("")
+            return
+        outcome.update(outcome_line(report, analysis.trial))
+        parts = [heading(f"Findings ({len(report.findings)})"), findings_content(report)]
+        notes = [note for note in report.assumptions if note]
+        if notes:
+            parts.append(heading("Assumptions"))
+            parts.append(Content("\n").join(Content(f"· {note}") for note in notes))
+        findings.update(Content("\n").join(parts))

@@ -1,0 +1,226 @@
+"""The definitions, secrets and per-capture profiles the TUI analyses with (no Textual here).
+
+A profile says how one capture is analysed: which definition file, which secrets, which clock,
+and which dedupe group it belongs to. The normal TUI has one default profile; the demo gives
+every bundled capture its scenario's profile. `generation` increases on every change, so
+cached reports of an older generation are known to be stale.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from whdebug.definition import Definition, load_definition
+from whdebug.errors import WhdebugError
+from whdebug.models import Secrets
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    definition_path: str | None
+    credentials: Mapping[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
+    now: datetime | None = None
+    """Judge timestamps against this time; None: the capture's arrival time."""
+    group: str = ""
+    """Captures of one group dedupe against each other (one tenant install)."""
+    name: str | None = None
+    """A demo scenario name, shown in the request view."""
+    use_credentials_file: bool = True
+    """Merge the watched credentials file under `credentials`."""
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionSlot:
+    path: str
+    definition: Definition | None
+    """The last definition that parsed; kept while the file has an error."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Everything `analyze` needs for one capture."""
+
+    definition: Definition
+    definition_path: str
+    secrets: Secrets
+    now: datetime | None
+    group: str
+    profile: Profile
+
+
+_WEBHOOK_PATH = re.compile(r"^/miniapps/([^/]+)/webhooks/?$")
+
+
+class Workspace:
+    """Mutated on the UI thread only; analysis threads read it and compare `generation`."""
+
+    def __init__(
+        self,
+        default: Profile,
+        *,
+        credentials_path: Path | None = None,
+        missing_part: str = "empty",
+        nullish: bool = False,
+    ) -> None:
+        self.default = default
+        self.credentials_path = credentials_path
+        self.missing_part = missing_part
+        self.nullish = nullish
+        self.generation = 0
+        self.slots: dict[str, DefinitionSlot] = {}
+        self.overrides: dict[int, Profile] = {}
+        """Profiles of single captures (the demo's scenarios)."""
+        self.by_ns: dict[str, Profile] = {}
+        """Profiles for new captures on `/miniapps/{ns}/webhooks` (demo: one per definition)."""
+        self.credentials_file: dict[str, Any] = {}
+        self.credentials_error: str | None = None
+        if default.definition_path is not None:
+            self.load(default.definition_path)
+        if credentials_path is not None:
+            self.reload_credentials()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self, path: str) -> DefinitionSlot:
+        """(Re)read a definition; on error keep the last good one and record the message."""
+        previous = self.slots.get(path)
+        try:
+            definition = load_definition(path)
+        except WhdebugError as error:
+            slot = DefinitionSlot(path, previous.definition if previous else None, str(error))
+        except Exception as error:  # a definition must never take the TUI down
+            message = f"{path}: cannot load: {type(error).__name__}: {error}"
+            slot = DefinitionSlot(path, previous.definition if previous else None, message)
+        else:
+            slot = DefinitionSlot(path, definition, None)
+        self.slots[path] = slot
+        self.generation += 1
+        return slot
+
+    def reload_credentials(self) -> str | None:
+        """Re-read the credentials file; the error message, or None when it loaded."""
+        if self.credentials_path is None:
+            return None
+        self.generation += 1
+        try:
+            data = json.loads(self.credentials_path.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            self.credentials_error = f"{self.credentials_path}: credentials file not found"
+        except (OSError, UnicodeDecodeError) as error:
+            self.credentials_error = f"{self.credentials_path}: cannot read: {error}"
+        except ValueError as error:
+            self.credentials_error = f"{self.credentials_path}: not JSON: {error}"
+        else:
+            if isinstance(data, dict):
+                self.credentials_file = data
+                self.credentials_error = None
+            else:
+                self.credentials_error = f"{self.credentials_path}: not a JSON object"
+        return self.credentials_error
+
+    def use_definition(self, path: str) -> DefinitionSlot:
+        """Analyse every capture with this definition from now on (the `d` key)."""
+        slot = self.load(path)
+        self.default = replace(self.default, definition_path=path)
+        self.overrides = {
+            capture_id: replace(profile, definition_path=path)
+            for capture_id, profile in self.overrides.items()
+        }
+        self.by_ns = {}
+        return slot
+
+    def bump(self) -> None:
+        """Mark every cached analysis stale (the options changed)."""
+        self.generation += 1
+
+    # -- questions -------------------------------------------------------------------------
+
+    def watched_paths(self) -> list[Path]:
+        paths = [Path(path) for path in self.slots]
+        if self.credentials_path is not None:
+            paths.append(self.credentials_path)
+        return paths
+
+    def definition_errors(self) -> list[str]:
+        return [slot.error for slot in self.slots.values() if slot.error]
+
+    def errors(self) -> list[str]:
+        """Every current load error (definitions, credentials), one line each."""
+        messages = self.definition_errors()
+        if self.credentials_error:
+            messages.append(self.credentials_error)
+        return messages
+
+    def profile_for(self, capture_id: int, path: str) -> Profile:
+        profile = self.overrides.get(capture_id)
+        if profile is not None:
+            return profile
+        match = _WEBHOOK_PATH.match(path)
+        if match is not None and match.group(1) in self.by_ns:
+            return self.by_ns[match.group(1)]
+        return self.default
+
+    @property
+    def single_group(self) -> bool:
+        """True when every capture has the default profile (no per-capture profiles)."""
+        return not self.overrides and not self.by_ns
+
+    def group_of(self, capture_id: int, path: str) -> str:
+        return self.profile_for(capture_id, path).group
+
+    def definition_of(self, profile: Profile) -> tuple[DefinitionSlot | None, Definition | None]:
+        if profile.definition_path is None:
+            return None, None
+        slot = self.slots.get(profile.definition_path)
+        return slot, (slot.definition if slot else None)
+
+    def resolve(self, capture_id: int, path: str) -> Resolved | None:
+        """How to analyse this capture; None when no definition is loaded for it."""
+        profile = self.profile_for(capture_id, path)
+        _, definition = self.definition_of(profile)
+        if definition is None or profile.definition_path is None:
+            return None
+        return Resolved(definition, profile.definition_path, self.secrets_of(profile),
+                        profile.now, profile.group, profile)
+
+    def secrets_of(self, profile: Profile) -> Secrets:
+        """The profile's credentials over the watched credentials file, and its config."""
+        credentials: dict[str, Any] = {}
+        if profile.use_credentials_file:
+            credentials.update(self.credentials_file)
+        credentials.update(profile.credentials)
+        return Secrets(credentials=credentials, config=dict(profile.config))
+
+    def default_secrets(self) -> Secrets:
+        return self.secrets_of(self.default)
+
+    @property
+    def default_definition(self) -> Definition | None:
+        return self.definition_of(self.default)[1]
+
+
+def find_definition(directory: Path) -> Path | None:
+    """The only MiniApp definition (`*.json` with `ns` and `webhook`) in a directory, if one."""
+    found: list[Path] = []
+    try:
+        candidates = sorted(directory.glob("*.json"))
+    except OSError:
+        return None
+    for candidate in candidates[:200]:
+        try:
+            if candidate.stat().st_size > 4 * 1024 * 1024:
+                continue
+            data = json.loads(candidate.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and "ns" in data and "webhook" in data:
+            found.append(candidate)
+    return found[0] if len(found) == 1 else None
