@@ -9,6 +9,7 @@ from typing import Any
 from whdebug.definition import Definition
 from whdebug.engine.challenge import detect_challenge
 from whdebug.engine.customers import extract_customer
+from whdebug.engine.digests import prefetch_runtime_digest
 from whdebug.engine.events import extract_event
 from whdebug.engine.paths import Body, parse_body
 from whdebug.engine.report import (
@@ -22,7 +23,6 @@ from whdebug.engine.report import (
     TriggerResult,
     finding,
 )
-from whdebug.engine.digests import prefetch_runtime_digest
 from whdebug.engine.signatures import verify_signature
 from whdebug.engine.sync import check_sync
 from whdebug.engine.transactions import DedupeIndex, extract_transaction
@@ -82,6 +82,11 @@ def analyze(
     )
     response_status, _ = response_of(definition)
 
+    def stopped(outcome: Outcome) -> Report:
+        """The report of a request that ends before event extraction."""
+        return _report(request, definition, challenge, signature, _NO_EVENT, TriggerResult(),
+                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_values)
+
     if challenge.detected:
         assumptions.append(challenge.note or "")
         ok = challenge.response_body is not None
@@ -108,22 +113,7 @@ def analyze(
             (),
             "challenge answered" if ok else "challenge detected but not answered",
         )
-        return _report(
-            request,
-            definition,
-            challenge,
-            signature,
-            _NO_EVENT,
-            TriggerResult(),
-            _NO_TX,
-            None,
-            None,
-            outcome,
-            findings,
-            steps,
-            assumptions,
-            secret_values,
-        )
+        return stopped(outcome)
 
     steps.append(Step("challenge", "skip", "not a challenge request"))
     findings += signature_findings
@@ -136,22 +126,7 @@ def analyze(
             f"rejected with 401: {signature.reason}",
             _if_verified(request, definition, body, options),
         )
-        return _report(
-            request,
-            definition,
-            challenge,
-            signature,
-            _NO_EVENT,
-            TriggerResult(),
-            _NO_TX,
-            None,
-            None,
-            outcome,
-            findings,
-            steps,
-            assumptions,
-            secret_values,
-        )
+        return stopped(outcome)
 
     event, event_findings = extract_event(
         webhook.get("eventExtraction"), request, body, options.missing_part

@@ -16,12 +16,12 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unuse
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
 
 from whdebug.definition import Definition
+from whdebug.engine._locations import Location
+from whdebug.engine._locations import def_finding as _def
+from whdebug.engine._locations import where as _where
 from whdebug.engine.check_auth import check_auth
-from whdebug.engine.report import Finding, Severity, finding
+from whdebug.engine.report import Finding, finding
 from whdebug.errors import DefinitionError
-
-Part = str | int
-Location = tuple[Part, ...]
 
 _NS = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 # semver.org's recommended pattern.
@@ -427,27 +427,10 @@ def _walk(value: Any, path: Location) -> Iterator[tuple[Location, dict[str, Any]
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _def(code: str, message: str, fix: str, path: Location,
-         severity: Severity | None = None) -> Finding:
-    return finding(code, message, fix, step="definition", severity=severity,
-                   pointer=_pointer(path))
 
 
-def _pointer(path: Location) -> str:
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
-def _where(path: Location) -> str:
-    """A readable location: `triggers[0].type`, `sync.webhooks.handlers["order.created"]`."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _IDENTIFIER.fullmatch(part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{json.dumps(part)}]"
-    return text or "the definition"
 
 
 def _dict(value: Any) -> dict[str, Any]:

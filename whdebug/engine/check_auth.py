@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from whdebug.definition import Definition
-from whdebug.engine.report import Finding, Severity, finding
-
-Part = str | int
-Location = tuple[Part, ...]
+from whdebug.engine._locations import Location
+from whdebug.engine._locations import def_finding as _def
+from whdebug.engine._locations import where as _where
+from whdebug.engine.report import Finding, Severity
 
 CREDENTIAL = re.compile(r"\[\[\s*([^\[\]]+?)\s*\]\]")
 """`[[key]]`: the install's credentials, then its metadata."""
@@ -27,7 +27,6 @@ AUTH_URL_KEYS = ("auth_url", "authUrl", "authorization_url", "authorize_url")
 _NOT_RESOLVED_KEYS = frozenset({"mapping", "dataPath", "valueField", "labelField", "type",
                                 "name", "title", "label", "description", "function", "fn",
                                 "functionName", "auto_refresh", "x-source", "x-fallback"})
-_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 _MAX_PLACES = 3
 
 
@@ -676,24 +675,6 @@ def _squash(value: str) -> str:
     return re.sub(r"[^a-z0-9]", "", value.lower())
 
 
-def _def(code: str, message: str, fix: str, path: Location,
-         severity: Severity | None = None) -> Finding:
-    return finding(code, message, fix, step="definition", severity=severity,
-                   pointer=_pointer(path))
 
 
-def _pointer(path: Location) -> str:
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
-
-def _where(path: Location) -> str:
-    """A readable location: `actions[0].requests[1].headers.Authorization`."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _IDENTIFIER.fullmatch(part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{json.dumps(part)}]"
-    return text or "the definition"
