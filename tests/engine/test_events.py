@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from factories import make_definition, make_request, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from whdebug.engine._projection import build_projection
 from whdebug.engine.events import extract_event
-from whdebug.engine.paths import MISSING, Body, js_string, parse_body
+from whdebug.engine.paths import MISSING, Body, js_string, parse_body, simple_keys
 
 COMPOSITE = {
     "source": "header",
@@ -160,13 +165,21 @@ def test_body_bom_is_accepted_like_body_parser() -> None:
     assert body.kind == "json" and body.find("$.event") == ["x"]
 
 
-def test_lazy_and_full_lookups_agree() -> None:
-    document = {"a": {"b": [1, {"c": "d"}]}, "e": None}
-    request = make_request(document)
-    lazy = parse_body(request)
+@settings(max_examples=200, deadline=None)
+@given(document=st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.sampled_from(["a", "b", "c", "d-e"]), children, max_size=4),
+    max_leaves=12))
+def test_projected_and_full_lookups_agree(document: object) -> None:
+    paths = ["$.a", "$.a.b", "$.c", "$.a.b.c", "a.b", "$.d-e", "$.b.a", "$.missing"]
+    projection = build_projection(simple_keys(p) for p in paths[:4])
+    request = make_request(json.dumps(document).encode())
+    projected = parse_body(request, projection)
     full = Body.of("json", document)
-    for path in ("$.a", "$.a.b", "$.e", "$.missing", "$.a.b[1].c", "a.b"):
-        assert lazy.find(path) == full.find(path), path
+    for path in paths:
+        assert projected.find(path) == full.find(path), path
+    assert projected.document == document
 
 
 def test_missing_event_extraction_block() -> None:

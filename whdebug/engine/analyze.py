@@ -11,7 +11,7 @@ from whdebug.engine.challenge import detect_challenge
 from whdebug.engine.customers import extract_customer
 from whdebug.engine.digests import prefetch_runtime_digest
 from whdebug.engine.events import extract_event
-from whdebug.engine.paths import Body, parse_body
+from whdebug.engine.paths import Body, definition_projection, parse_body
 from whdebug.engine.report import (
     EventResult,
     Finding,
@@ -57,7 +57,7 @@ def analyze(
 ) -> Report:
     """Replay `request` through the runtime's steps; records an accepted id in `dedupe`."""
     webhook = definition.webhook
-    body = parse_body(request)
+    body = parse_body(request, definition_projection(definition))
     secret_values = _secret_values(definition, secrets)
     findings: list[Finding] = []
     steps: list[Step] = []

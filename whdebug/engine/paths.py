@@ -12,8 +12,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jsonpath
-import simdjson
+import msgspec
 
+from whdebug.definition import Definition
+from whdebug.engine._projection import Projection, build_projection
 from whdebug.models import CapturedRequest
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -43,21 +45,23 @@ MISSING: Any = _Missing()
 class Body:
     """The request body as the engine sees it, parsed at most once and only when a step needs it.
 
-    Plain dotted paths (`$.action`, `$.data.id`) are answered from a lazy simdjson document
-    without building Python objects for the rest of the body, so a 64 MiB body costs one fast
-    validation pass; anything else materialises the whole document once.
+    With a projection (the plain dotted paths a definition reads), the body is decoded into
+    just those values: the whole document is validated, but nothing else is built, so a
+    64 MiB body costs one fast scan. Any other path decodes the whole document once.
     """
 
-    __slots__ = ("raw", "_content_type", "_kind", "_lazy", "_document", "_error", "_parser")
+    __slots__ = ("raw", "_content_type", "_projection", "_kind", "_projected", "_document",
+                 "_error")
 
-    def __init__(self, raw: bytes, content_type: str | None = None) -> None:
+    def __init__(self, raw: bytes, content_type: str | None = None,
+                 projection: Projection | None = None) -> None:
         self.raw = raw
         self._content_type = (content_type or "").lower()
+        self._projection = projection
         self._kind: str | None = None
-        self._lazy: Any = MISSING
+        self._projected: Any = MISSING
         self._document: Any = MISSING
         self._error: str | None = None
-        self._parser: Any = None
 
     @classmethod
     def of(cls, kind: str, document: Any, error: str | None = None) -> Body:
@@ -74,21 +78,25 @@ class Body:
         if "application/x-www-form-urlencoded" in self._content_type:
             self._kind, self._document, self._error = _parse_form(raw)
             return
-        try:
-            self._parser = simdjson.Parser()
-            self._lazy = self._parser.parse(raw)
-            self._kind = "json"
+        if self._projection is not None:
+            try:
+                self._projected = self._projection.decoder.decode(raw)
+                self._kind = "json"
+                return
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                pass  # not an object of that shape, or not JSON: decode it whole below
+        document = _decode_whole(raw)
+        if document is not MISSING:
+            self._kind, self._document = "json", document
             return
-        except (ValueError, RuntimeError, MemoryError):
-            self._parser = None
-        try:  # simdjson refuses a BOM and integers past 64 bits; the standard library does not
+        try:  # for the error message; the standard library also accepts a UTF-8 BOM
             self._document = json.loads(raw)
             self._kind = "json"
             return
         except (ValueError, RecursionError) as error:
             failure = _json_error(error)
         if not self._content_type and b"=" in raw and raw.lstrip()[:1] not in (b"{", b"["):
-            kind, document, error_text = _parse_form(raw)
+            kind, document, _ = _parse_form(raw)
             if kind == "form":
                 self._kind, self._document = kind, document
                 return
@@ -112,38 +120,43 @@ class Body:
         """The whole body as Python values (MISSING unless kind is json or form)."""
         if self._kind is None:
             self._parse()
-        if self._document is MISSING and self._lazy is not MISSING:
-            self._document = _materialise(self._lazy)
+        if self._document is MISSING and self._projected is not MISSING:
+            document = _decode_whole(self.raw)
+            self._document = json.loads(self.raw) if document is MISSING else document
         return self._document
 
     def find(self, path: str) -> list[Any]:
         """Every value `path` selects in the body (raises on a malformed path)."""
         if self._kind is None:
             self._parse()
-        if self._lazy is not MISSING and self._document is MISSING:
-            pointer = _pointer(path)
-            if pointer is not None:
-                try:
-                    value = self._lazy.at_pointer(pointer)
-                except (KeyError, IndexError, ValueError, TypeError):
-                    return []
-                if isinstance(self._lazy, simdjson.Array):
-                    return []  # a dotted name never selects inside a top-level array
-                return [_materialise(value)]
+        if self._projected is not MISSING and self._document is MISSING:
+            keys, _ = _compile(normalize_path(path))
+            projection = self._projection
+            if keys is not None and projection is not None and projection.covers(keys):
+                return projection.lookup(self._projected, keys)
         return find_all(path, self.document)
 
 
-def _materialise(value: Any) -> Any:
-    if isinstance(value, simdjson.Object):
-        return value.as_dict()
-    if isinstance(value, simdjson.Array):
-        return value.as_list()
-    return value
+def _decode_whole(raw: bytes) -> Any:
+    """msgspec's decode of the whole body, or MISSING when it refuses (the caller retries)."""
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return MISSING
 
 
-def parse_body(request: CapturedRequest) -> Body:
+def simple_keys(path: str) -> tuple[str, ...] | None:
+    """The keys of a plain dotted path (`$.a.b` -> ("a", "b")), None for any other JSONPath."""
+    try:
+        keys, _ = _compile(normalize_path(path))
+    except Exception:
+        return None
+    return keys
+
+
+def parse_body(request: CapturedRequest, projection: Projection | None = None) -> Body:
     """The request's body, parsed lazily as JSON (what the runtime does) or form for diagnosis."""
-    return Body(request.body, request.content_type)
+    return Body(request.body, request.content_type, projection)
 
 
 def _json_error(error: Exception) -> str:
@@ -188,14 +201,6 @@ def normalize_path(path: str) -> str:
         return "$" + path
     return "$." + path
 
-
-@lru_cache(maxsize=1024)
-def _pointer(path: str) -> str | None:
-    """The JSON pointer for a plain dotted path (`$.a.b` -> `/a/b`), None for anything else."""
-    keys, _ = _compile(normalize_path(path))
-    if keys is None:
-        return None
-    return "/" + "/".join(k.replace("~", "~0").replace("/", "~1") for k in keys)
 
 
 @lru_cache(maxsize=1024)
@@ -339,3 +344,73 @@ def iter_leaves(document: Any, limit: int = 20000) -> Iterator[tuple[str, Any]]:
                 queue.append((f"{path}[{index}]", child))
         elif node is not MISSING:
             yield path, node
+
+
+_PROJECTIONS: dict[int, tuple[Any, Projection | None]] = {}
+
+
+def definition_projection(definition: Definition) -> Projection | None:
+    """The projection of every plain body path `definition` reads (cached per definition)."""
+    cached = _PROJECTIONS.get(id(definition))
+    if cached is not None and cached[0] is definition:
+        return cached[1]
+    projection = build_projection(
+        keys for keys in map(simple_keys, _body_paths(definition)) if keys)
+    if len(_PROJECTIONS) > 64:
+        _PROJECTIONS.clear()
+    _PROJECTIONS[id(definition)] = (definition, projection)
+    return projection
+
+
+def _body_paths(definition: Definition) -> Iterator[str]:
+    """Body JSONPaths in eventExtraction, transactionId, challenge, customer and sync blocks."""
+    webhook = definition.webhook
+
+    def located(spec: Any) -> Iterator[str]:
+        if isinstance(spec, dict) and spec.get("source", "body") == "body":
+            path = spec.get("path")
+            if isinstance(path, str):
+                yield path
+
+    def strings(value: Any) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, list):
+            yield from (item for item in value if isinstance(item, str))
+
+    extraction = webhook.get("eventExtraction")
+    if isinstance(extraction, dict):
+        yield from located(extraction)
+        yield from located(extraction.get("fallback"))
+        composite = extraction.get("compositeStrategy")
+        parts = composite.get("parts") if isinstance(composite, dict) else None
+        for part in parts if isinstance(parts, list) else []:
+            yield from located(part)
+    transaction = webhook.get("transactionId")
+    if isinstance(transaction, dict):
+        yield from strings(transaction.get("paths"))
+        overrides = transaction.get("overrides")
+        for override in overrides.values() if isinstance(overrides, dict) else []:
+            if isinstance(override, dict):
+                yield from strings(override.get("paths"))
+    challenge = webhook.get("challengeResponse")
+    if isinstance(challenge, dict):
+        yield from strings(challenge.get("identifyField"))
+        yield from strings(challenge.get("challengePath"))
+    customer = webhook.get("customerExtraction")
+    if isinstance(customer, dict):
+        yield from strings(customer.get("basePath", "$"))
+        overrides = customer.get("overrides")
+        for override in overrides.values() if isinstance(overrides, dict) else []:
+            if isinstance(override, dict):
+                yield from strings(override.get("basePath"))
+    for handler in definition.sync_handlers.values():
+        if not isinstance(handler, dict):
+            continue
+        yield from strings(handler.get("dataPath"))
+        mapping = handler.get("mapping")
+        for spec in mapping.values() if isinstance(mapping, dict) else []:
+            yield from strings(spec)
+            if isinstance(spec, dict):
+                yield from strings(spec.get("path"))
+                yield from strings(spec.get("paths"))
