@@ -405,8 +405,9 @@ class TestReplayStore:
         assert [r["source"].get("capture_id") for r in json_lines(result)[:-1]] == [1, 3]
         result = run("replay", "--definition", definition, "--store", store_path, "--last",
                      "1", "--credential", f"webhookSecret={SECRET}")
-        assert result.exit_code == 0
+        assert result.exit_code == 1  # #3 redelivers #1, which the store still remembers
         assert "capture #3" in result.stdout
+        assert "duplicate of capture #1" in result.stdout
 
     def test_unknown_capture_id(self, definition: str, store_path: str) -> None:
         result = run("replay", "--definition", definition, "--store", store_path, "99")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from whdebug.definition import Definition
     from whdebug.engine.report import Finding, Report
     from whdebug.models import CapturedRequest, Secrets
-    from whdebug.store import Store
+    from whdebug.resend import Answer
+    from whdebug.store import CaptureSummary, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -296,6 +298,24 @@ def _capture_ids(store: Store, ids: Sequence[int], all_captures: bool,
     return sorted(chosen)
 
 
+def _earlier_captures(store: Store, chosen: Sequence[int], window: int | None) -> list[int]:
+    """Captures not replayed that the runtime would have seen before the replayed ones.
+
+    Every capture older than the first chosen one (only the newest `window` of them with
+    --dedupe-window) and those between chosen ones; their accepted transaction ids seed
+    the dedupe index, so a redelivery reports TX_DUPLICATE against the original capture.
+    """
+    if not chosen:
+        return []
+    first, last, picked = chosen[0], chosen[-1], set(chosen)
+    existing = store.ids()
+    before = [capture_id for capture_id in existing if capture_id < first]
+    if window is not None:
+        before = before[len(before) - window:] if window else []
+    return before + [capture_id for capture_id in existing
+                     if first < capture_id < last and capture_id not in picked]
+
+
 def _read_files(files: Sequence[str]) -> list[CapturedRequest]:
     from whdebug.httpfile import read_request_file
 
@@ -362,33 +382,45 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
     file_requests = _read_files(files)
     store: Store | None = None
     ids: list[int] = []
+    earlier: list[int] = []
     if uses_store:
         from whdebug.store import Store, default_store_path
 
         store = Store.open(store_path or default_store_path(), create=False)
         ctx.call_on_close(store.close)
         ids = _capture_ids(store, capture_ids, all_captures, last)
-
-    def requests() -> Iterator[CapturedRequest]:
-        for capture_id in ids:
-            assert store is not None
-            yield store.get(capture_id)
-        yield from file_requests
+        earlier = _earlier_captures(store, ids, dedupe_window)
 
     options = AnalysisOptions(missing_part=missing_part, nullish=nullish)
     dedupe = DedupeIndex(window=dedupe_window)
+
+    def run(request: CapturedRequest, options: AnalysisOptions) -> Report:
+        """Analyse one request; an accepted transaction id is recorded in `dedupe`."""
+        if profile is not None:
+            from whdebug.profiles import analyze_profile
+
+            return analyze_profile(request, profile, secrets, now=now, options=options,
+                                   dedupe=dedupe)
+        return analyze(request, definition, secrets, now=now, options=options, dedupe=dedupe)
+
+    def requests() -> Iterator[CapturedRequest]:
+        """The chosen captures, oldest first, then the files; earlier captures only seed."""
+        seeding = dataclasses.replace(options, diagnose=False)
+        chosen = set(ids)
+        for capture_id in sorted(chosen.union(earlier)):
+            assert store is not None
+            request = store.get(capture_id)
+            if capture_id in chosen:
+                yield request
+            else:
+                run(request, seeding)
+        yield from file_requests
+
     secret_values = _secret_values(secrets, definition)
     tally = _Tally(definition.trigger_events)
     console = None if as_json else _stdout_console()
     for request in requests():
-        if profile is not None:
-            from whdebug.profiles import analyze_profile
-
-            report = analyze_profile(request, profile, secrets, now=now, options=options,
-                                     dedupe=dedupe)
-        else:
-            report = analyze(request, definition, secrets, now=now, options=options,
-                             dedupe=dedupe)
+        report = run(request, options)
         report, line = _report_line(report, secret_values)
         tally.add(report)
         if console is None:
@@ -1113,3 +1145,444 @@ def bundle(ctx: click.Context, inputs: tuple[str, ...], definition_path: str,
     write_zip(output, result.files, now)
     render_bundle(_stdout_console(), output_path, result.files, result.masked_headers,
                   result.blanked, sum(1 for s in named if len(s.value) >= 4), result.unscanned)
+
+
+# --- the capture store: serve, list, import, export, send -----------------------------------
+
+_STORE_HELP = "Capture store (default: $WHDEBUG_STORE or .whdebug/captures.db)."
+_LIST_DEFAULT = 100
+"""Rows the human `list` shows without --last (--json lists every capture)."""
+_LIST_BATCH = 1000
+_PREVIEW_BYTES = 4096
+"""Bytes of an answer's body `send` prints."""
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def _safe(text: str, limit: int = 200) -> str:
+    """Request-controlled text for a terminal: control characters escaped, length bounded."""
+    text = _UNSAFE_TEXT.sub(lambda match: f"\\x{ord(match.group()):02x}"
+                            if ord(match.group()) < 0x100 else f"\\u{ord(match.group()):04x}",
+                            text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _format_size(size: int) -> str:
+    """Bytes in decimal units, as the receiver's console line shows them (`7.0 KB`)."""
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def _open_store(store_path: str | None, *, create: bool = False) -> Store:
+    """The store to read (never created unless `create`: a typo must not look empty)."""
+    from whdebug.errors import StoreError
+    from whdebug.store import Store, default_store_path
+
+    path = Path(store_path) if store_path else default_store_path()
+    if not create and not path.exists():
+        raise StoreError("capture store not found; capture with `whdebug serve` or "
+                         "`whdebug import FILE` first, or give --store PATH", str(path))
+    return Store.open(path, create=create)
+
+
+def _store_flag(store: Store) -> str:
+    """` --store PATH` for a suggested command, or '' when PATH is the default."""
+    import shlex
+
+    from whdebug.store import default_store_path
+
+    default = default_store_path().absolute()
+    return "" if store.path.absolute() == default else f" --store {shlex.quote(str(store.path))}"
+
+
+def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write `data` to `path`; a new file gets `mode` (captures may hold signatures)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise WhdebugError(f"cannot write: {error.strerror}", str(path)) from None
+
+
+@main.command(short_help="Run the receiver only: capture every request, one line each.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback exposes captures and secrets.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True,
+              help="Port to listen on (0: any free port, shown in the banner).")
+@click.option("--store", "store_path", metavar="PATH", help=_STORE_HELP)
+@click.option("--max-body", type=click.IntRange(min=0), default=26_214_400, show_default=True,
+              metavar="BYTES", help="Larger bodies are answered 413 and stored truncated.")
+@click.option("--forward-to", metavar="URL",
+              help="Relay each capture's exact bytes to URL (your app) and record its answer.")
+@click.option("--strict", is_flag=True,
+              help="Answer 401 when the signature does not verify, as the runtime does.")
+@click.option("--definition", "definition_path", metavar="FILE",
+              help="The MiniApp definition: answers challenges, explains each capture.")
+@_analysis_options
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_body: int,
+          forward_to: str | None, strict: bool, definition_path: str | None,
+          credentials_file: str | None, credential_pairs: tuple[str, ...],
+          config_pairs: tuple[str, ...], missing_part: str, nullish: bool,
+          now_text: str | None) -> None:
+    """Receive webhooks on HOST:PORT and store every request's exact bytes.
+
+    Prints one line per capture: time, method, path, size and the answer sent; with
+    --definition also the event, the signature verdict and what the runtime would do.
+    Stop with Ctrl-C, then explain a capture with `whdebug replay --last 1 --definition FILE`.
+    """
+    if strict and definition_path is None:
+        raise click.UsageError("--strict needs --definition FILE (to verify signatures)", ctx)
+    if forward_to is not None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(forward_to)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise click.UsageError(f"--forward-to: expected an http:// or https:// URL, got "
+                                   f"{forward_to!r}", ctx)
+    from whdebug.definition import load_definition
+    from whdebug.engine import AnalysisOptions
+    from whdebug.receiver import ReceiverSettings
+    from whdebug.server import ServerSettings
+    from whdebug.server import serve as run_server
+    from whdebug.store import default_store_path
+
+    definition = load_definition(definition_path) if definition_path is not None else None
+    settings = ReceiverSettings(
+        definition=definition,
+        secrets=load_secrets(credentials_file, credential_pairs, config_pairs),
+        strict=strict,
+        max_body=max_body,
+        forward_to=forward_to,
+        options=AnalysisOptions(missing_part=missing_part, nullish=nullish),
+        analysis_now=parse_now(now_text) if now_text else None,
+    )
+    path = Path(store_path) if store_path else default_store_path()
+    run_server(path, settings, ServerSettings(host=host, port=port))
+    import shlex
+
+    store = "" if store_path is None else f" --store {shlex.quote(store_path)}"
+    if definition_path is not None:
+        secret_flags = " (plus your --credential flags)" if (
+            credentials_file or credential_pairs or config_pairs) else ""
+        click.echo(f"receiver stopped. Explain the newest capture: whdebug replay --last 1 "
+                   f"--definition {shlex.quote(definition_path)}{store}{secret_flags}",
+                   err=True)
+    else:
+        click.echo(f"receiver stopped. See the captures: whdebug list{store}", err=True)
+
+
+def _summary_json(summary: CaptureSummary) -> dict[str, Any]:
+    from whdebug.capturejson import format_timestamp
+
+    return {
+        "id": summary.id,
+        "received_at": format_timestamp(summary.received_at),
+        "client": summary.client,
+        "method": summary.method,
+        "path": summary.path,
+        "query": summary.query,
+        "body_size": summary.body_size,
+        "truncated": summary.truncated,
+        "response_status": summary.response_status,
+        "content_type": summary.content_type,
+        "user_agent": summary.user_agent,
+    }
+
+
+def _status_cell(status: int | None) -> tuple[str, str]:
+    if status is None:
+        return "—", "dim"
+    return str(status), "green" if status < 400 else "red"
+
+
+@main.command(name="list", short_help="List captures, newest first.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per capture per line (every capture unless --last).")
+@click.option("--last", type=click.IntRange(min=1), metavar="N",
+              help=f"Only the newest N captures (default: {_LIST_DEFAULT} in the table, all "
+                   "with --json).")
+@click.option("--store", "store_path", metavar="PATH", help=_STORE_HELP)
+@click.pass_context
+def list_captures(ctx: click.Context, as_json: bool, last: int | None,
+                  store_path: str | None) -> None:
+    """List captures, newest first: id, time (local), method, target, size, the answer
+    sent, content type and sender (user agent)."""
+    store = _open_store(store_path)
+    ctx.call_on_close(store.close)
+    if as_json:
+        remaining = last
+        before: int | None = None
+        while remaining is None or remaining > 0:
+            batch = _LIST_BATCH if remaining is None else min(remaining, _LIST_BATCH)
+            page = store.page(before_id=before, limit=batch)
+            if not page:
+                break
+            click.echo("\n".join(json.dumps(_summary_json(row), separators=(",", ":"))
+                                 for row in page))
+            before = page[-1].id
+            if remaining is not None:
+                remaining -= len(page)
+        return
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _stdout_console()
+    total = store.count()
+    if not total:
+        console.print(Text(f"no captures yet in {store.path}. Point a provider (or curl "
+                           "--data-binary @payload.json) at `whdebug serve`, or `whdebug "
+                           "import FILE`."))
+        return
+    rows = store.page(limit=last or _LIST_DEFAULT)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("#", justify="right", style="bold", no_wrap=True)
+    table.add_column("received", no_wrap=True, style="dim")
+    table.add_column("method", no_wrap=True, min_width=6)
+    table.add_column("target", overflow="fold", ratio=1)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("status", justify="right", no_wrap=True)
+    # The target matters most: the other text columns appear only when there is room.
+    extra = [(title, width) for title, width in (("content type", 100), ("sender", 125))
+             if console.width >= width]
+    for title, _ in extra:
+        table.add_column(title, overflow="ellipsis", no_wrap=True, max_width=28)
+    for row in rows:
+        size = Text(_format_size(row.body_size))
+        if row.truncated:
+            size.append(" truncated", style="bold yellow")
+        status, style = _status_cell(row.response_status)
+        cells = [
+            Text(str(row.id)),
+            Text(row.received_at.astimezone().strftime("%m-%d %H:%M:%S")),
+            Text(_safe(row.method, 16)),
+            Text(_safe(row.target)),
+            size,
+            Text(status, style=style),
+        ]
+        values = {"content type": row.content_type, "sender": row.user_agent}
+        cells.extend(Text(_safe(values[title] or "—", 60)) for title, _ in extra)
+        table.add_row(*cells)
+    console.print(table)
+    shown = len(rows)
+    note = f"{_plural(total, 'capture')} in {store.path} (times are local)"
+    if shown < total:
+        note += f"; newest {shown:,} shown (--last N for more)"
+    console.print(Text(note, style="dim"))
+    console.print(Text(f"explain one: whdebug replay ID --definition FILE{_store_flag(store)}",
+                       style="dim"))
+
+
+@main.command(name="import", short_help="Store .http, .har and .json request files as captures.")
+@click.argument("files", metavar="FILE...", nargs=-1, required=True)
+@click.option("--store", "store_path", metavar="PATH", help=_STORE_HELP)
+@click.pass_context
+def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | None) -> None:
+    """Store every request in FILE... (.http, .har, or a `whdebug export --format json`
+    file) as a new capture, exactly as written; prints the new ids.
+
+    All files are read first and stored in one transaction: if any cannot be read,
+    nothing is imported. The store is created if it does not exist.
+    """
+    requests: list[tuple[str, CapturedRequest]] = []
+    for file in files:
+        requests.extend((file, request) for request in _read_files([file]))
+    if not requests:
+        raise WhdebugError("nothing to import: the files hold no requests")
+    store = _open_store(store_path, create=True)
+    ctx.call_on_close(store.close)
+    new_ids = store.insert_many(request for _, request in requests)
+    for capture_id, (file, request) in zip(new_ids, requests, strict=True):
+        click.echo(f"#{capture_id}  {_safe(request.method, 16)} {_safe(request.target)}  "
+                   f"{_format_size(request.size)}{'  truncated' if request.truncated else ''}"
+                   f"  from {file}")
+    click.echo(f"import: stored {_plural(len(new_ids), 'capture')} in {store.path}", err=True)
+
+
+def _default_base_url(request: CapturedRequest) -> str:
+    """Where an exported curl sends: the Host it was sent to, else the default receiver."""
+    host = (request.header("host") or "").strip()
+    if not host or any(char in host for char in "/?#@ \t\\'\"") or not host.isprintable():
+        return "http://127.0.0.1:8787"
+    forwarded = (request.header("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    return f"{'https' if forwarded == 'https' else 'http'}://{host}"
+
+
+def _curl_script(request: CapturedRequest, url: str, body_file: str | None) -> bytes:
+    """A bash script (or, without `body_file`, a pasteable command) for the capture."""
+    from whdebug.curl import format_curl
+
+    what = (f"whdebug capture #{request.capture_id}" if request.capture_id is not None
+            else "whdebug request")
+    received = request.received_at
+    when = f", received {received.isoformat()}" if received is not None else ""
+    lines = [f"# {what}: {_safe(request.method, 16)} {_safe(request.target, 120)}{when}\n"]
+    command = format_curl(request, url, body_file=None if body_file is None else "BODY")
+    if body_file is not None:
+        import shlex
+
+        lines.insert(0, "#!/usr/bin/env bash\n")
+        lines.append(f"# the body ({request.size:,} bytes, exactly) is in "
+                     f"{_safe(Path(body_file).name)} beside this script\n")
+        reference = '@"$(dirname "$0")"/' + shlex.quote(Path(body_file).name)
+        command = command.replace("--data-binary @BODY", "--data-binary " + reference, 1)
+    return ("".join(lines) + command).encode("utf-8")
+
+
+@main.command(short_help="Write a capture as .http, HAR, curl or capture JSON.")
+@click.argument("capture_id", metavar="ID", type=click.IntRange(min=1))
+@click.option("--format", "format_name", type=click.Choice(["http", "har", "curl", "json"]),
+              default="http", show_default=True,
+              help="http: the raw request, body byte for byte; curl: a bash command that "
+                   "re-sends it; json: every field, body in base64.")
+@click.option("-o", "--output", "output_path", metavar="FILE",
+              help="Write to FILE (curl: a script, the body beside it in FILE.body); "
+                   "default: standard output.")
+@click.option("--redact", is_flag=True,
+              help="Mask signature, token, cookie and authorization header values (and "
+                   "such query parameters) before writing.")
+@click.option("--to", "base_url", metavar="URL",
+              help="curl: where to send (default: the Host the capture was sent to). A URL "
+                   "without a path gets the capture's path.")
+@click.option("--store", "store_path", metavar="PATH", help=_STORE_HELP)
+@click.pass_context
+def export(ctx: click.Context, capture_id: int, format_name: str, output_path: str | None,
+           redact: bool, base_url: str | None, store_path: str | None) -> None:
+    """Write capture ID in one of four formats; every byte of the body survives."""
+    if base_url is not None and format_name != "curl":
+        raise click.UsageError("--to is for --format curl", ctx)
+    store = _open_store(store_path)
+    ctx.call_on_close(store.close)
+    request = store.get(capture_id)
+    if redact:
+        from whdebug.bundle import mask_request
+
+        masked, _ = mask_request(request, ())
+        names = [name for (name, value), (_, kept) in zip(request.headers, masked.headers,
+                                                          strict=True) if value != kept]
+        query = " and query parameters" if masked.query != request.query else ""
+        click.echo(f"export: masked {', '.join(names) or 'no headers'}{query}", err=True)
+        request = masked
+    if request.truncated:
+        click.echo(f"export: capture #{capture_id} is truncated: only the first "
+                   f"{len(request.body):,} of {request.size:,} bytes were stored", err=True)
+    output = Path(output_path) if output_path is not None else None
+    if output is not None and output.is_dir():
+        raise WhdebugError("-o must be a file, not a directory", str(output))
+    if format_name == "http":
+        from whdebug.httpfile import format_http
+
+        data = format_http(request)
+    elif format_name == "har":
+        from whdebug.har import format_har
+
+        data = format_har([request])
+    elif format_name == "json":
+        from whdebug.capturejson import capture_to_json
+
+        data = (json.dumps(capture_to_json(request), indent=2, ensure_ascii=False)
+                + "\n").encode("utf-8")
+    else:
+        from whdebug.curl import can_inline, sends_body
+        from whdebug.resend import target_url
+
+        url = target_url(base_url or _default_base_url(request), request)
+        if output is None:
+            if not can_inline(request):
+                raise WhdebugError(f"capture #{capture_id}'s body holds NUL bytes, which a "
+                                   "shell argument cannot carry; use -o FILE (the body goes "
+                                   "to FILE.body)")
+            data = _curl_script(request, url, None)
+        else:
+            body_path = output.with_name(output.name + ".body")
+            with_body = sends_body(request)
+            data = _curl_script(request, url, str(body_path) if with_body else None)
+            if with_body:
+                _write_private(body_path, request.body)
+            _write_private(output, data, 0o700)
+            click.echo(f"export: wrote {output} (run: bash {output})"
+                       + (f" and {body_path} ({request.size:,} bytes)" if with_body else ""),
+                       err=True)
+            return
+    if output is None:
+        stdout = click.get_binary_stream("stdout")
+        stdout.write(data)
+        stdout.flush()
+    else:
+        _write_private(output, data)
+        click.echo(f"export: wrote {output} ({len(data):,} bytes)", err=True)
+
+
+def _print_answer(answer: Answer) -> None:
+    """The target's answer on standard output: status line, headers, a body preview."""
+    lines = [f"HTTP/{answer.http_version.removeprefix('HTTP/')} {answer.status} "
+             f"{_safe(answer.reason, 80)}".rstrip()]
+    lines.extend(f"{_safe(name, 80)}: {_safe(value, 400)}" for name, value in answer.headers)
+    lines.append("")
+    body = answer.body
+    if body:
+        preview = body[:_PREVIEW_BYTES].decode("utf-8", errors="replace")
+        preview = "\n".join(_safe(line, _PREVIEW_BYTES) for line in preview.split("\n"))
+        lines.append(preview)
+        if len(body) > _PREVIEW_BYTES:
+            lines.append(f"… ({len(body) - _PREVIEW_BYTES:,} more bytes)")
+    click.echo("\n".join(lines))
+
+
+@main.command(short_help="Re-send a capture's exact bytes and headers to a URL.")
+@click.argument("capture_id", metavar="[ID]", required=False, type=click.IntRange(min=1))
+@click.option("--to", "url", metavar="URL", required=True,
+              help="Where to send. A URL without a path gets the capture's path; the "
+                   "capture's query string is appended.")
+@click.option("--file", "file_path", metavar="F",
+              help="Send the request(s) in a .http, .har or .json file instead of a capture.")
+@click.option("--store", "store_path", metavar="PATH", help=_STORE_HELP)
+@click.pass_context
+def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | None,
+         store_path: str | None) -> None:
+    """Send capture ID (or --file F) to URL: the same method, the exact body bytes and the
+    original headers, minus hop-by-hop ones (Host and Content-Length are recomputed).
+
+    Prints the answer's status line, headers and the start of its body. Exit status 0
+    when every answer is 2xx, 1 otherwise, 2 when nothing answered or on bad input.
+    """
+    if (capture_id is None) == (file_path is None):
+        raise click.UsageError("give a capture ID or --file F (one of them)", ctx)
+    from whdebug.resend import forwardable_headers, resend, target_url
+
+    if file_path is not None:
+        requests = _read_files([file_path])
+    else:
+        store = _open_store(store_path)
+        ctx.call_on_close(store.close)
+        requests = [store.get(capture_id or 0)]
+    for request in requests:
+        if request.truncated:
+            what = (f"capture #{request.capture_id}" if request.capture_id is not None
+                    else request.source_label)
+            raise WhdebugError(f"{what} was truncated: only {len(request.body):,} of "
+                               f"{request.size:,} bytes were stored, so it cannot be re-sent")
+        target_url(url, request)  # a bad URL fails before anything is sent
+    all_ok = True
+    for number, request in enumerate(requests):
+        if number:
+            click.echo()
+        answer = resend(request, url)
+        all_ok = all_ok and answer.ok
+        click.echo(f"send: {request.source_label} {_safe(request.method, 16)} "
+                   f"{_safe(answer.url)} ({request.size:,} bytes, "
+                   f"{_plural(len(forwardable_headers(request)), 'header')}) -> {answer.status}"
+                   f" in {answer.elapsed * 1000:.0f} ms", err=True)
+        _print_answer(answer)
+    ctx.exit(0 if all_ok else 1)

@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives import constant_time
 
 from whdebug.definition import Definition
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
+from whdebug.engine.digests import compute_hmac, strip_runtime_prefix
 from whdebug.engine.events import extract_event
 from whdebug.engine.paths import Body, js_string, lookup, parse_body
 from whdebug.engine.report import Finding, Outcome, Report, Step, finding
 from whdebug.engine.secrets import resolve_secret
-from whdebug.engine.digests import compute_hmac, strip_runtime_prefix
 from whdebug.engine.transactions import DedupeIndex
 from whdebug.errors import WhdebugError
 from whdebug.models import CapturedRequest, Secrets

@@ -20,10 +20,10 @@ from urllib.parse import urlencode
 from whdebug import __version__
 from whdebug.capturejson import decode_base64
 from whdebug.definition import Definition
+from whdebug.engine.digests import TYPE_ALGORITHM, compute_hmac, encode_digest
 from whdebug.engine.events import extract_event
 from whdebug.engine.paths import MISSING, js_string, lookup, parse_body
 from whdebug.engine.secrets import resolve_secret, secret_hint
-from whdebug.engine.digests import TYPE_ALGORITHM, compute_hmac, encode_digest
 from whdebug.errors import WhdebugError
 from whdebug.models import CapturedRequest, Secrets
 
