@@ -43,7 +43,8 @@ def export_capture(request: CapturedRequest, format_name: str, path: Path,
         elif format_name == "curl":
             body_path = path.with_name(path.stem + ".body")
             text, separate = curl_command(request, base_url, body_path)
-            _write(path, ("#!/bin/sh\n" + text).encode("latin-1", errors="replace"), 0o755)
+            script = ("#!/usr/bin/env bash\n" + text).encode("latin-1", errors="replace")
+            _write(path, script, 0o700)
             return [path, body_path] if separate else [path]
         else:
             raise WhdebugError(f"unknown export format {format_name!r}")
