@@ -399,15 +399,18 @@ def serve(
     *,
     error_console: Console | None = None,
 ) -> None:
-    """`whdebug serve`: open the store, bind (errors before serving), print lines until Ctrl-C."""
+    """`whdebug serve`: bind, open the store (errors before serving), print lines until Ctrl-C.
+
+    The port is bound first so that a port in use leaves no new store file behind.
+    """
     console = console or Console()
     error_console = error_console or Console(stderr=True)
     path = Path(store_path)
-    store = Store.open(path)
+    sock = bind_socket(server_settings.host, server_settings.port, server_settings.backlog)
     try:
-        sock = bind_socket(server_settings.host, server_settings.port, server_settings.backlog)
+        store = Store.open(path)
     except BaseException:
-        store.close()
+        sock.close()
         raise
     if not is_loopback(server_settings.host):
         _warn_exposed(error_console, server_settings.host)
