@@ -705,7 +705,7 @@ def _parse_headers(pairs: Sequence[str]) -> list[tuple[str, str]]:
 def _read_payload(path: str) -> bytes:
     """The payload's exact bytes; `-` reads standard input."""
     if path == "-":
-        return click.get_binary_stream("stdin").read()
+        return sys.stdin.buffer.read()
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
@@ -816,7 +816,7 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
             raise WhdebugError(f"cannot write: {error.strerror}", output_path) from None
         click.echo(f"sign: wrote {output_path} ({len(data)} bytes)", err=True)
     else:
-        stdout = click.get_binary_stream("stdout")
+        stdout = sys.stdout.buffer
         stdout.write(data)
         stdout.flush()
 
@@ -878,7 +878,7 @@ def redact(definition_path: str, output_path: str | None) -> None:
         except OSError as error:
             raise WhdebugError(f"cannot write: {error.strerror}", output_path) from None
     else:
-        stdout = click.get_binary_stream("stdout")
+        stdout = sys.stdout.buffer
         stdout.write(data)
         stdout.flush()
     for blanked in redaction.blanked:
@@ -1516,7 +1516,7 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
                        err=True)
             return
     if output is None:
-        stdout = click.get_binary_stream("stdout")
+        stdout = sys.stdout.buffer
         stdout.write(data)
         stdout.flush()
     else:
