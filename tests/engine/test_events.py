@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from factories import make_definition, make_request, run
@@ -130,6 +132,14 @@ def test_first_of_many_matches() -> None:
         ([[1, 2], 3], "1,2,3"),
         ("x", "x"),
         (MISSING, "undefined"),
+        (820982911946154508, "820982911946154500"),
+        (2**53 - 1, "9007199254740991"),
+        (1e16, "10000000000000000"),
+        (0.00001, "0.00001"),
+        (1e-7, "1e-7"),
+        (-0.0, "0"),
+        (123456789.125, "123456789.125"),
+        (1.5e300, "1.5e+300"),
     ],
 )
 def test_js_string(value: object, expected: str) -> None:
@@ -185,3 +195,16 @@ def test_projected_and_full_lookups_agree(document: object) -> None:
 def test_missing_event_extraction_block() -> None:
     report = run(make_request(), make_definition(eventExtraction=None))
     assert report.outcome.status == "no-event" and "EVT_NOT_FOUND" in report.codes()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False)
+                       | st.integers(min_value=-(2**70), max_value=2**70), min_size=1,
+                       max_size=25))
+def test_js_string_agrees_with_node(values: list[float | int]) -> None:
+    """JSON.parse then String() in Node.js is the oracle for number stringification."""
+    text = json.dumps(values)
+    script = f"for (const v of JSON.parse({json.dumps(text)})) console.log(String(v))"
+    result = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == [js_string(v) for v in json.loads(text)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -284,7 +285,8 @@ def js_string(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, int):
-        return str(value)
+        # JSON.parse reads every number as a double: ids past 2**53 lose their last digits
+        return str(value) if abs(value) <= _SAFE_INTEGER else _js_number(float(value))
     if isinstance(value, float):
         return _js_number(value)
     if isinstance(value, list):
@@ -297,14 +299,21 @@ def js_join(values: list[Any], separator: str) -> str:
     return separator.join("" if v is None or v is MISSING else js_string(v) for v in values)
 
 
+_SAFE_INTEGER = 2**53 - 1
+
+
 def _js_number(value: float) -> str:
+    """Number.prototype.toString: shortest round-trip digits, plain from 1e-6 up to 1e21."""
     if value != value:
         return "NaN"
     if value in (float("inf"), float("-inf")):
         return "Infinity" if value > 0 else "-Infinity"
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
+    if value == 0:
+        return "0"
     text = repr(value)
+    if 1e-6 <= abs(value) < 1e21:
+        plain = format(Decimal(text), "f")
+        return plain[:-2] if plain.endswith(".0") else plain
     if "e" in text:
         mantissa, exponent = text.split("e")
         sign = "-" if exponent.startswith("-") else "+"
