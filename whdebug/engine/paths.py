@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
