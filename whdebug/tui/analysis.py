@@ -59,8 +59,12 @@ class Analysis:
         report = self.report
         if report is None:
             return RowVerdict(None, "none", "none", (), self.problem)
+        note = None
+        hypothetical = report.outcome.if_verified
+        if hypothetical and hypothetical.get("event") is not None:
+            note = f"({hypothetical['event']})"  # the event it would carry once verified
         return RowVerdict(report.event.value, report.signature.verdict, report.outcome.status,
-                          tuple(report.codes()))
+                          tuple(report.codes()), note)
 
 
 class SharedStore:

@@ -294,8 +294,8 @@ class CaptureList(ScrollView, can_focus=True):
             event, event_style = "…", muted
             signature, status = "·", "none"
         else:
-            event = verdict.event if verdict.event is not None else _NO_EVENT.get(
-                verdict.status, verdict.note or "∅")
+            event = verdict.event if verdict.event is not None else (
+                verdict.note or _NO_EVENT.get(verdict.status, "∅"))
             event_style = style if verdict.event is not None else muted
             signature, status = SIGNATURE_SYMBOLS.get(verdict.signature, "·"), verdict.status
         segments.append(Segment(_fit(event, columns.event) + " ", event_style))
