@@ -80,12 +80,17 @@ def main() -> None:
     requests = [github_request(i) for i in range(1000)]
     sample = analyze(requests[0], definition, secrets, now=NOW)
     assert sample.outcome.status == "fires" and sample.signature.verdict == "pass", sample.outcome
+    window = DedupeIndex(window=500)
+    statuses = {analyze(r, definition, secrets, now=NOW, dedupe=window).outcome.status
+                for r in requests + requests}
+    assert statuses == {"fires"}, statuses
     print(f"body size {len(requests[0].body)} bytes; outcome {sample.outcome.summary}")
 
     engine_rates, bare_rates = [], []
     for _ in range(args.rounds):
         counter = iter(range(10**9))
-        dedupe = DedupeIndex()
+        # a window shorter than the 1,000-request cycle: every report is a new delivery
+        dedupe = DedupeIndex(window=500)
 
         def one(counter=counter, dedupe=dedupe) -> None:  # type: ignore[no-untyped-def]
             request = requests[next(counter) % 1000]
