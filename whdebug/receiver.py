@@ -145,7 +145,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
-              truncated: bool) -> CapturedRequest:
+              truncated: bool, answer: _Answer | None = None) -> CapturedRequest:
     """The request as received: raw path and query (never percent-decoded), raw headers."""
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
@@ -162,6 +162,8 @@ def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
         truncated=truncated,
         received_at=received_at,
         client=_client(scope),
+        response_status=None if answer is None else answer.status,
+        response_body=None if answer is None else answer.body,
     )
 
 
@@ -252,9 +254,13 @@ def _forward_url(base: str, query: str) -> str:
     return f"{base}{'&' if '?' in base else '?'}{query}"
 
 
-async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings
-                           ) -> tuple[CapturedRequest, bool, bool]:
-    """The capture (before any answer), whether it went over --max-body, whether the client left."""
+async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings,
+                           answer: _Answer | None = None) -> tuple[CapturedRequest, bool, bool]:
+    """The capture, whether it went over --max-body, whether the client left.
+
+    `answer` is recorded in the capture when it is already known (no analysis needed) and the
+    body arrived whole.
+    """
     received_at = _as_utc(settings.now())
     announced = _content_length(scope)
     if announced is not None and announced > settings.max_body:
@@ -263,7 +269,8 @@ async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSet
         return _captured(scope, b"", received_at, announced, True), True, False
     body, seen, over, gone = await _read_body(receive, settings.max_body)
     size = announced if (over or gone) and announced is not None else seen
-    return _captured(scope, body, received_at, size, over or gone), over, gone
+    known = None if over or gone else answer
+    return _captured(scope, body, received_at, size, over or gone, known), over, gone
 
 
 def _capture_event(request: CapturedRequest, capture_id: int | None, answer: _Answer | None,
@@ -308,7 +315,8 @@ class Receiver:
             return
         settings = self.settings
         definition = settings.definition
-        request, over, gone = await _receive_request(scope, receive, settings)
+        request, over, gone = await _receive_request(
+            scope, receive, settings, _OK if definition is None else None)
         report: Report | None = None
         note: str | None = None
         wrong_path = definition is not None and _is_wrong_path(definition, request)
@@ -322,7 +330,7 @@ class Receiver:
         else:
             report, note = await self._analyze(request, definition, settings)
             answer = _answer(definition, report, settings.strict, wrong_path)
-        if answer is not None:
+        if answer is not None and request.response_status is None:
             request = replace(request, response_status=answer.status, response_body=answer.body)
 
         try:
