@@ -645,12 +645,18 @@ def _tui_options(options: dict[str, Any]) -> Any:
     now_text = options.get("now_text")
     store_path = options.get("store_path")
     definition_path = options.get("definition_path")
+    profile_name = options.get("profile_name")
+    if profile_name is not None:
+        from whdebug.profiles import get_profile
+
+        get_profile(profile_name)  # an unknown name is an error before the TUI starts
     credentials_file = options.get("credentials_file")
     if credentials_file and not Path(credentials_file).is_file():
         raise WhdebugError("credentials file not found", credentials_file)
     return TuiOptions(
         store_path=Path(store_path) if store_path else None,
         definition_path=Path(definition_path) if definition_path else None,
+        profile=profile_name,
         credentials_path=Path(credentials_file) if credentials_file else None,
         credentials=parse_pairs("--credential", options.get("credential_pairs") or ()),
         config=parse_pairs("--config", options.get("config_pairs") or ()),
@@ -663,12 +669,16 @@ def _tui_options(options: dict[str, Any]) -> Any:
 
 
 def _start_tui(ctx: click.Context, **options: Any) -> None:
-    """Start the TUI when there is a terminal; without one, say what to use instead."""
+    """Start the TUI when there is a terminal; without one, say what to use instead.
+
+    The options are checked first, so a bad one is reported even without a terminal.
+    """
+    tui_options = _tui_options(options)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise WhdebugError(f"the TUI needs a terminal; {_NO_TUI_HINT}")
     from whdebug.tui import run_tui
 
-    ctx.exit(run_tui(_tui_options(options)))
+    ctx.exit(run_tui(tui_options))
 
 
 @main.command()
@@ -676,11 +686,16 @@ def _start_tui(ctx: click.Context, **options: Any) -> None:
               help="Run the embedded receiver.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
 @click.option("--definition", "definition_path", metavar="FILE")
+@click.option("--profile", "profile_name", metavar="NAME",
+              help="A built-in profile instead of --definition: karzoun-tenant "
+                   "(--credential secret=... [--credential token=...]).")
 @_analysis_options
 @click.option("--store", "store_path", metavar="PATH")
 @click.pass_context
 def tui(ctx: click.Context, /, **options: Any) -> None:
     """The TUI: live capture list, pipeline, signature lab, event lab."""
+    if options.get("definition_path") and options.get("profile_name") is not None:
+        raise click.UsageError("give --definition FILE or --profile NAME, not both", ctx)
     _start_tui(ctx, **options)
 
 

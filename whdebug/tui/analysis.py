@@ -18,6 +18,7 @@ from whdebug.definition import Definition
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.errors import WhdebugError
 from whdebug.models import CapturedRequest, Secrets
+from whdebug.profiles import analyze_profile
 from whdebug.store import CaptureSummary, Store
 from whdebug.tui.workspace import Resolved, Workspace
 
@@ -221,9 +222,8 @@ class Analyzer:
             secrets = _with_trial_secret(secrets, resolved.definition, trial_secret)
         try:
             dedupe = self._dedupe_index(capture_id, request.path, resolved, generation)
-            report = analyze(request, resolved.definition, secrets,
-                             now=_now(resolved, request), options=self._options(),
-                             dedupe=dedupe)
+            report = run_analysis(request, resolved, secrets, now=_now(resolved, request),
+                                  options=self._options(), dedupe=dedupe)
         except Exception as error:  # the engine must never take the TUI down
             return Analysis(capture_id, generation, request, None, resolved.definition,
                             resolved.definition_path,
@@ -276,9 +276,9 @@ class Analyzer:
             request = self.store.get(capture_id)
             resolved = self.workspace.resolve(capture_id, request.path)
             if resolved is not None:
-                report = analyze(request, resolved.definition, resolved.secrets,
-                                 now=_now(resolved, request),
-                                 options=self._options(diagnose=False), dedupe=None)
+                report = run_analysis(request, resolved, resolved.secrets,
+                                      now=_now(resolved, request),
+                                      options=self._options(diagnose=False), dedupe=None)
                 transaction = _accepted_id(report)
         except Exception:  # an unreadable earlier capture just does not dedupe
             transaction = None
@@ -286,6 +286,17 @@ class Analyzer:
             if self._generation == generation:
                 self._transactions[capture_id] = transaction
         return transaction
+
+
+def run_analysis(request: CapturedRequest, resolved: Resolved, secrets: Secrets, *,
+                 now: datetime, options: AnalysisOptions,
+                 dedupe: DedupeIndex | None) -> Report:
+    """The report on one capture: the built-in profile's checks when one is active."""
+    if resolved.builtin is not None:
+        return analyze_profile(request, resolved.builtin, secrets, now=now, options=options,
+                               dedupe=dedupe)
+    return analyze(request, resolved.definition, secrets, now=now, options=options,
+                   dedupe=dedupe)
 
 
 def _accepted_id(report: Report) -> str | None:

@@ -63,14 +63,25 @@ _NARROW = 100
 
 
 def build_workspace(options: TuiOptions, directory: Path | None = None) -> Workspace:
-    """The workspace for `whdebug` / `whdebug tui`: one profile from the command line."""
+    """The workspace for `whdebug` / `whdebug tui`: one profile from the command line.
+
+    With `options.profile` every capture is analysed with that built-in profile: no
+    definition file is loaded or discovered (an unknown name raises WhdebugError).
+    """
+    builtin = None
     definition_path = options.definition_path
-    if definition_path is None and options.discover_definition:
+    if options.profile is not None:
+        from whdebug.profiles import get_profile
+
+        builtin = get_profile(options.profile)
+        definition_path = None
+    elif definition_path is None and options.discover_definition:
         definition_path = find_definition(directory or Path.cwd())
     profile = Profile(str(definition_path) if definition_path else None,
                       dict(options.credentials), dict(options.config), options.now)
     return Workspace(profile, credentials_path=options.credentials_path,
-                     missing_part=options.missing_part, nullish=options.nullish)
+                     missing_part=options.missing_part, nullish=options.nullish,
+                     builtin=builtin)
 
 
 class WhdebugApp(CaptureActions):
@@ -210,8 +221,11 @@ class WhdebugApp(CaptureActions):
 
     def _configure_receiver(self) -> None:
         workspace = self.workspace
+        # A profile's deliveries go to the user's own server on any path: the receiver just
+        # stores them and answers 200 (the TUI analyses them with the profile).
+        definition = None if workspace.builtin is not None else workspace.default_definition
         self.receiver.configure(
-            workspace.default_definition, workspace.default_secrets(),
+            definition, workspace.default_secrets(),
             AnalysisOptions(missing_part=workspace.missing_part, nullish=workspace.nullish))
 
     def on_resize(self) -> None:
@@ -242,6 +256,8 @@ class WhdebugApp(CaptureActions):
     # -- header and banner -----------------------------------------------------------------
 
     def _definition_slot(self) -> DefinitionSlot | None:
+        if self.workspace.builtin_slot is not None:
+            return self.workspace.builtin_slot
         path = self.current.definition_path if self.current is not None else None
         if path is None and self.selected_id is not None:
             summary = self.rows.summary(self.selected_id)
@@ -253,7 +269,16 @@ class WhdebugApp(CaptureActions):
     def _refresh_header(self) -> None:
         slot = self._definition_slot()
         definition = slot.definition if slot is not None else None
-        ns = definition.ns if definition is not None and definition.ns else "{ns}"
+        builtin = self.workspace.builtin
+        if builtin is not None:
+            # Karzoun posts to the user's own server: any path, no /miniapps/{ns}/webhooks.
+            path = str(builtin.definition.extra.get("webhookPath") or "/")
+            receiver_url = f"{self.receiver.base_url}{path}"
+            label: str | None = builtin.name
+        else:
+            ns = definition.ns if definition is not None and definition.ns else "{ns}"
+            receiver_url = f"{self.receiver.base_url}/miniapps/{ns}/webhooks"
+            label = definition.label if definition is not None else None
         counts = self.analyzer.counts() if self.analyzer is not None else {}
         scanned, done = self._filter_scanned
         filter_text = None
@@ -262,11 +287,11 @@ class WhdebugApp(CaptureActions):
                 "" if done else f" (scanning {scanned:,}/{self.rows.total:,})")
         state = HeaderState(
             title=self.options.title,
-            receiver_url=f"{self.receiver.base_url}/miniapps/{ns}/webhooks",
+            receiver_url=receiver_url,
             listening=self.receiver.listening,
             receiver_error=self.receiver.error,
             store=_short_path(self.store_path),
-            definition=definition.label if definition is not None else None,
+            definition=label,
             total=self.rows.total,
             analysed=sum(counts.values()),
             counts=tuple(sorted((k, v) for k, v in counts.items() if v)),
@@ -469,6 +494,11 @@ class WhdebugApp(CaptureActions):
             self.notify(message.errors[0], title="Definition not reloaded", severity="error")
 
     def action_load_definition(self) -> None:
+        if self.workspace.builtin is not None:
+            self.notify(f"The built-in profile {self.workspace.builtin.name} is in use; start "
+                        "whdebug tui without --profile to load a definition file.",
+                        title="Definition")
+            return
         current = self.workspace.default.definition_path or str(Path.cwd()) + "/"
         self.push_screen(definition_prompt(current), self._definition_chosen)
 

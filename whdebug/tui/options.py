@@ -18,6 +18,8 @@ class TuiOptions:
     """None means `default_store_path()` (WHDEBUG_STORE or .whdebug/captures.db)."""
     definition_path: Path | None = None
     """None: look for exactly one MiniApp definition in the current directory."""
+    profile: str | None = None
+    """A built-in profile name (`whdebug.profiles`) used instead of any definition file."""
     credentials_path: Path | None = None
     """A JSON object file with the tenant's credentials; watched for edits."""
     credentials: Mapping[str, Any] = field(default_factory=dict)

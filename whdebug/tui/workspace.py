@@ -4,6 +4,9 @@ A profile says how one capture is analysed: which definition file, which secrets
 and which dedupe group it belongs to. The normal TUI has one default profile; the demo gives
 every bundled capture its scenario's profile. `generation` increases on every change, so
 cached reports of an older generation are known to be stale.
+
+With a built-in profile (`whdebug tui --profile karzoun-tenant`) every capture resolves to
+the profile's definition, built in code: no definition file is loaded, discovered or watched.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whdebug.definition import Definition, load_definition
 from whdebug.errors import WhdebugError
 from whdebug.models import Secrets
+
+if TYPE_CHECKING:
+    from whdebug.profiles import Profile as BuiltinProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,8 @@ class DefinitionSlot:
     definition: Definition | None
     """The last definition that parsed; kept while the file has an error."""
     error: str | None = None
+    builtin: bool = False
+    """A built-in profile's definition (no file: `path` is `<profile NAME>`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,8 @@ class Resolved:
     now: datetime | None
     group: str
     profile: Profile
+    builtin: BuiltinProfile | None = None
+    """The built-in profile to analyse with (`analyze_profile`), or None (`analyze`)."""
 
 
 _WEBHOOK_PATH = re.compile(r"^/miniapps/([^/]+)/webhooks/?$")
@@ -69,8 +79,15 @@ class Workspace:
         credentials_path: Path | None = None,
         missing_part: str = "empty",
         nullish: bool = False,
+        builtin: BuiltinProfile | None = None,
     ) -> None:
         self.default = default
+        self.builtin = builtin
+        """A built-in profile every capture is analysed with (no definition files then)."""
+        self.builtin_slot = (
+            DefinitionSlot(builtin.definition.path or f"<profile {builtin.name}>",
+                           builtin.definition, builtin=True)
+            if builtin is not None else None)
         self.credentials_path = credentials_path
         self.missing_part = missing_part
         self.nullish = nullish
@@ -82,7 +99,7 @@ class Workspace:
         """Profiles for new captures on `/miniapps/{ns}/webhooks` (demo: one per definition)."""
         self.credentials_file: dict[str, Any] = {}
         self.credentials_error: str | None = None
-        if default.definition_path is not None:
+        if default.definition_path is not None and builtin is None:
             self.load(default.definition_path)
         if credentials_path is not None:
             self.reload_credentials()
@@ -177,6 +194,8 @@ class Workspace:
         return self.profile_for(capture_id, path).group
 
     def definition_of(self, profile: Profile) -> tuple[DefinitionSlot | None, Definition | None]:
+        if self.builtin_slot is not None:
+            return self.builtin_slot, self.builtin_slot.definition
         if profile.definition_path is None:
             return None, None
         slot = self.slots.get(profile.definition_path)
@@ -185,11 +204,11 @@ class Workspace:
     def resolve(self, capture_id: int, path: str) -> Resolved | None:
         """How to analyse this capture; None when no definition is loaded for it."""
         profile = self.profile_for(capture_id, path)
-        _, definition = self.definition_of(profile)
-        if definition is None or profile.definition_path is None:
+        slot, definition = self.definition_of(profile)
+        if slot is None or definition is None:
             return None
-        return Resolved(definition, profile.definition_path, self.secrets_of(profile),
-                        profile.now, profile.group, profile)
+        return Resolved(definition, slot.path, self.secrets_of(profile),
+                        profile.now, profile.group, profile, self.builtin)
 
     def secrets_of(self, profile: Profile) -> Secrets:
         """The profile's credentials over the watched credentials file, and its config."""

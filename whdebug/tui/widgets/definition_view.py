@@ -54,7 +54,11 @@ class DefinitionView(DetailPane):
         parts: list[str | tuple[str, str]] = [(" · ".join(facts), "bold")]
         if slot.error:
             parts.append((f"\n{slot.error}\n(showing the last version that parsed)", "$text-error"))
-        parts.append(("\nEdits to this file are picked up at once.", MUTED))
+        if slot.builtin:
+            parts.append(("\nA built-in profile (--profile): no definition file to edit.",
+                          MUTED))
+        else:
+            parts.append(("\nEdits to this file are picked up at once.", MUTED))
         title.update(Content.assemble(*parts))
         text = json.dumps(definition_blocks(definition), indent=2, ensure_ascii=False)
         if len(text) > _SHOWN_CHARS:
