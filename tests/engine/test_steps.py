@@ -158,3 +158,12 @@ def test_report_json_has_every_spec_field() -> None:
     import hashlib
 
     assert data["request"]["body_sha256"] == hashlib.sha256(make_request().body).hexdigest()
+
+
+def test_json_sent_as_form_names_the_content_type() -> None:
+    request = make_request({"event": "deal.won", "id": "1"},
+                           content_type="application/x-www-form-urlencoded")
+    report = run(request)
+    finding = next(f for f in report.findings if f.code == "REQ_CONTENT_TYPE")
+    assert "application/json" in (finding.fix or "")
+    assert "REQ_FORM_BODY" not in report.codes()

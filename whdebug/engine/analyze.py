@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -327,6 +328,18 @@ def _request_findings(
                 step="request",
             )
         )
+    elif body.kind == "form" and _looks_like_json(request.body):
+        findings.append(
+            finding(
+                "REQ_CONTENT_TYPE",
+                f"the body is JSON but Content-Type is {request.content_type!r}, so it is read "
+                "as a form and no JSON path finds anything (curl --data-binary sends "
+                "application/x-www-form-urlencoded unless told otherwise)",
+                "send the request with -H 'Content-Type: application/json' (or fix the "
+                "sender's content type)",
+                step="request",
+            )
+        )
     elif body.kind == "form":
         findings.append(
             finding(
@@ -338,6 +351,17 @@ def _request_findings(
             )
         )
     return findings
+
+
+def _looks_like_json(raw: bytes) -> bool:
+    """A body that parses as a JSON object or array, whatever its Content-Type says."""
+    if raw.lstrip()[:1] not in (b"{", b"["):
+        return False
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _report(

@@ -53,6 +53,7 @@ FINDING_CODES: dict[str, Severity] = {
     "REQ_NOT_JSON": "warning",
     "REQ_BODY_TRUNCATED": "error",
     "REQ_FORM_BODY": "info",
+    "REQ_CONTENT_TYPE": "warning",
     "CUS_NO_CODE": "warning",
     "SYNC_NO_HANDLER": "info",
     "SYNC_BAD_RECORD_TYPE": "error",
