@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from whdebug import __version__
-from whdebug.errors import WhdebugError
+from whdebug.errors import WhdebugError, decode_text, read_input
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -155,16 +155,7 @@ def parse_pairs(flag: str, pairs: Sequence[str]) -> dict[str, str]:
 
 def read_credentials(path: str) -> dict[str, Any]:
     """A credentials file: one JSON object. Errors never quote the file's content."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise WhdebugError("credentials file not found", path) from None
-    except IsADirectoryError:
-        raise WhdebugError("credentials path is a directory", path) from None
-    except UnicodeDecodeError:
-        raise WhdebugError("credentials file is not UTF-8 text", path) from None
-    except OSError as error:
-        raise WhdebugError(f"cannot read credentials file: {error.strerror}", path) from None
+    text = decode_text(read_input(path, "credentials"), path, "credentials")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -858,14 +849,7 @@ def _check_samples(ctx: click.Context, definition: Definition, path: str, sample
 
 def _read_text_exactly(path: str) -> str:
     """A definition's text with its line endings and BOM kept (no newline translation)."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise WhdebugError("definition file not found", path) from None
-    except IsADirectoryError:
-        raise WhdebugError("definition path is a directory", path) from None
-    except OSError as error:
-        raise WhdebugError(f"cannot read definition: {error.strerror}", path) from None
+    data = read_input(path, "definition")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -935,12 +919,7 @@ def urls(ctx: click.Context, definition_path: str, api_url: str, as_json: bool) 
 
 def _read_response(path: str) -> Any:
     """A saved JSON response; errors never quote its content (it may hold tokens)."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise WhdebugError("response file not found", path) from None
-    except OSError as error:
-        raise WhdebugError(f"cannot read response file: {error.strerror}", path) from None
+    data = read_input(path, "response")
     try:
         return json.loads(data)
     except json.JSONDecodeError as error:

@@ -10,7 +10,7 @@ from typing import Any
 
 import json5
 
-from whdebug.errors import DefinitionError
+from whdebug.errors import DefinitionError, decode_text, read_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,14 +238,6 @@ def _js_type(value: Any) -> str:
 def load_definition(path: str | Path) -> Definition:
     """Read and parse a definition file."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DefinitionError("definition file not found", name) from None
-    except IsADirectoryError:
-        raise DefinitionError("definition path is a directory", name) from None
-    except UnicodeDecodeError:
-        raise DefinitionError("definition file is not UTF-8 text", name) from None
-    except OSError as error:
-        raise DefinitionError(f"cannot read definition: {error.strerror}", name) from None
+    text = decode_text(read_input(path, "definition", DefinitionError), path, "definition",
+                       DefinitionError)
     return parse_definition(text, name)

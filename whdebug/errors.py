@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class WhdebugError(Exception):
     """Bad input or environment; `str(error)` is the one-line message shown to the user."""
@@ -28,3 +30,25 @@ class RequestFileError(WhdebugError):
 
 class StoreError(WhdebugError):
     """A capture store that is missing, locked, corrupt or not a whdebug store."""
+
+
+def read_input(path: str | Path, what: str, error: type[WhdebugError] = WhdebugError) -> bytes:
+    """A file's bytes, or `error` with one line: `<what> file not found (path)` and the like."""
+    name = str(path)
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise error(f"{what} file not found", name) from None
+    except IsADirectoryError:
+        raise error(f"{what} path is a directory", name) from None
+    except OSError as failure:
+        raise error(f"cannot read {what} file: {failure.strerror}", name) from None
+
+
+def decode_text(data: bytes, path: str | Path, what: str,
+                error: type[WhdebugError] = WhdebugError) -> str:
+    """UTF-8 text (a leading BOM dropped), or `error`: `<what> file is not UTF-8 text`."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise error(f"{what} file is not UTF-8 text", str(path)) from None

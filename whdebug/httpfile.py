@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from whdebug.capturejson import parse_capture_json
-from whdebug.errors import RequestFileError
+from whdebug.errors import RequestFileError, read_input
 from whdebug.har import parse_har
 from whdebug.models import CapturedRequest
 
@@ -150,15 +150,7 @@ def format_http(request: CapturedRequest) -> bytes:
 
 
 def _read_bytes(path: str | Path) -> bytes:
-    name = str(path)
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise RequestFileError("request file not found", name) from None
-    except IsADirectoryError:
-        raise RequestFileError("request path is a directory", name) from None
-    except OSError as error:
-        raise RequestFileError(f"cannot read request file: {error.strerror}", name) from None
+    return read_input(path, "request", RequestFileError)
 
 
 def read_request_file(path: str | Path) -> list[CapturedRequest]:
