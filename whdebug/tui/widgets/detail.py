@@ -43,7 +43,12 @@ class DetailPane(VerticalScroll):
 def placeholder(analysis: Analysis | None) -> Content | None:
     """What to show instead of a report (nothing selected, no definition, unreadable capture)."""
     if analysis is None:
-        return Content.assemble(("No capture selected.", MUTED))
+        return Content.assemble(
+            ("No capture selected.", "bold"),
+            ("\n\nWaiting for webhooks: point the provider (or your tunnel) at the URL in the "
+             "header, or send one yourself:\n  curl --data-binary @payload.json -H "
+             "'Content-Type: application/json' <that URL>\nSaved requests: whdebug import "
+             "FILE.http|.har. Select a capture to see its pipeline.", MUTED))
     if analysis.report is None:
         return Content.assemble(("No report: ", "bold"), analysis.problem or "not analysed")
     return None
