@@ -51,8 +51,9 @@ def run_server(kind: str, store: str, port_file: str) -> None:
         if kind == "whdebug+def":  # every capture is also analysed for its console line
             receiver = ReceiverSettings(definition=load_definition(DEFINITION),
                                         secrets=Secrets({"webhookSecret": SECRET}))
-        with open(port_file, "w", encoding="utf-8") as console_file:
-            serve(store, receiver, settings, Console(file=console_file, width=160))
+        # The process's stdout is the port file (see start()): `whdebug serve` prints there,
+        # and with a definition its analyst process prints the capture lines there too.
+        serve(store, receiver, settings, Console(width=160))
         return
 
     import uvicorn
@@ -163,8 +164,9 @@ async def load_httpx(port: int, requests: list[tuple[str, bytes]], concurrency: 
 
 
 def start(kind: str, store: Path, port_file: Path) -> tuple[subprocess.Popen[bytes], int]:
-    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, str(store),
-                                str(port_file)], stderr=subprocess.DEVNULL)
+    with open(port_file, "w", encoding="utf-8") as output:
+        process = subprocess.Popen([sys.executable, __file__, "--serve", kind, str(store),
+                                    str(port_file)], stdout=output, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         text = port_file.read_text() if port_file.exists() else ""
@@ -188,12 +190,19 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def process_cpu(pid: int) -> float | None:
-    """Seconds of CPU a process used so far (Linux /proc; None elsewhere)."""
+    """Seconds of CPU a process and its running children (the analyst) used so far (Linux)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for child in children:
+        total += process_cpu(int(child)) or 0.0
+    return total
 
 
 def stored_markers(store: Path) -> set[str]:

@@ -24,6 +24,8 @@ from starlette.routing import Route
 
 from whdebug import receiver as receiver_module
 from whdebug.definition import load_definition
+from whdebug.engine import DedupeIndex
+from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.errors import StoreError, WhdebugError
 from whdebug.httpfile import format_http, parse_http
 from whdebug.models import CapturedRequest, Secrets
@@ -575,3 +577,54 @@ class TestServer:
     def test_bind_socket_reports_the_real_port(self) -> None:
         with bind_socket("127.0.0.1", 0) as sock:
             assert sock.family == socket.AF_INET and sock.getsockname()[1] > 0
+
+
+class TestDeferredAnalysis:
+    """`serve --definition` hands analysis to its analyst process when answers allow it."""
+
+    async def test_deferred_captures_skip_inline_analysis(self, store_path: Path) -> None:
+        body = b'{"event": "contact.created", "id": "evt-1"}'
+        deferred: list[CaptureEvent] = []
+        printed: list[CaptureEvent] = []
+        receiver_settings = settings(definition=make_definition(),
+                                     secrets=Secrets({"webhookSecret": SECRET}),
+                                     on_capture=printed.append, defer_analysis=deferred.append)
+        async with asgi_client(store_path, receiver_settings) as client:
+            response = await client.post("/miniapps/acme/webhooks", content=body,
+                                         headers={"X-Signature": sign(body, "wrong-secret")})
+        assert response.status_code == 200  # webhook.response: no --strict, no challenge
+        assert printed == []
+        assert [event.capture_id for event in deferred] == [
+            int(response.headers[CAPTURE_ID_HEADER])]
+        assert deferred[0].signature is None and deferred[0].outcome is None
+
+    async def test_strict_answers_still_analyse_inline(self, store_path: Path) -> None:
+        body = b'{"event": "contact.created", "id": "evt-1"}'
+        deferred: list[CaptureEvent] = []
+        printed: list[CaptureEvent] = []
+        receiver_settings = settings(definition=make_definition(), strict=True,
+                                     secrets=Secrets({"webhookSecret": SECRET}),
+                                     on_capture=printed.append, defer_analysis=deferred.append)
+        async with asgi_client(store_path, receiver_settings) as client:
+            response = await client.post("/miniapps/acme/webhooks", content=body,
+                                         headers={"X-Signature": sign(body, "wrong-secret")})
+        assert response.status_code == 401
+        assert deferred == [] and printed[0].outcome == "rejected"
+
+    def test_analyst_completes_and_dedupes_in_order(self, store_path: Path) -> None:
+        from whdebug._analyst import _completed
+
+        body = b'{"event": "contact.created", "id": "evt-1"}'
+        good = CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                               headers=(("X-Signature", sign(body)),), received_at=NOW)
+        bad = CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                              headers=(("X-Signature", sign(body, "x")),), received_at=NOW)
+        with Store.open(store_path) as store:
+            ids = store.insert_many([good, bad, good])
+            dedupe = DedupeIndex()
+            lines = [_completed(CaptureEvent(i, NOW, "POST", "/miniapps/acme/webhooks", "",
+                                             len(body), False, 200), store, make_definition(),
+                                Secrets({"webhookSecret": SECRET}), DEFAULT_OPTIONS, None,
+                                dedupe) for i in ids]
+        assert [(e.outcome, e.signature, e.duplicate_of) for e in lines] == [
+            ("fires", "pass", None), ("rejected", "fail", None), ("duplicate", "pass", ids[0])]

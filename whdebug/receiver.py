@@ -71,6 +71,10 @@ class ReceiverSettings:
     options: AnalysisOptions = DEFAULT_OPTIONS
     analysis_now: datetime | None = None
     """`--now`: judge timestamps against this time instead of each request's arrival."""
+    defer_analysis: Callable[[CaptureEvent], None] | None = None
+    """When set, and the answer does not depend on the analysis (no `strict`, no challenge
+    handling), stored captures go here instead of being analysed before the answer; this
+    callback then owns the capture's `on_capture` line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +323,7 @@ class Receiver:
             scope, receive, settings, _OK if definition is None else None)
         report: Report | None = None
         note: str | None = None
+        deferred = False
         wrong_path = definition is not None and _is_wrong_path(definition, request)
         if gone:
             answer = None
@@ -327,6 +332,10 @@ class Receiver:
                                  "bytes); whdebug stored the headers and the first bytes")
         elif definition is None:
             answer = _OK
+        elif settings.defer_analysis is not None and not settings.strict and (
+                "challengeResponse" not in definition.webhook):
+            deferred = True
+            answer = _OK if wrong_path else _configured_answer(definition)
         else:
             report, note = await self._analyze(request, definition, settings)
             answer = _answer(definition, report, settings.strict, wrong_path)
@@ -346,8 +355,11 @@ class Receiver:
         if answer is not None:
             await _send(send, answer, capture_id)
 
-        if settings.on_capture is not None:
-            self._notify(settings.on_capture, _capture_event(
+        event_sink = settings.on_capture
+        if deferred and capture_id is not None and settings.defer_analysis is not None:
+            event_sink = settings.defer_analysis
+        if event_sink is not None:
+            self._notify(event_sink, _capture_event(
                 request, capture_id, answer, definition, report, wrong_path, duplicate_of, note))
         if settings.forward_to and capture_id is not None and answer is not None:
             self._spawn(self._forward(capture_id, request, settings))

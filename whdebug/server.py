@@ -8,6 +8,7 @@ import errno
 import functools
 import ipaddress
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass, replace
@@ -19,6 +20,8 @@ from rich.console import Console
 from rich.text import Text
 from starlette.types import ASGIApp
 
+from whdebug._analyst import Analyst, defers
+from whdebug._writer import describe_error
 from whdebug.errors import WhdebugError
 from whdebug.receiver import (
     CaptureEvent,
@@ -333,15 +336,28 @@ class ConsoleLines:
 
     def flush(self) -> None:
         lines, self._pending, self._scheduled = self._pending, [], False
-        if not lines:
-            return
-        console = self.console
-        if console.color_system is None or console.no_color:
-            console.file.write("".join(text for line in lines for text, _ in (*line, ("\n", ""))))
-            console.file.flush()
-        else:
-            console.print(Text("\n").join(_text(line) for line in lines), soft_wrap=True,
-                          highlight=False)
+        if lines:
+            _write_segments(self.console, lines)
+
+
+def _write_segments(console: Console, lines: list[Segments]) -> None:
+    """Print lines at once: plain text without colour (fast), else through rich."""
+    if console.color_system is None or console.no_color:
+        console.file.write("".join(text for line in lines for text, _ in (*line, ("\n", ""))))
+        console.file.flush()
+    else:
+        console.print(Text("\n").join(_text(line) for line in lines), soft_wrap=True,
+                      highlight=False)
+
+
+def write_lines(console: Console, events: list[CaptureEvent]) -> None:
+    """The console lines of these captures (the deferred analyst prints with this)."""
+    if events:
+        _write_segments(console, [capture_segments(event) for event in events])
+
+
+def describe_failure(error: BaseException) -> str:
+    return describe_error(error)
 
 
 def _chain(first: Callable[[Any], None], then: Callable[[Any], None] | None
@@ -414,7 +430,11 @@ def serve(
         raise
     if not is_loopback(server_settings.host):
         _warn_exposed(error_console, server_settings.host)
-    app = create_app(store, printing(receiver_settings, console))
+    analyst = _start_analyst(path, receiver_settings, console)
+    settings = printing(receiver_settings, console)
+    if analyst is not None:
+        settings = replace(settings, defer_analysis=analyst.submit)
+    app = create_app(store, settings)
     url = _url(server_settings.host, int(sock.getsockname()[1]))
     _print_banner(console, url, path.absolute(), receiver_settings)
     server = uvicorn.Server(uvicorn_config(app, server_settings, embedded=False))
@@ -424,4 +444,24 @@ def serve(
         pass
     finally:
         sock.close()
+        if analyst is not None:
+            analyst.close()
         store.close()
+
+
+def _start_analyst(store_path: Path, settings: ReceiverSettings, console: Console
+                   ) -> Analyst | None:
+    """A second process for the console lines' analysis, when the answers do not need it.
+
+    Only for the process's own stdout: a child process can print there, not into a Console
+    that writes elsewhere (tests, embedding).
+    """
+    definition = settings.definition
+    if definition is None or not defers(definition, settings.strict):
+        return None
+    if console.file is not sys.stdout:
+        return None
+    analyst = Analyst(store_path, definition, settings.secrets, settings.options,
+                      settings.analysis_now, console)
+    analyst.start()
+    return analyst
