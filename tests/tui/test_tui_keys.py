@@ -83,3 +83,15 @@ async def test_light_theme_at_80_by_24(setup: DemoSetup) -> None:
         for key in ("Filter", "Export", "Quit"):
             assert key in text
         assert len(EXPECTED) == app.rows.total
+
+
+async def test_request_tab_masks_a_header_token(tmp_path: Path) -> None:
+    setup = scenario_setup(tmp_path, names=("batch-token",))
+    app = scenario_app(setup)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, 0)
+        await pilot.press("4")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "X-Batch-Token" in text
+        assert "fixture-batch-token-7f3a" not in text

@@ -154,7 +154,10 @@ class RequestView(DetailPane):
             body.update("")
             return
         summary.update(request_summary(request, analysis))
-        for name, value in request.headers:
+        # The report's copy masks token, cookie and secret-bearing headers: never on screen.
+        report = analysis.report
+        headers = report.request["headers"] if report is not None else request.headers
+        for name, value in headers:
             table.add_row(Text(printable(name)), Text(printable(value[:500])))
         renderable, note = render_body(request, self.body_mode,
                                        dark=self.app.current_theme.dark)
