@@ -218,6 +218,14 @@ class TestInsertAndGet:
         assert len(ids) == 8
         assert store.insert_many([]) == []
 
+    def test_each_id_gets_its_own_body_after_deletes(self, store: Store) -> None:
+        fill(store, 3)
+        store.delete(3)
+        bodies = [f"body {n}".encode() for n in range(4)]
+        ids = store.insert_many([make_request(body=body) for body in bodies])
+        assert ids == [4, 5, 6, 7]  # AUTOINCREMENT never reuses the deleted id
+        assert [store.get(capture_id).body for capture_id in ids] == bodies
+
     def test_insert_many_is_one_transaction(self, store: Store) -> None:
         bad = make_request(method=None)  # NOT NULL violation on the second row
         with pytest.raises(StoreError):

@@ -283,38 +283,44 @@ class Store:
         return self.insert_many([request])[0]
 
     def insert_many(self, requests: Iterable[CapturedRequest]) -> list[int]:
-        """Store captures in ONE transaction (group commit); their new ids, increasing."""
+        """Store captures in ONE transaction (group commit); their new ids, increasing.
+
+        Rows go in with two executemany calls: inside one IMMEDIATE transaction no other
+        writer can interleave, so AUTOINCREMENT hands out consecutive ids.
+        """
         now = datetime.now(UTC)
-        ids: list[int] = []
+        batch = list(requests)
+        if not batch:
+            return []
+        rows = [
+            (
+                _format_timestamp(request.received_at or now),
+                request.client,
+                request.method,
+                request.path,
+                request.query,
+                request.http_version,
+                request.size,
+                int(request.truncated),
+                request.response_status,
+                request.content_type,
+                request.header("user-agent"),
+                request.forward_status,
+                _encode_headers(request.headers),
+                request.response_body,
+                request.forward_body,
+            )
+            for request in batch
+        ]
         with self._writing() as connection:
-            for request in requests:
-                cursor = connection.execute(
-                    _INSERT_SQL,
-                    (
-                        _format_timestamp(request.received_at or now),
-                        request.client,
-                        request.method,
-                        request.path,
-                        request.query,
-                        request.http_version,
-                        request.size,
-                        int(request.truncated),
-                        request.response_status,
-                        request.content_type,
-                        request.header("user-agent"),
-                        request.forward_status,
-                        _encode_headers(request.headers),
-                        request.response_body,
-                        request.forward_body,
-                    ),
-                )
-                capture_id = cursor.lastrowid
-                assert capture_id is not None
-                connection.execute(
-                    "INSERT INTO bodies (capture_id, body) VALUES (?, ?)",
-                    (capture_id, request.body),
-                )
-                ids.append(capture_id)
+            connection.executemany(_INSERT_SQL, rows)
+            (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
+            ids = list(range(last - len(batch) + 1, last + 1))
+            connection.executemany(
+                "INSERT INTO bodies (capture_id, body) VALUES (?, ?)",
+                [(capture_id, request.body) for capture_id, request in zip(ids, batch,
+                                                                             strict=True)],
+            )
         return ids
 
     def _update(self, capture_id: int, sql: str, values: tuple[Any, ...]) -> None:
