@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from cli_support import error_line, json_lines, run
 
 import whdebug
-from whdebug.cli import main
 
 SECRET = "s3cr3t-Value-never-shown-7f9a"
 NOW = "2025-11-24T16:00:05Z"
@@ -94,21 +93,6 @@ def write_request(tmp_path: Path, name: str, body: bytes, *, secret: str = SECRE
 
 def opened_body(delivery: str = "d-1") -> bytes:
     return json.dumps({"delivery": delivery, "action": "opened", "number": 7}).encode()
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), env=env)
-
-
-def error_line(result: Result) -> str:
-    """The single stderr line, asserting there is exactly one."""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
-
-def json_lines(result: Result) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 @pytest.fixture

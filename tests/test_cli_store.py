@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from cli_support import error_line, json_lines, run
+from click.testing import Result
 
-from whdebug.cli import main
 from whdebug.curl import ansi_c_quote, format_curl
 from whdebug.httpfile import format_http, parse_http, read_request_file
 from whdebug.models import CapturedRequest
@@ -40,21 +40,6 @@ STOP_TIMEOUT = 10.0
 
 ODD_BODY = (b"\xff\xfe not UTF-8 \xc3\x28, a 'quote' and \"double\" \\ back $HOME `id` !! "
             b"%s %%\r\nCRLF line\nLF line\ttab  trailing spaces  \r\n\x01\x1b[31m\x7f\x80")
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), env=env)
-
-
-def error_line(result: Result) -> str:
-    """The single stderr line, asserting there is exactly one."""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
-
-def json_lines(result: Result) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def lowered(headers: list[tuple[str, str]] | tuple[tuple[str, str], ...]

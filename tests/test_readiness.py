@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from cli_support import run
 from conftest import FIXTURES
 from factories import BASE_DEFINITION
 
 from whdebug.capturejson import capture_to_json
-from whdebug.cli import main
 from whdebug.definition import Definition, load_definition
 from whdebug.engine.check import check_definition
 from whdebug.engine.report import FINDING_CODES, PROFILE_AND_READINESS_CODES
@@ -329,10 +328,6 @@ class TestHelpers:
 
 
 # --- the command ----------------------------------------------------------------------------
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 class TestCheckSamplesCommand:

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from cli_support import run
 from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from whdebug.cli import main
 from whdebug.definition import parse_definition
 from whdebug.engine.check import check_definition
 from whdebug.errors import DefinitionError
@@ -166,10 +165,6 @@ def test_only_secret_values_change(config: dict[str, Any], sensitive: list[str],
 
 
 # --- the command ----------------------------------------------------------------------------
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 class TestRedactCommand:
