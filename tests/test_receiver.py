@@ -622,9 +622,7 @@ class TestDeferredAnalysis:
         with Store.open(store_path) as store:
             ids = store.insert_many([good, bad, good])
             dedupe = DedupeIndex()
-            lines = [_completed(CaptureEvent(i, NOW, "POST", "/miniapps/acme/webhooks", "",
-                                             len(body), False, 200), store, make_definition(),
-                                Secrets({"webhookSecret": SECRET}), DEFAULT_OPTIONS, None,
-                                dedupe) for i in ids]
+            lines = [_completed(i, store, make_definition(), Secrets({"webhookSecret": SECRET}),
+                                DEFAULT_OPTIONS, None, dedupe) for i in ids]
         assert [(e.outcome, e.signature, e.duplicate_of) for e in lines] == [
             ("fires", "pass", None), ("rejected", "fail", None), ("duplicate", "pass", ids[0])]

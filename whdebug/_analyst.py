@@ -12,7 +12,7 @@ import asyncio
 import multiprocessing
 import signal
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +46,18 @@ class Analyst:
             args=(self._queue, str(store_path), definition.data, definition.path,
                   dict(secrets.credentials), dict(secrets.config), options, analysis_now,
                   console.color_system, console.no_color, console.width))
-        self._pending: list[CaptureEvent] = []
+        self._pending: list[int] = []
         self._scheduled = False
 
     def start(self) -> None:
         self._process.start()
 
     def submit(self, event: CaptureEvent) -> None:
-        """Queue one stored capture; a burst goes to the child as one message per loop turn."""
-        self._pending.append(event)
+        """Queue one stored capture by id (the child reads the row back); a burst goes to the
+        child as one message per loop turn."""
+        if event.capture_id is None:
+            return
+        self._pending.append(event.capture_id)
         if self._scheduled:
             return
         try:
@@ -100,25 +103,35 @@ def _run(queue: Any, store_path: str, data: dict[str, Any], path: str | None,
             batch = queue.get()
             if batch is None:
                 return
-            write_lines(console, [_completed(event, store, definition, secrets, options,
-                                             analysis_now, dedupe) for event in batch])
+            write_lines(console, [_completed(capture_id, store, definition, secrets, options,
+                                             analysis_now, dedupe) for capture_id in batch])
     finally:
         store.close()
 
 
-def _completed(event: CaptureEvent, store: Any, definition: Definition, secrets: Secrets,
+def _completed(capture_id: int, store: Any, definition: Definition, secrets: Secrets,
                options: AnalysisOptions, analysis_now: datetime | None,
                dedupe: DedupeIndex) -> CaptureEvent:
-    """The event with the analysis the console line shows (never raises)."""
+    """The console line's event for a stored capture, with its analysis (never raises)."""
     from whdebug.server import describe_failure
 
-    if event.capture_id is None or event.wrong_path:
+    try:
+        request = store.get(capture_id)
+    except Exception as error:
+        return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
+                            error=f"capture not readable: {describe_failure(error)}")
+    expected = definition.webhook_path
+    wrong_path = expected is not None and (
+        request.method.upper() != "POST" or request.path.rstrip("/") != expected)
+    event = CaptureEvent(
+        capture_id, request.received_at or datetime.now(UTC), request.method, request.path,
+        request.query, request.size, request.truncated, request.response_status,
+        wrong_path=wrong_path, expected_path=expected)
+    if wrong_path or request.truncated:
         return event
     try:
-        request = store.get(event.capture_id)
         report = analyze(request, definition, secrets,
-                         now=analysis_now or request.received_at or event.received_at,
-                         options=options)
+                         now=analysis_now or event.received_at, options=options)
     except Exception as error:  # a line without a verdict, never a dead analyst
         return replace(event, error=f"analysis failed: {describe_failure(error)}")
     duplicate_of = None
@@ -126,7 +139,7 @@ def _completed(event: CaptureEvent, store: Any, definition: Definition, secrets:
     if transaction_id is not None:
         duplicate_of = dedupe.lookup(transaction_id)
         if duplicate_of is None:
-            dedupe.record(transaction_id, event.capture_id)
+            dedupe.record(transaction_id, capture_id)
     return replace(
         event, event=report.event.value, signature=report.signature.verdict,
         outcome="duplicate" if duplicate_of is not None else report.outcome.status,
