@@ -93,7 +93,7 @@ def _size(size: Any) -> str:
 
 def render_report(console: Console, report: Report, *, verbose: bool = False) -> None:
     """One analysed request: header, pipeline, (details), outcome, findings with fixes."""
-    console.print(_header(report))
+    console.print(_header(report, console.width))
     console.print(_indented(_pipeline(console, report)))
     if verbose:
         _render_details(console, report)
@@ -109,19 +109,20 @@ def _source_label(source: dict[str, Any]) -> str:
     return str(source.get("file") or "request")
 
 
-def _header(report: Report) -> Text:
+def _header(report: Report, width: int | None = None) -> Text:
+    """`source  METHOD target  size  ns@version`; the source on its own line when narrow."""
     request = report.request
     target = request.get("path", "")
     if request.get("query"):
         target = f"{target}?{request['query']}"
     definition = report.definition
     label = f"{definition.get('ns') or '?'}@{definition.get('version') or '?'}"
-    header = Text()
-    header.append_text(_text(_source_label(report.source), "bold"))
-    header.append("  ")
-    header.append_text(_text(f"{request.get('method', '?')} {target}", "bold"))
-    header.append_text(_text(f"  {_size(request.get('body_size'))}  {label}", "dim"))
-    return header
+    source = _text(_source_label(report.source), "bold")
+    line = Text.assemble(_text(f"{request.get('method', '?')} {target}", "bold"),
+                         _text(f"  {_size(request.get('body_size'))}  {label}", "dim"))
+    if width is not None and source.cell_len + 2 + line.cell_len > width:
+        return Text.assemble(source, "\n  ", line)  # no field split across lines
+    return Text.assemble(source, "  ", line)
 
 
 def _pipeline(console: Console, report: Report) -> Table:
