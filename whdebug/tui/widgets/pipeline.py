@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from whdebug.engine.report import Report
-from whdebug.tui.analysis import Analysis
+from whdebug.tui.analysis import DEDUPE_WINDOW, Analysis
 from whdebug.tui.marks import (
     CODE_STYLE,
     MUTED,
@@ -36,9 +36,14 @@ def outcome_line(report: Report, trial: bool) -> Content:
     return Content.assemble(*parts)
 
 
+_DEDUPE_SCOPE = f" among the {DEDUPE_WINDOW} captures before it"
+
+
 def step_rows(report: Report) -> list[tuple[str, str, str]]:
     """(status, name, reason) for every pipeline step; steps the runtime never reached: skip."""
-    rows: list[tuple[str, str, str]] = [(s.status, s.name, s.reason) for s in report.steps]
+    rows: list[tuple[str, str, str]] = [
+        (s.status, s.name, s.reason + _DEDUPE_SCOPE if s.name == "dedupe" and s.status == "pass"
+         else s.reason) for s in report.steps]
     seen = {step.name for step in report.steps}
     rows += [("skip", name, "not reached") for name in STEP_NAMES if name not in seen]
     return rows
