@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from whdebug._jsonfields import JsonFields
 from whdebug.errors import RequestFileError
 from whdebug.models import CapturedRequest
 
@@ -75,16 +76,15 @@ def capture_to_json(request: CapturedRequest) -> dict[str, Any]:
     }
 
 
-class _Fields:
+class _Fields(JsonFields):
     """Typed access to one JSON object's fields; every problem names the file and the field."""
 
     def __init__(self, obj: dict[str, Any], name: str, prefix: str) -> None:
-        self.obj = obj
-        self.name = name
+        super().__init__(obj, name)
         self.prefix = prefix
 
-    def fail(self, key: str, problem: str) -> RequestFileError:
-        return RequestFileError(f"{self.name}: {self.prefix}{key}: {problem}")
+    def where(self, key: str) -> str:
+        return f"{self.prefix}{key}"
 
     def required(self, key: str) -> str:
         value = self.text(key)
@@ -92,21 +92,8 @@ class _Fields:
             raise self.fail(key, "missing (expected a non-empty string)")
         return value
 
-    def text(self, key: str, default: str | None = None) -> str | None:
-        value = self.obj.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise self.fail(key, "expected a string")
-        return value
-
-    def integer(self, key: str) -> int | None:
-        value = self.obj.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.fail(key, "expected a non-negative integer")
-        return value
+    def integer(self, key: str, *, non_negative: bool = True) -> int | None:
+        return super().integer(key, non_negative=non_negative)
 
     def flag(self, key: str) -> bool:
         value = self.obj.get(key, False)

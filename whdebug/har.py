@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whdebug import __version__
+from whdebug._jsonfields import JsonFields
 from whdebug.capturejson import decode_base64, format_timestamp, parse_timestamp, wire_text
 from whdebug.errors import RequestFileError
 from whdebug.models import CapturedRequest
@@ -18,38 +19,21 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class _Entry:
+class _Entry(JsonFields):
     """Typed access to one HAR object; every problem names the file and the JSON location."""
 
     def __init__(self, obj: object, name: str, where: str) -> None:
         if not isinstance(obj, dict):
             raise RequestFileError(f"{name}: {where}: expected an object")
-        self.obj: dict[str, Any] = obj
-        self.name = name
-        self.where = where
+        super().__init__(obj, name)
+        self.path = where
 
-    def fail(self, key: str, problem: str) -> RequestFileError:
-        return RequestFileError(f"{self.name}: {self.where}.{key}: {problem}")
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}"
 
     def child(self, key: str) -> _Entry | None:
         value = self.obj.get(key)
-        return None if value is None else _Entry(value, self.name, f"{self.where}.{key}")
-
-    def text(self, key: str, default: str | None = None) -> str | None:
-        value = self.obj.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise self.fail(key, "expected a string")
-        return value
-
-    def integer(self, key: str) -> int | None:
-        value = self.obj.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, "expected an integer")
-        return value
+        return None if value is None else _Entry(value, self.name, self.where(key))
 
     def listing(self, key: str) -> list[Any]:
         value = self.obj.get(key, [])
@@ -119,7 +103,7 @@ def _parse_entry(obj: object, name: str, where: str) -> CapturedRequest:
         raise request.fail("url", f"{error}: {url!r}") from None
     headers: list[tuple[str, str]] = []
     for index, item in enumerate(request.listing("headers")):
-        header = _Entry(item, name, f"{request.where}.headers[{index}]")
+        header = _Entry(item, name, f"{request.path}.headers[{index}]")
         header_name = header.text("name")
         if not header_name:
             raise header.fail("name", "missing")
