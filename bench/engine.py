@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from whdebug.definition import load_definition  # noqa: E402
 from whdebug.engine import DedupeIndex, analyze  # noqa: E402
-from whdebug.models import CapturedRequest, Secrets  # noqa: E402
+from whdebug.model.definition import load_definition  # noqa: E402
+from whdebug.model.request import CapturedRequest, Secrets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-value"

@@ -38,14 +38,14 @@ def run_server(kind: str, store: str, port_file: str) -> None:
     sys.path.insert(0, str(ROOT))
     from rich.console import Console
 
-    from whdebug.server import ServerSettings
+    from whdebug.receiver.server import ServerSettings
 
     settings = ServerSettings(port=0)
     if kind.startswith("whdebug"):
-        from whdebug.definition import load_definition
-        from whdebug.models import Secrets
-        from whdebug.receiver import ReceiverSettings
-        from whdebug.server import serve
+        from whdebug.model.definition import load_definition
+        from whdebug.model.request import Secrets
+        from whdebug.receiver.app import ReceiverSettings
+        from whdebug.receiver.server import serve
 
         receiver = ReceiverSettings()
         if kind == "whdebug+def":  # every capture is also analysed for its console line
@@ -62,7 +62,7 @@ def run_server(kind: str, store: str, port_file: str) -> None:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from whdebug.server import bind_socket, uvicorn_config
+    from whdebug.receiver.server import bind_socket, uvicorn_config
 
     async def ok(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
@@ -207,7 +207,7 @@ def process_cpu(pid: int) -> float | None:
 
 def stored_markers(store: Path) -> set[str]:
     sys.path.insert(0, str(ROOT))
-    from whdebug.store import Store
+    from whdebug.store.store import Store
 
     with Store.open(store) as opened:
         return {json.loads(opened.get(capture_id).body)["marker"] for capture_id in opened.ids()}

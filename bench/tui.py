@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from whdebug.models import CapturedRequest  # noqa: E402
-from whdebug.store import Store  # noqa: E402
+from whdebug.model.request import CapturedRequest  # noqa: E402
+from whdebug.store.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITION = ROOT / "fixtures" / "definitions" / "github.json"

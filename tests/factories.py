@@ -10,9 +10,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from whdebug.definition import Definition
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
-from whdebug.models import CapturedRequest, Secrets
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest, Secrets
 
 NOW = datetime(2025, 11, 24, 16, 0, 5, tzinfo=UTC)
 SECRET = "test-webhook-secret"

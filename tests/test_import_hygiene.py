@@ -17,11 +17,12 @@ def imported_by(statement: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("statement", "present", "forbidden"), [
-    ("import whdebug.engine, whdebug.engine.check",
+    ("import whdebug.engine, whdebug.engine.lint.definition",
      "whdebug.engine.analyze", ("textual", "starlette", "uvicorn", "rich", "click", "sqlite3",
-                                "whdebug.store", "whdebug.cli")),
-    ("import whdebug.store, whdebug.httpfile, whdebug.har, whdebug.capturejson",
-     "whdebug.store", ("textual", "starlette", "uvicorn", "rich", "click", "whdebug.engine")),
+                                "whdebug.store.store", "whdebug.cli")),
+    ("import whdebug.store.store, whdebug.formats.http, whdebug.formats.har, "
+     "whdebug.formats.capture_json",
+     "whdebug.store.store", ("textual", "starlette", "uvicorn", "rich", "click", "whdebug.engine")),
 ])
 def test_core_imports_stay_light(statement: str, present: str, forbidden: tuple[str, ...]) -> None:
     modules = imported_by(statement)

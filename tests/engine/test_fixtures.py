@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from conftest import FIXTURES
 
-from whdebug.definition import load_definition
 from whdebug.engine import DedupeIndex, analyze
 from whdebug.engine.report import FINDING_CODES, PROFILE_AND_READINESS_CODES
-from whdebug.httpfile import read_request_file
-from whdebug.models import Secrets
+from whdebug.formats.http import read_request_file
+from whdebug.model.definition import load_definition
+from whdebug.model.request import Secrets
 
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())["scenarios"]
 

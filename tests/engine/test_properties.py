@@ -9,10 +9,10 @@ from factories import BASE_DEFINITION, NOW, SECRET, make_request, sign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from whdebug.definition import Definition
 from whdebug.engine import DedupeIndex, analyze
 from whdebug.engine.report import FINDING_CODES
-from whdebug.models import CapturedRequest, Secrets
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest, Secrets
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -20,8 +20,8 @@ from tui_support import (
     wait_for,
 )
 
-from whdebug.httpfile import format_http
-from whdebug.store import Store
+from whdebug.formats.http import format_http
+from whdebug.store.store import Store
 from whdebug.tui.analysis import RowVerdict
 from whdebug.tui.app import WhdebugApp
 from whdebug.tui.demo import DemoSetup

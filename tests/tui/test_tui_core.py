@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from tui_support import FIXTURES, fixture_request, store_with
 
-from whdebug.models import CapturedRequest
-from whdebug.store import CaptureSummary, Store
+from whdebug.model.request import CapturedRequest
+from whdebug.store.store import CaptureSummary, Store
 from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
 from whdebug.tui.curl import ansi_c_quote, format_curl, needs_body_file
 from whdebug.tui.filters import parse_filter

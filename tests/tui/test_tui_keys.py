@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from paths import REPO
 from textual.widgets import Input
 from tui_support import EXPECTED, scenario_app, scenario_setup, screen_text, select, shown, wait_for
 
-from whdebug.models import Secrets
-from whdebug.receiver import ReceiverSettings
-from whdebug.server import ServerSettings, running_receiver
-from whdebug.store import Store
+from whdebug.model.request import Secrets
+from whdebug.receiver.app import ReceiverSettings
+from whdebug.receiver.server import ServerSettings, running_receiver
+from whdebug.store.store import Store
 from whdebug.tui.demo import DemoSetup
 from whdebug.tui.screens.notices import ResendResultScreen
 
@@ -47,7 +48,7 @@ async def test_resend_delivers_the_exact_bytes_to_a_receiver(setup: DemoSetup,
 
 
 async def test_load_definition_replaces_the_verdicts(setup: DemoSetup, tmp_path: Path) -> None:
-    definition = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "definitions"
+    definition = json.loads((REPO / "fixtures" / "definitions"
                              / "github.json").read_text())
     definition["triggers"] = [{"type": "miniapps:github", "event": "push."}]
     path = tmp_path / "push-only.json"

@@ -15,9 +15,9 @@ from tui_support import all_analysed, select, shown, store_with, wait_for
 
 from whdebug.cli import _tui_options, main
 from whdebug.errors import WhdebugError
-from whdebug.models import CapturedRequest
-from whdebug.profiles import KARZOUN_TENANT_PATH
-from whdebug.store import Store
+from whdebug.model.request import CapturedRequest
+from whdebug.store.store import Store
+from whdebug.tools.profiles import KARZOUN_TENANT_PATH
 from whdebug.tui.analysis import Analyzer, SharedStore
 from whdebug.tui.app import WhdebugApp, build_workspace
 from whdebug.tui.options import TuiOptions

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import Input
 from tui_support import FIXTURES, fixture_request, select, shown, store_with, wait_for
 
-from whdebug.models import CapturedRequest
+from whdebug.model.request import CapturedRequest
 from whdebug.tui.app import WhdebugApp
 from whdebug.tui.messages import DefinitionReloaded
 from whdebug.tui.options import TuiOptions

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from paths import REPO
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.content import Content
@@ -19,14 +20,14 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Static
 
-from whdebug.httpfile import read_request_file
-from whdebug.models import CapturedRequest
-from whdebug.store import Store
+from whdebug.formats.http import read_request_file
+from whdebug.model.request import CapturedRequest
+from whdebug.store.store import Store
 from whdebug.tui.app import WhdebugApp
 from whdebug.tui.demo import DemoSetup, build_scenarios
 from whdebug.tui.options import TuiOptions
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+FIXTURES = REPO / "fixtures"
 NOW = datetime(2025, 11, 24, 16, 0, 5, tzinfo=UTC)
 
 # Top of the list first (newest); github-redelivery holds two captures, -2 above -1.

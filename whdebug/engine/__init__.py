@@ -2,6 +2,6 @@
 
 from whdebug.engine.analyze import AnalysisOptions, analyze
 from whdebug.engine.report import Finding, Report
-from whdebug.engine.transactions import DedupeIndex
+from whdebug.engine.steps.transactions import DedupeIndex
 
 __all__ = ["AnalysisOptions", "DedupeIndex", "Finding", "Report", "analyze"]

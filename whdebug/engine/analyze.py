@@ -7,11 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from whdebug.definition import Definition
-from whdebug.engine.challenge import detect_challenge
-from whdebug.engine.customers import extract_customer
-from whdebug.engine.digests import prefetch_runtime_digest
-from whdebug.engine.events import extract_event
 from whdebug.engine.paths import Body, definition_projection, parse_body
 from whdebug.engine.report import (
     EventResult,
@@ -24,11 +19,16 @@ from whdebug.engine.report import (
     TriggerResult,
     finding,
 )
-from whdebug.engine.signatures import verify_signature
-from whdebug.engine.sync import check_sync
-from whdebug.engine.transactions import DedupeIndex, extract_transaction
-from whdebug.engine.triggers import match_triggers
-from whdebug.models import CapturedRequest, Secrets
+from whdebug.engine.signatures.digests import prefetch_runtime_digest
+from whdebug.engine.signatures.verify import verify_signature
+from whdebug.engine.steps.challenge import detect_challenge
+from whdebug.engine.steps.customers import extract_customer
+from whdebug.engine.steps.events import extract_event
+from whdebug.engine.steps.sync import check_sync
+from whdebug.engine.steps.transactions import DedupeIndex, extract_transaction
+from whdebug.engine.steps.triggers import match_triggers
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest, Secrets
 
 MASK = "[masked]"
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}

@@ -15,9 +15,9 @@ from urllib.parse import parse_qsl
 import jsonpath
 import msgspec
 
-from whdebug.definition import Definition
 from whdebug.engine._projection import Projection, build_projection
-from whdebug.models import CapturedRequest
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIMPLE_PATH = re.compile(r"^\$(?:\.[A-Za-z_][A-Za-z0-9_-]*)+$")

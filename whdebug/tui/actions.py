@@ -13,7 +13,7 @@ from textual.app import App
 from textual.widgets import TabbedContent
 
 from whdebug.errors import WhdebugError
-from whdebug.store import Store
+from whdebug.store.store import Store
 from whdebug.tui.analysis import Analysis, Analyzer, secret_key_of
 from whdebug.tui.exporting import curl_command, export_capture
 from whdebug.tui.messages import ResendFinished

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from whdebug.definition import Definition
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.errors import WhdebugError
-from whdebug.models import CapturedRequest, Secrets
-from whdebug.profiles import analyze_profile
-from whdebug.store import CaptureSummary, Store
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.store.store import CaptureSummary, Store
+from whdebug.tools.profiles import analyze_profile
 from whdebug.tui.workspace import Resolved, Workspace
 
 DEDUPE_WINDOW = 50

@@ -15,7 +15,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from whdebug.engine import AnalysisOptions
 from whdebug.errors import StoreError, WhdebugError
-from whdebug.store import Store, default_store_path
+from whdebug.store.store import Store, default_store_path
 from whdebug.tui.actions import CaptureActions
 from whdebug.tui.analysis import Analysis, Analyzer, RowVerdict, SharedStore
 from whdebug.tui.commands import WhdebugCommands
@@ -71,7 +71,7 @@ def build_workspace(options: TuiOptions, directory: Path | None = None) -> Works
     builtin = None
     definition_path = options.definition_path
     if options.profile is not None:
-        from whdebug.profiles import get_profile
+        from whdebug.tools.profiles import get_profile
 
         builtin = get_profile(options.profile)
         definition_path = None

@@ -1,12 +1,12 @@
-"""Curl commands for the TUI's copy and export: the shared `whdebug.curl`, with big bodies
+"""Curl commands for the TUI's copy and export: the shared `whdebug.formats.curl`, with big bodies
 sent from a file so the clipboard stays small (no Textual)."""
 
 from __future__ import annotations
 
-from whdebug import curl
-from whdebug.curl import ansi_c_quote
-from whdebug.models import CapturedRequest
-from whdebug.resend import forwardable_headers
+from whdebug.formats import curl
+from whdebug.formats.curl import ansi_c_quote
+from whdebug.model.request import CapturedRequest
+from whdebug.tools.resend import forwardable_headers
 
 __all__ = ["INLINE_BODY_LIMIT", "ansi_c_quote", "format_curl", "forwardable_headers",
            "needs_body_file"]

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from whdebug.errors import WhdebugError
-from whdebug.httpfile import read_request_file
-from whdebug.models import CapturedRequest
-from whdebug.store import Store
+from whdebug.formats.http import read_request_file
+from whdebug.model.request import CapturedRequest
+from whdebug.store.store import Store
 from whdebug.tui.workspace import Profile, Workspace
 
 _FALLBACK_NOW = datetime(2025, 11, 24, 16, 0, 5, tzinfo=UTC)

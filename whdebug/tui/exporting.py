@@ -6,11 +6,11 @@ import json
 import os
 from pathlib import Path
 
-from whdebug.capturejson import capture_to_json
 from whdebug.errors import WhdebugError
-from whdebug.har import format_har
-from whdebug.httpfile import format_http
-from whdebug.models import CapturedRequest
+from whdebug.formats.capture_json import capture_to_json
+from whdebug.formats.har import format_har
+from whdebug.formats.http import format_http
+from whdebug.model.request import CapturedRequest
 from whdebug.tui.curl import format_curl, needs_body_file
 
 

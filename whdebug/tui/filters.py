@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from whdebug.store import CaptureSummary
+from whdebug.store.store import CaptureSummary
 from whdebug.tui.analysis import Analyzer, RowVerdict
 
 FIELDS = ("event", "outcome", "path", "code", "method", "sig")

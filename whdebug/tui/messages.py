@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.message import Message
 
-from whdebug.store import CaptureSummary
+from whdebug.store.store import CaptureSummary
 from whdebug.tui.analysis import Analysis, RowVerdict
 from whdebug.tui.resend import ResendResult
 

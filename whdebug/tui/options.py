@@ -19,7 +19,7 @@ class TuiOptions:
     definition_path: Path | None = None
     """None: look for exactly one MiniApp definition in the current directory."""
     profile: str | None = None
-    """A built-in profile name (`whdebug.profiles`) used instead of any definition file."""
+    """A built-in profile name (`whdebug.tools.profiles`) used instead of any definition file."""
     credentials_path: Path | None = None
     """A JSON object file with the tenant's credentials; watched for edits."""
     credentials: Mapping[str, Any] = field(default_factory=dict)

@@ -13,19 +13,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from whdebug.definition import Definition
 from whdebug.engine import AnalysisOptions
 from whdebug.errors import WhdebugError
-from whdebug.models import Secrets
+from whdebug.model.definition import Definition
+from whdebug.model.request import Secrets
 from whdebug.tui.messages import ReceiverChanged
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from whdebug.receiver import CaptureEvent
-    from whdebug.server import RunningServer
+    from whdebug.receiver.app import CaptureEvent
+    from whdebug.receiver.server import RunningServer
 
-_QUIET_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "whdebug.receiver")
+_QUIET_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "whdebug.receiver.app")
 
 
 def _url(host: str, port: int) -> str:
@@ -58,8 +58,8 @@ class EmbeddedReceiver:
         self.app.run_worker(self._start(store_path), group="receiver", exit_on_error=False)
 
     async def _start(self, store_path: Path) -> None:
-        from whdebug.receiver import ReceiverSettings
-        from whdebug.server import ServerSettings, start_in_loop
+        from whdebug.receiver.app import ReceiverSettings
+        from whdebug.receiver.server import ServerSettings, start_in_loop
 
         for name in _QUIET_LOGGERS:
             logger = logging.getLogger(name)

@@ -1,13 +1,13 @@
-"""Re-send for the TUI: the shared `whdebug.resend`, turned into a result that never raises."""
+"""Re-send for the TUI: `whdebug.tools.resend`, turned into a result that never raises."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from whdebug import resend as sending
 from whdebug.errors import WhdebugError
-from whdebug.models import CapturedRequest
+from whdebug.model.request import CapturedRequest
+from whdebug.tools import resend as sending
 
 _SHOWN_BODY = 16 * 1024
 

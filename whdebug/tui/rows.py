@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 from whdebug.errors import WhdebugError
-from whdebug.store import CaptureSummary, Store
+from whdebug.store.store import CaptureSummary, Store
 
 PAGE_SIZE = 100
 _MAX_CACHED = 20_000

@@ -19,12 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from whdebug.definition import Definition, load_definition
 from whdebug.errors import WhdebugError
-from whdebug.models import Secrets
+from whdebug.model.definition import Definition, load_definition
+from whdebug.model.request import Secrets
 
 if TYPE_CHECKING:
-    from whdebug.profiles import Profile as BuiltinProfile
+    from whdebug.tools.profiles import Profile as BuiltinProfile
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from whdebug.store import CaptureSummary
+from whdebug.store.store import CaptureSummary
 from whdebug.tui.analysis import RowVerdict
 from whdebug.tui.marks import OUTCOME_SYMBOLS, SIGNATURE_SYMBOLS, printable
 from whdebug.tui.rows import CaptureRows

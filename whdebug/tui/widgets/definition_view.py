@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import Static
 
-from whdebug.definition import Definition
+from whdebug.model.definition import Definition
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import MUTED
 from whdebug.tui.widgets.detail import DetailPane, syntax_theme

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from whdebug.models import CapturedRequest
+from whdebug.model.request import CapturedRequest
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import MUTED, printable
 from whdebug.tui.widgets.detail import DetailPane, heading, syntax_theme

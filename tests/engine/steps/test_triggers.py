@@ -1,0 +1,94 @@
+"""Trigger matching, near misses and path suggestions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import make_definition, make_request, run
+
+from whdebug.engine.steps.triggers import levenshtein, near_miss_reason
+
+
+def test_exact_match_fires() -> None:
+    report = run(make_request({"event": "deal.won", "id": "1"}))
+    assert report.outcome.status == "fires" and report.outcome.triggers == ("deal.won",)
+
+
+@pytest.mark.parametrize(
+    ("value", "trigger", "kind"),
+    [
+        ("Contact.Created", "contact.created", "case"),
+        ("contact.created ", "contact.created", "whitespace"),
+        ("contact_created", "contact.created", "separator"),
+        ("orders/create", "orders.create", "separator"),
+        ("contact.craeted", "contact.created", "spelling"),
+    ],
+)
+def test_near_miss_kinds(value: str, trigger: str, kind: str) -> None:
+    reason = near_miss_reason(value, trigger)
+    assert reason is not None and reason[0] == kind
+
+
+def test_unrelated_is_not_a_near_miss() -> None:
+    assert near_miss_reason("invoice.paid", "contact.created") is None
+
+
+def test_levenshtein_cutoff() -> None:
+    assert levenshtein("kitten", "sitting", limit=5) == 3
+    assert levenshtein("a", "abcdef", limit=3) == 3
+
+
+def test_near_miss_fix_points_at_trigger() -> None:
+    report = run(make_request({"event": "Deal.Won", "id": "1"}))
+    finding = next(f for f in report.findings if f.code == "EVT_NEAR_MISS")
+    assert finding.pointer == "/triggers/1/event" and "'Deal.Won'" in (finding.fix or "")
+
+
+def test_path_suggestion_for_header() -> None:
+    definition = make_definition(eventExtraction={"source": "body", "path": "$.event"})
+    request = make_request({"id": "1"}, headers=[("X-Topic", "deal.won")])
+    report = run(request, definition)
+    suggestion = report.triggers.suggested_paths[0]
+    assert (suggestion.source, suggestion.path, suggestion.event) == (
+        "header",
+        "X-Topic",
+        "deal.won",
+    )
+    assert json.loads(suggestion.snippet) == {
+        "eventExtraction": {"source": "header", "path": "X-Topic"}
+    }
+
+
+def test_path_suggestion_for_nested_body_leaf() -> None:
+    request = make_request({"meta": {"kind": "contact.created"}, "id": "1"})
+    report = run(request)
+    assert any(s.path == "$.meta.kind" for s in report.triggers.suggested_paths)
+    assert "EVT_PATH_SUGGESTION" in report.codes()
+
+
+def test_composite_suggestion_from_two_locations() -> None:
+    triggers = [{"type": "miniapps:acme", "event": "pull_request.opened"}]
+    definition = make_definition(triggers=triggers)
+    request = make_request(
+        {"action": "opened", "id": "1"}, headers=[("X-GitHub-Event", "pull_request")]
+    )
+    report = run(request, definition)
+    composite = [s for s in report.triggers.suggested_paths if s.source == "composite"]
+    assert composite
+    snippet = json.loads(composite[0].snippet)["eventExtraction"]["compositeStrategy"]
+    assert snippet["parts"] == [
+        {"source": "header", "path": "X-GitHub-Event"},
+        {"source": "body", "path": "$.action"},
+    ]
+
+
+def test_no_triggers_defined() -> None:
+    report = run(make_request(), make_definition(triggers=[]))
+    assert report.outcome.status == "no-trigger" and "EVT_NO_TRIGGER" in report.codes()
+
+
+def test_duplicate_trigger_events_fire_once() -> None:
+    triggers = [{"type": "miniapps:acme", "event": "contact.created"}] * 2
+    report = run(make_request(), make_definition(triggers=triggers))
+    assert report.outcome.triggers == ("contact.created",)

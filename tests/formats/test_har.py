@@ -1,0 +1,216 @@
+"""HAR 1.2 import and export."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from whdebug.errors import RequestFileError
+from whdebug.formats.har import format_har, parse_har, split_url
+from whdebug.model.request import CapturedRequest
+
+
+def make_request(**overrides: Any) -> CapturedRequest:
+    fields: dict[str, Any] = {
+        "method": "POST",
+        "path": "/miniapps/github/webhooks",
+        "headers": (("Host", "127.0.0.1:8787"), ("Content-Type", "application/json")),
+        "body": b'{"action":"opened"}',
+    }
+    fields.update(overrides)
+    return CapturedRequest(**fields)
+
+
+def har_document(*entries: dict[str, Any]) -> bytes:
+    return json.dumps({"log": {"version": "1.2", "entries": list(entries)}}).encode()
+
+
+def har_entry(**request: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "method": "POST",
+        "url": "https://hooks.example.com/miniapps/shop/webhooks?topic=a%2Fb&x=1+2",
+        "httpVersion": "HTTP/1.1",
+        "headers": [],
+    }
+    base.update(request)
+    return {"startedDateTime": "2024-03-01T10:00:00.250+01:00", "request": base}
+
+
+class TestParseHar:
+    def test_browser_style_entry(self) -> None:
+        entry = har_entry(
+            headers=[
+                {"name": "Host", "value": "hooks.example.com"},
+                {"name": "X-Tag", "value": "one"},
+                {"name": "x-tag", "value": "two"},
+            ],
+            postData={"mimeType": "application/json", "text": '{"name":"café"}'},
+        )
+        entry["response"] = {"status": 202, "content": {"size": 2, "text": "ok"}}
+        [request] = parse_har(har_document(entry), "x.har")
+        assert request.method == "POST"
+        assert request.path == "/miniapps/shop/webhooks"
+        assert request.query == "topic=a%2Fb&x=1+2"
+        assert request.headers == (
+            ("Host", "hooks.example.com"),
+            ("X-Tag", "one"),
+            ("x-tag", "two"),
+        )
+        assert request.body == '{"name":"café"}'.encode()
+        assert request.body_size == len(request.body)
+        assert request.received_at == datetime(2024, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
+        assert request.http_version == "1.1"
+        assert request.response_status == 202
+        assert request.response_body == b"ok"
+        assert request.file == "x.har"
+
+    def test_base64_body_is_exact(self) -> None:
+        body = b"\x00\xff\r\n\xc3("
+        entry = har_entry(postData={"text": base64.b64encode(body).decode(), "encoding": "base64"})
+        assert parse_har(har_document(entry))[0].body == body
+
+    def test_http2_pseudo_headers_dropped(self) -> None:
+        entry = har_entry(
+            httpVersion="h2",
+            headers=[{"name": ":authority", "value": "x"}, {"name": "a", "value": "1"}],
+        )
+        [request] = parse_har(har_document(entry))
+        assert request.headers == (("a", "1"),)
+        assert request.http_version == "2"
+
+    def test_non_latin1_header_text_becomes_utf8_bytes(self) -> None:
+        entry = har_entry(headers=[{"name": "X-Name", "value": "€"}])
+        [request] = parse_har(har_document(entry))
+        assert request.headers[0][1].encode("latin-1") == "€".encode()
+
+    def test_no_post_data_and_no_response(self) -> None:
+        entry = har_entry(method="GET", url="/ping")
+        entry["response"] = {"status": 0, "content": {"size": 0}}
+        [request] = parse_har(har_document(entry))
+        assert (request.body, request.response_status, request.response_body) == (b"", None, None)
+
+    def test_several_entries_in_order(self) -> None:
+        entries = [har_entry(url=f"/n/{n}") for n in range(3)]
+        assert [r.path for r in parse_har(har_document(*entries))] == ["/n/0", "/n/1", "/n/2"]
+
+    @pytest.mark.parametrize(
+        ("data", "words"),
+        [
+            (b"{not json", "x.har:1:2: "),
+            (b"[]", "x.har: $: expected an object"),
+            (b"{}", "$.log: missing (not a HAR file)"),
+            (b'{"log": {"entries": {}}}', "$.log.entries: expected a list"),
+            (har_document({"request": {"url": "/"}}), "entries[0].request.method: missing"),
+            (har_document(har_entry(url="no-slash")), "request.url: expected an absolute URL"),
+            (
+                har_document(har_entry(postData={"text": "!!", "encoding": "base64"})),
+                "postData.text: invalid base64",
+            ),
+            (
+                har_document(har_entry(postData={"text": "x", "encoding": "gzip"})),
+                "postData.encoding: unsupported 'gzip'",
+            ),
+            (
+                har_document(har_entry(postData={"params": [{"name": "a"}]})),
+                "postData.params: form params without 'text'",
+            ),
+            (
+                har_document(har_entry(headers=[{"value": "x"}])),
+                "request.headers[0].name: missing",
+            ),
+            (har_document({**har_entry(), "startedDateTime": "noon"}), "startedDateTime"),
+        ],
+    )
+    def test_bad_har(self, data: bytes, words: str) -> None:
+        with pytest.raises(RequestFileError) as caught:
+            parse_har(data, "x.har")
+        assert str(caught.value).startswith("x.har")
+        assert words in str(caught.value)
+
+
+class TestSplitUrl:
+    @pytest.mark.parametrize(
+        ("url", "parts"),
+        [
+            ("http://h/a?b=%20", ("/a", "b=%20")),
+            ("https://user@h:1?x", ("/", "x")),
+            ("http://h", ("/", "")),
+            ("/p?q?r", ("/p", "q?r")),
+            ("/p%3Fq", ("/p%3Fq", "")),
+        ],
+    )
+    def test_raw(self, url: str, parts: tuple[str, str]) -> None:
+        assert split_url(url) == parts
+
+
+class TestFormatHar:
+    def test_shape(self) -> None:
+        request = make_request(
+            query="a=1",
+            capture_id=7,
+            truncated=True,
+            body_size=999,
+            response_status=413,
+            received_at=datetime(2024, 1, 1, tzinfo=UTC),
+        )
+        document = json.loads(format_har([request]))
+        assert document["log"]["version"] == "1.2"
+        [entry] = document["log"]["entries"]
+        assert entry["startedDateTime"] == "2024-01-01T00:00:00.000000Z"
+        assert entry["request"]["url"] == "http://127.0.0.1:8787/miniapps/github/webhooks?a=1"
+        assert entry["request"]["postData"]["encoding"] == "base64"
+        assert base64.b64decode(entry["request"]["postData"]["text"]) == request.body
+        assert entry["request"]["queryString"] == [{"name": "a", "value": "1"}]
+        assert entry["response"]["status"] == 413
+        assert entry["_whdebug"] == {
+            "capture_id": 7,
+            "truncated": True,
+            "body_size": 999,
+            "client": None,
+        }
+
+    def test_round_trip_keeps_everything(self) -> None:
+        request = make_request(
+            query="q=%2F+x",
+            headers=(("Host", "h"), ("A", "1"), ("a", "\xff\x00")),
+            body=b"\x00\xff\r\n",
+            http_version="1.0",
+            body_size=100,
+            truncated=True,
+            received_at=datetime(2024, 5, 1, 1, 2, 3, 456789, tzinfo=UTC),
+            client="10.0.0.1:1",
+            capture_id=3,
+            response_status=200,
+            response_body=b'{"ok": true}',
+        )
+        [again] = parse_har(format_har([request]), "r.har")
+        fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(CapturedRequest)
+                  if f.init}
+        assert again == CapturedRequest(**{**fields, "file": "r.har"})
+
+    def test_hostile_host_does_not_shift_the_path(self) -> None:
+        request = make_request(headers=(("Host", "evil/x?y"),), query="q=1")
+        document = json.loads(format_har([request]))
+        assert document["log"]["entries"][0]["request"]["url"].startswith("http://localhost/")
+        [again] = parse_har(format_har([request]))
+        assert (again.path, again.query, again.headers) == (request.path, "q=1", request.headers)
+
+    @given(
+        body=st.binary(max_size=200),
+        values=st.lists(st.text(st.characters(codec="latin-1"), max_size=20), max_size=5),
+        query=st.text(st.characters(codec="latin-1", exclude_characters="\r\n"), max_size=20),
+    )
+    def test_round_trip_bytes(self, body: bytes, values: list[str], query: str) -> None:
+        headers = (("Host", "h"),) + tuple(("X-V", value) for value in values)
+        request = make_request(body=body, headers=headers, query=query)
+        [again] = parse_har(format_har([request]))
+        assert again.body == body
+        assert again.headers == headers
+        assert (again.path, again.query) == (request.path, query)

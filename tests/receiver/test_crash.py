@@ -1,0 +1,105 @@
+"""Crash safety: SIGKILL of a receiver under load loses no answered request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from whdebug.store.store import Store
+
+SERVE = """
+import sys
+from rich.console import Console
+from whdebug.receiver.app import ReceiverSettings
+from whdebug.receiver.server import ServerSettings, serve
+serve(sys.argv[1], ReceiverSettings(), ServerSettings(port=0), Console(width=200))
+"""
+CLIENTS = 24
+LOAD_SECONDS = 1.5
+
+
+def start_receiver(store_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`whdebug serve`'s entry point in a child process; its port, read from the banner."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(store_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        line = process.stdout.readline().decode()
+        match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        if match:
+            return process, int(match.group(1))
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    raise AssertionError("receiver did not start")
+
+
+async def load(port: int, answered: set[str], stop: asyncio.Event) -> int:
+    """Send unique markers from many clients until the receiver dies; count failures."""
+    failures = 0
+
+    async def client(number: int) -> None:
+        nonlocal failures
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=3) as http:
+            sequence = 0
+            while not stop.is_set():
+                marker = f"marker-{number}-{sequence}"
+                sequence += 1
+                try:
+                    response = await http.post("/miniapps/crash/webhooks",
+                                               content=b'{"m": "%s"}' % marker.encode())
+                except httpx.HTTPError:
+                    failures += 1
+                    return  # the receiver is gone
+                if 200 <= response.status_code < 300:
+                    answered.add(marker)
+
+    await asyncio.gather(*(client(number) for number in range(CLIENTS)))
+    return failures
+
+
+async def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path) -> None:
+    store_path = tmp_path / "captures.db"
+    process, port = start_receiver(store_path)
+    answered: set[str] = set()
+    stop = asyncio.Event()
+    try:
+        clients = asyncio.create_task(load(port, answered, stop))
+        await asyncio.sleep(LOAD_SECONDS)
+        deadline = time.monotonic() + 20  # a slow machine: wait for enough answers to mean something
+        while len(answered) < 200 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        os.kill(process.pid, signal.SIGKILL)  # mid-run: clients are still sending
+        process.wait(timeout=5)
+        stop.set()
+        failures = await asyncio.wait_for(clients, 10)
+    finally:
+        stop.set()
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert process.returncode == -signal.SIGKILL
+    assert len(answered) >= 100, "too little load to mean anything"
+    assert failures > 0, "the kill should have cut off requests in flight"
+
+    with Store.open(store_path) as store:
+        markers = {store.get(capture_id).body.split(b'"')[3].decode() for capture_id in store.ids()}
+    assert answered <= markers, f"lost {len(answered - markers)} answered requests"
+    with contextlib.closing(sqlite3.connect(store_path)) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)

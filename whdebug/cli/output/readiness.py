@@ -1,0 +1,201 @@
+"""Human output for `whdebug check --samples`: the readiness table, coverage and blockers."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from whdebug.cli.output.report import (
+    _indented,
+    _mark,
+    _plural,
+    _render_findings,
+    _symbol,
+    _text,
+    _yes_no,
+)
+from whdebug.tools.readiness import Readiness, SampleResult
+
+_SEVERITIES = ("error", "warning", "info")
+
+
+def render_readiness(console: Console, readiness: Readiness) -> None:
+    """The readiness table, then triggers, samples, handlers, findings and the verdict."""
+    definition = readiness.definition
+    header = Text()
+    header.append_text(_text(f"readiness {readiness.path}", "bold"))
+    header.append_text(_text(
+        f"  {definition.label} · {_plural(len(readiness.samples), 'sample')} in "
+        f"{readiness.samples_dir}", "dim"))
+    console.print(header)
+    console.print(_indented(_summary_table(console, readiness)))
+    console.print()
+    console.print(_indented(_triggers_table(readiness)))
+    if readiness.samples:
+        console.print()
+        console.print(_indented(_samples_table(console, readiness)))
+    if readiness.handlers:
+        console.print()
+        console.print(_indented(_handlers_table(console, readiness)))
+    console.print()
+    findings = [*readiness.lint, *readiness.findings]
+    findings.sort(key=lambda item: _SEVERITIES.index(item.severity)
+                  if item.severity in _SEVERITIES else len(_SEVERITIES))
+    _render_findings(console, findings)
+    blockers = len(readiness.blockers)
+    if readiness.ready:
+        console.print(_text(f"{_symbol(console, 'pass')} ready for review: nothing blocks it",
+                            "bold green"))
+    else:
+        console.print(_text(f"{_symbol(console, 'fail')} not ready for review: "
+                            f"{_plural(blockers, 'blocker')} (the errors above)", "bold red"))
+
+
+def _table(title: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1),
+                  title=title, title_justify="left", title_style="bold")
+    return table
+
+
+def _summary_table(console: Console, readiness: Readiness) -> Table:
+    table = _table("readiness")
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for name, status, detail in _rows(readiness):
+        table.add_row(_text(name), _mark(console, status), _text(detail))
+    return table
+
+
+def _rows(readiness: Readiness) -> list[tuple[str, str, str]]:
+    codes = {item.code for item in readiness.findings}
+    lint = readiness.lint
+    counts = {severity: sum(1 for item in lint if item.severity == severity)
+              for severity in _SEVERITIES}
+    lint_status = "fail" if counts["error"] else "warn" if counts["warning"] else "pass"
+    rows = [("definition lint", lint_status,
+             f"{_plural(counts['error'], 'error')} · {_plural(counts['warning'], 'warning')} · "
+             f"{_plural(counts['info'], 'note')} (judged as a submission)")]
+
+    verification = readiness.verification
+    checked = len(verification.passing) + len(verification.failing)
+    if not verification.configured:
+        rows.append(("verification", "fail", "not configured"))
+    else:
+        where = f"{verification.type} in {verification.header}"
+        status = "fail" if verification.failing else "pass"
+        detail = f"{where}; {len(verification.passing)} of {checked} samples verify"
+        if verification.failing:
+            detail += "; rejected: " + ", ".join(verification.failing)
+        if "RDY_STAND_IN_SECRET" in codes:
+            detail += " (bare payloads with a stand-in secret)"
+        rows.append(("verification", status, detail))
+
+    triggers = readiness.triggers
+    never = readiness.triggers_not_fired
+    if not triggers:
+        rows.append(("triggers", "fail", "the definition has no triggers"))
+    else:
+        detail = f"{len(triggers) - len(never)} of {len(triggers)} fired by a sample"
+        if never:
+            detail += "; never: " + ", ".join(never)
+        rows.append(("triggers", "fail" if never else "pass", detail))
+
+    samples = readiness.samples
+    nothing = readiness.samples_firing_nothing
+    if not samples:
+        rows.append(("samples", "fail", "no samples in the folder"))
+    else:
+        fired = sum(1 for result in samples if result.fired)
+        detail = f"{fired} of {len(samples)} fire a trigger"
+        if nothing:
+            detail += "; nothing: " + ", ".join(nothing)
+        rows.append(("samples", "fail" if nothing else "pass", detail))
+
+    handlers = readiness.handlers
+    if not handlers:
+        rows.append(("sync handlers", "skip", "none in the definition"))
+    else:
+        blocked = {"RDY_HANDLER_NO_TRIGGER", "RDY_HANDLER_NO_STABLE_ID"} & codes
+        unchecked = [handler.event for handler in handlers if handler.stable is None
+                     and handler.has_trigger]
+        status = "fail" if blocked else "warn" if unchecked else "pass"
+        if status == "pass":
+            detail = f"{_plural(len(handlers), 'handler')}, each with a trigger and a stable id"
+        else:
+            parts = []
+            orphans = [handler.event for handler in handlers if not handler.has_trigger]
+            unstable = [handler.event for handler in handlers if handler.stable is False]
+            if orphans:
+                parts.append("no trigger: " + ", ".join(orphans))
+            if unstable:
+                parts.append("no stable id: " + ", ".join(unstable))
+            if unchecked:
+                parts.append("no sample: " + ", ".join(unchecked))
+            detail = "; ".join(parts)
+        rows.append(("sync handlers", status, detail))
+    return rows
+
+
+def _triggers_table(readiness: Readiness) -> Table:
+    table = _table("triggers")
+    table.add_column("event", overflow="fold")
+    table.add_column("label", overflow="fold")
+    table.add_column("fired by", overflow="fold")
+    for coverage in readiness.triggers:
+        fired_by = (_text(", ".join(coverage.samples)) if coverage.samples
+                    else _text("no sample", "red"))
+        table.add_row(_text(coverage.event), _text(coverage.label or "", "dim"), fired_by)
+    return table
+
+
+def _samples_table(console: Console, readiness: Readiness) -> Table:
+    signed = any(result.sample.kind == "payload" for result in readiness.samples)
+    table = _table("samples")
+    if signed:
+        table.caption = "* a bare payload, signed on the fly as `whdebug sign` does"
+        table.caption_justify = "left"
+    table.add_column("sample", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("verify", no_wrap=True)
+    table.add_column("outcome", overflow="fold")
+    for result in readiness.samples:
+        table.add_row(*_sample_row(console, result))
+    return table
+
+
+def _sample_row(console: Console, result: SampleResult) -> tuple[Text, ...]:
+    sample, report = result.sample, result.report
+    kind = _text(sample.kind + ("*" if sample.kind == "payload" else ""))
+    if report is None:
+        return (_text(sample.name), kind, _mark(console, "skip"),
+                _text(f"unreadable: {sample.error}", "red"))
+    verdict = report.signature.verdict
+    status = {"pass": "pass", "fail": "fail"}.get(verdict, "skip")
+    if result.fired:
+        outcome = _text("fires " + ", ".join(result.fired), "green")
+    elif report.ok:
+        outcome = _text(report.outcome.summary)
+    else:
+        outcome = _text(report.outcome.summary, "red")
+    return _text(sample.name), kind, _mark(console, status), outcome
+
+
+def _handlers_table(console: Console, readiness: Readiness) -> Table:
+    table = _table("sync handlers")
+    table.add_column("handler", overflow="fold")
+    table.add_column("trigger", no_wrap=True)
+    table.add_column("stable id", no_wrap=True)
+    table.add_column("external id per sample", overflow="fold")
+    for handler in readiness.handlers:
+        if handler.stable is None:
+            stable = _text("– no sample", "yellow")
+        else:
+            stable = _mark(console, "pass" if handler.stable else "fail")
+        ids = ", ".join(f"{code if code is not None else 'none'} ({name})"
+                        for name, code in handler.codes)
+        table.add_row(_text(handler.event), _yes_no(console, handler.has_trigger),
+                      stable, _text(ids or "–"))
+    return table

@@ -1,0 +1,477 @@
+"""Lint a MiniApp definition: schema, naming, security and cross-references (DEF_* findings)."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import jsonpath
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
+from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
+
+from whdebug.engine.lint.auth import check_auth
+from whdebug.engine.locations import Location
+from whdebug.engine.locations import def_finding as _def
+from whdebug.engine.locations import where as _where
+from whdebug.engine.report import Finding, finding
+from whdebug.errors import DefinitionError
+from whdebug.model.definition import Definition
+
+_NS = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# semver.org's recommended pattern.
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+_SECRET_NAME = re.compile(r"secret|token|password|key", re.IGNORECASE)
+_OAUTH_CLIENT_KEYS = {"clientid", "clientsecret"}
+_SIGNED_TYPES = {"hmac-sha256", "hmac-sha1", "header-token"}
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+_REQUIRED_HINTS = {
+    "ns": 'a lowercase kebab-case namespace such as "my-service"',
+    "version": 'a semver string such as "1.0.0"',
+    "event": "the exact event string the webhook extraction produces",
+    "eventExtraction": '{"source": "body", "path": "$.event"}',
+    "source": '"body", "header" or "query"',
+    "path": 'a JSONPath for body ("$.type") or a header or query name',
+    "parts": 'a list of {"source", "path"} lookups',
+    "type": 'e.g. "hmac-sha256"',
+    "headerName": 'the header carrying the signature, e.g. "X-Hub-Signature-256"',
+    "secretKey": 'the credentials / auth.config key holding the secret, e.g. "webhookSecret"',
+    "paths": 'a list of JSONPaths such as ["$.id"]',
+    "basePath": 'a JSONPath to the customer object, e.g. "$.data.customer"',
+}
+
+
+def check_definition(definition: Definition, *, submission: bool = False) -> list[Finding]:
+    """Every DEF_* finding for `definition`; `submission` judges it as a draft sent to Karzoun."""
+    data = definition.data
+    findings = _schema_findings(data)
+    if "webhook" not in data:
+        findings.append(_def(
+            "DEF_SCHEMA", "the definition has no webhook block: inbound requests cannot be "
+            "verified or turned into events",
+            'add a "webhook" object with eventExtraction and verification', ("webhook",)))
+    findings += _identity_findings(data, submission)
+    findings += _trigger_findings(data)
+    findings += _security_findings(definition, submission)
+    findings += _jsonpath_findings(data)
+    findings += _sync_findings(definition)
+    findings += _source_findings(definition)
+    findings += check_auth(definition)
+    return findings
+
+
+def parse_finding(error: DefinitionError) -> Finding:
+    """A DEF_PARSE finding for a definition that could not be read or parsed."""
+    message = str(error)
+    if "end of input" in message:
+        fix = "close the bracket, brace or string that is still open at the end of the file"
+    elif "not found" in message or "directory" in message:
+        fix = "pass the path of an existing definition file"
+    else:
+        fix = ("correct the syntax at that line and column; the file must be JSON, JSON5 or "
+               "a JavaScript object literal (const app = {...};)")
+    return finding("DEF_PARSE", message, fix, step="definition")
+
+
+# --- schema -----------------------------------------------------------------------------
+
+
+@functools.cache
+def _validator() -> Any:
+    text = (resources.files("whdebug") / "schema" / "miniapp.schema.json").read_text("utf-8")
+    return Draft202012Validator(json.loads(text))
+
+
+def _schema_findings(data: dict[str, Any]) -> list[Finding]:
+    findings = [_schema_finding(best_match(error.context) if error.context else error)
+                for error in _validator().iter_errors(data)]
+    return sorted(findings, key=lambda found: found.pointer or "")
+
+
+def _schema_finding(error: Any) -> Finding:
+    path: Location = tuple(error.absolute_path)
+    where = _where(path)
+    kind, expected, instance = error.validator, error.validator_value, error.instance
+    if kind == "required":
+        name = _required_name(error.message)
+        hint = _REQUIRED_HINTS.get(name)
+        return _def("DEF_SCHEMA", f'{where} is missing "{name}"',
+                    f'add "{name}" to {where}' + (f": {hint}" if hint else ""), (*path, name))
+    if kind == "type":
+        wanted = " or ".join(_article(t) for t in _as_list(expected))
+        message, fix = f"{where} must be {wanted}, not {_js_type(instance)}", \
+            f"change {where} to {wanted}"
+    elif kind == "enum":
+        choices = ", ".join(json.dumps(choice) for choice in expected)
+        message = f"{where} is {_show(instance, path)}; allowed: {choices}"
+        spelled = [c for c in expected if _squash(c) == _squash(instance)]
+        fix = (f"set {where} to {json.dumps(spelled[0])}" if spelled
+               else f"set {where} to one of {choices}")
+    elif kind in ("minLength", "minItems"):
+        message, fix = f"{where} is empty", f"give {where} a value or remove it"
+    elif kind == "uniqueItems":
+        message = f"{where} lists the same entry twice"
+        fix = f"remove the repeated entry in {where}"
+    elif kind in ("minimum", "maximum"):
+        message = f"{where} is {_show(instance, path)}, outside the allowed range"
+        fix = f"set {where} to a value from 100 to 599" if path[-1:] == ("statusCode",) \
+            else f"correct {where}"
+    else:
+        message, fix = f"{where}: {error.message[:160]}", f"correct {where} to match the schema"
+    return _def("DEF_SCHEMA", message, fix, path)
+
+
+def _required_name(message: str) -> str:
+    quoted = message.removesuffix(" is a required property")
+    try:
+        return str(ast.literal_eval(quoted))
+    except (ValueError, SyntaxError):
+        return quoted
+
+
+# --- naming and triggers ----------------------------------------------------------------
+
+
+def _identity_findings(data: dict[str, Any], submission: bool) -> list[Finding]:
+    findings: list[Finding] = []
+    ns, version = data.get("ns"), data.get("version")
+    if isinstance(ns, str) and ns and not _NS.match(ns):
+        suggestion = re.sub(r"[^a-z0-9]+", "-", re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", ns).lower())
+        suggestion = re.sub(r"^[^a-z]+", "", suggestion).strip("-") or "my-service"
+        findings.append(_def(
+            "DEF_NS_FORMAT", f"ns {json.dumps(ns)} is not lowercase kebab-case",
+            f'rename ns to "{suggestion}" (lowercase letters and digits, single hyphens, '
+            "starting with a letter) and update triggers[].type to match", ("ns",)))
+    if isinstance(version, str) and version and not _SEMVER.match(version):
+        semver = _semver_suggestion(version)
+        findings.append(_def(
+            "DEF_VERSION", f"version {json.dumps(version)} is not a semver string",
+            f'set version to "{semver}"' if semver
+            else 'set version to MAJOR.MINOR.PATCH, such as "1.0.0"', ("version",)))
+    if data.get("status") == "public":
+        findings.append(_def(
+            "DEF_STATUS_PUBLIC",
+            'status is "public": only Karzoun publishes a MiniApp'
+            + (", a submitted draft must be private" if submission else ""),
+            'set status to "private" (Karzoun sets "public" when it publishes the app)',
+            ("status",), "error" if submission else "warning"))
+    return findings
+
+
+def _semver_suggestion(version: str) -> str | None:
+    numbers = re.fullmatch(r"[vV]?(\d+)(?:\.(\d+))?(?:\.(\d+))?", version.strip())
+    if numbers is None:
+        return None
+    return ".".join(str(int(n or 0)) for n in numbers.groups())
+
+
+def _trigger_findings(data: dict[str, Any]) -> list[Finding]:
+    findings: list[Finding] = []
+    triggers, ns = data.get("triggers"), data.get("ns")
+    if not isinstance(triggers, list):
+        return findings
+    expected = f"miniapps:{ns}" if isinstance(ns, str) and ns else None
+    first_index: dict[str, int] = {}
+    for index, trigger in enumerate(triggers):
+        if not isinstance(trigger, dict):
+            continue
+        kind, event = trigger.get("type"), trigger.get("event")
+        if expected is not None and kind != expected:
+            found = f"is {json.dumps(kind)}" if isinstance(kind, str) else "is missing"
+            findings.append(_def(
+                "DEF_TRIGGER_TYPE", f'triggers[{index}].type {found}, expected "{expected}"',
+                f'set triggers[{index}].type to "{expected}"', ("triggers", index, "type")))
+        if isinstance(event, str) and event:
+            if event in first_index:
+                findings.append(_def(
+                    "DEF_DUPLICATE_TRIGGER",
+                    f'triggers[{index}] repeats event "{event}" of triggers[{first_index[event]}]',
+                    f"remove triggers[{index}] or give it a different event",
+                    ("triggers", index, "event")))
+            else:
+                first_index[event] = index
+    return findings
+
+
+# --- security ---------------------------------------------------------------------------
+
+
+def _security_findings(definition: Definition, submission: bool) -> list[Finding]:
+    findings: list[Finding] = []
+    webhook, sensitive = definition.data.get("webhook"), definition.sensitive_keys
+    verification = webhook.get("verification") if isinstance(webhook, dict) else None
+    if isinstance(webhook, dict) and (
+            verification is None or _dict(verification).get("type") == "none"):
+        state = "is missing" if verification is None else 'type is "none"'
+        findings.append(_def(
+            "DEF_VERIFICATION_NONE",
+            f"webhook.verification {state}: anyone who knows the webhook URL can fire triggers",
+            'set webhook.verification to {"type": "hmac-sha256", "headerName": "<provider '
+            'signature header>", "secretKey": "webhookSecret"} and add "webhookSecret" to '
+            "auth.sensitiveKeys", ("webhook", "verification")))
+    if isinstance(verification, dict) and verification.get("type") in _SIGNED_TYPES:
+        key = verification.get("secretKey")
+        if isinstance(key, str) and key and key not in sensitive:
+            findings.append(_def(
+                "DEF_SECRET_NOT_SENSITIVE",
+                f'webhook.verification.secretKey "{key}" is not listed in auth.sensitiveKeys, '
+                "so its value is not treated as a secret",
+                f'add "{key}" to auth.sensitiveKeys', ("auth", "sensitiveKeys")))
+    oauth = definition.auth.get("type") == "oauth2"
+    for key, value in definition.auth_config.items():
+        if value in (None, "", [], {}) or not (key in sensitive or _SECRET_NAME.search(key)):
+            continue
+        path: Location = ("auth", "config", key)
+        if oauth and re.sub(r"[^a-z]", "", key.lower()) in _OAUTH_CLIENT_KEYS:
+            findings.append(_def(
+                "DEF_SECRET_IN_SUBMISSION",
+                f"auth.config.{key} holds a value: allowed for a public OAuth app, whose "
+                "client credentials Karzoun keeps for every tenant",
+                f'nothing to change for a public OAuth app; set auth.config.{key} to "" if '
+                "each tenant brings its own OAuth client", path, "info"))
+            continue
+        why = "is listed in auth.sensitiveKeys" if key in sensitive else "looks like a secret"
+        fix = f'set auth.config.{key} to "" (Karzoun or each tenant provides it); test with ' \
+              f"--config {key}=VALUE or --credential {key}=VALUE instead"
+        if key not in sensitive:
+            fix += f', and add "{key}" to auth.sensitiveKeys'
+        findings.append(_def(
+            "DEF_SECRET_IN_SUBMISSION",
+            f'auth.config.{key} holds a value and "{key}" {why}: a submitted definition '
+            "must not carry secrets", fix, path, "error" if submission else "warning"))
+    return findings
+
+
+# --- JSONPath ---------------------------------------------------------------------------
+
+
+def _jsonpath_findings(data: dict[str, Any]) -> list[Finding]:
+    findings: list[Finding] = []
+    for path, query in _jsonpaths(data):
+        reason = _jsonpath_error(query)
+        if reason is None:
+            continue
+        where = _where(path)
+        repaired = _repair_jsonpath(query)
+        fix = (f'write {where} as "{repaired}"' if repaired else
+               f"write {where} as a JSONPath such as \"$.data.type\" (quote unusual names: "
+               "\"$['odd-name']\")")
+        findings.append(_def(
+            "DEF_BAD_JSONPATH", f'{where} "{query}" is not a valid JSONPath: {reason}', fix, path))
+    return findings
+
+
+def _jsonpaths(data: dict[str, Any]) -> Iterator[tuple[Location, str]]:
+    """Every string the runtime evaluates as a JSONPath, with where it sits."""
+    webhook = _dict(data.get("webhook"))
+    base: Location = ("webhook", "eventExtraction")
+    extraction = _dict(webhook.get("eventExtraction"))
+    lookups: list[tuple[Location, Any]] = [(base, extraction), ((*base, "fallback"),
+                                                             extraction.get("fallback"))]
+    parts = _dict(extraction.get("compositeStrategy")).get("parts")
+    for index, part in enumerate(parts if isinstance(parts, list) else []):
+        lookups.append(((*base, "compositeStrategy", "parts", index), part))
+    for path, lookup in lookups:
+        if isinstance(lookup, dict) and lookup.get("source") not in ("header", "query"):
+            yield from _strings(lookup, path, "path")
+    transaction = _dict(webhook.get("transactionId"))
+    yield from _string_list(transaction.get("paths"), ("webhook", "transactionId", "paths"))
+    for event, override in _dict(transaction.get("overrides")).items():
+        yield from _string_list(_dict(override).get("paths"),
+                                ("webhook", "transactionId", "overrides", event, "paths"))
+    customer = _dict(webhook.get("customerExtraction"))
+    yield from _strings(customer, ("webhook", "customerExtraction"), "basePath")
+    for event, override in _dict(customer.get("overrides")).items():
+        yield from _strings(_dict(override), ("webhook", "customerExtraction", "overrides", event),
+                            "basePath")
+    challenge = _dict(webhook.get("challengeResponse"))
+    yield from _strings(challenge, ("webhook", "challengeResponse"), "identifyField",
+                        "challengePath")
+    handlers = _dict(_dict(_dict(data.get("sync")).get("webhooks")).get("handlers"))
+    for event, handler in handlers.items():
+        handler_path: Location = ("sync", "webhooks", "handlers", event)
+        yield from _strings(_dict(handler), handler_path, "dataPath")
+        mapping = _dict(_dict(handler).get("mapping"))
+        yield from _strings(mapping, (*handler_path, "mapping"), *mapping)
+    for container in ("sources", "rpc"):
+        for name, source in _dict(data.get(container)).items():
+            yield from _strings(_dict(source), (container, name), "dataPath")
+
+
+def _strings(mapping: dict[str, Any], path: Location, *keys: str) -> Iterator[tuple[Location, str]]:
+    for key in keys:
+        value = mapping.get(key)
+        if isinstance(value, str) and value:
+            yield (*path, key), value
+
+
+def _string_list(values: Any, path: Location) -> Iterator[tuple[Location, str]]:
+    for index, value in enumerate(values if isinstance(values, list) else []):
+        if isinstance(value, str) and value:
+            yield (*path, index), value
+
+
+def _jsonpath_error(query: str) -> str | None:
+    """Why `query` does not compile (written without `$` it is taken as `$.query`)."""
+    if query.startswith("$"):
+        full = query
+    else:
+        full = ("$" if query.startswith("[") else "$.") + query
+    try:
+        jsonpath.compile(full)
+    except (jsonpath.JSONPathError, ValueError, RecursionError) as error:
+        return str(error.args[0]).splitlines()[0] if error.args else type(error).__name__
+    return None
+
+
+def _repair_jsonpath(query: str) -> str | None:
+    """A compiling rewrite of a dotted path with odd names (`a.b c` -> `$.a['b c']`)."""
+    names = query.removeprefix("$.").removeprefix("$").split(".")
+    if any(not name or "[" in name or "'" in name for name in names):
+        return None
+    repaired = "$" + "".join(
+        f".{name}" if _IDENTIFIER.fullmatch(name) else f"['{name}']" for name in names)
+    return repaired if repaired != query and _jsonpath_error(repaired) is None else None
+
+
+# --- sync, sources ----------------------------------------------------------------------
+
+
+def _sync_findings(definition: Definition) -> list[Finding]:
+    findings: list[Finding] = []
+    handlers = definition.sync_handlers
+    if "ecommerce" in definition.webhook:
+        if handlers:
+            message = "webhook.ecommerce is deprecated and sync.webhooks.handlers already exists"
+            fix = "remove webhook.ecommerce; sync.webhooks.handlers handles these events"
+        else:
+            message = "webhook.ecommerce is deprecated: new definitions must use sync"
+            fix = ("move each handler to sync.webhooks.handlers, keyed by its trigger event, "
+                   "then remove webhook.ecommerce")
+        findings.append(_def("DEF_LEGACY_ECOMMERCE", message, fix, ("webhook", "ecommerce")))
+    events = definition.trigger_events
+    for event in handlers:
+        if event in events:
+            continue
+        close = _closest(event, events)
+        where = f"sync.webhooks.handlers[{json.dumps(event)}]"
+        fix = (f'rename {where} to "{close}"' if close else
+               f'add a trigger with event "{event}" or rename {where} to a triggers[].event')
+        findings.append(_def(
+            "DEF_HANDLER_WITHOUT_TRIGGER",
+            f'sync handler "{event}" matches no triggers[].event', fix,
+            ("sync", "webhooks", "handlers", event)))
+    return findings
+
+
+def _source_findings(definition: Definition) -> list[Finding]:
+    findings: list[Finding] = []
+    for container in ("sources", "rpc"):
+        for name in _dict(definition.data.get(container)):
+            if not name.startswith("rpc_"):
+                renamed = "rpc_" + re.sub(r"^rpc[-_]?", "", name, flags=re.IGNORECASE)
+                findings.append(_def(
+                    "DEF_SOURCE_KEY", f'{container}.{name} is not named "rpc_..."',
+                    f'rename {container}.{name} to "{renamed}" and every "x-source" naming it',
+                    (container, name)))
+    defined = list(definition.sources)
+    for path, holder in _walk(definition.data, ()):
+        source = holder.get("x-source")
+        if not isinstance(source, str):
+            continue
+        where = _where(path)
+        if source not in defined:
+            close = _closest(source, defined)
+            bare = source.removeprefix("rpc_")
+            if bare in defined:
+                fix = f'rename the source "{bare}" to "{source}"'
+            elif close:
+                fix = f'change {where}["x-source"] to "{close}"'
+            else:
+                fix = f'define "{source}" under sources (or correct {where}["x-source"])'
+            findings.append(_def(
+                "DEF_XSOURCE_UNKNOWN", f'{where} takes values from source "{source}", which is '
+                "not defined in sources or rpc", fix, (*path, "x-source")))
+        fallback = holder.get("x-fallback")
+        if fallback != "input":
+            state = ("has no \"x-fallback\"" if fallback is None
+                     else f'has "x-fallback": {_show(fallback, path)}')
+            findings.append(_def(
+                "DEF_XSOURCE_NO_FALLBACK",
+                f'{where} {state}: when source "{source}" fails, users cannot type a value',
+                f'add "x-fallback": "input" to {where}', (*path, "x-fallback")))
+    return findings
+
+
+def _walk(value: Any, path: Location) -> Iterator[tuple[Location, dict[str, Any]]]:
+    """Every object in the document that has an `x-source` key."""
+    if isinstance(value, dict):
+        if "x-source" in value:
+            yield path, value
+        for key, child in value.items():
+            yield from _walk(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _walk(child, (*path, index))
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+
+
+
+
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _closest(value: Any, choices: list[str]) -> str | None:
+    if not isinstance(value, str) or not choices:
+        return None
+    for choice in choices:
+        if choice.lower() == value.lower():
+            return choice
+    matches = difflib.get_close_matches(value, choices, n=1, cutoff=0.75)
+    return matches[0] if matches else None
+
+
+def _squash(value: Any) -> str:
+    """`HMAC_SHA256`, `hmac-sha256` alike, and `orders`, `order`: lower case, no plural s."""
+    return re.sub(r"[^a-z0-9]", "", str(value).lower()).removesuffix("s")
+
+
+def _article(json_type: str) -> str:
+    return f"an {json_type}" if json_type[0] in "aeiou" else f"a {json_type}"
+
+
+def _js_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    names = {dict: "an object", list: "an array", str: "a string", float: "a number"}
+    return names.get(type(value), "null")
+
+
+def _show(value: Any, path: Location) -> str:
+    """A short rendering of a value for a message; never a value from auth.config."""
+    if path[:2] == ("auth", "config"):
+        return _js_type(value)
+    text = json.dumps(value)
+    return text if len(text) <= 40 else _js_type(value)

@@ -1,0 +1,444 @@
+"""Signature verification as the runtime does it; failures go to the diagnosis search."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from whdebug.engine.paths import Body
+from whdebug.engine.report import Attempt, Finding, SecretStatus, SignatureResult
+from whdebug.engine.report import finding as make_finding
+from whdebug.engine.signatures._context import VerifyContext
+from whdebug.engine.signatures.digests import (
+    ALGORITHMS,
+    HEX,
+    SIGNATURE_PREFIX,
+    TYPE_ALGORITHM,
+    Prefetch,
+    compute_hmac,
+    describe_content,
+    encode_digest,
+    equal,
+    strip_runtime_prefix,
+)
+from whdebug.engine.signatures.schemes import Scheme, detect_scheme, signature_like_headers
+from whdebug.engine.signatures.search import DiagnosisSearch
+from whdebug.engine.signatures.secrets import Resolution, resolve_secret, secret_hint
+from whdebug.engine.signatures.timestamps import check_timestamp
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest, Secrets
+
+
+def verify_signature(
+    request: CapturedRequest,
+    definition: Definition,
+    secrets: Secrets,
+    *,
+    now: datetime,
+    body: Body | None = None,
+    nullish: bool = False,
+    diagnose: bool = True,
+    prefetch: Prefetch | None = None,
+) -> tuple[SignatureResult, list[Finding]]:
+    """Run the runtime's verification; on failure search for what would have matched."""
+    verification = definition.webhook.get("verification")
+    config = verification if isinstance(verification, dict) else {}
+    kind = config.get("type")
+    if not config or kind in (None, "none"):
+        return _unverified(request, kind, now)
+    header_name = config.get("headerName") if isinstance(config.get("headerName"), str) else None
+    secret_key = config.get("secretKey") if isinstance(config.get("secretKey"), str) else None
+    encoding: str = "base64" if config.get("encoding") == "base64" else "hex"
+    resolution = resolve_secret(secret_key, definition, secrets) if secret_key else None
+    context = VerifyContext(request, definition, config, resolution, now)
+    status = _secret_status(resolution)
+    received_raw = request.header(header_name) if header_name else None
+
+    def result(
+        verdict: str,
+        reason: str,
+        attempts: list[Attempt],
+        scheme: Scheme | None = None,
+        enc: str | None = encoding,
+    ) -> tuple[SignatureResult, list[Finding]]:
+        age = check_timestamp(context, scheme, detect=verdict != "pass")
+        return (
+            SignatureResult(
+                type=kind,
+                header=header_name,
+                encoding=enc,
+                secret_key=secret_key,
+                received=_mask_received(kind, received_raw),
+                secret=status,
+                verdict=verdict,  # type: ignore[arg-type]
+                reason=reason,
+                attempts=tuple(attempts),
+                scheme=scheme.name if scheme else None,
+                timestamp_age_seconds=age,
+            ),
+            context.findings,
+        )
+
+    if kind not in ("hmac-sha256", "hmac-sha1", "header-token"):
+        context.add(
+            "SIG_ALGORITHM",
+            f"verification.type {kind!r} is not one the runtime knows "
+            "(hmac-sha256, hmac-sha1, header-token, none)",
+            'set webhook.verification.type to "hmac-sha256", "hmac-sha1" or "header-token"',
+            pointer="/webhook/verification/type",
+        )
+        return result("fail", f"unknown verification type {kind!r}", [])
+    if not header_name:
+        context.add(
+            "SIG_HEADER_MISSING",
+            "verification.headerName is not set",
+            "set webhook.verification.headerName to the provider's signature header",
+            pointer="/webhook/verification/headerName",
+        )
+        return result("fail", "no headerName configured", [])
+    if request.truncated:
+        context.add(
+            "REQ_BODY_TRUNCATED",
+            f"only {len(request.body)} of {request.size} body bytes were stored; "
+            "the signature cannot be checked on a partial body",
+            "raise --max-body on the receiver and send the request again",
+            step="request",
+        )
+        return result("fail", "body truncated: cannot verify", [])
+    secret = _runtime_secret(context, nullish)
+    if received_raw is None:
+        return result("fail", *_header_missing(context, header_name, kind, secret, encoding))
+    if secret is None:
+        return result("fail", "no secret to verify with", [])
+
+    if kind == "header-token":
+        match = equal(received_raw, secret)
+        attempt = Attempt(
+            secret_source=status.resolved_from or "credentials",
+            algorithm="token",
+            encoding="plain",
+            content="header value",
+            match=match,
+            runtime=True,
+            secret_hint=secret_hint(secret),
+            received_from=f"header {header_name}",
+            received=_mask_received(kind, received_raw),
+            computed=secret_hint(secret),
+        )
+        if match:
+            return result(
+                "pass",
+                f"{header_name} equals the {status.resolved_from} secret",
+                [attempt],
+                enc=None,
+            )
+        reason, extra = (
+            _diagnose_token(context, header_name, received_raw)
+            if diagnose
+            else ("header value differs from the secret", [])
+        )
+        return result("fail", reason, [attempt, *extra], enc=None)
+
+    algorithm = TYPE_ALGORITHM[kind]
+    received = strip_runtime_prefix(received_raw)
+    secret_bytes = secret.encode("utf-8")
+    if prefetch is not None and prefetch.secret == secret_bytes and prefetch.algorithm == algorithm:
+        digest = prefetch.digest.result()
+    else:
+        digest = compute_hmac(secret_bytes, algorithm, request.body)
+    computed = encode_digest(digest, encoding)
+    match = equal(computed, received)
+    runtime_attempt = Attempt(
+        secret_source=status.resolved_from or "none",
+        algorithm=algorithm,
+        encoding=encoding,
+        content="raw-body",
+        match=match,
+        runtime=True,
+        secret_hint=secret_hint(secret),
+        received_from=f"header {header_name}",
+        received=received,
+        computed=computed,
+        signed=describe_content("raw-body", request.body),
+    )
+    if match:
+        return result(
+            "pass",
+            f"HMAC-{algorithm.upper()} of the raw body with the "
+            f"{status.resolved_from} secret matches {header_name}",
+            [runtime_attempt],
+        )
+    if not diagnose:
+        return result("fail", "signature does not match", [runtime_attempt])
+    search = DiagnosisSearch(
+        context,
+        algorithm,
+        encoding,
+        header_name,
+        received_raw,
+        received,
+        secret,
+        {(secret_bytes, algorithm, "raw-body"): digest},
+    )
+    reason, attempts, scheme = search.run()
+    return result("fail", reason, [runtime_attempt, *attempts], scheme)
+
+
+def _secret_status(resolution: Resolution | None) -> SecretStatus:
+    if resolution is None:
+        return SecretStatus(None, "absent", "absent")
+    nullish_outcome = None
+    if resolution.differs_under_nullish:
+        nullish_outcome = (
+            f"under `??` the runtime would keep the empty credentials.{resolution.key} "
+            "and verify with an empty secret"
+        )
+    return SecretStatus(
+        resolution.resolved_from,
+        resolution.credentials,
+        resolution.auth_config,
+        secret_hint(resolution.value),
+        nullish_outcome,
+    )
+
+
+def _runtime_secret(context: VerifyContext, nullish: bool) -> str | None:
+    """The secret the runtime would use, adding the findings about where it comes from."""
+    resolution = context.resolution
+    if resolution is None:
+        context.add(
+            "SIG_NO_SECRET",
+            "verification.secretKey is not set",
+            'set webhook.verification.secretKey to the key name, e.g. "webhookSecret"',
+            pointer="/webhook/verification/secretKey",
+        )
+        return None
+    key = resolution.key
+    if resolution.credentials == "empty":
+        if resolution.auth_config == "present":
+            context.add(
+                "SIG_EMPTY_CREDENTIAL",
+                f"credentials.{key} is an empty string; whdebug assumes the runtime treats it as "
+                f"missing (`||`) and falls back to auth.config.{key}. If the runtime uses `??` it "
+                "verifies with the empty string and rejects every delivery",
+                f"remove the empty credentials.{key} from the install, or fill it with the "
+                "provider's signing secret",
+            )
+        else:
+            context.add(
+                "SIG_EMPTY_CREDENTIAL",
+                f"credentials.{key} is an empty string and auth.config.{key} holds no value: "
+                "there is no secret to verify with",
+                f"store the provider's signing secret in credentials.{key} (check the mapping "
+                "of the registration request that should write it)",
+                severity="error",
+            )
+    elif resolution.value is None:
+        context.add(
+            "SIG_NO_SECRET",
+            f"no secret for {key!r}: credentials.{key} is {resolution.credentials} and "
+            f"auth.config.{key} is {resolution.auth_config}",
+            f"give the secret as the install stores it (--credential {key}=...) or set "
+            f"auth.config.{key} (--config {key}=... for a draft)",
+        )
+    return resolution.nullish_value if nullish else resolution.value
+
+
+def _mask_received(kind: Any, value: str | None) -> str | None:
+    """A header-token value is the secret itself: never shown."""
+    if value is None or kind != "header-token":
+        return value
+    return secret_hint(value)
+
+
+def _unverified(
+    request: CapturedRequest, kind: Any, now: datetime
+) -> tuple[SignatureResult, list[Finding]]:
+    findings: list[Finding] = []
+    present = signature_like_headers(request)
+    scheme = detect_scheme(request)
+    if present:
+        where = "no webhook.verification block" if kind is None else 'verification type "none"'
+        guess = _suggest_verification(request, present)
+        findings.append(
+            make_finding(
+                "SIG_NOT_CONFIGURED",
+                f"{where}, but the request carries {', '.join(present)}: anyone who knows the URL "
+                "can trigger your automations",
+                guess,
+                step="verify",
+                pointer="/webhook/verification",
+            )
+        )
+    reason = "verification type none" if kind == "none" else "no verification configured"
+    return (
+        SignatureResult(
+            kind or None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "skipped",
+            reason,
+            (),
+            scheme.name if scheme else None,
+        ),
+        findings,
+    )
+
+
+def _suggest_verification(request: CapturedRequest, present: list[str]) -> str:
+    scheme = detect_scheme(request)
+    if scheme is not None:
+        return (
+            f"{scheme.title} signatures cannot be verified by the runtime's hmac-sha256; "
+            "keep the endpoint secret and ask Karzoun about support for this scheme"
+        )
+    name = present[0]
+    value = strip_runtime_prefix(request.header(name) or "")
+    encoding = "hex" if HEX.match(value) else "base64"
+    kind = "hmac-sha1" if len(value) == 40 and encoding == "hex" else "hmac-sha256"
+    return (
+        f'add "verification": {{"type": "{kind}", "headerName": "{name}", '
+        f'"secretKey": "webhookSecret", "encoding": "{encoding}"}} and list webhookSecret '
+        "in auth.sensitiveKeys"
+    )
+
+
+def _header_missing(
+    context: VerifyContext, header_name: str, kind: str, secret: str | None, encoding: str
+) -> tuple[str, list[Attempt]]:
+    request = context.request
+    if _is_woocommerce_ping(request):
+        context.add(
+            "SIG_PING",
+            "this is WooCommerce's ping: on webhook creation it sends an unsigned form body "
+            f"'{request.body.decode('latin-1')[:40]}' with no {header_name}. The runtime answers "
+            "401, which WooCommerce tolerates; real deliveries are signed",
+            "nothing to change; fire a real event (e.g. update an order) to test verification",
+        )
+        return "WooCommerce ping (unsigned by design)", []
+    present = [n for n in signature_like_headers(request) if n.lower() != header_name.lower()]
+    attempts: list[Attempt] = []
+    if secret is not None and kind != "header-token" and present:
+        configured = TYPE_ALGORITHM[kind]
+        source = context.resolution.resolved_from if context.resolution else None
+        for algorithm in [configured] + [a for a in ALGORITHMS if a != configured]:
+            digest = compute_hmac(secret.encode(), algorithm, request.body)
+            for name in present:
+                for value in request.header_values(name):
+                    stripped = SIGNATURE_PREFIX.sub("", value.strip())
+                    for enc in ("hex", "base64"):
+                        computed = encode_digest(digest, enc)
+                        if not equal(computed, stripped):
+                            continue
+                        attempts.append(
+                            Attempt(
+                                source or "none",
+                                algorithm,
+                                enc,
+                                "raw-body",
+                                True,
+                                received_from=f"header {name}",
+                                received=stripped,
+                                computed=computed,
+                                secret_hint=secret_hint(secret),
+                                signed=describe_content("raw-body", request.body),
+                            )
+                        )
+                        fix = f'set webhook.verification.headerName to "{name}"'
+                        if algorithm == "sha512":
+                            fix += " (and switch the provider to SHA-256: the runtime has no "
+                            fix += "hmac-sha512)"
+                        elif algorithm != configured:
+                            fix += f', type to "hmac-{algorithm}"'
+                        if enc != encoding:
+                            fix += f', encoding to "{enc}"'
+                        context.add(
+                            "SIG_HEADER_NAME",
+                            f"{header_name} is missing, but {name} carries an HMAC-"
+                            f"{algorithm.upper()} ({enc}) signature that matches with your secret",
+                            fix,
+                            pointer="/webhook/verification/headerName",
+                        )
+                        return f"signature is in {name}, not {header_name}", attempts
+    listing = ", ".join(present) if present else "none"
+    context.add(
+        "SIG_HEADER_MISSING",
+        f"header {header_name} is not in the request (signature-like headers present: {listing})",
+        "set webhook.verification.headerName to the header the provider signs with"
+        + (
+            f" (one of: {listing})"
+            if present
+            else "; check the provider sends signatures "
+            "(some only sign once a secret is configured on their side)"
+        ),
+        pointer="/webhook/verification/headerName",
+    )
+    return f"{header_name} missing", attempts
+
+
+def _is_woocommerce_ping(request: CapturedRequest) -> bool:
+    return re.fullmatch(rb"webhook_id=\d+", request.body.strip()) is not None
+
+
+def _diagnose_token(
+    context: VerifyContext, header_name: str, received: str
+) -> tuple[str, list[Attempt]]:
+    resolution = context.resolution
+    assert resolution is not None
+    attempts: list[Attempt] = []
+    for source, value in (
+        ("credentials", resolution.credentials_value),
+        ("auth.config", resolution.auth_config_value),
+    ):
+        if not value:
+            continue
+        for variant, candidate in (("as-is", value), ("trimmed", value.strip())):
+            for label, got in (
+                ("header value", received),
+                ("after 'Bearer '", received.removeprefix("Bearer ")),
+            ):
+                if equal(got, candidate):
+                    attempts.append(
+                        Attempt(
+                            source,
+                            "token",
+                            "plain",
+                            label,
+                            True,
+                            secret_variant=variant,
+                            secret_hint=secret_hint(value),
+                            received_from=f"header {header_name}",
+                        )
+                    )
+                    if source != resolution.resolved_from:
+                        context.add(
+                            "SIG_WRONG_SECRET_SOURCE",
+                            f"{header_name} equals auth.config.{resolution.key}, but the "
+                            f"runtime uses credentials.{resolution.key}, which differs",
+                            f"fix or remove credentials.{resolution.key} on the install",
+                        )
+                    elif variant == "trimmed":
+                        context.add(
+                            "SIG_SECRET_FORMAT",
+                            f"the {source} secret has surrounding whitespace",
+                            f"remove the whitespace from {source}.{resolution.key}",
+                        )
+                    else:
+                        context.add(
+                            "SIG_SECRET_FORMAT",
+                            f"{header_name} carries 'Bearer <token>'; the runtime compares "
+                            "the whole header value",
+                            "store the token with its 'Bearer ' prefix, or have the "
+                            "provider send the bare token",
+                        )
+                    return "token matches only after a correction", attempts
+    context.add(
+        "SIG_MISMATCH",
+        f"{header_name} does not equal the configured secret ({secret_hint(resolution.value)})",
+        f"copy the token the provider sends into credentials.{resolution.key}",
+    )
+    return "token differs from the secret", attempts

@@ -1,0 +1,220 @@
+"""Event extraction: simple, with fallback, or composite with its three missing-part readings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whdebug.engine.paths import MISSING, Body, Lookup, js_string, json_type, lookup
+from whdebug.engine.report import EventPart, EventResult, Finding, finding
+from whdebug.model.request import CapturedRequest
+
+MISSING_PART_RULES = ("empty", "skip", "undefined")
+
+
+def extract_event(
+    config: Any, request: CapturedRequest, body: Body, missing_part: str = "empty"
+) -> tuple[EventResult, list[Finding]]:
+    """The event string the runtime would extract, with every part it read."""
+    if not isinstance(config, dict):
+        return EventResult(None, "none", False, ()), [
+            finding(
+                "EVT_NOT_FOUND",
+                "the definition has no webhook.eventExtraction: no event, so no trigger can fire",
+                'add "eventExtraction": {"source": "body", "path": "$.event"} '
+                "(pointing at the provider's event name)",
+                step="extract",
+                pointer="/webhook/eventExtraction",
+            )
+        ]
+    composite = config.get("compositeStrategy")
+    if isinstance(composite, dict):
+        return _composite(config, composite, request, body, missing_part)
+    return _simple(config, request, body)
+
+
+def _read(source: Any, path: Any, request: CapturedRequest, body: Body) -> Lookup:
+    return lookup(str(source or "body"), path if isinstance(path, str) else "", request, body)
+
+
+def _part(source: Any, path: Any, result: Lookup) -> EventPart:
+    value = None
+    if result.found and result.value is not None:
+        value = js_string(result.value)
+    return EventPart(
+        str(source or "body"),
+        str(path),
+        result.found and result.value is not None,
+        value,
+        json_type(result.value) if result.found else None,
+    )
+
+
+def _value_findings(part: EventPart, result: Lookup, role: str) -> list[Finding]:
+    findings: list[Finding] = []
+    if result.count > 1:
+        findings.append(
+            finding(
+                "EVT_MULTIPLE_MATCHES",
+                f"{role} path {part.path} matches {result.count} values; "
+                f"the runtime uses the first ({part.value!r})",
+                "make the JSONPath select exactly one value (e.g. index the array: [0])",
+                step="extract",
+            )
+        )
+    if part.raw_type not in (None, "string", "null"):
+        findings.append(
+            finding(
+                "EVT_NOT_STRING",
+                f"{role} value at {part.path} is a JSON {part.raw_type}; the "
+                f"runtime stringifies it the JavaScript way to {part.value!r}",
+                "name the trigger event exactly as stringified, or point the path at a string",
+                step="extract",
+            )
+        )
+    return findings
+
+
+def _where(body: Body, source: str) -> str:
+    if source == "body" and body.kind not in ("json", "form"):
+        return " (the body is not JSON: " + (body.error or body.kind) + ")"
+    return ""
+
+
+def _simple(
+    config: dict[str, Any], request: CapturedRequest, body: Body
+) -> tuple[EventResult, list[Finding]]:
+    source, path = config.get("source", "body"), config.get("path")
+    primary = _read(source, path, request, body)
+    part = _part(source, path, primary)
+    findings: list[Finding] = []
+    if primary.error:
+        findings.append(
+            finding(
+                "EVT_NOT_FOUND",
+                f"eventExtraction: {primary.error}",
+                "fix webhook.eventExtraction",
+                step="extract",
+                pointer="/webhook/eventExtraction",
+            )
+        )
+    if part.found and part.value:
+        findings += _value_findings(part, primary, "event")
+        return EventResult(part.value, "simple", False, (part,)), findings
+    parts = [part]
+    fallback = config.get("fallback")
+    if isinstance(fallback, dict):
+        fb_source, fb_path = fallback.get("source", "body"), fallback.get("path")
+        second = _read(fb_source, fb_path, request, body)
+        fb_part = _part(fb_source, fb_path, second)
+        parts.append(fb_part)
+        if fb_part.found and fb_part.value:
+            findings.append(
+                finding(
+                    "EVT_FALLBACK_USED",
+                    f"{source} {path} is empty or missing; the runtime falls back "
+                    f"to {fb_source} {fb_path} = {fb_part.value!r}",
+                    None,
+                    step="extract",
+                )
+            )
+            findings += _value_findings(fb_part, second, "fallback")
+            return EventResult(fb_part.value, "fallback", True, tuple(parts)), findings
+    tried = " and ".join(f"{p.source} {p.path}" for p in parts)
+    findings.append(
+        finding(
+            "EVT_NOT_FOUND",
+            f"no event: {tried} found nothing{_where(body, str(source))}",
+            "point webhook.eventExtraction at where the provider puts the event name "
+            "(see the path suggestions)",
+            step="extract",
+            pointer="/webhook/eventExtraction",
+        )
+    )
+    strategy = "fallback" if len(parts) > 1 else "simple"
+    return EventResult(None, strategy, len(parts) > 1, tuple(parts)), findings
+
+
+def _composite(
+    config: dict[str, Any],
+    composite: dict[str, Any],
+    request: CapturedRequest,
+    body: Body,
+    missing_part: str,
+) -> tuple[EventResult, list[Finding]]:
+    raw_parts = composite.get("parts", config.get("parts"))
+    findings: list[Finding] = []
+    if not isinstance(raw_parts, list) or not raw_parts:
+        findings.append(
+            finding(
+                "EVT_NOT_FOUND",
+                "compositeStrategy has no parts",
+                "add compositeStrategy.parts: "
+                '[{"source": "header", "path": "..."}, {"source": "body", "path": "$..."}]',
+                step="extract",
+                pointer="/webhook/eventExtraction/compositeStrategy",
+            )
+        )
+        return EventResult(None, "composite", False, ()), findings
+    separator_value = composite.get("separator")
+    if separator_value is None:
+        separator = ","
+        findings.append(
+            finding(
+                "EVT_NO_SEPARATOR",
+                "compositeStrategy.separator is not set; JavaScript's join() then uses ','",
+                'set compositeStrategy.separator (e.g. ".")',
+                step="extract",
+                pointer="/webhook/eventExtraction/compositeStrategy/separator",
+            )
+        )
+    else:
+        separator = js_string(separator_value)
+    parts: list[EventPart] = []
+    values: list[Any] = []
+    for raw in raw_parts:
+        spec = raw if isinstance(raw, dict) else {}
+        result = _read(spec.get("source", "body"), spec.get("path"), request, body)
+        part = _part(spec.get("source", "body"), spec.get("path"), result)
+        parts.append(part)
+        values.append(result.value if result.found else MISSING)
+        if part.found:
+            findings += _value_findings(part, result, "part")
+    variants = {
+        "empty": separator.join("" if v is None or v is MISSING else js_string(v) for v in values),
+        "skip": separator.join(
+            js_string(v)
+            for v in values
+            if v is not None and v is not MISSING and js_string(v) != ""
+        ),
+        "undefined": separator.join(js_string(v) for v in values),
+    }
+    value = variants.get(missing_part, variants["empty"])
+    missing = [p for p in parts if not p.found]
+    if missing and len(missing) < len(parts):
+        names = ", ".join(f"{p.source} {p.path}" for p in missing)
+        findings.append(
+            finding(
+                "EVT_PART_MISSING",
+                f"composite part {names} is missing{_where(body, missing[0].source)}: the event is "
+                f"{variants['empty']!r} if the runtime joins like Array.join (whdebug's default), "
+                f"{variants['skip']!r} if it skips empty parts, {variants['undefined']!r} if it "
+                "uses a template string",
+                "add a trigger for the event this provider really sends without that part, "
+                "or use a "
+                "simple eventExtraction for these deliveries",
+                step="extract",
+            )
+        )
+    elif missing:
+        findings.append(
+            finding(
+                "EVT_NOT_FOUND",
+                f"no composite part was found{_where(body, missing[0].source)}: "
+                f"the runtime would extract {value!r}",
+                "check compositeStrategy.parts against the request (see the path suggestions)",
+                step="extract",
+                pointer="/webhook/eventExtraction/compositeStrategy/parts",
+            )
+        )
+        return EventResult(value, "composite", False, tuple(parts), variants), findings
+    return EventResult(value, "composite", False, tuple(parts), variants), findings

@@ -1,0 +1,211 @@
+"""Trigger matching: exact equality, near misses, and where else the request holds an event."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+from whdebug.engine.paths import Body, iter_leaves, js_string
+from whdebug.engine.report import (
+    EventResult,
+    Finding,
+    NearMiss,
+    PathSuggestion,
+    TriggerResult,
+    finding,
+)
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest
+
+_SEPARATORS = re.compile(r"[\s._/:\-]+")
+_SPLIT_ON = (".", "/", ":")
+MAX_SUGGESTIONS = 6
+
+
+def match_triggers(
+    event: EventResult, definition: Definition, request: CapturedRequest, body: Body
+) -> tuple[TriggerResult, list[Finding]]:
+    """Every trigger whose event equals the extracted string; if none, explain why."""
+    events = list(dict.fromkeys(definition.trigger_events))
+    value = event.value
+    matched = tuple(e for e in events if e == value) if value is not None else ()
+    ambiguous: tuple[str, ...] = ()
+    findings: list[Finding] = []
+    if event.variants:
+        others = {v for k, v in event.variants.items() if v != value}
+        ambiguous = tuple(e for e in events if e in others and e not in matched)
+        for name in ambiguous:
+            rule = next(k for k, v in event.variants.items() if v == name)
+            findings.append(
+                finding(
+                    "EVT_AMBIGUOUS_MATCH",
+                    f"trigger {name!r} fires only if the runtime joins a missing composite part "
+                    f"with the {rule!r} rule; under whdebug's default the event is {value!r}",
+                    f"add a trigger for {value!r} as well, or make sure every part is present",
+                    step="match",
+                )
+            )
+    if matched:
+        return TriggerResult(matched, ambiguous), findings
+    if not events:
+        findings.append(
+            finding(
+                "EVT_NO_TRIGGER",
+                "the definition has no triggers",
+                "add triggers[] entries with "
+                f'"type": "miniapps:{definition.ns}" and the provider\'s event names',
+                step="match",
+                pointer="/triggers",
+            )
+        )
+        return TriggerResult((), ambiguous), findings
+    unexplained = [e for e in events if e not in ambiguous]
+    near = tuple(_near_misses(value, unexplained)) if value else ()
+    suggestions = tuple(suggest_paths(unexplained, request, body))
+    if value is not None and value != "":
+        closest = near[0].event if near else None
+        findings.append(
+            finding(
+                "EVT_NO_TRIGGER",
+                f"event {value!r} matches no trigger (configured: {_listing(events)})",
+                (
+                    f"rename the trigger event to {value!r}"
+                    if closest is None
+                    else f"rename trigger {closest!r} to {value!r}, exactly, or fix the extraction"
+                ),
+                step="match",
+                pointer="/triggers",
+            )
+        )
+    for miss in near:
+        index = events.index(miss.event)
+        findings.append(
+            finding(
+                "EVT_NEAR_MISS",
+                f"trigger {miss.event!r} almost matches {value!r}: {miss.reason}",
+                f"set triggers[{index}].event to {value!r} (matching is exact and case-sensitive)",
+                step="match",
+                pointer=f"/triggers/{index}/event",
+            )
+        )
+    for suggestion in suggestions:
+        findings.append(
+            finding(
+                "EVT_PATH_SUGGESTION",
+                f"{suggestion.source} {suggestion.path} holds {suggestion.event!r}, a configured "
+                "trigger event",
+                f"use: {suggestion.snippet}",
+                step="match",
+                pointer="/webhook/eventExtraction",
+            )
+        )
+    return TriggerResult((), ambiguous, near, suggestions), findings
+
+
+def _listing(events: list[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(e) for e in events[:limit])
+    return shown + (f" and {len(events) - limit} more" if len(events) > limit else "")
+
+
+def _near_misses(value: str, events: list[str]) -> Iterator[NearMiss]:
+    for candidate in events:
+        reason = near_miss_reason(value, candidate)
+        if reason is not None:
+            yield NearMiss(candidate, reason[1], reason[0])
+
+
+def near_miss_reason(value: str, candidate: str) -> tuple[str, str] | None:
+    """(kind, explanation) when `candidate` is almost `value`, else None."""
+    if value == candidate:
+        return None
+    if value.lower() == candidate.lower():
+        return "case", "differs only in letter case"
+    if value.strip() == candidate.strip() or "".join(value.split()) == "".join(candidate.split()):
+        return "whitespace", "differs only in whitespace"
+    if _SEPARATORS.sub(".", value.lower()) == _SEPARATORS.sub(".", candidate.lower()):
+        return "separator", "differs only in separators (. _ / : -)"
+    distance = levenshtein(value, candidate, limit=3)
+    if distance <= 2 and distance < max(len(candidate), 1) / 3:
+        return "spelling", f"{distance} character{'s' if distance > 1 else ''} apart"
+    return None
+
+
+def levenshtein(a: str, b: str, limit: int = 3) -> int:
+    """Edit distance, cut off at `limit` (returns limit when larger)."""
+    if abs(len(a) - len(b)) >= limit:
+        return limit
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        if min(current) >= limit:
+            return limit
+        previous = current
+    return min(previous[-1], limit)
+
+
+def _locations(request: CapturedRequest, body: Body) -> list[tuple[str, str, str]]:
+    """(source, path, value) for every header, query value and scalar body leaf."""
+    out: list[tuple[str, str, str]] = []
+    for name, value in request.headers:
+        out.append(("header", name, value))
+    for key, value in request.query_pairs():
+        out.append(("query", key, value))
+    if body.kind in ("json", "form"):
+        for path, leaf in iter_leaves(body.document):
+            out.append(("body", path, js_string(leaf)))
+    return out
+
+
+def _snippet(source: str, path: str) -> str:
+    return json.dumps({"eventExtraction": {"source": source, "path": path}})
+
+
+def suggest_paths(
+    events: list[str], request: CapturedRequest, body: Body
+) -> Iterator[PathSuggestion]:
+    """Locations in this request whose value equals a trigger event (or its two halves)."""
+    locations = _locations(request, body)
+    by_value: dict[str, tuple[str, str]] = {}
+    for source, path, value in locations:
+        by_value.setdefault(value, (source, path))
+    produced = 0
+    for event in events:
+        if event in by_value:
+            source, path = by_value[event]
+            yield PathSuggestion(event, source, path, _snippet(source, path))
+            produced += 1
+            if produced >= MAX_SUGGESTIONS:
+                return
+    for event in events:
+        for separator in _SPLIT_ON:
+            head, sep, tail = event.partition(separator)
+            if not sep or head not in by_value or tail not in by_value:
+                continue
+            first, second = by_value[head], by_value[tail]
+            snippet = json.dumps(
+                {
+                    "eventExtraction": {
+                        "source": first[0],
+                        "path": first[1],
+                        "compositeStrategy": {
+                            "separator": separator,
+                            "parts": [
+                                {"source": first[0], "path": first[1]},
+                                {"source": second[0], "path": second[1]},
+                            ],
+                        },
+                    }
+                }
+            )
+            yield PathSuggestion(
+                event, "composite", f"{first[0]} {first[1]} + {second[0]} {second[1]}", snippet
+            )
+            produced += 1
+            if produced >= MAX_SUGGESTIONS:
+                return
+            break

@@ -1,0 +1,175 @@
+"""The `.http` raw request format, and reading any request file (.http, .har, .json) by extension.
+
+A `.http` file is a request line, header lines (CRLF or LF), one empty line, then the body:
+every remaining byte exactly. Header values lose surrounding spaces and tabs, as in HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from whdebug.errors import RequestFileError, read_input
+from whdebug.formats.capture_json import parse_capture_json
+from whdebug.formats.har import parse_har
+from whdebug.model.request import CapturedRequest
+
+_BOM = b"\xef\xbb\xbf"
+_VERSION = re.compile(rb"HTTP/(\d(?:\.\d)?)", re.IGNORECASE)
+_ABSOLUTE = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://[^/?]*")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VERSION_TEXT = re.compile(r"\d(?:\.\d)?")
+_OWS = b" \t"
+_SPLITS = frozenset(" \t\n\r\x0b\x0c")
+"""Characters `bytes.split()` treats as whitespace: a target must not contain them."""
+
+
+def _read_line(data: bytes, start: int) -> tuple[bytes, int]:
+    """The line at `start` without its LF or CRLF, and where the next line starts."""
+    end = data.find(b"\n", start)
+    if end < 0:
+        line, after = data[start:], len(data)
+    else:
+        line, after = data[start:end], end + 1
+    return (line[:-1] if line.endswith(b"\r") else line), after
+
+
+def _parse_request_line(line: bytes, where: str) -> tuple[str, bytes, str]:
+    parts = line.split()
+    if len(parts) not in (2, 3):
+        raise RequestFileError(f"{where}: expected 'METHOD /path HTTP/1.1', got {_show(line)}")
+    method, target = parts[0], parts[1]
+    if not _TOKEN.fullmatch(method.decode("latin-1")):
+        raise RequestFileError(f"{where}: invalid method {_show(method)}")
+    version = "1.1"
+    if len(parts) == 3:
+        match = _VERSION.fullmatch(parts[2])
+        if match is None:
+            raise RequestFileError(f"{where}: invalid HTTP version {_show(parts[2])}")
+        version = match.group(1).decode("ascii")
+    absolute = _ABSOLUTE.match(target)
+    if absolute is not None:  # REST-client style `POST https://host/path`
+        target = target[absolute.end() :] or b"/"
+        if target.startswith(b"?"):
+            target = b"/" + target
+    return method.decode("latin-1"), target, version
+
+
+def _show(raw: bytes) -> str:
+    return repr(raw.decode("latin-1")[:60])
+
+
+def parse_http(data: bytes, name: str = "<http>") -> CapturedRequest:
+    """Parse one raw request; blank and `#` or `//` comment lines may precede the request line."""
+    position = len(_BOM) if data.startswith(_BOM) else 0
+    line_number = 0
+    while True:
+        if position >= len(data):
+            raise RequestFileError(
+                f"{name}:{max(line_number, 1)}: no request line (expected 'METHOD /path HTTP/1.1')"
+            )
+        line, after = _read_line(data, position)
+        line_number += 1
+        position = after
+        content = line.strip(_OWS)
+        if content and not content.startswith((b"#", b"//")):
+            break
+    method, target, version = _parse_request_line(content, f"{name}:{line_number}")
+
+    headers: list[tuple[str, str]] = []
+    while position < len(data):
+        line, after = _read_line(data, position)
+        line_number += 1
+        position = after
+        if not line.strip(_OWS):
+            break
+        where = f"{name}:{line_number}"
+        if line[:1] in (b" ", b"\t"):
+            raise RequestFileError(f"{where}: header continuation lines are not supported")
+        header_name, colon, value = line.partition(b":")
+        if not colon:
+            raise RequestFileError(f"{where}: header line without ':': {_show(line)}")
+        if not header_name or any(byte in header_name for byte in _OWS):
+            raise RequestFileError(f"{where}: invalid header name {_show(header_name)}")
+        headers.append((header_name.decode("latin-1"), value.strip(_OWS).decode("latin-1")))
+
+    path, _, query = target.decode("latin-1").partition("?")
+    body = data[position:]
+    return CapturedRequest(
+        method=method,
+        path=path,
+        query=query,
+        headers=tuple(headers),
+        body=body,
+        http_version=version,
+        body_size=len(body),
+        file=name,
+    )
+
+
+def read_http(path: str | Path) -> CapturedRequest:
+    """Read and parse one `.http` file."""
+    return parse_http(_read_bytes(path), str(path))
+
+
+def _unwritable(request: CapturedRequest, problem: str) -> RequestFileError:
+    return RequestFileError(f"cannot write as .http: {problem}", request.source_label)
+
+
+def _encode_header(request: CapturedRequest, name: str, value: str) -> bytes:
+    if not name or any(char in name for char in ": \t\r\n"):
+        raise _unwritable(request, f"invalid header name {name!r}")
+    if any(char in value for char in "\r\n") or value != value.strip(" \t"):
+        raise _unwritable(request, f"header {name} value has line breaks or surrounding blanks")
+    try:
+        return name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\n"
+    except UnicodeEncodeError:
+        raise _unwritable(request, f"header {name} is not latin-1 text") from None
+
+
+def format_http(request: CapturedRequest) -> bytes:
+    """The request as `.http` bytes: CRLF line endings, then the exact body."""
+    if not _TOKEN.fullmatch(request.method) or request.method.startswith("#"):
+        raise _unwritable(request, f"invalid method {request.method!r}")
+    target = request.target
+    if not target or any(char in _SPLITS for char in target):
+        raise _unwritable(request, f"invalid target {target!r}")
+    if not _VERSION_TEXT.fullmatch(request.http_version):
+        raise _unwritable(request, f"invalid HTTP version {request.http_version!r}")
+    try:
+        request_line = f"{request.method} {target} HTTP/{request.http_version}\r\n".encode(
+            "latin-1"
+        )
+    except UnicodeEncodeError:
+        raise _unwritable(request, f"target is not latin-1 text: {target!r}") from None
+    parts = [request_line]
+    parts.extend(_encode_header(request, name, value) for name, value in request.headers)
+    parts.append(b"\r\n")
+    parts.append(request.body)
+    return b"".join(parts)
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    return read_input(path, "request", RequestFileError)
+
+
+def read_request_file(path: str | Path) -> list[CapturedRequest]:
+    """Requests in a file, by extension: .http/.rest one, .har every entry, .json an export."""
+    name = str(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".http", ".rest", ".har", ".json"):
+        raise RequestFileError(
+            f"unknown request file type {suffix or '(none)'!r} (expected .http, .har or .json)",
+            name,
+        )
+    data = _read_bytes(path)
+    if suffix in (".http", ".rest"):
+        return [parse_http(data, name)]
+    if suffix == ".har" or _looks_like_har(data):
+        return parse_har(data, name)
+    return parse_capture_json(data, name)
+
+
+def _looks_like_har(data: bytes) -> bool:
+    """A HAR saved as .json: an object whose first key is "log"."""
+    return re.match(rb'\s*(?:\xef\xbb\xbf)?\s*\{\s*"log"\s*:', data) is not None

@@ -1,0 +1,147 @@
+"""`whdebug serve --definition`: console-line analysis in a second process, off the request path.
+
+When the answer does not depend on the analysis (no `--strict`, no challenge handling), the
+receiver stores and answers each request, then hands its capture id here. A child process
+reads the committed row back from the store, runs the engine, deduplicates across the run and
+prints the line, so the receiver's own process spends its time receiving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import signal
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from whdebug.engine import AnalysisOptions, DedupeIndex, analyze
+from whdebug.model.definition import Definition
+from whdebug.model.request import Secrets
+from whdebug.receiver.app import CaptureEvent
+
+STOP_TIMEOUT = 15.0
+"""Seconds the child may take, after Ctrl-C, to print the lines of captures already received."""
+
+
+def defers(definition: Definition | None, strict: bool) -> bool:
+    """Can this configuration answer without analysing first (so analysis may be deferred)?"""
+    return (definition is not None and not strict
+            and "challengeResponse" not in definition.webhook)
+
+
+class Analyst:
+    """The parent's handle: `submit` capture events, `close` to print the rest and stop."""
+
+    def __init__(self, store_path: Path, definition: Definition, secrets: Secrets,
+                 options: AnalysisOptions, analysis_now: datetime | None,
+                 console: Console) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._queue: Any = context.Queue()
+        self._process = context.Process(
+            target=_run, name="whdebug-analyst", daemon=True,
+            args=(self._queue, str(store_path), definition.data, definition.path,
+                  dict(secrets.credentials), dict(secrets.config), options, analysis_now,
+                  console.color_system, console.no_color, console.width))
+        self._pending: list[int] = []
+        self._scheduled = False
+
+    def start(self) -> None:
+        self._process.start()
+
+    def submit(self, event: CaptureEvent) -> None:
+        """Queue one stored capture by id (the child reads the row back); a burst goes to the
+        child as one message per loop turn."""
+        if event.capture_id is None:
+            return
+        self._pending.append(event.capture_id)
+        if self._scheduled:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self._flush)
+        except RuntimeError:  # no running loop (a direct call): send at once
+            self._flush()
+            return
+        self._scheduled = True
+
+    def _flush(self) -> None:
+        batch, self._pending, self._scheduled = self._pending, [], False
+        if batch:
+            self._queue.put(batch)
+
+    def close(self) -> None:
+        """Send what is pending, let the child print it, and stop the child."""
+        self._flush()
+        self._queue.put(None)
+        self._queue.close()
+        self._process.join(STOP_TIMEOUT)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(1)
+
+
+def _run(queue: Any, store_path: str, data: dict[str, Any], path: str | None,
+         credentials: dict[str, Any], config: dict[str, Any], options: AnalysisOptions,
+         analysis_now: datetime | None, color_system: str | None, no_color: bool,
+         width: int) -> None:
+    """The child: analyse each capture it is sent, in order, and print its line."""
+    from whdebug.receiver.server import write_lines
+    from whdebug.store.store import Store
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us once it has drained
+    console = Console(color_system=color_system, no_color=no_color,  # type: ignore[arg-type]
+                      width=width)
+    definition = Definition(data, path)
+    secrets = Secrets(credentials, config)
+    dedupe = DedupeIndex()
+    store = Store.open(store_path, create=False)
+    try:
+        while True:
+            batch = queue.get()
+            if batch is None:
+                return
+            write_lines(console, [_completed(capture_id, store, definition, secrets, options,
+                                             analysis_now, dedupe) for capture_id in batch])
+    finally:
+        store.close()
+
+
+def _completed(capture_id: int, store: Any, definition: Definition, secrets: Secrets,
+               options: AnalysisOptions, analysis_now: datetime | None,
+               dedupe: DedupeIndex) -> CaptureEvent:
+    """The console line's event for a stored capture, with its analysis (never raises)."""
+    from whdebug.receiver.server import describe_failure
+
+    try:
+        request = store.get(capture_id)
+    except Exception as error:
+        return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
+                            error=f"capture not readable: {describe_failure(error)}")
+    expected = definition.webhook_path
+    wrong_path = expected is not None and (
+        request.method.upper() != "POST" or request.path.rstrip("/") != expected)
+    event = CaptureEvent(
+        capture_id, request.received_at or datetime.now(UTC), request.method, request.path,
+        request.query, request.size, request.truncated, request.response_status,
+        wrong_path=wrong_path, expected_path=expected)
+    if wrong_path or request.truncated:
+        return event
+    try:
+        report = analyze(request, definition, secrets,
+                         now=analysis_now or event.received_at, options=options)
+    except Exception as error:  # a line without a verdict, never a dead analyst
+        return replace(event, error=f"analysis failed: {describe_failure(error)}")
+    duplicate_of = None
+    transaction_id = report.transaction.id
+    if transaction_id is not None:
+        duplicate_of = dedupe.lookup(transaction_id)
+        if duplicate_of is None:
+            dedupe.record(transaction_id, capture_id)
+    return replace(
+        event, event=report.event.value, signature=report.signature.verdict,
+        outcome="duplicate" if duplicate_of is not None else report.outcome.status,
+        triggers=() if duplicate_of is not None else report.outcome.triggers,
+        duplicate_of=duplicate_of)

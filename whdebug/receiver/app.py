@@ -1,0 +1,506 @@
+"""The capture receiver: a Starlette app that commits every request's exact bytes, then answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+
+from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
+from whdebug.engine.analyze import DEFAULT_OPTIONS, response_of
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.store.store import Store
+from whdebug.store.writer import CaptureWriter, describe_error
+
+DEFAULT_MAX_BODY = 26_214_400
+"""25 MiB: bodies above this are answered 413 and stored truncated."""
+CAPTURE_ID_HEADER = "x-whdebug-capture-id"
+"""Response header naming the stored capture, so a sender can find its row."""
+INLINE_ANALYSIS_LIMIT = 65_536
+"""Bodies up to this size are analysed on the event loop; larger ones in a worker thread."""
+FORWARD_TIMEOUT = 10.0
+"""Seconds a --forward-to target may take to answer before the relay is recorded as failed."""
+_HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length",
+})
+"""Headers not relayed by --forward-to: per-connection ones, and those httpx recomputes."""
+_JSON = "application/json"
+_TEXT = "text/plain; charset=utf-8"
+
+_log = logging.getLogger("whdebug.receiver.app")
+T = TypeVar("T")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverSettings:
+    """How the receiver analyses, answers and relays; the same for every request."""
+
+    definition: Definition | None = None
+    secrets: Secrets = field(default_factory=Secrets)
+    strict: bool = False
+    """Answer 401 when signature verification fails, as the runtime would."""
+    max_body: int = DEFAULT_MAX_BODY
+    forward_to: str | None = None
+    """Relay each capture's exact bytes to this URL (the query string is appended)."""
+    on_capture: Callable[[CaptureEvent], None] | None = None
+    """Called on the event loop after each capture is stored and answered."""
+    on_forward: Callable[[ForwardEvent], None] | None = None
+    """Called on the event loop when a --forward-to relay finished or failed."""
+    now: Callable[[], datetime] = _utc_now
+    """The clock stamping `received_at` (injected in tests)."""
+    options: AnalysisOptions = DEFAULT_OPTIONS
+    analysis_now: datetime | None = None
+    """`--now`: judge timestamps against this time instead of each request's arrival."""
+    defer_analysis: Callable[[CaptureEvent], None] | None = None
+    """When set, and the answer does not depend on the analysis (no `strict`, no challenge
+    handling), stored captures go here instead of being analysed before the answer; this
+    callback then owns the capture's `on_capture` line."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureEvent:
+    """One arrival as the console line and the TUI show it."""
+
+    capture_id: int | None
+    """None when the store refused the row (the request was answered 503)."""
+    received_at: datetime
+    method: str
+    path: str
+    query: str
+    size: int
+    truncated: bool
+    response_status: int | None
+    """None when the client disconnected before an answer could be sent."""
+    wrong_path: bool = False
+    """A definition is loaded and this is not `POST /miniapps/{ns}/webhooks`."""
+    expected_path: str | None = None
+    event: str | None = None
+    signature: str | None = None
+    """pass | fail | skipped; None without a definition or analysis."""
+    outcome: str | None = None
+    """The report's outcome status (or `duplicate` against earlier captures of this run)."""
+    triggers: tuple[str, ...] = ()
+    duplicate_of: int | str | None = None
+    error: str | None = None
+    """Why the capture was not stored, or why analysis failed."""
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardEvent:
+    """What the --forward-to target answered for one capture."""
+
+    capture_id: int
+    url: str
+    status: int | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    content_type: str
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    if not client:
+        return None
+    host, port = client[0], client[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
+              truncated: bool, answer: _Answer | None = None) -> CapturedRequest:
+    """The request as received: raw path and query (never percent-decoded), raw headers."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    return CapturedRequest(
+        method=scope["method"],
+        path=path,
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=tuple(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+        ),
+        body=body,
+        http_version=scope.get("http_version", "1.1"),
+        body_size=size,
+        truncated=truncated,
+        received_at=received_at,
+        client=_client(scope),
+        response_status=None if answer is None else answer.status,
+        response_body=None if answer is None else answer.body,
+    )
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int, bool, bool]:
+    """(kept bytes, bytes seen, over the limit, client disconnected), buffering at most `limit`.
+
+    Reads ASGI messages directly: the chunks are the socket's bytes, joined once at the end.
+    """
+    chunks: list[bytes] = []
+    kept = seen = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), seen, False, True
+        chunk: bytes = message.get("body", b"")
+        seen += len(chunk)
+        if kept < limit and chunk:
+            piece = chunk if len(chunk) <= limit - kept else chunk[: limit - kept]
+            chunks.append(piece)
+            kept += len(piece)
+        if seen > limit:
+            return b"".join(chunks), seen, True, False
+        if not message.get("more_body", False):
+            return b"".join(chunks), seen, False, False
+
+
+async def _send(send: Send, answer: _Answer, capture_id: int | None) -> None:
+    headers = [(b"content-type", answer.content_type.encode("latin-1")),
+               (b"content-length", str(len(answer.body)).encode("ascii"))]
+    if capture_id is not None:
+        headers.append((CAPTURE_ID_HEADER.encode("ascii"), str(capture_id).encode("ascii")))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _error(status: int, message: str) -> _Answer:
+    return _Answer(status, _json_bytes({"error": message}), _JSON)
+
+
+_OK = _Answer(200, _json_bytes({"ok": True}), _JSON)
+
+
+def _configured_answer(definition: Definition) -> _Answer:
+    """`webhook.response`: a string body is sent as text, anything else as JSON."""
+    status, body = response_of(definition)
+    if isinstance(body, str):
+        return _Answer(status, body.encode("utf-8"), _TEXT)
+    return _Answer(status, _json_bytes(body), _JSON)
+
+
+def _challenge_answer(report: Report) -> _Answer:
+    token = report.challenge.response_body
+    if token is None:
+        return _error(report.outcome.http_status, report.outcome.summary)
+    try:
+        json.loads(token)
+    except ValueError:
+        return _Answer(200, token.encode("utf-8"), _TEXT)
+    return _Answer(200, token.encode("utf-8"), _JSON)
+
+
+def _answer(definition: Definition, report: Report | None, strict: bool,
+            wrong_path: bool) -> _Answer:
+    """What the runtime would send; a wrong path gets a plain 200 (it would never get here)."""
+    if wrong_path:
+        return _OK
+    if report is not None and report.challenge.detected:
+        return _challenge_answer(report)
+    if strict and report is not None and report.signature.verdict == "fail":
+        return _error(401, "signature verification failed")
+    return _configured_answer(definition)
+
+
+def _is_wrong_path(definition: Definition, request: CapturedRequest) -> bool:
+    expected = definition.webhook_path
+    if expected is None:
+        return False
+    return request.method.upper() != "POST" or request.path.rstrip("/") != expected
+
+
+def _forward_url(base: str, query: str) -> str:
+    if not query:
+        return base
+    return f"{base}{'&' if '?' in base else '?'}{query}"
+
+
+async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings,
+                           answer: _Answer | None = None) -> tuple[CapturedRequest, bool, bool]:
+    """The capture, whether it went over --max-body, whether the client left.
+
+    `answer` is recorded in the capture when it is already known (no analysis needed) and the
+    body arrived whole.
+    """
+    received_at = _as_utc(settings.now())
+    announced = _content_length(scope)
+    if announced is not None and announced > settings.max_body:
+        # Answer at once without reading: a client that sent Expect: 100-continue
+        # never uploads the body.
+        return _captured(scope, b"", received_at, announced, True), True, False
+    body, seen, over, gone = await _read_body(receive, settings.max_body)
+    size = announced if (over or gone) and announced is not None else seen
+    known = None if over or gone else answer
+    return _captured(scope, body, received_at, size, over or gone, known), over, gone
+
+
+def _capture_event(request: CapturedRequest, capture_id: int | None, answer: _Answer | None,
+                   definition: Definition | None, report: Report | None, wrong_path: bool,
+                   duplicate_of: int | str | None, note: str | None) -> CaptureEvent:
+    assert request.received_at is not None
+    return CaptureEvent(
+        capture_id=capture_id,
+        received_at=request.received_at,
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        size=request.size,
+        truncated=request.truncated,
+        response_status=None if answer is None else answer.status,
+        wrong_path=wrong_path,
+        expected_path=definition.webhook_path if definition else None,
+        event=report.event.value if report else None,
+        signature=report.signature.verdict if report else None,
+        outcome="duplicate" if duplicate_of is not None else (
+            report.outcome.status if report else None),
+        triggers=() if report is None or duplicate_of is not None else report.outcome.triggers,
+        duplicate_of=duplicate_of,
+        error=note,
+    )
+
+
+class Receiver:
+    """State shared by every request of one app: settings, the writer, dedupe, relays."""
+
+    def __init__(self, writer: CaptureWriter, settings: ReceiverSettings) -> None:
+        self.writer = writer
+        self.settings = settings
+        """Replace to reconfigure (e.g. an edited definition); read once per request."""
+        self.dedupe = DedupeIndex()
+        self._relay: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def capture(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI app for every path outside /_whdebug: store, then answer."""
+        if scope["type"] != "http":
+            return
+        settings = self.settings
+        definition = settings.definition
+        request, over, gone = await _receive_request(
+            scope, receive, settings, _OK if definition is None else None)
+        report: Report | None = None
+        note: str | None = None
+        deferred = False
+        wrong_path = definition is not None and _is_wrong_path(definition, request)
+        if gone:
+            answer = None
+        elif over:
+            answer = _error(413, f"body exceeds the receiver's --max-body ({settings.max_body} "
+                                 "bytes); whdebug stored the headers and the first bytes")
+        elif definition is None:
+            answer = _OK
+        elif settings.defer_analysis is not None and not settings.strict and (
+                "challengeResponse" not in definition.webhook):
+            deferred = True
+            answer = _OK if wrong_path else _configured_answer(definition)
+        else:
+            report, note = await self._analyze(request, definition, settings)
+            answer = _answer(definition, report, settings.strict, wrong_path)
+        if answer is not None and request.response_status is None:
+            request = replace(request, response_status=answer.status, response_body=answer.body)
+
+        try:
+            capture_id: int | None = await self.writer.insert(request)
+        except Exception as error:  # a full disk or locked store must not take the server down
+            _log.warning("capture not stored: %s", describe_error(error))
+            capture_id, note = None, f"not stored: {describe_error(error)}"
+            if answer is not None:
+                answer = _error(503, f"whdebug could not store the request: {error}")
+        duplicate_of = None
+        if capture_id is not None and report is not None and not wrong_path:
+            duplicate_of = self._dedupe(report, capture_id)
+        if answer is not None:
+            await _send(send, answer, capture_id)
+
+        event_sink = settings.on_capture
+        if deferred and capture_id is not None and settings.defer_analysis is not None:
+            event_sink = settings.defer_analysis
+        if event_sink is not None:
+            self._notify(event_sink, _capture_event(
+                request, capture_id, answer, definition, report, wrong_path, duplicate_of, note))
+        if settings.forward_to and capture_id is not None and answer is not None:
+            self._spawn(self._forward(capture_id, request, settings))
+
+    async def _analyze(self, request: CapturedRequest, definition: Definition,
+                       settings: ReceiverSettings) -> tuple[Report | None, str | None]:
+        """The engine's report, or why it failed (which never fails the capture)."""
+        now = settings.analysis_now or request.received_at or settings.now()
+
+        def run() -> Report:
+            return analyze(request, definition, settings.secrets, now=now,
+                           options=settings.options)
+
+        try:
+            if len(request.body) <= INLINE_ANALYSIS_LIMIT:
+                return run(), None
+            return await anyio.to_thread.run_sync(run), None
+        except Exception as error:
+            _log.warning("analysis failed for %s %s: %s", request.method, request.path,
+                         describe_error(error))
+            return None, f"analysis failed: {describe_error(error)}"
+
+    def _dedupe(self, report: Report, capture_id: int) -> int | str | None:
+        """The earlier capture of this run with the same transaction id, else record this one."""
+        transaction_id = report.transaction.id
+        if transaction_id is None:
+            return None
+        earlier = self.dedupe.lookup(transaction_id)
+        if earlier is None:
+            self.dedupe.record(transaction_id, capture_id)
+        return earlier
+
+    def _notify(self, on_capture: Callable[[CaptureEvent], None], event: CaptureEvent) -> None:
+        try:
+            on_capture(event)
+        except Exception as error:
+            _log.warning("capture callback failed: %s", describe_error(error))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _forward(self, capture_id: int, request: CapturedRequest,
+                       settings: ReceiverSettings) -> None:
+        """Relay the exact body and original headers; record the answer or the failure."""
+        url = _forward_url(settings.forward_to or "", request.query)
+        status: int | None = None
+        answer: bytes | None = None
+        error: str | None = None
+        if request.truncated:
+            error = "not forwarded: the body was truncated (over --max-body)"
+        else:
+            headers = [(name.encode("latin-1"), value.encode("latin-1"))
+                       for name, value in request.headers if name.lower() not in _HOP_BY_HOP]
+            try:
+                response = await self._relay_client().request(
+                    request.method, url, content=request.body, headers=headers)
+                status, answer = response.status_code, response.content
+            except Exception as failure:  # a down or misconfigured target is recorded, not fatal
+                error = describe_error(failure)
+        try:
+            await self.writer.call(lambda store: store.set_forward(capture_id, status, answer,
+                                                                   error))
+        except Exception as failure:
+            _log.warning("forward result for #%d not stored: %s", capture_id,
+                         describe_error(failure))
+        if settings.on_forward is not None:
+            try:
+                settings.on_forward(ForwardEvent(capture_id, url, status, error))
+            except Exception as failure:
+                _log.warning("forward callback failed: %s", describe_error(failure))
+
+    def _relay_client(self) -> httpx.AsyncClient:
+        if self._relay is None:
+            self._relay = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False)
+            # Send only the original headers (httpx adds Host and Content-Length itself).
+            for name in list(self._relay.headers.keys()):
+                del self._relay.headers[name]
+        return self._relay
+
+    async def health(self, request: Request) -> JSONResponse:
+        count = await self.writer.call(lambda store: store.count())
+        return JSONResponse({"status": "ok", "captures": count})
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Finish pending relays (bounded), then commit what is queued and stop the writer."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+        if self._relay is not None:
+            await self._relay.aclose()
+            self._relay = None
+        await self.writer.aclose()
+
+
+async def _reserved(scope: Scope, receive: Receive, send: Send) -> None:
+    """Anything else under /_whdebug/ is not captured."""
+    response = JSONResponse({"error": "reserved for whdebug"}, status_code=404)
+    await response(scope, receive, send)
+
+
+class ReceiverApp(Starlette):
+    """Starlette for /_whdebug and the lifespan; every other request goes straight to capture.
+
+    Captures skip routing and the error middlewares: it is the hot path, and `capture`
+    handles its own failures (uvicorn answers 500 for anything that still escapes).
+    """
+
+    def __init__(self, receiver: Receiver) -> None:
+        @asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            try:
+                yield
+            finally:
+                await receiver.aclose()
+
+        super().__init__(
+            routes=[
+                Route("/_whdebug/health", receiver.health, methods=["GET"]),
+                Mount("/_whdebug", app=_reserved),
+            ],
+            lifespan=lifespan,
+        )
+        self.receiver = receiver
+        self.state.receiver = receiver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/_whdebug/"):
+            await self.receiver.capture(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def create_app(store: Store | str | Path, settings: ReceiverSettings) -> ReceiverApp:
+    """The receiver app; a path opens (and at shutdown closes) its own Store, now.
+
+    `app.receiver` is the Receiver (swap `.settings` to reconfigure). Its writer thread
+    starts with the first request and stops at lifespan shutdown.
+    """
+    owned = not isinstance(store, Store)
+    opened = Store.open(store) if not isinstance(store, Store) else store
+    return ReceiverApp(Receiver(CaptureWriter(opened, close_store=owned), settings))

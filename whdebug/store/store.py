@@ -1,0 +1,468 @@
+"""The capture store: one SQLite file holding every capture exactly as received.
+
+Durability: WAL with `synchronous=NORMAL` by default. A commit has then been written to the
+WAL file by the OS before `insert`/`insert_many` returns, so a SIGKILL of the process loses no
+committed row and leaves the database consistent; only an OS crash or power loss may lose the
+last commits. `durability="full"` fsyncs the WAL on every commit (group commit amortises it).
+
+Threads: a Store may be used by one thread at a time. It is opened with
+`check_same_thread=False` so a worker thread may own it; open one Store per thread for
+concurrent use (WAL lets readers proceed while another connection writes).
+
+Layout: bodies live in their own table so that listing, counting and recording a response
+never read or rewrite body pages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import quote
+
+from whdebug.errors import StoreError
+from whdebug.model.request import CapturedRequest
+
+APPLICATION_ID = 0x77686462
+"""`PRAGMA application_id` of a whdebug store ("whdb")."""
+DEFAULT_STORE_PATH = Path(".whdebug") / "captures.db"
+_NEWEST = 2**63 - 1
+_FOREIGN = "not a whdebug capture store (an SQLite database of another program)"
+
+Durability = Literal["normal", "full"]
+
+
+def default_store_path(env: Mapping[str, str] | None = None) -> Path:
+    """WHDEBUG_STORE when set, else `.whdebug/captures.db` under the current directory."""
+    environ = os.environ if env is None else env
+    configured = environ.get("WHDEBUG_STORE")
+    return Path(configured) if configured else Path.cwd() / DEFAULT_STORE_PATH
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSummary:
+    """What a capture list shows, read without headers or bodies."""
+
+    id: int
+    received_at: datetime
+    client: str | None
+    method: str
+    path: str
+    query: str
+    body_size: int
+    truncated: bool
+    response_status: int | None
+    content_type: str | None
+    """The content-type header as the runtime sees it (repeats joined with ', ')."""
+    user_agent: str | None
+    """The user-agent header: usually names the webhook provider."""
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+def _migrate_to_1(connection: sqlite3.Connection) -> None:
+    connection.execute(
+        """CREATE TABLE captures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            received_at TEXT NOT NULL,
+            client TEXT,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            query TEXT NOT NULL DEFAULT '',
+            http_version TEXT NOT NULL DEFAULT '1.1',
+            body_size INTEGER NOT NULL,
+            truncated INTEGER NOT NULL DEFAULT 0,
+            response_status INTEGER,
+            content_type TEXT,
+            user_agent TEXT,
+            forward_status INTEGER,
+            forward_error TEXT,
+            headers BLOB NOT NULL,
+            response_body BLOB,
+            forward_body BLOB
+        )"""
+    )
+    # Small rows: count(*) scans this index instead of the table.
+    connection.execute("CREATE INDEX captures_received_at ON captures (received_at)")
+    connection.execute(
+        """CREATE TABLE bodies (
+            capture_id INTEGER PRIMARY KEY REFERENCES captures (id),
+            body BLOB NOT NULL
+        )"""
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1]
+"""MIGRATIONS[n] upgrades schema version n to n + 1, inside the opening transaction."""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_SUMMARY_COLUMNS = (
+    "id, received_at, client, method, path, query, body_size, truncated, response_status, "
+    "content_type, user_agent"
+)
+PAGE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id < ? ORDER BY id DESC LIMIT ?"
+SINCE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id > ? ORDER BY id ASC LIMIT ?"
+_INSERT_SQL = (
+    "INSERT INTO captures (received_at, client, method, path, query, http_version, body_size, "
+    "truncated, response_status, content_type, user_agent, forward_status, headers, "
+    "response_body, forward_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_GET_SQL = (
+    "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
+    "c.truncated, c.response_status, c.forward_status, c.headers, c.response_body, "
+    "c.forward_body, b.body FROM captures AS c LEFT JOIN bodies AS b ON b.capture_id = c.id "
+    "WHERE c.id = ?"
+)
+
+
+def _format_timestamp(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds") + "Z"
+
+
+def _parse_timestamp(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _encode_headers(headers: Iterable[tuple[str, str]]) -> bytes:
+    pairs = [[name, value] for name, value in headers]
+    return json.dumps(pairs, separators=(",", ":")).encode("ascii")
+
+
+def _decode_headers(blob: bytes) -> tuple[tuple[str, str], ...]:
+    return tuple((str(name), str(value)) for name, value in json.loads(blob))
+
+
+def _summary(row: tuple[Any, ...]) -> CaptureSummary:
+    return CaptureSummary(
+        id=row[0],
+        received_at=_parse_timestamp(row[1]),
+        client=row[2],
+        method=row[3],
+        path=row[4],
+        query=row[5],
+        body_size=row[6],
+        truncated=bool(row[7]),
+        response_status=row[8],
+        content_type=row[9],
+        user_agent=row[10],
+    )
+
+
+def _store_error(error: sqlite3.Error, where: str) -> StoreError:
+    """One line a user can act on, for any SQLite failure."""
+    text = str(error)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return StoreError("capture store is locked by another process (timed out waiting)", where)
+    if "not a database" in lowered:
+        return StoreError("not a whdebug capture store (not an SQLite database)", where)
+    if "malformed" in lowered or "corrupt" in lowered:
+        return StoreError(f"capture store is corrupt ({text})", where)
+    if "disk is full" in lowered:
+        return StoreError("capture store cannot grow: disk is full", where)
+    if "readonly" in lowered or "read-only" in lowered:
+        return StoreError("capture store is read-only", where)
+    if "unable to open" in lowered:
+        return StoreError("cannot open capture store", where)
+    return StoreError(f"capture store error: {text}", where)
+
+
+def _create_file(path: Path) -> None:
+    """Create missing parent directories 0700 and the database file 0600."""
+    missing = [parent for parent in reversed(path.parents) if not parent.exists()]
+    try:
+        for directory in missing:
+            directory.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(directory, 0o700)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as error:
+        raise StoreError(f"cannot create capture store: {error.strerror}", str(path)) from None
+    os.close(descriptor)
+    os.chmod(path, 0o600)
+
+
+class Store:
+    """A capture store; see the module docstring for durability and thread rules."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._connection: sqlite3.Connection | None = connection
+        self.path = path
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        create: bool = True,
+        timeout: float = 5.0,
+        durability: Durability = "normal",
+    ) -> Store:
+        """Open (and with `create`, create) a store, migrating its schema forward."""
+        path = Path(path)
+        where = str(path)
+        if path.is_dir():
+            raise StoreError("capture store path is a directory", where)
+        if not path.exists():
+            if not create:
+                raise StoreError("capture store not found", where)
+            _create_file(path)
+        uri = f"file:{quote(str(path.absolute()))}?mode=rw"
+        try:
+            connection = sqlite3.connect(
+                uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise _store_error(error, where) from None
+        try:
+            _prepare(connection, where, durability)
+        except sqlite3.Error as error:
+            connection.close()
+            raise _store_error(error, where) from None
+        except BaseException:
+            connection.close()
+            raise
+        return cls(connection, path)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        if self._connection is None:
+            raise StoreError("capture store is closed", str(self.path))
+        try:
+            yield self._connection
+        except sqlite3.Error as error:
+            raise _store_error(error, str(self.path)) from None
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed on exit, rolled back on any error."""
+        with self._reading() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def insert(self, request: CapturedRequest) -> int:
+        """Store one capture, committed; its new id (request.capture_id is ignored)."""
+        return self.insert_many([request])[0]
+
+    def insert_many(self, requests: Iterable[CapturedRequest]) -> list[int]:
+        """Store captures in ONE transaction (group commit); their new ids, increasing.
+
+        Rows go in with two executemany calls: inside one IMMEDIATE transaction no other
+        writer can interleave, so AUTOINCREMENT hands out consecutive ids.
+        """
+        now = datetime.now(UTC)
+        batch = list(requests)
+        if not batch:
+            return []
+        rows = [
+            (
+                _format_timestamp(request.received_at or now),
+                request.client,
+                request.method,
+                request.path,
+                request.query,
+                request.http_version,
+                request.size,
+                int(request.truncated),
+                request.response_status,
+                request.content_type,
+                request.header("user-agent"),
+                request.forward_status,
+                _encode_headers(request.headers),
+                request.response_body,
+                request.forward_body,
+            )
+            for request in batch
+        ]
+        with self._writing() as connection:
+            connection.executemany(_INSERT_SQL, rows)
+            (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
+            ids = list(range(last - len(batch) + 1, last + 1))
+            connection.executemany(
+                "INSERT INTO bodies (capture_id, body) VALUES (?, ?)",
+                [(capture_id, request.body) for capture_id, request in zip(ids, batch,
+                                                                             strict=True)],
+            )
+        return ids
+
+    def _update(self, capture_id: int, sql: str, values: tuple[Any, ...]) -> None:
+        with self._writing() as connection:
+            if connection.execute(sql, (*values, capture_id)).rowcount == 0:
+                raise StoreError(f"no capture #{capture_id}", str(self.path))
+
+    def set_response(self, capture_id: int, status: int, body: bytes | None) -> None:
+        """Record the answer sent for a capture."""
+        sql = "UPDATE captures SET response_status = ?, response_body = ? WHERE id = ?"
+        self._update(capture_id, sql, (status, body))
+
+    def set_forward(
+        self, capture_id: int, status: int | None, body: bytes | None, error: str | None
+    ) -> None:
+        """Record what the --forward-to target answered (or why forwarding failed)."""
+        sql = (
+            "UPDATE captures SET forward_status = ?, forward_body = ?, forward_error = ? "
+            "WHERE id = ?"
+        )
+        self._update(capture_id, sql, (status, body, error))
+
+    def get(self, capture_id: int) -> CapturedRequest:
+        """The whole capture, body bytes exactly as stored."""
+        with self._reading() as connection:
+            row = connection.execute(_GET_SQL, (capture_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no capture #{capture_id}", str(self.path))
+        return CapturedRequest(
+            method=row[2],
+            path=row[3],
+            query=row[4],
+            headers=_decode_headers(row[10]),
+            body=row[13] if row[13] is not None else b"",
+            http_version=row[5],
+            body_size=row[6],
+            truncated=bool(row[7]),
+            received_at=_parse_timestamp(row[0]),
+            client=row[1],
+            capture_id=capture_id,
+            response_status=row[8],
+            response_body=row[11],
+            forward_status=row[9],
+            forward_body=row[12],
+        )
+
+    def forward_error(self, capture_id: int) -> str | None:
+        """Why forwarding this capture failed, if it did (CapturedRequest has no such field)."""
+        with self._reading() as connection:
+            row = connection.execute(
+                "SELECT forward_error FROM captures WHERE id = ?", (capture_id,)
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no capture #{capture_id}", str(self.path))
+        return row[0] if isinstance(row[0], str) else None
+
+    def page(self, *, before_id: int | None = None, limit: int = 100) -> list[CaptureSummary]:
+        """Up to `limit` summaries, newest first, with ids below `before_id` (O(limit))."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                PAGE_SQL, (_NEWEST if before_id is None else before_id, max(limit, 0))
+            ).fetchall()
+        return [_summary(row) for row in rows]
+
+    def since(self, after_id: int | None, *, limit: int | None = None) -> list[CaptureSummary]:
+        """Summaries with ids above `after_id`, oldest first (for live views)."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                SINCE_SQL, (after_id or 0, -1 if limit is None else max(limit, 0))
+            ).fetchall()
+        return [_summary(row) for row in rows]
+
+    def latest_id(self) -> int | None:
+        with self._reading() as connection:
+            row = connection.execute("SELECT max(id) FROM captures").fetchone()
+        return row[0] if row is not None and isinstance(row[0], int) else None
+
+    def count(self) -> int:
+        with self._reading() as connection:
+            row = connection.execute("SELECT count(*) FROM captures").fetchone()
+        return int(row[0])
+
+    def ids(self, last: int | None = None) -> list[int]:
+        """Every capture id (or the newest `last`), oldest first."""
+        with self._reading() as connection:
+            if last is None:
+                rows = connection.execute("SELECT id FROM captures ORDER BY id").fetchall()
+            else:
+                rows = connection.execute(
+                    "SELECT id FROM captures ORDER BY id DESC LIMIT ?", (max(last, 0),)
+                ).fetchall()
+                rows.reverse()
+        return [int(row[0]) for row in rows]
+
+    def delete(self, capture_id: int) -> None:
+        """Remove a capture and its body; ids are never reused."""
+        with self._writing() as connection:
+            connection.execute("DELETE FROM bodies WHERE capture_id = ?", (capture_id,))
+            if connection.execute("DELETE FROM captures WHERE id = ?", (capture_id,)).rowcount == 0:
+                raise StoreError(f"no capture #{capture_id}", str(self.path))
+
+
+def _pragma(connection: sqlite3.Connection, name: str) -> Any:
+    row = connection.execute(f"PRAGMA {name}").fetchone()
+    return None if row is None else row[0]
+
+
+def _check_ownership(connection: sqlite3.Connection, where: str) -> int:
+    """The store's schema version; StoreError when the file is not (or too new for) us."""
+    version = int(_pragma(connection, "user_version"))
+    if version == 0:
+        if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise StoreError(_FOREIGN, where)
+        return version
+    if int(_pragma(connection, "application_id")) != APPLICATION_ID:
+        raise StoreError(_FOREIGN, where)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"capture store has schema version {version}, newer than this whdebug "
+            f"understands ({SCHEMA_VERSION}); upgrade whdebug",
+            where,
+        )
+    return version
+
+
+def _prepare(connection: sqlite3.Connection, where: str, durability: Durability) -> None:
+    """Check the file is ours, switch to WAL, and migrate the schema forward."""
+    version = _check_ownership(connection, where)
+    _pragma(connection, "journal_mode = WAL")
+    connection.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
+    if version == SCHEMA_VERSION:
+        return
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have created or migrated the store while we waited for the lock.
+        version = _check_ownership(connection, where)
+        for migrate in MIGRATIONS[version:]:
+            migrate(connection)
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

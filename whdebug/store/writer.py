@@ -1,0 +1,171 @@
+"""Group commit: one thread owns the capture store and commits waiting inserts together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from whdebug.errors import StoreError
+from whdebug.model.request import CapturedRequest
+from whdebug.store.store import Store
+
+T = TypeVar("T")
+_log = logging.getLogger("whdebug.receiver.app")
+
+
+def describe_error(error: BaseException) -> str:
+    """`Type: message`, or just the type when the message is empty."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@dataclass(slots=True)
+class _Job:
+    """One store operation from one request: an insert (grouped) or any other call."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    request: CapturedRequest | None = None
+    call: Callable[[Store], Any] | None = None
+
+
+class CaptureWriter:
+    """The one thread that owns the Store; inserts waiting together commit in one transaction.
+
+    While a batch commits, new requests queue up and form the next batch, so the number of
+    commits per second stays bounded while every request still awaits its own durable row.
+    """
+
+    def __init__(self, store: Store, *, close_store: bool, max_batch: int = 256) -> None:
+        self.store = store
+        self._close_store = close_store
+        self._max_batch = max_batch
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    async def insert(self, request: CapturedRequest) -> int:
+        """Commit one capture (with whatever else is waiting); its id once durable."""
+        result: int = await self._submit(request=request)
+        return result
+
+    async def call(self, operation: Callable[[Store], T]) -> T:
+        """Run any store operation on the writer thread, after inserts already queued."""
+        result: T = await self._submit(call=operation)
+        return result
+
+    def _submit(self, **work: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        with self._lock:
+            if self._closed:
+                raise StoreError("capture store is closed", str(self.store.path))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="whdebug-capture-writer", daemon=True
+                )
+                self._thread.start()
+            self._jobs.put(_Job(loop, future, **work))
+        return future
+
+    async def aclose(self) -> None:
+        """Commit what is queued, stop the thread, and close the store if we own it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
+        if thread is None:
+            if self._close_store:
+                self.store.close()
+            return
+        self._jobs.put(None)
+        await anyio.to_thread.run_sync(thread.join)
+
+    def _run(self) -> None:
+        try:
+            self._drain()
+        except BaseException as error:  # a bug here must not leave requests waiting forever
+            _log.error("capture writer stopped: %s", describe_error(error))
+            with self._lock:
+                self._closed = True
+            failure = StoreError(f"capture writer stopped: {error}", str(self.store.path))
+            stranded: list[tuple[_Job, Any, BaseException | None]] = []
+            while not self._jobs.empty():
+                job = self._jobs.get_nowait()
+                if job is not None:
+                    stranded.append((job, None, failure))
+            _wake(stranded)
+        finally:
+            if self._close_store:
+                self.store.close()
+
+    def _drain(self) -> None:
+        """Take whatever is queued as one batch, commit it, repeat until the stop marker."""
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
+            self._process(batch)
+            if stop:
+                return
+
+    def _process(self, batch: list[_Job]) -> None:
+        settled: list[tuple[_Job, Any, BaseException | None]] = []
+        inserts = [job for job in batch if job.request is not None]
+        if inserts:
+            try:
+                ids = self.store.insert_many(job.request for job in inserts if job.request)
+            except Exception as error:  # every request of the batch is answered 503
+                settled += [(job, None, error) for job in inserts]
+            else:
+                settled += [(job, new_id, None) for job, new_id in zip(inserts, ids, strict=True)]
+        # Other calls (set_forward, count) only ever concern rows committed earlier.
+        for job in batch:
+            if job.call is not None:
+                try:
+                    settled.append((job, job.call(self.store), None))
+                except Exception as error:
+                    settled.append((job, None, error))
+        _wake(settled)
+
+
+def _wake(settled: Iterable[tuple[_Job, Any, BaseException | None]]) -> None:
+    """Resolve futures with one wake-up per event loop, not one per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
+    for item in settled:
+        by_loop.setdefault(item[0].loop, []).append(item)
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, items)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+
+def _settle(items: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, value, error in items:
+        if job.future.done():
+            continue
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(value)

@@ -1,0 +1,339 @@
+"""A support bundle: redacted definition, masked samples, reports and SUMMARY.md; leaks refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path, PurePath
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus
+
+from whdebug import __version__
+from whdebug.engine import DedupeIndex, Report, analyze
+from whdebug.engine.lint.definition import check_definition
+from whdebug.engine.report import Finding
+from whdebug.errors import WhdebugError
+from whdebug.formats.capture_json import format_timestamp
+from whdebug.formats.http import format_http
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.tools.redact import redact_text, secret_reason
+
+MASK = "[masked]"
+MIN_SECRET = 4
+"""Shorter values are too likely to occur by chance to scan for (they are listed as unscanned)."""
+_SECRET_HEADER = re.compile(r"authorization|cookie|signature|token|secret|hmac|api-?key|apikey|"
+                            r"password|session|credential", re.IGNORECASE)
+_SECRET_PARAM = re.compile(r"token|secret|key|signature|^sig$|password|auth|code", re.IGNORECASE)
+_SUPPORT = "developers@karzoun.chat"
+
+
+@dataclass(frozen=True, slots=True)
+class NamedSecret:
+    """A secret value and how to name it in a message (never the value)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Leak:
+    file: str
+    secret: str
+    """The secret's name, e.g. `credential "webhookSecret"`."""
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    files: dict[str, bytes]
+    masked_headers: int
+    blanked: tuple[str, ...]
+    """auth.config keys whose values were blanked in the definition."""
+    unscanned: tuple[str, ...]
+    """Secrets too short to scan for, by name."""
+
+
+def known_secrets(definition: Definition, secrets: Secrets) -> list[NamedSecret]:
+    """Every secret whdebug was given: credentials, --config values, secret auth.config values."""
+    named: list[NamedSecret] = []
+    for key, value in secrets.credentials.items():
+        if isinstance(value, str) and value:
+            named.append(NamedSecret(f'credential "{key}"', value))
+    for key, value in secrets.config.items():
+        if isinstance(value, str) and value:
+            named.append(NamedSecret(f'--config "{key}"', value))
+    sensitive = definition.sensitive_keys
+    for key, value in definition.auth_config.items():
+        if isinstance(value, str) and value and secret_reason(key, sensitive) is not None:
+            named.append(NamedSecret(f"auth.config.{key} of the definition", value))
+    return named
+
+
+def build_bundle(definition: Definition, definition_text: str, requests: list[CapturedRequest],
+                 secrets: Secrets, *, now: datetime) -> Bundle:
+    """Every file of the bundle, in memory: nothing is written until the leak scan passed."""
+    named = known_secrets(definition, secrets)
+    values = tuple(sorted({s.value for s in named if len(s.value) >= MIN_SECRET}, key=len,
+                          reverse=True))
+    redaction = redact_text(definition_text, definition.path or "definition")
+    suffix = PurePath(definition.path or "definition.json").suffix or ".json"
+    definition_name = f"definition.redacted{suffix}"
+    files: dict[str, bytes] = {}
+    findings = check_definition(definition, submission=True)
+    files[definition_name] = redaction.text.encode("utf-8")
+    files["check.json"] = _json(_check_document(definition, findings))
+    dedupe = DedupeIndex()
+    rows: list[tuple[str, str, CapturedRequest, Report]] = []
+    masked_total = 0
+    verification = definition.webhook.get("verification")
+    signature_header = (verification.get("headerName") if isinstance(verification, dict)
+                        else None)
+    for number, request in enumerate(requests, 1):
+        stem = f"{number:02d}-{_slug(request)}"
+        masked, count = mask_request(request, values, signature_header)
+        masked_total += count
+        report = analyze(request, definition, secrets, now=now, dedupe=dedupe)
+        sample_name, report_name = f"samples/{stem}.http", f"reports/{stem}.json"
+        files[sample_name] = format_http(masked)
+        files[report_name] = _json(_report_document(report, masked, sample_name, values))
+        rows.append((sample_name, report_name, request, report))
+    files["SUMMARY.md"] = _summary(definition, definition_name, rows, findings,
+                                   [b.key for b in redaction.blanked], masked_total, named,
+                                   now).encode("utf-8")
+    ordered = {"SUMMARY.md": files.pop("SUMMARY.md"), **files}
+    unscanned = tuple(s.name for s in named if len(s.value) < MIN_SECRET)
+    return Bundle(ordered, masked_total, tuple(b.key for b in redaction.blanked), unscanned)
+
+
+def mask_request(request: CapturedRequest, secrets: tuple[str, ...],
+                 signature_header: Any = None) -> tuple[CapturedRequest, int]:
+    """The request with signature, token, cookie and authorization headers masked."""
+    wanted = signature_header.lower() if isinstance(signature_header, str) else None
+    headers: list[tuple[str, str]] = []
+    count = 0
+    for name, value in request.headers:
+        if (name.lower() == wanted or _SECRET_HEADER.search(name)
+                or any(secret in value for secret in secrets)):
+            headers.append((name, MASK))
+            count += 1
+        else:
+            headers.append((name, value))
+    query = request.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_SECRET_PARAM.search(key) or any(s in value for s in secrets)
+               for key, value in pairs):
+            query = "&".join(f"{quote_plus(key)}=masked" if _SECRET_PARAM.search(key) or any(
+                s in value for s in secrets) else f"{quote_plus(key)}={quote_plus(value)}"
+                for key, value in pairs)
+    return replace(request, headers=tuple(headers), query=query), count
+
+
+def find_leaks(files: dict[str, bytes], secrets: Iterable[NamedSecret]) -> list[Leak]:
+    """Every file that contains a secret (as is, JSON-escaped or URL-encoded)."""
+    leaks: list[Leak] = []
+    scanned = [s for s in secrets if len(s.value) >= MIN_SECRET]
+    for name, data in files.items():
+        for secret in scanned:
+            for variant in _variants(secret.value):
+                offset = data.find(variant)
+                if offset >= 0:
+                    leaks.append(Leak(name, secret.name, data.count(b"\n", 0, offset) + 1))
+                    break
+    return leaks
+
+
+def write_zip(path: Path, files: dict[str, bytes], now: datetime) -> None:
+    """Write the zip atomically (a temporary file renamed into place)."""
+    stamp = now.timetuple()[:6]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(max(stamp[0], 1980), *stamp[1:]))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            archive.writestr(info, data)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".whdebug-bundle-", dir=directory)
+    except OSError as error:
+        raise WhdebugError(f"cannot write the bundle: {error.strerror}", str(path)) from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(buffer.getvalue())
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise WhdebugError(f"cannot write the bundle: {error.strerror}", str(path)) from None
+
+
+# --- file contents ------------------------------------------------------------------------------
+
+
+def _json(document: Any) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _check_document(definition: Definition, findings: list[Finding]) -> dict[str, Any]:
+    return {
+        "schema": "whdebug.check/1",
+        "definition": {"ns": definition.ns, "version": definition.version,
+                       "path": PurePath(definition.path or "definition").name},
+        "findings": [item.to_json() for item in findings],
+        "ok": not any(item.severity == "error" for item in findings),
+    }
+
+
+def _report_document(report: Report, masked: CapturedRequest, sample: str,
+                     secrets: tuple[str, ...]) -> dict[str, Any]:
+    """The report as JSON with the masked headers, signature values and secrets removed."""
+    document = report.to_json()
+    document["source"] = {"capture_id": report.source.get("capture_id"), "file": sample}
+    document["request"]["headers"] = [[name, value] for name, value in masked.headers]
+    document["request"]["query"] = masked.query
+    signature = document.get("signature")
+    if isinstance(signature, dict):
+        if signature.get("received") is not None:
+            signature["received"] = MASK
+        for attempt in signature.get("attempts") or []:
+            for key in ("received", "computed"):
+                if attempt.get(key) is not None:
+                    attempt[key] = MASK
+    scrubbed: Any = _scrub(document, secrets)
+    return dict(scrubbed)
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, list):
+        return [_scrub(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    return value
+
+
+def _summary(definition: Definition, definition_name: str,
+             rows: list[tuple[str, str, CapturedRequest, Report]], findings: list[Finding],
+             blanked: list[str], masked: int, named: list[NamedSecret], now: datetime) -> str:
+    ns, version = definition.ns or "?", definition.version or "?"
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    lines = [
+        f"# Support request: MiniApp `{ns}` version `{version}`",
+        "",
+        f"To: {_SUPPORT} (or your Karzoun partner manager)  ",
+        f"Subject: MiniApp {ns} {version}: " + _subject(rows),
+        "",
+        "Hello Karzoun team,",
+        "",
+        f"I need help with the MiniApp `{ns}` (version `{version}`). The attached bundle holds "
+        "the redacted definition, sample webhook requests with the event name each one should "
+        "produce, and what whdebug (an offline replay of the MiniApp runtime) concluded for "
+        "each. A provider sandbox account: _(add one here if you can)_.",
+        "",
+        "## MiniApp",
+        "",
+        f"- ns: `{ns}`",
+        f"- version: `{version}`",
+        f"- definition: `{definition_name}`"
+        + (f" (blanked: {', '.join(f'auth.config.{k}' for k in blanked)})" if blanked
+           else " (auth.config held no secret values)"),
+        f"- `whdebug check --submission`: {len(errors)} errors, {len(warnings)} warnings "
+        "(`check.json`)",
+        "",
+        "## Samples",
+        "",
+        "| # | sample | request | expected event | outcome | triggers fired |",
+        "|---|---|---|---|---|---|",
+    ]
+    for number, (sample, _, request, report) in enumerate(rows, 1):
+        lines.append(f"| {number} | `{sample}` | {request.method} `{_cell(request.path)}` | "
+                     f"{_code(expected_event(report))} | {report.outcome.status} | "
+                     f"{', '.join(_code(t) for t in report.outcome.triggers) or '-'} |")
+    if not rows:
+        lines.append("| - | no samples | | | | |")
+    for number, (sample, report_name, _, report) in enumerate(rows, 1):
+        event = expected_event(report)
+        how = (f" ({report.event.strategy} extraction)" if report.event.value
+               else " (extracted once the signature passes)" if event else "")
+        lines += ["", f"### {number}. `{sample}`", "",
+                  f"- expected event name: {_code(event)}{how}",
+                  f"- outcome: {report.outcome.status}: {report.outcome.summary}"]
+        verified = report.outcome.if_verified
+        if verified:
+            fires = ", ".join(verified.get("triggers") or []) or "no trigger"
+            lines.append(f"- once verified: {verified.get('status')} ({fires})")
+        lines.append(f"- report: `{report_name}`")
+        serious = [f for f in report.findings if f.severity in ("error", "warning")]
+        for item in serious[:6]:
+            lines.append(f"- {item.code}: {item.message}")
+    if errors or warnings:
+        lines += ["", "## Definition findings", ""]
+        for item in (errors + warnings)[:10]:
+            lines.append(f"- {item.code} ({item.severity}) at `{item.pointer or '/'}`: "
+                         f"{item.message}")
+    scanned = [s for s in named if len(s.value) >= MIN_SECRET]
+    lines += [
+        "",
+        "## Secrets",
+        "",
+        f"- Signature, token, cookie and authorization headers are masked ({masked} headers).",
+        "- whdebug checked every file of this bundle for the "
+        f"{_plural(len(scanned), 'secret value')} it was given (credentials, config and "
+        "auth.config); none appears.",
+        "",
+        f"_Built by whdebug {__version__} on {format_timestamp(now)}._",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def expected_event(report: Report) -> str | None:
+    """The event the runtime extracts, also for a request rejected before extraction."""
+    if report.event.value is not None:
+        return report.event.value
+    verified = report.outcome.if_verified or {}
+    event = verified.get("event")
+    return event if isinstance(event, str) else None
+
+
+def _subject(rows: list[tuple[str, str, CapturedRequest, Report]]) -> str:
+    statuses = sorted({report.outcome.status for *_, report in rows})
+    if not rows:
+        return "definition review"
+    return f"{len(rows)} sample webhook(s), outcome {', '.join(statuses)}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _code(value: str | None) -> str:
+    return f"`{_cell(value)}`" if value else "(none)"
+
+
+def _cell(value: str | None) -> str:
+    return (value or "").replace("|", "\\|").replace("`", "'").replace("\n", " ")
+
+
+def _slug(request: CapturedRequest) -> str:
+    if request.capture_id is not None:
+        return f"capture-{request.capture_id}"
+    stem = PurePath(request.file or "request").stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.")[:60] or "request"
+
+
+def _variants(secret: str) -> list[bytes]:
+    texts = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
+    return [text.encode("utf-8") for text in texts if text]

@@ -1,0 +1,579 @@
+"""Submission readiness: replay a folder of samples and list what blocks review of a definition.
+
+`whdebug check D --samples DIR` builds a `Readiness` from the definition lint and one report per
+sample (.http, .har, .json exports, or bare JSON payloads signed on the fly with `sign`):
+which samples fire which triggers, triggers no sample fires, samples that fire nothing, sync
+handlers without a trigger or without a stable id, and whether every sample verifies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
+from whdebug.engine.report import Finding, Report, finding
+from whdebug.engine.signatures.secrets import resolve_secret
+from whdebug.errors import WhdebugError
+from whdebug.formats.http import read_request_file
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.tools.signing import SigningError, sign_request
+
+READINESS_SCHEMA = "whdebug.readiness/1"
+SAMPLE_SUFFIXES = (".http", ".rest", ".har", ".json")
+#: Signs and verifies bare payloads when no secret was given: they test events, not secrets.
+STAND_IN_SECRET = "whdebug-stand-in-secret"
+_SIGNED_TYPES = ("hmac-sha256", "hmac-sha1", "header-token")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sample request, or why it could not be read."""
+
+    name: str
+    """The file name relative to the samples folder (`file.har#2` for a HAR's second entry)."""
+    kind: str
+    """http | har | capture | payload (a bare JSON body signed on the fly); json for a .json
+    file that could not be read."""
+    request: CapturedRequest | None
+    error: str | None = None
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SampleResult:
+    sample: Sample
+    report: Report | None
+
+    @property
+    def fired(self) -> tuple[str, ...]:
+        return self.report.outcome.triggers if self.report is not None else ()
+
+    def to_json(self) -> dict[str, Any]:
+        report = self.report
+        return {
+            "name": self.sample.name,
+            "kind": self.sample.kind,
+            "signed_on_the_fly": self.sample.kind == "payload",
+            "error": self.sample.error,
+            "notices": list(self.sample.notices),
+            "event": report.event.value if report else None,
+            "verdict": report.signature.verdict if report else None,
+            "outcome": report.outcome.status if report else None,
+            "summary": report.outcome.summary if report else None,
+            "triggers": list(self.fired),
+            "findings": [item.to_json() for item in report.findings] if report else [],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerCoverage:
+    event: str
+    label: str | None
+    samples: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.event, "label": self.label, "samples": list(self.samples)}
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerCheck:
+    """One sync handler: its trigger, the samples that reach it and the ids they yield."""
+
+    event: str
+    has_trigger: bool
+    samples: tuple[str, ...]
+    codes: tuple[tuple[str, str | None], ...]
+    """(sample, external id or None) for every sample that reaches the handler."""
+    stable: bool | None
+    """Every sample yields a stable id; None when no sample reaches the handler."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "has_trigger": self.has_trigger,
+            "samples": list(self.samples),
+            "codes": dict(self.codes),
+            "stable": self.stable,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    configured: bool
+    type: str | None
+    header: str | None
+    passing: tuple[str, ...]
+    failing: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "configured": self.configured,
+            "type": self.type,
+            "header": self.header,
+            "passing": list(self.passing),
+            "failing": list(self.failing),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Everything `check --samples` reports; `ready` is False when anything blocks review."""
+
+    definition: Definition
+    path: str
+    samples_dir: str
+    lint: tuple[Finding, ...]
+    samples: tuple[SampleResult, ...]
+    triggers: tuple[TriggerCoverage, ...]
+    handlers: tuple[HandlerCheck, ...]
+    verification: Verification
+    findings: tuple[Finding, ...]
+    """The readiness findings (RDY_*), blockers first."""
+
+    @property
+    def blockers(self) -> list[Finding]:
+        return [item for item in (*self.lint, *self.findings) if item.severity == "error"]
+
+    @property
+    def ready(self) -> bool:
+        return not self.blockers
+
+    @property
+    def triggers_not_fired(self) -> list[str]:
+        return [coverage.event for coverage in self.triggers if not coverage.samples]
+
+    @property
+    def samples_firing_nothing(self) -> list[str]:
+        return [
+            result.sample.name
+            for result in self.samples
+            if not result.fired and not (result.report is not None and result.report.ok)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": READINESS_SCHEMA,
+            "ready": self.ready,
+            "blockers": len(self.blockers),
+            "definition": {
+                "ns": self.definition.ns,
+                "version": self.definition.version,
+                "path": self.path,
+            },
+            "samples_dir": self.samples_dir,
+            "lint": {
+                "ok": not any(item.severity == "error" for item in self.lint),
+                "findings": [item.to_json() for item in self.lint],
+            },
+            "verification": self.verification.to_json(),
+            "triggers": [coverage.to_json() for coverage in self.triggers],
+            "triggers_not_fired": self.triggers_not_fired,
+            "samples": [result.to_json() for result in self.samples],
+            "samples_firing_nothing": self.samples_firing_nothing,
+            "handlers": [handler.to_json() for handler in self.handlers],
+            "findings": [item.to_json() for item in self.findings],
+        }
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def sample_files(directory: str | Path) -> list[Path]:
+    """The sample files in `directory` (not recursive), by name; other files are ignored."""
+    folder = Path(directory)
+    if not folder.exists():
+        raise WhdebugError("samples folder not found", str(directory))
+    if not folder.is_dir():
+        raise WhdebugError("--samples must be a folder", str(directory))
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file()
+        and not path.name.startswith(".")
+        and path.suffix.lower() in SAMPLE_SUFFIXES
+    )
+
+
+def load_samples(
+    directory: str | Path,
+    definition: Definition,
+    secrets: Secrets,
+    *,
+    now: datetime,
+) -> list[Sample]:
+    """Every sample in `directory`; bare JSON payloads are signed as the provider would."""
+    samples: list[Sample] = []
+    for path in sample_files(directory):
+        samples += _load(path, definition, secrets, now)
+    return samples
+
+
+def _load(path: Path, definition: Definition, secrets: Secrets, now: datetime) -> list[Sample]:
+    name = path.name
+    suffix = path.suffix.lower()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return [Sample(name, suffix.lstrip("."), None, f"cannot read: {error.strerror}")]
+    kind = {".http": "http", ".rest": "http", ".har": "har"}.get(suffix) or _json_kind(data)
+    if kind == "payload":
+        return [_sign_payload(name, data, definition, secrets, now)]
+    if kind == "invalid":
+        return [Sample(name, "json", None, "not JSON, nor a .http, .har or capture export")]
+    try:
+        requests = read_request_file(path)
+    except WhdebugError as error:
+        return [Sample(name, kind, None, str(error))]
+    if len(requests) == 1:
+        return [Sample(name, kind, dataclasses.replace(requests[0], file=name))]
+    return [
+        Sample(f"{name}#{number}", kind, dataclasses.replace(request, file=f"{name}#{number}"))
+        for number, request in enumerate(requests, 1)
+    ]
+
+
+def _json_kind(data: bytes) -> str:
+    """har | capture | payload | invalid, for a .json file."""
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        return "invalid"
+    items = document if isinstance(document, list) and document else [document]
+    if isinstance(document, dict) and "log" in document:
+        return "har"
+    if all(_is_capture(item) for item in items):
+        return "capture"
+    return "payload"
+
+
+def _is_capture(item: Any) -> bool:
+    if not isinstance(item, dict):
+        return False
+    if str(item.get("schema", "")).startswith("whdebug.capture/"):
+        return True
+    return {"method", "path", "headers"} <= item.keys() and "body_base64" in item
+
+
+def signing_secrets(definition: Definition, secrets: Secrets) -> tuple[Secrets, bool]:
+    """The secrets to sign bare payloads with, and whether a stand-in secret was needed."""
+    verification = definition.webhook.get("verification")
+    key = verification.get("secretKey") if isinstance(verification, dict) else None
+    if not isinstance(key, str) or not key:
+        return secrets, False
+    if resolve_secret(key, definition, secrets).value is not None:
+        return secrets, False
+    credentials = {**secrets.credentials, key: STAND_IN_SECRET}
+    return Secrets(credentials, secrets.config), True
+
+
+def event_from_name(name: str) -> str:
+    """The event a bare payload's file name stands for: `<event>[--<label>].json`, `__` for `/`."""
+    stem = name.rsplit(".", 1)[0] if name.lower().endswith(".json") else name
+    return stem.split("--", 1)[0].replace("__", "/")
+
+
+def _sign_payload(
+    name: str, payload: bytes, definition: Definition, secrets: Secrets, now: datetime
+) -> Sample:
+    """A bare payload signed with the definition's scheme; the file name gives a header event."""
+    signing, _ = signing_secrets(definition, secrets)
+    event = event_from_name(name) if _event_outside_body(definition) else None
+    try:
+        signed = sign_request(payload, definition, signing, now=now, event=event)
+        if not signed.event and event is None and _has_fallback_outside_body(definition):
+            signed = sign_request(
+                payload, definition, signing, now=now, event=event_from_name(name)
+            )
+    except SigningError as error:
+        return Sample(name, "payload", None, str(error))
+    request = dataclasses.replace(signed.request, file=name)
+    return Sample(name, "payload", request, None, signed.notices)
+
+
+def _lookups(definition: Definition) -> list[dict[str, Any]]:
+    extraction = definition.webhook.get("eventExtraction")
+    if not isinstance(extraction, dict):
+        return []
+    composite = extraction.get("compositeStrategy")
+    if isinstance(composite, dict):
+        parts = composite.get("parts", extraction.get("parts"))
+        return [part for part in parts if isinstance(part, dict)] if isinstance(parts, list) else []
+    return [extraction]
+
+
+def _event_outside_body(definition: Definition) -> bool:
+    """The event (or a part of it) is read from a header or the query string."""
+    return any(item.get("source") in ("header", "query") for item in _lookups(definition))
+
+
+def _has_fallback_outside_body(definition: Definition) -> bool:
+    extraction = definition.webhook.get("eventExtraction")
+    fallback = extraction.get("fallback") if isinstance(extraction, dict) else None
+    return isinstance(fallback, dict) and fallback.get("source") in ("header", "query")
+
+
+# --- assessing ----------------------------------------------------------------------------------
+
+
+def assess(
+    definition: Definition,
+    samples: Sequence[Sample],
+    secrets: Secrets,
+    *,
+    now: datetime,
+    lint: Iterable[Finding],
+    path: str,
+    samples_dir: str,
+    options: AnalysisOptions = DEFAULT_OPTIONS,
+) -> Readiness:
+    """Replay every sample (each on its own: no dedupe between samples) and judge readiness."""
+    payload_secrets, stand_in = signing_secrets(definition, secrets)
+    results: list[SampleResult] = []
+    for sample in samples:
+        report = None
+        if sample.request is not None:
+            used = payload_secrets if sample.kind == "payload" else secrets
+            report = analyze(sample.request, definition, used, now=now, options=options)
+        results.append(SampleResult(sample, report))
+    findings: list[Finding] = []
+    if not samples:
+        findings.append(
+            finding(
+                "RDY_NO_SAMPLES",
+                f"{samples_dir} holds no samples (.http, .har, .json exports or JSON payloads)",
+                "save one sample payload per subscribed event in the folder (e.g. "
+                "order.created.json); reviewers fire one test webhook per event",
+                step="readiness",
+            )
+        )
+    if stand_in and any(result.sample.kind == "payload" for result in results):
+        key = _secret_key(definition)
+        findings.append(
+            finding(
+                "RDY_STAND_IN_SECRET",
+                f"no value was given for the secret {key!r}: bare payloads were signed and "
+                "verified with a stand-in secret, which tests events, not your secret",
+                f"give --config {key}=... (or --credential) to sign them with the real one",
+                step="readiness",
+            )
+        )
+    verification = _verification(definition, results, findings)
+    triggers = _coverage(definition, results, findings)
+    findings += _sample_findings(results)
+    handlers = _handlers(definition, results, findings)
+    findings.sort(key=lambda item: {"error": 0, "warning": 1}.get(item.severity, 2))
+    return Readiness(
+        definition=definition,
+        path=path,
+        samples_dir=samples_dir,
+        lint=tuple(lint),
+        samples=tuple(results),
+        triggers=triggers,
+        handlers=handlers,
+        verification=verification,
+        findings=tuple(findings),
+    )
+
+
+def _secret_key(definition: Definition) -> str:
+    verification = definition.webhook.get("verification")
+    key = verification.get("secretKey") if isinstance(verification, dict) else None
+    return key if isinstance(key, str) else "webhookSecret"
+
+
+def _verification(
+    definition: Definition, results: list[SampleResult], findings: list[Finding]
+) -> Verification:
+    config = definition.webhook.get("verification")
+    config = config if isinstance(config, dict) else {}
+    kind = config.get("type") if isinstance(config.get("type"), str) else None
+    header = config.get("headerName") if isinstance(config.get("headerName"), str) else None
+    configured = kind in _SIGNED_TYPES
+    if not configured:
+        findings.append(
+            finding(
+                "RDY_VERIFICATION_NONE",
+                "webhook.verification is "
+                + ("missing" if not config else f'of type "{kind}"')
+                + ": review rejects a webhook anyone who knows the URL can fire",
+                'set webhook.verification to {"type": "hmac-sha256", "headerName": "<provider '
+                'signature header>", "secretKey": "webhookSecret"}',
+                step="readiness",
+                pointer="/webhook/verification",
+            )
+        )
+    passing: list[str] = []
+    failing: list[str] = []
+    for result in results:
+        report = result.report
+        if report is None:
+            continue
+        if report.signature.verdict == "pass":
+            passing.append(result.sample.name)
+        elif report.signature.verdict == "fail" and not report.ok:
+            failing.append(result.sample.name)
+            cause = next((item for item in report.findings if item.step == "verify"), None)
+            findings.append(
+                finding(
+                    "RDY_VERIFICATION_FAILS",
+                    f"sample {result.sample.name} is rejected ({report.signature.reason}), so "
+                    "it fires nothing"
+                    + (f"; {cause.code}: {cause.message}" if cause is not None else ""),
+                    cause.fix if cause is not None and cause.fix else "replay the sample with "
+                    "-v to see every signature attempt",
+                    step="readiness",
+                )
+            )
+    return Verification(configured, kind, header, tuple(passing), tuple(failing))
+
+
+def _coverage(
+    definition: Definition, results: list[SampleResult], findings: list[Finding]
+) -> tuple[TriggerCoverage, ...]:
+    coverage: list[TriggerCoverage] = []
+    seen: set[str] = set()
+    for index, trigger in enumerate(definition.triggers):
+        event = trigger.get("event")
+        if not isinstance(event, str) or event in seen:
+            continue
+        seen.add(event)
+        label = trigger.get("label") if isinstance(trigger.get("label"), str) else None
+        names = tuple(result.sample.name for result in results if event in result.fired)
+        coverage.append(TriggerCoverage(event, label, names))
+        if not names:
+            findings.append(
+                finding(
+                    "RDY_TRIGGER_NO_SAMPLE",
+                    f"no sample fires trigger {event!r}: review fires one test webhook per "
+                    "subscribed event",
+                    f"add a sample payload for {event!r} to the samples folder, or remove the "
+                    "trigger if the app does not subscribe to this event",
+                    step="readiness",
+                    pointer=f"/triggers/{index}/event",
+                )
+            )
+    return tuple(coverage)
+
+
+def _sample_findings(results: list[SampleResult]) -> list[Finding]:
+    findings: list[Finding] = []
+    for result in results:
+        sample, report = result.sample, result.report
+        if report is None:
+            findings.append(
+                finding(
+                    "RDY_SAMPLE_UNREADABLE",
+                    f"sample {sample.name} cannot be used: {sample.error}",
+                    "fix or remove the file (samples are .http, .har, whdebug .json exports or "
+                    "JSON payloads)",
+                    step="readiness",
+                )
+            )
+            continue
+        if result.fired or report.ok or report.outcome.status == "rejected":
+            continue  # rejected samples are reported with RDY_VERIFICATION_FAILS
+        cause = next((item for item in report.findings if item.severity == "error"), None)
+        findings.append(
+            finding(
+                "RDY_SAMPLE_FIRES_NOTHING",
+                f"sample {sample.name} fires nothing: {report.outcome.summary}"
+                + (f"; {cause.code}: {cause.message}" if cause is not None else ""),
+                cause.fix
+                if cause is not None and cause.fix
+                else "rename a trigger to the sample's event, fix eventExtraction, or remove "
+                "the sample",
+                step="readiness",
+            )
+        )
+    return findings
+
+
+def _handlers(
+    definition: Definition, results: list[SampleResult], findings: list[Finding]
+) -> tuple[HandlerCheck, ...]:
+    checks: list[HandlerCheck] = []
+    events = set(definition.trigger_events)
+    for event, handler in definition.sync_handlers.items():
+        pointer = "/sync/webhooks/handlers/" + event.replace("~", "~0").replace("/", "~1")
+        has_trigger = event in events
+        if not has_trigger:
+            findings.append(
+                finding(
+                    "RDY_HANDLER_NO_TRIGGER",
+                    f"sync handler {event!r} has no trigger with that event, so it never runs",
+                    f"add a trigger for {event!r} or rename the handler to a triggers[].event",
+                    step="readiness",
+                    pointer=pointer,
+                )
+            )
+        codes: list[tuple[str, str | None]] = []
+        unstable: list[tuple[str, str]] = []
+        for result in results:
+            report = result.report
+            if report is None or report.sync is None or report.sync.handler != event:
+                continue
+            code, problem = _stable_id(report, handler)
+            codes.append((result.sample.name, code))
+            if problem is not None:
+                unstable.append((result.sample.name, problem))
+        for name, problem in unstable:
+            findings.append(
+                finding(
+                    "RDY_HANDLER_NO_STABLE_ID",
+                    f"sync handler {event!r} on sample {name}: {problem}",
+                    "point mapping.code (or dataPath) at the provider's permanent id for the "
+                    'order or cart (e.g. "$.data.id")',
+                    step="readiness",
+                    pointer=pointer,
+                )
+            )
+        if has_trigger and not codes:
+            findings.append(
+                finding(
+                    "RDY_HANDLER_NO_SAMPLE",
+                    f"no sample reaches sync handler {event!r}, so its external id is unchecked",
+                    f"add a sample payload for {event!r}",
+                    step="readiness",
+                    pointer=pointer,
+                )
+            )
+        stable = None if not codes else not unstable
+        checks.append(
+            HandlerCheck(event, has_trigger, tuple(name for name, _ in codes), tuple(codes), stable)
+        )
+    return tuple(checks)
+
+
+def _stable_id(report: Report, handler: Any) -> tuple[str | None, str | None]:
+    """The external id the handler takes from this sample, and why it is not stable if so."""
+    sync = report.sync
+    assert sync is not None
+    missing = next((item for item in report.findings if item.code == "SYNC_NO_CODE"), None)
+    if missing is not None:
+        message = missing.message
+        prefix = f"handler {sync.handler!r}: "
+        return sync.code, message.removeprefix(prefix)
+    raw = sync.fields.get("code") if sync.shape == "record" else sync.code
+    where = (
+        f"mapping.code ({handler.get('mapping', {}).get('code')})"
+        if sync.shape == "record" and isinstance(handler, dict)
+        else "the id at dataPath"
+    )
+    if sync.code is None or sync.code == "":
+        return None, f"{where} yields no id"
+    if isinstance(raw, bool) or raw == "[object Object]" or sync.code.startswith("[object"):
+        return sync.code, f"{where} yields {sync.code!r}, not an id"
+    if _TIMESTAMP.match(sync.code):
+        return sync.code, (
+            f"{where} yields a timestamp ({sync.code!r}), which changes with every update"
+        )
+    return sync.code, None

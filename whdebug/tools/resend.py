@@ -1,0 +1,109 @@
+"""Re-sending a capture: which headers travel, where it goes, and the httpx call itself."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from whdebug.errors import WhdebugError
+from whdebug.model.request import CapturedRequest
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
+    "expect",
+})
+"""Headers that belong to one connection, or that the sending client computes itself."""
+TIMEOUT = 15.0
+"""Seconds the target may take to answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the target sent back."""
+
+    url: str
+    http_version: str
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    elapsed: float
+    """Seconds from sending to the whole answer."""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def forwardable_headers(request: CapturedRequest) -> list[tuple[str, str]]:
+    """The original headers in order, duplicates kept, minus hop-by-hop ones.
+
+    Headers named in `Connection` are hop-by-hop too (RFC 9110 section 7.6.1).
+    """
+    dropped = set(HOP_BY_HOP)
+    for value in request.header_values("connection"):
+        dropped.update(token.strip().lower() for token in value.split(",") if token.strip())
+    return [(name, value) for name, value in request.headers if name.lower() not in dropped]
+
+
+def target_url(url: str, request: CapturedRequest) -> str:
+    """`url` with the capture's path when it names none, and the capture's query appended."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise WhdebugError(f"expected an http:// or https:// URL, got {url!r}")
+    path = parts.path if parts.path not in ("", "/") else request.path
+    query = "&".join(item for item in (parts.query, request.query) if item)
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+
+def _why(error: Exception) -> str:
+    """A connection failure in words an integrator acts on."""
+    import httpx
+
+    if isinstance(error, httpx.ConnectError):
+        text = str(error).lower()
+        if "refused" in text or "errno 111" in text or "errno 61" in text:
+            return "connection refused (is anything listening there?)"
+        if "name or service not known" in text or "nodename nor servname" in text:
+            return "unknown host"
+        return f"cannot connect ({error})" if str(error) else "cannot connect"
+    if isinstance(error, httpx.TimeoutException):
+        return f"no answer within {TIMEOUT:g} s"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def resend(request: CapturedRequest, url: str, *, timeout: float = TIMEOUT) -> Answer:
+    """Send the capture's exact body and forwardable headers; WhdebugError if nothing answers.
+
+    httpx adds only Host and Content-Length (its default headers are removed); redirects
+    are not followed and proxy settings from the environment are ignored, so what arrives
+    is what was captured.
+    """
+    import httpx
+
+    destination = target_url(url, request)
+    headers = [(name.encode("latin-1"), value.encode("latin-1"))
+               for name, value in forwardable_headers(request)]
+    started = time.perf_counter()
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            for name in list(client.headers.keys()):
+                del client.headers[name]
+            response = client.request(request.method, destination, headers=headers,
+                                      content=request.body)
+    except httpx.HTTPError as error:
+        raise WhdebugError(f"cannot send to {destination}: {_why(error)}") from None
+    except (ValueError, UnicodeError) as error:
+        raise WhdebugError(f"cannot send to {destination}: {error}") from None
+    return Answer(
+        url=destination,
+        http_version=response.http_version,
+        status=response.status_code,
+        reason=response.reason_phrase,
+        headers=tuple((name.decode("latin-1"), value.decode("latin-1"))
+                      for name, value in response.headers.raw),
+        body=response.content,
+        elapsed=time.perf_counter() - started,
+    )
