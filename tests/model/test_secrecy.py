@@ -1,0 +1,122 @@
+"""SecretSet: which values are secrets, every form they take, and masking that holds."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from whdebug.model.definition import parse_definition
+from whdebug.model.secrecy import (
+    MASK,
+    Secrets,
+    SecretSet,
+    config_secret_reason,
+    is_secret_header,
+    is_secret_param,
+)
+
+SIGNING = "prod-signing-value-777"
+LEAKY = """const app = {
+  ns: 'leaky', version: '1.0.0',
+  auth: {
+    type: 'apikey',
+    sensitiveKeys: ['accessToken'],
+    config: {signing: 'prod-signing-value-777', accessToken: '', region: 'eu-west'},
+  },
+  webhook: {verification: {type: 'hmac-sha256', headerName: 'X-Sig', secretKey: 'signing'}},
+};"""
+
+
+def test_the_verification_secret_is_a_secret_without_sensitive_keys() -> None:
+    definition = parse_definition(LEAKY)
+    secrets = SecretSet.build(definition)
+    assert SIGNING in secrets.values
+    assert "eu-west" not in secrets.values
+    assert "verification" in (config_secret_reason(definition, "signing") or "")
+
+
+def test_a_placeholder_names_a_secret() -> None:
+    definition = parse_definition(json.dumps({
+        "ns": "x", "auth": {"config": {"shopPass": "hunter2-value", "region": "eu"}},
+        "actions": {"list": {"headers": {"X-Pass": "[[shopPass]]"}}},
+    }))
+    assert "hunter2-value" in SecretSet.build(definition).values
+    assert config_secret_reason(definition, "region") is None
+
+
+def test_credentials_config_and_typed_values_are_secrets() -> None:
+    secrets = SecretSet.build(None, Secrets({"webhookSecret": "cred-secret-1"},
+                                            {"apiKey": "config-secret-2"}), typed=["typed-3-x"])
+    assert set(secrets.values) == {"cred-secret-1", "config-secret-2", "typed-3-x"}
+    assert SecretSet.build(None, Secrets({"k": "abc"})).unscanned == ('credential "k"',)
+
+
+FORMS = {
+    "raw": lambda s: s,
+    "json": lambda s: json.dumps(s)[1:-1],
+    "url": lambda s: quote(s, safe=""),
+    "form": quote_plus,
+    "hex": lambda s: s.encode().hex(),
+    "base64": lambda s: base64.b64encode(s.encode()).decode(),
+    "basic-auth": lambda s: base64.b64encode(f"user:{s}".encode()).decode(),
+    "basic-auth-2": lambda s: base64.b64encode(f"us:{s}".encode()).decode(),
+    "basic-auth-3": lambda s: base64.b64encode(f"u:{s}".encode()).decode(),
+    "urlsafe-base64": lambda s: base64.urlsafe_b64encode(b"\xff\xfe" + s.encode()).decode(),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+@pytest.mark.parametrize("secret", ["s3cr3t/value+with=chars \"q\"", "plain-secret-value-42"])
+def test_every_form_is_masked_and_found(form: str, secret: str) -> None:
+    secrets = SecretSet.build(None, Secrets({"webhookSecret": secret}))
+    shown = FORMS[form](secret)
+    text = f"Authorization-ish: {shown} end"
+    masked = secrets.mask(text)
+    assert MASK in masked
+    assert shown not in masked
+    leaks = secrets.find_leaks({"a.txt": b"line one\n" + text.encode()})
+    assert [(leak.file, leak.secret, leak.line) for leak in leaks] == [
+        ("a.txt", 'credential "webhookSecret"', 2)]
+
+
+def test_scrub_walks_dataclasses_and_containers() -> None:
+    @dataclass(frozen=True)
+    class Inner:
+        text: str
+        items: tuple[str, ...]
+
+    secrets = SecretSet.build(None, Secrets({"k": "topsecret"}))
+    value = {"a": [Inner("x topsecret y", ("topsecret",))], "b": 3}
+    assert secrets.scrub(value) == {"a": [Inner(f"x {MASK} y", (MASK,))], "b": 3}
+
+
+def test_headers_credentials_masked_signatures_kept() -> None:
+    secrets = SecretSet.build(None, Secrets({"k": "inner-secret"}))
+    headers = [("Authorization", "Bearer abc.def"), ("X-Batch-Token", "tok-1"),
+               ("X-Hub-Signature-256", "sha256=00ff"), ("Cookie", "a=b"),
+               ("X-Note", "has inner-secret inside"), ("Content-Type", "application/json")]
+    assert secrets.mask_headers(headers) == [
+        ("Authorization", f"Bearer {MASK}"), ("X-Batch-Token", MASK),
+        ("X-Hub-Signature-256", "sha256=00ff"), ("Cookie", MASK),
+        ("X-Note", f"has {MASK} inside"), ("Content-Type", "application/json")]
+    assert secrets.mask_headers(headers, signatures=True)[2] == ("X-Hub-Signature-256", MASK)
+    assert secrets.mask_headers([("X-Custom", "v")], also=["x-custom"]) == [("X-Custom", MASK)]
+
+
+def test_query_masks_credential_params_and_keeps_the_rest_raw() -> None:
+    secrets = SecretSet.build(None, Secrets({"k": "zzsecretzz"}))
+    assert secrets.mask_query("a=%2F&token=abc&api_key=1&x=zzsecretzz&flag") == (
+        f"a=%2F&token={MASK}&api_key={MASK}&x={MASK}&flag")
+    assert secrets.mask_target("/hook?access_token=abc") == f"/hook?access_token={MASK}"
+    assert is_secret_param("access_token") and not is_secret_param("page")
+    assert is_secret_header("X-Api-Key") and not is_secret_header("X-Signature")
+
+
+def test_short_values_are_not_masked() -> None:
+    secrets = SecretSet.build(None, Secrets({"k": "ab"}))
+    assert secrets.mask("ab cab") == "ab cab"
+    assert not secrets

@@ -1,0 +1,299 @@
+"""Secrets: every secret value of a run, its encoded forms, and the one place that masks them.
+
+A `SecretSet` is built once per run from the definition, the install's credentials, the
+`--config` overrides and any secret typed into the TUI. Every output path (reports, the CLI,
+the TUI, exports, bundles, redaction, signing, sources, the receiver's console) masks through
+it, so a secret found anywhere is masked everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, quote_plus
+
+if TYPE_CHECKING:
+    from whdebug.model.definition import Definition
+
+MASK = "[masked]"
+"""What a masked value reads as, everywhere."""
+MIN_SECRET = 4
+"""Shorter values are too likely to occur by chance to mask or scan for."""
+_MIN_FRAGMENT = 8
+"""A base64 fragment of a secret shorter than this would mask innocent text."""
+
+_SECRET_NAME = re.compile(r"secret|token|password|passwd|key|credential|private", re.IGNORECASE)
+_SECRET_HEADER = re.compile(
+    r"authorization|cookie|token|secret|api-?key|password|session|credential", re.IGNORECASE)
+_SIGNATURE_HEADER = re.compile(r"signature|hmac", re.IGNORECASE)
+_SECRET_PARAM = re.compile(
+    r"token|secret|api[-_]?key|^key$|password|passwd|^auth$|^code$|^sig$|signature|"
+    r"credential|session", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\[\[\s*([A-Za-z0-9_.$-]+)\s*\]\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """What the engine may use as secrets: the tenant's credentials and auth.config overrides."""
+
+    credentials: Mapping[str, Any] = field(default_factory=dict)
+    """The install's `credentials` bag (from --credentials / --credential)."""
+    config: Mapping[str, Any] = field(default_factory=dict)
+    """Values that override the definition's `auth.config` (from --config)."""
+
+    def values(self) -> Iterator[str]:
+        """Every non-empty string value given."""
+        for bag in (self.credentials, self.config):
+            for value in bag.values():
+                if isinstance(value, str) and value:
+                    yield value
+
+
+@dataclass(frozen=True, slots=True)
+class NamedSecret:
+    """A secret value and how a message names it (never the value)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Leak:
+    """A secret found in a file: which file, which secret (by name) and the line."""
+
+    file: str
+    secret: str
+    line: int
+
+
+def is_secret_name(key: str) -> bool:
+    """True when a key's name says it holds a secret (`webhookSecret`, `apiKey`, `token`)."""
+    return bool(_SECRET_NAME.search(key))
+
+
+def is_secret_header(name: str, *, signatures: bool = False) -> bool:
+    """A header whose value is a credential (Authorization, Cookie, X-Api-Key, X-Batch-Token).
+
+    Signature headers are not secrets and are needed for debugging; `signatures=True`
+    counts them too (support bundles leave nothing reusable in a header).
+    """
+    if _SIGNATURE_HEADER.search(name):
+        return signatures
+    return bool(_SECRET_HEADER.search(name))
+
+
+def is_secret_param(name: str) -> bool:
+    """A query or form parameter whose value is a credential (`token`, `api_key`, `code`)."""
+    return bool(_SECRET_PARAM.search(name))
+
+
+def placeholder_names(value: Any) -> set[str]:
+    """Every key a `[[key]]` placeholder names anywhere inside `value`."""
+    names: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            names.update(_PLACEHOLDER.findall(item))
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return names
+
+
+def config_secret_reason(definition: Definition, key: str) -> str | None:
+    """Why `auth.config[key]` holds a secret, or None when nothing says it does."""
+    if key in definition.sensitive_keys:
+        return "listed in auth.sensitiveKeys"
+    verification = definition.webhook.get("verification")
+    if isinstance(verification, dict) and verification.get("secretKey") == key:
+        return "the webhook verification secret (webhook.verification.secretKey)"
+    if is_secret_name(key):
+        return "looks like a secret (add it to auth.sensitiveKeys)"
+    if key in placeholder_names({k: v for k, v in definition.data.items() if k != "auth"}):
+        return f"sent to the provider as [[{key}]]"
+    return None
+
+
+class SecretSet:
+    """Every secret value known to one run, and every form it may take in output."""
+
+    __slots__ = ("named", "values", "_forms")
+
+    def __init__(self, named: Iterable[NamedSecret] = ()) -> None:
+        unique: dict[str, NamedSecret] = {}
+        for secret in named:
+            if secret.value and secret.value not in unique:
+                unique[secret.value] = secret
+        self.named: tuple[NamedSecret, ...] = tuple(unique.values())
+        self.values: tuple[str, ...] = tuple(sorted(
+            (v for v in unique if len(v) >= MIN_SECRET), key=len, reverse=True))
+        """Every maskable secret, longest first (so a secret inside another is masked whole)."""
+        self._forms: tuple[str, ...] | None = None
+
+    @classmethod
+    def build(cls, definition: Definition | None, secrets: Secrets | None = None,
+              typed: Iterable[str] = ()) -> SecretSet:
+        """The secrets of a run: credentials, --config values, secret auth.config values and
+        any secret typed into the TUI."""
+        named: list[NamedSecret] = []
+        if secrets is not None:
+            named += [NamedSecret(f'credential "{key}"', value)
+                      for key, value in secrets.credentials.items() if isinstance(value, str)]
+            named += [NamedSecret(f'--config "{key}"', value)
+                      for key, value in secrets.config.items() if isinstance(value, str)]
+        if definition is not None:
+            for key, value in definition.auth_config.items():
+                if isinstance(value, str) and config_secret_reason(definition, key) is not None:
+                    named.append(NamedSecret(f"auth.config.{key} of the definition", value))
+        named += [NamedSecret("a secret typed into the TUI", value) for value in typed]
+        return cls(named)
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def with_values(self, *values: str, name: str = "a secret typed into the TUI") -> SecretSet:
+        """This set plus more secret values."""
+        return SecretSet((*self.named, *(NamedSecret(name, value) for value in values)))
+
+    @property
+    def unscanned(self) -> tuple[str, ...]:
+        """Names of the secrets too short to mask or scan for."""
+        return tuple(s.name for s in self.named if len(s.value) < MIN_SECRET)
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """Every text form of every secret, longest first: as is, JSON-escaped, URL-encoded,
+        hex, base64 (standard and URL-safe, at any alignment, as in a Basic-auth header)."""
+        if self._forms is None:
+            found: set[str] = set()
+            for value in self.values:
+                found.update(encoded_forms(value))
+            self._forms = tuple(sorted(found, key=len, reverse=True))
+        return self._forms
+
+    def mask(self, text: str) -> str:
+        """`text` with every form of every secret replaced by MASK."""
+        for form in self.forms:
+            if form in text:
+                text = text.replace(form, MASK)
+        return text
+
+    def contains(self, text: str) -> bool:
+        """True when some form of some secret occurs in `text`."""
+        return any(form in text for form in self.forms)
+
+    def scrub(self, value: Any) -> Any:
+        """`value` (a string, or dataclasses, dicts, lists and tuples of them) masked."""
+        if not self.values:
+            return value
+        if isinstance(value, str):
+            return self.mask(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes = {f.name: self.scrub(getattr(value, f.name))
+                       for f in dataclasses.fields(value) if f.init}
+            return dataclasses.replace(value, **changes)
+        if isinstance(value, tuple):
+            return tuple(self.scrub(item) for item in value)
+        if isinstance(value, list):
+            return [self.scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.scrub(item) for key, item in value.items()}
+        return value
+
+    def mask_header(self, name: str, value: str, *, signatures: bool = False,
+                    also: Iterable[str] = ()) -> str:
+        """A header value as shown: credential headers masked, secrets masked anywhere.
+
+        Authorization keeps its scheme (`Bearer [masked]`) so the reader still sees which
+        scheme was sent. `also` names more headers to mask whole (a header-token header).
+        """
+        lowered = name.lower()
+        if lowered in {a.lower() for a in also} or is_secret_header(name, signatures=signatures):
+            scheme, space, rest = value.partition(" ")
+            if lowered in ("authorization", "proxy-authorization") and space and rest:
+                return f"{scheme} {MASK}"
+            return MASK
+        return self.mask(value)
+
+    def mask_headers(self, headers: Iterable[tuple[str, str]], *, signatures: bool = False,
+                     also: Iterable[str] = ()) -> list[tuple[str, str]]:
+        """Headers in order, names as sent, values through `mask_header`."""
+        also = tuple(also)
+        return [(name, self.mask_header(name, value, signatures=signatures, also=also))
+                for name, value in headers]
+
+    def mask_query(self, query: str) -> str:
+        """A raw query string with credential-looking parameters and secrets masked.
+
+        Parameters that need no masking keep their exact raw text.
+        """
+        if not query:
+            return query
+        pieces = []
+        for piece in query.split("&"):
+            pairs = parse_qsl(piece, keep_blank_values=True)
+            key = pairs[0][0] if pairs else piece.partition("=")[0]
+            if is_secret_param(key) and "=" in piece:
+                pieces.append(f"{piece.partition('=')[0]}={MASK}")
+            else:
+                pieces.append(self.mask(piece))
+        return "&".join(pieces)
+
+    def mask_target(self, target: str) -> str:
+        """A request target (`/path?query`) with its query masked."""
+        path, mark, query = target.partition("?")
+        return f"{self.mask(path)}?{self.mask_query(query)}" if mark else self.mask(path)
+
+    def find_leaks(self, files: Mapping[str, bytes]) -> list[Leak]:
+        """Every file holding a secret in any of its forms (one Leak per file and secret)."""
+        leaks: list[Leak] = []
+        for file_name, data in files.items():
+            for secret in self.named:
+                if len(secret.value) < MIN_SECRET:
+                    continue
+                for form in encoded_forms(secret.value):
+                    offset = data.find(form.encode("utf-8"))
+                    if offset >= 0:
+                        leaks.append(Leak(file_name, secret.name,
+                                          data.count(b"\n", 0, offset) + 1))
+                        break
+        return leaks
+
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """The forms `secret` takes in headers, URLs, JSON and files."""
+    raw = secret.encode("utf-8")
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+             quote(secret, safe=""), quote_plus(secret), raw.hex(), raw.hex().upper()}
+    forms.update(base64_fragments(raw))
+    return {form for form in forms if len(form) >= MIN_SECRET}
+
+
+def base64_fragments(raw: bytes) -> set[str]:
+    """The base64 text that `raw` produces at each of the three byte alignments, in the
+    standard and URL-safe alphabets: found inside any base64 (a Basic-auth `user:secret`,
+    a token), whatever precedes it."""
+    whole = base64.b64encode(raw).decode("ascii")
+    urlsafe = base64.urlsafe_b64encode(raw).decode("ascii")
+    fragments = {whole, whole.rstrip("="), urlsafe.rstrip("=")}
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode("ascii")
+        # Characters that also depend on the bytes before or after the secret are dropped.
+        start = 0 if shift == 0 else (shift * 4 + 2) // 3
+        end = len(encoded) - (encoded.count("=") + (1 if (shift + len(raw)) % 3 else 0))
+        core = encoded[start:end]
+        if len(core) >= _MIN_FRAGMENT:
+            fragments.add(core)
+            fragments.add(core.replace("+", "-").replace("/", "_"))
+    return fragments
