@@ -364,7 +364,7 @@ class TestReplayErrors:
 class TestReplayStore:
     @pytest.fixture
     def store_path(self, tmp_path: Path, opened: str, wrong_secret: str) -> str:
-        from whdebug.formats.http import read_request_file
+        from whdebug.formats.read import read_request_file
         from whdebug.store.store import Store
 
         path = tmp_path / "captures.db"
@@ -569,7 +569,7 @@ class TestRender:
         from whdebug.cli.output.report import render_report, render_summary
         from whdebug.engine import DedupeIndex, analyze
         from whdebug.engine.report import summarize
-        from whdebug.formats.http import read_request_file
+        from whdebug.formats.read import read_request_file
         from whdebug.model.definition import load_definition
         from whdebug.model.request import Secrets
 

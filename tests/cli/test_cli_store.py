@@ -24,7 +24,8 @@ from click.testing import Result
 from paths import REPO
 
 from whdebug.formats.curl import ansi_c_quote, format_curl
-from whdebug.formats.http import format_http, parse_http, read_request_file
+from whdebug.formats.http import format_http, parse_http
+from whdebug.formats.read import read_request_file
 from whdebug.model.request import CapturedRequest
 from whdebug.receiver.app import ReceiverSettings
 from whdebug.receiver.server import RunningServer, ServerSettings, start_in_loop

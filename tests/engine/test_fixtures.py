@@ -12,7 +12,7 @@ from conftest import FIXTURES
 
 from whdebug.engine import DedupeIndex, analyze
 from whdebug.engine.report import FINDING_CODES, PROFILE_AND_READINESS_CODES
-from whdebug.formats.http import read_request_file
+from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
 from whdebug.model.request import Secrets
 

@@ -15,7 +15,7 @@ from conftest import FIXTURES
 from slack_sdk.signature import Clock, SignatureVerifier
 from standardwebhooks.webhooks import Webhook
 
-from whdebug.formats.http import read_request_file
+from whdebug.formats.read import read_request_file
 
 SCENARIOS = {
     s["name"]: s for s in json.loads((FIXTURES / "manifest.json").read_text())["scenarios"]

@@ -21,7 +21,8 @@ from whdebug.formats.capture_json import (
     parse_timestamp,
 )
 from whdebug.formats.har import format_har
-from whdebug.formats.http import format_http, parse_http, read_http, read_request_file
+from whdebug.formats.http import format_http, parse_http, read_http
+from whdebug.formats.read import read_request_file
 from whdebug.model.request import CapturedRequest
 
 

@@ -11,7 +11,8 @@ from click.testing import CliRunner, Result
 from paths import REPO
 
 from whdebug.cli import main
-from whdebug.formats.http import parse_http, read_request_file
+from whdebug.formats.http import parse_http
+from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
 from whdebug.model.request import CapturedRequest, Secrets
 from whdebug.store.store import Store

@@ -16,7 +16,7 @@ from paths import REPO
 from whdebug.cli import main
 from whdebug.formats.capture_json import capture_to_json
 from whdebug.formats.har import format_har
-from whdebug.formats.http import read_request_file
+from whdebug.formats.read import read_request_file
 from whdebug.model.definition import Definition, load_definition, parse_definition
 from whdebug.model.request import CapturedRequest
 from whdebug.tools.syncpreview import (

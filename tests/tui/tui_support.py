@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Static
 
-from whdebug.formats.http import read_request_file
+from whdebug.formats.read import read_request_file
 from whdebug.model.request import CapturedRequest
 from whdebug.store.store import Store
 from whdebug.tui.app import WhdebugApp

@@ -1,4 +1,4 @@
-"""The `.http` raw request format, and reading any request file (.http, .har, .json) by extension.
+"""The `.http` raw request format: parse one, write one.
 
 A `.http` file is a request line, header lines (CRLF or LF), one empty line, then the body:
 every remaining byte exactly. Header values lose surrounding spaces and tabs, as in HTTP.
@@ -10,8 +10,6 @@ import re
 from pathlib import Path
 
 from whdebug.errors import RequestFileError, read_input
-from whdebug.formats.capture_json import parse_capture_json
-from whdebug.formats.har import parse_har
 from whdebug.model.request import CapturedRequest
 
 _BOM = b"\xef\xbb\xbf"
@@ -154,22 +152,7 @@ def _read_bytes(path: str | Path) -> bytes:
 
 
 def read_request_file(path: str | Path) -> list[CapturedRequest]:
-    """Requests in a file, by extension: .http/.rest one, .har every entry, .json an export."""
-    name = str(path)
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".http", ".rest", ".har", ".json"):
-        raise RequestFileError(
-            f"unknown request file type {suffix or '(none)'!r} (expected .http, .har or .json)",
-            name,
-        )
-    data = _read_bytes(path)
-    if suffix in (".http", ".rest"):
-        return [parse_http(data, name)]
-    if suffix == ".har" or _looks_like_har(data):
-        return parse_har(data, name)
-    return parse_capture_json(data, name)
+    """Moved to `whdebug.formats.read` (kept until the CLI reads through it)."""
+    from whdebug.formats import read
 
-
-def _looks_like_har(data: bytes) -> bool:
-    """A HAR saved as .json: an object whose first key is "log"."""
-    return re.match(rb'\s*(?:\xef\xbb\xbf)?\s*\{\s*"log"\s*:', data) is not None
+    return read.read_request_file(path)

@@ -9,7 +9,6 @@ handlers without a trigger or without a stable id, and whether every sample veri
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,13 +20,12 @@ from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
 from whdebug.engine.report import Finding, Report, finding
 from whdebug.engine.signatures.secrets import resolve_secret
 from whdebug.errors import WhdebugError
-from whdebug.formats.http import read_request_file
+from whdebug.formats.read import REQUEST_SUFFIXES, numbered, parse_file
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 from whdebug.tools.signing import SigningError, sign_request
 
 READINESS_SCHEMA = "whdebug.readiness/1"
-SAMPLE_SUFFIXES = (".http", ".rest", ".har", ".json")
 #: Signs and verifies bare payloads when no secret was given: they test events, not secrets.
 STAND_IN_SECRET = "whdebug-stand-in-secret"
 _SIGNED_TYPES = ("hmac-sha256", "hmac-sha1", "header-token")
@@ -199,7 +197,7 @@ def sample_files(directory: str | Path) -> list[Path]:
         for path in folder.iterdir()
         if path.is_file()
         and not path.name.startswith(".")
-        and path.suffix.lower() in SAMPLE_SUFFIXES
+        and path.suffix.lower() in REQUEST_SUFFIXES
     )
 
 
@@ -219,48 +217,17 @@ def load_samples(
 
 def _load(path: Path, definition: Definition, secrets: Secrets, now: datetime) -> list[Sample]:
     name = path.name
-    suffix = path.suffix.lower()
     try:
-        data = path.read_bytes()
+        found = parse_file(path.read_bytes(), name, payloads=True)
     except OSError as error:
-        return [Sample(name, suffix.lstrip("."), None, f"cannot read: {error.strerror}")]
-    kind = {".http": "http", ".rest": "http", ".har": "har"}.get(suffix) or _json_kind(data)
-    if kind == "payload":
-        return [_sign_payload(name, data, definition, secrets, now)]
-    if kind == "invalid":
-        return [Sample(name, "json", None, "not JSON, nor a .http, .har or capture export")]
-    try:
-        requests = read_request_file(path)
+        return [Sample(name, path.suffix.lower().lstrip("."), None,
+                       f"cannot read: {error.strerror}")]
     except WhdebugError as error:
-        return [Sample(name, kind, None, str(error))]
-    if len(requests) == 1:
-        return [Sample(name, kind, dataclasses.replace(requests[0], file=name))]
-    return [
-        Sample(f"{name}#{number}", kind, dataclasses.replace(request, file=f"{name}#{number}"))
-        for number, request in enumerate(requests, 1)
-    ]
-
-
-def _json_kind(data: bytes) -> str:
-    """har | capture | payload | invalid, for a .json file."""
-    try:
-        document = json.loads(data)
-    except (ValueError, RecursionError):
-        return "invalid"
-    items = document if isinstance(document, list) and document else [document]
-    if isinstance(document, dict) and "log" in document:
-        return "har"
-    if all(_is_capture(item) for item in items):
-        return "capture"
-    return "payload"
-
-
-def _is_capture(item: Any) -> bool:
-    if not isinstance(item, dict):
-        return False
-    if str(item.get("schema", "")).startswith("whdebug.capture/"):
-        return True
-    return {"method", "path", "headers"} <= item.keys() and "body_base64" in item
+        kind = {".http": "http", ".rest": "http", ".har": "har"}.get(path.suffix.lower(), "json")
+        return [Sample(name, kind, None, error.message if kind == "json" else str(error))]
+    if found.payload is not None:
+        return [_sign_payload(name, found.payload, definition, secrets, now)]
+    return [Sample(request.file or name, found.kind, request) for request in numbered(found)]
 
 
 def signing_secrets(definition: Definition, secrets: Secrets) -> tuple[Secrets, bool]:

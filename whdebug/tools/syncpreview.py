@@ -16,9 +16,7 @@ from whdebug.engine.report import Finding
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.triggers import near_miss_reason
 from whdebug.errors import RequestFileError
-from whdebug.formats.capture_json import parse_capture_json
-from whdebug.formats.har import parse_har
-from whdebug.formats.http import parse_http
+from whdebug.formats.read import REQUEST_SUFFIXES, parse_file
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 from whdebug.tools.readiness import event_from_name, signing_secrets
@@ -27,7 +25,6 @@ from whdebug.tools.signing import SigningError, sign_request
 SYNC_SCHEMA = "whdebug.sync/1"
 RECORD_TYPES = ("order", "abandonedCart")
 TRANSFORMS = ("toString", "toNumberOrNull", "coalesce", "mapItems", "joinCodes", "compute")
-SAMPLE_SUFFIXES = (".http", ".rest", ".har", ".json")
 _ITEM_MAPPING_KEYS = ("mapping", "itemMapping", "items", "fields")
 _ID_KEY = re.compile(r"^(?:id|uuid|reference(?:_?id)?|(?:order|cart|checkout)_?(?:id|number))$",
                      re.IGNORECASE)
@@ -103,6 +100,9 @@ class SyncPreview:
                 "findings": [f.to_json() for f in self.findings], "ok": self.ok}
 
 
+SAMPLE_SUFFIXES = REQUEST_SUFFIXES  # until the CLI reads samples through formats.read
+
+
 def parse_sample(data: bytes, name: str,
                  definition: Definition | None = None) -> list[CapturedRequest]:
     """Requests in a sample file: .http, .har, a capture export, or a bare JSON payload.
@@ -111,21 +111,9 @@ def parse_sample(data: bytes, name: str,
     the event from a header or the query, the file name names it, as `check --samples` reads
     it: `orders__create.json` is `orders/create`, anything after `--` is a label.
     """
-    suffix = PurePath(name).suffix.lower()
-    if suffix in (".http", ".rest"):
-        return [parse_http(data, name)]
-    if suffix == ".har":
-        return parse_har(data, name)
-    try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise RequestFileError(f"{name}: not JSON ({error})") from None
-    if isinstance(document, dict) and "log" in document:
-        return parse_har(data, name)
-    first = document[0] if isinstance(document, list) and document else document
-    if isinstance(first, dict) and "method" in first and ("body_base64" in first
-                                                          or "schema" in first):
-        return parse_capture_json(data, name)
+    found = parse_file(data, name, payloads=True)
+    if found.payload is None:
+        return list(found.requests)
     if definition is not None and _event_outside_body(definition):
         stand_in, _ = signing_secrets(definition, Secrets())
         try:

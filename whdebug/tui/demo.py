@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from whdebug.errors import WhdebugError
-from whdebug.formats.http import read_request_file
+from whdebug.formats.read import read_request_file
 from whdebug.model.request import CapturedRequest
 from whdebug.store.store import Store
 from whdebug.tui.workspace import Profile, Workspace

@@ -1,0 +1,135 @@
+"""Reading request files: the one place that tells a .http, a HAR, a capture export and a
+bare JSON payload apart, by extension first and by content otherwise."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePath
+from typing import Any, Literal
+
+from whdebug.errors import RequestFileError, WhdebugError, read_input
+from whdebug.formats.capture_json import parse_capture_json
+from whdebug.formats.har import parse_har
+from whdebug.formats.http import parse_http
+from whdebug.model.request import CapturedRequest
+
+Kind = Literal["http", "har", "capture", "payload"]
+REQUEST_SUFFIXES = (".http", ".rest", ".har", ".json")
+"""File types a request or sample may come in."""
+_HTTP_SUFFIXES = (".http", ".rest")
+_HAR_START = re.compile(rb'\s*(?:\xef\xbb\xbf)?\s*\{\s*"log"\s*:')
+_REQUEST_LINE = re.compile(rb"\s*[A-Z]+ +\S+( +HTTP/\d(\.\d)?)?\r?\n", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFile:
+    """What one file holds: captured requests, or a bare JSON payload (a sample to be signed)."""
+
+    name: str
+    kind: Kind
+    requests: tuple[CapturedRequest, ...] = ()
+    payload: bytes | None = None
+    """The file's bytes when it is a bare payload (kind "payload"), else None."""
+
+
+def sniff(data: bytes, name: str) -> Kind:
+    """The kind of a file: its extension decides .http/.rest and .har, its content the rest.
+
+    Raises RequestFileError for a file that is none of them.
+    """
+    suffix = PurePath(name).suffix.lower()
+    if suffix in _HTTP_SUFFIXES:
+        return "http"
+    if suffix == ".har" or _HAR_START.match(data):
+        return "har"
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        if suffix != ".json" and _REQUEST_LINE.match(data):
+            return "http"
+        raise RequestFileError("not JSON, nor a .http, .har or capture export", name) from None
+    if isinstance(document, dict) and "log" in document:
+        return "har"
+    items = document if isinstance(document, list) and document else [document]
+    if all(_is_capture(item) for item in items):
+        return "capture"
+    return "payload"
+
+
+def _is_capture(item: Any) -> bool:
+    if not isinstance(item, dict):
+        return False
+    if str(item.get("schema", "")).startswith("whdebug.capture/"):
+        return True
+    return "method" in item and "body_base64" in item
+
+
+def parse_file(data: bytes, name: str, *, payloads: bool = False) -> RequestFile:
+    """The requests in `data` (read from `name`); a bare JSON payload only when `payloads`."""
+    kind = sniff(data, name)
+    if kind == "http":
+        return RequestFile(name, kind, (parse_http(data, name),))
+    if kind == "har":
+        return RequestFile(name, kind, tuple(parse_har(data, name)))
+    if kind == "capture":
+        return RequestFile(name, kind, tuple(parse_capture_json(data, name)))
+    if not payloads:  # a capture export with a broken field: its reader says which
+        return RequestFile(name, "capture", tuple(parse_capture_json(data, name)))
+    return RequestFile(name, "payload", payload=data)
+
+
+def read_file(path: str | Path, *, payloads: bool = False) -> RequestFile:
+    """The requests in the file at `path` (see `parse_file`)."""
+    name = str(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in REQUEST_SUFFIXES:
+        raise RequestFileError(
+            f"unknown request file type {suffix or '(none)'!r} (expected .http, .har or .json)",
+            name)
+    return parse_file(read_input(path, "request", RequestFileError), name, payloads=payloads)
+
+
+def read_request_file(path: str | Path) -> list[CapturedRequest]:
+    """Every request in one file: .http/.rest one, .har every entry, .json an export."""
+    return list(read_file(path).requests)
+
+
+def read_requests(paths: Sequence[str | Path]) -> list[CapturedRequest]:
+    """Every request in these files, in order."""
+    requests: list[CapturedRequest] = []
+    for path in paths:
+        requests.extend(read_file(path).requests)
+    return requests
+
+
+def numbered(found: RequestFile) -> list[CapturedRequest]:
+    """The file's requests, each named `file#N` when it holds several."""
+    if len(found.requests) == 1:
+        return [replace(found.requests[0], file=found.name)]
+    return [replace(request, file=f"{found.name}#{number}")
+            for number, request in enumerate(found.requests, 1)]
+
+
+def sample_paths(given: Sequence[str]) -> list[tuple[Path, str]]:
+    """Sample files (path, display name) in the given files and folders, folders sorted by name.
+
+    A file inside a folder is named by its file name, a file given directly as given.
+    """
+    files: list[tuple[Path, str]] = []
+    for item in given:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file()
+                           and not p.name.startswith(".")
+                           and p.suffix.lower() in REQUEST_SUFFIXES)
+            if not found:
+                raise WhdebugError("no .http, .har or .json samples in this directory", item)
+            files.extend((p, p.name) for p in found)
+        elif path.is_file():
+            files.append((path, item))
+        else:
+            raise WhdebugError("sample file or directory not found", item)
+    return files
