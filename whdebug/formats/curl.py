@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 
-from whdebug.model.request import CapturedRequest
-from whdebug.tools.resend import forwardable_headers
+from whdebug.model.request import CapturedRequest, forwardable_headers
 
 _ESCAPES = {0x5C: "\\\\", 0x27: "\\'", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 _CURL_ADDS = ("User-Agent", "Accept")

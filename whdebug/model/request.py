@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
+    "expect",
+})
+"""Headers that belong to one connection, or that the sending client computes itself."""
+
 
 @dataclass(frozen=True, slots=True)
 class CapturedRequest:
@@ -108,3 +115,14 @@ class Secrets:
             for value in bag.values():
                 if isinstance(value, str) and value:
                     yield value
+
+
+def forwardable_headers(request: CapturedRequest) -> list[tuple[str, str]]:
+    """The original headers in order, duplicates kept, minus hop-by-hop ones.
+
+    Headers named in `Connection` are hop-by-hop too (RFC 9110 section 7.6.1).
+    """
+    dropped = set(HOP_BY_HOP)
+    for value in request.header_values("connection"):
+        dropped.update(token.strip().lower() for token in value.split(",") if token.strip())
+    return [(name, value) for name, value in request.headers if name.lower() not in dropped]

@@ -7,14 +7,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from whdebug.errors import WhdebugError
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import CapturedRequest, forwardable_headers
 
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
-    "expect",
-})
-"""Headers that belong to one connection, or that the sending client computes itself."""
 TIMEOUT = 15.0
 """Seconds the target may take to answer."""
 
@@ -35,17 +29,6 @@ class Answer:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
-
-
-def forwardable_headers(request: CapturedRequest) -> list[tuple[str, str]]:
-    """The original headers in order, duplicates kept, minus hop-by-hop ones.
-
-    Headers named in `Connection` are hop-by-hop too (RFC 9110 section 7.6.1).
-    """
-    dropped = set(HOP_BY_HOP)
-    for value in request.header_values("connection"):
-        dropped.update(token.strip().lower() for token in value.split(",") if token.strip())
-    return [(name, value) for name, value in request.headers if name.lower() not in dropped]
 
 
 def target_url(url: str, request: CapturedRequest) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from whdebug.formats import curl
 from whdebug.formats.curl import ansi_c_quote
-from whdebug.model.request import CapturedRequest
-from whdebug.tools.resend import forwardable_headers
+from whdebug.model.request import CapturedRequest, forwardable_headers
 
 __all__ = ["INLINE_BODY_LIMIT", "ansi_c_quote", "format_curl", "forwardable_headers",
            "needs_body_file"]
