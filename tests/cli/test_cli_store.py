@@ -26,11 +26,10 @@ from paths import REPO
 from whdebug.formats.curl import ansi_c_quote, format_curl
 from whdebug.formats.http import format_http, parse_http
 from whdebug.formats.read import read_request_file
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import CapturedRequest, forwardable_headers
 from whdebug.receiver.app import ReceiverSettings
 from whdebug.receiver.server import RunningServer, ServerSettings, start_in_loop
 from whdebug.store.store import Store
-from whdebug.tools.resend import forwardable_headers
 
 ROOT = REPO
 FIXTURES = ROOT / "fixtures"

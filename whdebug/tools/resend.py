@@ -9,6 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 from whdebug.errors import WhdebugError
 from whdebug.model.request import CapturedRequest, forwardable_headers
 
+__all__ = ["Answer", "forwardable_headers", "resend", "target_url"]
+
 TIMEOUT = 15.0
 """Seconds the target may take to answer."""
 
