@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 from datetime import UTC, datetime
@@ -406,4 +405,4 @@ def test_payload_samples_are_real_json_files() -> None:
     for path in SALLA_SAMPLES.iterdir():
         document = json.loads(path.read_text())
         assert document["event"] == path.stem
-        assert base64.b64encode(path.read_bytes())  # plain files, no LFS pointers
+        assert not path.read_bytes().startswith(b"version https://git-lfs")  # no LFS pointers

@@ -12,13 +12,18 @@ import base64
 import dataclasses
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, quote_plus
 
+from whdebug.model.request import Secrets
+
 if TYPE_CHECKING:
     from whdebug.model.definition import Definition
+
+__all__ = ["MASK", "Leak", "NamedSecret", "SecretSet", "Secrets", "config_secret_reason",
+           "is_secret_header", "is_secret_name", "is_secret_param", "placeholder_names"]
 
 MASK = "[masked]"
 """What a masked value reads as, everywhere."""
@@ -35,23 +40,6 @@ _SECRET_PARAM = re.compile(
     r"token|secret|api[-_]?key|^key$|password|passwd|^auth$|^code$|^sig$|signature|"
     r"credential|session", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\[\[\s*([A-Za-z0-9_.$-]+)\s*\]\]")
-
-
-@dataclass(frozen=True, slots=True)
-class Secrets:
-    """What the engine may use as secrets: the tenant's credentials and auth.config overrides."""
-
-    credentials: Mapping[str, Any] = field(default_factory=dict)
-    """The install's `credentials` bag (from --credentials / --credential)."""
-    config: Mapping[str, Any] = field(default_factory=dict)
-    """Values that override the definition's `auth.config` (from --config)."""
-
-    def values(self) -> Iterator[str]:
-        """Every non-empty string value given."""
-        for bag in (self.credentials, self.config):
-            for value in bag.values():
-                if isinstance(value, str) and value:
-                    yield value
 
 
 @dataclass(frozen=True, slots=True)
