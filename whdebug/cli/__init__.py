@@ -390,9 +390,16 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
         if profile is not None:
             from whdebug.tools.profiles import analyze_profile
 
-            return analyze_profile(request, profile, secrets, now=now, options=options,
-                                   dedupe=dedupe)
-        return analyze(request, definition, secrets, now=now, options=options, dedupe=dedupe)
+            try:
+                return analyze_profile(request, profile, secrets, now=now, options=options,
+                                       dedupe=dedupe)
+            finally:
+                dedupe.advance()
+        try:
+            return analyze(request, definition, secrets, now=now, options=options,
+                           dedupe=dedupe)
+        finally:
+            dedupe.advance()
 
     def requests() -> Iterator[CapturedRequest]:
         """The chosen captures, oldest first, then the files; earlier captures only seed."""

@@ -30,13 +30,15 @@ def test_rejected_requests_do_not_count_as_seen() -> None:
     assert run(make_request(), dedupe=dedupe).outcome.status == "fires"
 
 
-def test_dedupe_window_forgets_old_ids() -> None:
+def test_dedupe_window_forgets_ids_of_requests_further_back() -> None:
     dedupe = DedupeIndex(window=1)
-    run(make_request({"event": "deal.won", "id": "1"}), dedupe=dedupe)
-    run(make_request({"event": "deal.won", "id": "2"}), dedupe=dedupe)
-    assert (
-        run(make_request({"event": "deal.won", "id": "1"}), dedupe=dedupe).outcome.status == "fires"
-    )
+    statuses = []
+    for transaction in ("1", "2", "2", "1"):
+        statuses.append(run(make_request({"event": "deal.won", "id": transaction}),
+                            dedupe=dedupe).outcome.status)
+        dedupe.advance()
+    # the second "2" is one request after the first; the last "1" is three after its twin
+    assert statuses == ["fires", "fires", "duplicate", "fires"]
 
 
 def test_first_non_empty_path_wins() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from typing import Any
 
 from whdebug.engine.paths import Body, js_string
@@ -12,22 +11,36 @@ from whdebug.model.request import CapturedRequest
 
 
 class DedupeIndex:
-    """Transaction ids already accepted, oldest first; `window` keeps only the last N."""
+    """Transaction ids already accepted, with the request that first carried each.
+
+    With a `window`, a request is deduplicated only against the last `window` requests
+    before it (`advance` counts each request, accepted or not).
+    """
 
     def __init__(self, window: int | None = None) -> None:
         self.window = window
-        self._seen: OrderedDict[str, str | int] = OrderedDict()
+        self._seen: dict[str, tuple[str | int, int]] = {}
+        self._position = 0
 
     def lookup(self, transaction_id: str) -> str | int | None:
-        return self._seen.get(transaction_id)
+        found = self._seen.get(transaction_id)
+        if found is None:
+            return None
+        source, position = found
+        if self.window is not None and self._position - position > self.window:
+            return None
+        return source
 
     def record(self, transaction_id: str, source: str | int) -> None:
-        if transaction_id in self._seen:
-            return
-        self._seen[transaction_id] = source
-        if self.window is not None:
-            while len(self._seen) > self.window:
-                self._seen.popitem(last=False)
+        if self.lookup(transaction_id) is None:
+            self._seen[transaction_id] = (source, self._position)
+
+    def advance(self) -> None:
+        """One request went by; with a window, ids older than it are forgotten."""
+        self._position += 1
+        if self.window is not None and len(self._seen) > 4 * (self.window + 1):
+            horizon = self._position - self.window
+            self._seen = {k: v for k, v in self._seen.items() if v[1] >= horizon}
 
     def __len__(self) -> int:
         return len(self._seen)

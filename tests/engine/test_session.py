@@ -1,0 +1,66 @@
+"""ReplaySession: arrival order, one dedupe history, seeding, the window and the summary."""
+
+from __future__ import annotations
+
+from factories import NOW, SECRET, make_definition, make_request
+
+from whdebug.engine.session import ReplaySession
+from whdebug.model.secrecy import MASK, Secrets
+
+SECRETS = Secrets({"webhookSecret": SECRET})
+
+
+def delivery(transaction: str, event: str = "deal.won") -> object:
+    return make_request({"event": event, "id": transaction})
+
+
+def session(window: int | None = None) -> ReplaySession:
+    return ReplaySession(make_definition(), SECRETS, now=NOW, window=window)
+
+
+def test_a_redelivery_is_a_duplicate_of_the_first() -> None:
+    replay = session()
+    reports = [replay.replay(delivery(t)) for t in ("a", "b", "a")]
+    assert [r.outcome.status for r in reports] == ["fires", "fires", "duplicate"]
+    assert reports[2].transaction.duplicate_of == "request"
+    assert not replay.all_ok
+
+
+def test_the_window_counts_requests_back() -> None:
+    order = ("a", "b", "c", "a")
+    assert [session(2).replay(delivery(t)).outcome.status for t in order][-1] == "fires"
+    wide = session(3)
+    assert [wide.replay(delivery(t)).outcome.status for t in order][-1] == "duplicate"
+
+
+def test_seeded_requests_dedupe_but_are_not_counted() -> None:
+    replay = session()
+    replay.seed(delivery("a"))
+    report = replay.replay(delivery("a"))
+    assert report.outcome.status == "duplicate"
+    assert replay.summary()["requests"] == 1
+    assert replay.summary()["outcomes"] == {"duplicate": 1}
+
+
+def test_a_rejected_request_does_not_claim_its_id() -> None:
+    replay = session()
+    rejected = make_request({"event": "deal.won", "id": "a"}, signature="00" * 32)
+    assert replay.replay(rejected).outcome.status == "rejected"
+    assert replay.replay(delivery("a")).outcome.status == "fires"
+
+
+def test_summary_counts_outcomes_and_triggers_never_fired() -> None:
+    replay = session()
+    for transaction in ("a", "b"):
+        replay.replay(delivery(transaction))
+    assert replay.all_ok
+    assert replay.summary() == {
+        "schema": "whdebug.summary/1", "requests": 2, "outcomes": {"fires": 2},
+        "triggers_never_fired": ["contact.created"]}
+
+
+def test_a_secret_in_the_body_never_reaches_the_report() -> None:
+    replay = session()
+    report = replay.replay(delivery(SECRET))  # the transaction id is the secret itself
+    assert report.transaction.id == MASK
+    assert SECRET not in str(report.to_json())

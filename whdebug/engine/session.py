@@ -1,0 +1,105 @@
+"""ReplaySession: the one replay loop, shared by every face (replay, demo, serve, TUI, bundle,
+readiness), so a capture gets the same dedupe verdict wherever it is looked at.
+
+Requests go through in arrival order. Each one is deduplicated against the accepted
+transaction ids of the requests before it: all of them by default, or only the last `window`
+(`--dedupe-window N`). Earlier requests that are not shown are `seed`ed: analysed without the
+diagnosis search, kept only for their transaction id. The summary is kept as counts, so a
+long replay holds no reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
+from whdebug.engine.report import SUMMARY_SCHEMA, Report
+from whdebug.engine.steps.transactions import DedupeIndex
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest
+from whdebug.model.secrecy import Secrets, SecretSet
+
+
+class Analyzer(Protocol):
+    """How one request is analysed: `analyze` for a definition, or a profile's analysis."""
+
+    def __call__(self, request: CapturedRequest, *, now: datetime, options: AnalysisOptions,
+                 dedupe: DedupeIndex | None) -> Report: ...
+
+
+class ReplaySession:
+    """Analyses requests in arrival order against one definition (or profile) and secrets."""
+
+    def __init__(self, definition: Definition, secrets: Secrets, *,
+                 now: datetime | Callable[[CapturedRequest], datetime],
+                 options: AnalysisOptions = DEFAULT_OPTIONS, window: int | None = None,
+                 analyzer: Analyzer | None = None,
+                 secret_set: SecretSet | None = None) -> None:
+        self.definition = definition
+        self.secrets = secrets
+        self.options = options
+        self.window = window
+        self.secret_set = secret_set if secret_set is not None else SecretSet.build(
+            definition, secrets)
+        self.dedupe = DedupeIndex(window=window)
+        self._now = now
+        self._analyzer: Analyzer = analyzer or self._analyze_definition
+        self._seeding = dataclasses.replace(options, diagnose=False)
+        self._trigger_events = tuple(definition.trigger_events)
+        self._outcomes: dict[str, int] = {}
+        self._fired: set[str] = set()
+        self.requests = 0
+        """Requests replayed (seeded ones are not counted)."""
+        self.all_ok = True
+        """Every replayed request would be accepted and fire (replay's exit status 0)."""
+
+    def _analyze_definition(self, request: CapturedRequest, *, now: datetime,
+                            options: AnalysisOptions, dedupe: DedupeIndex | None) -> Report:
+        return analyze(request, self.definition, self.secrets, now=now, options=options,
+                       dedupe=dedupe)
+
+    def now_for(self, request: CapturedRequest) -> datetime:
+        return self._now(request) if callable(self._now) else self._now
+
+    def seed(self, request: CapturedRequest) -> None:
+        """An earlier request the runtime saw: only its accepted transaction id is kept."""
+        self._analyzer(request, now=self.now_for(request), options=self._seeding,
+                       dedupe=self.dedupe)
+        self.dedupe.advance()
+
+    def replay(self, request: CapturedRequest) -> Report:
+        """The report of the next request, deduplicated against every request before it."""
+        report = self._analyzer(request, now=self.now_for(request), options=self.options,
+                                dedupe=self.dedupe)
+        self.dedupe.advance()
+        report = self._masked(report)
+        self.requests += 1
+        self.all_ok = self.all_ok and report.ok
+        status = report.outcome.status
+        self._outcomes[status] = self._outcomes.get(status, 0) + 1
+        self._fired.update(report.outcome.triggers)
+        return report
+
+    def _masked(self, report: Report) -> Report:
+        """The report, with every form of every secret masked if one slipped into it."""
+        if self.secret_set and self.secret_set.contains(json.dumps(report.to_json())):
+            masked: Report = self.secret_set.scrub(report)
+            return masked
+        return report
+
+    def replay_all(self, requests: Iterable[CapturedRequest]) -> Iterator[Report]:
+        for request in requests:
+            yield self.replay(request)
+
+    def summary(self) -> dict[str, Any]:
+        """The closing `whdebug.summary/1` line: outcome counts and triggers never fired."""
+        return {
+            "schema": SUMMARY_SCHEMA,
+            "requests": self.requests,
+            "outcomes": dict(self._outcomes),
+            "triggers_never_fired": [e for e in self._trigger_events if e not in self._fired],
+        }
