@@ -12,6 +12,7 @@ import pytest
 from whdebug.model.definition import parse_definition
 from whdebug.model.secrecy import (
     MASK,
+    QUERY_MASK,
     Secrets,
     SecretSet,
     config_secret_reason,
@@ -39,13 +40,16 @@ def test_the_verification_secret_is_a_secret_without_sensitive_keys() -> None:
     assert "verification" in (config_secret_reason(definition, "signing") or "")
 
 
-def test_a_placeholder_names_a_secret() -> None:
+def test_a_placeholder_sent_as_a_credential_names_a_secret() -> None:
     definition = parse_definition(json.dumps({
-        "ns": "x", "auth": {"config": {"shopPass": "hunter2-value", "region": "eu"}},
-        "actions": {"list": {"headers": {"X-Pass": "[[shopPass]]"}}},
+        "ns": "x", "auth": {"config": {"shopUser": "ck_live_value", "shopPass": "hunter2-value",
+                                       "storeId": "store-77"}},
+        "actions": {"list": {"headers": {"Authorization": "Basic [[shopUser]]:[[shopPass]]",
+                                         "Store-Id": "[[storeId]]"}}},
     }))
-    assert "hunter2-value" in SecretSet.build(definition).values
-    assert config_secret_reason(definition, "region") is None
+    assert {"ck_live_value", "hunter2-value"} <= set(SecretSet.build(definition).values)
+    assert "store-77" not in SecretSet.build(definition).values
+    assert config_secret_reason(definition, "storeId") is None
 
 
 def test_credentials_config_and_typed_values_are_secrets() -> None:
@@ -100,9 +104,9 @@ def test_headers_credentials_masked_signatures_kept() -> None:
                ("X-Hub-Signature-256", "sha256=00ff"), ("Cookie", "a=b"),
                ("X-Note", "has inner-secret inside"), ("Content-Type", "application/json")]
     assert secrets.mask_headers(headers) == [
-        ("Authorization", f"Bearer {MASK}"), ("X-Batch-Token", MASK),
+        ("Authorization", MASK), ("X-Batch-Token", MASK),
         ("X-Hub-Signature-256", "sha256=00ff"), ("Cookie", MASK),
-        ("X-Note", f"has {MASK} inside"), ("Content-Type", "application/json")]
+        ("X-Note", MASK), ("Content-Type", "application/json")]
     assert secrets.mask_headers(headers, signatures=True)[2] == ("X-Hub-Signature-256", MASK)
     assert secrets.mask_headers([("X-Custom", "v")], also=["x-custom"]) == [("X-Custom", MASK)]
 
@@ -110,8 +114,8 @@ def test_headers_credentials_masked_signatures_kept() -> None:
 def test_query_masks_credential_params_and_keeps_the_rest_raw() -> None:
     secrets = SecretSet.build(None, Secrets({"k": "zzsecretzz"}))
     assert secrets.mask_query("a=%2F&token=abc&api_key=1&x=zzsecretzz&flag") == (
-        f"a=%2F&token={MASK}&api_key={MASK}&x={MASK}&flag")
-    assert secrets.mask_target("/hook?access_token=abc") == f"/hook?access_token={MASK}"
+        f"a=%2F&token={QUERY_MASK}&api_key={QUERY_MASK}&x={QUERY_MASK}&flag")
+    assert secrets.mask_target("/hook?access_token=abc") == f"/hook?access_token={QUERY_MASK}"
     assert is_secret_param("access_token") and not is_secret_param("page")
     assert is_secret_header("X-Api-Key") and not is_secret_header("X-Signature")
 

@@ -15,8 +15,9 @@ from whdebug.formats.http import parse_http
 from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
 from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.secrecy import NamedSecret, SecretSet
 from whdebug.store.store import Store
-from whdebug.tools.bundle import NamedSecret, find_leaks, known_secrets, mask_request
+from whdebug.tools.bundle import mask_request
 
 ROOT = REPO / "fixtures"
 SALLA = ROOT / "definitions" / "salla.json"
@@ -177,19 +178,19 @@ class TestRefusal:
 class TestHelpers:
     def test_known_secrets_are_named_never_shown(self) -> None:
         definition = load_definition(SALLA)
-        named = known_secrets(definition, Secrets(credentials={"a": "value-1", "n": 3},
-                                                  config={"webhookSecret": "value-2"}))
+        named = SecretSet.build(definition, Secrets(credentials={"a": "value-1", "n": 3},
+                                                    config={"webhookSecret": "value-2"})).named
         assert [s.name for s in named] == ['credential "a"', '--config "webhookSecret"']
 
     def test_leaks_are_found_json_escaped_and_url_encoded(self) -> None:
         secret = NamedSecret("credential \"x\"", 'p@ss/w"rd')
         files = {"a.json": b'{"v": "p@ss/w\\"rd"}', "b.http": b"GET /?t=p%40ss%2Fw%22rd",
                  "c.txt": b"nothing"}
-        assert [(leak.file, leak.line) for leak in find_leaks(files, [secret])] == [
-            ("a.json", 1), ("b.http", 1)]
+        leaks = SecretSet([secret]).find_leaks(files)
+        assert [(leak.file, leak.line) for leak in leaks] == [("a.json", 1), ("b.http", 1)]
 
     def test_short_secrets_are_not_scanned(self) -> None:
-        assert find_leaks({"a": b"abc"}, [NamedSecret("x", "abc")]) == []
+        assert SecretSet([NamedSecret("x", "abc")]).find_leaks({"a": b"abc"}) == []
 
     @pytest.mark.parametrize(("query", "expected"), [
         ("token=abc&page=2", "token=masked&page=2"),
@@ -198,5 +199,5 @@ class TestHelpers:
     ])
     def test_query_values(self, query: str, expected: str) -> None:
         request = CapturedRequest("POST", "/hook", query=query)
-        masked, _ = mask_request(request, ("value-1",))
+        masked, _ = mask_request(request, SecretSet([NamedSecret("x", "value-1")]))
         assert masked.query == expected

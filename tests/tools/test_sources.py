@@ -28,11 +28,11 @@ from starlette.routing import Route
 from whdebug.cli import main
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition, load_definition, parse_definition
+from whdebug.model.secrecy import NamedSecret, SecretSet
 from whdebug.tools.provider_client import call_source
 from whdebug.tools.sources import (
     extract_options,
     find_source,
-    mask,
     resolve_source_request,
 )
 
@@ -167,7 +167,7 @@ class TestResolution:
         assert origins[("{{search}}", "query q")] == "--param"
         assert origins[("[[nope]]", "header X-Empty")] is None
         assert [p.key for p in request.empty] == ["nope"]
-        assert TOKEN in request.secrets
+        assert TOKEN in request.secrets.values
 
     def test_basic_auth_is_base64_encoded_after_resolution(self) -> None:
         spec = {"url": "https://acme.test/x",
@@ -177,7 +177,7 @@ class TestResolution:
                                          config={}, params={})
         encoded = base64.b64encode(b"key-1:sec-2").decode()
         assert dict(request.headers)["Authorization"] == f"Basic {encoded}"
-        assert encoded in request.secrets
+        assert encoded in request.secrets.values
 
     def test_config_override_and_json_body(self) -> None:
         spec = {"url": "https://acme.test/search", "method": "POST",
@@ -186,14 +186,15 @@ class TestResolution:
                                          config={"apiSecret": CLIENT_SECRET}, params={})
         assert json.loads(request.body or b"") == {"region": "eu", "secret": CLIENT_SECRET}
         assert ("Content-Type", "application/json") in request.headers
-        assert CLIENT_SECRET in request.secrets
+        assert CLIENT_SECRET in request.secrets.values
         assert {p.resolved_from for p in request.placeholders} == {"auth.config", "--config"}
 
     def test_mask_covers_encoded_forms(self) -> None:
         secret = "a+b/c=d&e"
         text = f"x={secret} y=a%2Bb%2Fc%3Dd%26e z=\"a+b/c=d&e\""
-        assert secret not in mask(text, (secret,))
-        assert "a%2Bb" not in mask(text, (secret,))
+        masked = SecretSet([NamedSecret("x", secret)]).mask(text)
+        assert secret not in masked
+        assert "a%2Bb" not in masked
 
     def test_find_source_names_what_exists(self) -> None:
         definition = load_definition(BEARER)

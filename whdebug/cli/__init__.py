@@ -1122,7 +1122,7 @@ def bundle(ctx: click.Context, inputs: tuple[str, ...], definition_path: str,
     """
     from whdebug.cli.output.views import render_bundle
     from whdebug.model.definition import load_definition
-    from whdebug.tools.bundle import build_bundle, find_leaks, known_secrets, write_zip
+    from whdebug.tools.bundle import build_bundle, write_zip
 
     output = Path(output_path)
     if output.is_dir():
@@ -1133,8 +1133,7 @@ def bundle(ctx: click.Context, inputs: tuple[str, ...], definition_path: str,
     text = Path(definition_path).read_text(encoding="utf-8")
     result = build_bundle(definition, text, _bundle_requests(ctx, inputs, store_path), secrets,
                           now=now)
-    named = known_secrets(definition, secrets)
-    leaks = find_leaks(result.files, named)
+    leaks = result.secrets.find_leaks(result.files)
     if leaks:
         first = leaks[0]
         others = sorted({leak.file for leak in leaks} - {first.file})
@@ -1145,7 +1144,7 @@ def bundle(ctx: click.Context, inputs: tuple[str, ...], definition_path: str,
             "is kept exactly), then run bundle again")
     write_zip(output, result.files, now)
     render_bundle(_stdout_console(), output_path, result.files, result.masked_headers,
-                  result.blanked, sum(1 for s in named if len(s.value) >= 4), result.unscanned)
+                  result.blanked, len(result.secrets), result.unscanned)
 
 
 # --- the capture store: serve, list, import, export, send -----------------------------------
@@ -1467,9 +1466,10 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
     ctx.call_on_close(store.close)
     request = store.get(capture_id)
     if redact:
+        from whdebug.model.secrecy import SecretSet
         from whdebug.tools.bundle import mask_request
 
-        masked, _ = mask_request(request, ())
+        masked, _ = mask_request(request, SecretSet())
         names = [name for (name, value), (_, kept) in zip(request.headers, masked.headers,
                                                           strict=True) if value != kept]
         query = " and query parameters" if masked.query != request.query else ""

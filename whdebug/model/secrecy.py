@@ -22,11 +22,14 @@ from whdebug.model.request import Secrets
 if TYPE_CHECKING:
     from whdebug.model.definition import Definition
 
-__all__ = ["MASK", "Leak", "NamedSecret", "SecretSet", "Secrets", "config_secret_reason",
-           "is_secret_header", "is_secret_name", "is_secret_param", "placeholder_names"]
+__all__ = ["MASK", "QUERY_MASK", "Leak", "NamedSecret", "SecretSet", "Secrets",
+           "config_secret_reason", "credential_placeholders", "is_secret_header", "is_secret_name",
+           "is_secret_param", "placeholder_names"]
 
 MASK = "[masked]"
 """What a masked value reads as, everywhere."""
+QUERY_MASK = "masked"
+"""A masked query value: URL-safe, so an exported URL or curl command still works."""
 MIN_SECRET = 4
 """Shorter values are too likely to occur by chance to mask or scan for."""
 _MIN_FRAGMENT = 8
@@ -95,6 +98,27 @@ def placeholder_names(value: Any) -> set[str]:
     return names
 
 
+def credential_placeholders(value: Any) -> set[str]:
+    """Keys that `[[key]]` placeholders send as credentials: inside a credential header
+    (`Authorization: 'Basic [[consumerKey]]:[[consumerSecret]]'`, `X-Api-Token`) or a
+    credential parameter (`client_secret`, `refresh_token`). `Store-Id: '[[storeId]]'` is
+    not one."""
+    names: set[str] = set()
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(child, str) and (is_secret_header(str(key))
+                                               or is_secret_param(str(key))):
+                    names.update(_PLACEHOLDER.findall(child))
+                else:
+                    stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return names
+
+
 def config_secret_reason(definition: Definition, key: str) -> str | None:
     """Why `auth.config[key]` holds a secret, or None when nothing says it does."""
     if key in definition.sensitive_keys:
@@ -104,8 +128,8 @@ def config_secret_reason(definition: Definition, key: str) -> str | None:
         return "the webhook verification secret (webhook.verification.secretKey)"
     if is_secret_name(key):
         return "looks like a secret (add it to auth.sensitiveKeys)"
-    if key in placeholder_names({k: v for k, v in definition.data.items() if k != "auth"}):
-        return f"sent to the provider as [[{key}]]"
+    if key in credential_placeholders(definition.data):
+        return f"sent to the provider as a credential ([[{key}]])"
     return None
 
 
@@ -200,18 +224,12 @@ class SecretSet:
 
     def mask_header(self, name: str, value: str, *, signatures: bool = False,
                     also: Iterable[str] = ()) -> str:
-        """A header value as shown: credential headers masked, secrets masked anywhere.
-
-        Authorization keeps its scheme (`Bearer [masked]`) so the reader still sees which
-        scheme was sent. `also` names more headers to mask whole (a header-token header).
-        """
-        lowered = name.lower()
-        if lowered in {a.lower() for a in also} or is_secret_header(name, signatures=signatures):
-            scheme, space, rest = value.partition(" ")
-            if lowered in ("authorization", "proxy-authorization") and space and rest:
-                return f"{scheme} {MASK}"
+        """A header value as shown: MASK for a credential header, for a header holding a
+        secret, and for the headers named in `also` (a header-token header)."""
+        if (name.lower() in {a.lower() for a in also}
+                or is_secret_header(name, signatures=signatures) or self.contains(value)):
             return MASK
-        return self.mask(value)
+        return value
 
     def mask_headers(self, headers: Iterable[tuple[str, str]], *, signatures: bool = False,
                      also: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -232,9 +250,12 @@ class SecretSet:
             pairs = parse_qsl(piece, keep_blank_values=True)
             key = pairs[0][0] if pairs else piece.partition("=")[0]
             if is_secret_param(key) and "=" in piece:
-                pieces.append(f"{piece.partition('=')[0]}={MASK}")
+                pieces.append(f"{piece.partition('=')[0]}={QUERY_MASK}")
+            elif self.contains(piece):
+                pieces.append(f"{piece.partition('=')[0]}={QUERY_MASK}" if "=" in piece
+                              else QUERY_MASK)
             else:
-                pieces.append(self.mask(piece))
+                pieces.append(piece)
         return "&".join(pieces)
 
     def mask_target(self, target: str) -> str:

@@ -8,12 +8,10 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus
 
 from whdebug import __version__
 from whdebug.engine import DedupeIndex, Report, analyze
@@ -23,32 +21,11 @@ from whdebug.errors import WhdebugError
 from whdebug.formats.capture_json import format_timestamp
 from whdebug.formats.http import format_http
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
-from whdebug.tools.redact import redact_text, secret_reason
+from whdebug.model.request import CapturedRequest
+from whdebug.model.secrecy import MASK, Secrets, SecretSet
+from whdebug.tools.redact import redact_text
 
-MASK = "[masked]"
-MIN_SECRET = 4
-"""Shorter values are too likely to occur by chance to scan for (they are listed as unscanned)."""
-_SECRET_HEADER = re.compile(r"authorization|cookie|signature|token|secret|hmac|api-?key|apikey|"
-                            r"password|session|credential", re.IGNORECASE)
-_SECRET_PARAM = re.compile(r"token|secret|key|signature|^sig$|password|auth|code", re.IGNORECASE)
 _SUPPORT = "developers@karzoun.chat"
-
-
-@dataclass(frozen=True, slots=True)
-class NamedSecret:
-    """A secret value and how to name it in a message (never the value)."""
-
-    name: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class Leak:
-    file: str
-    secret: str
-    """The secret's name, e.g. `credential "webhookSecret"`."""
-    line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,30 +36,14 @@ class Bundle:
     """auth.config keys whose values were blanked in the definition."""
     unscanned: tuple[str, ...]
     """Secrets too short to scan for, by name."""
-
-
-def known_secrets(definition: Definition, secrets: Secrets) -> list[NamedSecret]:
-    """Every secret whdebug was given: credentials, --config values, secret auth.config values."""
-    named: list[NamedSecret] = []
-    for key, value in secrets.credentials.items():
-        if isinstance(value, str) and value:
-            named.append(NamedSecret(f'credential "{key}"', value))
-    for key, value in secrets.config.items():
-        if isinstance(value, str) and value:
-            named.append(NamedSecret(f'--config "{key}"', value))
-    sensitive = definition.sensitive_keys
-    for key, value in definition.auth_config.items():
-        if isinstance(value, str) and value and secret_reason(key, sensitive) is not None:
-            named.append(NamedSecret(f"auth.config.{key} of the definition", value))
-    return named
+    secrets: SecretSet
+    """Every secret the bundle was checked for."""
 
 
 def build_bundle(definition: Definition, definition_text: str, requests: list[CapturedRequest],
                  secrets: Secrets, *, now: datetime) -> Bundle:
     """Every file of the bundle, in memory: nothing is written until the leak scan passed."""
-    named = known_secrets(definition, secrets)
-    values = tuple(sorted({s.value for s in named if len(s.value) >= MIN_SECRET}, key=len,
-                          reverse=True))
+    secret_set = SecretSet.build(definition, secrets)
     redaction = redact_text(definition_text, definition.path or "definition")
     suffix = PurePath(definition.path or "definition.json").suffix or ".json"
     definition_name = f"definition.redacted{suffix}"
@@ -98,57 +59,30 @@ def build_bundle(definition: Definition, definition_text: str, requests: list[Ca
                         else None)
     for number, request in enumerate(requests, 1):
         stem = f"{number:02d}-{_slug(request)}"
-        masked, count = mask_request(request, values, signature_header)
+        masked, count = mask_request(request, secret_set, signature_header)
         masked_total += count
         report = analyze(request, definition, secrets, now=now, dedupe=dedupe)
         sample_name, report_name = f"samples/{stem}.http", f"reports/{stem}.json"
         files[sample_name] = format_http(masked)
-        files[report_name] = _json(_report_document(report, masked, sample_name, values))
+        files[report_name] = _json(_report_document(report, masked, sample_name, secret_set))
         rows.append((sample_name, report_name, request, report))
     files["SUMMARY.md"] = _summary(definition, definition_name, rows, findings,
-                                   [b.key for b in redaction.blanked], masked_total, named,
-                                   now).encode("utf-8")
+                                   [b.key for b in redaction.blanked], masked_total,
+                                   len(secret_set), now).encode("utf-8")
     ordered = {"SUMMARY.md": files.pop("SUMMARY.md"), **files}
-    unscanned = tuple(s.name for s in named if len(s.value) < MIN_SECRET)
-    return Bundle(ordered, masked_total, tuple(b.key for b in redaction.blanked), unscanned)
+    return Bundle(ordered, masked_total, tuple(b.key for b in redaction.blanked),
+                  secret_set.unscanned, secret_set)
 
 
-def mask_request(request: CapturedRequest, secrets: tuple[str, ...],
+def mask_request(request: CapturedRequest, secrets: SecretSet,
                  signature_header: Any = None) -> tuple[CapturedRequest, int]:
-    """The request with signature, token, cookie and authorization headers masked."""
-    wanted = signature_header.lower() if isinstance(signature_header, str) else None
-    headers: list[tuple[str, str]] = []
-    count = 0
-    for name, value in request.headers:
-        if (name.lower() == wanted or _SECRET_HEADER.search(name)
-                or any(secret in value for secret in secrets)):
-            headers.append((name, MASK))
-            count += 1
-        else:
-            headers.append((name, value))
-    query = request.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(_SECRET_PARAM.search(key) or any(s in value for s in secrets)
-               for key, value in pairs):
-            query = "&".join(f"{quote_plus(key)}=masked" if _SECRET_PARAM.search(key) or any(
-                s in value for s in secrets) else f"{quote_plus(key)}={quote_plus(value)}"
-                for key, value in pairs)
-    return replace(request, headers=tuple(headers), query=query), count
-
-
-def find_leaks(files: dict[str, bytes], secrets: Iterable[NamedSecret]) -> list[Leak]:
-    """Every file that contains a secret (as is, JSON-escaped or URL-encoded)."""
-    leaks: list[Leak] = []
-    scanned = [s for s in secrets if len(s.value) >= MIN_SECRET]
-    for name, data in files.items():
-        for secret in scanned:
-            for variant in _variants(secret.value):
-                offset = data.find(variant)
-                if offset >= 0:
-                    leaks.append(Leak(name, secret.name, data.count(b"\n", 0, offset) + 1))
-                    break
-    return leaks
+    """The request with signature, token, cookie and authorization headers and credential
+    query parameters masked, and every secret masked wherever it appears in them."""
+    also = (signature_header,) if isinstance(signature_header, str) else ()
+    headers = secrets.mask_headers(request.headers, signatures=True, also=also)
+    count = sum(1 for (_, before), (_, after) in zip(request.headers, headers, strict=True)
+                if before != after)
+    return replace(request, headers=tuple(headers), query=secrets.mask_query(request.query)), count
 
 
 def write_zip(path: Path, files: dict[str, bytes], now: datetime) -> None:
@@ -193,7 +127,7 @@ def _check_document(definition: Definition, findings: list[Finding]) -> dict[str
 
 
 def _report_document(report: Report, masked: CapturedRequest, sample: str,
-                     secrets: tuple[str, ...]) -> dict[str, Any]:
+                     secrets: SecretSet) -> dict[str, Any]:
     """The report as JSON with the masked headers, signature values and secrets removed."""
     document = report.to_json()
     document["source"] = {"capture_id": report.source.get("capture_id"), "file": sample}
@@ -207,25 +141,13 @@ def _report_document(report: Report, masked: CapturedRequest, sample: str,
             for key in ("received", "computed"):
                 if attempt.get(key) is not None:
                     attempt[key] = MASK
-    scrubbed: Any = _scrub(document, secrets)
-    return dict(scrubbed)
-
-
-def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    return value
+    scrubbed: dict[str, Any] = secrets.scrub(document)
+    return scrubbed
 
 
 def _summary(definition: Definition, definition_name: str,
              rows: list[tuple[str, str, CapturedRequest, Report]], findings: list[Finding],
-             blanked: list[str], masked: int, named: list[NamedSecret], now: datetime) -> str:
+             blanked: list[str], masked: int, scanned: int, now: datetime) -> str:
     ns, version = definition.ns or "?", definition.version or "?"
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
@@ -283,14 +205,13 @@ def _summary(definition: Definition, definition_name: str,
         for item in (errors + warnings)[:10]:
             lines.append(f"- {item.code} ({item.severity}) at `{item.pointer or '/'}`: "
                          f"{item.message}")
-    scanned = [s for s in named if len(s.value) >= MIN_SECRET]
     lines += [
         "",
         "## Secrets",
         "",
         f"- Signature, token, cookie and authorization headers are masked ({masked} headers).",
         "- whdebug checked every file of this bundle for the "
-        f"{_plural(len(scanned), 'secret value')} it was given (credentials, config and "
+        f"{_plural(scanned, 'secret value')} it was given (credentials, config and "
         "auth.config); none appears.",
         "",
         f"_Built by whdebug {__version__} on {format_timestamp(now)}._",
@@ -332,8 +253,3 @@ def _slug(request: CapturedRequest) -> str:
         return f"capture-{request.capture_id}"
     stem = PurePath(request.file or "request").stem
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.")[:60] or "request"
-
-
-def _variants(secret: str) -> list[bytes]:
-    texts = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
-    return [text.encode("utf-8") for text in texts if text]

@@ -15,13 +15,13 @@ import httpx
 from whdebug.engine.codes import diagnosis
 from whdebug.engine.report import Finding
 from whdebug.model.definition import Definition
+from whdebug.model.secrecy import MASK, SecretSet
 from whdebug.tools.sources import (
     Option,
     OptionsResult,
     ResolvedRequest,
     empty_placeholder_findings,
     extract_options,
-    mask,
     unauthorized_finding,
 )
 
@@ -29,7 +29,6 @@ MAX_BODY = 5 * 1024 * 1024
 """Read at most this much of a response; a dropdown source larger than this is a problem too."""
 MAX_REDIRECTS = 5
 PREVIEW_CHARS = 600
-MASKED = "[masked]"
 _AUTH_ERROR = re.compile(r"auth|token|unauthori[sz]ed|forbidden|credential|permission|scope",
                          re.IGNORECASE)
 
@@ -134,7 +133,7 @@ class SourceCall:
     findings: tuple[Finding, ...]
 
     def shown_url(self) -> str:
-        return mask(self.request.url, self.request.secrets)
+        return self.request.secrets.mask(self.request.url)
 
     def shown_headers(self) -> list[tuple[str, str]]:
         """Request headers as printed: Authorization keeps only its scheme, secrets masked."""
@@ -142,14 +141,14 @@ class SourceCall:
         for name, value in self.request.headers:
             if name.lower() in ("authorization", "proxy-authorization", "cookie"):
                 scheme, _, rest = value.partition(" ")
-                value = f"{scheme} {MASKED}" if rest else MASKED
-            shown.append((name, mask(value, self.request.secrets)))
+                value = f"{scheme} {MASK}" if rest else MASK
+            shown.append((name, self.request.secrets.mask(value)))
         return shown
 
     def preview(self, limit: int = PREVIEW_CHARS) -> str:
         text = self.result.body.decode("utf-8", "replace")
         cut = text[:limit] + (f"… ({len(self.result.body)} bytes)" if len(text) > limit else "")
-        return mask(cut, self.request.secrets)
+        return self.request.secrets.mask(cut)
 
     def to_json(self) -> dict[str, Any]:
         result = self.result
@@ -161,7 +160,7 @@ class SourceCall:
                                          for p in self.request.placeholders]},
             "response": {"status": result.status, "reason": result.reason,
                          "elapsed_ms": round(result.elapsed * 1000),
-                         "redirects": [mask(url, self.request.secrets)
+                         "redirects": [self.request.secrets.mask(url)
                                        for url in result.redirects],
                          "error": result.error, "body_preview": self.preview()},
         }
@@ -183,7 +182,7 @@ def call_source(definition: Definition, spec: Mapping[str, Any], pointer: str,
             "\"input\" on the fields that use this source", step="source"))
     elif result.error == "connection":
         findings.append(diagnosis(
-            "SRC_CONNECTION", f"could not reach {host}: {mask(result.detail, request.secrets)}",
+            "SRC_CONNECTION", f"could not reach {host}: {request.secrets.mask(result.detail)}",
             "check the host name and port in the source URL", step="source",
             pointer=f"{pointer}/url"))
     else:
@@ -191,12 +190,12 @@ def call_source(definition: Definition, spec: Mapping[str, Any], pointer: str,
     return SourceCall(request, result, options, tuple(findings))
 
 
-def _masked(options: OptionsResult, secrets: tuple[str, ...]) -> OptionsResult:
+def _masked(options: OptionsResult, secrets: SecretSet) -> OptionsResult:
     """The options and findings with any secret the provider echoed back masked."""
-    findings = tuple(replace(f, message=mask(f.message, secrets),
-                             fix=mask(f.fix, secrets) if f.fix else f.fix)
+    findings = tuple(replace(f, message=secrets.mask(f.message),
+                             fix=secrets.mask(f.fix) if f.fix else f.fix)
                      for f in options.findings)
-    shown = tuple(Option(mask(o.value, secrets), mask(o.label, secrets))
+    shown = tuple(Option(secrets.mask(o.value), secrets.mask(o.label))
                   for o in options.options)
     return replace(options, options=shown, findings=findings)
 

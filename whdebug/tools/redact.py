@@ -7,16 +7,15 @@ indentation and line endings are kept byte for byte.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import json5
 
 from whdebug.errors import WhdebugError
-from whdebug.model.definition import parse_definition
+from whdebug.model.definition import Definition, parse_definition
+from whdebug.model.secrecy import config_secret_reason
 
-_SECRET_NAME = re.compile(r"secret|token|password|key", re.IGNORECASE)
 _STOP = frozenset(",]}:")
 _EMPTY = ('""', "''", "null")
 
@@ -28,7 +27,7 @@ class Blanked:
     key: str
     line: int
     reason: str
-    """`listed in auth.sensitiveKeys` or `looks like a secret`."""
+    """Why it is a secret (`model.secrecy.config_secret_reason`)."""
 
     def describe(self) -> str:
         return f"auth.config.{self.key} (line {self.line}): {self.reason}"
@@ -40,19 +39,9 @@ class Redaction:
     blanked: tuple[Blanked, ...]
 
 
-def secret_reason(key: str, sensitive: list[str]) -> str | None:
-    """Why auth.config[key] is a secret, or None when it is not."""
-    if key in sensitive:
-        return "listed in auth.sensitiveKeys"
-    if _SECRET_NAME.search(key):
-        return 'looks like a secret (add it to auth.sensitiveKeys)'
-    return None
-
-
 def redact_text(text: str, name: str = "<definition>") -> Redaction:
     """`text` with every sensitive auth.config value replaced by an empty string."""
     definition = parse_definition(text, name)
-    sensitive = definition.sensitive_keys
     scanner = _Scanner(text)
     root = scanner.root()
     edits: list[tuple[int, int, str, Blanked]] = []
@@ -61,7 +50,7 @@ def redact_text(text: str, name: str = "<definition>") -> Redaction:
             if config.kind != "object":
                 continue
             for key, value in config.entries:
-                reason = secret_reason(key, sensitive)
+                reason = config_secret_reason(definition, key)
                 raw = text[value.start : value.end]
                 if reason is None or raw in _EMPTY:
                     continue
@@ -71,17 +60,17 @@ def redact_text(text: str, name: str = "<definition>") -> Redaction:
     redacted = text
     for start, end, quote, _ in sorted(edits, key=lambda edit: edit[0], reverse=True):
         redacted = redacted[:start] + quote + redacted[end:]
-    _verify(redacted, name, [edit[3].key for edit in edits], sensitive)
+    _verify(redacted, name, definition)
     return Redaction(redacted, tuple(edit[3] for edit in edits))
 
 
-def _verify(text: str, name: str, keys: list[str], sensitive: list[str]) -> None:
+def _verify(text: str, name: str, original: Definition) -> None:
     """Re-parse the result: every secret must now be empty, or nothing is written."""
     config = parse_definition(text, name).auth_config
     left = [
         key
         for key, value in config.items()
-        if value not in ("", None) and secret_reason(key, sensitive) is not None
+        if value not in ("", None) and config_secret_reason(original, key) is not None
     ]
     if left:
         raise WhdebugError(

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from whdebug.engine.codes import diagnosis
 from whdebug.engine.lint.auth import (
@@ -24,6 +24,7 @@ from whdebug.engine.paths import MISSING, find_all, js_string, json_type, normal
 from whdebug.engine.report import Finding
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
+from whdebug.model.secrecy import Secrets, SecretSet
 
 SOURCE_SCHEMA = "whdebug.source/1"
 _MAX_SHOWN = 3
@@ -92,8 +93,8 @@ class ResolvedRequest:
     headers: tuple[tuple[str, str], ...]
     body: bytes | None
     placeholders: tuple[Placeholder, ...]
-    secrets: tuple[str, ...] = field(repr=False, default=())
-    """Every secret value substituted or derived (for masking), longest first."""
+    secrets: SecretSet = field(repr=False, default_factory=SecretSet)
+    """Every secret value substituted or derived, and the definition's own (for masking)."""
 
     @property
     def empty(self) -> list[Placeholder]:
@@ -379,7 +380,6 @@ def resolve_source_request(
     """The source's request with `[[key]]` and `{{key}}` filled as the runtime would."""
     merged_config = {k: v for k, v in definition.auth_config.items() if isinstance(v, str)}
     merged_config.update({k: v for k, v in config.items() if isinstance(v, str)})
-    sensitive = set(definition.sensitive_keys)
     resolver = _Resolver(credentials, merged_config, set(config), params)
     url = resolver.fill(_text(spec.get("url")), "url")
     query = [(str(name), resolver.fill(js_string(value), f"query {name}"))
@@ -400,11 +400,9 @@ def resolve_source_request(
         headers.append((str(name), value))
     method = _text(spec.get("method")).upper() or "GET"
     body = _body(spec, resolver, headers) if method not in ("GET", "HEAD") else None
-    secrets = set(resolver.secrets)
-    secrets.update(v for k, v in merged_config.items() if k in sensitive and v)
-    secrets.update(v for v in credentials.values() if isinstance(v, str) and v)
-    ordered = tuple(sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True))
-    return ResolvedRequest(method, url, tuple(headers), body, tuple(resolver.used), ordered)
+    secrets = SecretSet.build(definition, Secrets(credentials, config)).with_values(
+        *resolver.secrets, name="a value filled into the source request")
+    return ResolvedRequest(method, url, tuple(headers), body, tuple(resolver.used), secrets)
 
 
 class _Resolver:
@@ -555,18 +553,3 @@ def _unique(placeholders: list[Placeholder]) -> list[Placeholder]:
     for placeholder in placeholders:
         seen.setdefault((placeholder.text, placeholder.where), placeholder)
     return list(seen.values())
-
-
-def mask(text: str, secrets: tuple[str, ...], replacement: str = "[masked]") -> str:
-    """`text` with every secret replaced, also where it appears URL- or JSON-encoded."""
-    for secret in secrets:
-        for variant in secret_variants(secret):
-            if variant in text:
-                text = text.replace(variant, replacement)
-    return text
-
-
-def secret_variants(secret: str) -> list[str]:
-    """The forms a secret takes in URLs, form bodies and JSON, longest first."""
-    variants = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-    return sorted((v for v in variants if v), key=len, reverse=True)

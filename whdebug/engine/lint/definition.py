@@ -22,6 +22,7 @@ from whdebug.engine.locations import where as _where
 from whdebug.engine.report import Finding, finding
 from whdebug.errors import DefinitionError
 from whdebug.model.definition import Definition
+from whdebug.model.secrecy import config_secret_reason
 
 _NS = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 # semver.org's recommended pattern.
@@ -30,7 +31,6 @@ _SEMVER = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
-_SECRET_NAME = re.compile(r"secret|token|password|key", re.IGNORECASE)
 _OAUTH_CLIENT_KEYS = {"clientid", "clientsecret"}
 _SIGNED_TYPES = {"hmac-sha256", "hmac-sha1", "header-token"}
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
@@ -228,7 +228,8 @@ def _security_findings(definition: Definition, submission: bool) -> list[Finding
                 f'add "{key}" to auth.sensitiveKeys', ("auth", "sensitiveKeys")))
     oauth = definition.auth.get("type") == "oauth2"
     for key, value in definition.auth_config.items():
-        if value in (None, "", [], {}) or not (key in sensitive or _SECRET_NAME.search(key)):
+        reason = config_secret_reason(definition, key)
+        if value in (None, "", [], {}) or reason is None:
             continue
         path: Location = ("auth", "config", key)
         if oauth and re.sub(r"[^a-z]", "", key.lower()) in _OAUTH_CLIENT_KEYS:
@@ -239,7 +240,10 @@ def _security_findings(definition: Definition, submission: bool) -> list[Finding
                 f'nothing to change for a public OAuth app; set auth.config.{key} to "" if '
                 "each tenant brings its own OAuth client", path, "info"))
             continue
-        why = "is listed in auth.sensitiveKeys" if key in sensitive else "looks like a secret"
+        why = "is listed in auth.sensitiveKeys" if key in sensitive else (
+            "is the webhook verification secret" if reason.startswith("the webhook")
+            else "is sent to the provider as a credential" if reason.startswith("sent to")
+            else "looks like a secret")
         fix = f'set auth.config.{key} to "" (Karzoun or each tenant provides it); test with ' \
               f"--config {key}=VALUE or --credential {key}=VALUE instead"
         if key not in sensitive:
