@@ -20,9 +20,10 @@ from whdebug.store.store import Store
 SERVE = """
 import sys
 from rich.console import Console
+from whdebug.cli.output.serve import ConsoleSink
 from whdebug.receiver.app import ReceiverSettings
 from whdebug.receiver.server import ServerSettings, serve
-serve(sys.argv[1], ReceiverSettings(), ServerSettings(port=0), Console(width=200))
+serve(sys.argv[1], ReceiverSettings(), ServerSettings(port=0), ConsoleSink(Console(width=200)))
 """
 CLIENTS = 24
 LOAD_SECONDS = 1.5
@@ -80,7 +81,8 @@ async def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path) -> N
     try:
         clients = asyncio.create_task(load(port, answered, stop))
         await asyncio.sleep(LOAD_SECONDS)
-        deadline = time.monotonic() + 20  # a slow machine: wait for enough answers to mean something
+        # A slow machine: wait for enough answers to mean something.
+        deadline = time.monotonic() + 20
         while len(answered) < 200 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         os.kill(process.pid, signal.SIGKILL)  # mid-run: clients are still sending

@@ -1,6 +1,6 @@
 """Human output for the CLI: replay reports, the replay summary and `check` findings, with rich.
 
-Every value that came from a request or a definition goes through `_text`, which builds a
+Every value that came from a request or a definition goes through `safe_text`, which builds a
 plain `Text` (never markup) and escapes control and invisible characters, so a captured
 header can neither inject terminal sequences nor hide a stray zero-width space.
 Secrets never reach this module: a report holds only masked hints.
@@ -8,7 +8,6 @@ Secrets never reach this module: a report holds only masked hints.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from whdebug.cli.output.text import plural, safe_text
 from whdebug.engine.report import Attempt, Finding, Report
 from whdebug.model.definition import Definition
 
@@ -31,20 +31,6 @@ _OUTCOME_ORDER = ("fires", "challenge", "rejected", "no-event", "no-trigger", "d
 _MAX_VALUE = 120
 _SIDE_BY_SIDE_WIDTH = 100
 """From this width on, a finding's code sits beside its message instead of above it."""
-# C0/C1 controls, bidi overrides and zero-width characters: shown escaped, never raw.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def _text(value: object, style: str = "") -> Text:
-    """`value` as plain text with unsafe characters escaped; never parsed as markup."""
-    return Text(_UNSAFE.sub(_escape, str(value)), style=style)
-
-
 def _quoted(value: str | None, limit: int = _MAX_VALUE) -> str:
     """A value as Python repr (empty and whitespace stay visible), cut to `limit` characters."""
     if value is None:
@@ -61,12 +47,12 @@ def _symbol(console: Console, status: str) -> str:
 
 def _mark(console: Console, status: str) -> Text:
     """Symbol and word, so a status reads the same without colour."""
-    return _text(f"{_symbol(console, status)} {status}", _STATUS_STYLES.get(status, ""))
+    return safe_text(f"{_symbol(console, status)} {status}", _STATUS_STYLES.get(status, ""))
 
 
 def _yes_no(console: Console, value: bool) -> Text:
-    return _text(f"{_symbol(console, 'pass' if value else 'fail')} {'yes' if value else 'no'}",
-                 _STATUS_STYLES["pass" if value else "fail"])
+    return safe_text(f"{_symbol(console, 'pass' if value else 'fail')} {'yes' if value else 'no'}",
+                     _STATUS_STYLES["pass" if value else "fail"])
 
 
 def _grid() -> Table:
@@ -78,10 +64,6 @@ def _grid() -> Table:
 
 def _indented(renderable: RenderableType, indent: int = 2) -> Padding:
     return Padding(renderable, (0, 0, 0, indent), expand=False)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _size(size: Any) -> str:
@@ -100,7 +82,7 @@ def render_report(console: Console, report: Report, *, verbose: bool = False) ->
     console.print(_outcome(console, report))
     _render_findings(console, report.findings)
     for assumption in report.assumptions:
-        console.print(_indented(_text(f"assumes: {assumption}", "dim")))
+        console.print(_indented(safe_text(f"assumes: {assumption}", "dim")))
 
 
 def _source_label(source: dict[str, Any]) -> str:
@@ -117,9 +99,9 @@ def _header(report: Report, width: int | None = None) -> Text:
         target = f"{target}?{request['query']}"
     definition = report.definition
     label = f"{definition.get('ns') or '?'}@{definition.get('version') or '?'}"
-    source = _text(_source_label(report.source), "bold")
-    line = Text.assemble(_text(f"{request.get('method', '?')} {target}", "bold"),
-                         _text(f"  {_size(request.get('body_size'))}  {label}", "dim"))
+    source = safe_text(_source_label(report.source), "bold")
+    line = Text.assemble(safe_text(f"{request.get('method', '?')} {target}", "bold"),
+                         safe_text(f"  {_size(request.get('body_size'))}  {label}", "dim"))
     if width is not None and source.cell_len + 2 + line.cell_len > width:
         return Text.assemble(source, "\n  ", line)  # no field split across lines
     return Text.assemble(source, "  ", line)
@@ -131,7 +113,7 @@ def _pipeline(console: Console, report: Report) -> Table:
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
     for step in report.steps:
-        table.add_row(_mark(console, step.status), _text(step.name), _text(step.reason))
+        table.add_row(_mark(console, step.status), safe_text(step.name), safe_text(step.reason))
     return table
 
 
@@ -144,8 +126,8 @@ def _outcome(console: Console, report: Report) -> Table:
     else:
         detail = outcome.summary
     table = _grid()
-    table.add_row(_text(f"{symbol} {outcome.status}", style),
-                  _text(f"HTTP {outcome.http_status} · {detail}", style))
+    table.add_row(safe_text(f"{symbol} {outcome.status}", style),
+                  safe_text(f"HTTP {outcome.http_status} · {detail}", style))
     hypothetical = outcome.if_verified
     if hypothetical:
         if hypothetical.get("triggers"):
@@ -154,7 +136,7 @@ def _outcome(console: Console, report: Report) -> Table:
             then = "would still extract no event"
         else:
             then = f"event {hypothetical['event']!r} would still match no trigger"
-        table.add_row(_text("  once verified"), _text(then))
+        table.add_row(safe_text("  once verified"), safe_text(then))
     return table
 
 
@@ -167,21 +149,21 @@ def _render_findings(console: Console, findings: Iterable[Finding], indent: int 
         group = by_severity[severity]
         title = _SEVERITY_TITLES.get(severity, severity)
         style = _SEVERITY_STYLES.get(severity, "bold")
-        console.print(_indented(_text(f"{title} ({len(group)})", style), indent))
+        console.print(_indented(safe_text(f"{title} ({len(group)})", style), indent))
         table = _grid()
         for item in group:
-            lines = [_text(item.message)]
+            lines = [safe_text(item.message)]
             if item.pointer:
-                lines.append(_text(f"at {item.pointer}", "dim"))
+                lines.append(safe_text(f"at {item.pointer}", "dim"))
             if item.fix:
-                lines.append(_text(f"fix: {item.fix}", "green"))
+                lines.append(safe_text(f"fix: {item.fix}", "green"))
             if side_by_side:
-                table.add_row(_text(item.code, "bold"), lines[0])
+                table.add_row(safe_text(item.code, "bold"), lines[0])
                 for line in lines[1:]:
                     table.add_row(Text(""), line)
             else:
                 # Narrow terminals: the code on a line of its own leaves the text the width.
-                console.print(_indented(_text(item.code, "bold"), indent + 2))
+                console.print(_indented(safe_text(item.code, "bold"), indent + 2))
                 for line in lines:
                     console.print(_indented(line, indent + 4))
         if side_by_side:
@@ -205,7 +187,7 @@ def _render_details(console: Console, report: Report) -> None:
 def _section(console: Console, title: str, detail: str = "") -> None:
     """A bold title with its detail beside it; the detail wraps under itself, not the title."""
     table = _grid()
-    table.add_row(_text(title, "bold"), _text(detail))
+    table.add_row(safe_text(title, "bold"), safe_text(detail))
     console.print(_indented(table))
 
 
@@ -214,7 +196,7 @@ def _render_signature(console: Console, report: Report) -> None:
     if signature.type is None and not signature.attempts:
         _section(console, "signature", f"{signature.verdict}: {signature.reason}")
         return
-    console.print(_indented(_text("signature", "bold")))
+    console.print(_indented(safe_text("signature", "bold")))
     facts = _grid()
     parts = [signature.type or "no type"]
     if signature.header:
@@ -223,30 +205,30 @@ def _render_signature(console: Console, report: Report) -> None:
         parts.append(signature.encoding)
     if signature.secret_key:
         parts.append(f"secret key {signature.secret_key}")
-    facts.add_row(_text("checks"), _text(" · ".join(parts)))
+    facts.add_row(safe_text("checks"), safe_text(" · ".join(parts)))
     secret = signature.secret
     if secret is not None:
         used = secret.resolved_from or "nothing"
         if secret.hint:
             used += f" ({secret.hint})"
-        facts.add_row(_text("secret"), _text(
+        facts.add_row(safe_text("secret"), safe_text(
             f"credentials: {secret.credentials} · auth.config: {secret.auth_config} · "
             f"used: {used}"))
         if secret.nullish_outcome:
-            facts.add_row(_text("with ??"), _text(secret.nullish_outcome))
+            facts.add_row(safe_text("with ??"), safe_text(secret.nullish_outcome))
     if signature.received is not None:
-        facts.add_row(_text("received"), _text(signature.received))
+        facts.add_row(safe_text("received"), safe_text(signature.received))
     sources = {attempt.received_from for attempt in signature.attempts}
     shared_source = len(sources) == 1 and None not in sources
     if shared_source:
-        facts.add_row(_text("read from"), _text(next(iter(sources))))
+        facts.add_row(safe_text("read from"), safe_text(next(iter(sources))))
     if signature.scheme:
-        facts.add_row(_text("scheme"), _text(f"looks like {signature.scheme} signing"))
+        facts.add_row(safe_text("scheme"), safe_text(f"looks like {signature.scheme} signing"))
     if signature.timestamp_age_seconds is not None:
         age = signature.timestamp_age_seconds
-        facts.add_row(_text("timestamp"), _text(
+        facts.add_row(safe_text("timestamp"), safe_text(
             f"{age:.0f} s old" if age >= 0 else f"{-age:.0f} s in the future"))
-    facts.add_row(_text("verdict"), _text(f"{signature.verdict}: {signature.reason}"))
+    facts.add_row(safe_text("verdict"), safe_text(f"{signature.verdict}: {signature.reason}"))
     console.print(_indented(facts, 4))
     if not signature.attempts:
         return
@@ -271,16 +253,16 @@ def _attempts_table(console: Console, attempts: Sequence[Attempt], *,
                      overflow="fold")
     table.add_column("match", no_wrap=True)
     for number, attempt in enumerate(attempts, 1):
-        content = _text(attempt.content)
+        content = safe_text(attempt.content)
         if attempt.note:
-            content.append_text(_text(f" ({attempt.note})", "dim"))
+            content.append_text(safe_text(f" ({attempt.note})", "dim"))
         if with_source:
             # In the same cell (a line of its own) so the table stays readable at 80 columns.
             content.append("\n")
-            content.append_text(_text(f"← {attempt.received_from or 'nothing'}", "dim"))
-        table.add_row(_text(f"{number}*" if attempt.runtime else str(number)),
-                      _text(attempt.secret_source), _text(attempt.secret_variant),
-                      _text(attempt.algorithm), _text(attempt.encoding), content,
+            content.append_text(safe_text(f"← {attempt.received_from or 'nothing'}", "dim"))
+        table.add_row(safe_text(f"{number}*" if attempt.runtime else str(number)),
+                      safe_text(attempt.secret_source), safe_text(attempt.secret_variant),
+                      safe_text(attempt.algorithm), safe_text(attempt.encoding), content,
                       _yes_no(console, attempt.match))
     return table
 
@@ -288,29 +270,29 @@ def _attempts_table(console: Console, attempts: Sequence[Attempt], *,
 def _render_attempt(console: Console, number: int, attempt: Attempt) -> None:
     role = "runtime attempt" if attempt.runtime else "matching attempt"
     verdict = "matches" if attempt.match else "does not match"
-    title = _text(f"{role} #{number} {verdict}: {attempt.secret_source} secret "
-                  f"({attempt.secret_variant}), {attempt.algorithm}/{attempt.encoding}",
-                  "bold")
+    title = safe_text(f"{role} #{number} {verdict}: {attempt.secret_source} secret "
+                      f"({attempt.secret_variant}), {attempt.algorithm}/{attempt.encoding}",
+                      "bold")
     console.print(_indented(title, 4))
     table = _grid()
     if attempt.secret_hint:
-        table.add_row(_text("secret"), _text(attempt.secret_hint))
+        table.add_row(safe_text("secret"), safe_text(attempt.secret_hint))
     signed = attempt.signed
     if signed is not None:
-        table.add_row(_text("signed"), _text(f"{signed.label} · {_size(signed.length)}"))
+        table.add_row(safe_text("signed"), safe_text(f"{signed.label} · {_size(signed.length)}"))
         more = " …" if signed.length > len(signed.head_hex.split()) else ""
-        table.add_row(_text("hex"), _text(signed.head_hex + more))
-        table.add_row(_text("text"), _text(signed.head_text + more))
+        table.add_row(safe_text("hex"), safe_text(signed.head_hex + more))
+        table.add_row(safe_text("text"), safe_text(signed.head_text + more))
     else:
-        table.add_row(_text("signed"), _text(attempt.content))
+        table.add_row(safe_text("signed"), safe_text(attempt.content))
     if attempt.received_from:
-        table.add_row(_text("from"), _text(attempt.received_from))
-    table.add_row(_text("received"), _text(attempt.received if attempt.received is not None
+        table.add_row(safe_text("from"), safe_text(attempt.received_from))
+    table.add_row(safe_text("received"), safe_text(attempt.received if attempt.received is not None
                                            else "–"))
-    table.add_row(_text("computed"), _text(attempt.computed if attempt.computed is not None
+    table.add_row(safe_text("computed"), safe_text(attempt.computed if attempt.computed is not None
                                            else "–"))
     if attempt.note:
-        table.add_row(_text("note"), _text(attempt.note))
+        table.add_row(safe_text("note"), safe_text(attempt.note))
     console.print(_indented(table, 6))
 
 
@@ -339,8 +321,8 @@ def _render_event(console: Console, report: Report) -> None:
             value = _quoted(part.value)
             if part.raw_type and part.raw_type != "string":
                 value += f" (from a JSON {part.raw_type})"
-            table.add_row(_text(number), _text(part.source), _text(part.path),
-                          _yes_no(console, part.found), _text(value))
+            table.add_row(safe_text(number), safe_text(part.source), safe_text(part.path),
+                          _yes_no(console, part.found), safe_text(value))
         console.print(_indented(table, 4))
     if event.variants:
         console.print(_indented(_variants(event.variants, event.value), 4))
@@ -351,32 +333,33 @@ def _variants(variants: dict[str, str], value: str | None) -> Table:
     table = _grid()
     if len(set(variants.values())) == 1:
         only = next(iter(variants.values()))
-        table.add_row(_text("variants"), _text(f"every missing-part rule gives {_quoted(only)}"))
+        table.add_row(safe_text("variants"),
+                      safe_text(f"every missing-part rule gives {_quoted(only)}"))
         return table
     for rule in ("empty", "skip", "undefined"):
         if rule in variants:
             used = "  ← extracted" if variants[rule] == value else ""
-            table.add_row(_text(f"if {rule}"), _text(_quoted(variants[rule]) + used))
+            table.add_row(safe_text(f"if {rule}"), safe_text(_quoted(variants[rule]) + used))
     return table
 
 
 def _render_triggers(console: Console, report: Report) -> None:
     triggers = report.triggers
     facts = _grid()
-    facts.add_row(_text("matched"), _text(", ".join(triggers.matched) or "none"))
+    facts.add_row(safe_text("matched"), safe_text(", ".join(triggers.matched) or "none"))
     if triggers.ambiguous:
-        facts.add_row(_text("ambiguous"), _text(
+        facts.add_row(safe_text("ambiguous"), safe_text(
             ", ".join(triggers.ambiguous) + " (only under another missing-part rule)"))
     for miss in triggers.near_misses:
-        facts.add_row(_text("near miss"), _text(f"{_quoted(miss.event)} ({miss.kind}): "
+        facts.add_row(safe_text("near miss"), safe_text(f"{_quoted(miss.event)} ({miss.kind}): "
                                                 f"{miss.reason}"))
     console.print(_indented(facts, 4))
     for suggestion in triggers.suggested_paths:
-        console.print(_indented(_text(
+        console.print(_indented(safe_text(
             f"{_quoted(suggestion.event)} is at {suggestion.source} {suggestion.path}; "
             "paste into webhook:"), 4))
         # Not wrapped, so the snippet can be copied from the terminal in one piece.
-        console.print(_text("      " + suggestion.snippet, "green"), soft_wrap=True)
+        console.print(safe_text("      " + suggestion.snippet, "green"), soft_wrap=True)
 
 
 def _render_transaction(console: Console, report: Report) -> None:
@@ -420,7 +403,7 @@ def _render_headers(console: Console, report: Report) -> None:
     _section(console, "headers", f"{len(headers)} (tokens and secrets masked)")
     table = _grid()
     for name, value in headers:
-        table.add_row(_text(f"{name}:"), _text(value))
+        table.add_row(safe_text(f"{name}:"), safe_text(value))
     console.print(_indented(table, 4))
 
 
@@ -438,29 +421,42 @@ def render_summary(console: Console, summary: dict[str, Any], definition: Defini
     """Counts per outcome and the triggers that no request fired."""
     requests = int(summary.get("requests", 0))
     counts = format_outcomes(summary.get("outcomes", {}))
-    line = _text(f"summary: {_plural(requests, 'request')}", "bold")
+    line = safe_text(f"summary: {plural(requests, 'request')}", "bold")
     if counts:
-        line.append_text(_text(f" — {counts}"))
+        line.append_text(safe_text(f" — {counts}"))
     console.print(line)
     events = definition.trigger_events
     never: list[str] = list(summary.get("triggers_never_fired", []))
     if not events:
-        console.print(_text("coverage: the definition has no triggers", "yellow"))
+        console.print(safe_text("coverage: the definition has no triggers", "yellow"))
         return
     fired = len(set(events)) - len(set(never))
     if not never:
-        console.print(_text(f"coverage: every trigger fired ({fired} of {len(set(events))})",
-                            "green"))
+        console.print(safe_text(f"coverage: every trigger fired ({fired} of {len(set(events))})",
+                                "green"))
         return
-    console.print(_text(f"coverage: {fired} of {len(set(events))} triggers fired; never fired:",
-                        "yellow"))
+    console.print(safe_text(f"coverage: {fired} of {len(set(events))} triggers fired; never "
+                            "fired:", "yellow"))
     labels = {t.get("event"): t.get("label") for t in definition.triggers}
     table = _grid()
     for event in never:
         label = labels.get(event)
-        table.add_row(_text(_quoted(event)), _text(label if isinstance(label, str) else "",
-                                                   "dim"))
+        table.add_row(safe_text(_quoted(event)),
+                      safe_text(label if isinstance(label, str) else "", "dim"))
     console.print(_indented(table))
+
+
+def render_replay_summary(console: Console, summary: dict[str, Any], definition: Definition,
+                          profile: str | None = None) -> None:
+    """`replay`'s closing lines: the summary (a profile's in one line), and a note when
+    nothing was replayed."""
+    if not summary["requests"]:
+        console.print("no captures to replay")
+    if profile is None:
+        render_summary(console, summary, definition)
+    else:
+        console.print(f"summary ({profile}): {plural(summary['requests'], 'request')} — "
+                      f"{format_outcomes(summary['outcomes'])}", highlight=False)
 
 
 # --- check ----------------------------------------------------------------------------------
@@ -471,16 +467,16 @@ def render_check(console: Console, findings: Sequence[Finding], definition: Defi
     """`whdebug check`: the definition, its findings grouped by severity, and a verdict line."""
     name = path or (definition.path if definition is not None else None) or "definition"
     header = Text()
-    header.append_text(_text(f"check {name}", "bold"))
+    header.append_text(safe_text(f"check {name}", "bold"))
     if definition is not None:
-        header.append_text(_text(f"  {definition.label}", "dim"))
+        header.append_text(safe_text(f"  {definition.label}", "dim"))
     console.print(header)
     _render_findings(console, findings)
     counts = {severity: sum(1 for f in findings if f.severity == severity)
               for severity in _SEVERITIES}
-    tally = (f"{_plural(counts['error'], 'error')} · {_plural(counts['warning'], 'warning')} · "
-             f"{_plural(counts['info'], 'note')}")
+    tally = (f"{plural(counts['error'], 'error')} · {plural(counts['warning'], 'warning')} · "
+             f"{plural(counts['info'], 'note')}")
     if counts["error"]:
-        console.print(_text(f"{_symbol(console, 'fail')} fails: {tally}", "bold red"))
+        console.print(safe_text(f"{_symbol(console, 'fail')} fails: {tally}", "bold red"))
     else:
-        console.print(_text(f"{_symbol(console, 'pass')} ok: {tally}", "bold green"))
+        console.print(safe_text(f"{_symbol(console, 'pass')} ok: {tally}", "bold green"))
