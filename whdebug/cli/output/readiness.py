@@ -7,7 +7,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from whdebug.cli.output.report import _indented, _mark, _render_findings, _symbol, _yes_no
+from whdebug.cli.output.marks import indented, mark, symbol, yes_no
+from whdebug.cli.output.report import render_findings
 from whdebug.cli.output.text import plural, safe_text
 from whdebug.tools.readiness import Readiness, SampleResult
 
@@ -23,26 +24,26 @@ def render_readiness(console: Console, readiness: Readiness) -> None:
         f"  {definition.label} · {plural(len(readiness.samples), 'sample')} in "
         f"{readiness.samples_dir}", "dim"))
     console.print(header)
-    console.print(_indented(_summary_table(console, readiness)))
+    console.print(indented(_summary_table(console, readiness)))
     console.print()
-    console.print(_indented(_triggers_table(readiness)))
+    console.print(indented(_triggers_table(readiness)))
     if readiness.samples:
         console.print()
-        console.print(_indented(_samples_table(console, readiness)))
+        console.print(indented(_samples_table(console, readiness)))
     if readiness.handlers:
         console.print()
-        console.print(_indented(_handlers_table(console, readiness)))
+        console.print(indented(_handlers_table(console, readiness)))
     console.print()
     findings = [*readiness.lint, *readiness.findings]
     findings.sort(key=lambda item: _SEVERITIES.index(item.severity)
                   if item.severity in _SEVERITIES else len(_SEVERITIES))
-    _render_findings(console, findings)
+    render_findings(console, findings)
     blockers = len(readiness.blockers)
     if readiness.ready:
-        console.print(safe_text(f"{_symbol(console, 'pass')} ready for review: nothing blocks it",
+        console.print(safe_text(f"{symbol(console, 'pass')} ready for review: nothing blocks it",
                                 "bold green"))
     else:
-        console.print(safe_text(f"{_symbol(console, 'fail')} not ready for review: "
+        console.print(safe_text(f"{symbol(console, 'fail')} not ready for review: "
                                 f"{plural(blockers, 'blocker')} (the errors above)", "bold red"))
 
 
@@ -58,7 +59,7 @@ def _summary_table(console: Console, readiness: Readiness) -> Table:
     table.add_column("status", no_wrap=True)
     table.add_column("detail", overflow="fold")
     for name, status, detail in _rows(readiness):
-        table.add_row(safe_text(name), _mark(console, status), safe_text(detail))
+        table.add_row(safe_text(name), mark(console, status), safe_text(detail))
     return table
 
 
@@ -163,7 +164,7 @@ def _sample_row(console: Console, result: SampleResult) -> tuple[Text, ...]:
     sample, report = result.sample, result.report
     kind = safe_text(sample.kind + ("*" if sample.kind == "payload" else ""))
     if report is None:
-        return (safe_text(sample.name), kind, _mark(console, "skip"),
+        return (safe_text(sample.name), kind, mark(console, "skip"),
                 safe_text(f"unreadable: {sample.error}", "red"))
     verdict = report.signature.verdict
     status = {"pass": "pass", "fail": "fail"}.get(verdict, "skip")
@@ -173,7 +174,7 @@ def _sample_row(console: Console, result: SampleResult) -> tuple[Text, ...]:
         outcome = safe_text(report.outcome.summary)
     else:
         outcome = safe_text(report.outcome.summary, "red")
-    return safe_text(sample.name), kind, _mark(console, status), outcome
+    return safe_text(sample.name), kind, mark(console, status), outcome
 
 
 def _handlers_table(console: Console, readiness: Readiness) -> Table:
@@ -186,9 +187,9 @@ def _handlers_table(console: Console, readiness: Readiness) -> Table:
         if handler.stable is None:
             stable = safe_text("– no sample", "yellow")
         else:
-            stable = _mark(console, "pass" if handler.stable else "fail")
+            stable = mark(console, "pass" if handler.stable else "fail")
         ids = ", ".join(f"{code if code is not None else 'none'} ({name})"
                         for name, code in handler.codes)
-        table.add_row(safe_text(handler.event), _yes_no(console, handler.has_trigger),
+        table.add_row(safe_text(handler.event), yes_no(console, handler.has_trigger),
                       stable, safe_text(ids or "–"))
     return table
