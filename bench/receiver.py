@@ -42,6 +42,7 @@ def run_server(kind: str, store: str, port_file: str) -> None:
 
     settings = ServerSettings(port=0)
     if kind.startswith("whdebug"):
+        from whdebug.cli.output.serve import ConsoleSink
         from whdebug.model.definition import load_definition
         from whdebug.model.request import Secrets
         from whdebug.receiver.app import ReceiverSettings
@@ -53,7 +54,7 @@ def run_server(kind: str, store: str, port_file: str) -> None:
                                         secrets=Secrets({"webhookSecret": SECRET}))
         # The process's stdout is the port file (see start()): `whdebug serve` prints there,
         # and with a definition its analyst process prints the capture lines there too.
-        serve(store, receiver, settings, Console(width=160))
+        serve(store, receiver, settings, ConsoleSink(Console(width=160)))
         return
 
     import uvicorn

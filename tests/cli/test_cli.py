@@ -15,6 +15,7 @@ import pytest
 from cli_support import error_line, json_lines, run
 
 import whdebug
+from whdebug.cli import COMMANDS, ExitStatus
 
 SECRET = "s3cr3t-Value-never-shown-7f9a"
 NOW = "2025-11-24T16:00:05Z"
@@ -347,18 +348,30 @@ class TestReplayErrors:
 
     def test_unexpected_exception_is_one_line(self, monkeypatch: pytest.MonkeyPatch,
                                               definition: str, opened: str) -> None:
-        import whdebug.engine
+        import whdebug.engine.session
 
         def explode(*args: object, **kwargs: object) -> None:
             raise RuntimeError("boom")
 
-        monkeypatch.setattr(whdebug.engine, "analyze", explode)
+        monkeypatch.setattr(whdebug.engine.session, "analyze", explode)
         result = run("replay", "--definition", definition, "--file", opened)
         assert result.exit_code == 2
         assert error_line(result) == "whdebug: internal error: RuntimeError: boom"
         result = run("replay", "--definition", definition, "--file", opened,
                      env={"WHDEBUG_DEBUG": "1"})
         assert isinstance(result.exception, RuntimeError)
+
+    def test_ctrl_c_is_one_line_and_exit_130(self, monkeypatch: pytest.MonkeyPatch,
+                                             definition: str, opened: str) -> None:
+        import whdebug.engine.session
+
+        def interrupt(*args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(whdebug.engine.session, "analyze", interrupt)
+        result = run("replay", "--definition", definition, "--file", opened)
+        assert result.exit_code == ExitStatus.INTERRUPTED == 130
+        assert result.stderr.splitlines()[-1] == "whdebug: interrupted"
 
 
 class TestReplayStore:
@@ -506,7 +519,7 @@ class TestDemo:
                     "credentials": {"webhookSecret": SECRET}, "config": {}, "now": NOW}
         hidden = {**scenario, "name": "hidden", "demo": False}
         (root / "manifest.json").write_text(json.dumps({"scenarios": [scenario, hidden]}))
-        monkeypatch.setattr("whdebug.cli._demo_root", lambda: root)
+        monkeypatch.setattr("whdebug.cli.commands.demo._demo_root", lambda: root)
         result = run("demo")
         assert result.exit_code == 0, result.output
         assert "demo 1/1: two — one passes, one fails" in result.stdout
@@ -517,7 +530,7 @@ class TestDemo:
             "demo: 2 requests in 1 scenarios — 1 fires · 1 rejected")
 
     def test_missing_manifest(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr("whdebug.cli._demo_root", lambda: tmp_path)
+        monkeypatch.setattr("whdebug.cli.commands.demo._demo_root", lambda: tmp_path)
         result = run("demo")
         assert result.exit_code == 2
         assert error_line(result).startswith("whdebug: the bundled demo data is missing")
@@ -539,8 +552,14 @@ class TestEntryPoints:
     def test_help_lists_commands(self) -> None:
         result = run("--help")
         assert result.exit_code == 0
-        for command in ("replay", "check", "demo", "tui"):
-            assert command in result.stdout
+        listed = [line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines()
+                  if line.strip()]
+        assert listed == sorted(COMMANDS)
+        for name in COMMANDS:
+            assert run(name, "--help").exit_code == 0, name
+
+    def test_exit_statuses(self) -> None:
+        assert [int(status) for status in ExitStatus] == [0, 1, 2, 130]
 
     def test_python_dash_m(self) -> None:
         completed = subprocess.run([sys.executable, "-m", "whdebug", "--version"],
@@ -556,7 +575,7 @@ class TestEntryPoints:
 
 
 class TestRender:
-    """render.py directly, on a captured Console, as the CLI and the TUI's text export use it."""
+    """output/report.py directly, on a captured Console."""
 
     @pytest.mark.parametrize("width", [80, 100, 120])
     def test_lines_fit_the_width(self, width: int, definition: str, opened: str,

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from whdebug.cli.output.serve import ConsoleSink, format_capture_line
 from whdebug.engine import DedupeIndex
 from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.errors import StoreError, WhdebugError
@@ -35,9 +36,8 @@ from whdebug.receiver.server import (
     RunningServer,
     ServerSettings,
     bind_socket,
-    format_capture_line,
     is_loopback,
-    printing,
+    reporting,
     running_receiver,
     start_app_in_loop,
 )
@@ -413,10 +413,10 @@ class TestAnswers:
             "pass", "deal.won", "fires")
         assert stored(store_path, events[0].capture_id or 0).body == body
 
-    async def test_printing_writes_one_plain_line_per_capture(self, store_path: Path) -> None:
+    async def test_console_sink_writes_one_plain_line_per_capture(self, store_path: Path) -> None:
         output = io.StringIO()
         console = Console(file=output, width=200)  # not a terminal: no colour
-        receiver_settings = printing(settings(definition=make_definition()), console)
+        receiver_settings = reporting(settings(definition=make_definition()), ConsoleSink(console))
         async with asgi_client(store_path, receiver_settings) as client:
             await asyncio.gather(*(client.post("/miniapps/acme/webhooks", content=b"{}")
                                    for _ in range(3)))

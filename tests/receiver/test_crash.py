@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from whdebug.store.store import Store
 SERVE = """
 import sys
 from rich.console import Console
+from whdebug.cli.output.serve import ConsoleSink
 from whdebug.receiver.app import ReceiverSettings
 from whdebug.receiver.server import ServerSettings, serve
-serve(sys.argv[1], ReceiverSettings(), ServerSettings(port=0), Console(width=200))
+serve(sys.argv[1], ReceiverSettings(), ServerSettings(port=0), ConsoleSink(Console(width=200)))
 """
 CLIENTS = 24
 LOAD_SECONDS = 1.5
@@ -40,7 +42,8 @@ def start_receiver(store_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     while time.monotonic() < deadline:
         line = process.stdout.readline().decode()
         match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-        if match:
+        if match:  # keep reading its console lines, so a full pipe never stalls it
+            threading.Thread(target=process.stdout.read, daemon=True).start()
             return process, int(match.group(1))
         if not line and process.poll() is not None:
             break
@@ -80,13 +83,13 @@ async def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path) -> N
     try:
         clients = asyncio.create_task(load(port, answered, stop))
         await asyncio.sleep(LOAD_SECONDS)
-        deadline = time.monotonic() + 20  # on a slow machine, wait for enough answers
+        # A slow machine: wait for enough answers to mean something.
+        deadline = time.monotonic() + 20
         while len(answered) < 200 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         os.kill(process.pid, signal.SIGKILL)  # mid-run: clients are still sending
         process.wait(timeout=5)
-        stop.set()
-        failures = await asyncio.wait_for(clients, 10)
+        failures = await asyncio.wait_for(clients, 10)  # each client stops at its first error
     finally:
         stop.set()
         with contextlib.suppress(ProcessLookupError):

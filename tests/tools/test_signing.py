@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from slack_sdk.signature import Clock, SignatureVerifier
 from standardwebhooks.webhooks import Webhook
 
-from whdebug.cli import _SIGN_SCHEMES, main
+from whdebug.cli import main
+from whdebug.cli.commands.sign import SIGN_SCHEMES
 from whdebug.engine import analyze
 from whdebug.engine.report import Report
 from whdebug.formats.http import format_http, parse_http
@@ -307,7 +308,7 @@ class TestProviderSchemes:
     """`--scheme`: headers as each provider really sends them."""
 
     def test_scheme_list_matches_the_cli(self) -> None:
-        assert _SIGN_SCHEMES == SCHEMES
+        assert SIGN_SCHEMES == SCHEMES
 
     @pytest.mark.parametrize(("scheme", "name", "event"), [
         ("github", "github", "pull_request.opened"),

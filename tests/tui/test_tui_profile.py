@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from textual.widgets import TabbedContent
 from tui_support import all_analysed, select, shown, store_with, wait_for
 
-from whdebug.cli import _tui_options, main
+from whdebug.cli import main
+from whdebug.cli.commands.tui import tui_options
 from whdebug.errors import WhdebugError
 from whdebug.model.request import CapturedRequest
 from whdebug.store.store import Store
@@ -187,9 +188,9 @@ class TestCommandLine:
             "whdebug: the TUI needs a terminal; use whdebug replay/serve/list"]
 
     def test_options_carry_the_profile(self) -> None:
-        options = _tui_options({"profile_name": "karzoun-tenant",
-                                "credential_pairs": ("secret=s3", "token=t0")})
+        options = tui_options({"profile_name": "karzoun-tenant",
+                               "credential_pairs": ("secret=s3", "token=t0")})
         assert options.profile == "karzoun-tenant"
         assert dict(options.credentials) == {"secret": "s3", "token": "t0"}
         with pytest.raises(WhdebugError, match="unknown profile 'nope'"):
-            _tui_options({"profile_name": "nope"})
+            tui_options({"profile_name": "nope"})

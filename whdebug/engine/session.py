@@ -73,23 +73,23 @@ class ReplaySession:
 
     def replay(self, request: CapturedRequest) -> Report:
         """The report of the next request, deduplicated against every request before it."""
+        return self.replay_line(request)[0]
+
+    def replay_line(self, request: CapturedRequest) -> tuple[Report, str]:
+        """`replay`, with the report's compact JSON line (`replay --json`)."""
         report = self._analyzer(request, now=self.now_for(request), options=self.options,
                                 dedupe=self.dedupe)
         self.dedupe.advance()
-        report = self._masked(report)
+        line = json.dumps(report.to_json(), separators=(",", ":"))
+        if self.secret_set and self.secret_set.contains(line):
+            report = self.secret_set.scrub(report)
+            line = json.dumps(report.to_json(), separators=(",", ":"))
         self.requests += 1
         self.all_ok = self.all_ok and report.ok
         status = report.outcome.status
         self._outcomes[status] = self._outcomes.get(status, 0) + 1
         self._fired.update(report.outcome.triggers)
-        return report
-
-    def _masked(self, report: Report) -> Report:
-        """The report, with every form of every secret masked if one slipped into it."""
-        if self.secret_set and self.secret_set.contains(json.dumps(report.to_json())):
-            masked: Report = self.secret_set.scrub(report)
-            return masked
-        return report
+        return report, line
 
     def replay_all(self, requests: Iterable[CapturedRequest]) -> Iterator[Report]:
         for request in requests:

@@ -149,10 +149,3 @@ def format_http(request: CapturedRequest) -> bytes:
 
 def _read_bytes(path: str | Path) -> bytes:
     return read_input(path, "request", RequestFileError)
-
-
-def read_request_file(path: str | Path) -> list[CapturedRequest]:
-    """Moved to `whdebug.formats.read` (kept until the CLI reads through it)."""
-    from whdebug.formats import read
-
-    return read.read_request_file(path)

@@ -3,7 +3,7 @@
 When the answer does not depend on the analysis (no `--strict`, no challenge handling), the
 receiver stores and answers each request, then hands its capture id here. A child process
 reads the committed row back from the store, runs the engine, deduplicates across the run and
-prints the line, so the receiver's own process spends its time receiving.
+reports the line to the serve sink, so the receiver's own process spends its time receiving.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from whdebug.engine import AnalysisOptions, DedupeIndex, analyze
 from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
 from whdebug.receiver.app import CaptureEvent
+from whdebug.receiver.sink import ServeSink
+from whdebug.store.writer import describe_error
 
 STOP_TIMEOUT = 15.0
 """Seconds the child may take, after Ctrl-C, to print the lines of captures already received."""
@@ -38,14 +38,15 @@ class Analyst:
 
     def __init__(self, store_path: Path, definition: Definition, secrets: Secrets,
                  options: AnalysisOptions, analysis_now: datetime | None,
-                 console: Console) -> None:
+                 sink: ServeSink) -> None:
+        """`sink` is pickled to the child process, which reports each capture's line to it."""
         context = multiprocessing.get_context("spawn")
         self._queue: Any = context.Queue()
         self._process = context.Process(
             target=_run, name="whdebug-analyst", daemon=True,
             args=(self._queue, str(store_path), definition.data, definition.path,
                   dict(secrets.credentials), dict(secrets.config), options, analysis_now,
-                  console.color_system, console.no_color, console.width))
+                  sink))
         self._pending: list[int] = []
         self._scheduled = False
 
@@ -85,15 +86,11 @@ class Analyst:
 
 def _run(queue: Any, store_path: str, data: dict[str, Any], path: str | None,
          credentials: dict[str, Any], config: dict[str, Any], options: AnalysisOptions,
-         analysis_now: datetime | None, color_system: str | None, no_color: bool,
-         width: int) -> None:
-    """The child: analyse each capture it is sent, in order, and print its line."""
-    from whdebug.receiver.server import write_lines
+         analysis_now: datetime | None, sink: ServeSink) -> None:
+    """The child: analyse each capture it is sent, in order, and report its line."""
     from whdebug.store.store import Store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us once it has drained
-    console = Console(color_system=color_system, no_color=no_color,  # type: ignore[arg-type]
-                      width=width)
     definition = Definition(data, path)
     secrets = Secrets(credentials, config)
     dedupe = DedupeIndex()
@@ -103,8 +100,8 @@ def _run(queue: Any, store_path: str, data: dict[str, Any], path: str | None,
             batch = queue.get()
             if batch is None:
                 return
-            write_lines(console, [_completed(capture_id, store, definition, secrets, options,
-                                             analysis_now, dedupe) for capture_id in batch])
+            sink.lines([_completed(capture_id, store, definition, secrets, options,
+                                   analysis_now, dedupe) for capture_id in batch])
     finally:
         store.close()
 
@@ -113,13 +110,11 @@ def _completed(capture_id: int, store: Any, definition: Definition, secrets: Sec
                options: AnalysisOptions, analysis_now: datetime | None,
                dedupe: DedupeIndex) -> CaptureEvent:
     """The console line's event for a stored capture, with its analysis (never raises)."""
-    from whdebug.receiver.server import describe_failure
-
     try:
         request = store.get(capture_id)
     except Exception as error:
         return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
-                            error=f"capture not readable: {describe_failure(error)}")
+                            error=f"capture not readable: {describe_error(error)}")
     expected = definition.webhook_path
     wrong_path = expected is not None and (
         request.method.upper() != "POST" or request.path.rstrip("/") != expected)
@@ -133,7 +128,7 @@ def _completed(capture_id: int, store: Any, definition: Definition, secrets: Sec
         report = analyze(request, definition, secrets,
                          now=analysis_now or event.received_at, options=options)
     except Exception as error:  # a line without a verdict, never a dead analyst
-        return replace(event, error=f"analysis failed: {describe_failure(error)}")
+        return replace(event, error=f"analysis failed: {describe_error(error)}")
     duplicate_of = None
     transaction_id = report.transaction.id
     if transaction_id is not None:

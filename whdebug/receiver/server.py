@@ -1,23 +1,18 @@
-"""Run the receiver on uvicorn: binding, the console line per capture, and embedding in a loop."""
+"""Run the receiver on uvicorn: binding, reporting to a sink, and embedding in a loop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import errno
-import functools
 import ipaddress
 import socket
-import sys
-import time
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import uvicorn
-from rich.console import Console
-from rich.text import Text
 from starlette.types import ASGIApp
 
 from whdebug.errors import WhdebugError
@@ -30,8 +25,8 @@ from whdebug.receiver.app import (
     ReceiverSettings,
     create_app,
 )
+from whdebug.receiver.sink import ServeSink
 from whdebug.store.store import Store
-from whdebug.store.writer import describe_error
 
 START_TIMEOUT = 10.0
 """Seconds an embedded server may take to start listening."""
@@ -215,149 +210,29 @@ async def running_receiver(
         await running.stop()
 
 
-def format_size(size: int) -> str:
-    """Bytes in decimal units, as `7.0 KB`."""
-    if size < 1000:
-        return f"{size} B"
-    for unit in ("KB", "MB", "GB"):
-        size_in_unit = size / 1000
-        if size_in_unit < 1000 or unit == "GB":
-            return f"{size_in_unit:.1f} {unit}"
-        size = int(size_in_unit)
-    raise AssertionError("unreachable")
+class EventBatcher:
+    """Collects capture and forward events; a burst goes to the sink once per loop turn."""
 
-
-def _printable(text: str, limit: int = 80) -> str:
-    """Request-controlled text safe for a terminal: no control characters, bounded length."""
-    if not text.isprintable():
-        text = "".join(char if char.isprintable() else "\ufffd" for char in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-Segments = list[tuple[str, str]]
-"""A console line as (text, rich style) pieces: joined plain, or assembled with colour."""
-
-_SIGNATURE_MARKS = {"pass": ("sig ✓", "green"), "fail": ("sig ✗", "bold red"),
-                    "skipped": ("sig -", "dim")}
-_OUTCOME_STYLES = {"fires": "bold green", "challenge": "cyan", "rejected": "bold red",
-                   "duplicate": "yellow", "no-trigger": "yellow", "no-event": "yellow"}
-
-
-def _status_style(status: int | None) -> str:
-    if status is None or status >= 500:
-        return "bold red"
-    return "green" if status < 400 else "red"
-
-
-@functools.lru_cache(maxsize=8)
-def _local_time(epoch_seconds: int) -> str:
-    """Local wall-clock time of a second; cached, as a burst of captures shares its second."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch_seconds))
-
-
-def capture_segments(event: CaptureEvent) -> Segments:
-    """`2025-11-24 16:00:05  POST /path  7.0 KB  -> 200  push  sig ✓  fires  #12`.
-
-    The time is local; colour only repeats what the words and symbols already say.
-    """
-    status = event.response_status
-    line: Segments = [
-        (_local_time(int(event.received_at.timestamp())), "dim"),
-        ("  ", ""),
-        (_printable(event.method, 16), "bold"),
-        (f" {_printable(event.target, 100)}  {format_size(event.size)}", ""),
-    ]
-    if event.truncated:
-        line.append((" truncated", "yellow"))
-    line += [("  -> ", ""), ("---" if status is None else str(status), _status_style(status))]
-    if event.wrong_path:
-        line.append((f"  ⚠ wrong path, expected POST {event.expected_path}", "bold yellow"))
-    if event.event is not None:
-        line.append(("  " + _printable(event.event, 60), "bold"))
-    if event.signature is not None:
-        mark, style = _SIGNATURE_MARKS.get(event.signature, (f"sig {event.signature}", ""))
-        line += [("  ", ""), (mark, style)]
-    if event.outcome is not None:
-        line += [("  ", ""), (event.outcome, _OUTCOME_STYLES.get(event.outcome, ""))]
-        if event.duplicate_of is not None:
-            line.append((f" of #{event.duplicate_of}", "yellow"))
-    if event.error is not None:
-        line.append((f"  ! {_printable(event.error, 100)}", "bold red"))
-    if event.capture_id is not None:
-        line.append((f"  #{event.capture_id}", "dim"))
-    return line
-
-
-def forward_segments(event: ForwardEvent) -> Segments:
-    """`  ↳ #12 forwarded to URL -> 200`, or why forwarding failed."""
-    line: Segments = [
-        (f"  ↳ #{event.capture_id} forwarded to {_printable(event.url, 80)} -> ", "dim")]
-    if event.status is not None:
-        line.append((str(event.status), _status_style(event.status)))
-    else:
-        line.append((f"failed: {_printable(event.error or 'unknown error', 100)}", "bold red"))
-    return line
-
-
-def _text(segments: Segments) -> Text:
-    return Text.assemble(*segments, no_wrap=True, overflow="ellipsis")
-
-
-def format_capture_line(event: CaptureEvent) -> Text:
-    return _text(capture_segments(event))
-
-
-def format_forward_line(event: ForwardEvent) -> Text:
-    return _text(forward_segments(event))
-
-
-class ConsoleLines:
-    """Prints capture and forward lines; a burst becomes one write per event-loop turn.
-
-    Without colour (a pipe, a file, NO_COLOR) lines are written as plain text, skipping
-    rich's rendering, so a busy receiver spends its time receiving.
-    """
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self._pending: list[Segments] = []
+    def __init__(self, sink: ServeSink) -> None:
+        self.sink = sink
+        self._pending: list[CaptureEvent | ForwardEvent] = []
         self._scheduled = False
 
-    def add(self, line: Segments) -> None:
-        self._pending.append(line)
+    def add(self, event: CaptureEvent | ForwardEvent) -> None:
+        self._pending.append(event)
         if self._scheduled:
             return
         try:
             asyncio.get_running_loop().call_soon(self.flush)
-        except RuntimeError:  # no loop (a direct call): print at once
+        except RuntimeError:  # no loop (a direct call): report at once
             self.flush()
             return
         self._scheduled = True
 
     def flush(self) -> None:
-        lines, self._pending, self._scheduled = self._pending, [], False
-        if lines:
-            _write_segments(self.console, lines)
-
-
-def _write_segments(console: Console, lines: list[Segments]) -> None:
-    """Print lines at once: plain text without colour (fast), else through rich."""
-    if console.color_system is None or console.no_color:
-        console.file.write("".join(text for line in lines for text, _ in (*line, ("\n", ""))))
-        console.file.flush()
-    else:
-        console.print(Text("\n").join(_text(line) for line in lines), soft_wrap=True,
-                      highlight=False)
-
-
-def write_lines(console: Console, events: list[CaptureEvent]) -> None:
-    """The console lines of these captures (the deferred analyst prints with this)."""
-    if events:
-        _write_segments(console, [capture_segments(event) for event in events])
-
-
-def describe_failure(error: BaseException) -> str:
-    return describe_error(error)
+        events, self._pending, self._scheduled = self._pending, [], False
+        if events:
+            self.sink.lines(events)
 
 
 def _chain(first: Callable[[Any], None], then: Callable[[Any], None] | None
@@ -369,58 +244,24 @@ def _chain(first: Callable[[Any], None], then: Callable[[Any], None] | None
     return both
 
 
-def printing(settings: ReceiverSettings, console: Console) -> ReceiverSettings:
-    """`settings` that also print one console line per capture and per forward."""
-    lines = ConsoleLines(console)
-    return replace(
-        settings,
-        on_capture=_chain(lambda event: lines.add(capture_segments(event)),
-                          settings.on_capture),
-        on_forward=_chain(lambda event: lines.add(forward_segments(event)),
-                          settings.on_forward),
-    )
-
-
-def _print_banner(console: Console, url: str, store_path: Path,
-                  settings: ReceiverSettings) -> None:
-    definition = settings.definition
-    console.print(Text.assemble("whdebug receiver listening on ", (url, "bold")))
-    if definition is not None and definition.webhook_path:
-        console.print(Text.assemble("  register  ", (url + definition.webhook_path, "bold cyan"),
-                                    f"  (POST, {definition.label})"))
-    else:
-        console.print(f"  send to   {url}/ (any path; no definition loaded)", highlight=False)
-    console.print(f"  store     {store_path}", highlight=False)
-    if settings.forward_to:
-        console.print(f"  forward   {settings.forward_to}", highlight=False)
-    if settings.strict:
-        console.print("  strict    answers 401 when the signature does not verify",
-                      highlight=False)
-    console.print("Press Ctrl-C to stop.", style="dim")
-
-
-def _warn_exposed(error_console: Console, host: str) -> None:
-    error_console.print(Text(
-        f"whdebug: WARNING: listening on {host}, which is not loopback: anyone who can reach "
-        "this machine can send requests that are stored and analysed with your secrets, and "
-        "captured payloads and secrets become reachable from the network. Prefer "
-        "--host 127.0.0.1 behind a tunnel.", style="bold red"))
+def reporting(settings: ReceiverSettings, sink: ServeSink) -> ReceiverSettings:
+    """`settings` that also report every capture and forward to `sink`."""
+    batcher = EventBatcher(sink)
+    return replace(settings, on_capture=_chain(batcher.add, settings.on_capture),
+                   on_forward=_chain(batcher.add, settings.on_forward))
 
 
 def serve(
     store_path: str | Path,
     receiver_settings: ReceiverSettings,
     server_settings: ServerSettings,
-    console: Console | None = None,
-    *,
-    error_console: Console | None = None,
+    sink: ServeSink,
 ) -> None:
-    """`whdebug serve`: bind, open the store (errors before serving), print lines until Ctrl-C.
+    """`whdebug serve`: bind, open the store (errors before serving), report to `sink` until
+    Ctrl-C.
 
     The port is bound first so that a port in use leaves no new store file behind.
     """
-    console = console or Console()
-    error_console = error_console or Console(stderr=True)
     path = Path(store_path)
     sock = bind_socket(server_settings.host, server_settings.port, server_settings.backlog)
     try:
@@ -429,14 +270,14 @@ def serve(
         sock.close()
         raise
     if not is_loopback(server_settings.host):
-        _warn_exposed(error_console, server_settings.host)
-    analyst = _start_analyst(path, receiver_settings, console)
-    settings = printing(receiver_settings, console)
+        sink.exposed(server_settings.host)
+    analyst = _start_analyst(path, receiver_settings, sink)
+    settings = reporting(receiver_settings, sink)
     if analyst is not None:
         settings = replace(settings, defer_analysis=analyst.submit)
     app = create_app(store, settings)
     url = _url(server_settings.host, int(sock.getsockname()[1]))
-    _print_banner(console, url, path.absolute(), receiver_settings)
+    sink.listening(url, path.absolute(), receiver_settings)
     server = uvicorn.Server(uvicorn_config(app, server_settings, embedded=False))
     try:
         asyncio.run(server.serve(sockets=[sock]))
@@ -449,19 +290,17 @@ def serve(
         store.close()
 
 
-def _start_analyst(store_path: Path, settings: ReceiverSettings, console: Console
+def _start_analyst(store_path: Path, settings: ReceiverSettings, sink: ServeSink
                    ) -> Analyst | None:
-    """A second process for the console lines' analysis, when the answers do not need it.
-
-    Only for the process's own stdout: a child process can print there, not into a Console
-    that writes elsewhere (tests, embedding).
-    """
+    """A second process for the console lines' analysis, when the answers do not need it
+    and the sink can report from another process."""
     definition = settings.definition
     if definition is None or not defers(definition, settings.strict):
         return None
-    if console.file is not sys.stdout:
+    child_sink = sink.for_child()
+    if child_sink is None:
         return None
     analyst = Analyst(store_path, definition, settings.secrets, settings.options,
-                      settings.analysis_now, console)
+                      settings.analysis_now, child_sink)
     analyst.start()
     return analyst

@@ -16,7 +16,7 @@ from whdebug.engine.report import Finding
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.triggers import near_miss_reason
 from whdebug.errors import RequestFileError
-from whdebug.formats.read import REQUEST_SUFFIXES, parse_file
+from whdebug.formats.read import parse_file
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 from whdebug.tools.readiness import event_from_name, signing_secrets
@@ -98,9 +98,6 @@ class SyncPreview:
         return {"schema": SYNC_SCHEMA, "definition": {"ns": self.ns, "version": self.version},
                 "samples": [s.to_json() for s in self.samples],
                 "findings": [f.to_json() for f in self.findings], "ok": self.ok}
-
-
-SAMPLE_SUFFIXES = REQUEST_SUFFIXES  # until the CLI reads samples through formats.read
 
 
 def parse_sample(data: bytes, name: str,

@@ -1,0 +1,1 @@
+"""The `whdebug` commands, one module per command or small group (see `whdebug.cli.COMMANDS`)."""

@@ -1,0 +1,1 @@
+"""Every rich rendering of the CLI, one module per command or family of commands."""

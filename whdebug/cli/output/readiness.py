@@ -7,15 +7,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from whdebug.cli.output.report import (
-    _indented,
-    _mark,
-    _plural,
-    _render_findings,
-    _symbol,
-    _text,
-    _yes_no,
-)
+from whdebug.cli.output.marks import indented, mark, symbol, yes_no
+from whdebug.cli.output.report import render_findings
+from whdebug.cli.output.text import plural, safe_text
 from whdebug.tools.readiness import Readiness, SampleResult
 
 _SEVERITIES = ("error", "warning", "info")
@@ -25,32 +19,32 @@ def render_readiness(console: Console, readiness: Readiness) -> None:
     """The readiness table, then triggers, samples, handlers, findings and the verdict."""
     definition = readiness.definition
     header = Text()
-    header.append_text(_text(f"readiness {readiness.path}", "bold"))
-    header.append_text(_text(
-        f"  {definition.label} · {_plural(len(readiness.samples), 'sample')} in "
+    header.append_text(safe_text(f"readiness {readiness.path}", "bold"))
+    header.append_text(safe_text(
+        f"  {definition.label} · {plural(len(readiness.samples), 'sample')} in "
         f"{readiness.samples_dir}", "dim"))
     console.print(header)
-    console.print(_indented(_summary_table(console, readiness)))
+    console.print(indented(_summary_table(console, readiness)))
     console.print()
-    console.print(_indented(_triggers_table(readiness)))
+    console.print(indented(_triggers_table(readiness)))
     if readiness.samples:
         console.print()
-        console.print(_indented(_samples_table(console, readiness)))
+        console.print(indented(_samples_table(console, readiness)))
     if readiness.handlers:
         console.print()
-        console.print(_indented(_handlers_table(console, readiness)))
+        console.print(indented(_handlers_table(console, readiness)))
     console.print()
     findings = [*readiness.lint, *readiness.findings]
     findings.sort(key=lambda item: _SEVERITIES.index(item.severity)
                   if item.severity in _SEVERITIES else len(_SEVERITIES))
-    _render_findings(console, findings)
+    render_findings(console, findings)
     blockers = len(readiness.blockers)
     if readiness.ready:
-        console.print(_text(f"{_symbol(console, 'pass')} ready for review: nothing blocks it",
-                            "bold green"))
+        console.print(safe_text(f"{symbol(console, 'pass')} ready for review: nothing blocks it",
+                                "bold green"))
     else:
-        console.print(_text(f"{_symbol(console, 'fail')} not ready for review: "
-                            f"{_plural(blockers, 'blocker')} (the errors above)", "bold red"))
+        console.print(safe_text(f"{symbol(console, 'fail')} not ready for review: "
+                                f"{plural(blockers, 'blocker')} (the errors above)", "bold red"))
 
 
 def _table(title: str) -> Table:
@@ -65,7 +59,7 @@ def _summary_table(console: Console, readiness: Readiness) -> Table:
     table.add_column("status", no_wrap=True)
     table.add_column("detail", overflow="fold")
     for name, status, detail in _rows(readiness):
-        table.add_row(_text(name), _mark(console, status), _text(detail))
+        table.add_row(safe_text(name), mark(console, status), safe_text(detail))
     return table
 
 
@@ -76,8 +70,8 @@ def _rows(readiness: Readiness) -> list[tuple[str, str, str]]:
               for severity in _SEVERITIES}
     lint_status = "fail" if counts["error"] else "warn" if counts["warning"] else "pass"
     rows = [("definition lint", lint_status,
-             f"{_plural(counts['error'], 'error')} · {_plural(counts['warning'], 'warning')} · "
-             f"{_plural(counts['info'], 'note')} (judged as a submission)")]
+             f"{plural(counts['error'], 'error')} · {plural(counts['warning'], 'warning')} · "
+             f"{plural(counts['info'], 'note')} (judged as a submission)")]
 
     verification = readiness.verification
     checked = len(verification.passing) + len(verification.failing)
@@ -123,7 +117,7 @@ def _rows(readiness: Readiness) -> list[tuple[str, str, str]]:
                      and handler.has_trigger]
         status = "fail" if blocked else "warn" if unchecked else "pass"
         if status == "pass":
-            detail = f"{_plural(len(handlers), 'handler')}, each with a trigger and a stable id"
+            detail = f"{plural(len(handlers), 'handler')}, each with a trigger and a stable id"
         else:
             parts = []
             orphans = [handler.event for handler in handlers if not handler.has_trigger]
@@ -145,9 +139,9 @@ def _triggers_table(readiness: Readiness) -> Table:
     table.add_column("label", overflow="fold")
     table.add_column("fired by", overflow="fold")
     for coverage in readiness.triggers:
-        fired_by = (_text(", ".join(coverage.samples)) if coverage.samples
-                    else _text("no sample", "red"))
-        table.add_row(_text(coverage.event), _text(coverage.label or "", "dim"), fired_by)
+        fired_by = (safe_text(", ".join(coverage.samples)) if coverage.samples
+                    else safe_text("no sample", "red"))
+        table.add_row(safe_text(coverage.event), safe_text(coverage.label or "", "dim"), fired_by)
     return table
 
 
@@ -168,19 +162,19 @@ def _samples_table(console: Console, readiness: Readiness) -> Table:
 
 def _sample_row(console: Console, result: SampleResult) -> tuple[Text, ...]:
     sample, report = result.sample, result.report
-    kind = _text(sample.kind + ("*" if sample.kind == "payload" else ""))
+    kind = safe_text(sample.kind + ("*" if sample.kind == "payload" else ""))
     if report is None:
-        return (_text(sample.name), kind, _mark(console, "skip"),
-                _text(f"unreadable: {sample.error}", "red"))
+        return (safe_text(sample.name), kind, mark(console, "skip"),
+                safe_text(f"unreadable: {sample.error}", "red"))
     verdict = report.signature.verdict
     status = {"pass": "pass", "fail": "fail"}.get(verdict, "skip")
     if result.fired:
-        outcome = _text("fires " + ", ".join(result.fired), "green")
+        outcome = safe_text("fires " + ", ".join(result.fired), "green")
     elif report.ok:
-        outcome = _text(report.outcome.summary)
+        outcome = safe_text(report.outcome.summary)
     else:
-        outcome = _text(report.outcome.summary, "red")
-    return _text(sample.name), kind, _mark(console, status), outcome
+        outcome = safe_text(report.outcome.summary, "red")
+    return safe_text(sample.name), kind, mark(console, status), outcome
 
 
 def _handlers_table(console: Console, readiness: Readiness) -> Table:
@@ -191,11 +185,11 @@ def _handlers_table(console: Console, readiness: Readiness) -> Table:
     table.add_column("external id per sample", overflow="fold")
     for handler in readiness.handlers:
         if handler.stable is None:
-            stable = _text("– no sample", "yellow")
+            stable = safe_text("– no sample", "yellow")
         else:
-            stable = _mark(console, "pass" if handler.stable else "fail")
+            stable = mark(console, "pass" if handler.stable else "fail")
         ids = ", ".join(f"{code if code is not None else 'none'} ({name})"
                         for name, code in handler.codes)
-        table.add_row(_text(handler.event), _yes_no(console, handler.has_trigger),
-                      stable, _text(ids or "–"))
+        table.add_row(safe_text(handler.event), yes_no(console, handler.has_trigger),
+                      stable, safe_text(ids or "–"))
     return table

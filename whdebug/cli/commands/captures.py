@@ -1,0 +1,307 @@
+"""The capture store's commands: `list`, `import`, `export` and `send`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from whdebug.cli import ExitStatus
+from whdebug.cli.options import json_option, open_store, read_files, store_option
+from whdebug.errors import WhdebugError
+
+if TYPE_CHECKING:
+    from whdebug.model.request import CapturedRequest
+    from whdebug.store.store import CaptureSummary, Store
+
+_LIST_DEFAULT = 100
+"""Rows the human `list` shows without --last (--json lists every capture)."""
+_LIST_BATCH = 1000
+
+
+def _store_flag(store: Store) -> str:
+    """` --store PATH` for a suggested command, or '' when PATH is the default."""
+    import shlex
+
+    from whdebug.store.store import default_store_path
+
+    default = default_store_path().absolute()
+    return "" if store.path.absolute() == default else f" --store {shlex.quote(str(store.path))}"
+
+
+def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write `data` to `path`; a new file gets `mode` (captures may hold signatures)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise WhdebugError(f"cannot write: {error.strerror}", str(path)) from None
+
+
+def _summary_json(summary: CaptureSummary) -> dict[str, Any]:
+    from whdebug.formats.capture_json import format_timestamp
+
+    return {
+        "id": summary.id,
+        "received_at": format_timestamp(summary.received_at),
+        "client": summary.client,
+        "method": summary.method,
+        "path": summary.path,
+        "query": summary.query,
+        "body_size": summary.body_size,
+        "truncated": summary.truncated,
+        "response_status": summary.response_status,
+        "content_type": summary.content_type,
+        "user_agent": summary.user_agent,
+    }
+
+
+@click.command(name="list", short_help="List captures, newest first.")
+@json_option("One JSON object per capture per line (every capture unless --last).")
+@click.option("--last", type=click.IntRange(min=1), metavar="N",
+              help=f"Only the newest N captures (default: {_LIST_DEFAULT} in the table, all "
+                   "with --json).")
+@store_option()
+@click.pass_context
+def list_captures(ctx: click.Context, as_json: bool, last: int | None,
+                  store_path: str | None) -> None:
+    """List captures, newest first: id, time (local), method, target, size, the answer
+    sent, content type and sender (user agent)."""
+    store = open_store(store_path)
+    ctx.call_on_close(store.close)
+    if as_json:
+        remaining = last
+        before: int | None = None
+        while remaining is None or remaining > 0:
+            batch = _LIST_BATCH if remaining is None else min(remaining, _LIST_BATCH)
+            page = store.page(before_id=before, limit=batch)
+            if not page:
+                break
+            click.echo("\n".join(json.dumps(_summary_json(row), separators=(",", ":"))
+                                 for row in page))
+            before = page[-1].id
+            if remaining is not None:
+                remaining -= len(page)
+        return
+    from whdebug.cli.output.captures import render_captures, render_no_captures
+    from whdebug.cli.output.text import stdout_console
+
+    console = stdout_console()
+    total = store.count()
+    if not total:
+        render_no_captures(console, store.path)
+        return
+    render_captures(console, store.page(limit=last or _LIST_DEFAULT), total, store.path,
+                    _store_flag(store))
+
+
+@click.command(name="import", short_help="Store .http, .har and .json request files as captures.")
+@click.argument("files", metavar="FILE...", nargs=-1, required=True)
+@store_option()
+@click.pass_context
+def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | None) -> None:
+    """Store every request in FILE... (.http, .har, or a `whdebug export --format json`
+    file) as a new capture, exactly as written; prints the new ids.
+
+    All files are read first and stored in one transaction: if any cannot be read,
+    nothing is imported. The store is created if it does not exist.
+    """
+    from whdebug.cli.output.text import format_size, plural, safe
+
+    requests: list[tuple[str, CapturedRequest]] = []
+    for file in files:
+        requests.extend((file, request) for request in read_files([file]))
+    if not requests:
+        raise WhdebugError("nothing to import: the files hold no requests")
+    store = open_store(store_path, create=True)
+    ctx.call_on_close(store.close)
+    new_ids = store.insert_many(request for _, request in requests)
+    for capture_id, (file, request) in zip(new_ids, requests, strict=True):
+        click.echo(f"#{capture_id}  {safe(request.method, 16)} {safe(request.target)}  "
+                   f"{format_size(request.size)}{'  truncated' if request.truncated else ''}"
+                   f"  from {file}")
+    click.echo(f"import: stored {plural(len(new_ids), 'capture', grouped=True)} in "
+               f"{store.path}", err=True)
+
+
+def _default_base_url(request: CapturedRequest) -> str:
+    """Where an exported curl sends: the Host it was sent to, else the default receiver."""
+    host = (request.header("host") or "").strip()
+    if not host or any(char in host for char in "/?#@ \t\\'\"") or not host.isprintable():
+        return "http://127.0.0.1:8787"
+    forwarded = (request.header("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    return f"{'https' if forwarded == 'https' else 'http'}://{host}"
+
+
+def _curl_script(request: CapturedRequest, url: str, body_file: str | None) -> bytes:
+    """A bash script (or, without `body_file`, a pasteable command) for the capture."""
+    from whdebug.cli.output.text import safe
+    from whdebug.formats.curl import format_curl
+
+    what = (f"whdebug capture #{request.capture_id}" if request.capture_id is not None
+            else "whdebug request")
+    received = request.received_at
+    when = f", received {received.isoformat()}" if received is not None else ""
+    lines = [f"# {what}: {safe(request.method, 16)} {safe(request.target, 120)}{when}\n"]
+    command = format_curl(request, url, body_file=None if body_file is None else "BODY")
+    if body_file is not None:
+        import shlex
+
+        lines.insert(0, "#!/usr/bin/env bash\n")
+        lines.append(f"# the body ({request.size:,} bytes, exactly) is in "
+                     f"{safe(Path(body_file).name)} beside this script\n")
+        reference = '@"$(dirname "$0")"/' + shlex.quote(Path(body_file).name)
+        command = command.replace("--data-binary @BODY", "--data-binary " + reference, 1)
+    return ("".join(lines) + command).encode("utf-8")
+
+
+def _export_data(request: CapturedRequest, format_name: str) -> bytes:
+    """The capture as .http, HAR or capture JSON."""
+    if format_name == "http":
+        from whdebug.formats.http import format_http
+
+        return format_http(request)
+    if format_name == "har":
+        from whdebug.formats.har import format_har
+
+        return format_har([request])
+    from whdebug.formats.capture_json import capture_to_json
+
+    return (json.dumps(capture_to_json(request), indent=2, ensure_ascii=False)
+            + "\n").encode("utf-8")
+
+
+def _export_curl(capture_id: int, request: CapturedRequest, url: str,
+                 output: Path | None) -> bytes | None:
+    """The curl form: the command itself, or (with -o) None once script and body are written."""
+    from whdebug.formats.curl import can_inline, sends_body
+
+    if output is None:
+        if not can_inline(request):
+            raise WhdebugError(f"capture #{capture_id}'s body holds NUL bytes, which a "
+                               "shell argument cannot carry; use -o FILE (the body goes to "
+                               "FILE.body)")
+        return _curl_script(request, url, None)
+    body_path = output.with_name(output.name + ".body")
+    with_body = sends_body(request)
+    data = _curl_script(request, url, str(body_path) if with_body else None)
+    if with_body:
+        _write_private(body_path, request.body)
+    _write_private(output, data, 0o700)
+    click.echo(f"export: wrote {output} (run: bash {output})"
+               + (f" and {body_path} ({request.size:,} bytes)" if with_body else ""), err=True)
+    return None
+
+
+@click.command(short_help="Write a capture as .http, HAR, curl or capture JSON.")
+@click.argument("capture_id", metavar="ID", type=click.IntRange(min=1))
+@click.option("--format", "format_name", type=click.Choice(["http", "har", "curl", "json"]),
+              default="http", show_default=True,
+              help="http: the raw request, body byte for byte; curl: a bash command that "
+                   "re-sends it; json: every field, body in base64.")
+@click.option("-o", "--output", "output_path", metavar="FILE",
+              help="Write to FILE (curl: a script, the body beside it in FILE.body); "
+                   "default: standard output.")
+@click.option("--redact", is_flag=True,
+              help="Mask signature, token, cookie and authorization header values (and "
+                   "such query parameters) before writing.")
+@click.option("--to", "base_url", metavar="URL",
+              help="curl: where to send (default: the Host the capture was sent to). A URL "
+                   "without a path gets the capture's path.")
+@store_option()
+@click.pass_context
+def export(ctx: click.Context, capture_id: int, format_name: str, output_path: str | None,
+           redact: bool, base_url: str | None, store_path: str | None) -> None:
+    """Write capture ID in one of four formats; every byte of the body survives."""
+    if base_url is not None and format_name != "curl":
+        raise click.UsageError("--to is for --format curl", ctx)
+    store = open_store(store_path)
+    ctx.call_on_close(store.close)
+    request = store.get(capture_id)
+    if redact:
+        from whdebug.model.secrecy import SecretSet
+        from whdebug.tools.bundle import mask_request
+
+        masked, _ = mask_request(request, SecretSet())
+        names = [name for (name, value), (_, kept) in zip(request.headers, masked.headers,
+                                                          strict=True) if value != kept]
+        query = " and query parameters" if masked.query != request.query else ""
+        click.echo(f"export: masked {', '.join(names) or 'no headers'}{query}", err=True)
+        request = masked
+    if request.truncated:
+        click.echo(f"export: capture #{capture_id} is truncated: only the first "
+                   f"{len(request.body):,} of {request.size:,} bytes were stored", err=True)
+    output = Path(output_path) if output_path is not None else None
+    if output is not None and output.is_dir():
+        raise WhdebugError("-o must be a file, not a directory", str(output))
+    if format_name == "curl":
+        from whdebug.tools.resend import target_url
+
+        url = target_url(base_url or _default_base_url(request), request)
+        data = _export_curl(capture_id, request, url, output)
+        if data is None:
+            return
+    else:
+        data = _export_data(request, format_name)
+    if output is None:
+        stdout = sys.stdout.buffer
+        stdout.write(data)
+        stdout.flush()
+    else:
+        _write_private(output, data)
+        click.echo(f"export: wrote {output} ({len(data):,} bytes)", err=True)
+
+
+@click.command(short_help="Re-send a capture's exact bytes and headers to a URL.")
+@click.argument("capture_id", metavar="[ID]", required=False, type=click.IntRange(min=1))
+@click.option("--to", "url", metavar="URL", required=True,
+              help="Where to send. A URL without a path gets the capture's path; the "
+                   "capture's query string is appended.")
+@click.option("--file", "file_path", metavar="F",
+              help="Send the request(s) in a .http, .har or .json file instead of a capture.")
+@store_option()
+@click.pass_context
+def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | None,
+         store_path: str | None) -> None:
+    """Send capture ID (or --file F) to URL: the same method, the exact body bytes and the
+    original headers, minus hop-by-hop ones (Host and Content-Length are recomputed).
+
+    Prints the answer's status line, headers and the start of its body. Exit status 0
+    when every answer is 2xx, 1 otherwise, 2 when nothing answered or on bad input.
+    """
+    if (capture_id is None) == (file_path is None):
+        raise click.UsageError("give a capture ID or --file F (one of them)", ctx)
+    from whdebug.cli.output.captures import format_answer
+    from whdebug.cli.output.text import plural, safe
+    from whdebug.tools.resend import forwardable_headers, resend, target_url
+
+    if file_path is not None:
+        requests = read_files([file_path])
+    else:
+        store = open_store(store_path)
+        ctx.call_on_close(store.close)
+        requests = [store.get(capture_id or 0)]
+    for request in requests:
+        if request.truncated:
+            what = (f"capture #{request.capture_id}" if request.capture_id is not None
+                    else request.source_label)
+            raise WhdebugError(f"{what} was truncated: only {len(request.body):,} of "
+                               f"{request.size:,} bytes were stored, so it cannot be re-sent")
+        target_url(url, request)  # a bad URL fails before anything is sent
+    all_ok = True
+    for number, request in enumerate(requests):
+        if number:
+            click.echo()
+        answer = resend(request, url)
+        all_ok = all_ok and answer.ok
+        headers = plural(len(forwardable_headers(request)), "header", grouped=True)
+        click.echo(f"send: {request.source_label} {safe(request.method, 16)} "
+                   f"{safe(answer.url)} ({request.size:,} bytes, {headers}) -> "
+                   f"{answer.status} in {answer.elapsed * 1000:.0f} ms", err=True)
+        click.echo(format_answer(answer))
+    ctx.exit(ExitStatus.SUCCESS if all_ok else ExitStatus.FINDING)

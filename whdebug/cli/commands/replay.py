@@ -1,0 +1,164 @@
+"""`whdebug replay`: analyse captures or request files and print a report for each."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+from whdebug.cli import ExitStatus
+from whdebug.cli.options import (
+    analysis_options,
+    definition_option,
+    json_option,
+    load_secrets,
+    parse_now,
+    profile_option,
+    read_files,
+    store_option,
+    verbose_option,
+)
+
+if TYPE_CHECKING:
+    from whdebug.model.request import CapturedRequest
+    from whdebug.store.store import Store
+
+def _capture_ids(store: Store, ids: Sequence[int], all_captures: bool,
+                 last: int | None) -> list[int]:
+    from whdebug.errors import StoreError
+
+    existing = store.ids()
+    chosen: set[int] = set()
+    if all_captures:
+        chosen.update(existing)
+    elif last is not None:
+        chosen.update(existing[-last:])
+    known = set(existing)
+    for capture_id in ids:
+        if capture_id not in known:
+            raise StoreError(f"no capture #{capture_id}", str(store.path))
+        chosen.add(capture_id)
+    return sorted(chosen)
+
+
+def _earlier_captures(store: Store, chosen: Sequence[int], window: int | None) -> list[int]:
+    """Captures not replayed that the runtime would have seen before the replayed ones.
+
+    Every capture older than the first chosen one (only the newest `window` of them with
+    --dedupe-window) and those between chosen ones; their accepted transaction ids seed
+    the dedupe index, so a redelivery reports TX_DUPLICATE against the original capture.
+    """
+    if not chosen:
+        return []
+    first, last, picked = chosen[0], chosen[-1], set(chosen)
+    existing = store.ids()
+    before = [capture_id for capture_id in existing if capture_id < first]
+    if window is not None:
+        before = before[len(before) - window:] if window else []
+    return before + [capture_id for capture_id in existing
+                     if first < capture_id < last and capture_id not in picked]
+
+
+@click.command(short_help="Analyse captures or request files; print a report for each.")
+@click.argument("capture_ids", metavar="[ID]...", nargs=-1, type=click.IntRange(min=1))
+@click.option("--file", "files", metavar="F", multiple=True,
+              help="A .http, .har or .json request file (repeatable).")
+@definition_option("The MiniApp definition (.json, JSON5 or a JS object literal).")
+@profile_option
+@analysis_options
+@click.option("--all", "all_captures", is_flag=True, help="Every capture in the store.")
+@click.option("--last", type=click.IntRange(min=1), metavar="N",
+              help="The newest N captures in the store.")
+@store_option()
+@click.option("--dedupe-window", type=click.IntRange(min=0), metavar="N",
+              help="Remember only the last N transaction ids (default: all).")
+@json_option("One JSON report per line, then one summary line.")
+@verbose_option("Also show signature attempts, event parts and suggestions.")
+@click.pass_context
+def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, ...],
+           definition_path: str | None, profile_name: str | None,
+           credentials_file: str | None,
+           credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
+           missing_part: str, nullish: bool, now_text: str | None, all_captures: bool,
+           last: int | None, store_path: str | None, dedupe_window: int | None,
+           as_json: bool, verbose: bool) -> None:
+    """Analyse captures (by ID, --all, --last) or request files, and print a report each.
+
+    Exit status 0 when every request would be accepted and fire a trigger (or is a
+    correctly answered challenge), 1 otherwise, 2 on bad input.
+    """
+    uses_store = bool(capture_ids) or all_captures or last is not None
+    if not files and not uses_store:
+        raise click.UsageError("nothing to replay: give --file F, capture IDs, --all or "
+                               "--last N", ctx)
+    if (definition_path is None) == (profile_name is None):
+        raise click.UsageError("give --definition FILE or --profile NAME (one of them)", ctx)
+    from whdebug.engine import AnalysisOptions
+    from whdebug.engine.session import ReplaySession
+    from whdebug.model.definition import load_definition
+
+    now = parse_now(now_text)
+    secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
+    analyzer = None
+    if profile_name is not None:
+        from whdebug.tools.profiles import analyze_profile, get_profile
+
+        profile = get_profile(profile_name)
+        definition = profile.definition
+        analyzer = functools.partial(analyze_profile, profile=profile, secrets=secrets)
+    else:
+        assert definition_path is not None
+        definition = load_definition(definition_path)
+    file_requests = read_files(files)
+    store: Store | None = None
+    ids: list[int] = []
+    earlier: list[int] = []
+    if uses_store:
+        from whdebug.store.store import Store, default_store_path
+
+        store = Store.open(store_path or default_store_path(), create=False)
+        ctx.call_on_close(store.close)
+        ids = _capture_ids(store, capture_ids, all_captures, last)
+        earlier = _earlier_captures(store, ids, dedupe_window)
+
+    session = ReplaySession(definition, secrets, now=now, window=dedupe_window,
+                            options=AnalysisOptions(missing_part=missing_part, nullish=nullish),
+                            analyzer=analyzer)
+
+    def requests() -> Iterator[CapturedRequest]:
+        """The chosen captures, oldest first, then the files; earlier captures only seed."""
+        chosen = set(ids)
+        for capture_id in sorted(chosen.union(earlier)):
+            assert store is not None
+            request = store.get(capture_id)
+            if capture_id in chosen:
+                yield request
+            else:
+                session.seed(request)
+        yield from file_requests
+
+    console = None
+    if not as_json:
+        from whdebug.cli.output.text import stdout_console
+
+        console = stdout_console()
+    for request in requests():
+        report, line = session.replay_line(request)
+        if console is None:
+            click.echo(line)
+        else:
+            from whdebug.cli.output.report import render_report
+
+            render_report(console, report, verbose=verbose)
+            console.print()
+    summary = session.summary()
+    if console is None:
+        click.echo(json.dumps(summary, separators=(",", ":")))
+    else:
+        from whdebug.cli.output.report import render_replay_summary
+
+        render_replay_summary(console, summary, definition, profile_name)
+    ctx.exit(ExitStatus.SUCCESS if session.all_ok else ExitStatus.FINDING)

@@ -1,0 +1,82 @@
+"""`whdebug serve`: run the receiver alone, one console line per capture."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+
+from whdebug.cli.options import (
+    analysis_options,
+    definition_option,
+    load_secrets,
+    parse_now,
+    store_option,
+)
+
+
+@click.command(short_help="Run the receiver only: capture every request, one line each.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback exposes captures and secrets.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True,
+              help="Port to listen on (0: any free port, shown in the banner).")
+@store_option()
+@click.option("--max-body", type=click.IntRange(min=0), default=26_214_400, show_default=True,
+              metavar="BYTES", help="Larger bodies are answered 413 and stored truncated.")
+@click.option("--forward-to", metavar="URL",
+              help="Relay each capture's exact bytes to URL (your app) and record its answer.")
+@click.option("--strict", is_flag=True,
+              help="Answer 401 when the signature does not verify, as the runtime does.")
+@definition_option("The MiniApp definition: answers challenges, explains each capture.")
+@analysis_options
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_body: int,
+          forward_to: str | None, strict: bool, definition_path: str | None,
+          credentials_file: str | None, credential_pairs: tuple[str, ...],
+          config_pairs: tuple[str, ...], missing_part: str, nullish: bool,
+          now_text: str | None) -> None:
+    """Receive webhooks on HOST:PORT and store every request's exact bytes.
+
+    Prints one line per capture: time, method, path, size and the answer sent; with
+    --definition also the event, the signature verdict and what the runtime would do.
+    Stop with Ctrl-C, then explain a capture with `whdebug replay --last 1 --definition FILE`.
+    """
+    if strict and definition_path is None:
+        raise click.UsageError("--strict needs --definition FILE (to verify signatures)", ctx)
+    if forward_to is not None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(forward_to)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise click.UsageError(f"--forward-to: expected an http:// or https:// URL, got "
+                                   f"{forward_to!r}", ctx)
+    from whdebug.cli.output.serve import ConsoleSink
+    from whdebug.engine import AnalysisOptions
+    from whdebug.model.definition import load_definition
+    from whdebug.receiver.app import ReceiverSettings
+    from whdebug.receiver.server import ServerSettings
+    from whdebug.receiver.server import serve as run_server
+    from whdebug.store.store import default_store_path
+
+    definition = load_definition(definition_path) if definition_path is not None else None
+    settings = ReceiverSettings(
+        definition=definition,
+        secrets=load_secrets(credentials_file, credential_pairs, config_pairs),
+        strict=strict,
+        max_body=max_body,
+        forward_to=forward_to,
+        options=AnalysisOptions(missing_part=missing_part, nullish=nullish),
+        analysis_now=parse_now(now_text) if now_text else None,
+    )
+    path = Path(store_path) if store_path else default_store_path()
+    run_server(path, settings, ServerSettings(host=host, port=port), ConsoleSink())
+    store = "" if store_path is None else f" --store {shlex.quote(store_path)}"
+    if definition_path is not None:
+        secret_flags = " (plus your --credential flags)" if (
+            credentials_file or credential_pairs or config_pairs) else ""
+        click.echo(f"receiver stopped. Explain the newest capture: whdebug replay --last 1 "
+                   f"--definition {shlex.quote(definition_path)}{store}{secret_flags}",
+                   err=True)
+    else:
+        click.echo(f"receiver stopped. See the captures: whdebug list{store}", err=True)

@@ -1,0 +1,172 @@
+"""The flags several commands share, declared once, and the parsing of their values.
+
+Also the secret values a run knows (from these flags and the definition) and the scrub
+that masks them in anything printed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from whdebug.errors import WhdebugError, decode_text, read_input
+
+if TYPE_CHECKING:
+    from whdebug.model.request import CapturedRequest, Secrets
+    from whdebug.store.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STORE_HELP = "Capture store (default: $WHDEBUG_STORE or .whdebug/captures.db)."
+_MIN_SECRET_LENGTH = 4
+
+
+# --- the flags ----------------------------------------------------------------------------
+
+
+def _apply(func: F, options: Sequence[Callable[[F], F]]) -> F:
+    """`func` with `options` in the order listed (as `--help` shows them)."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def secret_options(func: F) -> F:
+    """--credentials, --credential and --config: the secrets a run may use."""
+    return _apply(func, [
+        click.option("--credentials", "credentials_file", metavar="FILE",
+                     help="JSON object file: the tenant's installed-app credentials."),
+        click.option("--credential", "credential_pairs", metavar="KEY=VALUE", multiple=True,
+                     help="One credential (repeatable); wins over --credentials."),
+        click.option("--config", "config_pairs", metavar="KEY=VALUE", multiple=True,
+                     help="Override a global auth.config value (repeatable)."),
+    ])
+
+
+def now_option(func: F) -> F:
+    """--now: the time timestamps are judged (or signed) at."""
+    return click.option("--now", "now_text", metavar="ISO8601",
+                        help="The time to judge timestamps against (default: now, UTC).")(func)
+
+
+def analysis_options(func: F) -> F:
+    """Flags shared by every command that analyses requests (SPEC: common analysis flags)."""
+    return _apply(func, [
+        secret_options,
+        click.option("--missing-part", type=click.Choice(["empty", "skip", "undefined"]),
+                     default="empty", show_default=True,
+                     help="How a missing composite event part joins."),
+        click.option("--nullish", is_flag=True,
+                     help="Resolve the secret with ?? (an empty credential is kept) "
+                          "instead of ||."),
+        now_option,
+    ])
+
+
+def definition_option(help_text: str | None = None, *,
+                      required: bool = False) -> Callable[[F], F]:
+    """--definition FILE, with the command's own help."""
+    return click.option("--definition", "definition_path", metavar="FILE", required=required,
+                        help=help_text)
+
+
+def profile_option(func: F) -> F:
+    """--profile NAME: a built-in definition instead of --definition."""
+    return click.option("--profile", "profile_name", metavar="NAME",
+                        help="A built-in profile instead of --definition: karzoun-tenant "
+                             "(--credential secret=... [--credential token=...]).")(func)
+
+
+def store_option(help_text: str | None = STORE_HELP) -> Callable[[F], F]:
+    """--store PATH: the capture store."""
+    return click.option("--store", "store_path", metavar="PATH", help=help_text)
+
+
+def json_option(help_text: str) -> Callable[[F], F]:
+    """--json: machine-readable output, described per command."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def verbose_option(help_text: str) -> Callable[[F], F]:
+    """-v/--verbose: more detail, described per command."""
+    return click.option("-v", "--verbose", is_flag=True, help=help_text)
+
+
+# --- their values -------------------------------------------------------------------------
+
+
+def parse_now(value: str | None) -> datetime:
+    """`--now`: ISO 8601 with or without Z or an offset (naive means UTC); default: now."""
+    if value is None:
+        return datetime.now(UTC)
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise WhdebugError(f"--now: not an ISO 8601 time ({value})") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_pairs(flag: str, pairs: Sequence[str]) -> dict[str, str]:
+    """`KEY=VALUE` arguments; the value is never echoed in an error (it may be a secret)."""
+    parsed: dict[str, str] = {}
+    for number, pair in enumerate(pairs, 1):
+        key, separator, value = pair.partition("=")
+        if not separator:
+            raise WhdebugError(f'{flag}: expected KEY=VALUE (argument {number} has no "=")')
+        if not key.strip():
+            raise WhdebugError(f"{flag}: expected KEY=VALUE (argument {number} has no key)")
+        parsed[key.strip()] = value
+    return parsed
+
+
+def read_credentials(path: str) -> dict[str, Any]:
+    """A credentials file: one JSON object. Errors never quote the file's content."""
+    text = decode_text(read_input(path, "credentials"), path, "credentials")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise WhdebugError(
+            f"{path}:{error.lineno}:{error.colno}: credentials file is not valid JSON "
+            f"({error.msg})") from None
+    if not isinstance(data, dict):
+        raise WhdebugError("credentials file must hold a JSON object of KEY: VALUE", path)
+    return data
+
+
+def load_secrets(credentials_file: str | None, credential_pairs: Sequence[str],
+                 config_pairs: Sequence[str]) -> Secrets:
+    """The secrets of --credentials, --credential and --config (a pair wins over the file)."""
+    from whdebug.model.request import Secrets
+
+    credentials: dict[str, Any] = {}
+    if credentials_file is not None:
+        credentials.update(read_credentials(credentials_file))
+    credentials.update(parse_pairs("--credential", credential_pairs))
+    return Secrets(credentials=credentials, config=parse_pairs("--config", config_pairs))
+
+
+def read_files(files: Sequence[str]) -> list[CapturedRequest]:
+    """Every request in the given .http, .har and .json files, in order."""
+    from whdebug.formats.read import read_requests
+
+    return read_requests(files)
+
+
+def open_store(store_path: str | None, *, create: bool = False) -> Store:
+    """The store to read (never created unless `create`: a typo must not look empty)."""
+    from whdebug.errors import StoreError
+    from whdebug.store.store import Store, default_store_path
+
+    path = Path(store_path) if store_path else default_store_path()
+    if not create and not path.exists():
+        raise StoreError("capture store not found; capture with `whdebug serve` or "
+                         "`whdebug import FILE` first, or give --store PATH", str(path))
+    return Store.open(path, create=create)

@@ -1,0 +1,87 @@
+"""Human output of the capture-store commands: the `list` table and `send`'s answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from whdebug.cli.output.text import format_size, plural, safe
+from whdebug.store.store import CaptureSummary
+from whdebug.tools.resend import Answer
+
+PREVIEW_BYTES = 4096
+"""Bytes of an answer's body `send` prints."""
+
+
+def _status_cell(status: int | None) -> tuple[str, str]:
+    if status is None:
+        return "—", "dim"
+    return str(status), "green" if status < 400 else "red"
+
+
+def render_no_captures(console: Console, store_path: object) -> None:
+    """What an empty store's `list` says, with how to fill it."""
+    console.print(Text(f"no captures yet in {store_path}. Point a provider (or curl "
+                       "--data-binary @payload.json) at `whdebug serve`, or `whdebug "
+                       "import FILE`."))
+
+
+def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int,
+                    store_path: object, store_flag: str) -> None:
+    """`whdebug list`: one row per capture, newest first, then where they are and what next."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("#", justify="right", style="bold", no_wrap=True)
+    table.add_column("received", no_wrap=True, style="dim")
+    table.add_column("method", no_wrap=True, min_width=6)
+    table.add_column("target", overflow="fold", ratio=1)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("status", justify="right", no_wrap=True)
+    # The target matters most: the other text columns appear only when there is room.
+    extra = [(title, width) for title, width in (("content type", 100), ("sender", 125))
+             if console.width >= width]
+    for title, _ in extra:
+        table.add_column(title, overflow="ellipsis", no_wrap=True, max_width=28)
+    for row in rows:
+        size = Text(format_size(row.body_size))
+        if row.truncated:
+            size.append(" truncated", style="bold yellow")
+        status, style = _status_cell(row.response_status)
+        cells = [
+            Text(str(row.id)),
+            Text(row.received_at.astimezone().strftime("%m-%d %H:%M:%S")),
+            Text(safe(row.method, 16)),
+            Text(safe(row.target)),
+            size,
+            Text(status, style=style),
+        ]
+        values = {"content type": row.content_type, "sender": row.user_agent}
+        cells.extend(Text(safe(values[title] or "—", 60)) for title, _ in extra)
+        table.add_row(*cells)
+    console.print(table)
+    shown = len(rows)
+    note = f"{plural(total, 'capture', grouped=True)} in {store_path} (times are local)"
+    if shown < total:
+        note += f"; newest {shown:,} shown (--last N for more)"
+    console.print(Text(note, style="dim"))
+    console.print(Text(f"explain one: whdebug replay ID --definition FILE{store_flag}",
+                       style="dim"))
+
+
+def format_answer(answer: Answer) -> str:
+    """The target's answer as `send` prints it: status line, headers, a body preview."""
+    lines = [f"HTTP/{answer.http_version.removeprefix('HTTP/')} {answer.status} "
+             f"{safe(answer.reason, 80)}".rstrip()]
+    lines.extend(f"{safe(name, 80)}: {safe(value, 400)}" for name, value in answer.headers)
+    lines.append("")
+    body = answer.body
+    if body:
+        preview = body[:PREVIEW_BYTES].decode("utf-8", errors="replace")
+        preview = "\n".join(safe(line, PREVIEW_BYTES) for line in preview.split("\n"))
+        lines.append(preview)
+        if len(body) > PREVIEW_BYTES:
+            lines.append(f"… ({len(body) - PREVIEW_BYTES:,} more bytes)")
+    return "\n".join(lines)

@@ -1,0 +1,183 @@
+"""Human output of `whdebug serve`: the banner, the exposed-host warning and one line per
+capture and per forward, printed by the receiver (and its analyst process) through ConsoleSink.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from whdebug.cli.output.text import format_size
+from whdebug.receiver.app import CaptureEvent, ForwardEvent, ReceiverSettings
+
+Segments = list[tuple[str, str]]
+"""A console line as (text, rich style) pieces: joined plain, or assembled with colour."""
+
+_SIGNATURE_MARKS = {"pass": ("sig ✓", "green"), "fail": ("sig ✗", "bold red"),
+                    "skipped": ("sig -", "dim")}
+_OUTCOME_STYLES = {"fires": "bold green", "challenge": "cyan", "rejected": "bold red",
+                   "duplicate": "yellow", "no-trigger": "yellow", "no-event": "yellow"}
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    """Request-controlled text safe for a terminal: no control characters, bounded length."""
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else "\ufffd" for char in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _status_style(status: int | None) -> str:
+    if status is None or status >= 500:
+        return "bold red"
+    return "green" if status < 400 else "red"
+
+
+@functools.lru_cache(maxsize=8)
+def _local_time(epoch_seconds: int) -> str:
+    """Local wall-clock time of a second; cached, as a burst of captures shares its second."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch_seconds))
+
+
+def capture_segments(event: CaptureEvent) -> Segments:
+    """`2025-11-24 16:00:05  POST /path  7.0 KB  -> 200  push  sig ✓  fires  #12`.
+
+    The time is local; colour only repeats what the words and symbols already say.
+    """
+    status = event.response_status
+    line: Segments = [
+        (_local_time(int(event.received_at.timestamp())), "dim"),
+        ("  ", ""),
+        (_printable(event.method, 16), "bold"),
+        (f" {_printable(event.target, 100)}  {format_size(event.size)}", ""),
+    ]
+    if event.truncated:
+        line.append((" truncated", "yellow"))
+    line += [("  -> ", ""), ("---" if status is None else str(status), _status_style(status))]
+    if event.wrong_path:
+        line.append((f"  ⚠ wrong path, expected POST {event.expected_path}", "bold yellow"))
+    if event.event is not None:
+        line.append(("  " + _printable(event.event, 60), "bold"))
+    if event.signature is not None:
+        mark, style = _SIGNATURE_MARKS.get(event.signature, (f"sig {event.signature}", ""))
+        line += [("  ", ""), (mark, style)]
+    if event.outcome is not None:
+        line += [("  ", ""), (event.outcome, _OUTCOME_STYLES.get(event.outcome, ""))]
+        if event.duplicate_of is not None:
+            line.append((f" of #{event.duplicate_of}", "yellow"))
+    if event.error is not None:
+        line.append((f"  ! {_printable(event.error, 100)}", "bold red"))
+    if event.capture_id is not None:
+        line.append((f"  #{event.capture_id}", "dim"))
+    return line
+
+
+def forward_segments(event: ForwardEvent) -> Segments:
+    """`  ↳ #12 forwarded to URL -> 200`, or why forwarding failed."""
+    line: Segments = [
+        (f"  ↳ #{event.capture_id} forwarded to {_printable(event.url, 80)} -> ", "dim")]
+    if event.status is not None:
+        line.append((str(event.status), _status_style(event.status)))
+    else:
+        line.append((f"failed: {_printable(event.error or 'unknown error', 100)}", "bold red"))
+    return line
+
+
+def _segments(event: CaptureEvent | ForwardEvent) -> Segments:
+    return capture_segments(event) if isinstance(event, CaptureEvent) else forward_segments(event)
+
+
+def _text(segments: Segments) -> Text:
+    return Text.assemble(*segments, no_wrap=True, overflow="ellipsis")
+
+
+def format_capture_line(event: CaptureEvent) -> Text:
+    """One capture's console line as rich Text (styled pieces, never markup)."""
+    return _text(capture_segments(event))
+
+
+def write_lines(console: Console, lines: list[Segments]) -> None:
+    """Print lines at once: plain text without colour (fast), else through rich.
+
+    Without colour (a pipe, a file, NO_COLOR) lines are written as plain text, skipping
+    rich's rendering, so a busy receiver spends its time receiving.
+    """
+    if console.color_system is None or console.no_color:
+        console.file.write("".join(text for line in lines for text, _ in (*line, ("\n", ""))))
+        console.file.flush()
+    else:
+        console.print(Text("\n").join(_text(line) for line in lines), soft_wrap=True,
+                      highlight=False)
+
+
+def print_banner(console: Console, url: str, store_path: Path,
+                 settings: ReceiverSettings) -> None:
+    """Where the receiver listens, where to send, where captures go and how to stop."""
+    definition = settings.definition
+    console.print(Text.assemble("whdebug receiver listening on ", (url, "bold")))
+    if definition is not None and definition.webhook_path:
+        console.print(Text.assemble("  register  ", (url + definition.webhook_path, "bold cyan"),
+                                    f"  (POST, {definition.label})"))
+    else:
+        console.print(f"  send to   {url}/ (any path; no definition loaded)", highlight=False)
+    console.print(f"  store     {store_path}", highlight=False)
+    if settings.forward_to:
+        console.print(f"  forward   {settings.forward_to}", highlight=False)
+    if settings.strict:
+        console.print("  strict    answers 401 when the signature does not verify",
+                      highlight=False)
+    console.print("Press Ctrl-C to stop.", style="dim")
+
+
+def print_exposed_warning(error_console: Console, host: str) -> None:
+    """Listening beyond loopback exposes captures and secrets: say so, in red, on stderr."""
+    error_console.print(Text(
+        f"whdebug: WARNING: listening on {host}, which is not loopback: anyone who can reach "
+        "this machine can send requests that are stored and analysed with your secrets, and "
+        "captured payloads and secrets become reachable from the network. Prefer "
+        "--host 127.0.0.1 behind a tunnel.", style="bold red"))
+
+
+class ConsoleSink:
+    """The receiver's sink for a terminal: the banner and lines on `console`, the warning on
+    `error_console`.
+
+    It pickles as its console's settings, so the analyst process can print on the same
+    standard output with the same colours and width (see `for_child`).
+    """
+
+    def __init__(self, console: Console | None = None,
+                 error_console: Console | None = None) -> None:
+        self.console = console or Console()
+        self.error_console = error_console or Console(stderr=True)
+
+    def exposed(self, host: str) -> None:
+        print_exposed_warning(self.error_console, host)
+
+    def listening(self, url: str, store_path: Path, settings: ReceiverSettings) -> None:
+        print_banner(self.console, url, store_path, settings)
+
+    def lines(self, events: Sequence[CaptureEvent | ForwardEvent]) -> None:
+        if events:
+            write_lines(self.console, [_segments(event) for event in events])
+
+    def for_child(self) -> ConsoleSink | None:
+        """This sink for another process: only when it prints to this process's stdout,
+        which a child process shares (not into a Console that writes elsewhere)."""
+        return self if self.console.file is sys.stdout else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        console = self.console
+        return {"color_system": console.color_system, "no_color": console.no_color,
+                "width": console.width}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.console = Console(color_system=state["color_system"], no_color=state["no_color"],
+                               width=state["width"])
+        self.error_console = Console(stderr=True)

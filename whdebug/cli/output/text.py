@@ -1,0 +1,61 @@
+"""Text helpers every renderer shares: terminal-safe text, sizes, plurals, the stdout console.
+
+Request-controlled text goes through `escape` (or `safe_text`, which builds a plain rich
+`Text`, never markup) so a captured header can neither inject terminal sequences nor hide a
+stray zero-width space.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from rich.console import Console
+from rich.filesize import pick_unit_and_suffix
+from rich.text import Text
+
+# C0/C1 controls, bidi overrides and zero-width characters: shown escaped, never raw.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_SIZE_UNITS = ["B", "KB", "MB", "GB"]
+
+
+def _escape_match(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """`text` with control and invisible characters written as `\\xNN` or `\\uNNNN`."""
+    return _UNSAFE.sub(_escape_match, text)
+
+
+def safe(text: str, limit: int = 200) -> str:
+    """Request-controlled text for a terminal: control characters escaped, length bounded."""
+    text = escape(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def safe_text(value: object, style: str = "") -> Text:
+    """`value` as plain text with unsafe characters escaped; never parsed as markup."""
+    return Text(escape(str(value)), style=style)
+
+
+def format_size(size: int) -> str:
+    """Bytes in decimal units with one decimal: `275 B`, `7.0 KB`, `1.2 MB`."""
+    unit, suffix = pick_unit_and_suffix(size, _SIZE_UNITS, 1000)
+    return f"{size} B" if unit == 1 else f"{size / unit:.1f} {suffix}"
+
+
+def plural(count: int, noun: str, *, grouped: bool = False) -> str:
+    """`1 request`, `3 requests`; `grouped` writes thousands as `1,234`."""
+    number = f"{count:,}" if grouped else str(count)
+    return f"{number} {noun}" if count == 1 else f"{number} {noun}s"
+
+
+def stdout_console() -> Console:
+    """The console for standard output; a terminal that cannot encode a symbol gets '?'."""
+    stream = sys.stdout
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
+    if encoding != "utf8" and hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="replace")
+    return Console(highlight=False)
