@@ -80,7 +80,7 @@ async def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path) -> N
     try:
         clients = asyncio.create_task(load(port, answered, stop))
         await asyncio.sleep(LOAD_SECONDS)
-        deadline = time.monotonic() + 20  # a slow machine: wait for enough answers to mean something
+        deadline = time.monotonic() + 20  # a slow machine: wait for enough answers to count
         while len(answered) < 200 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         os.kill(process.pid, signal.SIGKILL)  # mid-run: clients are still sending

@@ -457,7 +457,7 @@ def _start_analyst(store_path: Path, settings: ReceiverSettings, console: Consol
     that writes elsewhere (tests, embedding).
     """
     definition = settings.definition
-    if definition is None or not defers(definition, settings.strict):
+    if definition is None or not defers(settings.plan, settings.strict):
         return None
     if console.file is not sys.stdout:
         return None
