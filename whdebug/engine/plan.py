@@ -8,12 +8,12 @@ DEF_BAD_JSONPATH finding. Compiling never raises.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from whdebug.engine._projection import Projection, build_projection
+from whdebug.engine._shapes import ShapeReader, jsonpath_finding, kind_of
 from whdebug.engine._specs import (
     ChallengeSpec,
     CompositeSpec,
@@ -30,7 +30,7 @@ from whdebug.engine._specs import (
     VerificationSpec,
     lookup_spec,
 )
-from whdebug.engine.bodypaths import BodyPath, compile_body_path, repair_path
+from whdebug.engine.bodypaths import BodyPath, compile_body_path
 from whdebug.engine.locations import Location, def_finding, pointer, where
 from whdebug.engine.paths import js_string
 from whdebug.engine.report import Finding
@@ -53,10 +53,10 @@ __all__ = [
     "TriggerSpec",
     "VerificationSpec",
     "compile_definition",
+    "jsonpath_finding",
 ]
 
 _WEBHOOK: Location = ("webhook",)
-_IGNORED = "whdebug ignores it, as the runtime cannot use it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,139 +97,37 @@ class Plan:
 def compile_definition(definition: Definition) -> Plan:
     """The Plan of `definition`; shape errors become findings, never exceptions."""
     data = definition.data
-    compiler = _Compiler()
-    ns = compiler.get(data, "ns", (), str, "the webhook URL and trigger types cannot be derived")
-    version = compiler.get(data, "version", (), str)
-    webhook = compiler.get(data, "webhook", (), dict, "no webhook step can run") or {}
-    auth = compiler.get(data, "auth", (), dict) or {}
-    triggers = _triggers(compiler, data)
+    reader = ShapeReader()
+    ns = reader.get(data, "ns", (), str, "the webhook URL and trigger types cannot be derived")
+    version = reader.get(data, "version", (), str)
+    webhook = reader.get(data, "webhook", (), dict, "no webhook step can run") or {}
+    auth = reader.get(data, "auth", (), dict) or {}
+    triggers = _triggers(reader, data)
     return Plan(
         ns=ns,
         version=version,
-        verification=_verification(compiler, webhook),
-        event_extraction=_event_extraction(compiler, webhook),
-        transaction=_transaction(compiler, webhook),
-        challenge=_challenge(compiler, webhook),
-        customer=_customer(compiler, webhook),
-        response=_response(compiler, webhook),
-        sync=_sync(compiler, data),
+        event_extraction=_event_extraction(reader, webhook),
+        transaction=_transaction(reader, webhook),
+        customer=_customer(reader, webhook),
+        challenge=_challenge(reader, webhook),
+        verification=_verification(reader, webhook),
+        response=_response(reader, webhook),
+        sync=_sync(reader, data),
         triggers=triggers,
         trigger_events=tuple(t.event for t in triggers if t.event is not None),
-        auth_type=compiler.get(auth, "type", ("auth",), str),
-        auth_config=compiler.get(auth, "config", ("auth",), dict) or {},
-        sensitive_keys=tuple(compiler.strings(auth, "sensitiveKeys", ("auth",))),
-        projection=build_projection(p.keys for p in compiler.body_paths if p.keys),
-        findings=tuple(compiler.findings),
+        auth_type=reader.get(auth, "type", ("auth",), str),
+        auth_config=reader.get(auth, "config", ("auth",), dict) or {},
+        sensitive_keys=tuple(reader.strings(auth, "sensitiveKeys", ("auth",))),
+        projection=build_projection(p.keys for p in reader.body_paths if p.keys),
+        findings=tuple(reader.findings),
         path=definition.path,
     )
-
-
-class _Compiler:
-    """Reads typed values out of the document, recording a finding for each shape error."""
-
-    def __init__(self) -> None:
-        self.findings: list[Finding] = []
-        self.body_paths: list[BodyPath] = []
-        """Usable paths evaluated against the whole body (they make up the projection)."""
-
-    def get(self, container: Mapping[str, Any], key: str, at: Location, kind: type,
-            consequence: str = _IGNORED) -> Any:
-        """`container[key]` when it has JSON type `kind`; None when absent, null or mistyped."""
-        value = container.get(key)
-        if value is None or value.__class__ is kind or _has_type(value, kind):
-            return value
-        self.wrong_type((*at, key), value, kind, consequence)
-        return None
-
-    def wrong_type(self, at: Location, value: Any, kind: type,
-                   consequence: str = _IGNORED) -> None:
-        shown, wanted = where(at), _KIND_NAMES[kind]
-        self.findings.append(def_finding(
-            "DEF_SCHEMA", f"{shown} must be {wanted}, not {_kind_of(value)}: {consequence}",
-            f"change {shown} to {wanted}", at))
-
-    def strings(self, container: Mapping[str, Any], key: str, at: Location,
-                consequence: str = _IGNORED) -> list[str]:
-        """The string items of an array field; every other item is reported and skipped."""
-        items = self.get(container, key, at, list, consequence)
-        out: list[str] = []
-        for index, item in enumerate(items or []):
-            if isinstance(item, str):
-                out.append(item)
-            else:
-                self.wrong_type((*at, key, index), item, str, consequence)
-        return out
-
-    def body_path(self, text: str, at: Location, *, whole_body: bool = True) -> BodyPath:
-        """`text` compiled; a JSONPath that does not compile is reported and selects nothing."""
-        compiled = compile_body_path(text)
-        if compiled.error is not None:
-            if text:
-                repaired = repair_path(text)
-                fix = (f'write {where(at)} as "{repaired}"' if repaired else
-                       f'write {where(at)} as a JSONPath such as "$.data.type" (quote unusual '
-                       "names: \"$['odd-name']\")")
-                self.findings.append(def_finding(
-                    "DEF_BAD_JSONPATH",
-                    f'{where(at)} "{text}" is not a valid JSONPath: {compiled.error}', fix, at))
-        elif whole_body:
-            self.body_paths.append(compiled)
-        return compiled
-
-    def body_paths_of(self, container: Mapping[str, Any], key: str, at: Location,
-                      consequence: str = _IGNORED) -> tuple[BodyPath, ...] | None:
-        """An array of JSONPaths (None when the field is absent or not an array)."""
-        items = self.get(container, key, at, list, consequence)
-        if items is None:
-            return None
-        paths: list[BodyPath] = []
-        for index, item in enumerate(items):
-            if isinstance(item, str):
-                paths.append(self.body_path(item, (*at, key, index)))
-            else:
-                self.wrong_type((*at, key, index), item, str, consequence)
-        return tuple(paths)
-
-    def lookup(self, config: Mapping[str, Any], at: Location) -> LookupSpec:
-        """A {source, path} lookup; a mistyped source is an unknown one."""
-        source = config.get("source")
-        if source is not None and not isinstance(source, str):
-            self.wrong_type((*at, "source"), source, str, "nothing is read from this lookup")
-            source = json.dumps(source)
-        path = config.get("path")
-        if path is not None and not isinstance(path, str):
-            self.wrong_type((*at, "path"), path, str, "nothing is read from this lookup")
-        spec = lookup_spec(source, path)
-        if spec.body_path is not None:
-            assert isinstance(path, str)
-            self.body_path(path, (*at, "path"))
-        return spec
-
-
-_KIND_NAMES: dict[type, str] = {
-    str: "a string", dict: "an object", list: "an array", int: "an integer"}
-
-
-def _has_type(value: Any, kind: type) -> bool:
-    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-
-
-def _kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
 
 
 # --- webhook blocks -----------------------------------------------------------------------
 
 
-def _verification(c: _Compiler, webhook: Mapping[str, Any]) -> VerificationSpec | None:
+def _verification(c: ShapeReader, webhook: Mapping[str, Any]) -> VerificationSpec | None:
     config = c.get(webhook, "verification", _WEBHOOK, dict,
                    "whdebug treats the webhook as unverified")
     if config is None:
@@ -237,7 +135,7 @@ def _verification(c: _Compiler, webhook: Mapping[str, Any]) -> VerificationSpec 
     at: Location = (*_WEBHOOK, "verification")
     kind, type_error = config.get("type"), None
     if kind is not None and not isinstance(kind, str):
-        type_error = _kind_of(kind)
+        type_error = kind_of(kind)
         c.wrong_type((*at, "type"), kind, str,
                      "the runtime knows no such type and rejects every delivery")
         kind = None
@@ -252,7 +150,7 @@ def _verification(c: _Compiler, webhook: Mapping[str, Any]) -> VerificationSpec 
     )
 
 
-def _event_extraction(c: _Compiler, webhook: Mapping[str, Any]) -> EventExtractionSpec | None:
+def _event_extraction(c: ShapeReader, webhook: Mapping[str, Any]) -> EventExtractionSpec | None:
     config = c.get(webhook, "eventExtraction", _WEBHOOK, dict, "no event is extracted")
     if config is None:
         return None
@@ -269,7 +167,7 @@ def _event_extraction(c: _Compiler, webhook: Mapping[str, Any]) -> EventExtracti
     return EventExtractionSpec(primary, fallback, composite)
 
 
-def _composite(c: _Compiler, config: Mapping[str, Any], composite: Mapping[str, Any],
+def _composite(c: ShapeReader, config: Mapping[str, Any], composite: Mapping[str, Any],
                at: Location, extraction_at: Location) -> CompositeSpec:
     """Parts (from the strategy, else the extraction itself) and the join() separator."""
     holder, parts_at = (composite, at) if "parts" in composite else (config, extraction_at)
@@ -288,7 +186,7 @@ def _composite(c: _Compiler, config: Mapping[str, Any], composite: Mapping[str, 
     return CompositeSpec(tuple(parts), None if separator is None else js_string(separator))
 
 
-def _transaction(c: _Compiler, webhook: Mapping[str, Any]) -> TransactionSpec | None:
+def _transaction(c: ShapeReader, webhook: Mapping[str, Any]) -> TransactionSpec | None:
     no_id = "no transaction id is read, so retries are not deduplicated"
     config = c.get(webhook, "transactionId", _WEBHOOK, dict, no_id)
     if config is None:
@@ -309,7 +207,7 @@ def _transaction(c: _Compiler, webhook: Mapping[str, Any]) -> TransactionSpec | 
     return TransactionSpec(paths, overrides, separator or None, fallback == "generate")
 
 
-def _challenge(c: _Compiler, webhook: Mapping[str, Any]) -> ChallengeSpec | None:
+def _challenge(c: ShapeReader, webhook: Mapping[str, Any]) -> ChallengeSpec | None:
     config = c.get(webhook, "challengeResponse", _WEBHOOK, dict, "no challenge is answered")
     if config is None:
         return None
@@ -325,7 +223,7 @@ def _challenge(c: _Compiler, webhook: Mapping[str, Any]) -> ChallengeSpec | None
                          response_field or None)
 
 
-def _customer(c: _Compiler, webhook: Mapping[str, Any]) -> CustomerSpec | None:
+def _customer(c: ShapeReader, webhook: Mapping[str, Any]) -> CustomerSpec | None:
     config = c.get(webhook, "customerExtraction", _WEBHOOK, dict, "no customer is extracted")
     if config is None:
         return None
@@ -355,7 +253,7 @@ def _customer(c: _Compiler, webhook: Mapping[str, Any]) -> CustomerSpec | None:
     return CustomerSpec(base, overrides, tuple(fields))
 
 
-def _response(c: _Compiler, webhook: Mapping[str, Any]) -> ResponseSpec:
+def _response(c: ShapeReader, webhook: Mapping[str, Any]) -> ResponseSpec:
     config = c.get(webhook, "response", _WEBHOOK, dict, "whdebug assumes 200 {\"ok\": true}")
     if config is None:
         return ResponseSpec()
@@ -373,7 +271,7 @@ def _response(c: _Compiler, webhook: Mapping[str, Any]) -> ResponseSpec:
 # --- sync, triggers -----------------------------------------------------------------------
 
 
-def _sync(c: _Compiler, data: Mapping[str, Any]) -> SyncSpec:
+def _sync(c: ShapeReader, data: Mapping[str, Any]) -> SyncSpec:
     sync = c.get(data, "sync", (), dict) or {}
     webhooks = c.get(sync, "webhooks", ("sync",), dict) or {}
     raw = c.get(webhooks, "handlers", ("sync", "webhooks"), dict) or {}
@@ -387,7 +285,7 @@ def _sync(c: _Compiler, data: Mapping[str, Any]) -> SyncSpec:
     return SyncSpec(handlers, tuple(raw))
 
 
-def _handler(c: _Compiler, event: str, handler: Mapping[str, Any],
+def _handler(c: ShapeReader, event: str, handler: Mapping[str, Any],
              at: Location) -> SyncHandlerSpec:
     data_path_text = c.get(handler, "dataPath", at, str)
     data_path = None
@@ -412,20 +310,25 @@ def _handler(c: _Compiler, event: str, handler: Mapping[str, Any],
     )
 
 
-def _sync_field(c: _Compiler, name: str, spec: Any, at: Location) -> SyncField:
+def _sync_field(c: ShapeReader, name: str, spec: Any, at: Location) -> SyncField:
     """A mapping value: a JSONPath string, or {path} / {paths: [...]} (first non-empty)."""
     if isinstance(spec, str):
         return SyncField(name, (c.body_path(spec, at),), spec, plain=True)
     if not isinstance(spec, dict):
-        c.wrong_type(at, spec, dict, "this field is never filled")
+        c.wrong_type(at, spec, dict, "this field is never filled", "a JSONPath or an object")
         return SyncField(name, (), str(spec))
-    if spec.get("paths"):
+    paths = spec.get("paths")
+    if paths and isinstance(paths, list):
         return SyncField(name, c.body_paths_of(spec, "paths", at) or (), str(spec))
+    if paths is not None and not isinstance(paths, list):
+        c.wrong_type((*at, "paths"), paths, list, "this field is never filled")
+    if paths:
+        return SyncField(name, (), str(spec))  # `paths || [path]` takes the unusable paths
     path = c.get(spec, "path", at, str, "this field is never filled")
     return SyncField(name, (c.body_path(path, (*at, "path")),) if path else (), str(spec))
 
 
-def _triggers(c: _Compiler, data: Mapping[str, Any]) -> tuple[TriggerSpec, ...]:
+def _triggers(c: ShapeReader, data: Mapping[str, Any]) -> tuple[TriggerSpec, ...]:
     triggers: list[TriggerSpec] = []
     for index, trigger in enumerate(c.get(data, "triggers", (), list, "no trigger fires") or []):
         at: Location = ("triggers", index)
