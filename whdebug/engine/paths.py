@@ -15,10 +15,8 @@ import msgspec
 
 from whdebug.engine._projection import Projection
 from whdebug.engine._specs import LookupSpec, lookup_spec
-from whdebug.engine.bodypaths import BodyPath, compile_body_path, normalize_path
+from whdebug.engine.bodypaths import BodyPath, compile_body_path
 from whdebug.model.request import CapturedRequest
-
-__all__ = ["normalize_path"]  # re-exported: tools read dotted paths the same way
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

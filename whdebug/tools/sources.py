@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode, urlsplit, urlunsplit
 
-from whdebug.engine.bodypaths import compile_body_path
+from whdebug.engine.bodypaths import compile_body_path, normalize_path
 from whdebug.engine.codes import diagnosis
 from whdebug.engine.lint.auth import (
     CREDENTIAL,
@@ -21,7 +21,7 @@ from whdebug.engine.lint.auth import (
     credential_producers,
     source_entries,
 )
-from whdebug.engine.paths import MISSING, find_all, js_string, json_type, normalize_path
+from whdebug.engine.paths import MISSING, find_all, js_string, json_type
 from whdebug.engine.report import Finding
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
