@@ -1,11 +1,19 @@
-"""Shared pytest setup: paths to the committed fixtures."""
+"""Shared pytest setup: paths to the committed fixtures, and hypothesis profiles."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples on every run (a fixed seed, no example database); locally each
+# run explores new ones. `--hypothesis-profile NAME` still overrides the choice.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

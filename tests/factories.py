@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
+from whdebug.engine.plan import Plan
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 
@@ -95,7 +96,7 @@ def make_request(
 
 def run(
     request: CapturedRequest,
-    definition: Definition | None = None,
+    definition: Definition | Plan | None = None,
     *,
     credentials: dict[str, str] | None = None,
     config: dict[str, str] | None = None,

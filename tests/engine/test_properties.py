@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from factories import BASE_DEFINITION, NOW, SECRET, make_request, sign
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from whdebug.engine import DedupeIndex, analyze
@@ -129,6 +133,9 @@ def test_arbitrary_json_never_raises(document: Any) -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Found by this test: a mapping that is not a JSONPath raised JSONPathSyntaxError out of analyze().
+@example(webhook={"customerExtraction": {"mapping": {"code": "$."}}}, document={}, headers=[],
+         credentials={})
 @given(
     webhook=definition_values,
     document=json_values,
@@ -157,3 +164,16 @@ def test_arbitrary_definitions_never_raise(
         body=json.dumps(document).encode(),
     )
     check(analyze(request, Definition(data), Secrets(credentials), now=NOW))
+
+
+def test_hypothesis_runs_with_a_fixed_seed_only_in_ci() -> None:
+    """tests/conftest.py picks the derandomized "ci" profile exactly when CI is set."""
+    tests = Path(__file__).resolve().parent.parent
+    probe = "import conftest; from hypothesis import settings; print(settings.default.derandomize)"
+    seen = {}
+    for ci in ("1", None):
+        env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": ci} if ci else {})
+        result = subprocess.run([sys.executable, "-c", probe], cwd=tests, env=env,
+                                capture_output=True, text=True, check=True)
+        seen[ci] = result.stdout.strip()
+    assert seen == {"1": "True", None: "False"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -25,7 +26,7 @@ class _Node:
     """None when the whole value is decoded (a leaf, or a key also read as a whole)."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Projection:
     """A decoder for the plain dotted paths of one definition."""
 
@@ -65,7 +66,12 @@ class Projection:
 
 def build_projection(paths: Iterable[tuple[str, ...]]) -> Projection | None:
     """A decoder for these key paths, or None when there is nothing to project."""
-    wanted = frozenset(p for p in paths if p)
+    return _projection(frozenset(p for p in paths if p))
+
+
+@lru_cache(maxsize=256)
+def _projection(wanted: frozenset[tuple[str, ...]]) -> Projection | None:
+    """Memoised by the set of paths: generating the Struct type costs far more than a replay."""
     if not wanted:
         return None
     tree: dict[str, Any] = {}

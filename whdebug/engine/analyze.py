@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from whdebug.engine.paths import Body, definition_projection, parse_body
+from whdebug.engine._specs import VerificationSpec
+from whdebug.engine.paths import Body, parse_body
+from whdebug.engine.plan import Plan, compile_definition
 from whdebug.engine.report import (
     EventResult,
     Finding,
@@ -19,7 +21,7 @@ from whdebug.engine.report import (
     TriggerResult,
     finding,
 )
-from whdebug.engine.signatures.digests import prefetch_runtime_digest
+from whdebug.engine.signatures.digests import DigestThread, prefetch_runtime_digest
 from whdebug.engine.signatures.verify import verify_signature
 from whdebug.engine.steps.challenge import detect_challenge
 from whdebug.engine.steps.customers import extract_customer
@@ -28,9 +30,9 @@ from whdebug.engine.steps.sync import check_sync
 from whdebug.engine.steps.transactions import DedupeIndex, extract_transaction
 from whdebug.engine.steps.triggers import match_triggers
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import CapturedRequest
+from whdebug.model.secrecy import Secrets, SecretSet
 
-MASK = "[masked]"
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -49,31 +51,58 @@ DEFAULT_OPTIONS = AnalysisOptions()
 
 def analyze(
     request: CapturedRequest,
-    definition: Definition,
+    definition: Plan | Definition,
     secrets: Secrets,
     *,
     now: datetime,
     options: AnalysisOptions = DEFAULT_OPTIONS,
     dedupe: DedupeIndex | None = None,
+    secret_set: SecretSet | None = None,
 ) -> Report:
-    """Replay `request` through the runtime's steps; records an accepted id in `dedupe`."""
-    webhook = definition.webhook
-    body = parse_body(request, definition_projection(definition))
-    secret_values = _secret_values(definition, secrets)
-    findings: list[Finding] = []
+    """Replay `request` through the runtime's steps; records an accepted id in `dedupe`.
+
+    Give a compiled Plan (`compile_definition`) when analysing many requests: a Definition
+    is compiled again on every call. `secret_set` masks the report's headers; it is built
+    from the plan and `secrets` when not given.
+    """
+    plan = definition if isinstance(definition, Plan) else compile_definition(definition)
+    if secret_set is None:
+        secret_set = SecretSet.of(secrets, plan.secret_config)
+    prefetch = prefetch_runtime_digest(
+        request, plan.verification, plan.auth_config, secrets, nullish=options.nullish
+    )
+    try:
+        return _analyze(request, plan, secrets, now, options, dedupe, prefetch, secret_set)
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+
+
+def _analyze(
+    request: CapturedRequest,
+    plan: Plan,
+    secrets: Secrets,
+    now: datetime,
+    options: AnalysisOptions,
+    dedupe: DedupeIndex | None,
+    prefetch: DigestThread | None,
+    secret_set: SecretSet,
+) -> Report:
+    body = parse_body(request, plan.projection)
+    findings: list[Finding] = list(plan.findings)
     steps: list[Step] = []
     assumptions: list[str] = []
 
-    prefetch = prefetch_runtime_digest(request, definition, secrets, nullish=options.nullish)
     if prefetch is not None:
         _ = body.kind  # parse now, while the worker thread computes the HMAC
-    findings += _request_findings(request, definition, body)
+    findings += _request_findings(request, plan, body)
 
-    challenge, challenge_findings = detect_challenge(webhook.get("challengeResponse"), body)
+    challenge, challenge_findings = detect_challenge(plan.challenge, body)
     findings += challenge_findings
     signature, signature_findings = verify_signature(
         request,
-        definition,
+        plan.verification,
+        plan.auth_config,
         secrets,
         now=now,
         body=body,
@@ -81,12 +110,12 @@ def analyze(
         diagnose=options.diagnose and not challenge.detected,
         prefetch=prefetch,
     )
-    response_status, _ = response_of(definition)
+    response_status, _ = response_of(plan)
 
     def stopped(outcome: Outcome) -> Report:
         """The report of a request that ends before event extraction."""
-        return _report(request, definition, challenge, signature, _NO_EVENT, TriggerResult(),
-                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_values)
+        return _report(request, plan, challenge, signature, _NO_EVENT, TriggerResult(),
+                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set)
 
     if challenge.detected:
         assumptions.append(challenge.note or "")
@@ -125,12 +154,12 @@ def analyze(
             401,
             (),
             f"rejected with 401: {signature.reason}",
-            _if_verified(request, definition, body, options),
+            _if_verified(request, plan, body, options),
         )
         return stopped(outcome)
 
     event, event_findings = extract_event(
-        webhook.get("eventExtraction"), request, body, options.missing_part
+        plan.event_extraction, request, body, options.missing_part
     )
     findings += event_findings
     no_event = event.value is None or any(f.code == "EVT_NOT_FOUND" for f in event_findings)
@@ -145,7 +174,7 @@ def analyze(
         assumptions.append(f"missing composite parts join as {options.missing_part!r}")
 
     transaction, tx_findings = extract_transaction(
-        webhook.get("transactionId"), event.value, request, body
+        plan.transaction, event.value, request, body
     )
     findings += tx_findings
     duplicate_of = None
@@ -177,13 +206,13 @@ def analyze(
     else:
         steps.append(Step("dedupe", "pass", f"transaction id {transaction.id!r} is new"))
 
-    customer, customer_findings = extract_customer(
-        webhook.get("customerExtraction"), event.value, body
-    )
-    sync, sync_findings = check_sync(definition, event.value, body)
+    customer, customer_findings = extract_customer(plan.customer, event.value, body)
+    sync, sync_findings = check_sync(plan.sync, event.value, body)
     findings += customer_findings + sync_findings
 
-    triggers, trigger_findings = match_triggers(event, definition, request, body)
+    triggers, trigger_findings = match_triggers(
+        event, plan.triggers, plan.ns, request, body
+    )
     findings += trigger_findings
     if duplicate_of is not None:
         steps.append(Step("match", "skip", "dropped as a duplicate"))
@@ -211,7 +240,7 @@ def analyze(
         )
     return _report(
         request,
-        definition,
+        plan,
         challenge,
         signature,
         event,
@@ -223,7 +252,7 @@ def analyze(
         findings,
         steps,
         assumptions,
-        secret_values,
+        secret_set,
     )
 
 
@@ -232,13 +261,11 @@ _NO_TX = TransactionResult(None, False, None)
 
 
 def _if_verified(
-    request: CapturedRequest, definition: Definition, body: Body, options: AnalysisOptions
+    request: CapturedRequest, plan: Plan, body: Body, options: AnalysisOptions
 ) -> dict[str, Any]:
     """What the runtime would do once verification passes (findings are not kept)."""
-    event, _ = extract_event(
-        definition.webhook.get("eventExtraction"), request, body, options.missing_part
-    )
-    triggers, _ = match_triggers(event, definition, request, body)
+    event, _ = extract_event(plan.event_extraction, request, body, options.missing_part)
+    triggers, _ = match_triggers(event, plan.triggers, plan.ns, request, body)
     return {
         "event": event.value,
         "triggers": list(triggers.matched),
@@ -248,36 +275,10 @@ def _if_verified(
     }
 
 
-def response_of(definition: Definition) -> tuple[int, Any]:
+def response_of(definition: Plan | Definition) -> tuple[int, Any]:
     """The status and body of `webhook.response` (default 200 {"ok": true})."""
-    response = definition.webhook.get("response")
-    if isinstance(response, dict):
-        status = response.get("statusCode", 200)
-        return (
-            status if isinstance(status, int) and 100 <= status <= 599 else 200,
-            response.get("body", {"ok": True}),
-        )
-    return 200, {"ok": True}
-
-
-_SECRET_CACHE: dict[tuple[int, int], tuple[Definition, Secrets, tuple[str, ...]]] = {}
-
-
-def _secret_values(definition: Definition, secrets: Secrets) -> tuple[str, ...]:
-    """Every secret the engine knows of (4+ characters), so no report repeats one."""
-    cached = _SECRET_CACHE.get((id(definition), id(secrets)))
-    if cached is not None and cached[0] is definition and cached[1] is secrets:
-        return cached[2]
-    values = set(secrets.values())
-    sensitive = set(definition.sensitive_keys)
-    for key, value in definition.auth_config.items():
-        if key in sensitive and isinstance(value, str):
-            values.add(value)
-    result = tuple(v for v in values if len(v) >= 4)
-    if len(_SECRET_CACHE) > 32:
-        _SECRET_CACHE.clear()
-    _SECRET_CACHE[(id(definition), id(secrets))] = (definition, secrets, result)
-    return result
+    plan = definition if isinstance(definition, Plan) else compile_definition(definition)
+    return plan.response.status, plan.response.body
 
 
 def _verify_step(signature: SignatureResult) -> Step:
@@ -295,10 +296,10 @@ def _source_name(source: str | int) -> str:
 
 
 def _request_findings(
-    request: CapturedRequest, definition: Definition, body: Body
+    request: CapturedRequest, plan: Plan, body: Body
 ) -> list[Finding]:
     findings: list[Finding] = []
-    expected = definition.webhook_path
+    expected = plan.webhook_path
     if expected and (request.path.rstrip("/") != expected or request.method.upper() != "POST"):
         findings.append(
             finding(
@@ -309,7 +310,8 @@ def _request_findings(
                 step="request",
             )
         )
-    if request.truncated and not definition.webhook.get("verification"):
+    verification = plan.verification
+    if request.truncated and (verification is None or _skips_verification(verification)):
         findings.append(
             finding(
                 "REQ_BODY_TRUNCATED",
@@ -353,6 +355,11 @@ def _request_findings(
     return findings
 
 
+def _skips_verification(verification: VerificationSpec) -> bool:
+    """Verification never looks at the body, so it cannot say the body is partial."""
+    return verification.type in (None, "none") and verification.type_error is None
+
+
 def _looks_like_json(raw: bytes) -> bool:
     """A body that parses as a JSON object or array, whatever its Content-Type says."""
     if raw.lstrip()[:1] not in (b"{", b"["):
@@ -366,7 +373,7 @@ def _looks_like_json(raw: bytes) -> bool:
 
 def _report(
     request: CapturedRequest,
-    definition: Definition,
+    plan: Plan,
     challenge: Any,
     signature: SignatureResult,
     event: EventResult,
@@ -378,10 +385,12 @@ def _report(
     findings: list[Finding],
     steps: list[Step],
     assumptions: list[str],
-    secrets_seen: tuple[str, ...] = (),
+    secret_set: SecretSet,
 ) -> Report:
     findings.sort(key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
-    masked = _masked_headers(request, signature, secrets_seen)
+    token_header = signature.header if signature.type == "header-token" else None
+    masked = [[name, value] for name, value in secret_set.mask_headers(
+        request.headers, also=(token_header,) if token_header else ())]
     return Report(
         source={"capture_id": request.capture_id, "file": request.file},
         request={
@@ -392,7 +401,7 @@ def _report(
             "content_type": request.content_type,
             "body_size": request.size,
         },
-        definition={"ns": definition.ns, "version": definition.version},
+        definition={"ns": plan.ns, "version": plan.version},
         challenge=challenge,
         signature=signature,
         event=event,
@@ -406,24 +415,3 @@ def _report(
         assumptions=tuple(a for a in assumptions if a),
         body=request.body,
     )
-
-
-def _masked_headers(
-    request: CapturedRequest, signature: SignatureResult, secret_values: tuple[str, ...]
-) -> list[list[str]]:
-    """Headers as [name, value]; token, cookie and any header holding a secret are masked."""
-    token_header = (
-        signature.header.lower() if signature.type == "header-token" and signature.header else None
-    )
-    out: list[list[str]] = []
-    for name, value in request.headers:
-        lowered = name.lower()
-        if (
-            lowered == token_header
-            or lowered in ("authorization", "cookie", "proxy-authorization", "karzoun-token")
-            or any(secret in value for secret in secret_values)
-        ):
-            out.append([name, MASK])
-        else:
-            out.append([name, value])
-    return out

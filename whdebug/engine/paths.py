@@ -8,19 +8,17 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
-import jsonpath
 import msgspec
 
-from whdebug.engine._projection import Projection, build_projection
-from whdebug.model.definition import Definition
+from whdebug.engine._projection import Projection
+from whdebug.engine._specs import LookupSpec, lookup_spec
+from whdebug.engine.bodypaths import BodyPath, compile_body_path
 from whdebug.model.request import CapturedRequest
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SIMPLE_PATH = re.compile(r"^\$(?:\.[A-Za-z_][A-Za-z0-9_-]*)+$")
 
 
 class _Missing:
@@ -126,16 +124,21 @@ class Body:
             self._document = json.loads(self.raw) if document is MISSING else document
         return self._document
 
-    def find(self, path: str) -> list[Any]:
-        """Every value `path` selects in the body (raises on a malformed path)."""
+    def select(self, path: BodyPath) -> list[Any]:
+        """Every value a compiled path selects in the body (nothing for a broken path)."""
         if self._kind is None:
             self._parse()
-        if self._projected is not MISSING and self._document is MISSING:
-            keys, _ = _compile(normalize_path(path))
+        keys = path.keys
+        if self._projected is not MISSING and self._document is MISSING and keys is not None:
             projection = self._projection
-            if keys is not None and projection is not None and projection.covers(keys):
+            if projection is not None and projection.covers(keys):
                 return projection.lookup(self._projected, keys)
-        return find_all(path, self.document)
+        document = self.document
+        return [] if document is MISSING else path.find(document)
+
+    def find(self, path: str) -> list[Any]:
+        """Every value `path` selects in the body (nothing for a malformed path)."""
+        return self.select(compile_body_path(path))
 
 
 def _decode_whole(raw: bytes) -> Any:
@@ -148,11 +151,7 @@ def _decode_whole(raw: bytes) -> Any:
 
 def simple_keys(path: str) -> tuple[str, ...] | None:
     """The keys of a plain dotted path (`$.a.b` -> ("a", "b")), None for any other JSONPath."""
-    try:
-        keys, _ = _compile(normalize_path(path))
-    except Exception:
-        return None
-    return keys
+    return compile_body_path(path).keys
 
 
 def parse_body(request: CapturedRequest, projection: Projection | None = None) -> Body:
@@ -193,47 +192,11 @@ def _parse_form(raw: bytes) -> tuple[str, Any, str | None]:
     return "form", document, None
 
 
-def normalize_path(path: str) -> str:
-    """`event` and `data.type` as the docs write them mean `$.event` and `$.data.type`."""
-    path = path.strip()
-    if path.startswith("$"):
-        return path
-    if path.startswith("["):
-        return "$" + path
-    return "$." + path
-
-
-
-@lru_cache(maxsize=1024)
-def _compile(path: str) -> tuple[tuple[str, ...] | None, Any]:
-    """A plain dotted path becomes a tuple of keys (fast); anything else a compiled JSONPath."""
-    if _SIMPLE_PATH.match(path):
-        return tuple(path[2:].split(".")), None
-    return None, jsonpath.compile(path)
-
-
 def find_all(path: str, document: Any) -> list[Any]:
-    """Every value `path` selects in `document` (raises on a malformed path)."""
+    """Every value `path` selects in `document` (nothing for a malformed path)."""
     if document is MISSING:
         return []
-    keys, compiled = _compile(normalize_path(path))
-    if keys is not None:
-        node = document
-        for key in keys:
-            if not isinstance(node, dict) or key not in node:
-                return []
-            node = node[key]
-        return [node]
-    return list(compiled.findall(document))
-
-
-def path_error(path: str) -> str | None:
-    """Why `path` is not a valid JSONPath, or None."""
-    try:
-        _compile(normalize_path(path))
-    except Exception as error:  # python-jsonpath raises several error types
-        return str(error)
-    return None
+    return compile_body_path(path).find(document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,22 +214,23 @@ NOT_FOUND = Lookup(False, MISSING, 0)
 
 def lookup(source: str, path: str, request: CapturedRequest, body: Body) -> Lookup:
     """Read `path` from the request's body, header or query, as the runtime would."""
-    if not isinstance(path, str) or not path:
-        return Lookup(False, MISSING, 0, "empty path")
-    if source == "header":
-        value = request.header(path)
+    return read_lookup(lookup_spec(source, path), request, body)
+
+
+def read_lookup(spec: LookupSpec, request: CapturedRequest, body: Body) -> Lookup:
+    """Read one compiled lookup from the request's body, header or query."""
+    if spec.error is not None:
+        return Lookup(False, MISSING, 0, spec.error)
+    if spec.source == "header":
+        value = request.header(spec.path)
         return Lookup(True, value, 1) if value is not None else NOT_FOUND
-    if source == "query":
-        values = [v for k, v in request.query_pairs() if k == path]
+    if spec.source == "query":
+        values = [v for k, v in request.query_pairs() if k == spec.path]
         if not values:
             return NOT_FOUND
         return Lookup(True, values[0] if len(values) == 1 else values, len(values))
-    if source != "body":
-        return Lookup(False, MISSING, 0, f"unknown source {source!r}")
-    try:
-        matches = body.find(path)
-    except Exception as error:
-        return Lookup(False, MISSING, 0, f"invalid JSONPath: {error}")
+    assert spec.body_path is not None
+    matches = body.select(spec.body_path)
     if not matches:
         return NOT_FOUND
     return Lookup(True, matches[0], len(matches))
@@ -353,73 +317,3 @@ def iter_leaves(document: Any, limit: int = 20000) -> Iterator[tuple[str, Any]]:
                 queue.append((f"{path}[{index}]", child))
         elif node is not MISSING:
             yield path, node
-
-
-_PROJECTIONS: dict[int, tuple[Any, Projection | None]] = {}
-
-
-def definition_projection(definition: Definition) -> Projection | None:
-    """The projection of every plain body path `definition` reads (cached per definition)."""
-    cached = _PROJECTIONS.get(id(definition))
-    if cached is not None and cached[0] is definition:
-        return cached[1]
-    projection = build_projection(
-        keys for keys in map(simple_keys, _body_paths(definition)) if keys)
-    if len(_PROJECTIONS) > 64:
-        _PROJECTIONS.clear()
-    _PROJECTIONS[id(definition)] = (definition, projection)
-    return projection
-
-
-def _body_paths(definition: Definition) -> Iterator[str]:
-    """Body JSONPaths in eventExtraction, transactionId, challenge, customer and sync blocks."""
-    webhook = definition.webhook
-
-    def located(spec: Any) -> Iterator[str]:
-        if isinstance(spec, dict) and spec.get("source", "body") == "body":
-            path = spec.get("path")
-            if isinstance(path, str):
-                yield path
-
-    def strings(value: Any) -> Iterator[str]:
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, list):
-            yield from (item for item in value if isinstance(item, str))
-
-    extraction = webhook.get("eventExtraction")
-    if isinstance(extraction, dict):
-        yield from located(extraction)
-        yield from located(extraction.get("fallback"))
-        composite = extraction.get("compositeStrategy")
-        parts = composite.get("parts") if isinstance(composite, dict) else None
-        for part in parts if isinstance(parts, list) else []:
-            yield from located(part)
-    transaction = webhook.get("transactionId")
-    if isinstance(transaction, dict):
-        yield from strings(transaction.get("paths"))
-        overrides = transaction.get("overrides")
-        for override in overrides.values() if isinstance(overrides, dict) else []:
-            if isinstance(override, dict):
-                yield from strings(override.get("paths"))
-    challenge = webhook.get("challengeResponse")
-    if isinstance(challenge, dict):
-        yield from strings(challenge.get("identifyField"))
-        yield from strings(challenge.get("challengePath"))
-    customer = webhook.get("customerExtraction")
-    if isinstance(customer, dict):
-        yield from strings(customer.get("basePath", "$"))
-        overrides = customer.get("overrides")
-        for override in overrides.values() if isinstance(overrides, dict) else []:
-            if isinstance(override, dict):
-                yield from strings(override.get("basePath"))
-    for handler in definition.sync_handlers.values():
-        if not isinstance(handler, dict):
-            continue
-        yield from strings(handler.get("dataPath"))
-        mapping = handler.get("mapping")
-        for spec in mapping.values() if isinstance(mapping, dict) else []:
-            yield from strings(spec)
-            if isinstance(spec, dict):
-                yield from strings(spec.get("path"))
-                yield from strings(spec.get("paths"))

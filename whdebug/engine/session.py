@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
+from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import SUMMARY_SCHEMA, Report
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.model.definition import Definition
@@ -40,16 +41,17 @@ class ReplaySession:
                  analyzer: Analyzer | None = None,
                  secret_set: SecretSet | None = None) -> None:
         self.definition = definition
+        self.plan = compile_definition(definition)
         self.secrets = secrets
         self.options = options
         self.window = window
-        self.secret_set = secret_set if secret_set is not None else SecretSet.build(
-            definition, secrets)
+        self.secret_set = secret_set if secret_set is not None else SecretSet.of(
+            secrets, self.plan.secret_config)
         self.dedupe = DedupeIndex(window=window)
         self._now = now
         self._analyzer: Analyzer = analyzer or self._analyze_definition
         self._seeding = dataclasses.replace(options, diagnose=False)
-        self._trigger_events = tuple(definition.trigger_events)
+        self._trigger_events = self.plan.trigger_events
         self._outcomes: dict[str, int] = {}
         self._fired: set[str] = set()
         self.requests = 0
@@ -59,8 +61,8 @@ class ReplaySession:
 
     def _analyze_definition(self, request: CapturedRequest, *, now: datetime,
                             options: AnalysisOptions, dedupe: DedupeIndex | None) -> Report:
-        return analyze(request, self.definition, self.secrets, now=now, options=options,
-                       dedupe=dedupe)
+        return analyze(request, self.plan, self.secrets, now=now, options=options,
+                       dedupe=dedupe, secret_set=self.secret_set)
 
     def now_for(self, request: CapturedRequest) -> datetime:
         return self._now(request) if callable(self._now) else self._now

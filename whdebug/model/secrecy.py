@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from whdebug.model.definition import Definition
 
 __all__ = ["MASK", "QUERY_MASK", "Leak", "NamedSecret", "SecretSet", "Secrets",
-           "config_secret_reason", "credential_placeholders", "is_secret_header", "is_secret_name",
-           "is_secret_param", "placeholder_names"]
+           "config_secret_reason", "config_secrets", "credential_placeholders",
+           "is_secret_header", "is_secret_name", "is_secret_param", "placeholder_names"]
 
 MASK = "[masked]"
 """What a masked value reads as, everywhere."""
@@ -133,6 +133,13 @@ def config_secret_reason(definition: Definition, key: str) -> str | None:
     return None
 
 
+def config_secrets(definition: Definition) -> tuple[NamedSecret, ...]:
+    """The secret values a definition carries in auth.config, named by their key."""
+    return tuple(NamedSecret(f"auth.config.{key} of the definition", value)
+                 for key, value in definition.auth_config.items()
+                 if isinstance(value, str) and config_secret_reason(definition, key) is not None)
+
+
 class SecretSet:
     """Every secret value known to one run, and every form it may take in output."""
 
@@ -154,16 +161,20 @@ class SecretSet:
               typed: Iterable[str] = ()) -> SecretSet:
         """The secrets of a run: credentials, --config values, secret auth.config values and
         any secret typed into the TUI."""
+        config = config_secrets(definition) if definition is not None else ()
+        return cls.of(secrets, config, typed)
+
+    @classmethod
+    def of(cls, secrets: Secrets | None, config: Iterable[NamedSecret] = (),
+           typed: Iterable[str] = ()) -> SecretSet:
+        """`build`, with the definition's secrets already found (`config_secrets`)."""
         named: list[NamedSecret] = []
         if secrets is not None:
             named += [NamedSecret(f'credential "{key}"', value)
                       for key, value in secrets.credentials.items() if isinstance(value, str)]
             named += [NamedSecret(f'--config "{key}"', value)
                       for key, value in secrets.config.items() if isinstance(value, str)]
-        if definition is not None:
-            for key, value in definition.auth_config.items():
-                if isinstance(value, str) and config_secret_reason(definition, key) is not None:
-                    named.append(NamedSecret(f"auth.config.{key} of the definition", value))
+        named += config
         named += [NamedSecret("a secret typed into the TUI", value) for value in typed]
         return cls(named)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from whdebug.engine import AnalysisOptions, DedupeIndex, analyze
+from whdebug.engine.plan import Plan, compile_definition
 from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
 from whdebug.receiver.app import CaptureEvent
@@ -27,10 +28,9 @@ STOP_TIMEOUT = 15.0
 """Seconds the child may take, after Ctrl-C, to print the lines of captures already received."""
 
 
-def defers(definition: Definition | None, strict: bool) -> bool:
+def defers(definition: Plan | None, strict: bool) -> bool:
     """Can this configuration answer without analysing first (so analysis may be deferred)?"""
-    return (definition is not None and not strict
-            and "challengeResponse" not in definition.webhook)
+    return definition is not None and not strict and definition.challenge is None
 
 
 class Analyst:
@@ -91,7 +91,7 @@ def _run(queue: Any, store_path: str, data: dict[str, Any], path: str | None,
     from whdebug.store.store import Store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us once it has drained
-    definition = Definition(data, path)
+    definition = compile_definition(Definition(data, path))
     secrets = Secrets(credentials, config)
     dedupe = DedupeIndex()
     store = Store.open(store_path, create=False)
@@ -106,7 +106,7 @@ def _run(queue: Any, store_path: str, data: dict[str, Any], path: str | None,
         store.close()
 
 
-def _completed(capture_id: int, store: Any, definition: Definition, secrets: Secrets,
+def _completed(capture_id: int, store: Any, definition: Plan, secrets: Secrets,
                options: AnalysisOptions, analysis_now: datetime | None,
                dedupe: DedupeIndex) -> CaptureEvent:
     """The console line's event for a stored capture, with its analysis (never raises)."""

@@ -21,7 +21,8 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
-from whdebug.engine.analyze import DEFAULT_OPTIONS, response_of
+from whdebug.engine.analyze import DEFAULT_OPTIONS
+from whdebug.engine.plan import Plan, compile_definition
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 from whdebug.store.store import Store
@@ -75,6 +76,12 @@ class ReceiverSettings:
     """When set, and the answer does not depend on the analysis (no `strict`, no challenge
     handling), stored captures go here instead of being analysed before the answer; this
     callback then owns the capture's `on_capture` line."""
+    plan: Plan | None = field(init=False, default=None)
+    """`definition` compiled once, for every request these settings serve."""
+
+    def __post_init__(self) -> None:
+        plan = compile_definition(self.definition) if self.definition is not None else None
+        object.__setattr__(self, "plan", plan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +221,9 @@ def _error(status: int, message: str) -> _Answer:
 _OK = _Answer(200, _json_bytes({"ok": True}), _JSON)
 
 
-def _configured_answer(definition: Definition) -> _Answer:
+def _configured_answer(definition: Plan) -> _Answer:
     """`webhook.response`: a string body is sent as text, anything else as JSON."""
-    status, body = response_of(definition)
+    status, body = definition.response.status, definition.response.body
     if isinstance(body, str):
         return _Answer(status, body.encode("utf-8"), _TEXT)
     return _Answer(status, _json_bytes(body), _JSON)
@@ -233,7 +240,7 @@ def _challenge_answer(report: Report) -> _Answer:
     return _Answer(200, token.encode("utf-8"), _JSON)
 
 
-def _answer(definition: Definition, report: Report | None, strict: bool,
+def _answer(definition: Plan, report: Report | None, strict: bool,
             wrong_path: bool) -> _Answer:
     """What the runtime would send; a wrong path gets a plain 200 (it would never get here)."""
     if wrong_path:
@@ -245,7 +252,7 @@ def _answer(definition: Definition, report: Report | None, strict: bool,
     return _configured_answer(definition)
 
 
-def _is_wrong_path(definition: Definition, request: CapturedRequest) -> bool:
+def _is_wrong_path(definition: Plan, request: CapturedRequest) -> bool:
     expected = definition.webhook_path
     if expected is None:
         return False
@@ -278,7 +285,7 @@ async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSet
 
 
 def _capture_event(request: CapturedRequest, capture_id: int | None, answer: _Answer | None,
-                   definition: Definition | None, report: Report | None, wrong_path: bool,
+                   definition: Plan | None, report: Report | None, wrong_path: bool,
                    duplicate_of: int | str | None, note: str | None) -> CaptureEvent:
     assert request.received_at is not None
     return CaptureEvent(
@@ -318,7 +325,7 @@ class Receiver:
         if scope["type"] != "http":
             return
         settings = self.settings
-        definition = settings.definition
+        definition = settings.plan
         request, over, gone = await _receive_request(
             scope, receive, settings, _OK if definition is None else None)
         report: Report | None = None
@@ -333,7 +340,7 @@ class Receiver:
         elif definition is None:
             answer = _OK
         elif settings.defer_analysis is not None and not settings.strict and (
-                "challengeResponse" not in definition.webhook):
+                definition.challenge is None):
             deferred = True
             answer = _OK if wrong_path else _configured_answer(definition)
         else:
@@ -364,7 +371,7 @@ class Receiver:
         if settings.forward_to and capture_id is not None and answer is not None:
             self._spawn(self._forward(capture_id, request, settings))
 
-    async def _analyze(self, request: CapturedRequest, definition: Definition,
+    async def _analyze(self, request: CapturedRequest, definition: Plan,
                        settings: ReceiverSettings) -> tuple[Report | None, str | None]:
         """The engine's report, or why it failed (which never fails the capture)."""
         now = settings.analysis_now or request.received_at or settings.now()

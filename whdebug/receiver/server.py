@@ -295,7 +295,7 @@ def _start_analyst(store_path: Path, settings: ReceiverSettings, sink: ServeSink
     """A second process for the console lines' analysis, when the answers do not need it
     and the sink can report from another process."""
     definition = settings.definition
-    if definition is None or not defers(definition, settings.strict):
+    if definition is None or not defers(settings.plan, settings.strict):
         return None
     child_sink = sink.for_child()
     if child_sink is None:

@@ -16,6 +16,7 @@ from typing import Any
 from whdebug import __version__
 from whdebug.engine import DedupeIndex, Report, analyze
 from whdebug.engine.lint.definition import check_definition
+from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import Finding
 from whdebug.errors import WhdebugError
 from whdebug.formats.capture_json import format_timestamp
@@ -54,14 +55,13 @@ def build_bundle(definition: Definition, definition_text: str, requests: list[Ca
     dedupe = DedupeIndex()
     rows: list[tuple[str, str, CapturedRequest, Report]] = []
     masked_total = 0
-    verification = definition.webhook.get("verification")
-    signature_header = (verification.get("headerName") if isinstance(verification, dict)
-                        else None)
+    plan = compile_definition(definition)
+    signature_header = plan.verification.header_name if plan.verification else None
     for number, request in enumerate(requests, 1):
         stem = f"{number:02d}-{_slug(request)}"
         masked, count = mask_request(request, secret_set, signature_header)
         masked_total += count
-        report = analyze(request, definition, secrets, now=now, dedupe=dedupe)
+        report = analyze(request, plan, secrets, now=now, dedupe=dedupe)
         sample_name, report_name = f"samples/{stem}.http", f"reports/{stem}.json"
         files[sample_name] = format_http(masked)
         files[report_name] = _json(_report_document(report, masked, sample_name, secret_set))

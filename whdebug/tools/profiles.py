@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import constant_time
 
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
 from whdebug.engine.paths import Body, js_string, lookup, parse_body
+from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import Finding, Outcome, Report, Step, finding
 from whdebug.engine.signatures.digests import compute_hmac, strip_runtime_prefix
 from whdebug.engine.signatures.secrets import resolve_secret
@@ -114,11 +115,11 @@ def analyze_profile(
     """
     base = profile.definition
     body = parse_body(request)
-    secret = resolve_secret(SECRET_KEY, base, secrets)
+    secret = resolve_secret(SECRET_KEY, base.auth_config, secrets)
     key = secret.nullish_value if options.nullish else secret.value
     matched = _matching_header(request, key) if key is not None else None
     token_state, token_finding = _check_token(request, base, secrets)
-    event, _ = extract_event(base.webhook.get("eventExtraction"), request, body)
+    event, _ = extract_event(compile_definition(base).event_extraction, request, body)
     definition = _definition_for(base, matched, event.value)
     report = analyze(
         request,
@@ -222,7 +223,7 @@ def _check_token(
     request: CapturedRequest, definition: Definition, secrets: Secrets
 ) -> tuple[str, Finding | None]:
     """match | mismatch | missing | not-checked, and the finding when it blocks."""
-    expected = resolve_secret(KARZOUN_TOKEN_KEY, definition, secrets).value
+    expected = resolve_secret(KARZOUN_TOKEN_KEY, definition.auth_config, secrets).value
     received = request.header(KARZOUN_TOKEN)
     if expected is None:
         return "not-checked", None

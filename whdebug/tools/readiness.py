@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
+from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import Finding, Report, finding
 from whdebug.engine.signatures.secrets import resolve_secret
 from whdebug.errors import WhdebugError
@@ -236,7 +237,7 @@ def signing_secrets(definition: Definition, secrets: Secrets) -> tuple[Secrets, 
     key = verification.get("secretKey") if isinstance(verification, dict) else None
     if not isinstance(key, str) or not key:
         return secrets, False
-    if resolve_secret(key, definition, secrets).value is not None:
+    if resolve_secret(key, definition.auth_config, secrets).value is not None:
         return secrets, False
     credentials = {**secrets.credentials, key: STAND_IN_SECRET}
     return Secrets(credentials, secrets.config), True
@@ -304,12 +305,13 @@ def assess(
 ) -> Readiness:
     """Replay every sample (each on its own: no dedupe between samples) and judge readiness."""
     payload_secrets, stand_in = signing_secrets(definition, secrets)
+    plan = compile_definition(definition)
     results: list[SampleResult] = []
     for sample in samples:
         report = None
         if sample.request is not None:
             used = payload_secrets if sample.kind == "payload" else secrets
-            report = analyze(sample.request, definition, used, now=now, options=options)
+            report = analyze(sample.request, plan, used, now=now, options=options)
         results.append(SampleResult(sample, report))
     findings: list[Finding] = []
     if not samples:

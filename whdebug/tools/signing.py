@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from whdebug import __version__
 from whdebug.engine.paths import MISSING, js_string, lookup, parse_body
+from whdebug.engine.plan import compile_definition
 from whdebug.engine.signatures.digests import TYPE_ALGORITHM, compute_hmac, encode_digest
 from whdebug.engine.signatures.secrets import resolve_secret, secret_hint
 from whdebug.engine.steps.events import extract_event
@@ -182,7 +183,7 @@ def _secret(
     key: str, definition: Definition, secrets: Secrets, nullish: bool, notices: list[str]
 ) -> tuple[str, str]:
     """The secret the runtime would use for `key`, and where it came from."""
-    resolution = resolve_secret(key, definition, secrets)
+    resolution = resolve_secret(key, definition.auth_config, secrets)
     value = resolution.nullish_value if nullish else resolution.value
     if value is None:
         raise SigningError(
@@ -325,10 +326,10 @@ def _karzoun(
 ) -> list[tuple[str, str]]:
     """Karzoun's outbound tenant webhooks: current and (rotating) previous signature, token."""
     signed = [(KARZOUN_SIGNATURE, "sha256=" + _hex(secret, "sha256", draft.body))]
-    previous = resolve_secret(KARZOUN_PREVIOUS_KEY, definition, secrets).value
+    previous = resolve_secret(KARZOUN_PREVIOUS_KEY, definition.auth_config, secrets).value
     if previous:
         signed.append((KARZOUN_PREVIOUS, "sha256=" + _hex(previous, "sha256", draft.body)))
-    token = resolve_secret(KARZOUN_TOKEN_KEY, definition, secrets)
+    token = resolve_secret(KARZOUN_TOKEN_KEY, definition.auth_config, secrets)
     value = token.nullish_value if nullish else token.value
     if value is not None:
         signed.append((KARZOUN_TOKEN, value))
@@ -470,8 +471,8 @@ def _check_event(
     notices: list[str],
 ) -> str | None:
     """The event the runtime extracts from the built request; a notice when it is not `event`."""
-    extraction = definition.webhook.get("eventExtraction")
-    if not isinstance(extraction, dict):
+    extraction = compile_definition(definition).event_extraction
+    if extraction is None:
         return None
     result, _ = extract_event(extraction, request, parse_body(request), missing_part)
     if event is not None and result.value != event:

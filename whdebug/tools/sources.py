@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from whdebug.engine.bodypaths import compile_body_path, normalize_path
 from whdebug.engine.codes import diagnosis
 from whdebug.engine.lint.auth import (
     CREDENTIAL,
@@ -20,7 +21,7 @@ from whdebug.engine.lint.auth import (
     credential_producers,
     source_entries,
 )
-from whdebug.engine.paths import MISSING, find_all, js_string, json_type, normalize_path
+from whdebug.engine.paths import MISSING, find_all, js_string, json_type
 from whdebug.engine.report import Finding
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
@@ -129,12 +130,13 @@ def extract_options(spec: Mapping[str, Any], document: Any, *, pointer: str = ""
         findings.append(diagnosis(code, message, fix, step="source",
                                   pointer=f"{pointer}/{at}" if pointer else None))
 
-    try:
-        found = find_all(data_path, document)
-    except Exception as error:  # python-jsonpath raises several error types
-        add("SRC_DATAPATH_MISSING", f"dataPath {data_path!r} is not a valid JSONPath ({error})",
+    compiled = compile_body_path(data_path)
+    if compiled.error is not None:
+        add("SRC_DATAPATH_MISSING",
+            f"dataPath {data_path!r} is not a valid JSONPath ({compiled.error})",
             'write dataPath as a dotted path such as "data.items"')
         return OptionsResult((), 0, data_path, tuple(findings))
+    found = find_all(data_path, document)
     error_text = _error_text(document)
     if not found or not isinstance(found[0], list):
         if error_text is not None:
@@ -186,10 +188,7 @@ def _field(item: dict[str, Any], name: Any) -> Any:
     """The value at a dotted field path (`profile.real_name`); MISSING when absent or null."""
     if not isinstance(name, str) or not name.strip():
         return MISSING
-    try:
-        found = find_all(name.strip(), item)
-    except Exception:
-        return MISSING
+    found = find_all(name.strip(), item)
     if not found or found[0] is None:
         return MISSING
     return found[0]

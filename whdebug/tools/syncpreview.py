@@ -10,8 +10,10 @@ from itertools import combinations
 from pathlib import PurePath
 from typing import Any
 
+from whdebug.engine.bodypaths import compile_body_path
 from whdebug.engine.codes import diagnosis
-from whdebug.engine.paths import MISSING, Body, find_all, iter_leaves, js_string, parse_body
+from whdebug.engine.paths import MISSING, Body, iter_leaves, js_string, parse_body
+from whdebug.engine.plan import EventExtractionSpec, compile_definition
 from whdebug.engine.report import Finding
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.triggers import near_miss_reason
@@ -127,18 +129,18 @@ def parse_sample(data: bytes, name: str,
 
 def _event_outside_body(definition: Definition) -> bool:
     """The event, or a part of it, is read from a header or the query string."""
-    extraction = definition.webhook.get("eventExtraction")
-    if not isinstance(extraction, dict):
+    extraction = compile_definition(definition).event_extraction
+    if extraction is None:
         return False
-    composite = extraction.get("compositeStrategy")
-    parts = composite.get("parts") if isinstance(composite, dict) else [extraction]
-    return any(isinstance(part, dict) and part.get("source") in ("header", "query")
-               for part in (parts if isinstance(parts, list) else []))
+    composite = extraction.composite
+    parts = composite.parts if composite is not None else (extraction.primary,)
+    return any(part.source in ("header", "query") for part in parts)
 
 
 def preview_sync(definition: Definition, samples: list[CapturedRequest]) -> SyncPreview:
     """The record each sample's handler would write, and the sync block's problems."""
-    previews = [_preview(definition, request) for request in samples]
+    extraction = compile_definition(definition).event_extraction
+    previews = [_preview(definition, extraction, request) for request in samples]
     findings = _definition_findings(definition)
     findings += _unstable_codes(definition, samples, previews)
     return SyncPreview(definition.ns, definition.version, tuple(previews), tuple(findings))
@@ -147,11 +149,11 @@ def preview_sync(definition: Definition, samples: list[CapturedRequest]) -> Sync
 # --- one sample -------------------------------------------------------------------------------
 
 
-def _preview(definition: Definition, request: CapturedRequest) -> SamplePreview:
+def _preview(definition: Definition, extraction: EventExtractionSpec | None,
+             request: CapturedRequest) -> SamplePreview:
     name = request.file or request.source_label
     body = parse_body(request)
-    event_result, event_findings = extract_event(
-        definition.webhook.get("eventExtraction"), request, body)
+    event_result, event_findings = extract_event(extraction, request, body)
     findings = [f for f in event_findings if f.severity != "info"]
     event = event_result.value
     if body.kind != "json":
@@ -437,10 +439,7 @@ def _read(path: str, root: Any, base: Any) -> Any:
 
 
 def _lookup(path: str, document: Any) -> Any:
-    try:
-        found = find_all(path, document)
-    except Exception:
-        return MISSING
+    found = compile_body_path(path).find(document) if document is not MISSING else []
     return found[0] if found else MISSING
 
 

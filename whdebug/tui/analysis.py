@@ -295,8 +295,8 @@ def run_analysis(request: CapturedRequest, resolved: Resolved, secrets: Secrets,
     if resolved.builtin is not None:
         return analyze_profile(request, resolved.builtin, secrets, now=now, options=options,
                                dedupe=dedupe)
-    return analyze(request, resolved.definition, secrets, now=now, options=options,
-                   dedupe=dedupe)
+    return analyze(request, resolved.plan or resolved.definition, secrets, now=now,
+                   options=options, dedupe=dedupe)
 
 
 def _accepted_id(report: Report) -> str | None:

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from whdebug.engine.plan import Plan, compile_definition
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition, load_definition
 from whdebug.model.request import Secrets
@@ -50,6 +51,12 @@ class DefinitionSlot:
     error: str | None = None
     builtin: bool = False
     """A built-in profile's definition (no file: `path` is `<profile NAME>`)."""
+    plan: Plan | None = field(init=False, default=None)
+    """`definition` compiled once for every capture analysed with it."""
+
+    def __post_init__(self) -> None:
+        plan = compile_definition(self.definition) if self.definition is not None else None
+        object.__setattr__(self, "plan", plan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,8 @@ class Resolved:
     profile: Profile
     builtin: BuiltinProfile | None = None
     """The built-in profile to analyse with (`analyze_profile`), or None (`analyze`)."""
+    plan: Plan | None = None
+    """`definition` compiled (None: compiled on each analysis)."""
 
 
 _WEBHOOK_PATH = re.compile(r"^/miniapps/([^/]+)/webhooks/?$")
@@ -208,7 +217,7 @@ class Workspace:
         if slot is None or definition is None:
             return None
         return Resolved(definition, slot.path, self.secrets_of(profile),
-                        profile.now, profile.group, profile, self.builtin)
+                        profile.now, profile.group, profile, self.builtin, slot.plan)
 
     def secrets_of(self, profile: Profile) -> Secrets:
         """The profile's credentials over the watched credentials file, and its config."""

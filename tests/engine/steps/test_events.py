@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from whdebug.engine._projection import build_projection
 from whdebug.engine.paths import MISSING, Body, js_string, parse_body, simple_keys
+from whdebug.engine.plan import compile_definition
 from whdebug.engine.steps.events import extract_event
 
 COMPOSITE = {
@@ -27,7 +28,8 @@ COMPOSITE = {
 
 def extract(config: dict, request=None, missing_part: str = "empty"):
     request = request or make_request()
-    return extract_event(config, request, parse_body(request), missing_part)
+    spec = compile_definition(make_definition(eventExtraction=config)).event_extraction
+    return extract_event(spec, request, parse_body(request), missing_part)
 
 
 def test_simple_body_path_without_dollar() -> None:

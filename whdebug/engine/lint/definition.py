@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-import jsonpath
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
 
@@ -19,6 +18,7 @@ from whdebug.engine.lint.auth import check_auth
 from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
 from whdebug.engine.locations import where as _where
+from whdebug.engine.plan import Plan, compile_definition, jsonpath_finding
 from whdebug.engine.report import Finding, finding
 from whdebug.errors import DefinitionError
 from whdebug.model.definition import Definition
@@ -33,7 +33,6 @@ _SEMVER = re.compile(
 )
 _OAUTH_CLIENT_KEYS = {"clientid", "clientsecret"}
 _SIGNED_TYPES = {"hmac-sha256", "hmac-sha1", "header-token"}
-_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 _REQUIRED_HINTS = {
     "ns": 'a lowercase kebab-case namespace such as "my-service"',
     "version": 'a semver string such as "1.0.0"',
@@ -53,7 +52,9 @@ _REQUIRED_HINTS = {
 def check_definition(definition: Definition, *, submission: bool = False) -> list[Finding]:
     """Every DEF_* finding for `definition`; `submission` judges it as a draft sent to Karzoun."""
     data = definition.data
+    plan = compile_definition(definition)
     findings = _schema_findings(data)
+    findings += _shape_findings(plan, findings)
     if "webhook" not in data:
         findings.append(_def(
             "DEF_SCHEMA", "the definition has no webhook block: inbound requests cannot be "
@@ -61,8 +62,8 @@ def check_definition(definition: Definition, *, submission: bool = False) -> lis
             'add a "webhook" object with eventExtraction and verification', ("webhook",)))
     findings += _identity_findings(data, submission)
     findings += _trigger_findings(data)
-    findings += _security_findings(definition, submission)
-    findings += _jsonpath_findings(data)
+    findings += _security_findings(definition, plan, submission)
+    findings += _jsonpath_findings(plan, data)
     findings += _sync_findings(definition)
     findings += _source_findings(definition)
     findings += check_auth(definition)
@@ -128,6 +129,13 @@ def _schema_finding(error: Any) -> Finding:
     else:
         message, fix = f"{where}: {error.message[:160]}", f"correct {where} to match the schema"
     return _def("DEF_SCHEMA", message, fix, path)
+
+
+def _shape_findings(plan: Plan, schema: list[Finding]) -> list[Finding]:
+    """The Plan's DEF_SCHEMA findings at places the JSON Schema did not already flag."""
+    flagged = [f.pointer for f in schema if f.pointer is not None]
+    return [f for f in plan.findings if f.code == "DEF_SCHEMA" and f.pointer is not None
+            and not any(f.pointer == p or f.pointer.startswith(p + "/") for p in flagged)]
 
 
 def _required_name(message: str) -> str:
@@ -205,12 +213,13 @@ def _trigger_findings(data: dict[str, Any]) -> list[Finding]:
 # --- security ---------------------------------------------------------------------------
 
 
-def _security_findings(definition: Definition, submission: bool) -> list[Finding]:
+def _security_findings(definition: Definition, plan: Plan, submission: bool) -> list[Finding]:
     findings: list[Finding] = []
     webhook, sensitive = definition.data.get("webhook"), definition.sensitive_keys
     verification = webhook.get("verification") if isinstance(webhook, dict) else None
+    spec = plan.verification
     if isinstance(webhook, dict) and (
-            verification is None or _dict(verification).get("type") == "none"):
+            verification is None or (spec is not None and spec.type == "none")):
         state = "is missing" if verification is None else 'type is "none"'
         findings.append(_def(
             "DEF_VERIFICATION_NONE",
@@ -218,9 +227,9 @@ def _security_findings(definition: Definition, submission: bool) -> list[Finding
             'set webhook.verification to {"type": "hmac-sha256", "headerName": "<provider '
             'signature header>", "secretKey": "webhookSecret"} and add "webhookSecret" to '
             "auth.sensitiveKeys", ("webhook", "verification")))
-    if isinstance(verification, dict) and verification.get("type") in _SIGNED_TYPES:
-        key = verification.get("secretKey")
-        if isinstance(key, str) and key and key not in sensitive:
+    if spec is not None and spec.type in _SIGNED_TYPES:
+        key = spec.secret_key
+        if key and key not in sensitive:
             findings.append(_def(
                 "DEF_SECRET_NOT_SENSITIVE",
                 f'webhook.verification.secretKey "{key}" is not listed in auth.sensitiveKeys, '
@@ -258,93 +267,16 @@ def _security_findings(definition: Definition, submission: bool) -> list[Finding
 # --- JSONPath ---------------------------------------------------------------------------
 
 
-def _jsonpath_findings(data: dict[str, Any]) -> list[Finding]:
-    findings: list[Finding] = []
-    for path, query in _jsonpaths(data):
-        reason = _jsonpath_error(query)
-        if reason is None:
-            continue
-        where = _where(path)
-        repaired = _repair_jsonpath(query)
-        fix = (f'write {where} as "{repaired}"' if repaired else
-               f"write {where} as a JSONPath such as \"$.data.type\" (quote unusual names: "
-               "\"$['odd-name']\")")
-        findings.append(_def(
-            "DEF_BAD_JSONPATH", f'{where} "{query}" is not a valid JSONPath: {reason}', fix, path))
-    return findings
-
-
-def _jsonpaths(data: dict[str, Any]) -> Iterator[tuple[Location, str]]:
-    """Every string the runtime evaluates as a JSONPath, with where it sits."""
-    webhook = _dict(data.get("webhook"))
-    base: Location = ("webhook", "eventExtraction")
-    extraction = _dict(webhook.get("eventExtraction"))
-    lookups: list[tuple[Location, Any]] = [(base, extraction), ((*base, "fallback"),
-                                                             extraction.get("fallback"))]
-    parts = _dict(extraction.get("compositeStrategy")).get("parts")
-    for index, part in enumerate(parts if isinstance(parts, list) else []):
-        lookups.append(((*base, "compositeStrategy", "parts", index), part))
-    for path, lookup in lookups:
-        if isinstance(lookup, dict) and lookup.get("source") not in ("header", "query"):
-            yield from _strings(lookup, path, "path")
-    transaction = _dict(webhook.get("transactionId"))
-    yield from _string_list(transaction.get("paths"), ("webhook", "transactionId", "paths"))
-    for event, override in _dict(transaction.get("overrides")).items():
-        yield from _string_list(_dict(override).get("paths"),
-                                ("webhook", "transactionId", "overrides", event, "paths"))
-    customer = _dict(webhook.get("customerExtraction"))
-    yield from _strings(customer, ("webhook", "customerExtraction"), "basePath")
-    for event, override in _dict(customer.get("overrides")).items():
-        yield from _strings(_dict(override), ("webhook", "customerExtraction", "overrides", event),
-                            "basePath")
-    challenge = _dict(webhook.get("challengeResponse"))
-    yield from _strings(challenge, ("webhook", "challengeResponse"), "identifyField",
-                        "challengePath")
-    handlers = _dict(_dict(_dict(data.get("sync")).get("webhooks")).get("handlers"))
-    for event, handler in handlers.items():
-        handler_path: Location = ("sync", "webhooks", "handlers", event)
-        yield from _strings(_dict(handler), handler_path, "dataPath")
-        mapping = _dict(_dict(handler).get("mapping"))
-        yield from _strings(mapping, (*handler_path, "mapping"), *mapping)
+def _jsonpath_findings(plan: Plan, data: dict[str, Any]) -> list[Finding]:
+    """The Plan's JSONPath errors, and those of the data sources' dataPath."""
+    findings = [f for f in plan.findings if f.code == "DEF_BAD_JSONPATH"]
     for container in ("sources", "rpc"):
         for name, source in _dict(data.get(container)).items():
-            yield from _strings(_dict(source), (container, name), "dataPath")
-
-
-def _strings(mapping: dict[str, Any], path: Location, *keys: str) -> Iterator[tuple[Location, str]]:
-    for key in keys:
-        value = mapping.get(key)
-        if isinstance(value, str) and value:
-            yield (*path, key), value
-
-
-def _string_list(values: Any, path: Location) -> Iterator[tuple[Location, str]]:
-    for index, value in enumerate(values if isinstance(values, list) else []):
-        if isinstance(value, str) and value:
-            yield (*path, index), value
-
-
-def _jsonpath_error(query: str) -> str | None:
-    """Why `query` does not compile (written without `$` it is taken as `$.query`)."""
-    if query.startswith("$"):
-        full = query
-    else:
-        full = ("$" if query.startswith("[") else "$.") + query
-    try:
-        jsonpath.compile(full)
-    except (jsonpath.JSONPathError, ValueError, RecursionError) as error:
-        return str(error.args[0]).splitlines()[0] if error.args else type(error).__name__
-    return None
-
-
-def _repair_jsonpath(query: str) -> str | None:
-    """A compiling rewrite of a dotted path with odd names (`a.b c` -> `$.a['b c']`)."""
-    names = query.removeprefix("$.").removeprefix("$").split(".")
-    if any(not name or "[" in name or "'" in name for name in names):
-        return None
-    repaired = "$" + "".join(
-        f".{name}" if _IDENTIFIER.fullmatch(name) else f"['{name}']" for name in names)
-    return repaired if repaired != query and _jsonpath_error(repaired) is None else None
+            data_path = _dict(source).get("dataPath")
+            if isinstance(data_path, str):
+                bad = jsonpath_finding(data_path, (container, name, "dataPath"))
+                findings += [bad] if bad is not None else []
+    return findings
 
 
 # --- sync, sources ----------------------------------------------------------------------

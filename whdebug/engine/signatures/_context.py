@@ -1,4 +1,4 @@
-"""The state one verification accumulates: request, config, secret and findings."""
+"""The state one verification accumulates: request, verification settings, secret, findings."""
 
 from __future__ import annotations
 
@@ -6,18 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from whdebug.engine._specs import VerificationSpec
 from whdebug.engine.report import Finding
 from whdebug.engine.report import finding as make_finding
 from whdebug.engine.signatures.secrets import Resolution
-from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest
 
 
 @dataclass(slots=True)
 class VerifyContext:
     request: CapturedRequest
-    definition: Definition
-    config: dict[str, Any]
+    spec: VerificationSpec
     resolution: Resolution | None
     now: datetime
     findings: list[Finding] = field(default_factory=list)

@@ -191,8 +191,8 @@ class DiagnosisSearch:
         yield "secret-format", self._secrets(variants=True), self._algorithms(), raw
         if len(body) <= VARIANT_BODY_LIMIT:
             yield "body", plain, [self.algorithm], list(_body_variants(body))
-        timestamp_header = self.context.config.get("timestampHeader")
-        if isinstance(timestamp_header, str) and self.request.header(timestamp_header):
+        timestamp_header = self.context.spec.timestamp_header
+        if timestamp_header and self.request.header(timestamp_header):
             ts = (self.request.header(timestamp_header) or "").encode()
             yield (
                 "timestamp",

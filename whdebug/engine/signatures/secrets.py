@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
 
 Presence = Literal["present", "empty", "absent"]
@@ -43,12 +43,15 @@ def _presence(value: Any) -> tuple[Presence, str | None]:
 _ABSENT: Any = None
 
 
-def resolve_secret(key: str, definition: Definition, secrets: Secrets) -> Resolution:
-    """credentials[key] || auth.config[key], with `--config` overriding the definition's config."""
+def resolve_secret(
+    key: str, definition_config: Mapping[str, Any], secrets: Secrets
+) -> Resolution:
+    """credentials[key] || auth.config[key]; `definition_config` is the definition's
+    auth.config, which `--config` (secrets.config) overrides."""
     credentials, credentials_value = _presence(secrets.credentials.get(key, _ABSENT))
     config_value_raw = secrets.config.get(key, _ABSENT)
     if config_value_raw is None:
-        config_value_raw = definition.auth_config.get(key, _ABSENT)
+        config_value_raw = definition_config.get(key, _ABSENT)
     auth_config, config_value = _presence(config_value_raw)
     if credentials == "present":
         value, source = credentials_value, "credentials"

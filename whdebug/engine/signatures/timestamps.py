@@ -13,10 +13,10 @@ STALE_AFTER_SECONDS = 300
 def check_timestamp(context: VerifyContext, scheme: Scheme | None, detect: bool) -> float | None:
     """Age of the request's timestamp; provider schemes are only looked for when `detect`."""
     request = context.request
-    header = context.config.get("timestampHeader")
+    header = context.spec.timestamp_header
     raw: str | None = None
     label = ""
-    if isinstance(header, str) and request.header(header):
+    if header and request.header(header):
         raw, label = request.header(header), header
     elif scheme is None and detect:
         scheme = detect_scheme(request)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from whdebug.engine._specs import VerificationSpec
 from whdebug.engine.paths import Body
 from whdebug.engine.report import Attempt, Finding, SecretStatus, SignatureResult
 from whdebug.engine.report import finding as make_finding
@@ -15,7 +17,7 @@ from whdebug.engine.signatures.digests import (
     HEX,
     SIGNATURE_PREFIX,
     TYPE_ALGORITHM,
-    Prefetch,
+    DigestThread,
     compute_hmac,
     describe_content,
     encode_digest,
@@ -26,32 +28,30 @@ from whdebug.engine.signatures.schemes import Scheme, detect_scheme, signature_l
 from whdebug.engine.signatures.search import DiagnosisSearch
 from whdebug.engine.signatures.secrets import Resolution, resolve_secret, secret_hint
 from whdebug.engine.signatures.timestamps import check_timestamp
-from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 
 
 def verify_signature(
     request: CapturedRequest,
-    definition: Definition,
+    spec: VerificationSpec | None,
+    auth_config: Mapping[str, Any],
     secrets: Secrets,
     *,
     now: datetime,
     body: Body | None = None,
     nullish: bool = False,
     diagnose: bool = True,
-    prefetch: Prefetch | None = None,
+    prefetch: DigestThread | None = None,
 ) -> tuple[SignatureResult, list[Finding]]:
     """Run the runtime's verification; on failure search for what would have matched."""
-    verification = definition.webhook.get("verification")
-    config = verification if isinstance(verification, dict) else {}
-    kind = config.get("type")
-    if not config or kind in (None, "none"):
+    kind = spec.type if spec is not None else None
+    if spec is None or (kind in (None, "none") and spec.type_error is None):
         return _unverified(request, kind, now)
-    header_name = config.get("headerName") if isinstance(config.get("headerName"), str) else None
-    secret_key = config.get("secretKey") if isinstance(config.get("secretKey"), str) else None
-    encoding: str = "base64" if config.get("encoding") == "base64" else "hex"
-    resolution = resolve_secret(secret_key, definition, secrets) if secret_key else None
-    context = VerifyContext(request, definition, config, resolution, now)
+    header_name = spec.header_name
+    secret_key = spec.secret_key
+    encoding: str = spec.encoding
+    resolution = resolve_secret(secret_key, auth_config, secrets) if secret_key else None
+    context = VerifyContext(request, spec, resolution, now)
     status = _secret_status(resolution)
     received_raw = request.header(header_name) if header_name else None
 
@@ -80,6 +80,15 @@ def verify_signature(
             context.findings,
         )
 
+    if spec.type_error is not None:
+        context.add(
+            "SIG_ALGORITHM",
+            f"verification.type is {spec.type_error}, not a type name: the runtime knows no such "
+            "type (hmac-sha256, hmac-sha1, header-token, none)",
+            'set webhook.verification.type to "hmac-sha256", "hmac-sha1" or "header-token"',
+            pointer="/webhook/verification/type",
+        )
+        return result("fail", f"verification.type is {spec.type_error}, not a string", [])
     if kind not in ("hmac-sha256", "hmac-sha1", "header-token"):
         context.add(
             "SIG_ALGORITHM",
@@ -144,7 +153,7 @@ def verify_signature(
     received = strip_runtime_prefix(received_raw)
     secret_bytes = secret.encode("utf-8")
     if prefetch is not None and prefetch.secret == secret_bytes and prefetch.algorithm == algorithm:
-        digest = prefetch.digest.result()
+        digest = prefetch.result()
     else:
         digest = compute_hmac(secret_bytes, algorithm, request.body)
     computed = encode_digest(digest, encoding)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from whdebug.engine._specs import ChallengeSpec
 from whdebug.engine.paths import Body, js_string
 from whdebug.engine.report import ChallengeResult, Finding, finding
 
@@ -14,27 +15,18 @@ NOTE = (
 )
 
 
-def detect_challenge(config: Any, body: Body) -> tuple[ChallengeResult, list[Finding]]:
+def detect_challenge(
+    spec: ChallengeSpec | None, body: Body
+) -> tuple[ChallengeResult, list[Finding]]:
     """Is this a challenge request, and what would the runtime answer?"""
-    if not isinstance(config, dict) or body.kind not in ("json", "form"):
+    if spec is None or body.kind not in ("json", "form"):
         return ChallengeResult(False, None), []
-    field = config.get("identifyField")
-    expected = config.get("identifyValue")
-    if not isinstance(field, str) or not field:
+    field = spec.identify_field.text
+    found = body.select(spec.identify_field)
+    if not found or not _same(found[0], spec.identify_value):
         return ChallengeResult(False, None), []
-    try:
-        found = body.find(field)
-    except Exception:
-        return ChallengeResult(False, None), []
-    if not found or not _same(found[0], expected):
-        return ChallengeResult(False, None), []
-    path = config.get("challengePath")
-    tokens = []
-    if isinstance(path, str) and path:
-        try:
-            tokens = body.find(path)
-        except Exception:
-            tokens = []
+    path = spec.challenge_path.text if spec.challenge_path is not None else None
+    tokens = body.select(spec.challenge_path) if spec.challenge_path is not None else []
     if not tokens:
         message = (
             f"challenge detected ({field} = {js_string(found[0])!r}) but challengePath "
@@ -52,8 +44,8 @@ def detect_challenge(config: Any, body: Body) -> tuple[ChallengeResult, list[Fin
             )
         ]
     token = tokens[0]
-    response_field = config.get("responseField")
-    if isinstance(response_field, str) and response_field:
+    response_field = spec.response_field
+    if response_field:
         response = json.dumps({response_field: token}, separators=(",", ":"))
     else:
         response = js_string(token)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from whdebug.engine.paths import Body, find_all, js_string
+from whdebug.engine._specs import CustomerField, CustomerSpec
+from whdebug.engine.paths import Body, js_string
 from whdebug.engine.report import CustomerResult, Finding, finding
 
 
-def _relative(base: Any, field: str) -> Any:
+def _relative(base: Any, field: CustomerField) -> Any:
     """Read a provider field inside the base object: `email` or `contact.email` or `$.x`."""
-    if field.startswith("$"):
-        found = find_all(field, base)
+    if field.text is None:
+        return None
+    if field.path is not None:
+        found = field.path.find(base)
         return found[0] if found else None
     node = base
-    for key in field.split("."):
+    for key in field.keys:
         if isinstance(node, dict) and key in node:
             node = node[key]
         elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
@@ -25,26 +28,20 @@ def _relative(base: Any, field: str) -> Any:
 
 
 def extract_customer(
-    config: Any, event: str | None, body: Body
+    spec: CustomerSpec | None, event: str | None, body: Body
 ) -> tuple[CustomerResult | None, list[Finding]]:
-    if not isinstance(config, dict):
+    if spec is None:
         return None, []
-    base_path = config.get("basePath", "$")
-    overrides = config.get("overrides")
-    if isinstance(overrides, dict) and event is not None and isinstance(overrides.get(event), dict):
-        base_path = overrides[event].get("basePath", base_path)
-    base_path = base_path if isinstance(base_path, str) else "$"
-    try:
-        found = body.find(base_path)
-    except Exception:
-        found = []
-    mapping = config.get("mapping") if isinstance(config.get("mapping"), dict) else {}
-    assert isinstance(mapping, dict)
+    base_path = spec.base_path
+    if event is not None and event in spec.overrides:
+        base_path = spec.overrides[event]
+    found = body.select(base_path)
+    names = tuple(field.name for field in spec.fields)
     if not found or not isinstance(found[0], dict):
-        return CustomerResult(base_path, False, {}, tuple(mapping)), [
+        return CustomerResult(base_path.text, False, {}, names), [
             finding(
                 "CUS_NO_CODE",
-                f"customerExtraction.basePath {base_path} finds no object in this "
+                f"customerExtraction.basePath {base_path.text} finds no object in this "
                 f"{event or 'request'}: no customer is attached to it",
                 "point basePath (or overrides[event].basePath) at the customer object",
                 step="customer",
@@ -54,22 +51,22 @@ def extract_customer(
     base = found[0]
     fields: dict[str, Any] = {}
     missing: list[str] = []
-    for internal, provider_field in mapping.items():
-        value = _relative(base, provider_field) if isinstance(provider_field, str) else None
+    for field in spec.fields:
+        value = _relative(base, field)
         if value is None or value == "":
-            missing.append(internal)
+            missing.append(field.name)
         else:
-            fields[internal] = (
+            fields[field.name] = (
                 value if isinstance(value, str | int | float | bool) else js_string(value)
             )
     findings: list[Finding] = []
     if "code" not in fields:
-        where = mapping.get("code")
+        where = next((f.text for f in spec.fields if f.name == "code"), None)
         findings.append(
             finding(
                 "CUS_NO_CODE",
                 (
-                    f"customer code ({where}) is empty under {base_path}"
+                    f"customer code ({where}) is empty under {base_path.text}"
                     if where
                     else "customerExtraction.mapping has no `code`"
                 )
@@ -80,4 +77,4 @@ def extract_customer(
                 pointer="/webhook/customerExtraction/mapping",
             )
         )
-    return CustomerResult(base_path, True, fields, tuple(missing)), findings
+    return CustomerResult(base_path.text, True, fields, tuple(missing)), findings

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from whdebug.engine.paths import MISSING, Body, Lookup, js_string, json_type, lookup
+from whdebug.engine._specs import CompositeSpec, EventExtractionSpec, LookupSpec
+from whdebug.engine.paths import MISSING, Body, Lookup, js_string, json_type, read_lookup
 from whdebug.engine.report import EventPart, EventResult, Finding, finding
 from whdebug.model.request import CapturedRequest
 
@@ -12,10 +13,13 @@ MISSING_PART_RULES = ("empty", "skip", "undefined")
 
 
 def extract_event(
-    config: Any, request: CapturedRequest, body: Body, missing_part: str = "empty"
+    spec: EventExtractionSpec | None,
+    request: CapturedRequest,
+    body: Body,
+    missing_part: str = "empty",
 ) -> tuple[EventResult, list[Finding]]:
     """The event string the runtime would extract, with every part it read."""
-    if not isinstance(config, dict):
+    if spec is None:
         return EventResult(None, "none", False, ()), [
             finding(
                 "EVT_NOT_FOUND",
@@ -26,23 +30,18 @@ def extract_event(
                 pointer="/webhook/eventExtraction",
             )
         ]
-    composite = config.get("compositeStrategy")
-    if isinstance(composite, dict):
-        return _composite(config, composite, request, body, missing_part)
-    return _simple(config, request, body)
+    if spec.composite is not None:
+        return _composite(spec.composite, request, body, missing_part)
+    return _simple(spec, request, body)
 
 
-def _read(source: Any, path: Any, request: CapturedRequest, body: Body) -> Lookup:
-    return lookup(str(source or "body"), path if isinstance(path, str) else "", request, body)
-
-
-def _part(source: Any, path: Any, result: Lookup) -> EventPart:
+def _part(spec: LookupSpec, result: Lookup) -> EventPart:
     value = None
     if result.found and result.value is not None:
         value = js_string(result.value)
     return EventPart(
-        str(source or "body"),
-        str(path),
+        spec.source,
+        spec.path,
         result.found and result.value is not None,
         value,
         json_type(result.value) if result.found else None,
@@ -81,11 +80,11 @@ def _where(body: Body, source: str) -> str:
 
 
 def _simple(
-    config: dict[str, Any], request: CapturedRequest, body: Body
+    spec: EventExtractionSpec, request: CapturedRequest, body: Body
 ) -> tuple[EventResult, list[Finding]]:
-    source, path = config.get("source", "body"), config.get("path")
-    primary = _read(source, path, request, body)
-    part = _part(source, path, primary)
+    source, path = spec.primary.source, spec.primary.path
+    primary = read_lookup(spec.primary, request, body)
+    part = _part(spec.primary, primary)
     findings: list[Finding] = []
     if primary.error:
         findings.append(
@@ -101,11 +100,11 @@ def _simple(
         findings += _value_findings(part, primary, "event")
         return EventResult(part.value, "simple", False, (part,)), findings
     parts = [part]
-    fallback = config.get("fallback")
-    if isinstance(fallback, dict):
-        fb_source, fb_path = fallback.get("source", "body"), fallback.get("path")
-        second = _read(fb_source, fb_path, request, body)
-        fb_part = _part(fb_source, fb_path, second)
+    fallback = spec.fallback
+    if fallback is not None:
+        fb_source, fb_path = fallback.source, fallback.path
+        second = read_lookup(fallback, request, body)
+        fb_part = _part(fallback, second)
         parts.append(fb_part)
         if fb_part.found and fb_part.value:
             findings.append(
@@ -123,7 +122,7 @@ def _simple(
     findings.append(
         finding(
             "EVT_NOT_FOUND",
-            f"no event: {tried} found nothing{_where(body, str(source))}",
+            f"no event: {tried} found nothing{_where(body, source)}",
             "point webhook.eventExtraction at where the provider puts the event name "
             "(see the path suggestions)",
             step="extract",
@@ -135,15 +134,13 @@ def _simple(
 
 
 def _composite(
-    config: dict[str, Any],
-    composite: dict[str, Any],
+    composite: CompositeSpec,
     request: CapturedRequest,
     body: Body,
     missing_part: str,
 ) -> tuple[EventResult, list[Finding]]:
-    raw_parts = composite.get("parts", config.get("parts"))
     findings: list[Finding] = []
-    if not isinstance(raw_parts, list) or not raw_parts:
+    if not composite.parts:
         findings.append(
             finding(
                 "EVT_NOT_FOUND",
@@ -155,8 +152,8 @@ def _composite(
             )
         )
         return EventResult(None, "composite", False, ()), findings
-    separator_value = composite.get("separator")
-    if separator_value is None:
+    separator = composite.separator
+    if separator is None:
         separator = ","
         findings.append(
             finding(
@@ -167,14 +164,11 @@ def _composite(
                 pointer="/webhook/eventExtraction/compositeStrategy/separator",
             )
         )
-    else:
-        separator = js_string(separator_value)
     parts: list[EventPart] = []
     values: list[Any] = []
-    for raw in raw_parts:
-        spec = raw if isinstance(raw, dict) else {}
-        result = _read(spec.get("source", "body"), spec.get("path"), request, body)
-        part = _part(spec.get("source", "body"), spec.get("path"), result)
+    for spec in composite.parts:
+        result = read_lookup(spec, request, body)
+        part = _part(spec, result)
         parts.append(part)
         values.append(result.value if result.found else MISSING)
         if part.found:

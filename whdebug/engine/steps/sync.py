@@ -4,46 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from whdebug.engine._specs import SyncField, SyncSpec
+from whdebug.engine.bodypaths import BodyPath
 from whdebug.engine.paths import Body, js_string
 from whdebug.engine.report import Finding, SyncResult, finding
 from whdebug.engine.steps.triggers import near_miss_reason
-from whdebug.model.definition import Definition
 
 RECORD_TYPES = ("order", "abandonedCart")
 
 
-def _first(path: Any, body: Body) -> Any:
-    if not isinstance(path, str):
+def _first(path: BodyPath | None, body: Body) -> Any:
+    if path is None:
         return None
-    try:
-        found = body.find(path)
-    except Exception:
-        return None
+    found = body.select(path)
     return found[0] if found else None
 
 
-def _mapped(spec: Any, body: Body) -> Any:
-    """A mapping value: a JSONPath string, or {path}/{paths: [...]} (first non-empty)."""
-    if isinstance(spec, str):
-        return _first(spec, body)
-    if isinstance(spec, dict):
-        paths = spec.get("paths") or ([spec["path"]] if "path" in spec else [])
-        for path in paths if isinstance(paths, list) else []:
-            value = _first(path, body)
-            if value not in (None, ""):
-                return value
+def _mapped(field: SyncField, body: Body) -> Any:
+    """A mapping value: a JSONPath string's value, else the first non-empty of its paths."""
+    if field.plain:
+        return _first(field.paths[0], body)
+    for path in field.paths:
+        value = _first(path, body)
+        if value not in (None, ""):
+            return value
     return None
 
 
 def check_sync(
-    definition: Definition, event: str | None, body: Body
+    sync: SyncSpec, event: str | None, body: Body
 ) -> tuple[SyncResult | None, list[Finding]]:
-    handlers = definition.sync_handlers
-    if not handlers or event is None:
+    if not sync.names or event is None:
         return None, []
-    handler = handlers.get(event)
-    if not isinstance(handler, dict):
-        close = [key for key in handlers if near_miss_reason(event, key)]
+    handler = sync.handlers.get(event)
+    if handler is None:
+        close = [key for key in sync.names if near_miss_reason(event, key)]
         message = f"no sync.webhooks.handlers entry for {event!r}: no record is written"
         fix = (
             "nothing to do if this event does not carry orders or carts"
@@ -61,9 +56,9 @@ def check_sync(
             )
         ]
     findings: list[Finding] = []
-    pointer = f"/sync/webhooks/handlers/{event.replace('~', '~0').replace('/', '~1')}"
-    if "recordType" in handler or "mapping" in handler:
-        record_type = handler.get("recordType")
+    pointer = handler.pointer
+    if handler.shape == "record":
+        record_type = handler.record_type
         if record_type not in RECORD_TYPES:
             findings.append(
                 finding(
@@ -75,12 +70,10 @@ def check_sync(
                     pointer=pointer + "/recordType",
                 )
             )
-        mapping = handler.get("mapping") if isinstance(handler.get("mapping"), dict) else {}
-        assert isinstance(mapping, dict)
         fields = {}
-        for name, spec in mapping.items():
-            value = _mapped(spec, body)
-            fields[name] = (
+        for field in handler.fields:
+            value = _mapped(field, body)
+            fields[field.name] = (
                 value
                 if isinstance(value, str | int | float | bool) or value is None
                 else js_string(value)
@@ -91,7 +84,7 @@ def check_sync(
                 finding(
                     "SYNC_NO_CODE",
                     f"handler {event!r}: mapping.code "
-                    f"({mapping.get('code', 'not set')}) yields no external id on this payload; "
+                    f"({_shown(handler.fields, 'code')}) yields no external id on this payload; "
                     "the "
                     "record cannot be created or updated",
                     "point mapping.code at the provider's "
@@ -103,18 +96,18 @@ def check_sync(
         return SyncResult(
             event,
             "record",
-            record_type if isinstance(record_type, str) else None,
-            _str(handler.get("operation")),
+            record_type,
+            handler.operation,
             None if code in (None, "") else js_string(code),
             fields,
         ), findings
-    data = _first(handler.get("dataPath", "$"), body)
+    data = _first(handler.data_path, body)
     code_value = data.get("id") if isinstance(data, dict) else None
     if data is None:
         findings.append(
             finding(
                 "SYNC_NO_CODE",
-                f"handler {event!r}: dataPath {handler.get('dataPath')} finds "
+                f"handler {event!r}: dataPath {handler.data_path_text} finds "
                 "nothing in this payload",
                 "point dataPath at the resource object",
                 step="sync",
@@ -125,7 +118,7 @@ def check_sync(
         findings.append(
             finding(
                 "SYNC_NO_CODE",
-                f"handler {event!r}: the object at {handler.get('dataPath')} has no "
+                f"handler {event!r}: the object at {handler.data_path_text} has no "
                 "`id`, so the record has no stable external id",
                 "point dataPath at an object with an id",
                 step="sync",
@@ -136,12 +129,12 @@ def check_sync(
     return SyncResult(
         event,
         "resource",
-        _str(handler.get("resource")),
-        _str(handler.get("operation")),
+        handler.resource,
+        handler.operation,
         None if code_value in (None, "") else js_string(code_value),
-        {"dataPath": handler.get("dataPath")},
+        {"dataPath": handler.data_path_text},
     ), findings
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _shown(fields: tuple[SyncField, ...], name: str) -> str:
+    return next((field.shown for field in fields if field.name == name), "not set")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from whdebug.engine._specs import TransactionSpec
+from whdebug.engine.bodypaths import BodyPath
 from whdebug.engine.paths import Body, js_string
 from whdebug.engine.report import Finding, TransactionResult, finding
 from whdebug.model.request import CapturedRequest
@@ -46,11 +47,8 @@ class DedupeIndex:
         return len(self._seen)
 
 
-def _value(path: str, body: Body) -> str | None:
-    try:
-        found = body.find(path)
-    except Exception:
-        return None
+def _value(path: BodyPath, body: Body) -> str | None:
+    found = body.select(path)
     if not found or found[0] is None:
         return None
     text = js_string(found[0])
@@ -58,11 +56,11 @@ def _value(path: str, body: Body) -> str | None:
 
 
 def extract_transaction(
-    config: Any, event: str | None, request: CapturedRequest, body: Body
+    spec: TransactionSpec | None, event: str | None, request: CapturedRequest, body: Body
 ) -> tuple[TransactionResult, list[Finding]]:
     """The id the runtime dedupes on (duplicate lookup is the caller's, see DedupeIndex)."""
     findings: list[Finding] = []
-    if not isinstance(config, dict):
+    if spec is None:
         findings.append(
             finding(
                 "TX_GENERATED",
@@ -75,21 +73,15 @@ def extract_transaction(
             )
         )
         return TransactionResult(None, True, None), findings
-    paths = (
-        [p for p in config.get("paths", []) if isinstance(p, str)]
-        if isinstance(config.get("paths"), list)
-        else []
-    )
+    compiled = spec.paths
     override = None
-    overrides = config.get("overrides")
-    if isinstance(overrides, dict) and event is not None and isinstance(overrides.get(event), dict):
-        override_paths = overrides[event].get("paths")
-        if isinstance(override_paths, list):
-            paths = [p for p in override_paths if isinstance(p, str)]
-            override = event
-    separator = config.get("separator")
-    values = [_value(path, body) for path in paths]
-    if isinstance(separator, str) and separator and len(paths) > 1:
+    if event is not None and event in spec.overrides:
+        compiled = spec.overrides[event]
+        override = event
+    paths = [path.text for path in compiled]
+    separator = spec.separator
+    values = [_value(path, body) for path in compiled]
+    if separator and len(paths) > 1:
         transaction_id = separator.join(v or "" for v in values) if any(values) else None
         for path, value in zip(paths, values, strict=True):
             if value is None and transaction_id is not None:
@@ -121,7 +113,7 @@ def extract_transaction(
                     pointer="/webhook/transactionId/paths",
                 )
             )
-    if config.get("fallback") == "generate":
+    if spec.generate:
         findings.append(
             finding(
                 "TX_GENERATED",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from whdebug.engine._specs import TriggerSpec
 from whdebug.engine.paths import Body, iter_leaves, js_string
 from whdebug.engine.report import (
     EventResult,
@@ -15,7 +16,6 @@ from whdebug.engine.report import (
     TriggerResult,
     finding,
 )
-from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest
 
 _SEPARATORS = re.compile(r"[\s._/:\-]+")
@@ -24,10 +24,18 @@ MAX_SUGGESTIONS = 6
 
 
 def match_triggers(
-    event: EventResult, definition: Definition, request: CapturedRequest, body: Body
+    event: EventResult,
+    triggers: Sequence[TriggerSpec],
+    ns: str | None,
+    request: CapturedRequest,
+    body: Body,
 ) -> tuple[TriggerResult, list[Finding]]:
     """Every trigger whose event equals the extracted string; if none, explain why."""
-    events = list(dict.fromkeys(definition.trigger_events))
+    first_index: dict[str, int] = {}
+    for trigger in triggers:
+        if trigger.event is not None:
+            first_index.setdefault(trigger.event, trigger.index)
+    events = list(first_index)
     value = event.value
     matched = tuple(e for e in events if e == value) if value is not None else ()
     ambiguous: tuple[str, ...] = ()
@@ -54,7 +62,7 @@ def match_triggers(
                 "EVT_NO_TRIGGER",
                 "the definition has no triggers",
                 "add triggers[] entries with "
-                f'"type": "miniapps:{definition.ns}" and the provider\'s event names',
+                f'"type": "miniapps:{ns}" and the provider\'s event names',
                 step="match",
                 pointer="/triggers",
             )
@@ -79,7 +87,7 @@ def match_triggers(
             )
         )
     for miss in near:
-        index = events.index(miss.event)
+        index = first_index[miss.event]
         findings.append(
             finding(
                 "EVT_NEAR_MISS",

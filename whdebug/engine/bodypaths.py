@@ -1,0 +1,93 @@
+"""A JSONPath compiled once: plain dotted keys (fast) or a python-jsonpath query, never raising.
+
+python-jsonpath 2.2 raises `jsonpath.JSONPathError` subclasses for malformed queries
+(`JSONPathSyntaxError`; `JSONPathRecursionError`, which is also a `RecursionError`, for deep
+nesting), but lets a `ValueError` out for an index such as `$[1e99]` and an `OverflowError` for
+a filter literal such as `1e999`; `COMPILE_ERRORS` names all of them. At evaluation it raises
+`JSONPathRecursionError` past its descent limit and `JSONPathTypeError` for bad filter operands.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jsonpath
+
+#: Everything `jsonpath.compile` raises for a malformed query (see the module docstring).
+COMPILE_ERRORS = (jsonpath.JSONPathError, ValueError, OverflowError, RecursionError)
+_SIMPLE_PATH = re.compile(r"^\$(?:\.[A-Za-z_][A-Za-z0-9_-]*)+$")
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPath:
+    """One JSONPath from a definition, as written and as compiled."""
+
+    text: str
+    """The path as the definition writes it (`data.type`, `$.event`)."""
+    keys: tuple[str, ...] | None
+    """The keys of a plain dotted path (`$.a.b` -> ("a", "b")), walked without python-jsonpath."""
+    query: Any = None
+    """The compiled python-jsonpath query of any other valid path."""
+    error: str | None = None
+    """Why the path does not compile (then it selects nothing)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def find(self, document: Any) -> list[Any]:
+        """Every value the path selects in a parsed document (nothing for a broken path)."""
+        if self.keys is not None:
+            node = document
+            for key in self.keys:
+                if not isinstance(node, dict) or key not in node:
+                    return []
+                node = node[key]
+            return [node]
+        if self.query is None:
+            return []
+        try:
+            return list(self.query.findall(document))
+        except jsonpath.JSONPathError:  # descent past its recursion limit, a bad filter operand
+            return []
+
+
+def normalize_path(path: str) -> str:
+    """`event` and `data.type` as the docs write them mean `$.event` and `$.data.type`."""
+    path = path.strip()
+    if path.startswith("$"):
+        return path
+    if path.startswith("["):
+        return "$" + path
+    return "$." + path
+
+
+@lru_cache(maxsize=4096)
+def compile_body_path(text: str) -> BodyPath:
+    """Compile `text` (memoised by value, so recompiling a definition re-parses nothing)."""
+    full = normalize_path(text)
+    if _SIMPLE_PATH.match(full):
+        return BodyPath(text, tuple(full[2:].split(".")))
+    try:
+        return BodyPath(text, None, jsonpath.compile(full))
+    except COMPILE_ERRORS as error:
+        return BodyPath(text, None, None, _first_line(error))
+
+
+def _first_line(error: BaseException) -> str:
+    message = str(error.args[0]) if error.args else ""
+    return message.splitlines()[0] if message.strip() else type(error).__name__
+
+
+def repair_path(text: str) -> str | None:
+    """A compiling rewrite of a dotted path with odd names (`a.b c` -> `$.a['b c']`), or None."""
+    names = text.removeprefix("$.").removeprefix("$").split(".")
+    if any(not name or "[" in name or "'" in name for name in names):
+        return None
+    repaired = "$" + "".join(
+        f".{name}" if _IDENTIFIER.fullmatch(name) else f"['{name}']" for name in names)
+    return repaired if repaired != text and compile_body_path(repaired).ok else None
