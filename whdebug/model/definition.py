@@ -12,6 +12,11 @@ import json5
 
 from whdebug.errors import DefinitionError, decode_text, read_input
 
+CREDENTIAL = re.compile(r"\[\[\s*([^\[\]]+?)\s*\]\]")
+"""`[[key]]` in a definition: the install's credentials, then its metadata."""
+PARAMETER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+"""`{{key}}`: form fields, forwarded mappings, function outputs, auth.config, system values."""
+
 
 @dataclass(frozen=True, slots=True)
 class Definition:

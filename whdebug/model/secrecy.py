@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, quote_plus
 
+from whdebug.model.definition import CREDENTIAL
 from whdebug.model.request import Secrets
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ _SIGNATURE_HEADER = re.compile(r"signature|hmac", re.IGNORECASE)
 _SECRET_PARAM = re.compile(
     r"token|secret|api[-_]?key|^key$|password|passwd|^auth$|^code$|^sig$|signature|"
     r"credential|session", re.IGNORECASE)
-_PLACEHOLDER = re.compile(r"\[\[\s*([A-Za-z0-9_.$-]+)\s*\]\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ def placeholder_names(value: Any) -> set[str]:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            names.update(_PLACEHOLDER.findall(item))
+            names.update(CREDENTIAL.findall(item))
         elif isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, list):
@@ -111,7 +111,7 @@ def credential_placeholders(value: Any) -> set[str]:
             for key, child in item.items():
                 if isinstance(child, str) and (is_secret_header(str(key))
                                                or is_secret_param(str(key))):
-                    names.update(_PLACEHOLDER.findall(child))
+                    names.update(CREDENTIAL.findall(child))
                 else:
                     stack.append(child)
         elif isinstance(item, list):

@@ -13,13 +13,12 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from whdebug.engine.bodypaths import compile_body_path, normalize_path
 from whdebug.engine.codes import diagnosis
-from whdebug.engine.lint.auth import (
+from whdebug.engine.lint.auth import credential_producers, source_entries
+from whdebug.engine.lint.templates import (
     CREDENTIAL,
     OAUTH_SYSTEM_VALUES,
     PARAMETER,
     SYSTEM_VALUES,
-    credential_producers,
-    source_entries,
 )
 from whdebug.engine.paths import MISSING, find_all, js_string, json_type
 from whdebug.engine.report import Finding

@@ -9,24 +9,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from whdebug.engine.lint.oauth import oauth_flow_defined, redirect_findings, refresh_findings
+from whdebug.engine.lint.templates import (
+    AUTH_URL_KEYS,
+    CREDENTIAL,
+    OAUTH_SYSTEM_VALUES,
+    SOURCE_CONTAINERS,
+    SYSTEM_VALUES,
+    TOKEN_KEY,
+    Use,
+    actions,
+    auth_block,
+    auth_url,
+    form_fields,
+    object_mapping,
+    parameter_uses,
+    placeholder_keys,
+    resolved_strings,
+    root_key,
+    source_form_fields,
+)
 from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
 from whdebug.engine.locations import where as _where
 from whdebug.engine.report import Finding, Severity
 from whdebug.model.definition import Definition
 
-CREDENTIAL = re.compile(r"\[\[\s*([^\[\]]+?)\s*\]\]")
-"""`[[key]]`: the install's credentials, then its metadata."""
-PARAMETER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-"""`{{key}}`: form fields, forwarded mappings, function outputs, auth.config, system values."""
-SYSTEM_VALUES = ("webhookUrl", "subdomain", "uid")
-OAUTH_SYSTEM_VALUES = ("redirect_uri", "code")
-TOKEN_KEY = "accessToken"
-SOURCE_CONTAINERS = ("source", "sources", "rpc")
-AUTH_URL_KEYS = ("auth_url", "authUrl", "authorization_url", "authorize_url")
-_NOT_RESOLVED_KEYS = frozenset({"mapping", "dataPath", "valueField", "labelField", "type",
-                                "name", "title", "label", "description", "function", "fn",
-                                "functionName", "auto_refresh", "x-source", "x-fallback"})
 _MAX_PLACES = 3
 
 
@@ -41,10 +49,6 @@ class Producer:
     """credentials | metadata"""
 
 
-@dataclass(frozen=True, slots=True)
-class _Use:
-    key: str
-    path: Location
 
 
 @dataclass(slots=True)
@@ -63,24 +67,21 @@ def check_auth(definition: Definition) -> list[Finding]:
     oauth = definition.auth.get("type") == "oauth2"
     producers = credential_producers(definition)
     findings: list[Finding] = []
-    credential_uses: list[_Use] = []
-    for path, text in _resolved_strings(data):
-        credential_uses += [_Use(key, path) for key in placeholder_keys(CREDENTIAL, text)]
+    credential_uses: list[Use] = []
+    for path, text in resolved_strings(data):
+        credential_uses += [Use(key, path) for key in placeholder_keys(CREDENTIAL, text)]
     token_finding = _token_finding(definition, credential_uses) if oauth else None
     if token_finding is not None:
         findings.append(token_finding)
-        credential_uses = [use for use in credential_uses if _root(use.key) != TOKEN_KEY]
+        credential_uses = [use for use in credential_uses if root_key(use.key) != TOKEN_KEY]
     findings += _unresolved_credentials(definition, credential_uses, producers)
     findings += _parameter_findings(definition, producers)
-    if oauth and _oauth_flow_defined(definition):
-        findings += _refresh_findings(definition)
-        findings += _redirect_findings(definition)
+    if oauth and oauth_flow_defined(definition):
+        findings += refresh_findings(definition)
+        findings += redirect_findings(definition)
     return findings
 
 
-def placeholder_keys(pattern: re.Pattern[str], text: str) -> list[str]:
-    """The keys of every placeholder of one kind in `text`, in order."""
-    return [match.group(1) for match in pattern.finditer(text)]
 
 
 def credential_producers(definition: Definition) -> dict[str, list[Producer]]:
@@ -95,27 +96,20 @@ def credential_producers(definition: Definition) -> dict[str, list[Producer]]:
     for name in ("get_token", "refresh_token"):
         found = auth_block(definition, name)
         if found is not None and isinstance(found[1], dict):
-            for key in _object_mapping(found[1]):
+            for key in object_mapping(found[1]):
                 add(key, f"{_where(found[0])}.mapping", "credentials")
     registrations = auth_block(definition, "registrationRequests")
     if registrations is not None and isinstance(registrations[1], list):
         for index, request in enumerate(registrations[1]):
-            for key in _object_mapping(request):
+            for key in object_mapping(request):
                 add(key, f"{_where((*registrations[0], index))}.mapping", "credentials")
     details = auth_block(definition, "userDetails")
     if details is not None and isinstance(details[1], dict):
-        for key in _object_mapping(details[1]):
+        for key in object_mapping(details[1]):
             add(key, f"{_where(details[0])}.mapping", "metadata")
     return produced
 
 
-def auth_block(definition: Definition, name: str) -> tuple[Location, Any] | None:
-    """`auth.<name>`, or `auth.config.<name>` where some definitions put it."""
-    if name in definition.auth:
-        return ("auth", name), definition.auth[name]
-    if name in definition.auth_config:
-        return ("auth", "config", name), definition.auth_config[name]
-    return None
 
 
 def source_entries(definition: Definition) -> Iterator[tuple[Location, str, dict[str, Any]]]:
@@ -131,8 +125,8 @@ def source_entries(definition: Definition) -> Iterator[tuple[Location, str, dict
 # --- [[key]] ----------------------------------------------------------------------------------
 
 
-def _token_finding(definition: Definition, uses: list[_Use]) -> Finding | None:
-    token_uses = [use for use in uses if _root(use.key) == TOKEN_KEY]
+def _token_finding(definition: Definition, uses: list[Use]) -> Finding | None:
+    token_uses = [use for use in uses if root_key(use.key) == TOKEN_KEY]
     if not token_uses:
         return None
     found = auth_block(definition, "get_token")
@@ -185,12 +179,12 @@ def _similar_token_key(keys: list[str]) -> str | None:
     return None
 
 
-def _unresolved_credentials(definition: Definition, uses: list[_Use],
+def _unresolved_credentials(definition: Definition, uses: list[Use],
                             producers: dict[str, list[Producer]]) -> list[Finding]:
-    by_key: dict[str, list[_Use]] = {}
+    by_key: dict[str, list[Use]] = {}
     for use in uses:
-        if _root(use.key) not in producers:
-            by_key.setdefault(_root(use.key), []).append(use)
+        if root_key(use.key) not in producers:
+            by_key.setdefault(root_key(use.key), []).append(use)
     findings: list[Finding] = []
     for key, key_uses in by_key.items():
         first = key_uses[0]
@@ -253,17 +247,17 @@ def _parameter_findings(definition: Definition,
     base = _base_fields(definition)
     auth_context = _Context("the auth flow", dict(base), [])
     for name in ("auth_url", "get_token", "refresh_token", "userDetails", "registrationRequests"):
-        found = _auth_url(definition) if name == "auth_url" else auth_block(definition, name)
+        found = auth_url(definition) if name == "auth_url" else auth_block(definition, name)
         if found is not None:
             findings += _unresolved_parameters(definition, [found], auth_context, producers)
-    for path, action in _actions(definition.data):
+    for path, action in actions(definition.data):
         findings += _action_findings(definition, path, action, base, producers)
     all_fields = dict(base)
-    for _, action in _actions(definition.data):
-        all_fields.update(_form_fields(action))
+    for _, action in actions(definition.data):
+        all_fields.update(form_fields(action))
     for path, key, spec in source_entries(definition):
         fields = dict(base)
-        fields.update(_source_form_fields(definition, key) or all_fields)
+        fields.update(source_form_fields(definition, key) or all_fields)
         findings += _unresolved_parameters(definition, [(path, spec)],
                                            _Context(_where(path), fields, []), producers)
     sync = definition.data.get("sync")
@@ -284,7 +278,7 @@ def _base_fields(definition: Definition) -> dict[str, str]:
     details = auth_block(definition, "userDetails")
     if details is not None and isinstance(details[1], dict):
         fields.update({key: "metadata (userDetails.mapping)"
-                       for key in _object_mapping(details[1])})
+                       for key in object_mapping(details[1])})
     return fields
 
 
@@ -292,7 +286,7 @@ def _action_findings(definition: Definition, path: Location, action: dict[str, A
                      base: dict[str, str], producers: dict[str, list[Producer]]) -> list[Finding]:
     findings: list[Finding] = []
     fields = dict(base)
-    fields.update(_form_fields(action))
+    fields.update(form_fields(action))
     context = _Context(_where(path), fields, [])
     requests = action.get("requests")
     if not isinstance(requests, list):
@@ -308,8 +302,8 @@ def _action_findings(definition: Definition, path: Location, action: dict[str, A
         if step.get("type") == "function":
             findings += _function_findings(step, step_path, functions, context)
             continue
-        for use, _ in _parameter_uses([(step_path, step)]):
-            key = _root(use.key)
+        for use, _ in parameter_uses([(step_path, step)]):
+            key = root_key(use.key)
             if key in context.fields or key not in held:
                 continue
             mapping_path, value = held[key]
@@ -331,12 +325,13 @@ def _action_findings(definition: Definition, path: Location, action: dict[str, A
 
 
 def _mapping_style_finding(mapping_path: Location, held: dict[str, tuple[Location, Any]],
-                           use: _Use, later: Location, value: Any) -> Finding:
+                           use: Use, later: Location, value: Any) -> Finding:
     keys = [key for key, (where, _) in held.items() if where == mapping_path]
     array = json.dumps([{"name": key, "value": held[key][1]} for key in keys])
     return _def(
         "DEF_MAPPING_STYLE",
-        f"{_where(later)} needs {{{{{_root(use.key)}}}}} from {_where(mapping_path)}, which is an "
+        f"{_where(later)} needs {{{{{root_key(use.key)}}}}} from {_where(mapping_path)}, "
+        "which is an "
         "object mapping: an object mapping is the action's output and is not forwarded to later "
         "requests (an array mapping [{name, value}] is)",
         f"write {_where(mapping_path)} as an array: {array}", mapping_path)
@@ -345,9 +340,9 @@ def _mapping_style_finding(mapping_path: Location, held: dict[str, tuple[Locatio
 def _unresolved_parameters(definition: Definition, parts: list[tuple[Location, Any]],
                            context: _Context, producers: dict[str, list[Producer]],
                            skip: set[str] | None = None) -> list[Finding]:
-    by_key: dict[str, list[_Use]] = {}
-    for use, text in _parameter_uses(parts):
-        key = _root(use.key)
+    by_key: dict[str, list[Use]] = {}
+    for use, text in parameter_uses(parts):
+        key = root_key(use.key)
         if key in context.fields or (skip and key in skip):
             continue
         if _is_redirect_value(use, text):
@@ -384,7 +379,7 @@ def _parameter_fix(definition: Definition, key: str, context: _Context,
     return f'add "{key}": "" to auth.config, or use one of: {_names(context.fields)}'
 
 
-def _is_redirect_value(use: _Use, text: str) -> bool:
+def _is_redirect_value(use: Use, text: str) -> bool:
     """A `{{...}}` given as the redirect_uri parameter of auth_url (DEF_REDIRECT_URI covers it)."""
     if use.path[-1:] and use.path[-1] not in AUTH_URL_KEYS:
         return False
@@ -458,199 +453,39 @@ def _function_outputs(step: dict[str, Any], function: Any) -> list[str] | None:
 # --- OAuth: refresh and redirect ----------------------------------------------------------------
 
 
-def _oauth_flow_defined(definition: Definition) -> bool:
-    return auth_block(definition, "get_token") is not None or _auth_url(definition) is not None
 
 
-def _auth_url(definition: Definition) -> tuple[Location, Any] | None:
-    for key in AUTH_URL_KEYS:
-        found = auth_block(definition, key)
-        if found is not None:
-            return found
-    return None
 
 
-def _refresh_findings(definition: Definition) -> list[Finding]:
-    refresh = auth_block(definition, "refresh_token")
-    token = auth_block(definition, "get_token")
-    token_mapping = _object_mapping(token[1]) if token is not None else []
-    refresh_keys = [key for key in token_mapping if "refresh" in key.lower()]
-    findings: list[Finding] = []
-    if refresh is None:
-        also = ("" if refresh_keys else
-                ', and store the refresh token: "refreshToken": "$.refresh_token" in '
-                "auth.get_token.mapping")
-        findings.append(_def(
-            "DEF_REFRESH_MISSING",
-            "auth.type is oauth2 but auth has no refresh_token: when the provider's access "
-            "token expires, actions return 401 until the user reconnects",
-            'add auth.refresh_token {"url": "<provider token endpoint>", "method": "POST", '
-            '"body": {"grant_type": "refresh_token", "refresh_token": "[[refreshToken]]", '
-            '"client_id": "{{client_id}}", "client_secret": "{{client_secret}}"}, "mapping": '
-            '{"accessToken": "$.access_token", "refreshToken": "$.refresh_token"}} and '
-            f'"auto_refresh": true{also}', ("auth", "refresh_token")))
-        return findings
-    if isinstance(refresh[1], dict) and TOKEN_KEY not in _object_mapping(refresh[1]):
-        findings.append(_def(
-            "DEF_REFRESH_MISSING",
-            f"{_where(refresh[0])}.mapping does not store {TOKEN_KEY}: the refreshed token is "
-            "thrown away and actions keep sending the expired one (401)",
-            f'add "{TOKEN_KEY}": "$.access_token" to {_where(refresh[0])}.mapping',
-            (*refresh[0], "mapping")))
-    auto = _auto_refresh(definition, refresh)
-    if auto is None or auto[1] is not True:
-        where: Location = auto[0] if auto is not None else ("auth", "auto_refresh")
-        state = ("is missing" if auto is None
-                 else f"is {json.dumps(auto[1])}, not the boolean true")
-        findings.append(_def(
-            "DEF_REFRESH_MISSING",
-            f"{_where(where)} {state}: the runtime does not refresh the access token before it "
-            "expires, so actions start returning 401",
-            f"set {_where(where)} to true", where))
-    return findings
 
 
-def _auto_refresh(definition: Definition,
-                  refresh: tuple[Location, Any] | None) -> tuple[Location, Any] | None:
-    found = auth_block(definition, "auto_refresh")
-    if found is not None:
-        return found
-    if refresh is not None and isinstance(refresh[1], dict) and "auto_refresh" in refresh[1]:
-        return (*refresh[0], "auto_refresh"), refresh[1]["auto_refresh"]
-    return None
 
 
-def _redirect_findings(definition: Definition) -> list[Finding]:
-    findings: list[Finding] = []
-    found = _auth_url(definition)
-    ns = definition.ns or "{ns}"
-    register = f"register {{SAAS_API_URL}}/miniapps/{ns}/oauth2 with the provider (whdebug urls)"
-    if found is not None and isinstance(found[1], str):
-        path, url = found
-        if not re.search(r"\{\{\s*redirect_uri\s*\}\}", url):
-            literal = re.search(r"([?&])redirect_uri=([^&#]*)", url)
-            if literal is not None:
-                fixed = url[:literal.start(2)] + "{{redirect_uri}}" + url[literal.end(2):]
-                message = (f"{_where(path)} sends redirect_uri={literal.group(2)}: the provider "
-                           "returns the user there instead of to Karzoun, so the OAuth popup "
-                           "never closes")
-            else:
-                joiner = "&" if "?" in url else "?"
-                fixed = f"{url}{joiner}redirect_uri={{{{redirect_uri}}}}"
-                message = (f"{_where(path)} does not pass {{{{redirect_uri}}}}: the provider "
-                           "cannot send the user back to Karzoun, so the OAuth popup never "
-                           "closes")
-            findings.append(_def("DEF_REDIRECT_URI", message,
-                                 f"set {_where(path)} to {json.dumps(fixed)}, and {register}",
-                                 path))
-            return findings
-        token = auth_block(definition, "get_token")
-        if token is not None and "redirect_uri" not in json.dumps(token[1]):
-            findings.append(_def(
-                "DEF_REDIRECT_URI",
-                f"{_where(path)} passes {{{{redirect_uri}}}} but {_where(token[0])} does not: "
-                "providers that follow RFC 6749 reject a code exchange without the same "
-                "redirect_uri",
-                f'add "redirect_uri": "{{{{redirect_uri}}}}" to {_where(token[0])}.body',
-                token[0], "warning"))
-    return findings
 
 
 # --- walking the definition -------------------------------------------------------------------
 
 
-def _resolved_strings(data: dict[str, Any]) -> Iterator[tuple[Location, str]]:
-    """Every string the runtime resolves placeholders in: auth, actions, sources, sync."""
-    auth = data.get("auth")
-    if isinstance(auth, dict):
-        for key, value in auth.items():
-            if key not in ("config", "sensitiveKeys", "type"):
-                yield from _strings(value, ("auth", key))
-        config = auth.get("config")
-        if isinstance(config, dict):
-            for key, value in config.items():
-                if isinstance(value, dict | list) or key in AUTH_URL_KEYS:
-                    yield from _strings(value, ("auth", "config", key))
-    for path, action in _actions(data):
-        yield from _strings(action.get("requests"), (*path, "requests"))
-    for container in SOURCE_CONTAINERS:
-        value = data.get(container)
-        if isinstance(value, dict):
-            yield from _strings(value, (container,))
-    sync = data.get("sync")
-    if isinstance(sync, dict):
-        for key in ("baseUrl", "headers", "resources"):
-            yield from _strings(sync.get(key), ("sync", key))
 
 
-def _strings(value: Any, path: Location) -> Iterator[tuple[Location, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, child in value.items():
-            if key not in _NOT_RESOLVED_KEYS:
-                yield from _strings(child, (*path, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from _strings(child, (*path, index))
 
 
-def _parameter_uses(parts: list[tuple[Location, Any]]) -> Iterator[tuple[_Use, str]]:
-    for base, value in parts:
-        for path, text in _strings(value, base):
-            for key in placeholder_keys(PARAMETER, text):
-                yield _Use(key, path), text
 
 
-def _actions(data: dict[str, Any]) -> Iterator[tuple[Location, dict[str, Any]]]:
-    actions = data.get("actions")
-    if isinstance(actions, list):
-        for index, action in enumerate(actions):
-            if isinstance(action, dict):
-                yield ("actions", index), action
-    elif isinstance(actions, dict):
-        for name, action in actions.items():
-            if isinstance(action, dict):
-                yield ("actions", name), action
 
 
-def _form_fields(action: dict[str, Any]) -> dict[str, str]:
-    parameters = action.get("parameters")
-    properties = parameters.get("properties") if isinstance(parameters, dict) else None
-    if not isinstance(properties, dict):
-        return {}
-    return {key: "a form field" for key in properties}
 
 
-def _source_form_fields(definition: Definition, source: str) -> dict[str, str]:
-    """Form fields of the actions whose parameters take values from `source`."""
-    fields: dict[str, str] = {}
-    for _, action in _actions(definition.data):
-        form = _form_fields(action)
-        parameters = action.get("parameters")
-        properties = parameters.get("properties") if isinstance(parameters, dict) else None
-        if not isinstance(properties, dict):
-            continue
-        if any(isinstance(spec, dict) and spec.get("x-source") == source
-               for spec in properties.values()):
-            fields.update(form)
-    return fields
 
 
-def _object_mapping(request: Any) -> list[str]:
-    mapping = request.get("mapping") if isinstance(request, dict) else None
-    return [key for key in mapping if isinstance(key, str)] if isinstance(mapping, dict) else []
 
 
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _root(key: str) -> str:
-    """`user.id` reads `user`; the first name is what must be produced."""
-    return key.split(".", 1)[0].strip()
 
 
-def _places(uses: list[_Use]) -> str:
+def _places(uses: list[Use]) -> str:
     shown = ", ".join(_where(use.path) for use in uses[:_MAX_PLACES])
     more = len(uses) - _MAX_PLACES
     return f"in {shown}" + (f" and {more} more" if more > 0 else "")
