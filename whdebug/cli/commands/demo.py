@@ -118,6 +118,6 @@ def _replay_scenario(console: Console, root: Any, scenario: dict[str, Any], posi
         render_report(console, session.replay(request), verbose=verbose)
         console.print()
     summary = session.summary()
-    render_summary(console, summary, definition)
+    render_summary(console, summary, session.plan)
     console.print()
     return summary

@@ -160,5 +160,5 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
     else:
         from whdebug.cli.output.report import render_replay_summary
 
-        render_replay_summary(console, summary, definition, profile_name)
+        render_replay_summary(console, summary, session.plan, profile_name)
     ctx.exit(ExitStatus.SUCCESS if session.all_ok else ExitStatus.FINDING)

@@ -18,6 +18,7 @@ from rich.text import Text
 from whdebug.cli.output.details import render_details
 from whdebug.cli.output.marks import byte_size, grid, indented, mark, quoted, symbol
 from whdebug.cli.output.text import plural, safe_text
+from whdebug.engine.plan import Plan
 from whdebug.engine.report import Finding, Report
 from whdebug.model.definition import Definition
 
@@ -144,7 +145,7 @@ def format_outcomes(outcomes: dict[str, int]) -> str:
     return " · ".join(f"{outcomes[status]} {status}" for status in ordered)
 
 
-def render_summary(console: Console, summary: dict[str, Any], definition: Definition) -> None:
+def render_summary(console: Console, summary: dict[str, Any], plan: Plan) -> None:
     """Counts per outcome and the triggers that no request fired."""
     requests = int(summary.get("requests", 0))
     counts = format_outcomes(summary.get("outcomes", {}))
@@ -152,7 +153,7 @@ def render_summary(console: Console, summary: dict[str, Any], definition: Defini
     if counts:
         line.append_text(safe_text(f" — {counts}"))
     console.print(line)
-    events = definition.trigger_events
+    events = plan.trigger_events
     never: list[str] = list(summary.get("triggers_never_fired", []))
     if not events:
         console.print(safe_text("coverage: the definition has no triggers", "yellow"))
@@ -164,23 +165,21 @@ def render_summary(console: Console, summary: dict[str, Any], definition: Defini
         return
     console.print(safe_text(f"coverage: {fired} of {len(set(events))} triggers fired; never "
                             "fired:", "yellow"))
-    labels = {t.get("event"): t.get("label") for t in definition.triggers}
+    labels = {t.event: t.label for t in plan.triggers if t.event is not None}
     table = grid()
     for event in never:
-        label = labels.get(event)
-        table.add_row(safe_text(quoted(event)),
-                      safe_text(label if isinstance(label, str) else "", "dim"))
+        table.add_row(safe_text(quoted(event)), safe_text(labels.get(event) or "", "dim"))
     console.print(indented(table))
 
 
-def render_replay_summary(console: Console, summary: dict[str, Any], definition: Definition,
+def render_replay_summary(console: Console, summary: dict[str, Any], plan: Plan,
                           profile: str | None = None) -> None:
     """`replay`'s closing lines: the summary (a profile's in one line), and a note when
     nothing was replayed."""
     if not summary["requests"]:
         console.print("no captures to replay")
     if profile is None:
-        render_summary(console, summary, definition)
+        render_summary(console, summary, plan)
     else:
         console.print(f"summary ({profile}): {plural(summary['requests'], 'request')} — "
                       f"{format_outcomes(summary['outcomes'])}", highlight=False)
