@@ -587,6 +587,7 @@ class TestRender:
 
         from whdebug.cli.output.report import render_report, render_summary
         from whdebug.engine import DedupeIndex, analyze
+        from whdebug.engine.plan import compile_definition
         from whdebug.engine.report import summarize
         from whdebug.formats.read import read_request_file
         from whdebug.model.definition import load_definition
@@ -602,7 +603,7 @@ class TestRender:
         console = Console(file=out, width=width, color_system=None)
         for report in reports:
             render_report(console, report, verbose=True)
-        render_summary(console, summarize(reports, loaded.trigger_events), loaded)
+        render_summary(console, summarize(reports, loaded.trigger_events), compile_definition(loaded))
         text = out.getvalue()
         assert max(len(line) for line in text.splitlines()) <= width
         assert SECRET not in text
