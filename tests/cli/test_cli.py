@@ -603,7 +603,8 @@ class TestRender:
         console = Console(file=out, width=width, color_system=None)
         for report in reports:
             render_report(console, report, verbose=True)
-        render_summary(console, summarize(reports, loaded.trigger_events), compile_definition(loaded))
+        render_summary(console, summarize(reports, loaded.trigger_events),
+                       compile_definition(loaded))
         text = out.getvalue()
         assert max(len(line) for line in text.splitlines()) <= width
         assert SECRET not in text
