@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -388,6 +388,7 @@ def _report(
     secret_set: SecretSet,
 ) -> Report:
     findings.sort(key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
+    signature = _masked_previews(signature, secret_set)
     token_header = signature.header if signature.type == "header-token" else None
     masked = [[name, value] for name, value in secret_set.mask_headers(
         request.headers, also=(token_header,) if token_header else ())]
@@ -415,3 +416,19 @@ def _report(
         assumptions=tuple(a for a in assumptions if a),
         body=request.body,
     )
+
+
+def _masked_previews(signature: SignatureResult, secret_set: SecretSet) -> SignatureResult:
+    """The attempts' signed-content previews with any secret in them masked, also one the
+    32-byte cut leaves half shown."""
+    if not secret_set or not any(a.signed for a in signature.attempts):
+        return signature
+    attempts = []
+    for attempt in signature.attempts:
+        signed = attempt.signed
+        masked = secret_set.mask_head(bytes.fromhex(signed.head_hex)) if signed else None
+        if signed is not None and masked is not None:
+            attempt = replace(attempt, signed=replace(signed, head_hex=masked[0],
+                                                      head_text=masked[1]))
+        attempts.append(attempt)
+    return replace(signature, attempts=tuple(attempts))

@@ -274,6 +274,32 @@ class SecretSet:
         path, mark, query = target.partition("?")
         return f"{self.mask(path)}?{self.mask_query(query)}" if mark else self.mask(path)
 
+    def mask_head(self, head: bytes) -> tuple[str, str] | None:
+        """The first bytes of a body (a preview cut after N bytes) as (hex, text), with every
+        secret masked, also one cut short at the end; None when no secret is in it."""
+        spans: list[tuple[int, int]] = []
+        for form in self.forms:
+            raw = form.encode("utf-8", "surrogatepass")
+            start = head.find(raw)
+            while start >= 0:
+                spans.append((start, start + len(raw)))
+                start = head.find(raw, start + 1)
+            for cut in range(min(len(raw) - 1, len(head)), MIN_SECRET - 1, -1):
+                if head.endswith(raw[:cut]):
+                    spans.append((len(head) - cut, len(head)))
+                    break
+        if not spans:
+            return None
+        hex_parts: list[str] = []
+        text = ""
+        position = 0
+        for start, end in sorted(_merged(spans)):
+            hex_parts += [f"{byte:02x}" for byte in head[position:start]] + [MASK]
+            text += _printable(head[position:start]) + MASK
+            position = end
+        hex_parts += [f"{byte:02x}" for byte in head[position:]]
+        return " ".join(hex_parts), text + _printable(head[position:])
+
     def find_leaks(self, files: Mapping[str, bytes]) -> list[Leak]:
         """Every file holding a secret in any of its forms (one Leak per file and secret)."""
         leaks: list[Leak] = []
@@ -289,6 +315,20 @@ class SecretSet:
                         break
         return leaks
 
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _printable(raw: bytes) -> str:
+    return "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
 
 
 def encoded_forms(secret: str) -> set[str]:
