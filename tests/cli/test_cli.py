@@ -225,10 +225,12 @@ class TestSecretsNeverShown:
     @pytest.mark.parametrize("mode", [[], ["-v"], ["--json"]])
     def test_hmac_secret_absent_for_pass_and_fail(self, mode: list[str], definition: str,
                                                   opened: str, wrong_secret: str) -> None:
-        for file in (opened, wrong_secret):
+        for file, code, verdict in ((opened, 0, "pass"), (wrong_secret, 1, "fail")):
             result = run("replay", "--definition", definition, "--file", file,
                          "--credential", f"webhookSecret={SECRET}", *mode)
-            assert result.exit_code in (0, 1)
+            assert result.exit_code == code, result.output
+            if mode == ["--json"]:
+                assert json.loads(result.stdout.splitlines()[0])["signature"]["verdict"] == verdict
             assert SECRET not in result.output
             assert SECRET not in result.stderr
 
@@ -245,17 +247,6 @@ class TestSecretsNeverShown:
             result = run("replay", "--definition", definition, "--file", file,
                          "--credential", f"webhookSecret={SECRET}", *mode)
             assert result.exit_code == code, result.output
-            assert SECRET not in result.output
-
-    @pytest.mark.parametrize("mode", [["-v"], ["--json"]])
-    def test_secret_inside_the_body_is_masked(self, mode: list[str], definition: str,
-                                              tmp_path: Path) -> None:
-        # The signed-content preview shows the body's first bytes; the secret must not leak.
-        body = json.dumps({"s": SECRET, "delivery": "d-5", "action": "opened"}).encode()
-        for secret in (SECRET, "wrong-secret"):
-            path = write_request(tmp_path, "leaky.http", body, secret=secret)
-            result = run("replay", "--definition", definition, "--file", path,
-                         "--credential", f"webhookSecret={SECRET}", *mode)
             assert SECRET not in result.output
 
     def test_malformed_credential_does_not_echo_the_value(self, definition: str,
