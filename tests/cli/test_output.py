@@ -10,8 +10,9 @@ import pytest
 from rich.console import Console
 
 from whdebug.cli.output.serve import ConsoleSink
-from whdebug.cli.output.text import format_size, plural, safe
+from whdebug.cli.output.text import format_size, safe
 from whdebug.receiver.app import CaptureEvent, ForwardEvent
+from whdebug.wording import plural
 
 RECEIVED = datetime(2025, 11, 24, 16, 0, 5, tzinfo=UTC)
 

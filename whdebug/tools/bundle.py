@@ -25,6 +25,7 @@ from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest
 from whdebug.model.secrecy import MASK, Secrets, SecretSet
 from whdebug.tools.redact import redact_text
+from whdebug.wording import plural
 
 _SUPPORT = "developers@karzoun.chat"
 
@@ -211,7 +212,7 @@ def _summary(definition: Definition, definition_name: str,
         "",
         f"- Signature, token, cookie and authorization headers are masked ({masked} headers).",
         "- whdebug checked every file of this bundle for the "
-        f"{_plural(scanned, 'secret value')} it was given (credentials, config and "
+        f"{plural(scanned, 'secret value')} it was given (credentials, config and "
         "auth.config); none appears.",
         "",
         f"_Built by whdebug {__version__} on {format_timestamp(now)}._",
@@ -234,10 +235,6 @@ def _subject(rows: list[tuple[str, str, CapturedRequest, Report]]) -> str:
     if not rows:
         return "definition review"
     return f"{len(rows)} sample webhook(s), outcome {', '.join(statuses)}"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _code(value: str | None) -> str:

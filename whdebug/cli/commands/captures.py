@@ -111,7 +111,8 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
     All files are read first and stored in one transaction: if any cannot be read,
     nothing is imported. The store is created if it does not exist.
     """
-    from whdebug.cli.output.text import format_size, plural, safe
+    from whdebug.cli.output.text import format_size, safe
+    from whdebug.wording import plural
 
     requests: list[tuple[str, CapturedRequest]] = []
     for file in files:
@@ -277,8 +278,9 @@ def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | 
     if (capture_id is None) == (file_path is None):
         raise click.UsageError("give a capture ID or --file F (one of them)", ctx)
     from whdebug.cli.output.captures import format_answer
-    from whdebug.cli.output.text import plural, safe
+    from whdebug.cli.output.text import safe
     from whdebug.tools.resend import forwardable_headers, resend, target_url
+    from whdebug.wording import plural
 
     if file_path is not None:
         requests = read_files([file_path])

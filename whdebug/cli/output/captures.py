@@ -9,9 +9,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from whdebug.cli.output.text import format_size, plural, safe
+from whdebug.cli.output.text import format_size, safe
 from whdebug.store.store import CaptureSummary
 from whdebug.tools.resend import Answer
+from whdebug.wording import plural
 
 PREVIEW_BYTES = 4096
 """Bytes of an answer's body `send` prints."""

@@ -9,8 +9,9 @@ from rich.text import Text
 
 from whdebug.cli.output.marks import indented, mark, symbol, yes_no
 from whdebug.cli.output.report import render_findings
-from whdebug.cli.output.text import plural, safe_text
+from whdebug.cli.output.text import safe_text
 from whdebug.tools.readiness import Readiness, SampleResult
+from whdebug.wording import plural
 
 _SEVERITIES = ("error", "warning", "info")
 

@@ -17,10 +17,11 @@ from rich.text import Text
 
 from whdebug.cli.output.details import render_details
 from whdebug.cli.output.marks import byte_size, grid, indented, mark, quoted, symbol
-from whdebug.cli.output.text import plural, safe_text
+from whdebug.cli.output.text import safe_text
 from whdebug.engine.plan import Plan
 from whdebug.engine.report import Finding, Report
 from whdebug.model.definition import Definition
+from whdebug.wording import plural
 
 _SEVERITIES = ("error", "warning", "info")
 _SEVERITY_TITLES = {"error": "errors", "warning": "warnings", "info": "notes"}

@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from whdebug.cli.output.blocks import cut, render_findings, render_verdict
-from whdebug.cli.output.text import plural, safe_text
+from whdebug.cli.output.text import safe_text
 from whdebug.tools.syncpreview import SamplePreview, SyncPreview
+from whdebug.wording import plural
 
 
 def render_sync(console: Console, preview: SyncPreview) -> None:

@@ -46,12 +46,6 @@ def format_size(size: int) -> str:
     return f"{size} B" if unit == 1 else f"{size / unit:.1f} {suffix}"
 
 
-def plural(count: int, noun: str, *, grouped: bool = False) -> str:
-    """`1 request`, `3 requests`; `grouped` writes thousands as `1,234`."""
-    number = f"{count:,}" if grouped else str(count)
-    return f"{number} {noun}" if count == 1 else f"{number} {noun}s"
-
-
 def stdout_console() -> Console:
     """The console for standard output; a terminal that cannot encode a symbol gets '?'."""
     stream = sys.stdout
