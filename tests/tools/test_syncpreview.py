@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -105,7 +106,7 @@ class TestCleanDefinition:
         result = preview("salla-sync.json")
         assert result.findings == ()
         assert result.ok
-        assert result.to_json()["schema"] == "whdebug.sync/1"
+        assert msgspec.to_builtins(result)["schema"] == "whdebug.sync/1"
 
 
 class TestBrokenDefinition:
@@ -293,4 +294,4 @@ def test_any_handler_and_payload_preview_without_crashing(handler: Any, data: An
     body = json.dumps({"event": "e", "data": data}).encode()
     request = CapturedRequest("POST", "/miniapps/x/webhooks", body=body, file="s.json")
     result = preview_sync(definition, [request, request])
-    json.dumps(result.to_json())
+    json.dumps(msgspec.to_builtins(result))

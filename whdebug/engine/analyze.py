@@ -400,6 +400,7 @@ def _report(
             "headers": masked,
             "content_type": request.content_type,
             "body_size": request.size,
+            "body_sha256": request.body_sha256,
         },
         definition={"ns": plan.ns, "version": plan.version},
         challenge=challenge,
@@ -413,5 +414,4 @@ def _report(
         findings=tuple(findings),
         steps=tuple(steps),
         assumptions=tuple(a for a in assumptions if a),
-        body=request.body,
     )

@@ -11,14 +11,13 @@ long replay holds no reports.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import SUMMARY_SCHEMA, Report
+from whdebug.engine.report import SUMMARY_SCHEMA, Report, encode_report
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest
@@ -82,10 +81,10 @@ class ReplaySession:
         report = self._analyzer(request, now=self.now_for(request), options=self.options,
                                 dedupe=self.dedupe)
         self.dedupe.advance()
-        line = json.dumps(report.to_json(), separators=(",", ":"))
+        line = encode_report(report)
         if self.secret_set and self.secret_set.contains(line):
             report = self.secret_set.scrub(report)
-            line = json.dumps(report.to_json(), separators=(",", ":"))
+            line = encode_report(report)
         self.requests += 1
         self.all_ok = self.all_ok and report.ok
         status = report.outcome.status

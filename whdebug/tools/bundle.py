@@ -13,11 +13,13 @@ from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Any
 
+import msgspec
+
 from whdebug import __version__
 from whdebug.engine import DedupeIndex, Report, analyze
 from whdebug.engine.lint.definition import check_definition
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import Finding
+from whdebug.engine.report import Finding, report_json
 from whdebug.errors import WhdebugError
 from whdebug.formats.capture_json import format_timestamp
 from whdebug.formats.http import format_http
@@ -121,7 +123,7 @@ def _check_document(definition: Definition, findings: list[Finding]) -> dict[str
         "schema": "whdebug.check/1",
         "definition": {"ns": definition.ns, "version": definition.version,
                        "path": PurePath(definition.path or "definition").name},
-        "findings": [item.to_json() for item in findings],
+        "findings": msgspec.to_builtins(findings),
         "ok": not any(item.severity == "error" for item in findings),
     }
 
@@ -129,7 +131,7 @@ def _check_document(definition: Definition, findings: list[Finding]) -> dict[str
 def _report_document(report: Report, masked: CapturedRequest, sample: str,
                      secrets: SecretSet) -> dict[str, Any]:
     """The report as JSON with the masked headers, signature values and secrets removed."""
-    document = report.to_json()
+    document = report_json(report)
     document["source"] = {"capture_id": report.source.get("capture_id"), "file": sample}
     document["request"]["headers"] = [[name, value] for name, value in masked.headers]
     document["request"]["query"] = masked.query

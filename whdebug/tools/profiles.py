@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives import constant_time
 
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
@@ -181,7 +182,7 @@ def analyze_profile(
             )
             steps = steps[: verify_index + 2]
     findings.sort(key=_severity_rank)
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         report,
         signature=signature,
         outcome=outcome,

@@ -10,11 +10,12 @@ from itertools import combinations
 from pathlib import PurePath
 from typing import Any
 
+import msgspec
+
 from whdebug.engine.bodypaths import compile_body_path
-from whdebug.engine.codes import diagnosis
 from whdebug.engine.paths import MISSING, Body, iter_leaves, js_string, parse_body
 from whdebug.engine.plan import EventExtractionSpec, compile_definition
-from whdebug.engine.report import Finding
+from whdebug.engine.report import Finding, diagnosis
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.triggers import near_miss_reason
 from whdebug.errors import RequestFileError
@@ -51,10 +52,6 @@ class FieldPreview:
     found: bool
     note: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "spec": self.spec, "transform": self.transform,
-                "value": self.value, "found": self.found, "note": self.note}
-
 
 @dataclass(frozen=True, slots=True)
 class SamplePreview:
@@ -72,34 +69,29 @@ class SamplePreview:
     fields: tuple[FieldPreview, ...]
     findings: tuple[Finding, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"sample": self.sample, "event": self.event, "handler": self.handler,
-                "shape": self.shape, "kind": self.kind, "operation": self.operation,
-                "code": self.code, "fields": [f.to_json() for f in self.fields],
-                "findings": [f.to_json() for f in self.findings]}
-
 
 @dataclass(frozen=True, slots=True)
-class SyncPreview:
-    """Every sample's record, plus what is wrong across samples or in the sync block."""
-
+class DefinitionId:
     ns: str | None
     version: str | None
+
+
+class SyncPreview(msgspec.Struct, frozen=True, tag_field="schema", tag=SYNC_SCHEMA):
+    """Every sample's record, plus what is wrong across samples or in the sync block."""
+
+    definition: DefinitionId
     samples: tuple[SamplePreview, ...]
     findings: tuple[Finding, ...]
+    ok: bool = False
+    """Set from the findings: no sample's and no cross-sample finding is an error."""
+
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "ok", not any(
+            f.severity == "error" for f in self.all_findings))
 
     @property
     def all_findings(self) -> list[Finding]:
         return [f for s in self.samples for f in s.findings] + list(self.findings)
-
-    @property
-    def ok(self) -> bool:
-        return not any(f.severity == "error" for f in self.all_findings)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"schema": SYNC_SCHEMA, "definition": {"ns": self.ns, "version": self.version},
-                "samples": [s.to_json() for s in self.samples],
-                "findings": [f.to_json() for f in self.findings], "ok": self.ok}
 
 
 def parse_sample(data: bytes, name: str,
@@ -143,7 +135,8 @@ def preview_sync(definition: Definition, samples: list[CapturedRequest]) -> Sync
     previews = [_preview(definition, extraction, request) for request in samples]
     findings = _definition_findings(definition)
     findings += _unstable_codes(definition, samples, previews)
-    return SyncPreview(definition.ns, definition.version, tuple(previews), tuple(findings))
+    return SyncPreview(DefinitionId(definition.ns, definition.version), tuple(previews),
+                       tuple(findings))
 
 
 # --- one sample -------------------------------------------------------------------------------

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC
 
 import pytest
 from factories import SECRET, make_definition, make_request, run, sign
 
+from whdebug.engine.report import encode_report
 from whdebug.engine.signatures.digests import compute_hmac
 from whdebug.engine.signatures.schemes import detect_scheme
 
@@ -275,7 +275,7 @@ def test_header_token_pass_and_masked() -> None:
     request = make_request(signature=None, headers=[("X-Token", SECRET)])
     report = run(request, definition)
     assert report.signature.verdict == "pass"
-    text = json.dumps(report.to_json())
+    text = encode_report(report)
     assert SECRET not in text
 
 

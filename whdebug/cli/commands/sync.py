@@ -53,13 +53,15 @@ def sync(ctx: click.Context, definition_path: str, sample_paths: tuple[str, ...]
     handlers without a trigger and a legacy-only webhook.ecommerce block. Exit status 0 when
     nothing is wrong, 1 otherwise, 2 on bad input.
     """
+    import msgspec
+
     from whdebug.model.definition import load_definition
     from whdebug.tools.syncpreview import preview_sync
 
     definition = load_definition(definition_path)
     preview = preview_sync(definition, _sample_requests(sample_paths, definition))
     if as_json:
-        click.echo(json.dumps(preview.to_json(), separators=(",", ":")))
+        click.echo(json.dumps(msgspec.to_builtins(preview), separators=(",", ":")))
     else:
         from whdebug.cli.output.sync import render_sync
         from whdebug.cli.output.text import stdout_console
