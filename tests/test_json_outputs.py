@@ -9,7 +9,6 @@ When an output is meant to change, regenerate it and review the diff:
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import zipfile
@@ -24,7 +23,7 @@ from paths import FIXTURES, REPO
 from whdebug.cli import main
 from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Answer, Capture, ForwardResult, Source
 from whdebug.store.store import Store
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "json_outputs.json"
@@ -85,22 +84,19 @@ def _source_cases(path: Path) -> Iterator[tuple[str, list[str]]]:
                 "source", _name(path), key, "--response", _name(response), "--json"]
 
 
-def _captures() -> list[CapturedRequest]:
+def _captures() -> list[Capture]:
     """Every fixture request, stamped with a fixed arrival, client and answer."""
     files = sorted((FIXTURES / "requests").iterdir())
-    captures: list[CapturedRequest] = []
+    captures: list[Capture] = []
     for number, path in enumerate(files):
-        for request in read_request_file(path):
+        for capture in read_request_file(path):
             moment = T0 + timedelta(seconds=number, microseconds=number)
-            answered = request.response_status is not None or request.response_body is not None
-            forward = number % 4 == 0
-            captures.append(dataclasses.replace(
-                request, received_at=moment, client=f"127.0.0.1:{40000 + number}",
-                response_status=request.response_status if answered else 200 + number % 3,
-                response_body=request.response_body if answered
-                else (b'{"ok":true}' if number % 2 else None),
-                forward_status=202 if forward else None,
-                forward_body=b"fw\xff" if forward else None,
+            captures.append(Capture(
+                capture.request,
+                Source(received_at=moment, client=f"127.0.0.1:{40000 + number}"),
+                capture.answer if capture.answer is not None
+                else Answer(200 + number % 3, b'{"ok":true}' if number % 2 else None),
+                ForwardResult(202, b"fw\xff") if number % 4 == 0 else None,
             ))
     return captures
 

@@ -21,7 +21,7 @@ from whdebug.formats.capture_json import capture_to_json
 from whdebug.formats.har import format_har
 from whdebug.formats.http import format_http
 from whdebug.model.definition import Definition, load_definition
-from whdebug.model.request import Secrets
+from whdebug.model.request import Capture, Secrets
 from whdebug.tools.readiness import (
     STAND_IN_SECRET,
     Readiness,
@@ -229,9 +229,10 @@ class TestVerificationReadiness:
             for n, event in enumerate(["order.created", "order.updated", "abandoned.cart",
                                        "customer.created"])
         ]
-        (folder / "two.har").write_bytes(format_har(requests[:2]))
-        (folder / "cart.json").write_text(json.dumps(capture_to_json(requests[2])))
-        (folder / "list.json").write_text(json.dumps([capture_to_json(requests[3])]))
+        captures = [Capture(request) for request in requests]
+        (folder / "two.har").write_bytes(format_har(captures[:2]))
+        (folder / "cart.json").write_text(json.dumps(capture_to_json(captures[2])))
+        (folder / "list.json").write_text(json.dumps([capture_to_json(captures[3])]))
         result = readiness(SALLA, folder, webhookSecret=SECRET)
         kinds = {s.sample.name: s.sample.kind for s in result.samples}
         assert kinds == {"cart.json": "capture", "list.json": "capture",

@@ -24,7 +24,7 @@ from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import Answer, Capture, CapturedRequest, Secrets, Source
 from whdebug.store.store import Store
 from whdebug.store.writer import CaptureWriter, describe_error
 
@@ -127,7 +127,7 @@ class ForwardEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
+class _Reply:
     status: int
     body: bytes
     content_type: str
@@ -156,11 +156,11 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
-              truncated: bool, answer: _Answer | None = None) -> CapturedRequest:
+              truncated: bool, reply: _Reply | None = None) -> Capture:
     """The request as received: raw path and query (never percent-decoded), raw headers."""
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
-    return CapturedRequest(
+    request = CapturedRequest(
         method=scope["method"],
         path=path,
         query=scope.get("query_string", b"").decode("latin-1"),
@@ -171,11 +171,9 @@ def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
         http_version=scope.get("http_version", "1.1"),
         body_size=size,
         truncated=truncated,
-        received_at=received_at,
-        client=_client(scope),
-        response_status=None if answer is None else answer.status,
-        response_body=None if answer is None else answer.body,
     )
+    source = Source(received_at=received_at, client=_client(scope))
+    return Capture(request, source, None if reply is None else Answer(reply.status, reply.body))
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int, bool, bool]:
@@ -201,7 +199,7 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int, bool, bo
             return b"".join(chunks), seen, False, False
 
 
-async def _send(send: Send, answer: _Answer, capture_id: int | None) -> None:
+async def _send(send: Send, answer: _Reply, capture_id: int | None) -> None:
     headers = [(b"content-type", answer.content_type.encode("latin-1")),
                (b"content-length", str(len(answer.body)).encode("ascii"))]
     if capture_id is not None:
@@ -214,34 +212,34 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _error(status: int, message: str) -> _Answer:
-    return _Answer(status, _json_bytes({"error": message}), _JSON)
+def _error(status: int, message: str) -> _Reply:
+    return _Reply(status, _json_bytes({"error": message}), _JSON)
 
 
-_OK = _Answer(200, _json_bytes({"ok": True}), _JSON)
+_OK = _Reply(200, _json_bytes({"ok": True}), _JSON)
 
 
-def _configured_answer(definition: Plan) -> _Answer:
+def _configured_answer(definition: Plan) -> _Reply:
     """`webhook.response`: a string body is sent as text, anything else as JSON."""
     status, body = definition.response.status, definition.response.body
     if isinstance(body, str):
-        return _Answer(status, body.encode("utf-8"), _TEXT)
-    return _Answer(status, _json_bytes(body), _JSON)
+        return _Reply(status, body.encode("utf-8"), _TEXT)
+    return _Reply(status, _json_bytes(body), _JSON)
 
 
-def _challenge_answer(report: Report) -> _Answer:
+def _challenge_answer(report: Report) -> _Reply:
     token = report.challenge.response_body
     if token is None:
         return _error(report.outcome.http_status, report.outcome.summary)
     try:
         json.loads(token)
     except ValueError:
-        return _Answer(200, token.encode("utf-8"), _TEXT)
-    return _Answer(200, token.encode("utf-8"), _JSON)
+        return _Reply(200, token.encode("utf-8"), _TEXT)
+    return _Reply(200, token.encode("utf-8"), _JSON)
 
 
 def _answer(definition: Plan, report: Report | None, strict: bool,
-            wrong_path: bool) -> _Answer:
+            wrong_path: bool) -> _Reply:
     """What the runtime would send; a wrong path gets a plain 200 (it would never get here)."""
     if wrong_path:
         return _OK
@@ -266,10 +264,10 @@ def _forward_url(base: str, query: str) -> str:
 
 
 async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings,
-                           answer: _Answer | None = None) -> tuple[CapturedRequest, bool, bool]:
+                           reply: _Reply | None = None) -> tuple[Capture, bool, bool]:
     """The capture, whether it went over --max-body, whether the client left.
 
-    `answer` is recorded in the capture when it is already known (no analysis needed) and the
+    `reply` is recorded in the capture when it is already known (no analysis needed) and the
     body arrived whole.
     """
     received_at = _as_utc(settings.now())
@@ -280,17 +278,18 @@ async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSet
         return _captured(scope, b"", received_at, announced, True), True, False
     body, seen, over, gone = await _read_body(receive, settings.max_body)
     size = announced if (over or gone) and announced is not None else seen
-    known = None if over or gone else answer
+    known = None if over or gone else reply
     return _captured(scope, body, received_at, size, over or gone, known), over, gone
 
 
-def _capture_event(request: CapturedRequest, capture_id: int | None, answer: _Answer | None,
+def _capture_event(capture: Capture, capture_id: int | None, answer: _Reply | None,
                    definition: Plan | None, report: Report | None, wrong_path: bool,
                    duplicate_of: int | str | None, note: str | None) -> CaptureEvent:
-    assert request.received_at is not None
+    request, received_at = capture.request, capture.source.received_at
+    assert received_at is not None
     return CaptureEvent(
         capture_id=capture_id,
-        received_at=request.received_at,
+        received_at=received_at,
         method=request.method,
         path=request.path,
         query=request.query,
@@ -326,12 +325,12 @@ class Receiver:
             return
         settings = self.settings
         definition = settings.plan
-        request, over, gone = await _receive_request(
+        capture, over, gone = await _receive_request(
             scope, receive, settings, _OK if definition is None else None)
         report: Report | None = None
         note: str | None = None
         deferred = False
-        wrong_path = definition is not None and _is_wrong_path(definition, request)
+        wrong_path = definition is not None and _is_wrong_path(definition, capture.request)
         if gone:
             answer = None
         elif over:
@@ -344,13 +343,13 @@ class Receiver:
             deferred = True
             answer = _OK if wrong_path else _configured_answer(definition)
         else:
-            report, note = await self._analyze(request, definition, settings)
+            report, note = await self._analyze(capture, definition, settings)
             answer = _answer(definition, report, settings.strict, wrong_path)
-        if answer is not None and request.response_status is None:
-            request = replace(request, response_status=answer.status, response_body=answer.body)
+        if answer is not None and capture.answer is None:
+            capture = replace(capture, answer=Answer(answer.status, answer.body))
 
         try:
-            capture_id: int | None = await self.writer.insert(request)
+            capture_id: int | None = await self.writer.insert(capture)
         except Exception as error:  # a full disk or locked store must not take the server down
             _log.warning("capture not stored: %s", describe_error(error))
             capture_id, note = None, f"not stored: {describe_error(error)}"
@@ -367,17 +366,18 @@ class Receiver:
             event_sink = settings.defer_analysis
         if event_sink is not None:
             self._notify(event_sink, _capture_event(
-                request, capture_id, answer, definition, report, wrong_path, duplicate_of, note))
+                capture, capture_id, answer, definition, report, wrong_path, duplicate_of, note))
         if settings.forward_to and capture_id is not None and answer is not None:
-            self._spawn(self._forward(capture_id, request, settings))
+            self._spawn(self._forward(capture_id, capture.request, settings))
 
-    async def _analyze(self, request: CapturedRequest, definition: Plan,
+    async def _analyze(self, capture: Capture, definition: Plan,
                        settings: ReceiverSettings) -> tuple[Report | None, str | None]:
         """The engine's report, or why it failed (which never fails the capture)."""
-        now = settings.analysis_now or request.received_at or settings.now()
+        request = capture.request
+        now = settings.analysis_now or capture.source.received_at or settings.now()
 
         def run() -> Report:
-            return analyze(request, definition, settings.secrets, now=now,
+            return analyze(capture, definition, settings.secrets, now=now,
                            options=settings.options)
 
         try:

@@ -24,7 +24,7 @@ from whdebug.errors import WhdebugError
 from whdebug.formats.capture_json import format_timestamp
 from whdebug.formats.http import format_http
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest
 from whdebug.model.secrecy import MASK, Secrets, SecretSet
 from whdebug.tools.redact import redact_text
 
@@ -43,7 +43,7 @@ class Bundle:
     """Every secret the bundle was checked for."""
 
 
-def build_bundle(definition: Definition, definition_text: str, requests: list[CapturedRequest],
+def build_bundle(definition: Definition, definition_text: str, requests: list[Capture],
                  secrets: Secrets, *, now: datetime) -> Bundle:
     """Every file of the bundle, in memory: nothing is written until the leak scan passed."""
     secret_set = SecretSet.build(definition, secrets)
@@ -59,13 +59,14 @@ def build_bundle(definition: Definition, definition_text: str, requests: list[Ca
     masked_total = 0
     plan = compile_definition(definition)
     signature_header = plan.verification.header_name if plan.verification else None
-    for number, request in enumerate(requests, 1):
-        stem = f"{number:02d}-{_slug(request)}"
+    for number, capture in enumerate(requests, 1):
+        request = capture.request
+        stem = f"{number:02d}-{_slug(capture)}"
         masked, count = mask_request(request, secret_set, signature_header)
         masked_total += count
-        report = analyze(request, plan, secrets, now=now, dedupe=dedupe)
+        report = analyze(capture, plan, secrets, now=now, dedupe=dedupe)
         sample_name, report_name = f"samples/{stem}.http", f"reports/{stem}.json"
-        files[sample_name] = format_http(masked)
+        files[sample_name] = format_http(masked, where=capture.source.label)
         files[report_name] = _json(_report_document(report, masked, sample_name, secret_set))
         rows.append((sample_name, report_name, request, report))
     files["SUMMARY.md"] = _summary(definition, definition_name, rows, findings,
@@ -250,8 +251,8 @@ def _cell(value: str | None) -> str:
     return (value or "").replace("|", "\\|").replace("`", "'").replace("\n", " ")
 
 
-def _slug(request: CapturedRequest) -> str:
-    if request.capture_id is not None:
-        return f"capture-{request.capture_id}"
-    stem = PurePath(request.file or "request").stem
+def _slug(capture: Capture) -> str:
+    if capture.source.capture_id is not None:
+        return f"capture-{capture.source.capture_id}"
+    stem = PurePath(capture.source.file or "request").stem
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.")[:60] or "request"

@@ -8,7 +8,6 @@ handlers without a trigger or without a stable id, and whether every sample veri
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from whdebug.engine.signatures.secrets import resolve_secret
 from whdebug.errors import WhdebugError
 from whdebug.formats.read import REQUEST_SUFFIXES, numbered, parse_file
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import Capture, Secrets, Source
 from whdebug.tools.signing import SigningError, sign_request
 
 READINESS_SCHEMA = "whdebug.readiness/1"
@@ -37,14 +36,14 @@ _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One sample request, or why it could not be read."""
+    """One sample capture, or why it could not be read."""
 
     name: str
     """The file name relative to the samples folder (`file.har#2` for a HAR's second entry)."""
     kind: str
     """http | har | capture | payload (a bare JSON body signed on the fly); json for a .json
     file that could not be read."""
-    request: CapturedRequest | None
+    capture: Capture | None
     error: str | None = None
     notices: tuple[str, ...] = ()
 
@@ -239,7 +238,8 @@ def _load(path: Path, definition: Definition, secrets: Secrets, now: datetime) -
         return [Sample(name, kind, None, error.message if kind == "json" else str(error))]
     if found.payload is not None:
         return [_sign_payload(name, found.payload, definition, secrets, now)]
-    return [Sample(request.file or name, found.kind, request) for request in numbered(found)]
+    return [Sample(capture.source.file or name, found.kind, capture)
+            for capture in numbered(found)]
 
 
 def signing_secrets(definition: Definition, secrets: Secrets) -> tuple[Secrets, bool]:
@@ -274,8 +274,8 @@ def _sign_payload(
             )
     except SigningError as error:
         return Sample(name, "payload", None, str(error))
-    request = dataclasses.replace(signed.request, file=name)
-    return Sample(name, "payload", request, None, signed.notices)
+    capture = Capture(signed.request, Source(file=name))
+    return Sample(name, "payload", capture, None, signed.notices)
 
 
 def _lookups(definition: Definition) -> list[dict[str, Any]]:
@@ -320,9 +320,9 @@ def assess(
     results: list[SampleResult] = []
     for sample in samples:
         report = None
-        if sample.request is not None:
+        if sample.capture is not None:
             used = payload_secrets if sample.kind == "payload" else secrets
-            report = analyze(sample.request, plan, used, now=now, options=options)
+            report = analyze(sample.capture, plan, used, now=now, options=options)
         results.append(SampleResult(sample, report))
     findings: list[Finding] = []
     if not samples:
