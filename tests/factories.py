@@ -13,7 +13,7 @@ from typing import Any
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.engine.plan import Plan
 from whdebug.model.definition import Definition
-from whdebug.model.request import Answer, Capture, CapturedRequest, ForwardResult, Secrets, Source
+from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Secrets, Source
 
 NOW = datetime(2025, 11, 24, 16, 0, 5, tzinfo=UTC)
 SECRET = "test-webhook-secret"
@@ -101,13 +101,13 @@ def make_capture(
     file: str | None = None,
     received_at: datetime | None = None,
     client: str | None = None,
-    answer: Answer | None = None,
+    reply: Reply | None = None,
     forward: ForwardResult | None = None,
     **request_options: Any,
 ) -> Capture:
     """`make_request`'s request with where it came from and what was answered."""
     return Capture(make_request(body, **request_options),
-                   Source(capture_id, file, received_at, client), answer, forward)
+                   Source(capture_id, file, received_at, client), reply, forward)
 
 
 def run(

@@ -23,7 +23,7 @@ from paths import FIXTURES, REPO
 from whdebug.cli import main
 from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
-from whdebug.model.request import Answer, Capture, ForwardResult, Source
+from whdebug.model.request import Capture, ForwardResult, Reply, Source
 from whdebug.store.store import Store
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "json_outputs.json"
@@ -94,8 +94,8 @@ def _captures() -> list[Capture]:
             captures.append(Capture(
                 capture.request,
                 Source(received_at=moment, client=f"127.0.0.1:{40000 + number}"),
-                capture.answer if capture.answer is not None
-                else Answer(200 + number % 3, b'{"ok":true}' if number % 2 else None),
+                capture.reply if capture.reply is not None
+                else Reply(200 + number % 3, b'{"ok":true}' if number % 2 else None),
                 ForwardResult(202, b"fw\xff") if number % 4 == 0 else None,
             ))
     return captures

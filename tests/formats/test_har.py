@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from whdebug.errors import RequestFileError
 from whdebug.formats.har import format_har, parse_har, split_url
-from whdebug.model.request import Answer, Capture, CapturedRequest, Source
+from whdebug.model.request import Capture, CapturedRequest, Reply, Source
 
 
 def make_request(*, capture_id: int | None = None, received_at: datetime | None = None,
-                 client: str | None = None, answer: Answer | None = None,
+                 client: str | None = None, reply: Reply | None = None,
                  **overrides: Any) -> Capture:
     fields: dict[str, Any] = {
         "method": "POST",
@@ -28,7 +28,7 @@ def make_request(*, capture_id: int | None = None, received_at: datetime | None 
     }
     fields.update(overrides)
     return Capture(CapturedRequest(**fields), Source(capture_id, None, received_at, client),
-                   answer)
+                   reply)
 
 
 def har_document(*entries: dict[str, Any]) -> bytes:
@@ -71,7 +71,7 @@ class TestParseHar:
         assert request.body_size == len(request.body)
         assert capture.source.received_at == datetime(2024, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
         assert request.http_version == "1.1"
-        assert capture.answer == Answer(202, b"ok")
+        assert capture.reply == Reply(202, b"ok")
         assert capture.source.file == "x.har"
 
     def test_base64_body_is_exact(self) -> None:
@@ -97,7 +97,7 @@ class TestParseHar:
         entry = har_entry(method="GET", url="/ping")
         entry["response"] = {"status": 0, "content": {"size": 0}}
         [capture] = parse_har(har_document(entry))
-        assert (capture.request.body, capture.answer) == (b"", None)
+        assert (capture.request.body, capture.reply) == (b"", None)
 
     def test_several_entries_in_order(self) -> None:
         entries = [har_entry(url=f"/n/{n}") for n in range(3)]
@@ -161,7 +161,7 @@ class TestFormatHar:
             capture_id=7,
             truncated=True,
             body_size=999,
-            answer=Answer(413),
+            reply=Reply(413),
             received_at=datetime(2024, 1, 1, tzinfo=UTC),
         )
         document = json.loads(format_har([request]))
@@ -191,7 +191,7 @@ class TestFormatHar:
             received_at=datetime(2024, 5, 1, 1, 2, 3, 456789, tzinfo=UTC),
             client="10.0.0.1:1",
             capture_id=3,
-            answer=Answer(200, b'{"ok": true}'),
+            reply=Reply(200, b'{"ok": true}'),
         )
         [again] = parse_har(format_har([request]), "r.har")
         assert again == dataclasses.replace(

@@ -23,7 +23,7 @@ from whdebug.formats.capture_json import (
 from whdebug.formats.har import format_har
 from whdebug.formats.http import format_http, parse_http, read_http
 from whdebug.formats.read import read_request_file
-from whdebug.model.request import Answer, Capture, CapturedRequest, ForwardResult, Source
+from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
 
 
 def make_request(**overrides: Any) -> CapturedRequest:
@@ -236,7 +236,7 @@ class TestCaptureJson:
             ),
             Source(12, None, datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC),
                    "127.0.0.1:5555"),
-            Answer(413, b'{"error":"too large"}'),
+            Reply(413, b'{"error":"too large"}'),
             ForwardResult(202, b""),
         )
 
@@ -260,7 +260,7 @@ class TestCaptureJson:
 
     def test_absent_is_not_empty(self) -> None:
         again = capture_from_json(capture_to_json(Capture(make_request())), "c.json")
-        assert again.answer is None
+        assert again.reply is None
         assert again.forward is None
         assert again.source.received_at is None
 

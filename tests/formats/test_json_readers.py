@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from whdebug.errors import RequestFileError
 from whdebug.formats.capture_json import capture_to_json, parse_capture_json
 from whdebug.formats.har import format_har, parse_har
-from whdebug.model.request import Answer, Capture, CapturedRequest, Source
+from whdebug.model.request import Capture, CapturedRequest, Reply, Source
 
 CAPTURE = Capture(
     CapturedRequest("POST", "/miniapps/acme/webhooks", "a=1",
                     (("Content-Type", "application/json"), ("X-Sig", "abc")), b'{"id": 1}',
                     body_size=9),
     Source(3, None, None, "127.0.0.1:1"),
-    Answer(200, b"ok"),
+    Reply(200, b"ok"),
 )
 HAR = json.loads(format_har([CAPTURE]))
 EXPORT = capture_to_json(CAPTURE)

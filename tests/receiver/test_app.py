@@ -30,10 +30,10 @@ from whdebug.errors import StoreError, WhdebugError
 from whdebug.formats.http import format_http, parse_http
 from whdebug.model.definition import load_definition
 from whdebug.model.request import (
-    Answer,
     Capture,
     CapturedRequest,
     ForwardResult,
+    Reply,
     Secrets,
     Source,
 )
@@ -175,7 +175,7 @@ class TestByteFidelity:
         assert capture.request.header_values("x-latin") == ["caf\xe9"]  # latin-1: one char per byte
         assert capture.request.method == "POST" and capture.request.http_version == "1.1"
         assert capture.source.client is not None and capture.source.client.startswith("127.0.0.1:")
-        assert capture.answer == Answer(200, b'{"ok":true}')
+        assert capture.reply == Reply(200, b'{"ok":true}')
         exported = parse_http(format_http(capture.request))
         assert exported.body == body
         assert exported.headers == capture.request.headers
@@ -212,7 +212,7 @@ class TestOversize:
         capture = stored(store_path, response.capture_id)
         request = capture.request
         assert request.truncated and request.size == 5000 and request.body == b""
-        assert capture.answer is not None and capture.answer.status == 413
+        assert capture.reply is not None and capture.reply.status == 413
         assert capture.request.header("content-length") == "5000"
         assert stored(store_path, after.capture_id).request.body == b"ok"
 
@@ -305,7 +305,7 @@ class TestAnswers:
         assert response.status_code == status
         capture = stored(store_path, int(response.headers[CAPTURE_ID_HEADER]))
         assert capture.request.body == body
-        assert capture.answer is not None and capture.answer.status == status
+        assert capture.reply is not None and capture.reply.status == status
         assert events[0].signature == ("pass" if good else "fail")
         assert events[0].outcome == ("fires" if good else "rejected")
         assert events[0].event == ("contact.created" if good else None)
@@ -510,7 +510,7 @@ class TestMalformedClients:
             cut = store.get(store.ids()[0])
         assert cut.request.body == b"0123456789"
         assert cut.request.truncated and cut.request.size == 100
-        assert cut.answer is None
+        assert cut.reply is None
 
     @pytest.mark.parametrize("garbage", [
         b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nbody",

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whdebug.errors import StoreError
-from whdebug.model.request import Answer, Capture, CapturedRequest, ForwardResult, Source
+from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
 from whdebug.store.store import (
     APPLICATION_ID,
     PAGE_SQL,
@@ -192,7 +192,7 @@ class TestInsertAndGet:
     def test_empty_body_is_bytes(self, store: Store) -> None:
         got = store.get(store.insert(make_request(body=b"")))
         assert got.request.body == b""
-        assert got.answer is None
+        assert got.reply is None
 
     def test_truncated_and_size(self, store: Store) -> None:
         got = store.get(store.insert(make_request(body=b"", body_size=30_000_000, truncated=True)))
@@ -250,7 +250,7 @@ class TestInsertAndGet:
         store.set_response(capture_id, 401, b'{"error":"signature"}')
         store.set_forward(capture_id, 502, b"bad gateway\xff", None)
         got = store.get(capture_id)
-        assert got.answer == Answer(401, b'{"error":"signature"}')
+        assert got.reply == Reply(401, b'{"error":"signature"}')
         assert got.forward == ForwardResult(502, b"bad gateway\xff")
         assert store.forward_error(capture_id) is None
         store.set_forward(capture_id, None, None, "connection refused")
@@ -352,7 +352,7 @@ class TestDefaultPath:
 
 CHILD = """
 import sys
-from whdebug.model.request import Answer, Capture, CapturedRequest, ForwardResult, Source
+from whdebug.model.request import Reply, Capture, CapturedRequest, ForwardResult, Source
 from whdebug.store.store import Store
 store = Store.open(sys.argv[1])
 while True:

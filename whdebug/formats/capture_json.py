@@ -13,7 +13,7 @@ import msgspec
 
 from whdebug.errors import RequestFileError
 from whdebug.formats._json import Where, convert_value, decode_file, field_error
-from whdebug.model.request import Answer, Capture, CapturedRequest, ForwardResult, Source
+from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
 
 CAPTURE_SCHEMA = "whdebug.capture/1"
 
@@ -57,7 +57,7 @@ def _encode_base64(data: bytes | None) -> str | None:
 def capture_to_json(capture: Capture) -> dict[str, Any]:
     """Every field of a capture as a JSON-ready dict (bodies base64, headers as [[name, value]])."""
     request, source = capture.request, capture.source
-    answer = capture.answer or _NO_ANSWER
+    reply = capture.reply or _NO_REPLY
     forward = capture.forward or _NOT_FORWARDED
     received_at = source.received_at
     return {
@@ -73,15 +73,15 @@ def capture_to_json(capture: Capture) -> dict[str, Any]:
         "body_base64": _encode_base64(request.body),
         "body_size": request.size,
         "truncated": request.truncated,
-        "response_status": answer.status,
-        "response_body_base64": _encode_base64(answer.body),
+        "response_status": reply.status,
+        "response_body_base64": _encode_base64(reply.body),
         "forward_status": forward.status,
         "forward_body_base64": _encode_base64(forward.body),
         "body_sha256": request.body_sha256,
     }
 
 
-_NO_ANSWER = Answer(None)
+_NO_REPLY = Reply(None)
 _NOT_FORWARDED = ForwardResult()
 _Count = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -193,15 +193,15 @@ class _Reader:
         )
         source = Source(fields.id, self.name, self.timestamp("received_at", fields.received_at),
                         fields.client)
-        answer_body = self.blob("response_body_base64", fields.response_body_base64)
+        reply_body = self.blob("response_body_base64", fields.response_body_base64)
         forward_body = self.blob("forward_body_base64", fields.forward_body_base64)
-        answer = None
-        if fields.response_status is not None or answer_body is not None:
-            answer = Answer(fields.response_status, answer_body)
+        reply = None
+        if fields.response_status is not None or reply_body is not None:
+            reply = Reply(fields.response_status, reply_body)
         forward = None
         if fields.forward_status is not None or forward_body is not None:
             forward = ForwardResult(fields.forward_status, forward_body)
-        return Capture(request, source, answer, forward)
+        return Capture(request, source, reply, forward)
 
 
 def capture_from_json(obj: object, name: str = "<json>", *, prefix: str = "") -> Capture:

@@ -14,7 +14,7 @@ import msgspec
 from whdebug import __version__
 from whdebug.formats._json import decode_file, field_error
 from whdebug.formats.capture_json import decode_base64, format_timestamp, parse_timestamp, wire_text
-from whdebug.model.request import Answer, Capture, CapturedRequest, Source
+from whdebug.model.request import Capture, CapturedRequest, Reply, Source
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -156,12 +156,12 @@ def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
         raise field_error(name, f"{where}.startedDateTime",
                           f"not an ISO 8601 timestamp: {started!r}") from None
 
-    answer = None
+    reply = None
     if entry.response is not None:
         status = entry.response.status or None  # HAR writes 0 for "no response"
-        answer_body = _content(entry.response.content, name, f"{where}.response.content")
-        if status is not None or answer_body is not None:
-            answer = Answer(status, answer_body)
+        reply_body = _content(entry.response.content, name, f"{where}.response.content")
+        if status is not None or reply_body is not None:
+            reply = Reply(status, reply_body)
 
     extension = entry.extension or _NO_EXTENSION
     body_size = extension.body_size
@@ -176,7 +176,7 @@ def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
         truncated=extension.truncated is True,
     )
     return Capture(captured, Source(extension.capture_id, name, received_at, extension.client),
-                   answer)
+                   reply)
 
 
 _NO_EXTENSION = _Extension()
@@ -200,7 +200,7 @@ def _har_url(request: CapturedRequest) -> str:
 
 def _har_entry(capture: Capture) -> dict[str, Any]:
     request, source = capture.request, capture.source
-    answer = capture.answer
+    reply = capture.reply
     http_version = f"HTTP/{request.http_version}"
     har_request: dict[str, Any] = {
         "method": request.method,
@@ -218,7 +218,7 @@ def _har_entry(capture: Capture) -> dict[str, Any]:
             "text": base64.b64encode(request.body).decode("ascii"),
             "encoding": "base64",
         }
-    response_body = answer.body if answer is not None else None
+    response_body = reply.body if reply is not None else None
     content: dict[str, Any] = {"size": len(response_body or b""), "mimeType": ""}
     if response_body is not None:
         content["text"] = base64.b64encode(response_body).decode("ascii")
@@ -229,7 +229,7 @@ def _har_entry(capture: Capture) -> dict[str, Any]:
         "time": 0,
         "request": har_request,
         "response": {
-            "status": (answer.status if answer is not None else None) or 0,
+            "status": (reply.status if reply is not None else None) or 0,
             "statusText": "",
             "httpVersion": http_version,
             "cookies": [],

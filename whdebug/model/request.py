@@ -112,8 +112,8 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
-    """What whdebug's receiver sent back."""
+class Reply:
+    """What whdebug's receiver answered the sender."""
 
     status: int | None
     """None when only the body was recorded (a hand-edited export)."""
@@ -137,12 +137,12 @@ class ForwardResult:
 
 @dataclass(frozen=True, slots=True)
 class Capture:
-    """One webhook delivery: the request exactly as received, kept apart from the answer
-    whdebug sent, the forward result and where the request came from."""
+    """One webhook delivery: the request exactly as received, kept apart from whdebug's reply,
+    the forward result and where the request came from."""
 
     request: CapturedRequest
     source: Source = Source()
-    answer: Answer | None = None
+    reply: Reply | None = None
     """None when nothing was answered (the client left) or nothing was recorded."""
     forward: ForwardResult | None = None
     """None when the request was not relayed."""

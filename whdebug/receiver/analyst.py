@@ -115,14 +115,14 @@ def _completed(capture_id: int, store: Any, definition: Plan, secrets: Secrets,
     except Exception as error:
         return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
                             error=f"capture not readable: {describe_error(error)}")
-    request, answer = capture.request, capture.answer
+    request, reply = capture.request, capture.reply
     expected = definition.webhook_path
     wrong_path = expected is not None and (
         request.method.upper() != "POST" or request.path.rstrip("/") != expected)
     event = CaptureEvent(
         capture_id, capture.source.received_at or datetime.now(UTC), request.method,
         request.path, request.query, request.size, request.truncated,
-        answer.status if answer is not None else None,
+        reply.status if reply is not None else None,
         wrong_path=wrong_path, expected_path=expected)
     if wrong_path or request.truncated:
         return event

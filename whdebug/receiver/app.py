@@ -24,7 +24,7 @@ from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.model.definition import Definition
-from whdebug.model.request import Answer, Capture, CapturedRequest, Secrets, Source
+from whdebug.model.request import Capture, CapturedRequest, Reply, Secrets, Source
 from whdebug.store.store import Store
 from whdebug.store.writer import CaptureWriter, describe_error
 
@@ -127,7 +127,7 @@ class ForwardEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class _Reply:
+class _Answer:
     status: int
     body: bytes
     content_type: str
@@ -156,7 +156,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
-              truncated: bool, reply: _Reply | None = None) -> Capture:
+              truncated: bool, answer: _Answer | None = None) -> Capture:
     """The request as received: raw path and query (never percent-decoded), raw headers."""
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
@@ -173,7 +173,7 @@ def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
         truncated=truncated,
     )
     source = Source(received_at=received_at, client=_client(scope))
-    return Capture(request, source, None if reply is None else Answer(reply.status, reply.body))
+    return Capture(request, source, None if answer is None else Reply(answer.status, answer.body))
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int, bool, bool]:
@@ -199,7 +199,7 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int, bool, bo
             return b"".join(chunks), seen, False, False
 
 
-async def _send(send: Send, answer: _Reply, capture_id: int | None) -> None:
+async def _send(send: Send, answer: _Answer, capture_id: int | None) -> None:
     headers = [(b"content-type", answer.content_type.encode("latin-1")),
                (b"content-length", str(len(answer.body)).encode("ascii"))]
     if capture_id is not None:
@@ -212,34 +212,34 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _error(status: int, message: str) -> _Reply:
-    return _Reply(status, _json_bytes({"error": message}), _JSON)
+def _error(status: int, message: str) -> _Answer:
+    return _Answer(status, _json_bytes({"error": message}), _JSON)
 
 
-_OK = _Reply(200, _json_bytes({"ok": True}), _JSON)
+_OK = _Answer(200, _json_bytes({"ok": True}), _JSON)
 
 
-def _configured_answer(definition: Plan) -> _Reply:
+def _configured_answer(definition: Plan) -> _Answer:
     """`webhook.response`: a string body is sent as text, anything else as JSON."""
     status, body = definition.response.status, definition.response.body
     if isinstance(body, str):
-        return _Reply(status, body.encode("utf-8"), _TEXT)
-    return _Reply(status, _json_bytes(body), _JSON)
+        return _Answer(status, body.encode("utf-8"), _TEXT)
+    return _Answer(status, _json_bytes(body), _JSON)
 
 
-def _challenge_answer(report: Report) -> _Reply:
+def _challenge_answer(report: Report) -> _Answer:
     token = report.challenge.response_body
     if token is None:
         return _error(report.outcome.http_status, report.outcome.summary)
     try:
         json.loads(token)
     except ValueError:
-        return _Reply(200, token.encode("utf-8"), _TEXT)
-    return _Reply(200, token.encode("utf-8"), _JSON)
+        return _Answer(200, token.encode("utf-8"), _TEXT)
+    return _Answer(200, token.encode("utf-8"), _JSON)
 
 
 def _answer(definition: Plan, report: Report | None, strict: bool,
-            wrong_path: bool) -> _Reply:
+            wrong_path: bool) -> _Answer:
     """What the runtime would send; a wrong path gets a plain 200 (it would never get here)."""
     if wrong_path:
         return _OK
@@ -264,10 +264,10 @@ def _forward_url(base: str, query: str) -> str:
 
 
 async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings,
-                           reply: _Reply | None = None) -> tuple[Capture, bool, bool]:
+                           answer: _Answer | None = None) -> tuple[Capture, bool, bool]:
     """The capture, whether it went over --max-body, whether the client left.
 
-    `reply` is recorded in the capture when it is already known (no analysis needed) and the
+    `answer` is recorded in the capture when it is already known (no analysis needed) and the
     body arrived whole.
     """
     received_at = _as_utc(settings.now())
@@ -278,11 +278,11 @@ async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSet
         return _captured(scope, b"", received_at, announced, True), True, False
     body, seen, over, gone = await _read_body(receive, settings.max_body)
     size = announced if (over or gone) and announced is not None else seen
-    known = None if over or gone else reply
+    known = None if over or gone else answer
     return _captured(scope, body, received_at, size, over or gone, known), over, gone
 
 
-def _capture_event(capture: Capture, capture_id: int | None, answer: _Reply | None,
+def _capture_event(capture: Capture, capture_id: int | None, answer: _Answer | None,
                    definition: Plan | None, report: Report | None, wrong_path: bool,
                    duplicate_of: int | str | None, note: str | None) -> CaptureEvent:
     request, received_at = capture.request, capture.source.received_at
@@ -345,8 +345,8 @@ class Receiver:
         else:
             report, note = await self._analyze(capture, definition, settings)
             answer = _answer(definition, report, settings.strict, wrong_path)
-        if answer is not None and capture.answer is None:
-            capture = replace(capture, answer=Answer(answer.status, answer.body))
+        if answer is not None and capture.reply is None:
+            capture = replace(capture, reply=Reply(answer.status, answer.body))
 
         try:
             capture_id: int | None = await self.writer.insert(capture)

@@ -29,10 +29,10 @@ from urllib.parse import quote
 
 from whdebug.errors import StoreError
 from whdebug.model.request import (
-    Answer,
     Capture,
     CapturedRequest,
     ForwardResult,
+    Reply,
     Source,
     as_capture,
 )
@@ -154,7 +154,7 @@ def _decode_headers(blob: bytes) -> tuple[tuple[str, str], ...]:
 def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
     """The captures row of one capture (its body goes to the bodies table)."""
     request, source = capture.request, capture.source
-    answer = capture.answer or _NO_ANSWER
+    reply = capture.reply or _NO_REPLY
     forward = capture.forward or _NOT_FORWARDED
     return (
         _format_timestamp(source.received_at or now),
@@ -165,18 +165,18 @@ def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
         request.http_version,
         request.size,
         int(request.truncated),
-        answer.status,
+        reply.status,
         request.content_type,
         request.header("user-agent"),
         forward.status,
         forward.error,
         _encode_headers(request.headers),
-        answer.body,
+        reply.body,
         forward.body,
     )
 
 
-_NO_ANSWER = Answer(None)
+_NO_REPLY = Reply(None)
 _NOT_FORWARDED = ForwardResult()
 
 
@@ -378,11 +378,11 @@ class Store:
             truncated=bool(row[7]),
         )
         source = Source(capture_id, None, _parse_timestamp(row[0]), row[1])
-        answer = None if row[8] is None and row[11] is None else Answer(row[8], row[11])
+        reply = None if row[8] is None and row[11] is None else Reply(row[8], row[11])
         forward = None
         if row[9] is not None or row[12] is not None or row[14] is not None:
             forward = ForwardResult(row[9], row[12], error=row[14])
-        return Capture(request, source, answer, forward)
+        return Capture(request, source, reply, forward)
 
     def forward_error(self, capture_id: int) -> str | None:
         """Why forwarding this capture failed, if it did (also `get(...).forward.error`)."""

@@ -98,7 +98,7 @@ def render_body(request: CapturedRequest, mode: str, *, dark: bool = True
 
 
 def request_summary(capture: Capture, analysis: Analysis) -> Content:
-    request, source, answer = capture.request, capture.source, capture.answer
+    request, source, reply = capture.request, capture.source, capture.reply
     lines = [Content.assemble((f"{request.method} {request.target} HTTP/{request.http_version}",
                                "bold"))]
     facts = [source.label]
@@ -106,8 +106,8 @@ def request_summary(capture: Capture, analysis: Analysis) -> Content:
         facts.append("received " + source.received_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
     if source.client:
         facts.append(f"from {source.client}")
-    if answer is not None and answer.status is not None:
-        facts.append(f"answered {answer.status}")
+    if reply is not None and reply.status is not None:
+        facts.append(f"answered {reply.status}")
     lines.append(Content.assemble((" · ".join(facts), MUTED)))
     lines.append(Content.assemble(
         (f"body {request.size:,} bytes · {request.content_type or 'no content-type'} · "
