@@ -211,7 +211,8 @@ def stored_markers(store: Path) -> set[str]:
     from whdebug.store.store import Store
 
     with Store.open(store) as opened:
-        return {json.loads(opened.get(capture_id).body)["marker"] for capture_id in opened.ids()}
+        return {json.loads(opened.get(capture_id).request.body)["marker"]
+                for capture_id in opened.ids()}
 
 
 def run_round(kind: str, number: int, args: argparse.Namespace, workdir: Path) -> dict[str, float]:

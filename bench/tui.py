@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from whdebug.model.request import CapturedRequest  # noqa: E402
+from whdebug.model.request import Capture, CapturedRequest, Source  # noqa: E402
 from whdebug.store.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ SECRET = "bench-secret-value"
 START = datetime(2025, 11, 1, tzinfo=UTC)
 
 
-def github_request(index: int, size: int = 2048) -> CapturedRequest:
+def github_request(index: int, size: int = 2048) -> Capture:
     action = ("opened", "closed", "synchronize")[index % 3]
     document = {
         "action": action,
@@ -60,8 +60,9 @@ def github_request(index: int, size: int = 2048) -> CapturedRequest:
         ("X-GitHub-Delivery", f"d-{index}"),
         ("X-Hub-Signature-256", signature),
     )
-    return CapturedRequest("POST", "/miniapps/github/webhooks", headers=headers, body=body,
-                           received_at=START + timedelta(seconds=index), client="127.0.0.1")
+    request = CapturedRequest("POST", "/miniapps/github/webhooks", headers=headers, body=body)
+    return Capture(request, Source(received_at=START + timedelta(seconds=index),
+                                   client="127.0.0.1"))
 
 
 def build_store(path: Path, count: int) -> None:

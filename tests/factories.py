@@ -13,7 +13,7 @@ from typing import Any
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.engine.plan import Plan
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Secrets, Source
 
 NOW = datetime(2025, 11, 24, 16, 0, 5, tzinfo=UTC)
 SECRET = "test-webhook-secret"
@@ -94,8 +94,24 @@ def make_request(
     )
 
 
+def make_capture(
+    body: bytes | dict[str, Any] | None = None,
+    *,
+    capture_id: int | None = None,
+    file: str | None = None,
+    received_at: datetime | None = None,
+    client: str | None = None,
+    reply: Reply | None = None,
+    forward: ForwardResult | None = None,
+    **request_options: Any,
+) -> Capture:
+    """`make_request`'s request with where it came from and what was answered."""
+    return Capture(make_request(body, **request_options),
+                   Source(capture_id, file, received_at, client), reply, forward)
+
+
 def run(
-    request: CapturedRequest,
+    request: CapturedRequest | Capture,
     definition: Definition | Plan | None = None,
     *,
     credentials: dict[str, str] | None = None,

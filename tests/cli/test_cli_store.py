@@ -26,7 +26,7 @@ from paths import REPO
 from whdebug.formats.curl import ansi_c_quote, format_curl
 from whdebug.formats.http import format_http, parse_http
 from whdebug.formats.read import read_request_file
-from whdebug.model.request import CapturedRequest, forwardable_headers
+from whdebug.model.request import Capture, CapturedRequest, forwardable_headers
 from whdebug.receiver.app import ReceiverSettings
 from whdebug.receiver.server import RunningServer, ServerSettings, start_in_loop
 from whdebug.store.store import Store
@@ -72,7 +72,7 @@ class LiveReceiver:
 
     def captures(self) -> list[CapturedRequest]:
         with Store.open(self.store_path, create=False) as store:
-            return [store.get(capture_id) for capture_id in store.ids()]
+            return [store.get(capture_id).request for capture_id in store.ids()]
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def store_path(tmp_path: Path) -> str:
     return str(tmp_path / "captures.db")
 
 
-def store_with(path: str, *requests: CapturedRequest) -> list[int]:
+def store_with(path: str, *requests: CapturedRequest | Capture) -> list[int]:
     with Store.open(path) as store:
         return store.insert_many(requests)
 
@@ -122,7 +122,7 @@ class TestImportAndList:
         rows = json_lines(result)
         assert [row["id"] for row in rows] == list(range(len(HTTP_FIXTURES), 0, -1))
         for row, file in zip(reversed(rows), HTTP_FIXTURES, strict=True):
-            source = read_request_file(file)[0]
+            source = read_request_file(file)[0].request
             assert {"id", "received_at", "method", "path", "body_size", "truncated",
                     "response_status"} <= row.keys()
             assert (row["method"], row["path"], row["query"]) == (
@@ -141,7 +141,7 @@ class TestImportAndList:
         result = run("list", "--store", store_path, env={"COLUMNS": "120"})
         assert result.exit_code == 0, result.stderr
         lines = result.stdout.splitlines()
-        first = read_request_file(HTTP_FIXTURES[0])[0]
+        first = read_request_file(HTTP_FIXTURES[0])[0].request
         row_1 = next(line for line in lines if line.lstrip().startswith("1 "))
         row_2 = next(line for line in lines if line.lstrip().startswith("2 "))
         assert first.target in row_1 and first.method in row_1
@@ -181,7 +181,7 @@ class TestImportAndList:
             assert result.exit_code == 0, result.stderr
             assert run("import", str(out), "--store", store_path).exit_code == 0
         with Store.open(store_path) as store:
-            original, *copies = (store.get(n) for n in store.ids())
+            original, *copies = (store.get(n).request for n in store.ids())
         assert len(copies) == 2
         for copy in copies:
             assert copy.body == original.body
@@ -446,7 +446,7 @@ class TestServe:
         assert report["outcome"]["status"] == "fires"
         assert report["event"]["value"] == "pull_request.opened"
         with Store.open(store, create=False) as opened:
-            assert opened.get(1).body == fixture.body
+            assert opened.get(1).request.body == fixture.body
 
 
 class TestReplayDedupesAgainstTheStore:
@@ -484,7 +484,7 @@ class TestReplayDedupesAgainstTheStore:
                            )[0]["outcome"]["status"] == "fires"
 
     def test_only_accepted_earlier_captures_count(self, store_path: str) -> None:
-        first = read_request_file(REQUESTS / "github-redelivery-1.http")[0]
+        first = read_request_file(REQUESTS / "github-redelivery-1.http")[0].request
         forged = replace(first, headers=tuple(
             (name, "sha256=" + "0" * 64 if name == "X-Hub-Signature-256" else value)
             for name, value in first.headers))
@@ -499,4 +499,4 @@ def test_export_http_matches_format_http(store_path: str) -> None:
     result = run("export", "1", "--store", store_path)
     assert result.exit_code == 0, result.stderr
     with Store.open(store_path) as store:
-        assert result.stdout_bytes == format_http(store.get(1))
+        assert result.stdout_bytes == format_http(store.get(1).request)

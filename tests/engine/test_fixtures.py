@@ -11,7 +11,7 @@ import pytest
 from conftest import FIXTURES
 
 from whdebug.engine import DedupeIndex, analyze
-from whdebug.engine.report import FINDING_CODES, PROFILE_AND_READINESS_CODES
+from whdebug.engine.report import FINDING_CODES, PROFILE_AND_READINESS_CODES, encode_report
 from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
 from whdebug.model.secrecy import Secrets, SecretSet
@@ -61,7 +61,7 @@ WITH_SECRETS = [s for s in MANIFEST if secret_set(s)]
 def test_no_fixture_secret_leaks_into_report(scenario: dict[str, Any]) -> None:
     secrets = secret_set(scenario)
     for report in replay(scenario):
-        text = json.dumps(report.to_json())
+        text = encode_report(report)
         leaked = [form for form in secrets.forms if form in text]
         assert not leaked, f"{scenario['name']}: a secret shows in its report"
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from whdebug.engine import DedupeIndex, analyze
-from whdebug.engine.report import FINDING_CODES
+from whdebug.engine.report import FINDING_CODES, encode_report
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 
@@ -96,7 +96,7 @@ def check(report: Any) -> None:
     )
     for item in report.findings:
         assert item.code in FINDING_CODES
-    json.dumps(report.to_json())
+    encode_report(report)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

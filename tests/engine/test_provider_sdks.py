@@ -24,7 +24,7 @@ SCENARIOS = {
 
 def load(name: str) -> tuple[Any, dict[str, str]]:
     scenario = SCENARIOS[name]
-    request = read_request_file(FIXTURES / scenario["files"][0])[0]
+    request = read_request_file(FIXTURES / scenario["files"][0])[0].request
     return request, scenario["credentials"]
 
 

@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 
 from whdebug.errors import RequestFileError
 from whdebug.formats.har import format_har, parse_har, split_url
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest, Reply, Source
 
 
-def make_request(**overrides: Any) -> CapturedRequest:
+def make_request(*, capture_id: int | None = None, received_at: datetime | None = None,
+                 client: str | None = None, reply: Reply | None = None,
+                 **overrides: Any) -> Capture:
     fields: dict[str, Any] = {
         "method": "POST",
         "path": "/miniapps/github/webhooks",
@@ -25,7 +27,8 @@ def make_request(**overrides: Any) -> CapturedRequest:
         "body": b'{"action":"opened"}',
     }
     fields.update(overrides)
-    return CapturedRequest(**fields)
+    return Capture(CapturedRequest(**fields), Source(capture_id, None, received_at, client),
+                   reply)
 
 
 def har_document(*entries: dict[str, Any]) -> bytes:
@@ -54,7 +57,8 @@ class TestParseHar:
             postData={"mimeType": "application/json", "text": '{"name":"café"}'},
         )
         entry["response"] = {"status": 202, "content": {"size": 2, "text": "ok"}}
-        [request] = parse_har(har_document(entry), "x.har")
+        [capture] = parse_har(har_document(entry), "x.har")
+        request = capture.request
         assert request.method == "POST"
         assert request.path == "/miniapps/shop/webhooks"
         assert request.query == "topic=a%2Fb&x=1+2"
@@ -65,40 +69,40 @@ class TestParseHar:
         )
         assert request.body == '{"name":"café"}'.encode()
         assert request.body_size == len(request.body)
-        assert request.received_at == datetime(2024, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
+        assert capture.source.received_at == datetime(2024, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
         assert request.http_version == "1.1"
-        assert request.response_status == 202
-        assert request.response_body == b"ok"
-        assert request.file == "x.har"
+        assert capture.reply == Reply(202, b"ok")
+        assert capture.source.file == "x.har"
 
     def test_base64_body_is_exact(self) -> None:
         body = b"\x00\xff\r\n\xc3("
         entry = har_entry(postData={"text": base64.b64encode(body).decode(), "encoding": "base64"})
-        assert parse_har(har_document(entry))[0].body == body
+        assert parse_har(har_document(entry))[0].request.body == body
 
     def test_http2_pseudo_headers_dropped(self) -> None:
         entry = har_entry(
             httpVersion="h2",
             headers=[{"name": ":authority", "value": "x"}, {"name": "a", "value": "1"}],
         )
-        [request] = parse_har(har_document(entry))
-        assert request.headers == (("a", "1"),)
-        assert request.http_version == "2"
+        [capture] = parse_har(har_document(entry))
+        assert capture.request.headers == (("a", "1"),)
+        assert capture.request.http_version == "2"
 
     def test_non_latin1_header_text_becomes_utf8_bytes(self) -> None:
         entry = har_entry(headers=[{"name": "X-Name", "value": "€"}])
-        [request] = parse_har(har_document(entry))
-        assert request.headers[0][1].encode("latin-1") == "€".encode()
+        [capture] = parse_har(har_document(entry))
+        assert capture.request.headers[0][1].encode("latin-1") == "€".encode()
 
     def test_no_post_data_and_no_response(self) -> None:
         entry = har_entry(method="GET", url="/ping")
         entry["response"] = {"status": 0, "content": {"size": 0}}
-        [request] = parse_har(har_document(entry))
-        assert (request.body, request.response_status, request.response_body) == (b"", None, None)
+        [capture] = parse_har(har_document(entry))
+        assert (capture.request.body, capture.reply) == (b"", None)
 
     def test_several_entries_in_order(self) -> None:
         entries = [har_entry(url=f"/n/{n}") for n in range(3)]
-        assert [r.path for r in parse_har(har_document(*entries))] == ["/n/0", "/n/1", "/n/2"]
+        paths = [capture.request.path for capture in parse_har(har_document(*entries))]
+        assert paths == ["/n/0", "/n/1", "/n/2"]
 
     @pytest.mark.parametrize(
         ("data", "words"),
@@ -157,7 +161,7 @@ class TestFormatHar:
             capture_id=7,
             truncated=True,
             body_size=999,
-            response_status=413,
+            reply=Reply(413),
             received_at=datetime(2024, 1, 1, tzinfo=UTC),
         )
         document = json.loads(format_har([request]))
@@ -166,7 +170,7 @@ class TestFormatHar:
         assert entry["startedDateTime"] == "2024-01-01T00:00:00.000000Z"
         assert entry["request"]["url"] == "http://127.0.0.1:8787/miniapps/github/webhooks?a=1"
         assert entry["request"]["postData"]["encoding"] == "base64"
-        assert base64.b64decode(entry["request"]["postData"]["text"]) == request.body
+        assert base64.b64decode(entry["request"]["postData"]["text"]) == request.request.body
         assert entry["request"]["queryString"] == [{"name": "a", "value": "1"}]
         assert entry["response"]["status"] == 413
         assert entry["_whdebug"] == {
@@ -187,20 +191,19 @@ class TestFormatHar:
             received_at=datetime(2024, 5, 1, 1, 2, 3, 456789, tzinfo=UTC),
             client="10.0.0.1:1",
             capture_id=3,
-            response_status=200,
-            response_body=b'{"ok": true}',
+            reply=Reply(200, b'{"ok": true}'),
         )
         [again] = parse_har(format_har([request]), "r.har")
-        fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(CapturedRequest)
-                  if f.init}
-        assert again == CapturedRequest(**{**fields, "file": "r.har"})
+        assert again == dataclasses.replace(
+            request, source=dataclasses.replace(request.source, file="r.har"))
 
     def test_hostile_host_does_not_shift_the_path(self) -> None:
         request = make_request(headers=(("Host", "evil/x?y"),), query="q=1")
         document = json.loads(format_har([request]))
         assert document["log"]["entries"][0]["request"]["url"].startswith("http://localhost/")
         [again] = parse_har(format_har([request]))
-        assert (again.path, again.query, again.headers) == (request.path, "q=1", request.headers)
+        assert (again.request.path, again.request.query, again.request.headers) == (
+            request.request.path, "q=1", request.request.headers)
 
     @given(
         body=st.binary(max_size=200),
@@ -211,6 +214,6 @@ class TestFormatHar:
         headers = (("Host", "h"),) + tuple(("X-V", value) for value in values)
         request = make_request(body=body, headers=headers, query=query)
         [again] = parse_har(format_har([request]))
-        assert again.body == body
-        assert again.headers == headers
-        assert (again.path, again.query) == (request.path, query)
+        assert again.request.body == body
+        assert again.request.headers == headers
+        assert (again.request.path, again.request.query) == (request.request.path, query)

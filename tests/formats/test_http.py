@@ -23,7 +23,7 @@ from whdebug.formats.capture_json import (
 from whdebug.formats.har import format_har
 from whdebug.formats.http import format_http, parse_http, read_http
 from whdebug.formats.read import read_request_file
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
 
 
 def make_request(**overrides: Any) -> CapturedRequest:
@@ -79,7 +79,6 @@ class TestParseHttp:
         assert request.body == b'{"a":1}\r\n'
         assert request.body_size == len(request.body)
         assert request.http_version == "1.1"
-        assert request.file == "r.http"
 
     def test_lf_file_keeps_every_body_byte(self) -> None:
         data = b"POST /hook HTTP/1.1\nHost: x\n\n\nline one\n\n"
@@ -211,7 +210,8 @@ class TestReadHttp:
         path.write_bytes(b"POST /h HTTP/1.1\r\nA: 1\r\n\r\n{}\n")
         request = read_http(path)
         assert request.body == b"{}\n"
-        assert request.file == str(path)
+        [capture] = read_request_file(path)
+        assert (capture.request, capture.source) == (request, Source(file=str(path)))
 
     def test_missing_file(self, tmp_path: Path) -> None:
         with pytest.raises(RequestFileError, match="not found") as caught:
@@ -224,21 +224,20 @@ class TestReadHttp:
 
 
 class TestCaptureJson:
-    def full_capture(self) -> CapturedRequest:
-        return make_request(
-            query="x=1",
-            headers=(("A", "1"), ("A", "\xff raw"), ("Host", "h")),
-            body=b"\x00\xff\r\n",
-            http_version="1.0",
-            body_size=10,
-            truncated=True,
-            received_at=datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC),
-            client="127.0.0.1:5555",
-            capture_id=12,
-            response_status=413,
-            response_body=b'{"error":"too large"}',
-            forward_status=202,
-            forward_body=b"",
+    def full_capture(self) -> Capture:
+        return Capture(
+            make_request(
+                query="x=1",
+                headers=(("A", "1"), ("A", "\xff raw"), ("Host", "h")),
+                body=b"\x00\xff\r\n",
+                http_version="1.0",
+                body_size=10,
+                truncated=True,
+            ),
+            Source(12, None, datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC),
+                   "127.0.0.1:5555"),
+            Reply(413, b'{"error":"too large"}'),
+            ForwardResult(202, b""),
         )
 
     def test_fields(self) -> None:
@@ -248,7 +247,7 @@ class TestCaptureJson:
         assert obj["body_base64"] == "AP8NCg=="
         assert obj["body_size"] == 10
         assert obj["forward_body_base64"] == ""
-        assert obj["body_sha256"] == self.full_capture().body_sha256
+        assert obj["body_sha256"] == self.full_capture().request.body_sha256
         for key in ("id", "client", "method", "path", "query", "http_version", "truncated"):
             assert key in obj
 
@@ -256,17 +255,19 @@ class TestCaptureJson:
         original = self.full_capture()
         text = json.dumps(capture_to_json(original))
         [again] = parse_capture_json(text.encode(), "c.json")
-        assert again == CapturedRequest(**{**_fields(original), "file": "c.json"})
+        assert again == dataclasses.replace(
+            original, source=dataclasses.replace(original.source, file="c.json"))
 
     def test_absent_is_not_empty(self) -> None:
-        again = capture_from_json(capture_to_json(make_request()), "c.json")
-        assert again.response_body is None
-        assert again.forward_body is None
-        assert again.received_at is None
+        again = capture_from_json(capture_to_json(Capture(make_request())), "c.json")
+        assert again.reply is None
+        assert again.forward is None
+        assert again.source.received_at is None
 
     def test_list_of_captures(self) -> None:
-        data = json.dumps([capture_to_json(make_request(capture_id=n)) for n in (1, 2)])
-        assert [r.capture_id for r in parse_capture_json(data.encode())] == [1, 2]
+        data = json.dumps([capture_to_json(Capture(make_request(), Source(capture_id=n)))
+                           for n in (1, 2)])
+        assert [c.source.capture_id for c in parse_capture_json(data.encode())] == [1, 2]
 
     @pytest.mark.parametrize(
         ("change", "words"),
@@ -283,7 +284,7 @@ class TestCaptureJson:
         ],
     )
     def test_validation(self, change: dict[str, Any], words: str) -> None:
-        obj = {**capture_to_json(make_request()), **change}
+        obj = {**capture_to_json(Capture(make_request())), **change}
         with pytest.raises(RequestFileError) as caught:
             capture_from_json(obj, "c.json")
         assert str(caught.value).startswith("c.json: ")
@@ -304,24 +305,25 @@ class TestReadRequestFile:
     def test_http(self, tmp_path: Path) -> None:
         path = tmp_path / "a.http"
         path.write_bytes(format_http(make_request()))
-        [request] = read_request_file(path)
-        assert wire(request) == wire(make_request())
+        [capture] = read_request_file(path)
+        assert wire(capture.request) == wire(make_request())
 
     def test_har(self, tmp_path: Path) -> None:
         path = tmp_path / "a.har"
-        path.write_bytes(format_har([make_request(), make_request(body=b"\xff")]))
-        assert [r.body for r in read_request_file(path)] == [make_request().body, b"\xff"]
+        path.write_bytes(format_har([Capture(make_request()), Capture(make_request(body=b"\xff"))]))
+        bodies = [capture.request.body for capture in read_request_file(path)]
+        assert bodies == [make_request().body, b"\xff"]
 
     def test_json_export(self, tmp_path: Path) -> None:
         path = tmp_path / "a.json"
-        path.write_text(json.dumps(capture_to_json(make_request(body=b"\x00"))))
-        [request] = read_request_file(path)
-        assert request.body == b"\x00"
-        assert request.file == str(path)
+        path.write_text(json.dumps(capture_to_json(Capture(make_request(body=b"\x00")))))
+        [capture] = read_request_file(path)
+        assert capture.request.body == b"\x00"
+        assert capture.source.file == str(path)
 
     def test_har_saved_as_json(self, tmp_path: Path) -> None:
         path = tmp_path / "a.json"
-        path.write_bytes(format_har([make_request()]))
+        path.write_bytes(format_har([Capture(make_request())]))
         assert len(read_request_file(path)) == 1
 
     def test_unknown_extension(self, tmp_path: Path) -> None:
@@ -334,6 +336,3 @@ class TestReadRequestFile:
         with pytest.raises(RequestFileError, match="not found"):
             read_request_file(tmp_path / "gone.har")
 
-
-def _fields(request: CapturedRequest) -> dict[str, Any]:
-    return {f.name: getattr(request, f.name) for f in dataclasses.fields(CapturedRequest) if f.init}

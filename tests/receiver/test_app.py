@@ -29,7 +29,14 @@ from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.errors import StoreError, WhdebugError
 from whdebug.formats.http import format_http, parse_http
 from whdebug.model.definition import load_definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import (
+    Capture,
+    CapturedRequest,
+    ForwardResult,
+    Reply,
+    Secrets,
+    Source,
+)
 from whdebug.receiver import app as receiver_module
 from whdebug.receiver.app import CAPTURE_ID_HEADER, CaptureEvent, ReceiverSettings, create_app
 from whdebug.receiver.server import (
@@ -116,7 +123,7 @@ def raw_request(target: str, body: bytes, *, method: str = "POST",
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-def stored(store_path: Path, capture_id: int) -> CapturedRequest:
+def stored(store_path: Path, capture_id: int) -> Capture:
     with Store.open(store_path) as store:
         return store.get(capture_id)
 
@@ -160,26 +167,26 @@ class TestByteFidelity:
             response = await exchange(running.port, raw_request(target, body, headers=headers))
         assert response.status == 200
         capture = stored(store_path, response.capture_id)
-        assert capture.body == body
-        assert capture.size == len(body) and not capture.truncated
-        assert capture.path == "/hooks/a%2Fb%7E"
-        assert capture.query == "a=1&a=2&b=%20x%2F&c=caf%C3%A9&empty="
-        assert capture.header_values("x-dup") == ["one", "two"]
-        assert capture.header_values("x-latin") == ["caf\xe9"]  # latin-1: one char per byte
-        assert capture.method == "POST" and capture.http_version == "1.1"
-        assert capture.client is not None and capture.client.startswith("127.0.0.1:")
-        assert capture.response_status == 200 and capture.response_body == b'{"ok":true}'
-        exported = parse_http(format_http(capture))
+        assert capture.request.body == body
+        assert capture.request.size == len(body) and not capture.request.truncated
+        assert capture.request.path == "/hooks/a%2Fb%7E"
+        assert capture.request.query == "a=1&a=2&b=%20x%2F&c=caf%C3%A9&empty="
+        assert capture.request.header_values("x-dup") == ["one", "two"]
+        assert capture.request.header_values("x-latin") == ["caf\xe9"]  # latin-1: one char per byte
+        assert capture.request.method == "POST" and capture.request.http_version == "1.1"
+        assert capture.source.client is not None and capture.source.client.startswith("127.0.0.1:")
+        assert capture.reply == Reply(200, b'{"ok":true}')
+        exported = parse_http(format_http(capture.request))
         assert exported.body == body
-        assert exported.headers == capture.headers
-        assert exported.target == capture.target
+        assert exported.headers == capture.request.headers
+        assert exported.target == capture.request.target
 
     async def test_headers_keep_order_and_duplicates(self, store_path: Path) -> None:
         headers = [(b"B", b"1"), (b"A", b"2"), (b"b", b"3"), (b"Set-Thing", b"x, y")]
         async with receiving(store_path) as running:
             response = await exchange(running.port, raw_request("/h", b"{}", headers=headers))
         capture = stored(store_path, response.capture_id)
-        names = [(name, value) for name, value in capture.headers if name in ("a", "b",
+        names = [(name, value) for name, value in capture.request.headers if name in ("a", "b",
                                                                             "set-thing")]
         assert names == [("b", "1"), ("a", "2"), ("b", "3"), ("set-thing", "x, y")]
 
@@ -189,8 +196,9 @@ class TestByteFidelity:
         async with receiving(store_path) as running:
             response = await exchange(running.port, chunked)
         capture = stored(store_path, response.capture_id)
-        assert (capture.method, capture.path, capture.body) == ("PATCH", "/any/where",
-                                                              b"ab\x00\r\n \xff")
+        request = capture.request
+        assert (request.method, request.path, request.body) == ("PATCH", "/any/where",
+                                                                b"ab\x00\r\n \xff")
 
 
 class TestOversize:
@@ -202,10 +210,11 @@ class TestOversize:
         assert response.status == 413
         assert "max-body" in json.loads(response.body)["error"]
         capture = stored(store_path, response.capture_id)
-        assert capture.truncated and capture.size == 5000 and capture.body == b""
-        assert capture.response_status == 413
-        assert capture.header("content-length") == "5000"
-        assert stored(store_path, after.capture_id).body == b"ok"
+        request = capture.request
+        assert request.truncated and request.size == 5000 and request.body == b""
+        assert capture.reply is not None and capture.reply.status == 413
+        assert capture.request.header("content-length") == "5000"
+        assert stored(store_path, after.capture_id).request.body == b"ok"
 
     async def test_chunked_oversize_keeps_the_first_bytes(self, store_path: Path) -> None:
         chunk = bytes(range(256)) * 4
@@ -216,8 +225,8 @@ class TestOversize:
             response = await exchange(running.port, data)
         assert response.status == 413
         capture = stored(store_path, response.capture_id)
-        assert capture.truncated and capture.body == (chunk * 2)[:1500]
-        assert capture.size > 1500
+        assert capture.request.truncated and capture.request.body == (chunk * 2)[:1500]
+        assert capture.request.size > 1500
 
     async def test_expect_continue_gets_413_without_uploading(self, store_path: Path) -> None:
         head = (b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n"
@@ -225,7 +234,7 @@ class TestOversize:
         async with receiving(store_path) as running:
             response = await exchange(running.port, head)
         assert response.status == 413
-        assert stored(store_path, response.capture_id).size == 99999999
+        assert stored(store_path, response.capture_id).request.size == 99999999
 
 
 class TestConcurrency:
@@ -252,7 +261,7 @@ class TestConcurrency:
             assert sorted(store.ids()) == sorted(ids)
             for results in per_client_results:
                 for capture_id, body in results:
-                    assert store.get(capture_id).body == body
+                    assert store.get(capture_id).request.body == body
 
 
 class TestAnswers:
@@ -295,7 +304,8 @@ class TestAnswers:
                                          headers={"X-Signature": signature})
         assert response.status_code == status
         capture = stored(store_path, int(response.headers[CAPTURE_ID_HEADER]))
-        assert capture.body == body and capture.response_status == status
+        assert capture.request.body == body
+        assert capture.reply is not None and capture.reply.status == status
         assert events[0].signature == ("pass" if good else "fail")
         assert events[0].outcome == ("fires" if good else "rejected")
         assert events[0].event == ("contact.created" if good else None)
@@ -314,7 +324,7 @@ class TestAnswers:
             response = await client.post("/miniapps/acme/webhook?x=1", content=b"{}")
         assert response.status_code == 200 and response.json() == {"ok": True}
         assert events[0].wrong_path and events[0].expected_path == "/miniapps/acme/webhooks"
-        assert stored(store_path, events[0].capture_id or 0).query == "x=1"
+        assert stored(store_path, events[0].capture_id or 0).request.query == "x=1"
         assert "wrong path" in format_capture_line(events[0]).plain
 
     async def test_duplicate_transaction_flagged_against_earlier_capture(
@@ -345,7 +355,7 @@ class TestAnswers:
             response = await client.post("/miniapps/acme/webhooks", content=b"\xff")
         assert response.status_code == 200 and response.json() == {"ok": True}
         assert events[0].error == "analysis failed: RuntimeError: boom"
-        assert stored(store_path, events[0].capture_id or 0).body == b"\xff"
+        assert stored(store_path, events[0].capture_id or 0).request.body == b"\xff"
 
     async def test_store_failure_answers_503_and_keeps_serving(
             self, store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -367,7 +377,8 @@ class TestAnswers:
         assert CAPTURE_ID_HEADER not in refused.headers
         assert events[0].capture_id is None and "not stored" in (events[0].error or "")
         assert accepted.status_code == 200
-        assert stored(store_path, int(accepted.headers[CAPTURE_ID_HEADER])).body == b"second"
+        accepted_id = int(accepted.headers[CAPTURE_ID_HEADER])
+        assert stored(store_path, accepted_id).request.body == b"second"
 
     async def test_health_counts_and_reserved_paths_are_not_captured(
             self, store_path: Path) -> None:
@@ -411,7 +422,7 @@ class TestAnswers:
         assert response.status_code == 200
         assert (events[0].signature, events[0].event, events[0].outcome) == (
             "pass", "deal.won", "fires")
-        assert stored(store_path, events[0].capture_id or 0).body == body
+        assert stored(store_path, events[0].capture_id or 0).request.body == body
 
     async def test_console_sink_writes_one_plain_line_per_capture(self, store_path: Path) -> None:
         output = io.StringIO()
@@ -450,13 +461,13 @@ class TestForwarding:
             async with receiving(store_path, settings(forward_to=f"{local.url}/hook")) as running:
                 response = await exchange(running.port, data)
                 with Store.open(store_path) as store:
-                    await eventually(lambda: store.get(response.capture_id).forward_status)
+                    await eventually(lambda: store.get(response.capture_id).forward)
                     capture = store.get(response.capture_id)
                     assert store.forward_error(response.capture_id) is None
         finally:
             await local.stop()
         assert response.status == 200
-        assert (capture.forward_status, capture.forward_body) == (201, b"got it")
+        assert capture.forward == ForwardResult(201, b"got it")
         method, query, headers, relayed = seen[0]
         assert (method, query, relayed) == ("POST", "q=%20&q=2", body)
         assert [value for name, value in headers if name == b"x-dup"] == [b"1", b"2"]
@@ -476,14 +487,14 @@ class TestForwarding:
                 after = await exchange(running.port, raw_request("/h", b"next"))
         assert response.status == 200 and after.status == 200
         assert error is not None and "ConnectError" in error
-        assert stored(store_path, response.capture_id).forward_status is None
+        assert stored(store_path, response.capture_id).forward == ForwardResult(error=error)
 
 
 class TestMalformedClients:
     async def good_request_is_captured(self, running: RunningServer, store_path: Path) -> None:
         response = await exchange(running.port, raw_request("/good", b"good"))
         assert response.status == 200
-        assert stored(store_path, response.capture_id).body == b"good"
+        assert stored(store_path, response.capture_id).request.body == b"good"
 
     async def test_truncated_body_is_recorded_and_server_survives(
             self, store_path: Path) -> None:
@@ -497,8 +508,9 @@ class TestMalformedClients:
             await self.good_request_is_captured(running, store_path)
         with Store.open(store_path) as store:
             cut = store.get(store.ids()[0])
-        assert cut.body == b"0123456789" and cut.truncated and cut.size == 100
-        assert cut.response_status is None
+        assert cut.request.body == b"0123456789"
+        assert cut.request.truncated and cut.request.size == 100
+        assert cut.reply is None
 
     @pytest.mark.parametrize("garbage", [
         b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nbody",
@@ -525,8 +537,8 @@ class TestMalformedClients:
             response = await exchange(running.port, raw_request("/many", b"{}", headers=headers))
             await self.good_request_is_captured(running, store_path)
         capture = stored(store_path, response.capture_id)
-        assert capture.header_values("x-h499") == ["v499"]
-        assert len(capture.headers) == 502
+        assert capture.request.header_values("x-h499") == ["v499"]
+        assert len(capture.request.headers) == 502
 
     async def test_slow_sender_does_not_block_others(self, store_path: Path) -> None:
         data = raw_request("/slow", b'{"slow": true}')
@@ -548,7 +560,7 @@ class TestMalformedClients:
                 slow_response = await asyncio.wait_for(slow, TIMEOUT)
             finally:
                 await close(writer)
-        assert stored(store_path, slow_response.capture_id).body == b'{"slow": true}'
+        assert stored(store_path, slow_response.capture_id).request.body == b'{"slow": true}'
 
 
 class TestServer:
@@ -616,10 +628,12 @@ class TestDeferredAnalysis:
         from whdebug.receiver.analyst import _completed
 
         body = b'{"event": "contact.created", "id": "evt-1"}'
-        good = CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
-                               headers=(("X-Signature", sign(body)),), received_at=NOW)
-        bad = CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
-                              headers=(("X-Signature", sign(body, "x")),), received_at=NOW)
+        good = Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                                       headers=(("X-Signature", sign(body)),)),
+                       Source(received_at=NOW))
+        bad = Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                                      headers=(("X-Signature", sign(body, "x")),)),
+                      Source(received_at=NOW))
         with Store.open(store_path) as store:
             ids = store.insert_many([good, bad, good])
             dedupe = DedupeIndex()

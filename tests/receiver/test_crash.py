@@ -102,7 +102,8 @@ async def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path) -> N
     assert failures > 0, "the kill should have cut off requests in flight"
 
     with Store.open(store_path) as store:
-        markers = {store.get(capture_id).body.split(b'"')[3].decode() for capture_id in store.ids()}
+        markers = {store.get(capture_id).request.body.split(b'"')[3].decode()
+                   for capture_id in store.ids()}
     assert answered <= markers, f"lost {len(answered - markers)} answered requests"
     with contextlib.closing(sqlite3.connect(store_path)) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)

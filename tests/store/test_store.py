@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whdebug.errors import StoreError
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
 from whdebug.store.store import (
     APPLICATION_ID,
     PAGE_SQL,
@@ -33,7 +33,13 @@ from whdebug.store.store import (
 T0 = datetime(2024, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
-def make_request(**overrides: Any) -> CapturedRequest:
+_SOURCE = ("capture_id", "received_at", "client")
+
+
+def make_request(**overrides: Any) -> Capture:
+    """A capture; `capture_id`, `received_at` and `client` go to its source."""
+    source: dict[str, Any] = {"received_at": T0, "client": "127.0.0.1:50000"}
+    source.update((key, overrides.pop(key)) for key in _SOURCE if key in overrides)
     fields: dict[str, Any] = {
         "method": "POST",
         "path": "/miniapps/github/webhooks",
@@ -43,11 +49,9 @@ def make_request(**overrides: Any) -> CapturedRequest:
             ("User-Agent", "GitHub-Hookshot/1"),
         ),
         "body": b'{"action":"opened"}',
-        "received_at": T0,
-        "client": "127.0.0.1:50000",
     }
     fields.update(overrides)
-    return CapturedRequest(**fields)
+    return Capture(CapturedRequest(**fields), Source(**source))
 
 
 def pragma(path: Path, name: str) -> Any:
@@ -178,36 +182,38 @@ class TestInsertAndGet:
         headers = (("A", "1"), ("a", "2"), ("A", "\xff\x00 raw"), ("Host", "h"))
         capture_id = store.insert(make_request(body=body, headers=headers, query="x=%20"))
         got = store.get(capture_id)
-        assert got.body == body
-        assert got.headers == headers
-        assert (got.method, got.path, got.query) == ("POST", "/miniapps/github/webhooks", "x=%20")
-        assert got.capture_id == capture_id
-        assert got.client == "127.0.0.1:50000"
+        assert got.request.body == body
+        assert got.request.headers == headers
+        assert (got.request.method, got.request.path, got.request.query) == (
+            "POST", "/miniapps/github/webhooks", "x=%20")
+        assert got.source.capture_id == capture_id
+        assert got.source.client == "127.0.0.1:50000"
 
     def test_empty_body_is_bytes(self, store: Store) -> None:
         got = store.get(store.insert(make_request(body=b"")))
-        assert got.body == b""
-        assert got.response_body is None
+        assert got.request.body == b""
+        assert got.reply is None
 
     def test_truncated_and_size(self, store: Store) -> None:
         got = store.get(store.insert(make_request(body=b"", body_size=30_000_000, truncated=True)))
-        assert got.truncated is True
-        assert got.body_size == 30_000_000
+        assert got.request.truncated is True
+        assert got.request.body_size == 30_000_000
         summary = store.page(limit=1)[0]
         assert (summary.truncated, summary.body_size) == (True, 30_000_000)
 
     def test_received_at_microseconds(self, store: Store) -> None:
         moment = datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
-        assert store.get(store.insert(make_request(received_at=moment))).received_at == moment
+        got = store.get(store.insert(make_request(received_at=moment)))
+        assert got.source.received_at == moment
 
     def test_naive_received_at_is_utc(self, store: Store) -> None:
         naive = datetime(2024, 1, 2, 3, 4, 5, 600)
-        got = store.get(store.insert(make_request(received_at=naive))).received_at
+        got = store.get(store.insert(make_request(received_at=naive))).source.received_at
         assert got == naive.replace(tzinfo=UTC)
 
     def test_missing_received_at_is_now(self, store: Store) -> None:
         before = datetime.now(UTC)
-        got = store.get(store.insert(make_request(received_at=None))).received_at
+        got = store.get(store.insert(make_request(received_at=None))).source.received_at
         assert got is not None and before <= got <= datetime.now(UTC)
 
     def test_insert_many_ids_unique_and_increasing(self, store: Store) -> None:
@@ -224,7 +230,7 @@ class TestInsertAndGet:
         bodies = [f"body {n}".encode() for n in range(4)]
         ids = store.insert_many([make_request(body=body) for body in bodies])
         assert ids == [4, 5, 6, 7]  # AUTOINCREMENT never reuses the deleted id
-        assert [store.get(capture_id).body for capture_id in ids] == bodies
+        assert [store.get(capture_id).request.body for capture_id in ids] == bodies
 
     def test_insert_many_is_one_transaction(self, store: Store) -> None:
         bad = make_request(method=None)  # NOT NULL violation on the second row
@@ -244,11 +250,12 @@ class TestInsertAndGet:
         store.set_response(capture_id, 401, b'{"error":"signature"}')
         store.set_forward(capture_id, 502, b"bad gateway\xff", None)
         got = store.get(capture_id)
-        assert (got.response_status, got.response_body) == (401, b'{"error":"signature"}')
-        assert (got.forward_status, got.forward_body) == (502, b"bad gateway\xff")
+        assert got.reply == Reply(401, b'{"error":"signature"}')
+        assert got.forward == ForwardResult(502, b"bad gateway\xff")
         assert store.forward_error(capture_id) is None
         store.set_forward(capture_id, None, None, "connection refused")
         assert store.forward_error(capture_id) == "connection refused"
+        assert store.get(capture_id).forward == ForwardResult(error="connection refused")
         assert store.page()[0].response_status == 401
         with pytest.raises(StoreError, match="no capture #9"):
             store.set_response(9, 200, b"")
@@ -268,8 +275,8 @@ class TestInsertAndGet:
         self, store: Store, body: bytes, headers: list[tuple[str, str]]
     ) -> None:
         got = store.get(store.insert(make_request(body=body, headers=tuple(headers))))
-        assert got.body == body
-        assert got.headers == tuple(headers)
+        assert got.request.body == body
+        assert got.request.headers == tuple(headers)
 
 
 class TestListing:
@@ -345,7 +352,7 @@ class TestDefaultPath:
 
 CHILD = """
 import sys
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Reply, Capture, CapturedRequest, ForwardResult, Source
 from whdebug.store.store import Store
 store = Store.open(sys.argv[1])
 while True:
@@ -366,6 +373,6 @@ def test_sigkill_loses_no_committed_row(tmp_path: Path) -> None:
     child.stdout.close()
     with Store.open(path) as reopened:
         assert set(committed) <= set(reopened.ids())
-        assert reopened.get(committed[-1]).body == b"x" * 3000
+        assert reopened.get(committed[-1]).request.body == b"x" * 3000
     with closing(sqlite3.connect(path)) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -35,7 +35,7 @@ def run(*args: str) -> Result:
 
 def planted_request(tmp_path: Path, *, in_body: bool = False) -> Path:
     """The Salla order with the planted token in headers (and, if asked, in the body)."""
-    request = read_request_file(CREATED)[0]
+    request = read_request_file(CREATED)[0].request
     headers = (*request.headers, ("X-Trace-Context", f"t={PLANTED}"),
                ("X-Install-Token", PLANTED))
     body = request.body
@@ -74,7 +74,7 @@ class TestBundle:
         assert sample.header("X-Salla-Signature") == "[masked]"
         assert sample.header("Authorization") == "[masked]"
         assert sample.header("Content-Type") == "application/json"
-        assert sample.body == read_request_file(CREATED)[0].body  # the body stays exact
+        assert sample.body == read_request_file(CREATED)[0].request.body  # the body stays exact
         report = json.loads(files["reports/01-planted.json"])
         assert report["schema"] == "whdebug.report/1"
         assert report["source"] == {"capture_id": None, "file": "samples/01-planted.http"}

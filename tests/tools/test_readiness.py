@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from cli_support import run
 from conftest import FIXTURES
@@ -20,7 +21,7 @@ from whdebug.formats.capture_json import capture_to_json
 from whdebug.formats.har import format_har
 from whdebug.formats.http import format_http
 from whdebug.model.definition import Definition, load_definition
-from whdebug.model.request import Secrets
+from whdebug.model.request import Capture, Secrets
 from whdebug.tools.readiness import (
     STAND_IN_SECRET,
     Readiness,
@@ -79,7 +80,7 @@ def acme(**changes: Any) -> dict[str, Any]:
 class TestBundledSamples:
     def test_salla_is_ready(self) -> None:
         result = readiness(SALLA, SALLA_SAMPLES, webhookSecret=SECRET)
-        assert result.ready, [f.to_json() for f in result.blockers]
+        assert result.ready, msgspec.to_builtins(result.blockers)
         assert {c.event: c.samples for c in result.triggers} == {
             "order.created": ("order.created.json",),
             "order.updated": ("order.updated.json",),
@@ -91,8 +92,8 @@ class TestBundledSamples:
         assert result.verification.configured
         assert len(result.verification.passing) == 4 and result.verification.failing == ()
         assert {h.event: (h.stable, h.codes) for h in result.handlers} == {
-            "order.created": (True, (("order.created.json", "251832401"),)),
-            "abandoned.cart": (True, (("abandoned.cart.json", "88120453"),)),
+            "order.created": (True, {"order.created.json": "251832401"}),
+            "abandoned.cart": (True, {"abandoned.cart.json": "88120453"}),
         }
         assert all(s.sample.kind == "payload" for s in result.samples)
         assert codes(result) == []
@@ -137,7 +138,7 @@ class TestCoverage:
         sample = next(s for s in result.samples if s.sample.name == "refund.json")
         assert sample.report is not None
         assert "EVT_NEAR_MISS" in sample.report.codes()
-        data = sample.to_json()
+        data = msgspec.to_builtins(sample.row())
         assert data["outcome"] == "no-trigger"
         assert "EVT_NEAR_MISS" in [f["code"] for f in data["findings"]]
 
@@ -172,7 +173,7 @@ class TestCoverage:
             "orders__create.json": ("orders/create",),
             "orders__updated--partial.json": ("orders/updated",),
         }
-        assert result.ready, [f.to_json() for f in result.blockers]
+        assert result.ready, msgspec.to_builtins(result.blockers)
 
     def test_composite_event_from_the_file_name(self, tmp_path: Path) -> None:
         folder = tmp_path / "samples"
@@ -192,7 +193,7 @@ class TestCoverage:
         (folder / "deal.won.json").write_text('{"delivery_id": "d1"}')
         (folder / "anything.json").write_text('{"event": "contact.created"}')
         result = readiness(DEFINITIONS / "acme-crm.json", folder, webhookSecret=SECRET)
-        assert result.ready, [f.to_json() for f in result.blockers]
+        assert result.ready, msgspec.to_builtins(result.blockers)
 
 
 class TestVerificationReadiness:
@@ -228,14 +229,15 @@ class TestVerificationReadiness:
             for n, event in enumerate(["order.created", "order.updated", "abandoned.cart",
                                        "customer.created"])
         ]
-        (folder / "two.har").write_bytes(format_har(requests[:2]))
-        (folder / "cart.json").write_text(json.dumps(capture_to_json(requests[2])))
-        (folder / "list.json").write_text(json.dumps([capture_to_json(requests[3])]))
+        captures = [Capture(request) for request in requests]
+        (folder / "two.har").write_bytes(format_har(captures[:2]))
+        (folder / "cart.json").write_text(json.dumps(capture_to_json(captures[2])))
+        (folder / "list.json").write_text(json.dumps([capture_to_json(captures[3])]))
         result = readiness(SALLA, folder, webhookSecret=SECRET)
         kinds = {s.sample.name: s.sample.kind for s in result.samples}
         assert kinds == {"cart.json": "capture", "list.json": "capture",
                          "two.har#1": "har", "two.har#2": "har"}
-        assert result.ready, [f.to_json() for f in result.blockers]
+        assert result.ready, msgspec.to_builtins(result.blockers)
 
 
 class TestHandlers:
@@ -275,8 +277,8 @@ class TestHandlers:
         (folder / "won.json").write_text('{"event": "deal.won", "id": "e1", "deal": {"id": 5}}')
         (folder / "created.json").write_text('{"event": "contact.created", "id": "e2"}')
         result = readiness(path, folder, webhookSecret=SECRET)
-        assert result.handlers[0].codes == (("won.json", "5"),)
-        assert result.ready, [f.to_json() for f in result.blockers]
+        assert result.handlers[0].codes == {"won.json": "5"}
+        assert result.ready, msgspec.to_builtins(result.blockers)
 
     def test_handler_without_sample_is_a_warning(self, tmp_path: Path) -> None:
         data = acme(sync={"webhooks": {"handlers": {"deal.won": {

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -18,7 +19,7 @@ from whdebug.formats.capture_json import capture_to_json
 from whdebug.formats.har import format_har
 from whdebug.formats.read import read_request_file
 from whdebug.model.definition import Definition, load_definition, parse_definition
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest, Source
 from whdebug.tools.syncpreview import (
     SamplePreview,
     SyncPreview,
@@ -55,10 +56,11 @@ def fields(found: SamplePreview) -> dict[str, Any]:
     return {f.name: f.value for f in found.fields}
 
 
-def payload(event: str, **data: Any) -> CapturedRequest:
+def payload(event: str, **data: Any) -> Capture:
     body = json.dumps({"event": event, "merchant": 1305146709, "data": data}).encode()
-    return CapturedRequest("POST", "/miniapps/salla/webhooks", body=body, file=f"{event}.json",
-                           headers=(("Content-Type", "application/json"),))
+    request = CapturedRequest("POST", "/miniapps/salla/webhooks", body=body,
+                              headers=(("Content-Type", "application/json"),))
+    return Capture(request, Source(file=f"{event}.json"))
 
 
 class TestCleanDefinition:
@@ -105,7 +107,7 @@ class TestCleanDefinition:
         result = preview("salla-sync.json")
         assert result.findings == ()
         assert result.ok
-        assert result.to_json()["schema"] == "whdebug.sync/1"
+        assert msgspec.to_builtins(result)["schema"] == "whdebug.sync/1"
 
 
 class TestBrokenDefinition:
@@ -138,8 +140,7 @@ class TestBrokenDefinition:
         customer = {"id": 939275, "first_name": "Sara"}
         first = payload("order.created", id=1, customer=customer)
         second = payload("order.created", id=2, customer=customer)
-        second = CapturedRequest(second.method, second.path, body=second.body, file="b.json",
-                                 headers=second.headers)
+        second = Capture(second.request, Source(file="b.json"))
         result = preview_sync(definition, [first, second])
         assert [s.code for s in result.samples] == ["1", "2"]
         assert result.findings == ()
@@ -175,7 +176,7 @@ class TestDefinitionLevel:
         body = (SAMPLES / "salla-order-created.json").read_bytes()
         named = parse_sample(body, "order.created--first-order.json", definition)
         unnamed = parse_sample(body, "salla-order-created.json", definition)
-        assert named[0].header("X-Salla-Event") == "order.created"
+        assert named[0].request.header("X-Salla-Event") == "order.created"
         result = preview_sync(definition, named + unnamed)
         assert [(s.event, s.code) for s in result.samples] == [
             ("order.created", "251832401"), ("salla-order-created", None)]
@@ -205,21 +206,22 @@ def test_js_large_integer(value: int, expected: str) -> None:
 
 class TestSampleFormats:
     def test_http_file(self) -> None:
-        (request,) = parse_sample((ROOT / "requests" / "salla-order-created.http").read_bytes(),
+        (capture,) = parse_sample((ROOT / "requests" / "salla-order-created.http").read_bytes(),
                                   "x.http")
-        assert request.header("X-Salla-Signature") is not None
+        assert capture.request.header("X-Salla-Signature") is not None
 
     def test_capture_export_and_har(self) -> None:
-        request = read_request_file(ROOT / "requests" / "salla-order-created.http")[0]
-        export = json.dumps(capture_to_json(request)).encode()
-        assert parse_sample(export, "capture.json")[0].body == request.body
-        har = format_har([request, request])
+        capture = read_request_file(ROOT / "requests" / "salla-order-created.http")[0]
+        export = json.dumps(capture_to_json(capture)).encode()
+        assert parse_sample(export, "capture.json")[0].request.body == capture.request.body
+        har = format_har([capture, capture])
         assert len(parse_sample(har, "two.har")) == 2
 
     def test_bare_json_becomes_a_post_to_the_webhook_path(self) -> None:
         data = (SAMPLES / "salla-cart-abandoned.json").read_bytes()
         definition = load_definition(SYNC / "salla-sync.json")
-        (request,) = parse_sample(data, "cart.json", definition)
+        (capture,) = parse_sample(data, "cart.json", definition)
+        request = capture.request
         assert (request.method, request.path, request.body) == (
             "POST", "/miniapps/salla/webhooks", data)
 
@@ -291,6 +293,7 @@ def test_any_handler_and_payload_preview_without_crashing(handler: Any, data: An
         "webhook": {"eventExtraction": {"source": "body", "path": "$.event"}},
         "sync": {"webhooks": {"handlers": {"e": handler}}}}), "app.json")
     body = json.dumps({"event": "e", "data": data}).encode()
-    request = CapturedRequest("POST", "/miniapps/x/webhooks", body=body, file="s.json")
-    result = preview_sync(definition, [request, request])
-    json.dumps(result.to_json())
+    capture = Capture(CapturedRequest("POST", "/miniapps/x/webhooks", body=body),
+                      Source(file="s.json"))
+    result = preview_sync(definition, [capture, capture])
+    json.dumps(msgspec.to_builtins(result))

@@ -195,8 +195,8 @@ class TestActions:
             await pilot.press("enter")
             target = tmp_path / f"capture-{app.selected_id}.http"
             await wait_for(pilot, target.exists)
-            assert app.current is not None and app.current.request is not None
-            assert target.read_bytes() == format_http(app.current.request)
+            assert app.current is not None and app.current.capture is not None
+            assert target.read_bytes() == format_http(app.current.capture.request)
 
     async def test_copy_as_curl(self, setup: DemoSetup, monkeypatch: pytest.MonkeyPatch) -> None:
         app = scenario_app(setup)

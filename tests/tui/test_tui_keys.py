@@ -33,8 +33,8 @@ async def test_resend_delivers_the_exact_bytes_to_a_receiver(setup: DemoSetup,
                                 ServerSettings(port=0)) as target:
         async with app.run_test(size=SIZE) as pilot:
             await select(pilot, app, 0)
-            assert app.current is not None and app.current.request is not None
-            sent = app.current.request
+            assert app.current is not None and app.current.capture is not None
+            sent = app.current.capture.request
             await pilot.press("r")
             prompt = app.screen.query_one(Input)
             prompt.value = f"http://127.0.0.1:{target.port}"
@@ -42,7 +42,7 @@ async def test_resend_delivers_the_exact_bytes_to_a_receiver(setup: DemoSetup,
             await wait_for(pilot, lambda: isinstance(app.screen, ResendResultScreen), timeout=10)
             assert "HTTP 200" in screen_text(app)
     with Store.open(other_store) as store:
-        received = store.get(store.ids()[-1])
+        received = store.get(store.ids()[-1]).request
     assert received.body == sent.body
     assert received.path == sent.path
 

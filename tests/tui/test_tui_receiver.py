@@ -31,5 +31,6 @@ async def test_posted_webhook_appears_with_its_verdict(tmp_path: Path) -> None:
                        and app.current.report is not None, timeout=10)
         assert app.current is not None and app.current.report is not None
         assert app.current.report.outcome.status == "fires"
-        assert app.current.request is not None and app.current.request.body == request.body
+        assert app.current.capture is not None
+        assert app.current.capture.request.body == request.body
         assert "● listening" in str(app.query_one("#header").content)  # type: ignore[attr-defined]

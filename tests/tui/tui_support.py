@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from whdebug.formats.read import read_request_file
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest, Source
 from whdebug.store.store import Store
 from whdebug.tui.app import WhdebugApp
 from whdebug.tui.demo import DemoSetup, build_scenarios
@@ -62,15 +62,14 @@ def scenario_app(setup: DemoSetup, **options: Any) -> WhdebugApp:
 
 
 def fixture_request(name: str, **changes: Any) -> CapturedRequest:
-    request = read_request_file(FIXTURES / "requests" / name)[0]
+    request = read_request_file(FIXTURES / "requests" / name)[0].request
     return dataclasses.replace(request, **changes)
 
 
 def store_with(path: Path, requests: list[CapturedRequest]) -> Path:
     """A store holding these requests, arriving one second apart before NOW."""
-    stamped = [request if request.received_at else dataclasses.replace(
-        request, received_at=NOW - timedelta(seconds=len(requests) - index))
-        for index, request in enumerate(requests)]
+    stamped = [Capture(request, Source(received_at=NOW - timedelta(seconds=len(requests) - index)))
+               for index, request in enumerate(requests)]
     with Store.open(path) as store:
         store.insert_many(stamped)
     return path

@@ -17,7 +17,7 @@ import click
 from whdebug.errors import WhdebugError, decode_text, read_input
 
 if TYPE_CHECKING:
-    from whdebug.model.request import CapturedRequest, Secrets
+    from whdebug.model.request import Capture, Secrets
     from whdebug.store.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,8 +153,8 @@ def load_secrets(credentials_file: str | None, credential_pairs: Sequence[str],
     return Secrets(credentials=credentials, config=parse_pairs("--config", config_pairs))
 
 
-def read_files(files: Sequence[str]) -> list[CapturedRequest]:
-    """Every request in the given .http, .har and .json files, in order."""
+def read_files(files: Sequence[str]) -> list[Capture]:
+    """Every capture in the given .http, .har and .json files, in order."""
     from whdebug.formats.read import read_requests
 
     return read_requests(files)

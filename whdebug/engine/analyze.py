@@ -30,7 +30,7 @@ from whdebug.engine.steps.sync import check_sync
 from whdebug.engine.steps.transactions import DedupeIndex, extract_transaction
 from whdebug.engine.steps.triggers import match_triggers
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest, as_capture
 from whdebug.model.secrecy import Secrets, SecretSet
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -50,7 +50,7 @@ DEFAULT_OPTIONS = AnalysisOptions()
 
 
 def analyze(
-    request: CapturedRequest,
+    capture: Capture | CapturedRequest,
     definition: Plan | Definition,
     secrets: Secrets,
     *,
@@ -59,12 +59,15 @@ def analyze(
     dedupe: DedupeIndex | None = None,
     secret_set: SecretSet | None = None,
 ) -> Report:
-    """Replay `request` through the runtime's steps; records an accepted id in `dedupe`.
+    """Replay the capture's request through the runtime's steps; records an accepted id in
+    `dedupe` under the capture's source (a bare request is of unknown source).
 
     Give a compiled Plan (`compile_definition`) when analysing many requests: a Definition
     is compiled again on every call. `secret_set` masks the report's headers; it is built
     from the plan and `secrets` when not given.
     """
+    capture = as_capture(capture)
+    request = capture.request
     plan = definition if isinstance(definition, Plan) else compile_definition(definition)
     if secret_set is None:
         secret_set = SecretSet.of(secrets, plan.secret_config)
@@ -72,14 +75,14 @@ def analyze(
         request, plan.verification, plan.auth_config, secrets, nullish=options.nullish
     )
     try:
-        return _analyze(request, plan, secrets, now, options, dedupe, prefetch, secret_set)
+        return _analyze(capture, plan, secrets, now, options, dedupe, prefetch, secret_set)
     finally:
         if prefetch is not None:
             prefetch.close()
 
 
 def _analyze(
-    request: CapturedRequest,
+    capture: Capture,
     plan: Plan,
     secrets: Secrets,
     now: datetime,
@@ -88,6 +91,7 @@ def _analyze(
     prefetch: DigestThread | None,
     secret_set: SecretSet,
 ) -> Report:
+    request, source = capture.request, capture.source
     body = parse_body(request, plan.projection)
     findings: list[Finding] = list(plan.findings)
     steps: list[Step] = []
@@ -105,6 +109,7 @@ def _analyze(
         plan.auth_config,
         secrets,
         now=now,
+        received_at=source.received_at,
         body=body,
         nullish=options.nullish,
         diagnose=options.diagnose and not challenge.detected,
@@ -114,7 +119,7 @@ def _analyze(
 
     def stopped(outcome: Outcome) -> Report:
         """The report of a request that ends before event extraction."""
-        return _report(request, plan, challenge, signature, _NO_EVENT, TriggerResult(),
+        return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
                        _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set)
 
     if challenge.detected:
@@ -198,7 +203,7 @@ def _analyze(
                 )
             )
         else:
-            dedupe.record(transaction_id, _source_key(request))
+            dedupe.record(transaction_id, source.key)
     if duplicate_of is not None:
         steps.append(Step("dedupe", "fail", f"duplicate of {_source_name(duplicate_of)}"))
     elif transaction.id is None:
@@ -239,7 +244,7 @@ def _analyze(
             f"event {event.value!r} matches no trigger: nothing fires",
         )
     return _report(
-        request,
+        capture,
         plan,
         challenge,
         signature,
@@ -285,10 +290,6 @@ def _verify_step(signature: SignatureResult) -> Step:
     if signature.verdict == "skipped":
         return Step("verify", "skip", signature.reason)
     return Step("verify", "pass" if signature.verdict == "pass" else "fail", signature.reason)
-
-
-def _source_key(request: CapturedRequest) -> str | int:
-    return request.capture_id if request.capture_id is not None else (request.file or "request")
 
 
 def _source_name(source: str | int) -> str:
@@ -372,7 +373,7 @@ def _looks_like_json(raw: bytes) -> bool:
 
 
 def _report(
-    request: CapturedRequest,
+    capture: Capture,
     plan: Plan,
     challenge: Any,
     signature: SignatureResult,
@@ -387,13 +388,14 @@ def _report(
     assumptions: list[str],
     secret_set: SecretSet,
 ) -> Report:
+    request, source = capture.request, capture.source
     findings.sort(key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
     signature = _masked_previews(signature, secret_set)
     token_header = signature.header if signature.type == "header-token" else None
     masked = [[name, value] for name, value in secret_set.mask_headers(
         request.headers, also=(token_header,) if token_header else ())]
     return Report(
-        source={"capture_id": request.capture_id, "file": request.file},
+        source={"capture_id": source.capture_id, "file": source.file},
         request={
             "method": request.method,
             "path": request.path,
@@ -401,6 +403,7 @@ def _report(
             "headers": masked,
             "content_type": request.content_type,
             "body_size": request.size,
+            "body_sha256": request.body_sha256,
         },
         definition={"ns": plan.ns, "version": plan.version},
         challenge=challenge,
@@ -414,7 +417,6 @@ def _report(
         findings=tuple(findings),
         steps=tuple(steps),
         assumptions=tuple(a for a in assumptions if a),
-        body=request.body,
     )
 
 

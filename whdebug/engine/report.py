@@ -1,10 +1,17 @@
-"""The report of one analysed request (SPEC section 5, `whdebug.report/1`) and its finding codes."""
+"""The one finding-code registry, and the report of one analysed request (SPEC section 5,
+`whdebug.report/1`) with the result types it is made of.
+
+Result types are frozen dataclasses or msgspec Structs whose fields are their JSON keys, in
+order; `report_json` and `msgspec.to_builtins` turn them into JSON-ready builtins.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from typing import Any, Literal
+
+import msgspec
 
 REPORT_SCHEMA = "whdebug.report/1"
 SUMMARY_SCHEMA = "whdebug.summary/1"
@@ -99,36 +106,58 @@ FINDING_CODES: dict[str, Severity] = {
     "DEF_MAPPING_STYLE": "error",
 }
 
+#: Codes of the troubleshooting commands (urls, source, sync); never in a webhook report.
+TROUBLESHOOTING_CODES: dict[str, Severity] = {
+    # whdebug urls
+    "URL_API_TRAILING_SLASH": "warning",
+    "URL_API_PATH": "warning",
+    "URL_API_QUERY": "warning",
+    "URL_API_NOT_HTTPS": "warning",
+    "URL_NOT_USED": "info",
+    # whdebug source (offline and --call)
+    "SRC_NOT_JSON": "error",
+    "SRC_ERROR_BODY": "error",
+    "SRC_DATAPATH_MISSING": "error",
+    "SRC_NOT_ARRAY": "error",
+    "SRC_EMPTY": "warning",
+    "SRC_ITEM_NOT_OBJECT": "error",
+    "SRC_VALUE_MISSING": "error",
+    "SRC_LABEL_MISSING": "warning",
+    "SRC_DUPLICATE_VALUE": "warning",
+    "SRC_DUPLICATE_LABEL": "info",
+    "SRC_PLACEHOLDER_EMPTY": "error",
+    "SRC_UNAUTHORIZED": "error",
+    "SRC_HTTP_STATUS": "error",
+    "SRC_REDIRECT_BLOCKED": "error",
+    "SRC_TIMEOUT": "error",
+    "SRC_CONNECTION": "error",
+    # whdebug sync
+    "SYNC_UNSTABLE_CODE": "error",
+    "SYNC_TRANSFORM_UNKNOWN": "warning",
+    "SYNC_COMPUTE_NOT_EVALUATED": "info",
+    "SYNC_FIELD_EMPTY": "info",
+    "SYNC_NO_HANDLERS": "error",
+    "SYNC_UNSAFE_INTEGER": "warning",
+}
+
 #: Codes that `analyze` on a definition never produces: profiles' and readiness findings.
 PROFILE_AND_READINESS_CODES = frozenset(
     code for code in FINDING_CODES if code.startswith("RDY_")
 ) | {"SIG_PREVIOUS_SECRET", "SIG_TOKEN_MISMATCH"}
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One problem and its fix; `step` and `pointer` appear in JSON only when set."""
+
     code: str
     severity: Severity
     message: str
-    fix: str | None = None
+    fix: str | None
     step: str | None = None
     """Pipeline step the finding belongs to: request, challenge, verify, extract, dedupe,
-    customer, sync, match, or definition."""
+    customer, sync, match, definition, or the troubleshooting command's own step."""
     pointer: str | None = None
     """JSON pointer into the definition that the fix applies to, when there is one."""
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "code": self.code,
-            "severity": self.severity,
-            "message": self.message,
-            "fix": self.fix,
-        }
-        if self.step is not None:
-            data["step"] = self.step
-        if self.pointer is not None:
-            data["pointer"] = self.pointer
-        return data
 
 
 def finding(
@@ -141,7 +170,14 @@ def finding(
     pointer: str | None = None,
 ) -> Finding:
     """A finding with the code's default severity unless one is given."""
-    return Finding(code, severity or FINDING_CODES[code], message, fix, step, pointer)
+    default = FINDING_CODES.get(code) or TROUBLESHOOTING_CODES[code]
+    return Finding(code, severity or default, message, fix, step, pointer)
+
+
+def diagnosis(code: str, message: str, fix: str | None = None, *, step: str,
+              severity: Severity | None = None, pointer: str | None = None) -> Finding:
+    """A finding of a troubleshooting command (`finding` with its step required)."""
+    return finding(code, message, fix, step=step, severity=severity, pointer=pointer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +188,6 @@ class SignedContent:
     length: int
     head_hex: str
     head_text: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "length": self.length,
-            "head_hex": self.head_hex,
-            "head_text": self.head_text,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,23 +207,6 @@ class Attempt:
     signed: SignedContent | None = None
     note: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "secret_source": self.secret_source,
-            "algorithm": self.algorithm,
-            "encoding": self.encoding,
-            "content": self.content,
-            "match": self.match,
-            "runtime": self.runtime,
-            "secret_variant": self.secret_variant,
-            "secret_hint": self.secret_hint,
-            "received_from": self.received_from,
-            "received": self.received,
-            "computed": self.computed,
-            "signed": self.signed.to_json() if self.signed else None,
-            "note": self.note,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class SecretStatus:
@@ -205,15 +216,6 @@ class SecretStatus:
     hint: str | None = None
     nullish_outcome: str | None = None
     """What differs if the runtime used `??` instead of `||` (None when nothing does)."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "resolved_from": self.resolved_from,
-            "credentials": self.credentials,
-            "auth_config": self.auth_config,
-            "hint": self.hint,
-            "nullish_outcome": self.nullish_outcome,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,21 +233,6 @@ class SignatureResult:
     """A provider signing scheme recognised in the headers (slack, stripe, ...)."""
     timestamp_age_seconds: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "header": self.header,
-            "encoding": self.encoding,
-            "secret_key": self.secret_key,
-            "received": self.received,
-            "secret": self.secret.to_json() if self.secret else None,
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "attempts": [attempt.to_json() for attempt in self.attempts],
-            "scheme": self.scheme,
-            "timestamp_age_seconds": self.timestamp_age_seconds,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class EventPart:
@@ -255,9 +242,6 @@ class EventPart:
     value: str | None
     raw_type: str | None = None
     """JSON type of the value before JavaScript stringification."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "path": self.path, "found": self.found, "value": self.value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,15 +254,6 @@ class EventResult:
     variants: dict[str, str] | None = None
     """Composite only: the value under each missing-part rule (empty, skip, undefined)."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "strategy": self.strategy,
-            "used_fallback": self.used_fallback,
-            "parts": [part.to_json() for part in self.parts],
-            "variants": self.variants,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class NearMiss:
@@ -286,9 +261,6 @@ class NearMiss:
     reason: str
     kind: str
     """case | separator | whitespace | spelling"""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"event": self.event, "reason": self.reason, "kind": self.kind}
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,14 +270,6 @@ class PathSuggestion:
     path: str
     snippet: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event": self.event,
-            "source": self.source,
-            "path": self.path,
-            "snippet": self.snippet,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class TriggerResult:
@@ -313,14 +277,6 @@ class TriggerResult:
     ambiguous: tuple[str, ...] = ()
     near_misses: tuple[NearMiss, ...] = ()
     suggested_paths: tuple[PathSuggestion, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "matched": list(self.matched),
-            "ambiguous": list(self.ambiguous),
-            "near_misses": [miss.to_json() for miss in self.near_misses],
-            "suggested_paths": [path.to_json() for path in self.suggested_paths],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,15 +287,6 @@ class TransactionResult:
     paths: tuple[str, ...] = ()
     override: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "generated": self.generated,
-            "duplicate_of": self.duplicate_of,
-            "paths": list(self.paths),
-            "override": self.override,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class CustomerResult:
@@ -347,14 +294,6 @@ class CustomerResult:
     found: bool
     fields: dict[str, Any]
     missing: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "base_path": self.base_path,
-            "found": self.found,
-            "fields": self.fields,
-            "missing": list(self.missing),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,25 +306,12 @@ class SyncResult:
     code: str | None
     fields: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "handler": self.handler,
-            "shape": self.shape,
-            "record_type": self.record_type,
-            "operation": self.operation,
-            "code": self.code,
-            "fields": self.fields,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class ChallengeResult:
     detected: bool
     response_body: str | None
     note: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"detected": self.detected, "response_body": self.response_body, "note": self.note}
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,9 +321,6 @@ class Step:
     name: str
     status: Literal["pass", "fail", "warn", "skip"]
     reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,20 +332,14 @@ class Outcome:
     if_verified: dict[str, Any] | None = None
     """For a rejected request: the event and triggers once the signature passes."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "http_status": self.http_status,
-            "triggers": list(self.triggers),
-            "summary": self.summary,
-            "if_verified": self.if_verified,
-        }
 
+class Report(msgspec.Struct, frozen=True, omit_defaults=True, tag_field="schema",
+             tag=REPORT_SCHEMA):
+    """What the runtime would do with one request and why (`whdebug.report/1` as encoded)."""
 
-@dataclass(frozen=True, slots=True)
-class Report:
     source: dict[str, Any]
     request: dict[str, Any]
+    """method, path, query, headers (masked), content_type, body_size, body_sha256."""
     definition: dict[str, Any]
     challenge: ChallengeResult
     signature: SignatureResult
@@ -433,20 +350,14 @@ class Report:
     sync: SyncResult | None
     outcome: Outcome
     findings: tuple[Finding, ...]
-    steps: tuple[Step, ...] = ()
-    assumptions: tuple[str, ...] = field(default=())
-    body: bytes = field(default=b"", repr=False, compare=False)
-    """The analysed body, kept so its SHA-256 is computed only when a report is serialised."""
+    steps: tuple[Step, ...]
+    assumptions: tuple[str, ...]
     profile: dict[str, Any] | None = None
     """What a built-in profile checked beyond the definition (`"profile"` in JSON when set)."""
 
     @property
     def body_sha256(self) -> str:
-        cached = self.request.get("body_sha256")
-        if cached is None:
-            cached = hashlib.sha256(self.body).hexdigest()
-            self.request["body_sha256"] = cached
-        return str(cached)
+        return str(self.request["body_sha256"])
 
     @property
     def ok(self) -> bool:
@@ -460,24 +371,18 @@ class Report:
     def codes(self) -> list[str]:
         return [f.code for f in self.findings]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": REPORT_SCHEMA,
-            "source": self.source,
-            "request": {**self.request, "body_sha256": self.body_sha256},
-            "definition": self.definition,
-            "challenge": self.challenge.to_json(),
-            "signature": self.signature.to_json(),
-            "event": self.event.to_json(),
-            "triggers": self.triggers.to_json(),
-            "transaction": self.transaction.to_json(),
-            "customer": self.customer.to_json() if self.customer else None,
-            "sync": self.sync.to_json() if self.sync else None,
-            "outcome": self.outcome.to_json(),
-            "findings": [f.to_json() for f in self.findings],
-            "steps": [step.to_json() for step in self.steps],
-            "assumptions": list(self.assumptions),
-        } | ({"profile": self.profile} if self.profile is not None else {})
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The report as JSON-ready builtins (`whdebug.report/1`)."""
+    document: dict[str, Any] = msgspec.to_builtins(report)
+    for part in document["event"]["parts"]:
+        del part["raw_type"]  # shown by the text view only; JSON has the stringified value
+    return document
+
+
+def encode_report(report: Report) -> str:
+    """The report as one compact JSON line, exactly as `json.dumps` writes it."""
+    return json.dumps(report_json(report), separators=(",", ":"))
 
 
 def summarize(reports: list[Report], trigger_events: list[str]) -> dict[str, Any]:

@@ -11,24 +11,23 @@ long replay holds no reports.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import SUMMARY_SCHEMA, Report
+from whdebug.engine.report import SUMMARY_SCHEMA, Report, encode_report
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest, as_capture
 from whdebug.model.secrecy import Secrets, SecretSet
 
 
 class Analyzer(Protocol):
-    """How one request is analysed: `analyze` for a definition, or a profile's analysis."""
+    """How one capture is analysed: `analyze` for a definition, or a profile's analysis."""
 
-    def __call__(self, request: CapturedRequest, *, now: datetime, options: AnalysisOptions,
+    def __call__(self, capture: Capture, *, now: datetime, options: AnalysisOptions,
                  dedupe: DedupeIndex | None) -> Report: ...
 
 
@@ -36,7 +35,7 @@ class ReplaySession:
     """Analyses requests in arrival order against one definition (or profile) and secrets."""
 
     def __init__(self, definition: Definition, secrets: Secrets, *,
-                 now: datetime | Callable[[CapturedRequest], datetime],
+                 now: datetime | Callable[[Capture], datetime],
                  options: AnalysisOptions = DEFAULT_OPTIONS, window: int | None = None,
                  analyzer: Analyzer | None = None,
                  secret_set: SecretSet | None = None) -> None:
@@ -59,33 +58,35 @@ class ReplaySession:
         self.all_ok = True
         """Every replayed request would be accepted and fire (replay's exit status 0)."""
 
-    def _analyze_definition(self, request: CapturedRequest, *, now: datetime,
+    def _analyze_definition(self, capture: Capture, *, now: datetime,
                             options: AnalysisOptions, dedupe: DedupeIndex | None) -> Report:
-        return analyze(request, self.plan, self.secrets, now=now, options=options,
+        return analyze(capture, self.plan, self.secrets, now=now, options=options,
                        dedupe=dedupe, secret_set=self.secret_set)
 
-    def now_for(self, request: CapturedRequest) -> datetime:
-        return self._now(request) if callable(self._now) else self._now
+    def now_for(self, capture: Capture) -> datetime:
+        return self._now(capture) if callable(self._now) else self._now
 
-    def seed(self, request: CapturedRequest) -> None:
+    def seed(self, capture: Capture | CapturedRequest) -> None:
         """An earlier request the runtime saw: only its accepted transaction id is kept."""
-        self._analyzer(request, now=self.now_for(request), options=self._seeding,
+        capture = as_capture(capture)
+        self._analyzer(capture, now=self.now_for(capture), options=self._seeding,
                        dedupe=self.dedupe)
         self.dedupe.advance()
 
-    def replay(self, request: CapturedRequest) -> Report:
-        """The report of the next request, deduplicated against every request before it."""
-        return self.replay_line(request)[0]
+    def replay(self, capture: Capture | CapturedRequest) -> Report:
+        """The report of the next capture, deduplicated against every capture before it."""
+        return self.replay_line(capture)[0]
 
-    def replay_line(self, request: CapturedRequest) -> tuple[Report, str]:
+    def replay_line(self, capture: Capture | CapturedRequest) -> tuple[Report, str]:
         """`replay`, with the report's compact JSON line (`replay --json`)."""
-        report = self._analyzer(request, now=self.now_for(request), options=self.options,
+        capture = as_capture(capture)
+        report = self._analyzer(capture, now=self.now_for(capture), options=self.options,
                                 dedupe=self.dedupe)
         self.dedupe.advance()
-        line = json.dumps(report.to_json(), separators=(",", ":"))
+        line = encode_report(report)
         if self.secret_set and self.secret_set.contains(line):
             report = self.secret_set.scrub(report)
-            line = json.dumps(report.to_json(), separators=(",", ":"))
+            line = encode_report(report)
         self.requests += 1
         self.all_ok = self.all_ok and report.ok
         status = report.outcome.status
@@ -93,9 +94,9 @@ class ReplaySession:
         self._fired.update(report.outcome.triggers)
         return report, line
 
-    def replay_all(self, requests: Iterable[CapturedRequest]) -> Iterator[Report]:
-        for request in requests:
-            yield self.replay(request)
+    def replay_all(self, captures: Iterable[Capture | CapturedRequest]) -> Iterator[Report]:
+        for capture in captures:
+            yield self.replay(capture)
 
     def summary(self) -> dict[str, Any]:
         """The closing `whdebug.summary/1` line: outcome counts and triggers never fired."""

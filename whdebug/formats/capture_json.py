@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
+import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from whdebug.errors import RequestFileError
-from whdebug.formats._fields import JsonFields
-from whdebug.model.request import CapturedRequest
+from whdebug.formats._json import Where, convert_value, decode_file, field_error
+from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
 
 CAPTURE_SCHEMA = "whdebug.capture/1"
 
@@ -43,7 +45,7 @@ def wire_text(value: str) -> str:
 def decode_base64(text: str) -> bytes:
     """Strict base64 (raises ValueError on any character outside the alphabet)."""
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except binascii.Error as error:
         raise ValueError(f"invalid base64: {error}") from None
 
@@ -52,14 +54,17 @@ def _encode_base64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
-def capture_to_json(request: CapturedRequest) -> dict[str, Any]:
+def capture_to_json(capture: Capture) -> dict[str, Any]:
     """Every field of a capture as a JSON-ready dict (bodies base64, headers as [[name, value]])."""
-    received_at = request.received_at
+    request, source = capture.request, capture.source
+    reply = capture.reply or _NO_REPLY
+    forward = capture.forward or _NOT_FORWARDED
+    received_at = source.received_at
     return {
         "schema": CAPTURE_SCHEMA,
-        "id": request.capture_id,
+        "id": source.capture_id,
         "received_at": format_timestamp(received_at) if received_at is not None else None,
-        "client": request.client,
+        "client": source.client,
         "method": request.method,
         "path": request.path,
         "query": request.query,
@@ -68,41 +73,78 @@ def capture_to_json(request: CapturedRequest) -> dict[str, Any]:
         "body_base64": _encode_base64(request.body),
         "body_size": request.size,
         "truncated": request.truncated,
-        "response_status": request.response_status,
-        "response_body_base64": _encode_base64(request.response_body),
-        "forward_status": request.forward_status,
-        "forward_body_base64": _encode_base64(request.forward_body),
+        "response_status": reply.status,
+        "response_body_base64": _encode_base64(reply.body),
+        "forward_status": forward.status,
+        "forward_body_base64": _encode_base64(forward.body),
         "body_sha256": request.body_sha256,
     }
 
 
-class _Fields(JsonFields):
-    """Typed access to one JSON object's fields; every problem names the file and the field."""
+_NO_REPLY = Reply(None)
+_NOT_FORWARDED = ForwardResult()
+_Count = Annotated[int, msgspec.Meta(ge=0)]
 
-    def __init__(self, obj: dict[str, Any], name: str, prefix: str) -> None:
-        super().__init__(obj, name)
+
+class _CaptureFields(msgspec.Struct):
+    """A capture object as written; the checks msgspec cannot make are in `_capture`."""
+
+    schema: str | None = None
+    id: _Count | None = None
+    received_at: str | None = None
+    client: str | None = None
+    method: str | None = None
+    path: str | None = None
+    query: str | None = None
+    http_version: str | None = None
+    headers: list[tuple[str, str]] = []
+    body_base64: str | None = None
+    body_size: _Count | None = None
+    truncated: bool = False
+    response_status: _Count | None = None
+    response_body_base64: str | None = None
+    forward_status: _Count | None = None
+    forward_body_base64: str | None = None
+    body_sha256: str | None = None
+
+
+_DOCUMENT = msgspec.json.Decoder(_CaptureFields | list[_CaptureFields])
+_HEADER = re.compile(r"^(?P<at>\$(?:\[\d+\])?\.headers\[\d+\])")
+
+
+def _where(prefix: str) -> Where:
+    def where(path: str) -> str:
+        text = path.removeprefix("$").removeprefix(".")
+        return f"{prefix}{text}" if prefix or text else "top level"
+    return where
+
+
+def _problem(path: str, expected: str) -> tuple[str, str] | None:
+    """Capture wording: ids and sizes are counts, a header is a [name, value] pair."""
+    header = _HEADER.match(path)
+    if header is not None:
+        return header["at"], "expected a [name, value] pair of strings"
+    if path.endswith(".headers"):
+        return path, "expected a list of [name, value] pairs"
+    if expected.startswith("int"):
+        return path, "expected a non-negative integer"
+    if expected.startswith("object"):
+        return path, "expected a capture object"
+    return None
+
+
+class _Reader:
+    """Turns one decoded capture object into a Capture; problems name the file and field."""
+
+    def __init__(self, fields: _CaptureFields, name: str, prefix: str) -> None:
+        self.fields = fields
+        self.name = name
         self.prefix = prefix
 
-    def where(self, key: str) -> str:
-        return f"{self.prefix}{key}"
+    def fail(self, key: str, problem: str) -> RequestFileError:
+        return field_error(self.name, f"{self.prefix}{key}", problem)
 
-    def required(self, key: str) -> str:
-        value = self.text(key)
-        if not value:
-            raise self.fail(key, "missing (expected a non-empty string)")
-        return value
-
-    def integer(self, key: str, *, non_negative: bool = True) -> int | None:
-        return super().integer(key, non_negative=non_negative)
-
-    def flag(self, key: str) -> bool:
-        value = self.obj.get(key, False)
-        if not isinstance(value, bool):
-            raise self.fail(key, "expected true or false")
-        return value
-
-    def blob(self, key: str) -> bytes | None:
-        text = self.text(key)
+    def blob(self, key: str, text: str | None) -> bytes | None:
         if text is None:
             return None
         try:
@@ -110,8 +152,7 @@ class _Fields(JsonFields):
         except ValueError as error:
             raise self.fail(key, str(error)) from None
 
-    def timestamp(self, key: str) -> datetime | None:
-        text = self.text(key)
+    def timestamp(self, key: str, text: str | None) -> datetime | None:
         if text is None:
             return None
         try:
@@ -119,73 +160,60 @@ class _Fields(JsonFields):
         except ValueError:
             raise self.fail(key, f"not an ISO 8601 timestamp: {text!r}") from None
 
-    def headers(self, key: str) -> tuple[tuple[str, str], ...]:
-        value = self.obj.get(key, [])
-        if not isinstance(value, list):
-            raise self.fail(key, "expected a list of [name, value] pairs")
-        pairs: list[tuple[str, str]] = []
-        for index, pair in enumerate(value):
-            if (
-                not isinstance(pair, list)
-                or len(pair) != 2
-                or not all(isinstance(part, str) for part in pair)
-            ):
-                raise self.fail(f"{key}[{index}]", "expected a [name, value] pair of strings")
-            pairs.append((wire_text(pair[0]), wire_text(pair[1])))
-        return tuple(pairs)
-
-
-def capture_from_json(obj: object, name: str = "<json>", *, prefix: str = "") -> CapturedRequest:
-    """The capture an export object describes; RequestFileError names the file and the bad field."""
-    if not isinstance(obj, dict):
-        raise RequestFileError(f"{name}: {prefix or 'top level'}: expected a capture object")
-    fields = _Fields(obj, name, prefix)
-    schema = fields.text("schema")
-    if schema is not None and schema != CAPTURE_SCHEMA:
-        raise fields.fail("schema", f"unsupported {schema!r} (expected {CAPTURE_SCHEMA!r})")
-    body = fields.blob("body_base64") or b""
-    truncated = fields.flag("truncated")
-    body_size = fields.integer("body_size")
-    if body_size is not None and body_size < len(body):
-        raise fields.fail("body_size", f"{body_size} is smaller than the body ({len(body)} bytes)")
-    if body_size is not None and not truncated and body_size != len(body):
-        raise fields.fail("body_size", f"{body_size} differs from the body ({len(body)} bytes)")
-    sha256 = fields.text("body_sha256")
-    if sha256 is not None and sha256.lower() != hashlib.sha256(body).hexdigest():
-        raise fields.fail(
-            "body_sha256", "does not match body_base64 (remove body_sha256 after editing the body)"
+    def capture(self) -> Capture:
+        fields = self.fields
+        if fields.schema is not None and fields.schema != CAPTURE_SCHEMA:
+            raise self.fail("schema",
+                            f"unsupported {fields.schema!r} (expected {CAPTURE_SCHEMA!r})")
+        body = self.blob("body_base64", fields.body_base64) or b""
+        body_size = fields.body_size
+        if body_size is not None and body_size < len(body):
+            raise self.fail("body_size",
+                            f"{body_size} is smaller than the body ({len(body)} bytes)")
+        if body_size is not None and not fields.truncated and body_size != len(body):
+            raise self.fail("body_size", f"{body_size} differs from the body ({len(body)} bytes)")
+        if fields.body_sha256 is not None and (
+                fields.body_sha256.lower() != hashlib.sha256(body).hexdigest()):
+            raise self.fail("body_sha256", "does not match body_base64 (remove body_sha256 "
+                            "after editing the body)")
+        for key in ("method", "path"):
+            if not getattr(fields, key):
+                raise self.fail(key, "missing (expected a non-empty string)")
+        assert fields.method is not None and fields.path is not None
+        request = CapturedRequest(
+            method=fields.method,
+            path=fields.path,
+            query=fields.query or "",
+            headers=tuple((wire_text(key), wire_text(value))
+                          for key, value in fields.headers),
+            body=body,
+            http_version=fields.http_version or "1.1",
+            body_size=body_size if body_size is not None else len(body),
+            truncated=fields.truncated,
         )
-    return CapturedRequest(
-        method=fields.required("method"),
-        path=fields.required("path"),
-        query=fields.text("query", "") or "",
-        headers=fields.headers("headers"),
-        body=body,
-        http_version=fields.text("http_version", "1.1") or "1.1",
-        body_size=body_size if body_size is not None else len(body),
-        truncated=truncated,
-        received_at=fields.timestamp("received_at"),
-        client=fields.text("client"),
-        capture_id=fields.integer("id"),
-        file=name,
-        response_status=fields.integer("response_status"),
-        response_body=fields.blob("response_body_base64"),
-        forward_status=fields.integer("forward_status"),
-        forward_body=fields.blob("forward_body_base64"),
-    )
+        source = Source(fields.id, self.name, self.timestamp("received_at", fields.received_at),
+                        fields.client)
+        reply_body = self.blob("response_body_base64", fields.response_body_base64)
+        forward_body = self.blob("forward_body_base64", fields.forward_body_base64)
+        reply = None
+        if fields.response_status is not None or reply_body is not None:
+            reply = Reply(fields.response_status, reply_body)
+        forward = None
+        if fields.forward_status is not None or forward_body is not None:
+            forward = ForwardResult(fields.forward_status, forward_body)
+        return Capture(request, source, reply, forward)
 
 
-def parse_capture_json(data: bytes, name: str = "<json>") -> list[CapturedRequest]:
+def capture_from_json(obj: object, name: str = "<json>", *, prefix: str = "") -> Capture:
+    """The capture an export object describes; RequestFileError names the file and the bad field."""
+    fields = convert_value(obj, _CaptureFields, name, _where(prefix), _problem)
+    return _Reader(fields, name, prefix).capture()
+
+
+def parse_capture_json(data: bytes, name: str = "<json>") -> list[Capture]:
     """An export file: one capture object or a list of them."""
-    try:
-        document = json.loads(data)
-    except json.JSONDecodeError as error:
-        raise RequestFileError(f"{name}:{error.lineno}:{error.colno}: {error.msg}") from None
-    except UnicodeDecodeError:
-        raise RequestFileError(f"{name}: not UTF-8 JSON") from None
+    document = decode_file(data, _DOCUMENT, name, _where(""), _problem)
     if isinstance(document, list):
-        return [
-            capture_from_json(item, name, prefix=f"[{index}].")
-            for index, item in enumerate(document)
-        ]
-    return [capture_from_json(document, name)]
+        return [_Reader(fields, name, f"[{index}].").capture()
+                for index, fields in enumerate(document)]
+    return [_Reader(document, name, "").capture()]

@@ -9,57 +9,97 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from whdebug import __version__
-from whdebug.errors import RequestFileError
-from whdebug.formats._fields import JsonFields
+from whdebug.formats._json import decode_file, field_error
 from whdebug.formats.capture_json import decode_base64, format_timestamp, parse_timestamp, wire_text
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest, Reply, Source
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class _Entry(JsonFields):
-    """Typed access to one HAR object; every problem names the file and the JSON location."""
+class _Content(msgspec.Struct):
+    """postData or response.content."""
 
-    def __init__(self, obj: object, name: str, where: str) -> None:
-        if not isinstance(obj, dict):
-            raise RequestFileError(f"{name}: {where}: expected an object")
-        super().__init__(obj, name)
-        self.path = where
+    text: str | None = None
+    encoding: str | None = None
+    params: Any = None
 
-    def where(self, key: str) -> str:
-        return f"{self.path}.{key}"
 
-    def child(self, key: str) -> _Entry | None:
-        value = self.obj.get(key)
-        return None if value is None else _Entry(value, self.name, self.where(key))
+class _Header(msgspec.Struct):
+    name: str | None = None
+    value: str | None = None
 
-    def listing(self, key: str) -> list[Any]:
-        value = self.obj.get(key, [])
-        if not isinstance(value, list):
-            raise self.fail(key, "expected a list")
-        return value
 
-    def content(self, key: str, text_key: str = "text") -> bytes | None:
-        """postData / response.content bytes: base64 when `encoding` says so, else UTF-8 text."""
-        holder = self.child(key)
-        if holder is None:
-            return None
-        text = holder.text(text_key)
-        if text is None:
-            if holder.obj.get("params"):
-                raise holder.fail("params", "form params without 'text' are not supported")
-            return None
-        encoding = holder.text("encoding")
-        if encoding is None or encoding == "":
-            return text.encode("utf-8")
-        if encoding != "base64":
-            raise holder.fail("encoding", f"unsupported {encoding!r} (expected 'base64')")
-        try:
-            return decode_base64(text)
-        except ValueError as error:
-            raise holder.fail(text_key, str(error)) from None
+class _Request(msgspec.Struct):
+    method: str | None = None
+    url: str | None = None
+    http_version: str | None = msgspec.field(default=None, name="httpVersion")
+    headers: list[_Header] = []
+    post_data: _Content | None = msgspec.field(default=None, name="postData")
+
+
+class _Response(msgspec.Struct):
+    status: int | None = None
+    content: _Content | None = None
+
+
+class _Extension(msgspec.Struct):
+    """whdebug's own `_whdebug` member of an entry."""
+
+    capture_id: int | None = None
+    body_size: int | None = None
+    truncated: Any = None
+    """Only `true` counts: other tools' values are ignored."""
+    client: str | None = None
+
+
+class _Entry(msgspec.Struct):
+    request: _Request | None = None
+    started: str | None = msgspec.field(default=None, name="startedDateTime")
+    response: _Response | None = None
+    extension: _Extension | None = msgspec.field(default=None, name="_whdebug")
+
+
+class _Log(msgspec.Struct):
+    entries: list[_Entry] = []
+
+
+class _Document(msgspec.Struct):
+    log: _Log | None = None
+
+
+_DOCUMENT = msgspec.json.Decoder(_Document)
+
+
+def _where(path: str) -> str:
+    """HAR messages name a place by its JSON path, as msgspec writes it (`$.log.entries[0]`)."""
+    return path
+
+
+def _content(content: _Content | None, name: str, where: str,
+             text_key: str = "text") -> bytes | None:
+    """postData / response.content bytes: base64 when `encoding` says so, else UTF-8 text."""
+    if content is None:
+        return None
+    text = content.text
+    if text is None:
+        if content.params:
+            raise field_error(name, f"{where}.params", "form params without 'text' are not "
+                              "supported")
+        return None
+    encoding = content.encoding
+    if encoding is None or encoding == "":
+        return text.encode("utf-8")
+    if encoding != "base64":
+        raise field_error(name, f"{where}.encoding", f"unsupported {encoding!r} (expected "
+                          "'base64')")
+    try:
+        return decode_base64(text)
+    except ValueError as error:
+        raise field_error(name, f"{where}.{text_key}", str(error)) from None
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -86,81 +126,69 @@ def _http_version(text: str) -> str:
     return version or "1.1"
 
 
-def _parse_entry(obj: object, name: str, where: str) -> CapturedRequest:
-    entry = _Entry(obj, name, where)
-    request = entry.child("request")
+def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
+    request = entry.request
     if request is None:
-        raise entry.fail("request", "missing")
-    method = request.text("method")
-    if not method:
-        raise request.fail("method", "missing")
-    url = request.text("url")
+        raise field_error(name, f"{where}.request", "missing")
+    at = f"{where}.request"
+    if not request.method:
+        raise field_error(name, f"{at}.method", "missing")
+    url = request.url
     if url is None:
-        raise request.fail("url", "missing")
+        raise field_error(name, f"{at}.url", "missing")
     try:
         path, query = split_url(url)
     except ValueError as error:
-        raise request.fail("url", f"{error}: {url!r}") from None
+        raise field_error(name, f"{at}.url", f"{error}: {url!r}") from None
     headers: list[tuple[str, str]] = []
-    for index, item in enumerate(request.listing("headers")):
-        header = _Entry(item, name, f"{request.path}.headers[{index}]")
-        header_name = header.text("name")
-        if not header_name:
-            raise header.fail("name", "missing")
-        if header_name.startswith(":"):
+    for index, header in enumerate(request.headers):
+        if not header.name:
+            raise field_error(name, f"{at}.headers[{index}].name", "missing")
+        if header.name.startswith(":"):
             continue  # HTTP/2 pseudo-headers (:authority, :path) are not request headers
-        headers.append((wire_text(header_name), wire_text(header.text("value", "") or "")))
-    body = request.content("postData") or b""
+        headers.append((wire_text(header.name), wire_text(header.value or "")))
+    body = _content(request.post_data, name, f"{at}.postData") or b""
 
-    started = entry.text("startedDateTime")
+    started = entry.started
     try:
         received_at = parse_timestamp(started) if started else None
     except ValueError:
-        raise entry.fail("startedDateTime", f"not an ISO 8601 timestamp: {started!r}") from None
+        raise field_error(name, f"{where}.startedDateTime",
+                          f"not an ISO 8601 timestamp: {started!r}") from None
 
-    response = entry.child("response")
-    response_status = response.integer("status") if response is not None else None
-    response_body = response.content("content") if response is not None else None
+    reply = None
+    if entry.response is not None:
+        status = entry.response.status or None  # HAR writes 0 for "no response"
+        reply_body = _content(entry.response.content, name, f"{where}.response.content")
+        if status is not None or reply_body is not None:
+            reply = Reply(status, reply_body)
 
-    extension = entry.child("_whdebug")
-    capture_id = extension.integer("capture_id") if extension is not None else None
-    body_size = extension.integer("body_size") if extension is not None else None
-    truncated = extension.obj.get("truncated") is True if extension is not None else False
-    client = extension.text("client") if extension is not None else None
-    return CapturedRequest(
-        method=method,
+    extension = entry.extension or _NO_EXTENSION
+    body_size = extension.body_size
+    captured = CapturedRequest(
+        method=request.method,
         path=path,
         query=query,
         headers=tuple(headers),
         body=body,
-        http_version=_http_version(request.text("httpVersion", "") or ""),
+        http_version=_http_version(request.http_version or ""),
         body_size=body_size if body_size is not None and body_size >= len(body) else len(body),
-        truncated=truncated,
-        received_at=received_at,
-        client=client,
-        capture_id=capture_id,
-        file=name,
-        response_status=response_status or None,  # HAR writes 0 for "no response"
-        response_body=response_body,
+        truncated=extension.truncated is True,
     )
+    return Capture(captured, Source(extension.capture_id, name, received_at, extension.client),
+                   reply)
 
 
-def parse_har(data: bytes, name: str = "<har>") -> list[CapturedRequest]:
-    """Every entry's request; bad JSON or a bad HAR structure raises RequestFileError."""
-    try:
-        document = json.loads(data)
-    except json.JSONDecodeError as error:
-        raise RequestFileError(f"{name}:{error.lineno}:{error.colno}: {error.msg}") from None
-    except UnicodeDecodeError:
-        raise RequestFileError(f"{name}: not UTF-8 JSON") from None
-    root = _Entry(document, name, "$")
-    log = root.child("log")
-    if log is None:
-        raise root.fail("log", "missing (not a HAR file)")
-    return [
-        _parse_entry(item, name, f"$.log.entries[{index}]")
-        for index, item in enumerate(log.listing("entries"))
-    ]
+_NO_EXTENSION = _Extension()
+
+
+def parse_har(data: bytes, name: str = "<har>") -> list[Capture]:
+    """Every entry's capture; bad JSON or a bad HAR structure raises RequestFileError."""
+    document = decode_file(data, _DOCUMENT, name, _where)
+    if document.log is None:
+        raise field_error(name, "$.log", "missing (not a HAR file)")
+    return [_parse_entry(entry, name, f"$.log.entries[{index}]")
+            for index, entry in enumerate(document.log.entries)]
 
 
 def _har_url(request: CapturedRequest) -> str:
@@ -170,7 +198,9 @@ def _har_url(request: CapturedRequest) -> str:
     return f"http://{host}{request.target}"
 
 
-def _har_entry(request: CapturedRequest) -> dict[str, Any]:
+def _har_entry(capture: Capture) -> dict[str, Any]:
+    request, source = capture.request, capture.source
+    reply = capture.reply
     http_version = f"HTTP/{request.http_version}"
     har_request: dict[str, Any] = {
         "method": request.method,
@@ -188,18 +218,18 @@ def _har_entry(request: CapturedRequest) -> dict[str, Any]:
             "text": base64.b64encode(request.body).decode("ascii"),
             "encoding": "base64",
         }
-    response_body = request.response_body
+    response_body = reply.body if reply is not None else None
     content: dict[str, Any] = {"size": len(response_body or b""), "mimeType": ""}
     if response_body is not None:
         content["text"] = base64.b64encode(response_body).decode("ascii")
         content["encoding"] = "base64"
-    received_at = request.received_at or _EPOCH
+    received_at = source.received_at or _EPOCH
     return {
         "startedDateTime": format_timestamp(received_at),
         "time": 0,
         "request": har_request,
         "response": {
-            "status": request.response_status or 0,
+            "status": (reply.status if reply is not None else None) or 0,
             "statusText": "",
             "httpVersion": http_version,
             "cookies": [],
@@ -212,21 +242,21 @@ def _har_entry(request: CapturedRequest) -> dict[str, Any]:
         "cache": {},
         "timings": {"send": 0, "wait": 0, "receive": 0},
         "_whdebug": {
-            "capture_id": request.capture_id,
+            "capture_id": source.capture_id,
             "truncated": request.truncated,
             "body_size": request.size,
-            "client": request.client,
+            "client": source.client,
         },
     }
 
 
-def format_har(requests: Iterable[CapturedRequest]) -> bytes:
-    """A HAR 1.2 document (UTF-8 JSON) with one entry per request."""
+def format_har(captures: Iterable[Capture]) -> bytes:
+    """A HAR 1.2 document (UTF-8 JSON) with one entry per capture."""
     document = {
         "log": {
             "version": "1.2",
             "creator": {"name": "whdebug", "version": __version__},
-            "entries": [_har_entry(request) for request in requests],
+            "entries": [_har_entry(capture) for capture in captures],
         }
     }
     return json.dumps(document, indent=2).encode("utf-8") + b"\n"

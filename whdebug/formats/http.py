@@ -101,7 +101,6 @@ def parse_http(data: bytes, name: str = "<http>") -> CapturedRequest:
         body=body,
         http_version=version,
         body_size=len(body),
-        file=name,
     )
 
 
@@ -110,38 +109,41 @@ def read_http(path: str | Path) -> CapturedRequest:
     return parse_http(_read_bytes(path), str(path))
 
 
-def _unwritable(request: CapturedRequest, problem: str) -> RequestFileError:
-    return RequestFileError(f"cannot write as .http: {problem}", request.source_label)
+def _unwritable(where: str, problem: str) -> RequestFileError:
+    return RequestFileError(f"cannot write as .http: {problem}", where)
 
 
-def _encode_header(request: CapturedRequest, name: str, value: str) -> bytes:
+def _encode_header(where: str, name: str, value: str) -> bytes:
     if not name or any(char in name for char in ": \t\r\n"):
-        raise _unwritable(request, f"invalid header name {name!r}")
+        raise _unwritable(where, f"invalid header name {name!r}")
     if any(char in value for char in "\r\n") or value != value.strip(" \t"):
-        raise _unwritable(request, f"header {name} value has line breaks or surrounding blanks")
+        raise _unwritable(where, f"header {name} value has line breaks or surrounding blanks")
     try:
         return name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\n"
     except UnicodeEncodeError:
-        raise _unwritable(request, f"header {name} is not latin-1 text") from None
+        raise _unwritable(where, f"header {name} is not latin-1 text") from None
 
 
-def format_http(request: CapturedRequest) -> bytes:
-    """The request as `.http` bytes: CRLF line endings, then the exact body."""
+def format_http(request: CapturedRequest, *, where: str = "request") -> bytes:
+    """The request as `.http` bytes: CRLF line endings, then the exact body.
+
+    `where` names the request in the error when it cannot be written (`#3`, a file name).
+    """
     if not _TOKEN.fullmatch(request.method) or request.method.startswith("#"):
-        raise _unwritable(request, f"invalid method {request.method!r}")
+        raise _unwritable(where, f"invalid method {request.method!r}")
     target = request.target
     if not target or any(char in _SPLITS for char in target):
-        raise _unwritable(request, f"invalid target {target!r}")
+        raise _unwritable(where, f"invalid target {target!r}")
     if not _VERSION_TEXT.fullmatch(request.http_version):
-        raise _unwritable(request, f"invalid HTTP version {request.http_version!r}")
+        raise _unwritable(where, f"invalid HTTP version {request.http_version!r}")
     try:
         request_line = f"{request.method} {target} HTTP/{request.http_version}\r\n".encode(
             "latin-1"
         )
     except UnicodeEncodeError:
-        raise _unwritable(request, f"target is not latin-1 text: {target!r}") from None
+        raise _unwritable(where, f"target is not latin-1 text: {target!r}") from None
     parts = [request_line]
-    parts.extend(_encode_header(request, name, value) for name, value in request.headers)
+    parts.extend(_encode_header(where, name, value) for name, value in request.headers)
     parts.append(b"\r\n")
     parts.append(request.body)
     return b"".join(parts)

@@ -14,7 +14,7 @@ from whdebug.errors import RequestFileError, WhdebugError, read_input
 from whdebug.formats.capture_json import parse_capture_json
 from whdebug.formats.har import parse_har
 from whdebug.formats.http import parse_http
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, Source
 
 Kind = Literal["http", "har", "capture", "payload"]
 REQUEST_SUFFIXES = (".http", ".rest", ".har", ".json")
@@ -26,11 +26,11 @@ _REQUEST_LINE = re.compile(rb"\s*[A-Z]+ +\S+( +HTTP/\d(\.\d)?)?\r?\n", re.IGNORE
 
 @dataclass(frozen=True, slots=True)
 class RequestFile:
-    """What one file holds: captured requests, or a bare JSON payload (a sample to be signed)."""
+    """What one file holds: captures, or a bare JSON payload (a sample to be signed)."""
 
     name: str
     kind: Kind
-    requests: tuple[CapturedRequest, ...] = ()
+    captures: tuple[Capture, ...] = ()
     payload: bytes | None = None
     """The file's bytes when it is a bare payload (kind "payload"), else None."""
 
@@ -71,7 +71,7 @@ def parse_file(data: bytes, name: str, *, payloads: bool = False) -> RequestFile
     """The requests in `data` (read from `name`); a bare JSON payload only when `payloads`."""
     kind = sniff(data, name)
     if kind == "http":
-        return RequestFile(name, kind, (parse_http(data, name),))
+        return RequestFile(name, kind, (Capture(parse_http(data, name), Source(file=name)),))
     if kind == "har":
         return RequestFile(name, kind, tuple(parse_har(data, name)))
     if kind == "capture":
@@ -92,25 +92,30 @@ def read_file(path: str | Path, *, payloads: bool = False) -> RequestFile:
     return parse_file(read_input(path, "request", RequestFileError), name, payloads=payloads)
 
 
-def read_request_file(path: str | Path) -> list[CapturedRequest]:
-    """Every request in one file: .http/.rest one, .har every entry, .json an export."""
-    return list(read_file(path).requests)
+def read_request_file(path: str | Path) -> list[Capture]:
+    """Every capture in one request file: .http/.rest one, .har every entry, .json an export."""
+    return list(read_file(path).captures)
 
 
-def read_requests(paths: Sequence[str | Path]) -> list[CapturedRequest]:
-    """Every request in these files, in order."""
-    requests: list[CapturedRequest] = []
+def read_requests(paths: Sequence[str | Path]) -> list[Capture]:
+    """Every capture in these request files, in order."""
+    captures: list[Capture] = []
     for path in paths:
-        requests.extend(read_file(path).requests)
-    return requests
+        captures.extend(read_file(path).captures)
+    return captures
 
 
-def numbered(found: RequestFile) -> list[CapturedRequest]:
-    """The file's requests, each named `file#N` when it holds several."""
-    if len(found.requests) == 1:
-        return [replace(found.requests[0], file=found.name)]
-    return [replace(request, file=f"{found.name}#{number}")
-            for number, request in enumerate(found.requests, 1)]
+def numbered(found: RequestFile) -> list[Capture]:
+    """The file's captures, each from `file#N` when it holds several."""
+    if len(found.captures) == 1:
+        return [from_file(found.captures[0], found.name)]
+    return [from_file(capture, f"{found.name}#{number}")
+            for number, capture in enumerate(found.captures, 1)]
+
+
+def from_file(capture: Capture, name: str) -> Capture:
+    """`capture` as read from the file `name`."""
+    return replace(capture, source=replace(capture.source, file=name))
 
 
 def sample_paths(given: Sequence[str]) -> list[tuple[Path, str]]:

@@ -1,4 +1,5 @@
-"""Domain values shared by every part: the captured request and the secrets given to the engine."""
+"""Domain values shared by every part: a capture (the request as received, the answer whdebug
+sent, the forward result, where it came from) and the secrets given to the engine."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ HOP_BY_HOP = frozenset({
 
 @dataclass(frozen=True, slots=True)
 class CapturedRequest:
-    """One HTTP request exactly as received.
+    """One HTTP message exactly as received (who sent it and what was answered live in Capture).
 
     Header names and values are kept as `str` decoded with latin-1, which maps every
     byte to one code point and back, so `name.encode("latin-1")` is the wire bytes.
@@ -37,15 +38,6 @@ class CapturedRequest:
     body_size: int | None = None
     """Size announced or received; may exceed len(body) when truncated."""
     truncated: bool = False
-    received_at: datetime | None = None
-    client: str | None = None
-    capture_id: int | None = None
-    file: str | None = None
-    """The file this request was read from, when it came from a file."""
-    response_status: int | None = None
-    response_body: bytes | None = None
-    forward_status: int | None = None
-    forward_body: bytes | None = None
     _index: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
                                                 compare=False)
 
@@ -88,16 +80,77 @@ class CapturedRequest:
     def body_sha256(self) -> str:
         return hashlib.sha256(self.body).hexdigest()
 
-    @property
-    def source_label(self) -> str:
-        if self.capture_id is not None:
-            return f"#{self.capture_id}"
-        return self.file or "request"
-
     def query_pairs(self) -> list[tuple[str, str]]:
         from urllib.parse import parse_qsl
 
         return parse_qsl(self.query, keep_blank_values=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a request came from: a stored capture, a file, or nowhere known."""
+
+    capture_id: int | None = None
+    file: str | None = None
+    """The file the request was read from (`file.har#2` for one of several entries)."""
+    received_at: datetime | None = None
+    """When it arrived; None for a request written by hand."""
+    client: str | None = None
+    """The sender's `host:port`, as the receiver saw it."""
+
+    @property
+    def key(self) -> int | str:
+        """How the engine names the request: its capture id, else its file, else "request"."""
+        if self.capture_id is not None:
+            return self.capture_id
+        return self.file or "request"
+
+    @property
+    def label(self) -> str:
+        """`#3`, the file name, or `request`."""
+        return f"#{self.capture_id}" if self.capture_id is not None else self.file or "request"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What whdebug's receiver answered the sender."""
+
+    status: int | None
+    """None when only the body was recorded (a hand-edited export)."""
+    body: bytes | None = None
+    """None when no body was recorded (which differs from an empty one)."""
+    headers: tuple[tuple[str, str], ...] | None = None
+    """None when the headers were not recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardResult:
+    """What the app behind `--forward-to` answered, or why relaying failed."""
+
+    status: int | None = None
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] | None = None
+    latency: float | None = None
+    """Seconds from relaying the request to the app's answer."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One webhook delivery: the request exactly as received, kept apart from whdebug's reply,
+    the forward result and where the request came from."""
+
+    request: CapturedRequest
+    source: Source = Source()
+    reply: Reply | None = None
+    """None when nothing was answered (the client left) or nothing was recorded."""
+    forward: ForwardResult | None = None
+    """None when the request was not relayed."""
+
+
+def as_capture(value: Capture | CapturedRequest) -> Capture:
+    """`value` as a capture: a bare request is one of unknown source."""
+    return value if isinstance(value, Capture) else Capture(value)
 
 
 @dataclass(frozen=True, slots=True)

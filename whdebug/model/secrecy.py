@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, quote_plus
 
+import msgspec
+
 from whdebug.model.definition import CREDENTIAL
 from whdebug.model.request import Secrets
 
@@ -216,7 +218,7 @@ class SecretSet:
         return any(form in text for form in self.forms)
 
     def scrub(self, value: Any) -> Any:
-        """`value` (a string, or dataclasses, dicts, lists and tuples of them) masked."""
+        """`value` (a string, or dataclasses, Structs, dicts, lists and tuples of them) masked."""
         if not self.values:
             return value
         if isinstance(value, str):
@@ -225,6 +227,9 @@ class SecretSet:
             changes = {f.name: self.scrub(getattr(value, f.name))
                        for f in dataclasses.fields(value) if f.init}
             return dataclasses.replace(value, **changes)
+        if isinstance(value, msgspec.Struct):
+            return msgspec.structs.replace(value, **{
+                name: self.scrub(getattr(value, name)) for name in value.__struct_fields__})
         if isinstance(value, tuple):
             return tuple(self.scrub(item) for item in value)
         if isinstance(value, list):

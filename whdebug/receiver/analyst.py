@@ -111,21 +111,23 @@ def _completed(capture_id: int, store: Any, definition: Plan, secrets: Secrets,
                dedupe: DedupeIndex) -> CaptureEvent:
     """The console line's event for a stored capture, with its analysis (never raises)."""
     try:
-        request = store.get(capture_id)
+        capture = store.get(capture_id)
     except Exception as error:
         return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
                             error=f"capture not readable: {describe_error(error)}")
+    request, reply = capture.request, capture.reply
     expected = definition.webhook_path
     wrong_path = expected is not None and (
         request.method.upper() != "POST" or request.path.rstrip("/") != expected)
     event = CaptureEvent(
-        capture_id, request.received_at or datetime.now(UTC), request.method, request.path,
-        request.query, request.size, request.truncated, request.response_status,
+        capture_id, capture.source.received_at or datetime.now(UTC), request.method,
+        request.path, request.query, request.size, request.truncated,
+        reply.status if reply is not None else None,
         wrong_path=wrong_path, expected_path=expected)
     if wrong_path or request.truncated:
         return event
     try:
-        report = analyze(request, definition, secrets,
+        report = analyze(capture, definition, secrets,
                          now=analysis_now or event.received_at, options=options)
     except Exception as error:  # a line without a verdict, never a dead analyst
         return replace(event, error=f"analysis failed: {describe_error(error)}")

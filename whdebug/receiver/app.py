@@ -24,7 +24,7 @@ from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import Capture, CapturedRequest, Reply, Secrets, Source
 from whdebug.store.store import Store
 from whdebug.store.writer import CaptureWriter, describe_error
 
@@ -156,11 +156,11 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
-              truncated: bool, answer: _Answer | None = None) -> CapturedRequest:
+              truncated: bool, answer: _Answer | None = None) -> Capture:
     """The request as received: raw path and query (never percent-decoded), raw headers."""
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
-    return CapturedRequest(
+    request = CapturedRequest(
         method=scope["method"],
         path=path,
         query=scope.get("query_string", b"").decode("latin-1"),
@@ -171,11 +171,9 @@ def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
         http_version=scope.get("http_version", "1.1"),
         body_size=size,
         truncated=truncated,
-        received_at=received_at,
-        client=_client(scope),
-        response_status=None if answer is None else answer.status,
-        response_body=None if answer is None else answer.body,
     )
+    source = Source(received_at=received_at, client=_client(scope))
+    return Capture(request, source, None if answer is None else Reply(answer.status, answer.body))
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int, bool, bool]:
@@ -266,7 +264,7 @@ def _forward_url(base: str, query: str) -> str:
 
 
 async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings,
-                           answer: _Answer | None = None) -> tuple[CapturedRequest, bool, bool]:
+                           answer: _Answer | None = None) -> tuple[Capture, bool, bool]:
     """The capture, whether it went over --max-body, whether the client left.
 
     `answer` is recorded in the capture when it is already known (no analysis needed) and the
@@ -284,13 +282,14 @@ async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSet
     return _captured(scope, body, received_at, size, over or gone, known), over, gone
 
 
-def _capture_event(request: CapturedRequest, capture_id: int | None, answer: _Answer | None,
+def _capture_event(capture: Capture, capture_id: int | None, answer: _Answer | None,
                    definition: Plan | None, report: Report | None, wrong_path: bool,
                    duplicate_of: int | str | None, note: str | None) -> CaptureEvent:
-    assert request.received_at is not None
+    request, received_at = capture.request, capture.source.received_at
+    assert received_at is not None
     return CaptureEvent(
         capture_id=capture_id,
-        received_at=request.received_at,
+        received_at=received_at,
         method=request.method,
         path=request.path,
         query=request.query,
@@ -326,12 +325,12 @@ class Receiver:
             return
         settings = self.settings
         definition = settings.plan
-        request, over, gone = await _receive_request(
+        capture, over, gone = await _receive_request(
             scope, receive, settings, _OK if definition is None else None)
         report: Report | None = None
         note: str | None = None
         deferred = False
-        wrong_path = definition is not None and _is_wrong_path(definition, request)
+        wrong_path = definition is not None and _is_wrong_path(definition, capture.request)
         if gone:
             answer = None
         elif over:
@@ -344,13 +343,13 @@ class Receiver:
             deferred = True
             answer = _OK if wrong_path else _configured_answer(definition)
         else:
-            report, note = await self._analyze(request, definition, settings)
+            report, note = await self._analyze(capture, definition, settings)
             answer = _answer(definition, report, settings.strict, wrong_path)
-        if answer is not None and request.response_status is None:
-            request = replace(request, response_status=answer.status, response_body=answer.body)
+        if answer is not None and capture.reply is None:
+            capture = replace(capture, reply=Reply(answer.status, answer.body))
 
         try:
-            capture_id: int | None = await self.writer.insert(request)
+            capture_id: int | None = await self.writer.insert(capture)
         except Exception as error:  # a full disk or locked store must not take the server down
             _log.warning("capture not stored: %s", describe_error(error))
             capture_id, note = None, f"not stored: {describe_error(error)}"
@@ -367,17 +366,18 @@ class Receiver:
             event_sink = settings.defer_analysis
         if event_sink is not None:
             self._notify(event_sink, _capture_event(
-                request, capture_id, answer, definition, report, wrong_path, duplicate_of, note))
+                capture, capture_id, answer, definition, report, wrong_path, duplicate_of, note))
         if settings.forward_to and capture_id is not None and answer is not None:
-            self._spawn(self._forward(capture_id, request, settings))
+            self._spawn(self._forward(capture_id, capture.request, settings))
 
-    async def _analyze(self, request: CapturedRequest, definition: Plan,
+    async def _analyze(self, capture: Capture, definition: Plan,
                        settings: ReceiverSettings) -> tuple[Report | None, str | None]:
         """The engine's report, or why it failed (which never fails the capture)."""
-        now = settings.analysis_now or request.received_at or settings.now()
+        request = capture.request
+        now = settings.analysis_now or capture.source.received_at or settings.now()
 
         def run() -> Report:
-            return analyze(request, definition, settings.secrets, now=now,
+            return analyze(capture, definition, settings.secrets, now=now,
                            options=settings.options)
 
         try:

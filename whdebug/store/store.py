@@ -28,7 +28,14 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from whdebug.errors import StoreError
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import (
+    Capture,
+    CapturedRequest,
+    ForwardResult,
+    Reply,
+    Source,
+    as_capture,
+)
 
 APPLICATION_ID = 0x77686462
 """`PRAGMA application_id` of a whdebug store ("whdb")."""
@@ -113,14 +120,14 @@ PAGE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id < ? ORDER BY id DE
 SINCE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id > ? ORDER BY id ASC LIMIT ?"
 _INSERT_SQL = (
     "INSERT INTO captures (received_at, client, method, path, query, http_version, body_size, "
-    "truncated, response_status, content_type, user_agent, forward_status, headers, "
-    "response_body, forward_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "truncated, response_status, content_type, user_agent, forward_status, forward_error, "
+    "headers, response_body, forward_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _GET_SQL = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.headers, c.response_body, "
-    "c.forward_body, b.body FROM captures AS c LEFT JOIN bodies AS b ON b.capture_id = c.id "
-    "WHERE c.id = ?"
+    "c.forward_body, b.body, c.forward_error FROM captures AS c "
+    "LEFT JOIN bodies AS b ON b.capture_id = c.id WHERE c.id = ?"
 )
 
 
@@ -142,6 +149,35 @@ def _encode_headers(headers: Iterable[tuple[str, str]]) -> bytes:
 
 def _decode_headers(blob: bytes) -> tuple[tuple[str, str], ...]:
     return tuple((str(name), str(value)) for name, value in json.loads(blob))
+
+
+def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
+    """The captures row of one capture (its body goes to the bodies table)."""
+    request, source = capture.request, capture.source
+    reply = capture.reply or _NO_REPLY
+    forward = capture.forward or _NOT_FORWARDED
+    return (
+        _format_timestamp(source.received_at or now),
+        source.client,
+        request.method,
+        request.path,
+        request.query,
+        request.http_version,
+        request.size,
+        int(request.truncated),
+        reply.status,
+        request.content_type,
+        request.header("user-agent"),
+        forward.status,
+        forward.error,
+        _encode_headers(request.headers),
+        reply.body,
+        forward.body,
+    )
+
+
+_NO_REPLY = Reply(None)
+_NOT_FORWARDED = ForwardResult()
 
 
 def _summary(row: tuple[Any, ...]) -> CaptureSummary:
@@ -278,48 +314,30 @@ class Store:
                 raise
             connection.execute("COMMIT")
 
-    def insert(self, request: CapturedRequest) -> int:
-        """Store one capture, committed; its new id (request.capture_id is ignored)."""
-        return self.insert_many([request])[0]
+    def insert(self, capture: Capture | CapturedRequest) -> int:
+        """Store one capture, committed; its new id (the source's capture_id is ignored)."""
+        return self.insert_many([capture])[0]
 
-    def insert_many(self, requests: Iterable[CapturedRequest]) -> list[int]:
+    def insert_many(self, captures: Iterable[Capture | CapturedRequest]) -> list[int]:
         """Store captures in ONE transaction (group commit); their new ids, increasing.
 
-        Rows go in with two executemany calls: inside one IMMEDIATE transaction no other
-        writer can interleave, so AUTOINCREMENT hands out consecutive ids.
+        A capture with no `received_at` is stamped now. Rows go in with two executemany
+        calls: inside one IMMEDIATE transaction no other writer can interleave, so
+        AUTOINCREMENT hands out consecutive ids.
         """
         now = datetime.now(UTC)
-        batch = list(requests)
+        batch = [as_capture(capture) for capture in captures]
         if not batch:
             return []
-        rows = [
-            (
-                _format_timestamp(request.received_at or now),
-                request.client,
-                request.method,
-                request.path,
-                request.query,
-                request.http_version,
-                request.size,
-                int(request.truncated),
-                request.response_status,
-                request.content_type,
-                request.header("user-agent"),
-                request.forward_status,
-                _encode_headers(request.headers),
-                request.response_body,
-                request.forward_body,
-            )
-            for request in batch
-        ]
+        rows = [_row(capture, now) for capture in batch]
         with self._writing() as connection:
             connection.executemany(_INSERT_SQL, rows)
             (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
             ids = list(range(last - len(batch) + 1, last + 1))
             connection.executemany(
                 "INSERT INTO bodies (capture_id, body) VALUES (?, ?)",
-                [(capture_id, request.body) for capture_id, request in zip(ids, batch,
-                                                                             strict=True)],
+                [(capture_id, capture.request.body)
+                 for capture_id, capture in zip(ids, batch, strict=True)],
             )
         return ids
 
@@ -343,13 +361,13 @@ class Store:
         )
         self._update(capture_id, sql, (status, body, error))
 
-    def get(self, capture_id: int) -> CapturedRequest:
+    def get(self, capture_id: int) -> Capture:
         """The whole capture, body bytes exactly as stored."""
         with self._reading() as connection:
             row = connection.execute(_GET_SQL, (capture_id,)).fetchone()
         if row is None:
             raise StoreError(f"no capture #{capture_id}", str(self.path))
-        return CapturedRequest(
+        request = CapturedRequest(
             method=row[2],
             path=row[3],
             query=row[4],
@@ -358,17 +376,16 @@ class Store:
             http_version=row[5],
             body_size=row[6],
             truncated=bool(row[7]),
-            received_at=_parse_timestamp(row[0]),
-            client=row[1],
-            capture_id=capture_id,
-            response_status=row[8],
-            response_body=row[11],
-            forward_status=row[9],
-            forward_body=row[12],
         )
+        source = Source(capture_id, None, _parse_timestamp(row[0]), row[1])
+        reply = None if row[8] is None and row[11] is None else Reply(row[8], row[11])
+        forward = None
+        if row[9] is not None or row[12] is not None or row[14] is not None:
+            forward = ForwardResult(row[9], row[12], error=row[14])
+        return Capture(request, source, reply, forward)
 
     def forward_error(self, capture_id: int) -> str | None:
-        """Why forwarding this capture failed, if it did (CapturedRequest has no such field)."""
+        """Why forwarding this capture failed, if it did (also `get(...).forward.error`)."""
         with self._reading() as connection:
             row = connection.execute(
                 "SELECT forward_error FROM captures WHERE id = ?", (capture_id,)

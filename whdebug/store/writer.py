@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from whdebug.errors import StoreError
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture
 from whdebug.store.store import Store
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ class _Job:
 
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-    request: CapturedRequest | None = None
+    capture: Capture | None = None
     call: Callable[[Store], Any] | None = None
 
 
@@ -52,9 +52,9 @@ class CaptureWriter:
         self._lock = threading.Lock()
         self._closed = False
 
-    async def insert(self, request: CapturedRequest) -> int:
+    async def insert(self, capture: Capture) -> int:
         """Commit one capture (with whatever else is waiting); its id once durable."""
-        result: int = await self._submit(request=request)
+        result: int = await self._submit(capture=capture)
         return result
 
     async def call(self, operation: Callable[[Store], T]) -> T:
@@ -131,10 +131,10 @@ class CaptureWriter:
 
     def _process(self, batch: list[_Job]) -> None:
         settled: list[tuple[_Job, Any, BaseException | None]] = []
-        inserts = [job for job in batch if job.request is not None]
+        inserts = [job for job in batch if job.capture is not None]
         if inserts:
             try:
-                ids = self.store.insert_many(job.request for job in inserts if job.request)
+                ids = self.store.insert_many(job.capture for job in inserts if job.capture)
             except Exception as error:  # every request of the batch is answered 503
                 settled += [(job, None, error) for job in inserts]
             else:

@@ -13,16 +13,18 @@ from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Any
 
+import msgspec
+
 from whdebug import __version__
 from whdebug.engine import DedupeIndex, Report, analyze
 from whdebug.engine.lint.definition import check_definition
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import Finding
+from whdebug.engine.report import Finding, report_json
 from whdebug.errors import WhdebugError
 from whdebug.formats.capture_json import format_timestamp
 from whdebug.formats.http import format_http
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest
 from whdebug.model.secrecy import MASK, Secrets, SecretSet
 from whdebug.tools.redact import redact_text
 from whdebug.wording import plural
@@ -42,7 +44,7 @@ class Bundle:
     """Every secret the bundle was checked for."""
 
 
-def build_bundle(definition: Definition, definition_text: str, requests: list[CapturedRequest],
+def build_bundle(definition: Definition, definition_text: str, requests: list[Capture],
                  secrets: Secrets, *, now: datetime) -> Bundle:
     """Every file of the bundle, in memory: nothing is written until the leak scan passed."""
     secret_set = SecretSet.build(definition, secrets)
@@ -58,13 +60,14 @@ def build_bundle(definition: Definition, definition_text: str, requests: list[Ca
     masked_total = 0
     plan = compile_definition(definition)
     signature_header = plan.verification.header_name if plan.verification else None
-    for number, request in enumerate(requests, 1):
-        stem = f"{number:02d}-{_slug(request)}"
+    for number, capture in enumerate(requests, 1):
+        request = capture.request
+        stem = f"{number:02d}-{_slug(capture)}"
         masked, count = mask_request(request, secret_set, signature_header)
         masked_total += count
-        report = analyze(request, plan, secrets, now=now, dedupe=dedupe)
+        report = analyze(capture, plan, secrets, now=now, dedupe=dedupe)
         sample_name, report_name = f"samples/{stem}.http", f"reports/{stem}.json"
-        files[sample_name] = format_http(masked)
+        files[sample_name] = format_http(masked, where=capture.source.label)
         files[report_name] = _json(_report_document(report, masked, sample_name, secret_set))
         rows.append((sample_name, report_name, request, report))
     files["SUMMARY.md"] = _summary(definition, definition_name, rows, findings,
@@ -122,7 +125,7 @@ def _check_document(definition: Definition, findings: list[Finding]) -> dict[str
         "schema": "whdebug.check/1",
         "definition": {"ns": definition.ns, "version": definition.version,
                        "path": PurePath(definition.path or "definition").name},
-        "findings": [item.to_json() for item in findings],
+        "findings": msgspec.to_builtins(findings),
         "ok": not any(item.severity == "error" for item in findings),
     }
 
@@ -130,7 +133,7 @@ def _check_document(definition: Definition, findings: list[Finding]) -> dict[str
 def _report_document(report: Report, masked: CapturedRequest, sample: str,
                      secrets: SecretSet) -> dict[str, Any]:
     """The report as JSON with the masked headers, signature values and secrets removed."""
-    document = report.to_json()
+    document = report_json(report)
     document["source"] = {"capture_id": report.source.get("capture_id"), "file": sample}
     document["request"]["headers"] = [[name, value] for name, value in masked.headers]
     document["request"]["query"] = masked.query
@@ -245,8 +248,8 @@ def _cell(value: str | None) -> str:
     return (value or "").replace("|", "\\|").replace("`", "'").replace("\n", " ")
 
 
-def _slug(request: CapturedRequest) -> str:
-    if request.capture_id is not None:
-        return f"capture-{request.capture_id}"
-    stem = PurePath(request.file or "request").stem
+def _slug(capture: Capture) -> str:
+    if capture.source.capture_id is not None:
+        return f"capture-{capture.source.capture_id}"
+    stem = PurePath(capture.source.file or "request").stem
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.")[:60] or "request"

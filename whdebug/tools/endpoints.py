@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
-from whdebug.engine.codes import diagnosis
-from whdebug.engine.report import Finding
+import msgspec
+
+from whdebug.engine.report import Finding, diagnosis
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 
@@ -17,9 +16,8 @@ _NS = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoints:
-    """What to register, built from SAAS_API_URL and the definition's ns."""
+class Endpoints(msgspec.Struct, frozen=True, tag_field="schema", tag=URLS_SCHEMA):
+    """What to register, built from SAAS_API_URL and the definition's ns (`whdebug.urls/1`)."""
 
     ns: str
     version: str | None
@@ -29,28 +27,15 @@ class Endpoints:
     """The SAAS_API_URL the URLs are built on (trailing slash, query and /miniapps removed)."""
     redirect_uri: str
     webhook_url: str
-    uses_oauth: bool
-    has_webhook: bool
+    uses_oauth: bool = msgspec.field(name="oauth")
+    has_webhook: bool = msgspec.field(name="webhook")
     findings: tuple[Finding, ...]
+    ok: bool = False
+    """Set from the findings: none is an error or a warning."""
 
-    @property
-    def ok(self) -> bool:
-        return not any(item.severity in ("error", "warning") for item in self.findings)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": URLS_SCHEMA,
-            "ns": self.ns,
-            "version": self.version,
-            "api_url": self.api_url,
-            "base": self.base,
-            "redirect_uri": self.redirect_uri,
-            "webhook_url": self.webhook_url,
-            "oauth": self.uses_oauth,
-            "webhook": self.has_webhook,
-            "findings": [item.to_json() for item in self.findings],
-            "ok": self.ok,
-        }
+    def __post_init__(self) -> None:
+        ok = not any(item.severity in ("error", "warning") for item in self.findings)
+        msgspec.structs.force_setattr(self, "ok", ok)
 
 
 def build_endpoints(definition: Definition, api_url: str) -> Endpoints:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives import constant_time
 
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
@@ -26,7 +27,7 @@ from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import Capture, CapturedRequest, Secrets, as_capture
 from whdebug.tools.signing import (
     KARZOUN_PREVIOUS,
     KARZOUN_SIGNATURE,
@@ -101,7 +102,7 @@ def get_profile(name: str) -> Profile:
 
 
 def analyze_profile(
-    request: CapturedRequest,
+    capture: Capture | CapturedRequest,
     profile: Profile,
     secrets: Secrets,
     *,
@@ -109,10 +110,13 @@ def analyze_profile(
     options: AnalysisOptions = DEFAULT_OPTIONS,
     dedupe: DedupeIndex | None = None,
 ) -> Report:
-    """Analyse `request` as a delivery of `profile`; the report says which secret and token matched.
+    """Analyse the capture as a delivery of `profile`; the report says which secret and token
+    matched.
 
     The profile accepts every event: a verified delivery with an event "fires" that event.
     """
+    capture = as_capture(capture)
+    request = capture.request
     base = profile.definition
     body = parse_body(request)
     secret = resolve_secret(SECRET_KEY, base.auth_config, secrets)
@@ -122,7 +126,7 @@ def analyze_profile(
     event, _ = extract_event(compile_definition(base).event_extraction, request, body)
     definition = _definition_for(base, matched, event.value)
     report = analyze(
-        request,
+        capture,
         definition,
         secrets,
         now=now,
@@ -181,7 +185,7 @@ def analyze_profile(
             )
             steps = steps[: verify_index + 2]
     findings.sort(key=_severity_rank)
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         report,
         signature=signature,
         outcome=outcome,

@@ -11,9 +11,9 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+import msgspec
 
-from whdebug.engine.codes import diagnosis
-from whdebug.engine.report import Finding
+from whdebug.engine.report import Finding, diagnosis
 from whdebug.model.definition import Definition
 from whdebug.model.secrecy import MASK, SecretSet
 from whdebug.tools.sources import (
@@ -150,20 +150,52 @@ class SourceCall:
         cut = text[:limit] + (f"… ({len(self.result.body)} bytes)" if len(text) > limit else "")
         return self.request.secrets.mask(cut)
 
-    def to_json(self) -> dict[str, Any]:
-        result = self.result
-        return {
-            "request": {"method": self.request.method, "url": self.shown_url(),
-                        "headers": [list(pair) for pair in self.shown_headers()],
-                        "placeholders": [{"text": p.text, "where": p.where,
-                                          "resolved_from": p.resolved_from}
-                                         for p in self.request.placeholders]},
-            "response": {"status": result.status, "reason": result.reason,
-                         "elapsed_ms": round(result.elapsed * 1000),
-                         "redirects": [self.request.secrets.mask(url)
-                                       for url in result.redirects],
-                         "error": result.error, "body_preview": self.preview()},
-        }
+    def document(self) -> CallDocument:
+        """What was sent and what came back, as `source --call --json` shows it (masked)."""
+        result, secrets = self.result, self.request.secrets
+        placeholders = tuple(PlaceholderUse(p.text, p.where, p.resolved_from)
+                             for p in self.request.placeholders)
+        return CallDocument(
+            SentRequest(self.request.method, self.shown_url(), tuple(self.shown_headers()),
+                        placeholders),
+            ReceivedResponse(result.status, result.reason, round(result.elapsed * 1000),
+                             tuple(secrets.mask(url) for url in result.redirects),
+                             result.error, self.preview()))
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceholderUse:
+    text: str
+    where: str
+    resolved_from: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    """The request as shown: secrets masked, Authorization reduced to its scheme."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    placeholders: tuple[PlaceholderUse, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedResponse:
+    status: int | None
+    reason: str
+    elapsed_ms: int
+    redirects: tuple[str, ...]
+    error: str | None
+    body_preview: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallDocument:
+    """The `request` and `response` members of `whdebug.source/1` in call mode."""
+
+    request: SentRequest
+    response: ReceivedResponse
 
 
 def call_source(definition: Definition, spec: Mapping[str, Any], pointer: str,
@@ -192,8 +224,8 @@ def call_source(definition: Definition, spec: Mapping[str, Any], pointer: str,
 
 def _masked(options: OptionsResult, secrets: SecretSet) -> OptionsResult:
     """The options and findings with any secret the provider echoed back masked."""
-    findings = tuple(replace(f, message=secrets.mask(f.message),
-                             fix=secrets.mask(f.fix) if f.fix else f.fix)
+    findings = tuple(msgspec.structs.replace(f, message=secrets.mask(f.message),
+                                             fix=secrets.mask(f.fix) if f.fix else f.fix)
                      for f in options.findings)
     shown = tuple(Option(secrets.mask(o.value), secrets.mask(o.label))
                   for o in options.options)

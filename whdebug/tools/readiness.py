@@ -8,13 +8,14 @@ handlers without a trigger or without a stable id, and whether every sample veri
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
 from whdebug.engine.plan import compile_definition
@@ -23,7 +24,7 @@ from whdebug.engine.signatures.secrets import resolve_secret
 from whdebug.errors import WhdebugError
 from whdebug.formats.read import REQUEST_SUFFIXES, numbered, parse_file
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import Capture, Secrets, Source
 from whdebug.tools.signing import SigningError, sign_request
 
 READINESS_SCHEMA = "whdebug.readiness/1"
@@ -35,14 +36,14 @@ _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One sample request, or why it could not be read."""
+    """One sample capture, or why it could not be read."""
 
     name: str
     """The file name relative to the samples folder (`file.har#2` for a HAR's second entry)."""
     kind: str
     """http | har | capture | payload (a bare JSON body signed on the fly); json for a .json
     file that could not be read."""
-    request: CapturedRequest | None
+    capture: Capture | None
     error: str | None = None
     notices: tuple[str, ...] = ()
 
@@ -56,21 +57,31 @@ class SampleResult:
     def fired(self) -> tuple[str, ...]:
         return self.report.outcome.triggers if self.report is not None else ()
 
-    def to_json(self) -> dict[str, Any]:
+    def row(self) -> SampleRow:
+        """The sample as `check --samples --json` lists it."""
         report = self.report
-        return {
-            "name": self.sample.name,
-            "kind": self.sample.kind,
-            "signed_on_the_fly": self.sample.kind == "payload",
-            "error": self.sample.error,
-            "notices": list(self.sample.notices),
-            "event": report.event.value if report else None,
-            "verdict": report.signature.verdict if report else None,
-            "outcome": report.outcome.status if report else None,
-            "summary": report.outcome.summary if report else None,
-            "triggers": list(self.fired),
-            "findings": [item.to_json() for item in report.findings] if report else [],
-        }
+        return SampleRow(
+            self.sample.name, self.sample.kind, self.sample.kind == "payload", self.sample.error,
+            self.sample.notices, report.event.value if report else None,
+            report.signature.verdict if report else None,
+            report.outcome.status if report else None,
+            report.outcome.summary if report else None, self.fired,
+            report.findings if report else ())
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRow:
+    name: str
+    kind: str
+    signed_on_the_fly: bool
+    error: str | None
+    notices: tuple[str, ...]
+    event: str | None
+    verdict: str | None
+    outcome: str | None
+    summary: str | None
+    triggers: tuple[str, ...]
+    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +90,6 @@ class TriggerCoverage:
     label: str | None
     samples: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"event": self.event, "label": self.label, "samples": list(self.samples)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,19 +99,11 @@ class HandlerCheck:
     event: str
     has_trigger: bool
     samples: tuple[str, ...]
-    codes: tuple[tuple[str, str | None], ...]
-    """(sample, external id or None) for every sample that reaches the handler."""
+    codes: dict[str, str | None]
+    """The external id (or None) of every sample that reaches the handler, by sample name."""
     stable: bool | None
     """Every sample yields a stable id; None when no sample reaches the handler."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event": self.event,
-            "has_trigger": self.has_trigger,
-            "samples": list(self.samples),
-            "codes": dict(self.codes),
-            "stable": self.stable,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +114,6 @@ class Verification:
     passing: tuple[str, ...]
     failing: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "configured": self.configured,
-            "type": self.type,
-            "header": self.header,
-            "passing": list(self.passing),
-            "failing": list(self.failing),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,29 +151,46 @@ class Readiness:
             if not result.fired and not (result.report is not None and result.report.ok)
         ]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": READINESS_SCHEMA,
-            "ready": self.ready,
-            "blockers": len(self.blockers),
-            "definition": {
-                "ns": self.definition.ns,
-                "version": self.definition.version,
-                "path": self.path,
-            },
-            "samples_dir": self.samples_dir,
-            "lint": {
-                "ok": not any(item.severity == "error" for item in self.lint),
-                "findings": [item.to_json() for item in self.lint],
-            },
-            "verification": self.verification.to_json(),
-            "triggers": [coverage.to_json() for coverage in self.triggers],
-            "triggers_not_fired": self.triggers_not_fired,
-            "samples": [result.to_json() for result in self.samples],
-            "samples_firing_nothing": self.samples_firing_nothing,
-            "handlers": [handler.to_json() for handler in self.handlers],
-            "findings": [item.to_json() for item in self.findings],
-        }
+    def document(self) -> ReadinessDocument:
+        """Everything as `check --samples --json` prints it (`whdebug.readiness/1`)."""
+        lint_ok = not any(item.severity == "error" for item in self.lint)
+        return ReadinessDocument(
+            self.ready, len(self.blockers),
+            DefinitionFile(self.definition.ns, self.definition.version, self.path),
+            self.samples_dir, LintSummary(lint_ok, self.lint), self.verification,
+            self.triggers, self.triggers_not_fired,
+            tuple(result.row() for result in self.samples), self.samples_firing_nothing,
+            self.handlers, self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionFile:
+    ns: str | None
+    version: str | None
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class LintSummary:
+    ok: bool
+    findings: tuple[Finding, ...]
+
+
+class ReadinessDocument(msgspec.Struct, frozen=True, tag_field="schema", tag=READINESS_SCHEMA):
+    """`whdebug.readiness/1`: the fields are its JSON keys, in order."""
+
+    ready: bool
+    blockers: int
+    definition: DefinitionFile
+    samples_dir: str
+    lint: LintSummary
+    verification: Verification
+    triggers: tuple[TriggerCoverage, ...]
+    triggers_not_fired: list[str]
+    samples: tuple[SampleRow, ...]
+    samples_firing_nothing: list[str]
+    handlers: tuple[HandlerCheck, ...]
+    findings: tuple[Finding, ...]
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -228,7 +238,8 @@ def _load(path: Path, definition: Definition, secrets: Secrets, now: datetime) -
         return [Sample(name, kind, None, error.message if kind == "json" else str(error))]
     if found.payload is not None:
         return [_sign_payload(name, found.payload, definition, secrets, now)]
-    return [Sample(request.file or name, found.kind, request) for request in numbered(found)]
+    return [Sample(capture.source.file or name, found.kind, capture)
+            for capture in numbered(found)]
 
 
 def signing_secrets(definition: Definition, secrets: Secrets) -> tuple[Secrets, bool]:
@@ -263,8 +274,8 @@ def _sign_payload(
             )
     except SigningError as error:
         return Sample(name, "payload", None, str(error))
-    request = dataclasses.replace(signed.request, file=name)
-    return Sample(name, "payload", request, None, signed.notices)
+    capture = Capture(signed.request, Source(file=name))
+    return Sample(name, "payload", capture, None, signed.notices)
 
 
 def _lookups(definition: Definition) -> list[dict[str, Any]]:
@@ -309,9 +320,9 @@ def assess(
     results: list[SampleResult] = []
     for sample in samples:
         report = None
-        if sample.request is not None:
+        if sample.capture is not None:
             used = payload_secrets if sample.kind == "payload" else secrets
-            report = analyze(sample.request, plan, used, now=now, options=options)
+            report = analyze(sample.capture, plan, used, now=now, options=options)
         results.append(SampleResult(sample, report))
     findings: list[Finding] = []
     if not samples:
@@ -517,7 +528,7 @@ def _handlers(
             )
         stable = None if not codes else not unstable
         checks.append(
-            HandlerCheck(event, has_trigger, tuple(name for name, _ in codes), tuple(codes), stable)
+            HandlerCheck(event, has_trigger, tuple(name for name, _ in codes), dict(codes), stable)
         )
     return tuple(checks)
 

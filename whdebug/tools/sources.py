@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from whdebug.engine.bodypaths import compile_body_path, normalize_path
-from whdebug.engine.codes import diagnosis
 from whdebug.engine.lint.auth import credential_producers, source_entries
 from whdebug.engine.lint.templates import (
     CREDENTIAL,
@@ -21,7 +20,7 @@ from whdebug.engine.lint.templates import (
     SYSTEM_VALUES,
 )
 from whdebug.engine.paths import MISSING, find_all, js_string, json_type
-from whdebug.engine.report import Finding
+from whdebug.engine.report import Finding, diagnosis
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.secrecy import Secrets, SecretSet
@@ -49,26 +48,19 @@ class Option:
 
 @dataclass(frozen=True, slots=True)
 class OptionsResult:
-    """The dropdown a response produces, or why it is empty."""
+    """The dropdown a response produces, or why it is empty (its fields are its JSON)."""
 
-    options: tuple[Option, ...]
+    data_path: str
     items: int
     """How many items sat at dataPath (0 when it selected no array)."""
-    data_path: str
+    options: tuple[Option, ...]
     findings: tuple[Finding, ...]
+    ok: bool = field(init=False)
+    """There are options and no error-level finding."""
 
-    @property
-    def ok(self) -> bool:
-        return bool(self.options) and not any(f.severity == "error" for f in self.findings)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "data_path": self.data_path,
-            "items": self.items,
-            "options": [{"value": o.value, "label": o.label} for o in self.options],
-            "findings": [f.to_json() for f in self.findings],
-            "ok": self.ok,
-        }
+    def __post_init__(self) -> None:
+        ok = bool(self.options) and not any(f.severity == "error" for f in self.findings)
+        object.__setattr__(self, "ok", ok)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +126,7 @@ def extract_options(spec: Mapping[str, Any], document: Any, *, pointer: str = ""
         add("SRC_DATAPATH_MISSING",
             f"dataPath {data_path!r} is not a valid JSONPath ({compiled.error})",
             'write dataPath as a dotted path such as "data.items"')
-        return OptionsResult((), 0, data_path, tuple(findings))
+        return OptionsResult(data_path, 0, (), tuple(findings))
     found = find_all(data_path, document)
     error_text = _error_text(document)
     if not found or not isinstance(found[0], list):
@@ -148,13 +140,13 @@ def extract_options(spec: Mapping[str, Any], document: Any, *, pointer: str = ""
         else:
             message, fix = _not_array(data_path, found[0], document)
             add("SRC_NOT_ARRAY", message, fix)
-        return OptionsResult((), 0, data_path, tuple(findings))
+        return OptionsResult(data_path, 0, (), tuple(findings))
     items: list[Any] = found[0]
     if not items:
         add("SRC_EMPTY", f"dataPath {data_path!r} is an empty array: the provider returned no "
             "items, so the dropdown is empty", "check the request's filters and the account's "
             "data; give the form field \"x-fallback\": \"input\" so users can type a value")
-        return OptionsResult((), 0, data_path, tuple(findings))
+        return OptionsResult(data_path, 0, (), tuple(findings))
     objects = [item for item in items if isinstance(item, dict)]
     if len(objects) < len(items):
         kinds = Counter(json_type(item) for item in items if not isinstance(item, dict))
@@ -180,7 +172,7 @@ def extract_options(spec: Mapping[str, Any], document: Any, *, pointer: str = ""
         _field_findings(add, "valueField", value_field, value_missing, objects, items)
         _field_findings(add, "labelField", label_field, label_missing, objects, items)
     _duplicate_findings(add, options)
-    return OptionsResult(tuple(options), len(items), data_path, tuple(findings))
+    return OptionsResult(data_path, len(items), tuple(options), tuple(findings))
 
 
 def _field(item: dict[str, Any], name: Any) -> Any:

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import PurePath
 from typing import Any
 
+import msgspec
+
 from whdebug.engine.bodypaths import compile_body_path
-from whdebug.engine.codes import diagnosis
 from whdebug.engine.paths import MISSING, Body, iter_leaves, js_string, parse_body
 from whdebug.engine.plan import EventExtractionSpec, compile_definition
-from whdebug.engine.report import Finding
+from whdebug.engine.report import Finding, diagnosis
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.triggers import near_miss_reason
 from whdebug.errors import RequestFileError
 from whdebug.formats.read import parse_file
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import Capture, CapturedRequest, Secrets, Source
 from whdebug.tools.readiness import event_from_name, signing_secrets
 from whdebug.tools.signing import SigningError, sign_request
 
@@ -51,10 +52,6 @@ class FieldPreview:
     found: bool
     note: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "spec": self.spec, "transform": self.transform,
-                "value": self.value, "found": self.found, "note": self.note}
-
 
 @dataclass(frozen=True, slots=True)
 class SamplePreview:
@@ -72,39 +69,34 @@ class SamplePreview:
     fields: tuple[FieldPreview, ...]
     findings: tuple[Finding, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"sample": self.sample, "event": self.event, "handler": self.handler,
-                "shape": self.shape, "kind": self.kind, "operation": self.operation,
-                "code": self.code, "fields": [f.to_json() for f in self.fields],
-                "findings": [f.to_json() for f in self.findings]}
-
 
 @dataclass(frozen=True, slots=True)
-class SyncPreview:
-    """Every sample's record, plus what is wrong across samples or in the sync block."""
-
+class DefinitionId:
     ns: str | None
     version: str | None
+
+
+class SyncPreview(msgspec.Struct, frozen=True, tag_field="schema", tag=SYNC_SCHEMA):
+    """Every sample's record, plus what is wrong across samples or in the sync block."""
+
+    definition: DefinitionId
     samples: tuple[SamplePreview, ...]
     findings: tuple[Finding, ...]
+    ok: bool = False
+    """Set from the findings: no sample's and no cross-sample finding is an error."""
+
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "ok", not any(
+            f.severity == "error" for f in self.all_findings))
 
     @property
     def all_findings(self) -> list[Finding]:
         return [f for s in self.samples for f in s.findings] + list(self.findings)
 
-    @property
-    def ok(self) -> bool:
-        return not any(f.severity == "error" for f in self.all_findings)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"schema": SYNC_SCHEMA, "definition": {"ns": self.ns, "version": self.version},
-                "samples": [s.to_json() for s in self.samples],
-                "findings": [f.to_json() for f in self.findings], "ok": self.ok}
-
 
 def parse_sample(data: bytes, name: str,
-                 definition: Definition | None = None) -> list[CapturedRequest]:
-    """Requests in a sample file: .http, .har, a capture export, or a bare JSON payload.
+                 definition: Definition | None = None) -> list[Capture]:
+    """Captures in a sample file: .http, .har, a capture export, or a bare JSON payload.
 
     A bare payload becomes a POST to the definition's webhook path. When the definition reads
     the event from a header or the query, the file name names it, as `check --samples` reads
@@ -112,7 +104,7 @@ def parse_sample(data: bytes, name: str,
     """
     found = parse_file(data, name, payloads=True)
     if found.payload is None:
-        return list(found.requests)
+        return list(found.captures)
     if definition is not None and _event_outside_body(definition):
         stand_in, _ = signing_secrets(definition, Secrets())
         try:
@@ -120,11 +112,11 @@ def parse_sample(data: bytes, name: str,
                                   event=event_from_name(PurePath(name).name))
         except SigningError as error:
             raise RequestFileError(f"{name}: {error}") from None
-        return [replace(signed.request, file=name)]
+        return [Capture(signed.request, Source(file=name))]
     path = (definition.webhook_path if definition is not None else None) or "/"
-    return [CapturedRequest(method="POST", path=path, body=data,
-                            headers=(("Content-Type", "application/json"),),
-                            body_size=len(data), file=name)]
+    return [Capture(CapturedRequest(method="POST", path=path, body=data,
+                                    headers=(("Content-Type", "application/json"),),
+                                    body_size=len(data)), Source(file=name))]
 
 
 def _event_outside_body(definition: Definition) -> bool:
@@ -137,21 +129,23 @@ def _event_outside_body(definition: Definition) -> bool:
     return any(part.source in ("header", "query") for part in parts)
 
 
-def preview_sync(definition: Definition, samples: list[CapturedRequest]) -> SyncPreview:
+def preview_sync(definition: Definition, samples: list[Capture]) -> SyncPreview:
     """The record each sample's handler would write, and the sync block's problems."""
     extraction = compile_definition(definition).event_extraction
-    previews = [_preview(definition, extraction, request) for request in samples]
+    previews = [_preview(definition, extraction, capture) for capture in samples]
     findings = _definition_findings(definition)
     findings += _unstable_codes(definition, samples, previews)
-    return SyncPreview(definition.ns, definition.version, tuple(previews), tuple(findings))
+    return SyncPreview(DefinitionId(definition.ns, definition.version), tuple(previews),
+                       tuple(findings))
 
 
 # --- one sample -------------------------------------------------------------------------------
 
 
 def _preview(definition: Definition, extraction: EventExtractionSpec | None,
-             request: CapturedRequest) -> SamplePreview:
-    name = request.file or request.source_label
+             capture: Capture) -> SamplePreview:
+    request = capture.request
+    name = capture.source.file or capture.source.label
     body = parse_body(request)
     event_result, event_findings = extract_event(extraction, request, body)
     findings = [f for f in event_findings if f.severity != "info"]
@@ -485,11 +479,11 @@ def _definition_findings(definition: Definition) -> list[Finding]:
     return findings
 
 
-def _unstable_codes(definition: Definition, samples: list[CapturedRequest],
+def _unstable_codes(definition: Definition, samples: list[Capture],
                     previews: list[SamplePreview]) -> list[Finding]:
     """Two samples of one entity (same id in the payload) whose mapping.code differs."""
     findings: list[Finding] = []
-    identities = [_identity(parse_body(request).document) for request in samples]
+    identities = [_identity(parse_body(capture.request).document) for capture in samples]
     reported: set[str] = set()
     for (i, first), (j, second) in combinations(enumerate(previews), 2):
         if first.code is None or second.code is None or first.code == second.code:

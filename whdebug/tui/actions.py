@@ -47,7 +47,7 @@ class CaptureActions(App[int]):
 
     def _selected_request(self) -> Analysis | None:
         current = self.current
-        if current is None or current.request is None or current.capture_id != self.selected_id:
+        if current is None or current.capture is None or current.capture_id != self.selected_id:
             self.notify("Select a capture first.", severity="warning")
             return None
         return current
@@ -73,14 +73,14 @@ class CaptureActions(App[int]):
         current = self._selected_request()
         if current is None:
             return
-        request = current.request
-        assert request is not None
+        capture = current.capture
+        assert capture is not None
 
         def chosen(choice: ExportChoice | None) -> None:
             if choice is None:
                 return
             try:
-                written = export_capture(request, choice.format, choice.path,
+                written = export_capture(capture, choice.format, choice.path,
                                          self.receiver.base_url)
             except WhdebugError as error:
                 self.notify(str(error), title="Export failed", severity="error")
@@ -91,11 +91,12 @@ class CaptureActions(App[int]):
 
     def action_copy_curl(self) -> None:
         current = self._selected_request()
-        if current is None or current.request is None:
+        if current is None or current.capture is None:
             return
         body_path = self.store_path.parent / f"capture-{current.capture_id}.body"
         try:
-            text, separate = curl_command(current.request, self.receiver.base_url, body_path)
+            text, separate = curl_command(current.capture.request, self.receiver.base_url,
+                                          body_path)
         except OSError as error:
             self.notify(f"cannot write {body_path}: {error}", severity="error")
             return
@@ -106,9 +107,9 @@ class CaptureActions(App[int]):
 
     def action_resend(self) -> None:
         current = self._selected_request()
-        if current is None or current.request is None:
+        if current is None or current.capture is None:
             return
-        request = current.request
+        request = current.capture.request
 
         def chosen(url: str | None) -> None:
             if url and url.strip():

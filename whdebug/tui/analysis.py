@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
-from whdebug.model.request import CapturedRequest, Secrets
+from whdebug.model.request import Capture, Secrets
 from whdebug.store.store import CaptureSummary, Store
 from whdebug.tools.profiles import analyze_profile
 from whdebug.tui.workspace import Resolved, Workspace
@@ -45,7 +45,7 @@ class RowVerdict:
 class Analysis:
     capture_id: int
     generation: int
-    request: CapturedRequest | None
+    capture: Capture | None
     report: Report | None
     definition: Definition | None
     definition_path: str | None
@@ -75,7 +75,7 @@ class SharedStore:
         self.store = store
         self.lock = threading.Lock()
 
-    def get(self, capture_id: int) -> CapturedRequest:
+    def get(self, capture_id: int) -> Capture:
         with self.lock:
             return self.store.get(capture_id)
 
@@ -210,25 +210,25 @@ class Analyzer:
 
     def _analyse(self, capture_id: int, generation: int, trial_secret: str | None) -> Analysis:
         try:
-            request = self.store.get(capture_id)
+            capture = self.store.get(capture_id)
         except WhdebugError as error:
             return Analysis(capture_id, generation, None, None, None, None, str(error))
-        resolved = self.workspace.resolve(capture_id, request.path)
+        resolved = self.workspace.resolve(capture_id, capture.request.path)
         if resolved is None:
-            return Analysis(capture_id, generation, request, None, None, None,
+            return Analysis(capture_id, generation, capture, None, None, None,
                             "no definition loaded (press d to load one)")
         secrets = resolved.secrets
         if trial_secret is not None:
             secrets = _with_trial_secret(secrets, resolved.definition, trial_secret)
         try:
-            dedupe = self._dedupe_index(capture_id, request.path, resolved, generation)
-            report = run_analysis(request, resolved, secrets, now=_now(resolved, request),
+            dedupe = self._dedupe_index(capture_id, capture.request.path, resolved, generation)
+            report = run_analysis(capture, resolved, secrets, now=_now(resolved, capture),
                                   options=self._options(), dedupe=dedupe)
         except Exception as error:  # the engine must never take the TUI down
-            return Analysis(capture_id, generation, request, None, resolved.definition,
+            return Analysis(capture_id, generation, capture, None, resolved.definition,
                             resolved.definition_path,
                             f"analysis failed: {type(error).__name__}: {error}")
-        return Analysis(capture_id, generation, request, report, resolved.definition,
+        return Analysis(capture_id, generation, capture, report, resolved.definition,
                         resolved.definition_path, None, trial=trial_secret is not None)
 
     def _options(self, *, diagnose: bool = True) -> AnalysisOptions:
@@ -273,11 +273,11 @@ class Analyzer:
             return self._transactions[capture_id]
         transaction: str | None = None
         try:
-            request = self.store.get(capture_id)
-            resolved = self.workspace.resolve(capture_id, request.path)
+            capture = self.store.get(capture_id)
+            resolved = self.workspace.resolve(capture_id, capture.request.path)
             if resolved is not None:
-                report = run_analysis(request, resolved, resolved.secrets,
-                                      now=_now(resolved, request),
+                report = run_analysis(capture, resolved, resolved.secrets,
+                                      now=_now(resolved, capture),
                                       options=self._options(diagnose=False), dedupe=None)
                 transaction = _accepted_id(report)
         except Exception:  # an unreadable earlier capture just does not dedupe
@@ -288,14 +288,14 @@ class Analyzer:
         return transaction
 
 
-def run_analysis(request: CapturedRequest, resolved: Resolved, secrets: Secrets, *,
+def run_analysis(capture: Capture, resolved: Resolved, secrets: Secrets, *,
                  now: datetime, options: AnalysisOptions,
                  dedupe: DedupeIndex | None) -> Report:
     """The report on one capture: the built-in profile's checks when one is active."""
     if resolved.builtin is not None:
-        return analyze_profile(request, resolved.builtin, secrets, now=now, options=options,
+        return analyze_profile(capture, resolved.builtin, secrets, now=now, options=options,
                                dedupe=dedupe)
-    return analyze(request, resolved.plan or resolved.definition, secrets, now=now,
+    return analyze(capture, resolved.plan or resolved.definition, secrets, now=now,
                    options=options, dedupe=dedupe)
 
 
@@ -306,8 +306,8 @@ def _accepted_id(report: Report) -> str | None:
     return report.transaction.id
 
 
-def _now(resolved: Resolved, request: CapturedRequest) -> datetime:
-    return resolved.now or request.received_at or datetime.now(UTC)
+def _now(resolved: Resolved, capture: Capture) -> datetime:
+    return resolved.now or capture.source.received_at or datetime.now(UTC)
 
 
 def _with_trial_secret(secrets: Secrets, definition: Definition, secret: str) -> Secrets:
@@ -330,10 +330,10 @@ def secret_key_of(definition: Definition | None) -> str | None:
 
 
 def _with_elapsed(analysis: Analysis, elapsed: float) -> Analysis:
-    return Analysis(analysis.capture_id, analysis.generation, analysis.request, analysis.report,
+    return Analysis(analysis.capture_id, analysis.generation, analysis.capture, analysis.report,
                     analysis.definition, analysis.definition_path, analysis.problem,
                     analysis.trial, elapsed)
 
 
 def _cached_bytes(reports: OrderedDict[int, Analysis]) -> int:
-    return sum(len(a.request.body) for a in reports.values() if a.request is not None)
+    return sum(len(a.capture.request.body) for a in reports.values() if a.capture is not None)

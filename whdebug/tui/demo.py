@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from whdebug.errors import WhdebugError
-from whdebug.formats.read import read_request_file
-from whdebug.model.request import CapturedRequest
+from whdebug.formats.read import from_file, read_request_file
+from whdebug.model.request import Capture
 from whdebug.store.store import Store
 from whdebug.tui.workspace import Profile, Workspace
 
@@ -67,15 +67,14 @@ def _parse_now(text: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _read_requests(root: Traversable, files: list[Any]) -> list[CapturedRequest]:
-    requests: list[CapturedRequest] = []
+def _read_requests(root: Traversable, files: list[Any]) -> list[Capture]:
+    captures: list[Capture] = []
     for name in files:
         if not isinstance(name, str):
             continue
         with resources.as_file(root / name) as path:
-            requests += [dataclasses.replace(request, file=name)
-                         for request in read_request_file(path)]
-    return requests
+            captures += [from_file(capture, name) for capture in read_request_file(path)]
+    return captures
 
 
 def _copy_definition(root: Traversable, name: str, directory: Path) -> Path:
@@ -101,7 +100,7 @@ def build_scenarios(root: Traversable, directory: Path, *, names: Collection[str
     scenarios = _scenarios(root, names, demo_only)
     if not scenarios:
         raise WhdebugError("the bundled demo has no scenarios")
-    planned: list[tuple[dict[str, Any], Path, list[CapturedRequest]]] = []
+    planned: list[tuple[dict[str, Any], Path, list[Capture]]] = []
     for scenario in scenarios:
         path = _copy_definition(root, scenario["definition"], directory)
         planned.append((scenario, path, _read_requests(root, scenario.get("files", []))))
@@ -119,10 +118,10 @@ def build_scenarios(root: Traversable, directory: Path, *, names: Collection[str
                 group=str(scenario.get("name", path.stem)), name=scenario.get("name"),
                 use_credentials_file=False)
             stamped = []
-            for request in requests:
+            for capture in requests:
                 moment += timedelta(seconds=7)
-                stamped.append(dataclasses.replace(request, received_at=moment,
-                                                   client="127.0.0.1"))
+                stamped.append(dataclasses.replace(capture, source=dataclasses.replace(
+                    capture.source, received_at=moment, client="127.0.0.1")))
             for capture_id in store.insert_many(stamped):
                 profiles.append((capture_id, profile))
             by_definition[path] = profile

@@ -10,7 +10,7 @@ from whdebug.errors import WhdebugError
 from whdebug.formats.capture_json import capture_to_json
 from whdebug.formats.har import format_har
 from whdebug.formats.http import format_http
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest
 from whdebug.tui.curl import format_curl, needs_body_file
 
 
@@ -29,16 +29,17 @@ def curl_command(request: CapturedRequest, base_url: str, body_path: Path) -> tu
     return format_curl(request, base_url), False
 
 
-def export_capture(request: CapturedRequest, format_name: str, path: Path,
+def export_capture(capture: Capture, format_name: str, path: Path,
                    base_url: str) -> list[Path]:
     """Write the capture; the files written. Raises WhdebugError with a one-line reason."""
+    request = capture.request
     try:
         if format_name == "http":
-            _write(path, format_http(request))
+            _write(path, format_http(request, where=capture.source.label))
         elif format_name == "har":
-            _write(path, format_har([request]))
+            _write(path, format_har([capture]))
         elif format_name == "json":
-            text = json.dumps(capture_to_json(request), indent=2, ensure_ascii=False) + "\n"
+            text = json.dumps(capture_to_json(capture), indent=2, ensure_ascii=False) + "\n"
             _write(path, text.encode("utf-8"))
         elif format_name == "curl":
             body_path = path.with_name(path.stem + ".body")

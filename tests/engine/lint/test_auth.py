@@ -6,6 +6,7 @@ import copy
 import json
 from typing import Any
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -53,7 +54,7 @@ def errors_and_warnings(findings: list[Finding]) -> list[Finding]:
 
 def only(findings: list[Finding], code: str) -> Finding:
     matching = [f for f in findings if f.code == code]
-    assert len(matching) == 1, [f.to_json() for f in findings]
+    assert len(matching) == 1, msgspec.to_builtins(findings)
     return matching[0]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
 from paths import REPO
@@ -73,7 +74,7 @@ def definition_with(change: Callable[[dict[str, Any]], object]) -> Definition:
 
 def only(findings: list[Finding], code: str) -> Finding:
     matching = [f for f in findings if f.code == code]
-    assert len(matching) == 1, [f.to_json() for f in findings]
+    assert len(matching) == 1, msgspec.to_builtins(findings)
     return matching[0]
 
 
@@ -234,7 +235,7 @@ class TestSubmission:
         definition = definition_with(_set("auth.config.webhookSecret", "hunter2-not-for-git"))
         found = only(check_definition(definition, submission=True), "DEF_SECRET_IN_SUBMISSION")
         assert found.severity == "error"
-        assert "hunter2" not in json.dumps(found.to_json())
+        assert "hunter2" not in msgspec.json.encode(found).decode()
 
     def test_secret_like_name_outside_sensitive_keys(self) -> None:
         definition = definition_with(_set("auth.config.apiToken", "abc123"))
@@ -251,7 +252,7 @@ class TestSubmission:
         found = only(findings, "DEF_SECRET_IN_SUBMISSION")
         assert (found.severity, found.pointer) == ("info", "/auth/config/client_secret")
         assert "public OAuth app" in found.message
-        assert "shh-oauth" not in json.dumps(found.to_json())
+        assert "shh-oauth" not in msgspec.json.encode(found).decode()
 
     def test_empty_and_non_secret_values_are_fine(self) -> None:
         definition = definition_with(_set("auth.config.region", "eu"))
@@ -336,7 +337,7 @@ def test_lint_fixture_details() -> None:
     ]
     secrets = check_definition(load_definition(LINT / "secret-in-submission.json"))
     assert [f.pointer for f in secrets] == ["/auth/config/webhookSecret", "/auth/config/apiToken"]
-    assert all("do-not-ship" not in json.dumps(f.to_json()) for f in secrets)
+    assert all("do-not-ship" not in msgspec.json.encode(f).decode() for f in secrets)
 
 
 def test_js_literal_fixture_is_a_parse_finding() -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC
 
 import pytest
-from factories import SECRET, make_definition, make_request, run, sign
+from factories import SECRET, make_capture, make_definition, make_request, run, sign
 
+from whdebug.engine.report import encode_report
 from whdebug.engine.signatures.digests import compute_hmac
 from whdebug.engine.signatures.schemes import detect_scheme
 
@@ -275,7 +275,7 @@ def test_header_token_pass_and_masked() -> None:
     request = make_request(signature=None, headers=[("X-Token", SECRET)])
     report = run(request, definition)
     assert report.signature.verdict == "pass"
-    text = json.dumps(report.to_json())
+    text = encode_report(report)
     assert SECRET not in text
 
 
@@ -318,14 +318,14 @@ def test_stale_timestamp_measured_against_received_at() -> None:
 
     received = datetime(2025, 11, 24, 17, 0, 0, tzinfo=UTC)
     definition = make_definition(verification={**VERIFY, "timestampHeader": "X-Timestamp"})
-    request = make_request(
+    request = make_capture(
         headers=[("X-Timestamp", str(int(received.timestamp()) - 3600))], received_at=received
     )
     report = run(request, definition)
     assert report.signature.verdict == "pass"
     assert "SIG_TIMESTAMP_STALE" in report.codes()
     assert report.signature.timestamp_age_seconds == pytest.approx(3600)
-    fresh = make_request(
+    fresh = make_capture(
         headers=[("X-Timestamp", str(int(received.timestamp()) - 10))], received_at=received
     )
     assert "SIG_TIMESTAMP_STALE" not in run(fresh, definition).codes()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from factories import make_definition, make_request, run
+from factories import make_capture, make_definition, make_request, run
 
 from whdebug.engine import DedupeIndex
 
 
 def test_duplicate_detected_and_named() -> None:
     dedupe = DedupeIndex()
-    first = run(make_request(file="a.http"), dedupe=dedupe)
-    second = run(make_request(file="b.http"), dedupe=dedupe)
+    first = run(make_capture(file="a.http"), dedupe=dedupe)
+    second = run(make_capture(file="b.http"), dedupe=dedupe)
     assert first.outcome.status == "fires"
     assert second.outcome.status == "duplicate"
     assert second.transaction.duplicate_of == "a.http"
@@ -19,8 +19,8 @@ def test_duplicate_detected_and_named() -> None:
 
 def test_capture_ids_are_the_duplicate_source() -> None:
     dedupe = DedupeIndex()
-    run(make_request(capture_id=3), dedupe=dedupe)
-    again = run(make_request(capture_id=9), dedupe=dedupe)
+    run(make_capture(capture_id=3), dedupe=dedupe)
+    again = run(make_capture(capture_id=9), dedupe=dedupe)
     assert again.transaction.duplicate_of == 3
 
 

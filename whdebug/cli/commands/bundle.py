@@ -19,17 +19,17 @@ from whdebug.cli.options import (
 from whdebug.errors import WhdebugError
 
 if TYPE_CHECKING:
-    from whdebug.model.request import CapturedRequest
+    from whdebug.model.request import Capture
     from whdebug.store.store import Store
 
 
 def _bundle_requests(ctx: click.Context, inputs: Sequence[str],
-                     store_path: str | None) -> list[CapturedRequest]:
+                     store_path: str | None) -> list[Capture]:
     """Capture ids (read from the store) and request files, in the order given."""
     from whdebug.formats.read import read_request_file
 
     store: Store | None = None
-    requests: list[CapturedRequest] = []
+    requests: list[Capture] = []
     for item in inputs:
         if item.isdigit() and not Path(item).exists():
             if store is None:

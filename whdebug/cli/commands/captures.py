@@ -15,7 +15,7 @@ from whdebug.cli.options import json_option, open_store, read_files, store_optio
 from whdebug.errors import WhdebugError
 
 if TYPE_CHECKING:
-    from whdebug.model.request import CapturedRequest
+    from whdebug.model.request import Capture, CapturedRequest
     from whdebug.store.store import CaptureSummary, Store
 
 _LIST_DEFAULT = 100
@@ -114,15 +114,16 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
     from whdebug.cli.output.text import format_size, safe
     from whdebug.wording import plural
 
-    requests: list[tuple[str, CapturedRequest]] = []
+    captures: list[tuple[str, Capture]] = []
     for file in files:
-        requests.extend((file, request) for request in read_files([file]))
-    if not requests:
+        captures.extend((file, capture) for capture in read_files([file]))
+    if not captures:
         raise WhdebugError("nothing to import: the files hold no requests")
     store = open_store(store_path, create=True)
     ctx.call_on_close(store.close)
-    new_ids = store.insert_many(request for _, request in requests)
-    for capture_id, (file, request) in zip(new_ids, requests, strict=True):
+    new_ids = store.insert_many(capture for _, capture in captures)
+    for capture_id, (file, capture) in zip(new_ids, captures, strict=True):
+        request = capture.request
         click.echo(f"#{capture_id}  {safe(request.method, 16)} {safe(request.target)}  "
                    f"{format_size(request.size)}{'  truncated' if request.truncated else ''}"
                    f"  from {file}")
@@ -139,14 +140,15 @@ def _default_base_url(request: CapturedRequest) -> str:
     return f"{'https' if forwarded == 'https' else 'http'}://{host}"
 
 
-def _curl_script(request: CapturedRequest, url: str, body_file: str | None) -> bytes:
+def _curl_script(capture: Capture, url: str, body_file: str | None) -> bytes:
     """A bash script (or, without `body_file`, a pasteable command) for the capture."""
     from whdebug.cli.output.text import safe
     from whdebug.formats.curl import format_curl
 
-    what = (f"whdebug capture #{request.capture_id}" if request.capture_id is not None
+    request, source = capture.request, capture.source
+    what = (f"whdebug capture #{source.capture_id}" if source.capture_id is not None
             else "whdebug request")
-    received = request.received_at
+    received = source.received_at
     when = f", received {received.isoformat()}" if received is not None else ""
     lines = [f"# {what}: {safe(request.method, 16)} {safe(request.target, 120)}{when}\n"]
     command = format_curl(request, url, body_file=None if body_file is None else "BODY")
@@ -161,36 +163,37 @@ def _curl_script(request: CapturedRequest, url: str, body_file: str | None) -> b
     return ("".join(lines) + command).encode("utf-8")
 
 
-def _export_data(request: CapturedRequest, format_name: str) -> bytes:
+def _export_data(capture: Capture, format_name: str) -> bytes:
     """The capture as .http, HAR or capture JSON."""
     if format_name == "http":
         from whdebug.formats.http import format_http
 
-        return format_http(request)
+        return format_http(capture.request, where=capture.source.label)
     if format_name == "har":
         from whdebug.formats.har import format_har
 
-        return format_har([request])
+        return format_har([capture])
     from whdebug.formats.capture_json import capture_to_json
 
-    return (json.dumps(capture_to_json(request), indent=2, ensure_ascii=False)
+    return (json.dumps(capture_to_json(capture), indent=2, ensure_ascii=False)
             + "\n").encode("utf-8")
 
 
-def _export_curl(capture_id: int, request: CapturedRequest, url: str,
+def _export_curl(capture_id: int, capture: Capture, url: str,
                  output: Path | None) -> bytes | None:
     """The curl form: the command itself, or (with -o) None once script and body are written."""
     from whdebug.formats.curl import can_inline, sends_body
 
+    request = capture.request
     if output is None:
         if not can_inline(request):
             raise WhdebugError(f"capture #{capture_id}'s body holds NUL bytes, which a "
                                "shell argument cannot carry; use -o FILE (the body goes to "
                                "FILE.body)")
-        return _curl_script(request, url, None)
+        return _curl_script(capture, url, None)
     body_path = output.with_name(output.name + ".body")
     with_body = sends_body(request)
-    data = _curl_script(request, url, str(body_path) if with_body else None)
+    data = _curl_script(capture, url, str(body_path) if with_body else None)
     if with_body:
         _write_private(body_path, request.body)
     _write_private(output, data, 0o700)
@@ -223,8 +226,11 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
         raise click.UsageError("--to is for --format curl", ctx)
     store = open_store(store_path)
     ctx.call_on_close(store.close)
-    request = store.get(capture_id)
+    capture = store.get(capture_id)
+    request = capture.request
     if redact:
+        from dataclasses import replace
+
         from whdebug.model.secrecy import SecretSet
         from whdebug.tools.bundle import mask_request
 
@@ -234,6 +240,7 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
         query = " and query parameters" if masked.query != request.query else ""
         click.echo(f"export: masked {', '.join(names) or 'no headers'}{query}", err=True)
         request = masked
+        capture = replace(capture, request=masked)
     if request.truncated:
         click.echo(f"export: capture #{capture_id} is truncated: only the first "
                    f"{len(request.body):,} of {request.size:,} bytes were stored", err=True)
@@ -244,11 +251,11 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
         from whdebug.tools.resend import target_url
 
         url = target_url(base_url or _default_base_url(request), request)
-        data = _export_curl(capture_id, request, url, output)
+        data = _export_curl(capture_id, capture, url, output)
         if data is None:
             return
     else:
-        data = _export_data(request, format_name)
+        data = _export_data(capture, format_name)
     if output is None:
         stdout = sys.stdout.buffer
         stdout.write(data)
@@ -283,26 +290,28 @@ def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | 
     from whdebug.wording import plural
 
     if file_path is not None:
-        requests = read_files([file_path])
+        captures = read_files([file_path])
     else:
         store = open_store(store_path)
         ctx.call_on_close(store.close)
-        requests = [store.get(capture_id or 0)]
-    for request in requests:
+        captures = [store.get(capture_id or 0)]
+    for capture in captures:
+        request, source = capture.request, capture.source
         if request.truncated:
-            what = (f"capture #{request.capture_id}" if request.capture_id is not None
-                    else request.source_label)
+            what = (f"capture #{source.capture_id}" if source.capture_id is not None
+                    else source.label)
             raise WhdebugError(f"{what} was truncated: only {len(request.body):,} of "
                                f"{request.size:,} bytes were stored, so it cannot be re-sent")
         target_url(url, request)  # a bad URL fails before anything is sent
     all_ok = True
-    for number, request in enumerate(requests):
+    for number, capture in enumerate(captures):
+        request = capture.request
         if number:
             click.echo()
         answer = resend(request, url)
         all_ok = all_ok and answer.ok
         headers = plural(len(forwardable_headers(request)), "header", grouped=True)
-        click.echo(f"send: {request.source_label} {safe(request.method, 16)} "
+        click.echo(f"send: {capture.source.label} {safe(request.method, 16)} "
                    f"{safe(answer.url)} ({request.size:,} bytes, {headers}) -> "
                    f"{answer.status} in {answer.elapsed * 1000:.0f} ms", err=True)
         click.echo(format_answer(answer))

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 def _check_json(findings: Sequence[Finding], definition: Definition | None,
                 path: str) -> str:
+    import msgspec
+
     document = {
         "schema": "whdebug.check/1",
         "definition": {
@@ -33,7 +35,7 @@ def _check_json(findings: Sequence[Finding], definition: Definition | None,
             "version": definition.version if definition else None,
             "path": path,
         },
-        "findings": [item.to_json() for item in findings],
+        "findings": msgspec.to_builtins(findings),
         "ok": not any(item.severity == "error" for item in findings),
     }
     return json.dumps(document, separators=(",", ":"))
@@ -108,6 +110,8 @@ def check(ctx: click.Context, definition_path: str, submission: bool, as_json: b
 def _check_samples(ctx: click.Context, definition: Definition, path: str, samples_dir: str,
                    secrets: Secrets, now: datetime, as_json: bool) -> None:
     """`check --samples`: the readiness table (or JSON); exit 1 when anything blocks review."""
+    import msgspec
+
     from whdebug.engine.lint.definition import check_definition
     from whdebug.model.secrecy import SecretSet
     from whdebug.tools.readiness import assess, load_samples
@@ -118,7 +122,7 @@ def _check_samples(ctx: click.Context, definition: Definition, path: str, sample
         assess(definition, samples, secrets, now=now, lint=lint, path=path,
                samples_dir=samples_dir))
     if as_json:
-        click.echo(json.dumps(readiness.to_json(), separators=(",", ":")))
+        click.echo(json.dumps(msgspec.to_builtins(readiness.document()), separators=(",", ":")))
     else:
         from whdebug.cli.output.readiness import render_readiness
         from whdebug.cli.output.text import stdout_console

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,7 @@ from whdebug.errors import WhdebugError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from whdebug.model.request import CapturedRequest
+    from whdebug.model.request import Capture
 
 _MANIFEST = "whdebug/demo/manifest.json"
 
@@ -44,17 +43,16 @@ def _demo_scenarios(root: Any) -> list[dict[str, Any]]:
     return scenarios
 
 
-def _demo_requests(root: Any, files: list[str]) -> list[CapturedRequest]:
+def _demo_requests(root: Any, files: list[str]) -> list[Capture]:
     from importlib import resources
 
-    from whdebug.formats.read import read_request_file
+    from whdebug.formats.read import from_file, read_request_file
 
-    requests: list[CapturedRequest] = []
+    captures: list[Capture] = []
     for name in files:
         with resources.as_file(root / name) as path:
-            for request in read_request_file(path):
-                requests.append(dataclasses.replace(request, file=name))
-    return requests
+            captures.extend(from_file(capture, name) for capture in read_request_file(path))
+    return captures
 
 
 @click.command(short_help="The TUI on bundled example webhooks.")

@@ -23,7 +23,7 @@ from whdebug.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from whdebug.model.request import CapturedRequest
+    from whdebug.model.request import Capture
     from whdebug.store.store import Store
 
 def _capture_ids(store: Store, ids: Sequence[int], all_captures: bool,
@@ -128,16 +128,16 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
                             options=AnalysisOptions(missing_part=missing_part, nullish=nullish),
                             analyzer=analyzer)
 
-    def requests() -> Iterator[CapturedRequest]:
+    def requests() -> Iterator[Capture]:
         """The chosen captures, oldest first, then the files; earlier captures only seed."""
         chosen = set(ids)
         for capture_id in sorted(chosen.union(earlier)):
             assert store is not None
-            request = store.get(capture_id)
+            capture = store.get(capture_id)
             if capture_id in chosen:
-                yield request
+                yield capture
             else:
-                session.seed(request)
+                session.seed(capture)
         yield from file_requests
 
     console = None
@@ -145,8 +145,8 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
         from whdebug.cli.output.text import stdout_console
 
         console = stdout_console()
-    for request in requests():
-        report, line = session.replay_line(request)
+    for capture in requests():
+        report, line = session.replay_line(capture)
         if console is None:
             click.echo(line)
         else:

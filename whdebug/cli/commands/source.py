@@ -58,6 +58,8 @@ def source(ctx: click.Context, definition_path: str, source_key: str,
     """
     if (response_path is None) == (not call):
         raise click.UsageError("give exactly one of --response FILE or --call", ctx)
+    import msgspec
+
     from whdebug.cli.output.text import stdout_console
     from whdebug.model.definition import load_definition
     from whdebug.tools.sources import SOURCE_SCHEMA, extract_options, find_source
@@ -69,7 +71,7 @@ def source(ctx: click.Context, definition_path: str, source_key: str,
     if response_path is not None:
         options = extract_options(spec, _read_response(response_path), pointer=pointer)
         ok = options.ok
-        document.update(mode="response", options=options.to_json(), ok=ok)
+        document.update(mode="response", options=msgspec.to_builtins(options), ok=ok)
         if not as_json:
             from whdebug.cli.output.source import render_options
 
@@ -87,9 +89,9 @@ def source(ctx: click.Context, definition_path: str, source_key: str,
         result = call_source(definition, spec, pointer, request, timeout=timeout)
         ok = (result.options is not None and result.options.ok
               and not any(f.severity == "error" for f in result.findings))
-        document.update(mode="call", **result.to_json(),
-                        findings=[f.to_json() for f in result.findings],
-                        options=result.options.to_json() if result.options else None, ok=ok)
+        document.update(mode="call", **msgspec.to_builtins(result.document()),
+                        findings=msgspec.to_builtins(result.findings),
+                        options=msgspec.to_builtins(result.options), ok=ok)
         if not as_json:
             from whdebug.cli.output.source import render_source_call
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -15,15 +14,15 @@ from whdebug.errors import WhdebugError
 
 if TYPE_CHECKING:
     from whdebug.model.definition import Definition
-    from whdebug.model.request import CapturedRequest
+    from whdebug.model.request import Capture
 
 
-def _sample_requests(paths: Sequence[str], definition: Definition) -> list[CapturedRequest]:
+def _sample_requests(paths: Sequence[str], definition: Definition) -> list[Capture]:
     """Every sample in the given files and directories (.http, .har, .json), sorted by name."""
-    from whdebug.formats.read import sample_paths
+    from whdebug.formats.read import from_file, sample_paths
     from whdebug.tools.syncpreview import parse_sample
 
-    requests: list[CapturedRequest] = []
+    requests: list[Capture] = []
     for path, name in sample_paths(paths):
         try:
             data = path.read_bytes()
@@ -31,8 +30,8 @@ def _sample_requests(paths: Sequence[str], definition: Definition) -> list[Captu
             raise WhdebugError(f"cannot read sample: {error.strerror}", name) from None
         found_requests = parse_sample(data, name, definition)
         if len(found_requests) > 1:
-            found_requests = [dataclasses.replace(r, file=f"{name}#{n}")
-                              for n, r in enumerate(found_requests, 1)]
+            found_requests = [from_file(capture, f"{name}#{n}")
+                              for n, capture in enumerate(found_requests, 1)]
         requests.extend(found_requests)
     return requests
 
@@ -53,13 +52,15 @@ def sync(ctx: click.Context, definition_path: str, sample_paths: tuple[str, ...]
     handlers without a trigger and a legacy-only webhook.ecommerce block. Exit status 0 when
     nothing is wrong, 1 otherwise, 2 on bad input.
     """
+    import msgspec
+
     from whdebug.model.definition import load_definition
     from whdebug.tools.syncpreview import preview_sync
 
     definition = load_definition(definition_path)
     preview = preview_sync(definition, _sample_requests(sample_paths, definition))
     if as_json:
-        click.echo(json.dumps(preview.to_json(), separators=(",", ":")))
+        click.echo(json.dumps(msgspec.to_builtins(preview), separators=(",", ":")))
     else:
         from whdebug.cli.output.sync import render_sync
         from whdebug.cli.output.text import stdout_console

@@ -23,12 +23,14 @@ def urls(ctx: click.Context, definition_path: str, api_url: str, as_json: bool) 
     Checks the ns (lowercase kebab-case) and flags a trailing slash or a path already in
     --api-url. Exit status 0 when both are clean, 1 when something is flagged, 2 on bad input.
     """
+    import msgspec
+
     from whdebug.model.definition import load_definition
     from whdebug.tools.endpoints import build_endpoints
 
     endpoints = build_endpoints(load_definition(definition_path), api_url)
     if as_json:
-        click.echo(json.dumps(endpoints.to_json(), separators=(",", ":")))
+        click.echo(json.dumps(msgspec.to_builtins(endpoints), separators=(",", ":")))
     else:
         from whdebug.cli.output.text import stdout_console
         from whdebug.cli.output.urls import render_urls

@@ -190,7 +190,7 @@ def _handlers_table(console: Console, readiness: Readiness) -> Table:
         else:
             stable = mark(console, "pass" if handler.stable else "fail")
         ids = ", ".join(f"{code if code is not None else 'none'} ({name})"
-                        for name, code in handler.codes)
+                        for name, code in handler.codes.items())
         table.add_row(safe_text(handler.event), yes_no(console, handler.has_trigger),
                       stable, safe_text(ids or "–"))
     return table

@@ -16,7 +16,8 @@ from whdebug.wording import plural
 
 def render_sync(console: Console, preview: SyncPreview) -> None:
     """`whdebug sync`: each sample's record, field by field, then cross-sample problems."""
-    console.print(safe_text(f"sync preview for {preview.ns or '?'}@{preview.version or '?'}: "
+    named = preview.definition
+    console.print(safe_text(f"sync preview for {named.ns or '?'}@{named.version or '?'}: "
                             f"{plural(len(preview.samples), 'sample')}", "bold"))
     for sample in preview.samples:
         console.print()

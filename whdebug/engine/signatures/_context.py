@@ -19,6 +19,8 @@ class VerifyContext:
     spec: VerificationSpec
     resolution: Resolution | None
     now: datetime
+    received_at: datetime | None = None
+    """When the request arrived (timestamp headers are judged against it); None for a file."""
     findings: list[Finding] = field(default_factory=list)
 
     def add(self, code: str, message: str, fix: str | None = None, **kwargs: Any) -> None:

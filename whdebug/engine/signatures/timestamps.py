@@ -27,12 +27,12 @@ def check_timestamp(context: VerifyContext, scheme: Scheme | None, detect: bool)
     sent = _parse_timestamp(raw)
     if sent is None:
         return None
-    reference = request.received_at or context.now
+    reference = context.received_at or context.now
     age = reference.timestamp() - sent
     if abs(age) > STALE_AFTER_SECONDS:
         when = (
             "when it was received"
-            if request.received_at
+            if context.received_at
             else "now (use --now to replay a file at its send time)"
         )
         direction = "older" if age > 0 else "newer"

@@ -38,6 +38,7 @@ def verify_signature(
     secrets: Secrets,
     *,
     now: datetime,
+    received_at: datetime | None = None,
     body: Body | None = None,
     nullish: bool = False,
     diagnose: bool = True,
@@ -51,7 +52,7 @@ def verify_signature(
     secret_key = spec.secret_key
     encoding: str = spec.encoding
     resolution = resolve_secret(secret_key, auth_config, secrets) if secret_key else None
-    context = VerifyContext(request, spec, resolution, now)
+    context = VerifyContext(request, spec, resolution, now, received_at)
     status = _secret_status(resolution)
     received_raw = request.header(header_name) if header_name else None
 

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from whdebug.model.request import CapturedRequest
+from whdebug.model.request import Capture, CapturedRequest
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import MUTED, printable
 from whdebug.tui.widgets.detail import DetailPane, heading, syntax_theme
@@ -97,16 +97,17 @@ def render_body(request: CapturedRequest, mode: str, *, dark: bool = True
     return Text(_printable(shown.decode("utf-8", errors="replace"))), "; ".join(notes) or None
 
 
-def request_summary(request: CapturedRequest, analysis: Analysis) -> Content:
+def request_summary(capture: Capture, analysis: Analysis) -> Content:
+    request, source, reply = capture.request, capture.source, capture.reply
     lines = [Content.assemble((f"{request.method} {request.target} HTTP/{request.http_version}",
                                "bold"))]
-    facts = [request.source_label]
-    if request.received_at is not None:
-        facts.append("received " + request.received_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
-    if request.client:
-        facts.append(f"from {request.client}")
-    if request.response_status is not None:
-        facts.append(f"answered {request.response_status}")
+    facts = [source.label]
+    if source.received_at is not None:
+        facts.append("received " + source.received_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    if source.client:
+        facts.append(f"from {source.client}")
+    if reply is not None and reply.status is not None:
+        facts.append(f"answered {reply.status}")
     lines.append(Content.assemble((" · ".join(facts), MUTED)))
     lines.append(Content.assemble(
         (f"body {request.size:,} bytes · {request.content_type or 'no content-type'} · "
@@ -142,18 +143,19 @@ class RequestView(DetailPane):
     def draw(self, analysis: Analysis | None) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        request = analysis.request if analysis is not None else None
+        capture = analysis.capture if analysis is not None else None
         summary = self.query_one("#request-summary", Static)
         title = self.query_one("#request-body-title", Static)
         body = self.query_one("#request-body", Static)
-        table.display = request is not None
-        if request is None or analysis is None:
+        table.display = capture is not None
+        if capture is None or analysis is None:
             summary.update(Content.assemble(
                 ("No capture selected." if analysis is None else analysis.problem or "", MUTED)))
             title.update("")
             body.update("")
             return
-        summary.update(request_summary(request, analysis))
+        request = capture.request
+        summary.update(request_summary(capture, analysis))
         # The report's copy masks token, cookie and secret-bearing headers: never on screen.
         report = analysis.report
         headers = report.request["headers"] if report is not None else request.headers
