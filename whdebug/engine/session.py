@@ -31,6 +31,14 @@ from whdebug.model.request import CapturedRequest
 from whdebug.model.secrecy import Secrets, SecretSet
 
 
+def accepted_transaction(report: Report) -> str | None:
+    """The transaction id the runtime records for the report's request, or None when it would
+    not accept the request (rejected, a challenge) or finds no id."""
+    if report.outcome.status in ("rejected", "challenge"):
+        return None
+    return report.transaction.id
+
+
 class Analyzer(Protocol):
     """How one request is analysed: `analyze` for a definition, or a profile's analysis."""
 
@@ -84,7 +92,7 @@ class ReplaySession:
     def check(self, request: CapturedRequest) -> Report:
         """The report of `request` without the history: nothing is looked up or recorded.
 
-        Enter it with `settle(report.transaction.id, source)`, in arrival order.
+        Enter it with `settle(accepted_transaction(report), source)`, in arrival order.
         """
         return self._analyzer(request, now=self.now_for(request), options=self.options,
                               dedupe=None)
@@ -94,7 +102,7 @@ class ReplaySession:
         accept it), without the history or the diagnosis search; `settle` enters it."""
         report = self._analyzer(request, now=self.now_for(request), options=self._seeding,
                                 dedupe=None)
-        return report.transaction.id
+        return accepted_transaction(report)
 
     def settle(self, transaction_id: str | None, source: str | int) -> str | int | None:
         """Enter the next request by its accepted transaction id (from `check` or

@@ -29,7 +29,7 @@ from starlette.types import Receive, Scope, Send
 from whdebug.engine import AnalysisOptions, Report
 from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.engine.plan import Plan, compile_definition
-from whdebug.engine.session import ReplaySession
+from whdebug.engine.session import ReplaySession, accepted_transaction
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 from whdebug.receiver.history import LiveHistory, Place
@@ -437,7 +437,7 @@ class Receiver:
         try:
             if not analysed:
                 report, _ = await self._analyze(request, session)
-            transaction_id = report.transaction.id if report is not None else None
+            transaction_id = accepted_transaction(report) if report is not None else None
         finally:
             def settled(duplicate_of: str | int | None) -> None:
                 if sink is not None:
