@@ -3,16 +3,19 @@
 The app owns the data and the background machinery: polling the store for arrivals, watching
 definition and credentials files, the embedded receiver, and the dedupe history
 (whdebug.tui.history), filled oldest first by one worker at a time in batches that the
-`HistoryChecked` handler applies in order. What is on screen, and the keys that act on it,
-belong to `MainScreen` (whdebug.tui.screens.main).
+`HistoryChecked` handler applies in order. That worker is the one long job (seconds per 10,000
+captures), so it yields to the user: it holds off for `QUIET` seconds after every key, click
+or scroll, and while the selected capture is analysed. What is on screen, and the keys that
+act on it, belong to `MainScreen` (whdebug.tui.screens.main).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.screen import Screen
 from textual.widgets import TabbedContent
@@ -42,6 +45,10 @@ from whdebug.tui.workspace import Workspace, build_workspace
 
 SWEEP_LIMIT = 5_000
 """Stores up to this size are analysed completely in the background (complete counts)."""
+QUIET = 0.25
+"""Seconds the dedupe history's worker holds off after a key, a click or a scroll."""
+STARTUP_QUIET = 1.0
+"""Seconds it holds off at start: the first paint and the first analyses go first."""
 
 
 class WhdebugApp(App[int]):
@@ -81,6 +88,7 @@ class WhdebugApp(App[int]):
         """Set while the selected capture is analysed: background analyses wait for it."""
         self.live = False
         """True between mount and unmount: background results are drawn only then."""
+        self._quiet_until = 0.0
         self.main = MainScreen(self)
 
     def _open_store(self) -> None:
@@ -101,6 +109,7 @@ class WhdebugApp(App[int]):
                 self.rows.reload()
             except StoreError as error:
                 self.store_error = str(error)
+        self.hold_background(STARTUP_QUIET)
         self._restart_history()
         self.main.capture_list.reset()
         self.main.refresh_banner()
@@ -200,6 +209,22 @@ class WhdebugApp(App[int]):
 
     # -- the dedupe history ----------------------------------------------------------------
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown | events.MouseScrollDown
+                      | events.MouseScrollUp):
+            self.hold_background()
+        await super().on_event(event)
+
+    def hold_background(self, seconds: float = QUIET) -> None:
+        """The user acts: the dedupe history's worker pauses for a moment."""
+        self._quiet_until = max(self._quiet_until, time.monotonic() + seconds)
+
+    def _wait_for_quiet(self) -> None:
+        """In the history's worker: wait while the user acts or the selection is analysed."""
+        self.main.wait_for_selection()
+        while time.monotonic() < self._quiet_until:
+            time.sleep(0.01)
+
     def _restart_history(self) -> None:
         """A new generation: check every capture again, oldest first, in the background."""
         if self.analyzer is None:
@@ -211,12 +236,13 @@ class WhdebugApp(App[int]):
     def _check_history(self) -> None:
         """Hand the captures not checked yet to a worker; one at a time, so they stay in order."""
         analyzer = self.analyzer
-        assert analyzer is not None
+        if analyzer is None:
+            return
         history = analyzer.history
         capture_ids = history.dispatch()
         if capture_ids:
             self.run_worker(lambda: fill_history(
-                analyzer, history, capture_ids, self.post_message, self.main.wait_for_selection),
+                analyzer, history, capture_ids, self.post_message, self._wait_for_quiet),
                 thread=True, group="history", exit_on_error=False)
 
     @on(HistoryChecked)
