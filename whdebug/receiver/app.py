@@ -8,10 +8,9 @@ with the captures already in the store, off the request path, so answers never w
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -33,6 +31,7 @@ from whdebug.engine.session import ReplaySession, accepted_transaction
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 from whdebug.receiver.history import LiveHistory, Place
+from whdebug.receiver.relay import ForwardEvent, Relay
 from whdebug.store.store import Store
 from whdebug.store.writer import CaptureWriter, describe_error
 
@@ -42,15 +41,8 @@ CAPTURE_ID_HEADER = "x-whdebug-capture-id"
 """Response header naming the stored capture, so a sender can find its row."""
 INLINE_ANALYSIS_LIMIT = 65_536
 """Bodies up to this size are analysed on the event loop; larger ones in a worker thread."""
-FORWARD_TIMEOUT = 10.0
-"""Seconds a --forward-to target may take to answer before the relay is recorded as failed."""
 HISTORY_STOP_TIMEOUT = 15.0
 """Seconds shutdown waits for the dedupe history's seeding, so queued lines get verdicts."""
-_HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length",
-})
-"""Headers not relayed by --forward-to: per-connection ones, and those httpx recomputes."""
 _JSON = "application/json"
 _TEXT = "text/plain; charset=utf-8"
 
@@ -127,16 +119,6 @@ class CaptureEvent:
     @property
     def target(self) -> str:
         return f"{self.path}?{self.query}" if self.query else self.path
-
-
-@dataclass(frozen=True, slots=True)
-class ForwardEvent:
-    """What the --forward-to target answered for one capture."""
-
-    capture_id: int
-    url: str
-    status: int | None
-    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,12 +254,6 @@ def _is_wrong_path(definition: Plan, request: CapturedRequest) -> bool:
     return request.method.upper() != "POST" or request.path.rstrip("/") != expected
 
 
-def _forward_url(base: str, query: str) -> str:
-    if not query:
-        return base
-    return f"{base}{'&' if '?' in base else '?'}{query}"
-
-
 async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings,
                            answer: _Answer | None = None) -> tuple[CapturedRequest, bool, bool]:
     """The capture, whether it went over --max-body, whether the client left.
@@ -343,8 +319,7 @@ class Receiver:
         self._before_run = writer.store.latest_id()
         """The newest capture before this run: the dedupe history starts with those."""
         self._inline: tuple[ReceiverSettings, ReplaySession, LiveHistory | None] | None = None
-        self._relay: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._relay = Relay(writer)
 
     def _session(self, settings: ReceiverSettings) -> tuple[ReplaySession, LiveHistory | None]:
         """The run's session (and dedupe history) for these settings; new settings start anew,
@@ -417,7 +392,7 @@ class Receiver:
             event_sink = settings.defer_analysis
         event = _capture_event(request, capture_id, answer, definition, report, wrong_path, note)
         if settings.forward_to and capture_id is not None and answer is not None:
-            self._spawn(self._forward(capture_id, request, settings))
+            self._relay.send(capture_id, request, settings.forward_to, settings.on_forward)
         if place is not None and history is not None and session is not None:
             analysed = report is not None or note is not None
             await self._settle(place, history, session, request, report, analysed, event,
@@ -463,62 +438,13 @@ class Receiver:
         except Exception as error:
             _log.warning("capture callback failed: %s", describe_error(error))
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _forward(self, capture_id: int, request: CapturedRequest,
-                       settings: ReceiverSettings) -> None:
-        """Relay the exact body and original headers; record the answer or the failure."""
-        url = _forward_url(settings.forward_to or "", request.query)
-        status: int | None = None
-        answer: bytes | None = None
-        error: str | None = None
-        if request.truncated:
-            error = "not forwarded: the body was truncated (over --max-body)"
-        else:
-            headers = [(name.encode("latin-1"), value.encode("latin-1"))
-                       for name, value in request.headers if name.lower() not in _HOP_BY_HOP]
-            try:
-                response = await self._relay_client().request(
-                    request.method, url, content=request.body, headers=headers)
-                status, answer = response.status_code, response.content
-            except Exception as failure:  # a down or misconfigured target is recorded, not fatal
-                error = describe_error(failure)
-        try:
-            await self.writer.call(lambda store: store.set_forward(capture_id, status, answer,
-                                                                   error))
-        except Exception as failure:
-            _log.warning("forward result for #%d not stored: %s", capture_id,
-                         describe_error(failure))
-        if settings.on_forward is not None:
-            try:
-                settings.on_forward(ForwardEvent(capture_id, url, status, error))
-            except Exception as failure:
-                _log.warning("forward callback failed: %s", describe_error(failure))
-
-    def _relay_client(self) -> httpx.AsyncClient:
-        if self._relay is None:
-            self._relay = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False)
-            # Send only the original headers (httpx adds Host and Content-Length itself).
-            for name in list(self._relay.headers.keys()):
-                del self._relay.headers[name]
-        return self._relay
-
     async def health(self, request: Request) -> JSONResponse:
         count = await self.writer.call(lambda store: store.count())
         return JSONResponse({"status": "ok", "captures": count})
 
     async def aclose(self, timeout: float = 5.0) -> None:
         """Finish pending relays (bounded), then commit what is queued and stop the writer."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-            for task in pending:
-                task.cancel()
-        if self._relay is not None:
-            await self._relay.aclose()
-            self._relay = None
+        await self._relay.aclose(timeout)
         history = self._inline[2] if self._inline is not None else None
         if history is not None:
             await history.aclose(HISTORY_STOP_TIMEOUT)

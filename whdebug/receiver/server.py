@@ -19,12 +19,12 @@ from whdebug.errors import WhdebugError
 from whdebug.receiver.analyst import Analyst, defers
 from whdebug.receiver.app import (
     CaptureEvent,
-    ForwardEvent,
     Receiver,
     ReceiverApp,
     ReceiverSettings,
     create_app,
 )
+from whdebug.receiver.relay import ForwardEvent
 from whdebug.receiver.sink import ServeSink
 from whdebug.store.store import Store
 
