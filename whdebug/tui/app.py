@@ -5,8 +5,8 @@ definition and credentials files, the embedded receiver, and the dedupe history
 (whdebug.tui.history), filled oldest first by one worker at a time in batches that the
 `HistoryChecked` handler applies in order. That worker is the one long job (seconds per 10,000
 captures), so it yields to the user: it holds off for `QUIET` seconds after every key, click
-or scroll, and while the selected capture is analysed. What is on screen, and the keys that
-act on it, belong to `MainScreen` (whdebug.tui.screens.main).
+or scroll, and while the selected capture or the rows on screen are analysed. What is on
+screen, and the keys that act on it, belong to `MainScreen` (whdebug.tui.screens.main).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from whdebug.tui.screens.main import MainScreen
 from whdebug.tui.watcher import FileWatcher
 from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.tui.widgets.header import WhdebugHeader
-from whdebug.tui.workers import fill_history, notify_failure
+from whdebug.tui.workers import Foreground, fill_history, notify_failure
 from whdebug.tui.workspace import Workspace, build_workspace
 
 SWEEP_LIMIT = 5_000
@@ -86,6 +86,8 @@ class WhdebugApp(App[int]):
         self.watcher = FileWatcher(lambda paths: self.post_message(FilesChanged(paths)))
         self.selecting = threading.Event()
         """Set while the selected capture is analysed: background analyses wait for it."""
+        self.foreground = Foreground()
+        """Workers analysing the rows on screen: the dedupe history's worker waits for them."""
         self.live = False
         """True between mount and unmount: background results are drawn only then."""
         self._quiet_until = 0.0
@@ -220,9 +222,10 @@ class WhdebugApp(App[int]):
         self._quiet_until = max(self._quiet_until, time.monotonic() + seconds)
 
     def _wait_for_quiet(self) -> None:
-        """In the history's worker: wait while the user acts or the selection is analysed."""
+        """In the history's worker: wait while the user acts, or the selected capture or the
+        visible rows are analysed."""
         self.main.wait_for_selection()
-        while time.monotonic() < self._quiet_until:
+        while time.monotonic() < self._quiet_until or self.foreground:
             time.sleep(0.01)
 
     def _restart_history(self) -> None:

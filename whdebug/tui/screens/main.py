@@ -72,6 +72,7 @@ class Shell(Protocol):
     rows: CaptureRows
     receiver: EmbeddedReceiver
     selecting: threading.Event
+    foreground: workers.Foreground
     sweep_limit: int
     live: bool
 
@@ -292,8 +293,10 @@ class MainScreen(Screen[None]):
         missing = [i for i in capture_ids if self._verdict_of(i) is None]
         delay = _ROWS_DELAY if group == "rows" else 0.0
         if missing and analyzer is not None:
+            foreground = self.shell.foreground if group != "sweep" else None
             self.run_worker(lambda: workers.compute_verdicts(
-                analyzer, missing, self.post_message, self.wait_for_selection, delay),
+                analyzer, missing, self.post_message, self.wait_for_selection, delay,
+                foreground),
                 thread=True, exclusive=group in ("rows", "sweep"), group=group,
                 exit_on_error=False)
 
