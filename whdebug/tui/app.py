@@ -18,7 +18,6 @@ from pathlib import Path
 from textual import events, on
 from textual.app import App
 from textual.screen import Screen
-from textual.widgets import TabbedContent
 from textual.worker import Worker
 
 from whdebug.engine import AnalysisOptions
@@ -168,10 +167,6 @@ class WhdebugApp(App[int]):
     @property
     def header_bar(self) -> WhdebugHeader:
         return self.main.header_bar
-
-    @property
-    def tabs(self) -> TabbedContent:
-        return self.main.details.tabs
 
     # -- arrivals --------------------------------------------------------------------------
 
