@@ -11,7 +11,8 @@ from rich.console import Console
 
 from whdebug.cli.output.serve import ConsoleSink
 from whdebug.cli.output.text import format_size, safe
-from whdebug.receiver.app import CaptureEvent, ForwardEvent
+from whdebug.receiver.app import CaptureEvent
+from whdebug.receiver.relay import ForwardEvent
 from whdebug.wording import plural
 
 RECEIVED = datetime(2025, 11, 24, 16, 0, 5, tzinfo=UTC)

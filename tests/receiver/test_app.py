@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from whdebug.cli.output.serve import ConsoleSink, format_capture_line
-from whdebug.engine import DedupeIndex
+from whdebug.engine import session as session_module
 from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.errors import StoreError, WhdebugError
 from whdebug.formats.http import format_http, parse_http
@@ -37,7 +37,6 @@ from whdebug.model.request import (
     Secrets,
     Source,
 )
-from whdebug.receiver import app as receiver_module
 from whdebug.receiver.app import CAPTURE_ID_HEADER, CaptureEvent, ReceiverSettings, create_app
 from whdebug.receiver.server import (
     RunningServer,
@@ -347,7 +346,7 @@ class TestAnswers:
         def explode(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("boom")
 
-        monkeypatch.setattr(receiver_module, "analyze", explode)
+        monkeypatch.setattr(session_module, "analyze", explode)
         events: list[CaptureEvent] = []
         receiver_settings = settings(definition=make_definition(), strict=True,
                                      on_capture=events.append)
@@ -592,6 +591,63 @@ class TestServer:
             assert sock.family == socket.AF_INET and sock.getsockname()[1] > 0
 
 
+class TestInlineHistory:
+    """With --strict (answers need the analysis) the dedupe history is the receiver's own."""
+
+    async def test_answers_do_not_wait_for_the_earlier_captures(
+            self, store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        import threading
+
+        from whdebug.engine.session import ReplaySession
+
+        body = b'{"event": "deal.won", "id": "evt-9"}'
+        with Store.open(store_path) as store:
+            earlier = store.insert(Capture(CapturedRequest(
+                "POST", "/miniapps/acme/webhooks", body=body,
+                headers=(("X-Signature", sign(body)),)), Source(received_at=NOW)))
+        gate = threading.Event()
+        real_seed = ReplaySession.seed
+
+        def slow_seed(session: ReplaySession, request: CapturedRequest) -> None:
+            gate.wait(TIMEOUT)
+            real_seed(session, request)
+
+        monkeypatch.setattr(ReplaySession, "seed", slow_seed)
+        events: list[CaptureEvent] = []
+        receiver_settings = settings(definition=make_definition(), strict=True,
+                                     secrets=Secrets({"webhookSecret": SECRET}),
+                                     on_capture=events.append)
+        async with asgi_client(store_path, receiver_settings) as client:
+            first = await client.post("/miniapps/acme/webhooks", content=body,
+                                      headers={"X-Signature": sign(body)})
+            second = await client.post("/miniapps/acme/webhooks", content=b"{}",
+                                       headers={"X-Signature": "00"})
+            assert (first.status_code, second.status_code) == (200, 401)
+            assert events == []  # answered while the history is still being read
+            gate.set()
+            await eventually(lambda: len(events) == 2)
+        assert [(e.outcome, e.duplicate_of) for e in events] == [
+            ("duplicate", earlier), ("rejected", None)]
+        assert [e.capture_id for e in events] == [earlier + 1, earlier + 2]
+
+    async def test_a_truncated_capture_still_claims_its_id(self, store_path: Path) -> None:
+        """Answered 413 without analysis, it is analysed after the answer, as replay sees it."""
+        body = b'{"event": "deal.won", "id": "evt-3"}'
+        events: list[CaptureEvent] = []
+        receiver_settings = settings(definition=make_definition(verification=None), strict=True,
+                                     max_body=len(body), on_capture=events.append)
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the body is read
+            yield body
+            yield b" "
+
+        async with asgi_client(store_path, receiver_settings) as client:
+            over = await client.post("/miniapps/acme/webhooks", content=chunks())
+            again = await client.post("/miniapps/acme/webhooks", content=body)
+        assert (over.status_code, again.status_code) == (413, 200)
+        assert [e.outcome for e in events] == [None, "duplicate"]
+        assert events[1].duplicate_of == int(over.headers[CAPTURE_ID_HEADER])
+
+
 class TestDeferredAnalysis:
     """`serve --definition` hands analysis to its analyst process when answers allow it."""
 
@@ -625,7 +681,7 @@ class TestDeferredAnalysis:
         assert deferred == [] and printed[0].outcome == "rejected"
 
     def test_analyst_completes_and_dedupes_in_order(self, store_path: Path) -> None:
-        from whdebug.receiver.analyst import _completed
+        from whdebug.receiver.analyst import analyst_session, complete
 
         body = b'{"event": "contact.created", "id": "evt-1"}'
         good = Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
@@ -636,8 +692,23 @@ class TestDeferredAnalysis:
                       Source(received_at=NOW))
         with Store.open(store_path) as store:
             ids = store.insert_many([good, bad, good])
-            dedupe = DedupeIndex()
-            lines = [_completed(i, store, make_definition(), Secrets({"webhookSecret": SECRET}),
-                                DEFAULT_OPTIONS, None, dedupe) for i in ids]
+            session = analyst_session(make_definition(), Secrets({"webhookSecret": SECRET}),
+                                      DEFAULT_OPTIONS, None)
+            lines = [complete(i, store, session) for i in ids]
         assert [(e.outcome, e.signature, e.duplicate_of) for e in lines] == [
             ("fires", "pass", None), ("rejected", "fail", None), ("duplicate", "pass", ids[0])]
+
+    def test_analyst_seeds_with_the_captures_before_the_run(self, store_path: Path) -> None:
+        from whdebug.receiver.analyst import analyst_session, complete, seed_history
+
+        body = b'{"event": "contact.created", "id": "evt-1"}'
+        good = Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                                       headers=(("X-Signature", sign(body)),)),
+                       Source(received_at=NOW))
+        with Store.open(store_path) as store:
+            earlier, live = store.insert_many([good, good])
+            session = analyst_session(make_definition(), Secrets({"webhookSecret": SECRET}),
+                                      DEFAULT_OPTIONS, None)
+            seed_history(session, store, earlier)
+            line = complete(live, store, session)
+        assert (line.outcome, line.duplicate_of) == ("duplicate", earlier)

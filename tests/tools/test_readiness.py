@@ -163,9 +163,9 @@ class TestCoverage:
     def test_header_event_from_the_file_name(self, tmp_path: Path) -> None:
         folder = tmp_path / "samples"
         folder.mkdir()
-        for name in ("orders__create.json", "orders__updated--partial.json",
-                     "customers__create.json"):
-            (folder / name).write_text('{"id": 1, "updated_at": "2025"}')
+        for number, name in enumerate(("orders__create.json", "orders__updated--partial.json",
+                                       "customers__create.json"), 1):
+            (folder / name).write_text(f'{{"id": {number}, "updated_at": "2025"}}')
         result = readiness(DEFINITIONS / "shopify.json", folder, webhookSecret=SECRET)
         fired = {s.sample.name: s.fired for s in result.samples}
         assert fired == {
@@ -174,6 +174,21 @@ class TestCoverage:
             "orders__updated--partial.json": ("orders/updated",),
         }
         assert result.ready, msgspec.to_builtins(result.blockers)
+
+    def test_samples_replay_in_order_so_a_shared_id_is_a_duplicate(self, tmp_path: Path) -> None:
+        """As when a reviewer fires them one after the other: the runtime drops the second."""
+        folder = tmp_path / "samples"
+        folder.mkdir()
+        for name in ("customers__create.json", "orders__create.json"):
+            (folder / name).write_text('{"id": 1, "updated_at": "2025"}')
+        result = readiness(DEFINITIONS / "shopify.json", folder, webhookSecret=SECRET)
+        first, second = result.samples
+        assert (first.sample.name, first.fired) == ("customers__create.json",
+                                                    ("customers/create",))
+        assert second.report is not None and second.report.outcome.status == "duplicate"
+        assert second.fired == ()
+        blocker = next(f for f in result.findings if f.code == "RDY_SAMPLE_FIRES_NOTHING")
+        assert "orders__create.json" in blocker.message and "duplicate" in blocker.message
 
     def test_composite_event_from_the_file_name(self, tmp_path: Path) -> None:
         folder = tmp_path / "samples"

@@ -125,7 +125,7 @@ class TestFilter:
         await pilot.press("slash")
         app.screen.query_one(Input).value = text
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app._filter_scanned[1])
+        await wait_for(pilot, lambda: app.main.filter_scanned[1])
         await pilot.pause()
         return app.rows.ids_between(0, len(app.rows))
 
@@ -242,4 +242,5 @@ async def test_command_palette_lists_every_action(setup: DemoSetup) -> None:
     async with app.run_test(size=SIZE):
         for _, _, action in ACTIONS:
             name = action.split("(")[0]
-            assert hasattr(app, f"action_{name}"), name
+            target = app if name.startswith("app.") else app.screen
+            assert hasattr(target, f"action_{name.removeprefix('app.')}"), name

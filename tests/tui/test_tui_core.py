@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from tui_support import FIXTURES, fixture_request, store_with
 
+from whdebug.formats.curl import ansi_c_quote
 from whdebug.model.request import CapturedRequest
 from whdebug.store.store import CaptureSummary, Store
 from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
-from whdebug.tui.curl import ansi_c_quote, format_curl, needs_body_file
+from whdebug.tui.exporting import curl_command, needs_body_file
 from whdebug.tui.filters import parse_filter
 from whdebug.tui.rows import CaptureRows
 from whdebug.tui.workspace import Profile, Workspace, find_definition
@@ -27,24 +28,28 @@ class TestCurl:
         out = subprocess.run(["bash", "-c", script], capture_output=True, check=True).stdout
         assert out == data
 
-    def test_command_drops_hop_by_hop_and_keeps_duplicates(self) -> None:
+    def test_command_drops_hop_by_hop_and_keeps_duplicates(self, tmp_path: Path) -> None:
         request = CapturedRequest(
             "POST", "/miniapps/x/webhooks", "a=1",
             headers=(("Host", "example.test"), ("Content-Length", "2"), ("X-Sig", "one"),
                      ("X-Sig", "two"), ("Connection", "close")), body=b"{}")
-        command = format_curl(request, "http://127.0.0.1:8787")
+        command, separate = curl_command(request, "http://127.0.0.1:8787", tmp_path / "b.body")
+        assert not separate and not (tmp_path / "b.body").exists()
         assert "Host:" not in command and "Content-Length" not in command
         assert "Connection" not in command
         assert command.count("X-Sig:") == 2
         assert "'http://127.0.0.1:8787/miniapps/x/webhooks?a=1'" in command
         assert "--request" not in command
 
-    def test_large_or_nul_bodies_go_to_a_file(self) -> None:
+    def test_large_or_nul_bodies_go_to_a_file(self, tmp_path: Path) -> None:
         assert needs_body_file(CapturedRequest("POST", "/", body=b"a\x00b"))
         assert needs_body_file(CapturedRequest("POST", "/", body=b"x" * 70_000))
+        assert not needs_body_file(CapturedRequest("POST", "/", body=b"x" * 60_000))
         request = CapturedRequest("PUT", "/", body=b"a\x00b")
-        command = format_curl(request, "http://h", body_file="/tmp/b.body")
-        assert "--data-binary @/tmp/b.body" in command and "--request PUT" in command
+        body_path = tmp_path / "b.body"
+        command, separate = curl_command(request, "http://h", body_path)
+        assert separate and body_path.read_bytes() == b"a\x00b"
+        assert f"--data-binary @{body_path}" in command and "--request PUT" in command
 
 
 def summary(capture_id: int, path: str = "/miniapps/acme/webhooks") -> CaptureSummary:
@@ -91,7 +96,7 @@ class TestRows:
 
 
 class TestAnalyzer:
-    def test_dedupe_window_and_generations(self, tmp_path: Path) -> None:
+    def test_dedupe_history_and_generations(self, tmp_path: Path) -> None:
         first = fixture_request("github-redelivery-1.http")
         second = fixture_request("github-redelivery-2.http")
         path = store_with(tmp_path / "captures.db", [first, second])
@@ -100,11 +105,21 @@ class TestAnalyzer:
                                       {"webhookSecret": "fixture-github-webhook-secret"}))
         analyzer = Analyzer(SharedStore(Store.open(path)), workspace)
         try:
-            assert analyzer.analyse(2).verdict.status == "duplicate"
+            analyzer.restart_history([1, 2])
+            early = analyzer.analyse(2)  # before the history reached capture #1
+            assert (early.verdict.status, early.pending) == ("fires", 1)
+            assert analyzer.settle() == ([], []) and analyzer.provisional == 1
+            analyzer.fill_history()
+            assert analyzer.settle() == ([], [2])  # #1 had the id: analysed again
+            assert analyzer.verdict(2) is None and analyzer.provisional == 0
+            late = analyzer.analyse(2)
+            assert (late.verdict.status, late.verdict.duplicate_of, late.pending) == (
+                "duplicate", 1, 0)
             assert analyzer.analyse(1).verdict.status == "fires"
             assert analyzer.counts() == {"duplicate": 1, "fires": 1}
             workspace.bump()
             assert analyzer.verdict(2) is None and analyzer.counts() == {}
+            assert analyzer.history.generation != workspace.generation  # a new one is due
             tried = analyzer.analyse(1, trial_secret="wrong")
             assert tried.trial and tried.verdict.status == "rejected"
             assert analyzer.verdict(1) is None  # a trial is never cached
@@ -133,6 +148,7 @@ def test_demo_analyses_each_capture_with_its_scenario(tmp_path: Path) -> None:
                 if s.get("demo", True)}
     analyzer = Analyzer(SharedStore(Store.open(setup.store_path)), setup.workspace)
     try:
+        analyzer.fill_history()
         found: dict[str, list[str]] = {}
         for capture_id, profile in sorted(setup.workspace.overrides.items()):
             assert profile.name is not None

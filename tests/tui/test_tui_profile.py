@@ -20,8 +20,9 @@ from whdebug.model.request import CapturedRequest
 from whdebug.store.store import Store
 from whdebug.tools.profiles import KARZOUN_TENANT_PATH
 from whdebug.tui.analysis import Analyzer, SharedStore
-from whdebug.tui.app import WhdebugApp, build_workspace
+from whdebug.tui.app import WhdebugApp
 from whdebug.tui.options import TuiOptions
+from whdebug.tui.workspace import build_workspace
 
 SIZE = (100, 30)
 SECRET = "kz-tui-secret-41c"
@@ -135,8 +136,8 @@ class TestProfileAnalysis:
             assert "duplicate" in shown(app, "#pipeline-outcome").splitlines()[0]
             assert "TX_DUPLICATE" in shown(app, "#pipeline-findings")
 
-    def test_the_dedupe_pre_pass_uses_the_profile(self, tmp_path: Path) -> None:
-        """Analysed out of order, an earlier delivery is judged by the pre-pass alone."""
+    def test_the_dedupe_history_uses_the_profile(self, tmp_path: Path) -> None:
+        """The history checks each earlier delivery with the profile (token included)."""
         path = store_with(tmp_path / "prepass.db", [
             delivery(7, token="not-the-token"),
             delivery(7),
@@ -146,6 +147,7 @@ class TestProfileAnalysis:
                              credentials={"secret": SECRET, "token": TOKEN})
         analyzer = Analyzer(SharedStore(Store.open(path)), build_workspace(options))
         try:
+            analyzer.fill_history()
             assert analyzer.analyse(2).verdict.status == "fires"
             assert analyzer.analyse(3).verdict.status == "duplicate"
         finally:

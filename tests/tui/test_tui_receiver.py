@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 from tui_support import FIXTURES, fixture_request, wait_for
 
+from whdebug.model.request import forwardable_headers
 from whdebug.tui.app import WhdebugApp
-from whdebug.tui.curl import forwardable_headers
 from whdebug.tui.options import TuiOptions
 
 

@@ -114,15 +114,18 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], object],
 
 
 async def select(pilot: Pilot[Any], app: WhdebugApp, position: int) -> None:
-    """Move the cursor to a list position and wait until its analysis is drawn."""
+    """Move the cursor to a list position and wait until its final analysis is drawn."""
     app.captures.cursor = position
     wanted = app.rows.id_at(position)
     await wait_for(pilot, lambda: app.current is not None
-                   and app.current.capture_id == wanted and not app.current.trial)
+                   and app.current.capture_id == wanted and not app.current.trial
+                   and not app.current.pending)
 
 
 async def all_analysed(pilot: Pilot[Any], app: WhdebugApp) -> None:
+    """Every row has its final verdict: analysed, and the dedupe history complete."""
     assert app.analyzer is not None
     analyzer = app.analyzer
-    await wait_for(pilot, lambda: analyzer.analysed() >= app.rows.total)
+    await wait_for(pilot, lambda: analyzer.history.complete and not analyzer.provisional
+                   and analyzer.analysed() >= app.rows.total)
     await asyncio.sleep(0)

@@ -6,6 +6,12 @@ transaction ids of the requests before it: all of them by default, or only the l
 (`--dedupe-window N`). Earlier requests that are not shown are `seed`ed: analysed without the
 diagnosis search, kept only for their transaction id. The summary is kept as counts, so a
 long replay holds no reports.
+
+Faces that cannot analyse and record in one step split it: `check` and `accepted_id` analyse
+without touching the history (safe from any thread), and `settle` enters the result into the
+history later, still in arrival order (the receiver answers first and settles once the capture
+has its id; the TUI checks captures in a worker and settles them on its UI thread). A face
+that reads the history out of order (the TUI's selected capture) asks `earlier_than(id)`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,14 @@ from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, as_capture
 from whdebug.model.secrecy import Secrets, SecretSet
+
+
+def accepted_transaction(report: Report) -> str | None:
+    """The transaction id the runtime records for the report's request, or None when it would
+    not accept the request (rejected, a challenge) or finds no id."""
+    if report.outcome.status in ("rejected", "challenge"):
+        return None
+    return report.transaction.id
 
 
 class Analyzer(Protocol):
@@ -69,9 +83,51 @@ class ReplaySession:
     def seed(self, capture: Capture | CapturedRequest) -> None:
         """An earlier request the runtime saw: only its accepted transaction id is kept."""
         capture = as_capture(capture)
-        self._analyzer(capture, now=self.now_for(capture), options=self._seeding,
-                       dedupe=self.dedupe)
+        try:
+            self._analyzer(capture, now=self.now_for(capture), options=self._seeding,
+                           dedupe=self.dedupe)
+        finally:
+            self.dedupe.advance()
+
+    def check(self, capture: Capture | CapturedRequest) -> Report:
+        """The report of `capture` without the history: nothing is looked up or recorded.
+
+        Enter it with `settle(accepted_transaction(report), source)`, in arrival order.
+        """
+        capture = as_capture(capture)
+        return self._analyzer(capture, now=self.now_for(capture), options=self.options,
+                              dedupe=None)
+
+    def accepted_id(self, capture: Capture | CapturedRequest) -> str | None:
+        """The transaction id the runtime would record for `capture` (None when it would not
+        accept it), without the history or the diagnosis search; `settle` enters it."""
+        capture = as_capture(capture)
+        report = self._analyzer(capture, now=self.now_for(capture), options=self._seeding,
+                                dedupe=None)
+        return accepted_transaction(report)
+
+    def settle(self, transaction_id: str | None, source: str | int) -> str | int | None:
+        """Enter the next request by its accepted transaction id (from `check` or
+        `accepted_id`): the earlier request it duplicates, or None when it is new."""
+        duplicate_of = None
+        if transaction_id is not None:
+            duplicate_of = self.dedupe.lookup(transaction_id)
+            if duplicate_of is None:
+                self.dedupe.record(transaction_id, source)
         self.dedupe.advance()
+        return duplicate_of
+
+    def earlier_than(self, capture_id: int) -> DedupeIndex:
+        """The history as the runtime saw it before capture `capture_id`, read-only.
+
+        For a face that settles captures (by id, oldest first) while it shows any one of them:
+        a transaction id first recorded by `capture_id` itself or a later capture is new.
+        """
+        return _EarlierThan(self.dedupe, capture_id)
+
+    def restart_history(self) -> None:
+        """Forget every request entered so far (to enter them again, e.g. after a deletion)."""
+        self.dedupe = DedupeIndex(window=self.window)
 
     def replay(self, capture: Capture | CapturedRequest) -> Report:
         """The report of the next capture, deduplicated against every capture before it."""
@@ -80,9 +136,11 @@ class ReplaySession:
     def replay_line(self, capture: Capture | CapturedRequest) -> tuple[Report, str]:
         """`replay`, with the report's compact JSON line (`replay --json`)."""
         capture = as_capture(capture)
-        report = self._analyzer(capture, now=self.now_for(capture), options=self.options,
-                                dedupe=self.dedupe)
-        self.dedupe.advance()
+        try:
+            report = self._analyzer(capture, now=self.now_for(capture), options=self.options,
+                                    dedupe=self.dedupe)
+        finally:
+            self.dedupe.advance()
         line = encode_report(report)
         if self.secret_set and self.secret_set.contains(line):
             report = self.secret_set.scrub(report)
@@ -106,3 +164,24 @@ class ReplaySession:
             "outcomes": dict(self._outcomes),
             "triggers_never_fired": [e for e in self._trigger_events if e not in self._fired],
         }
+
+
+class _EarlierThan(DedupeIndex):
+    """A read-only view of a history: only ids first recorded by captures before `capture_id`."""
+
+    def __init__(self, history: DedupeIndex, capture_id: int) -> None:
+        super().__init__()
+        self._history = history
+        self._capture_id = capture_id
+
+    def lookup(self, transaction_id: str) -> str | int | None:
+        source = self._history.lookup(transaction_id)
+        if isinstance(source, int) and source < self._capture_id:
+            return source
+        return None
+
+    def record(self, transaction_id: str, source: str | int) -> None:
+        """Read-only: the history is written by `settle` alone."""
+
+    def advance(self) -> None:
+        """Read-only: the history is written by `settle` alone."""

@@ -2,8 +2,12 @@
 
 When the answer does not depend on the analysis (no `--strict`, no challenge handling), the
 receiver stores and answers each request, then hands its capture id here. A child process
-reads the committed row back from the store, runs the engine, deduplicates across the run and
-reports the line to the serve sink, so the receiver's own process spends its time receiving.
+reads the committed row back from the store and replays it through the run's ReplaySession,
+then reports the line to the serve sink, so the receiver's own process spends its time
+receiving. Before its first batch the child seeds the session with every capture that was in
+the store before the run (oldest first), so a redelivery of an earlier capture is a duplicate
+here as in `whdebug replay --all`. Wrong-path and truncated captures get a line without a
+verdict, but enter the history all the same, as they do in a replay.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from whdebug.engine import AnalysisOptions, DedupeIndex, analyze
-from whdebug.engine.plan import Plan, compile_definition
+from whdebug.engine import AnalysisOptions
+from whdebug.engine.plan import Plan
+from whdebug.engine.session import ReplaySession
 from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
 from whdebug.receiver.app import CaptureEvent
@@ -38,15 +43,16 @@ class Analyst:
 
     def __init__(self, store_path: Path, definition: Definition, secrets: Secrets,
                  options: AnalysisOptions, analysis_now: datetime | None,
-                 sink: ServeSink) -> None:
-        """`sink` is pickled to the child process, which reports each capture's line to it."""
+                 sink: ServeSink, before_run: int | None = None) -> None:
+        """`sink` is pickled to the child process, which reports each capture's line to it;
+        captures up to id `before_run` (the store before this run) seed its history."""
         context = multiprocessing.get_context("spawn")
         self._queue: Any = context.Queue()
         self._process = context.Process(
             target=_run, name="whdebug-analyst", daemon=True,
             args=(self._queue, str(store_path), definition.data, definition.path,
                   dict(secrets.credentials), dict(secrets.config), options, analysis_now,
-                  sink))
+                  sink, before_run))
         self._pending: list[int] = []
         self._scheduled = False
 
@@ -86,37 +92,55 @@ class Analyst:
 
 def _run(queue: Any, store_path: str, data: dict[str, Any], path: str | None,
          credentials: dict[str, Any], config: dict[str, Any], options: AnalysisOptions,
-         analysis_now: datetime | None, sink: ServeSink) -> None:
-    """The child: analyse each capture it is sent, in order, and report its line."""
+         analysis_now: datetime | None, sink: ServeSink, before_run: int | None) -> None:
+    """The child: seed the history, then analyse each capture it is sent, in order."""
     from whdebug.store.store import Store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us once it has drained
-    definition = compile_definition(Definition(data, path))
-    secrets = Secrets(credentials, config)
-    dedupe = DedupeIndex()
+    session = analyst_session(Definition(data, path), Secrets(credentials, config), options,
+                              analysis_now)
     store = Store.open(store_path, create=False)
     try:
+        seed_history(session, store, before_run)
         while True:
             batch = queue.get()
             if batch is None:
                 return
-            sink.lines([_completed(capture_id, store, definition, secrets, options,
-                                   analysis_now, dedupe) for capture_id in batch])
+            sink.lines([complete(capture_id, store, session) for capture_id in batch])
     finally:
         store.close()
 
 
-def _completed(capture_id: int, store: Any, definition: Plan, secrets: Secrets,
-               options: AnalysisOptions, analysis_now: datetime | None,
-               dedupe: DedupeIndex) -> CaptureEvent:
-    """The console line's event for a stored capture, with its analysis (never raises)."""
+def analyst_session(definition: Definition, secrets: Secrets, options: AnalysisOptions,
+                    analysis_now: datetime | None) -> ReplaySession:
+    """The run's session: timestamps judged at `--now`, else at each capture's arrival."""
+    return ReplaySession(definition, secrets, options=options,
+                         now=lambda capture: analysis_now or capture.source.received_at
+                         or datetime.now(UTC))
+
+
+def seed_history(session: ReplaySession, store: Any, before_run: int | None) -> None:
+    """Seed the session with the captures up to id `before_run`, oldest first."""
+    if before_run is None:
+        return
+    for capture_id in store.ids():
+        if capture_id > before_run:
+            return
+        try:
+            session.seed(store.get(capture_id))
+        except Exception:  # an unreadable capture is left out of the history
+            continue
+
+
+def complete(capture_id: int, store: Any, session: ReplaySession) -> CaptureEvent:
+    """The console line's event for the next stored capture, with its verdict (never raises)."""
     try:
         capture = store.get(capture_id)
     except Exception as error:
         return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
                             error=f"capture not readable: {describe_error(error)}")
     request, reply = capture.request, capture.reply
-    expected = definition.webhook_path
+    expected = session.plan.webhook_path
     wrong_path = expected is not None and (
         request.method.upper() != "POST" or request.path.rstrip("/") != expected)
     event = CaptureEvent(
@@ -125,20 +149,16 @@ def _completed(capture_id: int, store: Any, definition: Plan, secrets: Secrets,
         reply.status if reply is not None else None,
         wrong_path=wrong_path, expected_path=expected)
     if wrong_path or request.truncated:
+        try:
+            session.seed(capture)
+        except Exception:  # the line has no verdict to lose
+            pass
         return event
     try:
-        report = analyze(capture, definition, secrets,
-                         now=analysis_now or event.received_at, options=options)
+        report = session.replay(capture)
     except Exception as error:  # a line without a verdict, never a dead analyst
         return replace(event, error=f"analysis failed: {describe_error(error)}")
-    duplicate_of = None
-    transaction_id = report.transaction.id
-    if transaction_id is not None:
-        duplicate_of = dedupe.lookup(transaction_id)
-        if duplicate_of is None:
-            dedupe.record(transaction_id, capture_id)
     return replace(
         event, event=report.event.value, signature=report.signature.verdict,
-        outcome="duplicate" if duplicate_of is not None else report.outcome.status,
-        triggers=() if duplicate_of is not None else report.outcome.triggers,
-        duplicate_of=duplicate_of)
+        outcome=report.outcome.status, triggers=report.outcome.triggers,
+        duplicate_of=report.transaction.duplicate_of)

@@ -1,11 +1,16 @@
-"""The capture receiver: a Starlette app that commits every request's exact bytes, then answers."""
+"""The capture receiver: a Starlette app that commits every request's exact bytes, then answers.
+
+When the answer depends on the analysis (`strict`, challenge handling, or no analyst to defer
+to), each request is analysed before its answer with the run's ReplaySession, and its dedupe
+verdict is settled after the commit by `LiveHistory` (see whdebug.receiver.history): seeded
+with the captures already in the store, off the request path, so answers never wait for it.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -13,18 +18,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
+from whdebug.engine import AnalysisOptions, Report
 from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.engine.plan import Plan, compile_definition
+from whdebug.engine.session import ReplaySession, accepted_transaction
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, Reply, Secrets, Source
+from whdebug.receiver.history import LiveHistory, Place
+from whdebug.receiver.relay import ForwardEvent, Relay
 from whdebug.store.store import Store
 from whdebug.store.writer import CaptureWriter, describe_error
 
@@ -34,13 +41,8 @@ CAPTURE_ID_HEADER = "x-whdebug-capture-id"
 """Response header naming the stored capture, so a sender can find its row."""
 INLINE_ANALYSIS_LIMIT = 65_536
 """Bodies up to this size are analysed on the event loop; larger ones in a worker thread."""
-FORWARD_TIMEOUT = 10.0
-"""Seconds a --forward-to target may take to answer before the relay is recorded as failed."""
-_HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length",
-})
-"""Headers not relayed by --forward-to: per-connection ones, and those httpx recomputes."""
+HISTORY_STOP_TIMEOUT = 15.0
+"""Seconds shutdown waits for the dedupe history's seeding, so queued lines get verdicts."""
 _JSON = "application/json"
 _TEXT = "text/plain; charset=utf-8"
 
@@ -76,6 +78,9 @@ class ReceiverSettings:
     """When set, and the answer does not depend on the analysis (no `strict`, no challenge
     handling), stored captures go here instead of being analysed before the answer; this
     callback then owns the capture's `on_capture` line."""
+    dedupe: bool = True
+    """Judge each inline-analysed capture against every earlier one for `on_capture`
+    (`duplicate_of`); a face that shows its own verdicts (the TUI) turns it off."""
     plan: Plan | None = field(init=False, default=None)
     """`definition` compiled once, for every request these settings serve."""
 
@@ -105,7 +110,7 @@ class CaptureEvent:
     signature: str | None = None
     """pass | fail | skipped; None without a definition or analysis."""
     outcome: str | None = None
-    """The report's outcome status (or `duplicate` against earlier captures of this run)."""
+    """The report's outcome status (or `duplicate` against an earlier capture in the store)."""
     triggers: tuple[str, ...] = ()
     duplicate_of: int | str | None = None
     error: str | None = None
@@ -114,16 +119,6 @@ class CaptureEvent:
     @property
     def target(self) -> str:
         return f"{self.path}?{self.query}" if self.query else self.path
-
-
-@dataclass(frozen=True, slots=True)
-class ForwardEvent:
-    """What the --forward-to target answered for one capture."""
-
-    capture_id: int
-    url: str
-    status: int | None
-    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,12 +252,6 @@ def _is_wrong_path(definition: Plan, request: CapturedRequest) -> bool:
     return request.method.upper() != "POST" or request.path.rstrip("/") != expected
 
 
-def _forward_url(base: str, query: str) -> str:
-    if not query:
-        return base
-    return f"{base}{'&' if '?' in base else '?'}{query}"
-
-
 async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings,
                            answer: _Answer | None = None) -> tuple[Capture, bool, bool]:
     """The capture, whether it went over --max-body, whether the client left.
@@ -284,7 +273,7 @@ async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSet
 
 def _capture_event(capture: Capture, capture_id: int | None, answer: _Answer | None,
                    definition: Plan | None, report: Report | None, wrong_path: bool,
-                   duplicate_of: int | str | None, note: str | None) -> CaptureEvent:
+                   note: str | None) -> CaptureEvent:
     request, received_at = capture.request, capture.source.received_at
     assert received_at is not None
     return CaptureEvent(
@@ -300,12 +289,23 @@ def _capture_event(capture: Capture, capture_id: int | None, answer: _Answer | N
         expected_path=definition.webhook_path if definition else None,
         event=report.event.value if report else None,
         signature=report.signature.verdict if report else None,
-        outcome="duplicate" if duplicate_of is not None else (
-            report.outcome.status if report else None),
-        triggers=() if report is None or duplicate_of is not None else report.outcome.triggers,
-        duplicate_of=duplicate_of,
+        outcome=report.outcome.status if report else None,
+        triggers=report.outcome.triggers if report else (),
         error=note,
     )
+
+
+def _as_duplicate(event: CaptureEvent, duplicate_of: int | str | None) -> CaptureEvent:
+    """The line of a capture the runtime drops as a duplicate of an earlier one."""
+    if duplicate_of is None or event.outcome is None or event.wrong_path:
+        return event
+    return replace(event, outcome="duplicate", triggers=(), duplicate_of=duplicate_of)
+
+
+def _defers(settings: ReceiverSettings, definition: Plan) -> bool:
+    """The answer does not need the analysis, and a `defer_analysis` callback takes it."""
+    return settings.defer_analysis is not None and not settings.strict and (
+        definition.challenge is None)
 
 
 class Receiver:
@@ -315,9 +315,35 @@ class Receiver:
         self.writer = writer
         self.settings = settings
         """Replace to reconfigure (e.g. an edited definition); read once per request."""
-        self.dedupe = DedupeIndex()
-        self._relay: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._before_run = writer.store.latest_id()
+        """The newest capture before this run: the dedupe history starts with those."""
+        self._inline: tuple[ReceiverSettings, ReplaySession, LiveHistory | None] | None = None
+        self._relay = Relay(writer)
+
+    def _session(self, settings: ReceiverSettings) -> tuple[ReplaySession, LiveHistory | None]:
+        """The run's session (and dedupe history) for these settings; new settings start anew,
+        with every capture older than the first one they settle."""
+        current = self._inline
+        if current is None or current[0] is not settings:
+            assert settings.definition is not None
+            pinned, clock = settings.analysis_now, settings.now
+            session = ReplaySession(
+                settings.definition, settings.secrets, options=settings.options,
+                now=lambda capture: pinned or capture.source.received_at or clock())
+            history = None
+            if settings.dedupe:
+                history = LiveHistory(session, self.writer.store.path, self._before_run,
+                                      seed_first=current is None)
+            current = self._inline = (settings, session, history)
+        return current[1], current[2]
+
+    def start(self) -> None:
+        """At startup: begin seeding the dedupe history when answers need the analysis."""
+        settings = self.settings
+        if settings.plan is not None and not _defers(settings, settings.plan):
+            history = self._session(settings)[1]
+            if history is not None:
+                history.start()
 
     async def capture(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI app for every path outside /_whdebug: store, then answer."""
@@ -329,7 +355,9 @@ class Receiver:
             scope, receive, settings, _OK if definition is None else None)
         report: Report | None = None
         note: str | None = None
-        deferred = False
+        deferred = definition is not None and _defers(settings, definition)
+        session, history = (None, None) if definition is None or deferred else (
+            self._session(settings))
         wrong_path = definition is not None and _is_wrong_path(definition, capture.request)
         if gone:
             answer = None
@@ -338,12 +366,10 @@ class Receiver:
                                  "bytes); whdebug stored the headers and the first bytes")
         elif definition is None:
             answer = _OK
-        elif settings.defer_analysis is not None and not settings.strict and (
-                definition.challenge is None):
-            deferred = True
+        elif session is None:
             answer = _OK if wrong_path else _configured_answer(definition)
         else:
-            report, note = await self._analyze(capture, definition, settings)
+            report, note = await self._analyze(capture, session)
             answer = _answer(definition, report, settings.strict, wrong_path)
         if answer is not None and capture.reply is None:
             capture = replace(capture, reply=Reply(answer.status, answer.body))
@@ -355,49 +381,56 @@ class Receiver:
             capture_id, note = None, f"not stored: {describe_error(error)}"
             if answer is not None:
                 answer = _error(503, f"whdebug could not store the request: {error}")
-        duplicate_of = None
-        if capture_id is not None and report is not None and not wrong_path:
-            duplicate_of = self._dedupe(report, capture_id)
+        place = (history.reserve(capture_id)
+                 if history is not None and capture_id is not None else None)
         if answer is not None:
             await _send(send, answer, capture_id)
 
         event_sink = settings.on_capture
         if deferred and capture_id is not None and settings.defer_analysis is not None:
             event_sink = settings.defer_analysis
-        if event_sink is not None:
-            self._notify(event_sink, _capture_event(
-                capture, capture_id, answer, definition, report, wrong_path, duplicate_of, note))
+        event = _capture_event(capture, capture_id, answer, definition, report, wrong_path, note)
         if settings.forward_to and capture_id is not None and answer is not None:
-            self._spawn(self._forward(capture_id, capture.request, settings))
+            self._relay.send(capture_id, capture.request, settings.forward_to, settings.on_forward)
+        if place is not None and history is not None and session is not None:
+            analysed = report is not None or note is not None
+            await self._settle(place, history, session, capture, report, analysed, event,
+                               event_sink)
+        elif event_sink is not None:
+            self._notify(event_sink, event)
 
-    async def _analyze(self, capture: Capture, definition: Plan,
-                       settings: ReceiverSettings) -> tuple[Report | None, str | None]:
-        """The engine's report, or why it failed (which never fails the capture)."""
+    async def _settle(self, place: Place, history: LiveHistory, session: ReplaySession,
+                      capture: Capture, report: Report | None, analysed: bool,
+                      event: CaptureEvent, sink: Callable[[CaptureEvent], None] | None) -> None:
+        """Enter the capture into the history; its line is reported once it is settled.
+
+        A capture answered without analysis (over --max-body, client gone) is analysed now,
+        after its answer, so the history holds every capture in the store.
+        """
+        transaction_id = None
+        try:
+            if not analysed:
+                report, _ = await self._analyze(capture, session)
+            transaction_id = accepted_transaction(report) if report is not None else None
+        finally:
+            def settled(duplicate_of: str | int | None) -> None:
+                if sink is not None:
+                    self._notify(sink, _as_duplicate(event, duplicate_of))
+
+            history.resolve(place, transaction_id, settled)
+
+    async def _analyze(self, capture: Capture,
+                       session: ReplaySession) -> tuple[Report | None, str | None]:
+        """The engine's report (no dedupe yet), or why it failed (never failing the capture)."""
         request = capture.request
-        now = settings.analysis_now or capture.source.received_at or settings.now()
-
-        def run() -> Report:
-            return analyze(capture, definition, settings.secrets, now=now,
-                           options=settings.options)
-
         try:
             if len(request.body) <= INLINE_ANALYSIS_LIMIT:
-                return run(), None
-            return await anyio.to_thread.run_sync(run), None
+                return session.check(capture), None
+            return await anyio.to_thread.run_sync(session.check, capture), None
         except Exception as error:
             _log.warning("analysis failed for %s %s: %s", request.method, request.path,
                          describe_error(error))
             return None, f"analysis failed: {describe_error(error)}"
-
-    def _dedupe(self, report: Report, capture_id: int) -> int | str | None:
-        """The earlier capture of this run with the same transaction id, else record this one."""
-        transaction_id = report.transaction.id
-        if transaction_id is None:
-            return None
-        earlier = self.dedupe.lookup(transaction_id)
-        if earlier is None:
-            self.dedupe.record(transaction_id, capture_id)
-        return earlier
 
     def _notify(self, on_capture: Callable[[CaptureEvent], None], event: CaptureEvent) -> None:
         try:
@@ -405,62 +438,16 @@ class Receiver:
         except Exception as error:
             _log.warning("capture callback failed: %s", describe_error(error))
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _forward(self, capture_id: int, request: CapturedRequest,
-                       settings: ReceiverSettings) -> None:
-        """Relay the exact body and original headers; record the answer or the failure."""
-        url = _forward_url(settings.forward_to or "", request.query)
-        status: int | None = None
-        answer: bytes | None = None
-        error: str | None = None
-        if request.truncated:
-            error = "not forwarded: the body was truncated (over --max-body)"
-        else:
-            headers = [(name.encode("latin-1"), value.encode("latin-1"))
-                       for name, value in request.headers if name.lower() not in _HOP_BY_HOP]
-            try:
-                response = await self._relay_client().request(
-                    request.method, url, content=request.body, headers=headers)
-                status, answer = response.status_code, response.content
-            except Exception as failure:  # a down or misconfigured target is recorded, not fatal
-                error = describe_error(failure)
-        try:
-            await self.writer.call(lambda store: store.set_forward(capture_id, status, answer,
-                                                                   error))
-        except Exception as failure:
-            _log.warning("forward result for #%d not stored: %s", capture_id,
-                         describe_error(failure))
-        if settings.on_forward is not None:
-            try:
-                settings.on_forward(ForwardEvent(capture_id, url, status, error))
-            except Exception as failure:
-                _log.warning("forward callback failed: %s", describe_error(failure))
-
-    def _relay_client(self) -> httpx.AsyncClient:
-        if self._relay is None:
-            self._relay = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False)
-            # Send only the original headers (httpx adds Host and Content-Length itself).
-            for name in list(self._relay.headers.keys()):
-                del self._relay.headers[name]
-        return self._relay
-
     async def health(self, request: Request) -> JSONResponse:
         count = await self.writer.call(lambda store: store.count())
         return JSONResponse({"status": "ok", "captures": count})
 
     async def aclose(self, timeout: float = 5.0) -> None:
         """Finish pending relays (bounded), then commit what is queued and stop the writer."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-            for task in pending:
-                task.cancel()
-        if self._relay is not None:
-            await self._relay.aclose()
-            self._relay = None
+        await self._relay.aclose(timeout)
+        history = self._inline[2] if self._inline is not None else None
+        if history is not None:
+            await history.aclose(HISTORY_STOP_TIMEOUT)
         await self.writer.aclose()
 
 
@@ -480,6 +467,7 @@ class ReceiverApp(Starlette):
     def __init__(self, receiver: Receiver) -> None:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            receiver.start()
             try:
                 yield
             finally:

@@ -19,12 +19,12 @@ from whdebug.errors import WhdebugError
 from whdebug.receiver.analyst import Analyst, defers
 from whdebug.receiver.app import (
     CaptureEvent,
-    ForwardEvent,
     Receiver,
     ReceiverApp,
     ReceiverSettings,
     create_app,
 )
+from whdebug.receiver.relay import ForwardEvent
 from whdebug.receiver.sink import ServeSink
 from whdebug.store.store import Store
 
@@ -271,7 +271,13 @@ def serve(
         raise
     if not is_loopback(server_settings.host):
         sink.exposed(server_settings.host)
-    analyst = _start_analyst(path, receiver_settings, sink)
+    try:
+        before_run = store.latest_id()
+    except BaseException:
+        sock.close()
+        store.close()
+        raise
+    analyst = _start_analyst(path, receiver_settings, sink, before_run)
     settings = reporting(receiver_settings, sink)
     if analyst is not None:
         settings = replace(settings, defer_analysis=analyst.submit)
@@ -290,8 +296,8 @@ def serve(
         store.close()
 
 
-def _start_analyst(store_path: Path, settings: ReceiverSettings, sink: ServeSink
-                   ) -> Analyst | None:
+def _start_analyst(store_path: Path, settings: ReceiverSettings, sink: ServeSink,
+                   before_run: int | None) -> Analyst | None:
     """A second process for the console lines' analysis, when the answers do not need it
     and the sink can report from another process."""
     definition = settings.definition
@@ -301,6 +307,6 @@ def _start_analyst(store_path: Path, settings: ReceiverSettings, sink: ServeSink
     if child_sink is None:
         return None
     analyst = Analyst(store_path, definition, settings.secrets, settings.options,
-                      settings.analysis_now, child_sink)
+                      settings.analysis_now, child_sink, before_run)
     analyst.start()
     return analyst

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from whdebug.receiver.app import CaptureEvent, ForwardEvent, ReceiverSettings
+from whdebug.receiver.app import CaptureEvent, ReceiverSettings
+from whdebug.receiver.relay import ForwardEvent
 
 
 class ServeSink(Protocol):

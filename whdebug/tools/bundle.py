@@ -16,10 +16,10 @@ from typing import Any
 import msgspec
 
 from whdebug import __version__
-from whdebug.engine import DedupeIndex, Report, analyze
+from whdebug.engine import Report
 from whdebug.engine.lint.definition import check_definition
-from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import Finding, report_json
+from whdebug.engine.session import ReplaySession
 from whdebug.errors import WhdebugError
 from whdebug.formats.capture_json import format_timestamp
 from whdebug.formats.http import format_http
@@ -55,17 +55,17 @@ def build_bundle(definition: Definition, definition_text: str, requests: list[Ca
     findings = check_definition(definition, submission=True)
     files[definition_name] = redaction.text.encode("utf-8")
     files["check.json"] = _json(_check_document(definition, findings))
-    dedupe = DedupeIndex()
+    session = ReplaySession(definition, secrets, now=now, secret_set=secret_set)
     rows: list[tuple[str, str, CapturedRequest, Report]] = []
     masked_total = 0
-    plan = compile_definition(definition)
+    plan = session.plan
     signature_header = plan.verification.header_name if plan.verification else None
     for number, capture in enumerate(requests, 1):
         request = capture.request
         stem = f"{number:02d}-{_slug(capture)}"
         masked, count = mask_request(request, secret_set, signature_header)
         masked_total += count
-        report = analyze(capture, plan, secrets, now=now, dedupe=dedupe)
+        report = session.replay(capture)  # samples replay in order, like files
         sample_name, report_name = f"samples/{stem}.http", f"reports/{stem}.json"
         files[sample_name] = format_http(masked, where=capture.source.label)
         files[report_name] = _json(_report_document(report, masked, sample_name, secret_set))

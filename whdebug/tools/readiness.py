@@ -1,7 +1,8 @@
 """Submission readiness: replay a folder of samples and list what blocks review of a definition.
 
 `whdebug check D --samples DIR` builds a `Readiness` from the definition lint and one report per
-sample (.http, .har, .json exports, or bare JSON payloads signed on the fly with `sign`):
+sample (.http, .har, .json exports, or bare JSON payloads signed on the fly with `sign`),
+replayed in file-name order through one ReplaySession, as a reviewer firing them would:
 which samples fire which triggers, triggers no sample fires, samples that fire nothing, sync
 handlers without a trigger or without a stable id, and whether every sample verifies.
 """
@@ -18,13 +19,16 @@ from typing import Any
 import msgspec
 
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
-from whdebug.engine.plan import compile_definition
+from whdebug.engine.plan import Plan, compile_definition
 from whdebug.engine.report import Finding, Report, finding
+from whdebug.engine.session import ReplaySession
 from whdebug.engine.signatures.secrets import resolve_secret
+from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.errors import WhdebugError
 from whdebug.formats.read import REQUEST_SUFFIXES, numbered, parse_file
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets, Source
+from whdebug.model.secrecy import SecretSet
 from whdebug.tools.signing import SigningError, sign_request
 
 READINESS_SCHEMA = "whdebug.readiness/1"
@@ -314,15 +318,19 @@ def assess(
     samples_dir: str,
     options: AnalysisOptions = DEFAULT_OPTIONS,
 ) -> Readiness:
-    """Replay every sample (each on its own: no dedupe between samples) and judge readiness."""
+    """Replay the samples in order, like files (a redelivered id is a duplicate), and judge
+    readiness."""
     payload_secrets, stand_in = signing_secrets(definition, secrets)
     plan = compile_definition(definition)
+    analyzer = _SampleAnalyzer(plan, secrets, payload_secrets)
+    session = ReplaySession(definition, secrets, now=now, options=options, analyzer=analyzer,
+                            secret_set=SecretSet.of(payload_secrets, plan.secret_config))
     results: list[SampleResult] = []
     for sample in samples:
         report = None
         if sample.capture is not None:
-            used = payload_secrets if sample.kind == "payload" else secrets
-            report = analyze(sample.capture, plan, used, now=now, options=options)
+            analyzer.kind = sample.kind
+            report = session.replay(sample.capture)
         results.append(SampleResult(sample, report))
     findings: list[Finding] = []
     if not samples:
@@ -362,6 +370,23 @@ def assess(
         verification=verification,
         findings=tuple(findings),
     )
+
+
+class _SampleAnalyzer:
+    """Analyses the sample being replayed with its secrets: bare payloads were signed with
+    `payload_secrets` (a stand-in when the secret was not given), other samples as sent."""
+
+    def __init__(self, plan: Plan, secrets: Secrets, payload_secrets: Secrets) -> None:
+        self.plan = plan
+        self.secrets = secrets
+        self.payload_secrets = payload_secrets
+        self.kind = ""
+        """The kind of the sample replayed next (`payload` for a bare payload)."""
+
+    def __call__(self, capture: Capture, *, now: datetime, options: AnalysisOptions,
+                 dedupe: DedupeIndex | None) -> Report:
+        used = self.payload_secrets if self.kind == "payload" else self.secrets
+        return analyze(capture, self.plan, used, now=now, options=options, dedupe=dedupe)
 
 
 def _secret_key(definition: Definition) -> str:

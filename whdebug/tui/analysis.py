@@ -1,8 +1,11 @@
 """Analysing captures for the TUI: reports on demand, cached per definition generation.
 
 Pure (no Textual): worker threads call `Analyzer`, the app turns results into messages.
-Deduplication looks back over the previous `DEDUPE_WINDOW` captures of the same profile
-group, so one capture is analysed without replaying the whole store.
+A capture is deduplicated against every earlier capture of its group, read from the
+generation's `DedupeHistory` (whdebug.tui.history), which a worker fills oldest first. A report
+made before the history reached its capture is provisional (`Analysis.pending`): the app
+calls `settle` as the history grows, which confirms it, or forgets it to be analysed again
+when an earlier capture turned out to have its transaction id.
 """
 
 from __future__ import annotations
@@ -11,19 +14,19 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
+from whdebug.engine.session import accepted_transaction
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets
 from whdebug.store.store import CaptureSummary, Store
 from whdebug.tools.profiles import analyze_profile
+from whdebug.tui.history import DedupeHistory
 from whdebug.tui.workspace import Resolved, Workspace
 
-DEDUPE_WINDOW = 50
-"""How many earlier captures of the same group a capture is deduplicated against."""
 _REPORT_CACHE = 24
 _REPORT_CACHE_BYTES = 96 * 1024 * 1024
 
@@ -39,6 +42,8 @@ class RowVerdict:
     """An outcome status, or `none` when there is no report (see `note`)."""
     codes: tuple[str, ...] = ()
     note: str | None = None
+    duplicate_of: int | str | None = None
+    """The earlier capture this one duplicates (status `duplicate`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,9 @@ class Analysis:
     trial: bool = False
     """Analysed with a typed secret that is never stored."""
     elapsed: float = 0.0
+    pending: int = 0
+    """Earlier captures not yet in the dedupe history: while above 0, "new" is provisional."""
+    group: str = ""
 
     @property
     def verdict(self) -> RowVerdict:
@@ -65,7 +73,7 @@ class Analysis:
         if hypothetical and hypothetical.get("event") is not None:
             note = f"({hypothetical['event']})"  # the event it would carry once verified
         return RowVerdict(report.event.value, report.signature.verdict, report.outcome.status,
-                          tuple(report.codes()), note)
+                          tuple(report.codes()), note, report.transaction.duplicate_of)
 
 
 class SharedStore:
@@ -79,6 +87,10 @@ class SharedStore:
         with self.lock:
             return self.store.get(capture_id)
 
+    def ids(self) -> list[int]:
+        with self.lock:
+            return self.store.ids()
+
     def page(self, before_id: int | None, limit: int) -> list[CaptureSummary]:
         with self.lock:
             return self.store.page(before_id=before_id, limit=limit)
@@ -89,18 +101,18 @@ class SharedStore:
 
 
 class Analyzer:
-    def __init__(self, store: SharedStore, workspace: Workspace, *,
-                 window: int = DEDUPE_WINDOW) -> None:
+    def __init__(self, store: SharedStore, workspace: Workspace) -> None:
         self.store = store
         self.workspace = workspace
-        self.window = window
+        self.history = DedupeHistory(-1, ())
+        """The dedupe history of the current generation (replaced by `restart_history`)."""
         self._lock = threading.Lock()
         self._generation = -1
         self._verdicts: dict[int, RowVerdict] = {}
-        self._transactions: dict[int, str | None] = {}
         self._reports: OrderedDict[int, Analysis] = OrderedDict()
         self._counts: Counter[str] = Counter()
-        self._last_window: tuple[int, str, list[tuple[int, str]]] | None = None
+        self._provisional: dict[int, tuple[str, str]] = {}
+        """Cached "new" verdicts made before the history reached them: (group, id)."""
         self._running: dict[int, threading.Event] = {}
         """Captures being analysed by some thread right now."""
 
@@ -112,9 +124,9 @@ class Analyzer:
             if generation > self._generation:
                 self._generation = generation
                 self._verdicts = {}
-                self._transactions = {}
                 self._reports.clear()
                 self._counts = Counter()
+                self._provisional = {}
             return generation == self._generation
 
     def verdict(self, capture_id: int) -> RowVerdict | None:
@@ -139,14 +151,18 @@ class Analyzer:
     def analysed(self) -> int:
         return sum(self.counts().values())
 
+    @property
+    def provisional(self) -> int:
+        """Cached verdicts still waiting for the dedupe history."""
+        return len(self._provisional)
+
     def forget(self, capture_id: int) -> None:
         with self._lock:
-            self._last_window = None
             old = self._verdicts.pop(capture_id, None)
             if old is not None:
                 self._counts[old.status] -= 1
-            self._transactions.pop(capture_id, None)
             self._reports.pop(capture_id, None)
+            self._provisional.pop(capture_id, None)
 
     def _remember(self, analysis: Analysis) -> None:
         with self._lock:
@@ -158,14 +174,56 @@ class Analyzer:
                 self._counts[old.status] -= 1
             self._verdicts[analysis.capture_id] = verdict
             self._counts[verdict.status] += 1
-            report = analysis.report
-            if report is not None:
-                self._transactions[analysis.capture_id] = _accepted_id(report)
+            transaction = accepted_transaction(analysis.report) if analysis.report else None
+            if analysis.pending and transaction is not None:
+                self._provisional[analysis.capture_id] = (analysis.group, transaction)
+            else:
+                self._provisional.pop(analysis.capture_id, None)
             self._reports[analysis.capture_id] = analysis
             self._reports.move_to_end(analysis.capture_id)
             while len(self._reports) > _REPORT_CACHE or (
                     len(self._reports) > 1 and _cached_bytes(self._reports) > _REPORT_CACHE_BYTES):
                 self._reports.popitem(last=False)
+
+    # -- the dedupe history ----------------------------------------------------------------
+
+    def restart_history(self, capture_ids: Iterable[int]) -> DedupeHistory:
+        """A new, empty history for the current generation (the UI thread, on a change)."""
+        self.history = DedupeHistory(self.workspace.generation, capture_ids)
+        return self.history
+
+    def fill_history(self) -> None:
+        """Fill the history at once, for a caller without workers (scripts, tests)."""
+        if self.history.generation != self.workspace.generation:
+            self.restart_history(self.store.ids())
+        self.history.fill(self.store.get, self.workspace, self._options(diagnose=False))
+
+    def settle(self) -> tuple[list[int], list[int]]:
+        """Provisional verdicts the history has now reached: (confirmed, forgotten).
+
+        Forgotten ones turned out to be duplicates of an earlier capture: analyse them again.
+        """
+        history = self.history
+        confirmed: list[int] = []
+        forgotten: list[int] = []
+        if history.generation != self._generation:
+            return confirmed, forgotten
+        with self._lock:
+            reached = [(capture_id, group, transaction)
+                       for capture_id, (group, transaction) in self._provisional.items()
+                       if history.pending(capture_id) == 0]
+        for capture_id, group, transaction in reached:
+            if history.duplicate_of(capture_id, group, transaction) is not None:
+                self.forget(capture_id)
+                forgotten.append(capture_id)
+                continue
+            with self._lock:
+                self._provisional.pop(capture_id, None)
+                cached = self._reports.get(capture_id)
+                if cached is not None:
+                    self._reports[capture_id] = replace(cached, pending=0)
+            confirmed.append(capture_id)
+        return confirmed, forgotten
 
     # -- analysing -------------------------------------------------------------------------
 
@@ -197,7 +255,7 @@ class Analyzer:
     def _timed(self, capture_id: int, generation: int, trial_secret: str | None) -> Analysis:
         started = time.perf_counter()
         analysis = self._analyse(capture_id, generation, trial_secret)
-        return _with_elapsed(analysis, time.perf_counter() - started)
+        return replace(analysis, elapsed=time.perf_counter() - started)
 
     def verdicts(self, capture_ids: Iterable[int]) -> dict[int, RowVerdict]:
         """Verdicts for these captures, computing the missing ones (oldest first)."""
@@ -220,72 +278,31 @@ class Analyzer:
         secrets = resolved.secrets
         if trial_secret is not None:
             secrets = _with_trial_secret(secrets, resolved.definition, trial_secret)
+        history = self.history
+        current = history.generation == generation
+        # Read before the history: a race can only make the verdict look provisional.
+        pending = history.pending(capture_id) if current else max(capture_id - 1, 1)
         try:
-            dedupe = self._dedupe_index(capture_id, capture.request.path, resolved, generation)
-            report = run_analysis(capture, resolved, secrets, now=_now(resolved, capture),
+            dedupe = history.earlier(capture_id, resolved.group) if current else DedupeIndex()
+            report = run_analysis(capture, resolved, secrets, now=resolved.clock(capture),
                                   options=self._options(), dedupe=dedupe)
         except Exception as error:  # the engine must never take the TUI down
             return Analysis(capture_id, generation, capture, None, resolved.definition,
                             resolved.definition_path,
                             f"analysis failed: {type(error).__name__}: {error}")
+        if accepted_transaction(report) is None or report.transaction.duplicate_of is not None:
+            pending = 0  # no dedupe verdict to wait for, or a final one
         return Analysis(capture_id, generation, capture, report, resolved.definition,
-                        resolved.definition_path, None, trial=trial_secret is not None)
+                        resolved.definition_path, None, trial=trial_secret is not None,
+                        pending=pending, group=resolved.group)
 
     def _options(self, *, diagnose: bool = True) -> AnalysisOptions:
         return AnalysisOptions(missing_part=self.workspace.missing_part,
                                nullish=self.workspace.nullish, diagnose=diagnose)
 
-    def _dedupe_index(self, capture_id: int, path: str, resolved: Resolved,
-                      generation: int) -> DedupeIndex:
-        """Transaction ids accepted by the earlier captures of the same group, oldest first."""
-        index = DedupeIndex()
-        if self.window <= 0:
-            return index
-        single_group = self.workspace.single_group
-        for earlier_id, earlier_path in reversed(self._earlier(capture_id, path)):
-            if not single_group and (
-                    self.workspace.group_of(earlier_id, earlier_path) != resolved.group):
-                continue
-            transaction = self._transaction_of(earlier_id, generation)
-            if transaction is not None:
-                index.record(transaction, earlier_id)
-        return index
-
-    def _earlier(self, capture_id: int, path: str) -> list[tuple[int, str]]:
-        """(id, path) of the `window` captures before this one, newest first.
-
-        Scans analyse ids in increasing order, so the window of id N + 1 is usually the
-        window of N shifted by one: only a jump needs the store.
-        """
-        with self._lock:
-            last = self._last_window
-        if last is not None and last[0] == capture_id - 1:
-            earlier = [(last[0], last[1]), *last[2][: self.window - 1]]
-        else:
-            earlier = [(s.id, s.path) for s in self.store.page(capture_id, self.window)]
-        with self._lock:
-            self._last_window = (capture_id, path, earlier)
-        return earlier
-
-    def _transaction_of(self, capture_id: int, generation: int) -> str | None:
-        """The transaction id an earlier capture recorded (None when it was not accepted)."""
-        if capture_id in self._transactions and self._generation == generation:
-            return self._transactions[capture_id]
-        transaction: str | None = None
-        try:
-            capture = self.store.get(capture_id)
-            resolved = self.workspace.resolve(capture_id, capture.request.path)
-            if resolved is not None:
-                report = run_analysis(capture, resolved, resolved.secrets,
-                                      now=_now(resolved, capture),
-                                      options=self._options(diagnose=False), dedupe=None)
-                transaction = _accepted_id(report)
-        except Exception:  # an unreadable earlier capture just does not dedupe
-            transaction = None
-        with self._lock:
-            if self._generation == generation:
-                self._transactions[capture_id] = transaction
-        return transaction
+    def history_options(self) -> AnalysisOptions:
+        """How the history's worker analyses captures (no diagnosis search)."""
+        return self._options(diagnose=False)
 
 
 def run_analysis(capture: Capture, resolved: Resolved, secrets: Secrets, *,
@@ -297,17 +314,6 @@ def run_analysis(capture: Capture, resolved: Resolved, secrets: Secrets, *,
                                dedupe=dedupe)
     return analyze(capture, resolved.plan or resolved.definition, secrets, now=now,
                    options=options, dedupe=dedupe)
-
-
-def _accepted_id(report: Report) -> str | None:
-    """The transaction id the runtime records for this request (only accepted ones count)."""
-    if report.outcome.status in ("rejected", "challenge"):
-        return None
-    return report.transaction.id
-
-
-def _now(resolved: Resolved, capture: Capture) -> datetime:
-    return resolved.now or capture.source.received_at or datetime.now(UTC)
 
 
 def _with_trial_secret(secrets: Secrets, definition: Definition, secret: str) -> Secrets:
@@ -327,12 +333,6 @@ def secret_key_of(definition: Definition | None) -> str | None:
         return None
     key = verification.get("secretKey")
     return key if isinstance(key, str) and key else None
-
-
-def _with_elapsed(analysis: Analysis, elapsed: float) -> Analysis:
-    return Analysis(analysis.capture_id, analysis.generation, analysis.capture, analysis.report,
-                    analysis.definition, analysis.definition_path, analysis.problem,
-                    analysis.trial, elapsed)
 
 
 def _cached_bytes(reports: OrderedDict[int, Analysis]) -> int:

@@ -1,4 +1,8 @@
-"""Every whdebug action in the command palette (ctrl+p), with its key."""
+"""Every whdebug action in the command palette (ctrl+p), with its key.
+
+Actions run on the screen the palette was opened from (the main screen owns them); an
+`app.` prefix runs one on the app.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +27,14 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Show Definition tab", "5", "show_tab('definition')"),
     ("Reload definition and credentials", "", "reload"),
     ("Clear filter", "", "clear_filter"),
-    ("Quit", "q", "quit"),
+    ("Quit", "q", "app.quit"),
 )
 
 
 class WhdebugCommands(Provider):
     async def discover(self) -> Hits:
         for title, key, action in ACTIONS:
-            yield DiscoveryHit(title, partial(self.app.run_action, action),
+            yield DiscoveryHit(title, partial(self.app.run_action, action, self.screen),
                                help=f"key: {key}" if key else None)
 
     async def search(self, query: str) -> Hits:
@@ -38,5 +42,6 @@ class WhdebugCommands(Provider):
         for title, key, action in ACTIONS:
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(self.app.run_action, action),
+                yield Hit(score, matcher.highlight(title),
+                          partial(self.app.run_action, action, self.screen),
                           help=f"key: {key}" if key else None)

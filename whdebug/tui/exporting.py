@@ -1,4 +1,5 @@
-"""Write one capture to a file as .http, HAR, curl or capture JSON (no Textual)."""
+"""Write one capture to a file as .http, HAR, curl or capture JSON, or as curl text for the
+clipboard, with big bodies sent from a file so the clipboard stays small (no Textual)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,19 @@ import os
 from pathlib import Path
 
 from whdebug.errors import WhdebugError
+from whdebug.formats import curl
 from whdebug.formats.capture_json import capture_to_json
 from whdebug.formats.har import format_har
 from whdebug.formats.http import format_http
 from whdebug.model.request import Capture, CapturedRequest
-from whdebug.tui.curl import format_curl, needs_body_file
+
+INLINE_BODY_LIMIT = 64 * 1024
+"""Bodies above this size are read from a file rather than quoted inline."""
+
+
+def needs_body_file(request: CapturedRequest) -> bool:
+    """True when the body is too large (or holds NUL bytes, which $'...' cannot) to inline."""
+    return len(request.body) > INLINE_BODY_LIMIT or not curl.can_inline(request)
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -23,10 +32,11 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 def curl_command(request: CapturedRequest, base_url: str, body_path: Path) -> tuple[str, bool]:
     """The curl text, and whether the body had to go to `body_path` (big or holding NUL)."""
+    url = base_url.rstrip("/") + request.target
     if needs_body_file(request):
         _write(body_path, request.body)
-        return format_curl(request, base_url, body_file=str(body_path)), True
-    return format_curl(request, base_url), False
+        return curl.format_curl(request, url, body_file=str(body_path)), True
+    return curl.format_curl(request, url), False
 
 
 def export_capture(capture: Capture, format_name: str, path: Path,

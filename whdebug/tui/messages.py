@@ -7,8 +7,9 @@ from pathlib import Path
 from textual.message import Message
 
 from whdebug.store.store import CaptureSummary
+from whdebug.tools.resend import Answer
 from whdebug.tui.analysis import Analysis, RowVerdict
-from whdebug.tui.resend import ResendResult
+from whdebug.tui.history import Checked, DedupeHistory
 
 
 class CapturesArrived(Message):
@@ -35,6 +36,14 @@ class VerdictsComputed(Message):
         self.verdicts = verdicts
         self.generation = generation
 
+
+class HistoryChecked(Message):
+    """The next captures of a dedupe history were checked (oldest first), ready to apply."""
+
+    def __init__(self, history: DedupeHistory, checked: list[Checked]) -> None:
+        super().__init__()
+        self.history = history
+        self.checked = checked
 
 
 class FilesChanged(Message):
@@ -75,9 +84,13 @@ class FilterProgressed(Message):
 
 
 class ResendFinished(Message):
-    def __init__(self, result: ResendResult) -> None:
+    """A re-send got an answer, or failed (`error`, one line)."""
+
+    def __init__(self, url: str, answer: Answer | None, error: str | None = None) -> None:
         super().__init__()
-        self.result = result
+        self.url = url
+        self.answer = answer
+        self.error = error
 
 
 class ReceiverChanged(Message):

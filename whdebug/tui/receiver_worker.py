@@ -67,8 +67,9 @@ class EmbeddedReceiver:
                 logger.addHandler(logging.NullHandler())
             logger.propagate = False
         definition, secrets, options = self._settings
+        # The TUI judges duplicates itself (its dedupe history): the receiver only answers.
         settings = ReceiverSettings(definition=definition, secrets=secrets, options=options,
-                                    on_capture=self._captured)
+                                    on_capture=self._captured, dedupe=False)
         try:
             self.running = await start_in_loop(store_path, settings,
                                                ServerSettings(host=self.host, port=self.port))

@@ -33,6 +33,10 @@ class CaptureRows:
         self._ids = self.store.ids() if self.store is not None else []
         self._summaries.clear()
 
+    def all_ids(self) -> list[int]:
+        """Every capture id, oldest first (a copy; filters do not change it)."""
+        return list(self._ids)
+
     @property
     def total(self) -> int:
         return len(self._ids)

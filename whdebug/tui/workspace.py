@@ -15,17 +15,18 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition, load_definition
-from whdebug.model.request import Secrets
+from whdebug.model.request import Capture, Secrets
 
 if TYPE_CHECKING:
     from whdebug.tools.profiles import Profile as BuiltinProfile
+    from whdebug.tui.options import TuiOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,10 @@ class Resolved:
     """The built-in profile to analyse with (`analyze_profile`), or None (`analyze`)."""
     plan: Plan | None = None
     """`definition` compiled (None: compiled on each analysis)."""
+
+    def clock(self, capture: Capture) -> datetime:
+        """When to judge the capture's timestamps: the profile's `now`, else its arrival."""
+        return self.now or capture.source.received_at or datetime.now(UTC)
 
 
 _WEBHOOK_PATH = re.compile(r"^/miniapps/([^/]+)/webhooks/?$")
@@ -233,6 +238,28 @@ class Workspace:
     @property
     def default_definition(self) -> Definition | None:
         return self.definition_of(self.default)[1]
+
+
+def build_workspace(options: TuiOptions, directory: Path | None = None) -> Workspace:
+    """The workspace for `whdebug` / `whdebug tui`: one profile from the command line.
+
+    With `options.profile` every capture is analysed with that built-in profile: no
+    definition file is loaded or discovered (an unknown name raises WhdebugError).
+    """
+    builtin = None
+    definition_path = options.definition_path
+    if options.profile is not None:
+        from whdebug.tools.profiles import get_profile
+
+        builtin = get_profile(options.profile)
+        definition_path = None
+    elif definition_path is None and options.discover_definition:
+        definition_path = find_definition(directory or Path.cwd())
+    profile = Profile(str(definition_path) if definition_path else None,
+                      dict(options.credentials), dict(options.config), options.now)
+    return Workspace(profile, credentials_path=options.credentials_path,
+                     missing_part=options.missing_part, nullish=options.nullish,
+                     builtin=builtin)
 
 
 def find_definition(directory: Path) -> Path | None:

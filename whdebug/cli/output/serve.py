@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.text import Text
 
 from whdebug.cli.output.text import format_size
-from whdebug.receiver.app import CaptureEvent, ForwardEvent, ReceiverSettings
+from whdebug.receiver.app import CaptureEvent, ReceiverSettings
+from whdebug.receiver.relay import ForwardEvent
 
 Segments = list[tuple[str, str]]
 """A console line as (text, rich style) pieces: joined plain, or assembled with colour."""

@@ -11,9 +11,12 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from whdebug.engine.report import PathSuggestion
-from whdebug.tui.resend import ResendResult
+from whdebug.tools.resend import Answer
 from whdebug.tui.screens.dialog import Dialog
 from whdebug.tui.widgets.detail import syntax_theme
+
+_SHOWN_BODY = 16 * 1024
+"""Bytes of a re-send's answer shown (the start of its body)."""
 
 
 class ConfirmScreen(Dialog[bool]):
@@ -71,33 +74,35 @@ class SnippetScreen(Dialog[None]):
 
 
 class ResendResultScreen(Dialog[None]):
+    """What the target answered to a re-send (the start of its body), or why it failed."""
+
     BINDINGS = [Binding("enter", "cancel", "Close")]
     DEFAULT_CSS = """
     ResendResultScreen VerticalScroll { height: auto; max-height: 20; }
     """
 
-    def __init__(self, result: ResendResult) -> None:
+    def __init__(self, url: str, answer: Answer | None, error: str | None = None) -> None:
         super().__init__(id="resend-result")
-        self.result = result
+        self.url = answer.url if answer is not None else url
+        self.answer = answer
+        self.error = error
 
     def compose(self) -> ComposeResult:
-        result = self.result
         with Vertical(id="dialog"):
-            yield Static(Content(f"Re-sent to {result.url}"), id="dialog-title")
+            yield Static(Content(f"Re-sent to {self.url}"), id="dialog-title")
             with VerticalScroll():
                 yield Static(self._answer())
             yield Static("Enter or Escape: close", classes="hint")
 
     def _answer(self) -> Content:
-        result = self.result
-        if result.error is not None:
-            return Content.assemble(("failed: ", "$text-error bold"), result.error)
-        style = "$text-success bold" if result.status is not None and result.status < 400 else (
-            "$text-error bold")
-        lines = [Content.assemble((f"HTTP {result.status} {result.reason}", style),
-                                  (f"  in {result.elapsed * 1000:.0f} ms", "$text-muted"))]
-        lines += [Content(f"{name}: {value}") for name, value in result.headers]
-        if result.body:
+        answer = self.answer
+        if answer is None:
+            return Content.assemble(("failed: ", "$text-error bold"), self.error or "no answer")
+        style = "$text-success bold" if answer.status < 400 else "$text-error bold"
+        lines = [Content.assemble((f"HTTP {answer.status} {answer.reason}", style),
+                                  (f"  in {answer.elapsed * 1000:.0f} ms", "$text-muted"))]
+        lines += [Content(f"{name}: {value}") for name, value in answer.headers]
+        if answer.body:
             lines.append(Content(""))
-            lines.append(Content(result.body.decode("utf-8", errors="replace")))
+            lines.append(Content(answer.body[:_SHOWN_BODY].decode("utf-8", errors="replace")))
         return Content("\n").join(lines)

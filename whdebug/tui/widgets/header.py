@@ -26,6 +26,8 @@ class HeaderState:
     counts: tuple[tuple[str, int], ...] = ()
     following: bool = True
     filter_text: str | None = None
+    checking: tuple[int, int] | None = None
+    """(checked, total) while the dedupe history is still being filled, else None."""
 
 
 def header_content(state: HeaderState) -> Content:
@@ -47,6 +49,9 @@ def header_content(state: HeaderState) -> Content:
         if counts.get(status):
             second += ["  ", (f"{OUTCOME_SYMBOLS[status]}{counts[status]}",
                               OUTCOME_STYLES[status])]
+    if state.checking is not None:
+        checked, total = state.checking
+        second += ["  ", (f"dedupe: checked {checked:,}/{total:,}", MUTED)]
     if state.filter_text:
         second += ["  ", ("filter: " + state.filter_text, "$text-accent")]
     second += ["  ", ("following" if state.following else "paused", MUTED)]

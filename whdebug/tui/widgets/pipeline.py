@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from whdebug.engine.report import Report
-from whdebug.tui.analysis import DEDUPE_WINDOW, Analysis
+from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import (
     CODE_STYLE,
     MUTED,
@@ -36,14 +36,19 @@ def outcome_line(report: Report, trial: bool) -> Content:
     return Content.assemble(*parts)
 
 
-_DEDUPE_SCOPE = f" among the {DEDUPE_WINDOW} captures before it"
+def dedupe_scope(pending: int) -> str:
+    """What a "new" transaction id was checked against: every earlier capture, or, while the
+    background history has not reached this capture yet, the ones checked so far."""
+    if pending:
+        return f" so far (checking {pending:,} earlier capture{'' if pending == 1 else 's'}…)"
+    return " among every earlier capture"
 
 
-def step_rows(report: Report) -> list[tuple[str, str, str]]:
+def step_rows(report: Report, pending: int = 0) -> list[tuple[str, str, str]]:
     """(status, name, reason) for every pipeline step; steps the runtime never reached: skip."""
     rows: list[tuple[str, str, str]] = [
-        (s.status, s.name, s.reason + _DEDUPE_SCOPE if s.name == "dedupe" and s.status == "pass"
-         else s.reason) for s in report.steps]
+        (s.status, s.name, s.reason + dedupe_scope(pending)
+         if s.name == "dedupe" and s.status == "pass" else s.reason) for s in report.steps]
     seen = {step.name for step in report.steps}
     rows += [("skip", name, "not reached") for name in STEP_NAMES if name not in seen]
     return rows
@@ -92,7 +97,8 @@ class PipelineView(DetailPane):
         missing = placeholder(analysis)
         report = analysis.report if analysis is not None else None
         self.query_one("#pipeline-steps-title").display = report is not None
-        rows = step_rows(report) if report is not None else []
+        rows = step_rows(report, analysis.pending) if (
+            analysis is not None and report is not None) else []
         slots = len(STEP_NAMES) + 3
         for index in range(slots):
             status, name, reason = rows[index] if index < len(rows) else ("", "", "")

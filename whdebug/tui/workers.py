@@ -1,0 +1,142 @@
+"""The bodies of the app's thread workers: they compute and post messages, nothing else.
+
+Each runs in a Textual thread worker (`App.run_worker(..., thread=True)`), stops when the
+worker is cancelled, and hands its results to the app as messages; the app's `@on` handlers
+apply them. `wait` lets the selected capture's analysis (and the UI) go first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from textual.app import App
+from textual.message import Message
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from whdebug.errors import WhdebugError
+from whdebug.model.request import CapturedRequest
+from whdebug.tools.resend import resend
+from whdebug.tui.analysis import Analyzer
+from whdebug.tui.filters import CaptureFilter, scan
+from whdebug.tui.history import DedupeHistory
+from whdebug.tui.messages import (
+    FilterProgressed,
+    HistoryChecked,
+    ResendFinished,
+    VerdictsComputed,
+)
+
+Post = Callable[[Message], object]
+HISTORY_BATCH = 250
+"""Captures the history's worker checks per message."""
+HISTORY_IDLE = 0.001
+"""Seconds the history's worker idles every 32 captures (about 6 ms of work)."""
+FILTER_PAGE = 500
+
+
+class Foreground:
+    """Counts the workers doing what the user is looking at (the visible rows); the dedupe
+    history's worker waits while there is any."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+
+def compute_verdicts(analyzer: Analyzer, capture_ids: list[int], post: Post,
+                     wait: Callable[[], None], delay: float = 0.0,
+                     foreground: Foreground | None = None) -> None:
+    """Analyse captures oldest first; post their verdicts 25 at a time (counted in
+    `foreground` while it runs, when given)."""
+    if foreground is None:
+        _compute_verdicts(analyzer, capture_ids, post, wait, delay)
+        return
+    with foreground:
+        _compute_verdicts(analyzer, capture_ids, post, wait, delay)
+
+
+def _compute_verdicts(analyzer: Analyzer, capture_ids: list[int], post: Post,
+                      wait: Callable[[], None], delay: float) -> None:
+    worker = get_current_worker()
+    generation = analyzer.workspace.generation
+    time.sleep(delay)  # while scrolling, only the rows the view settles on are analysed
+    batch = {}
+    for capture_id in sorted(capture_ids):
+        if worker.is_cancelled or generation != analyzer.workspace.generation:
+            return
+        wait()
+        batch[capture_id] = analyzer.analyse(capture_id).verdict
+        time.sleep(0.0005)
+        if len(batch) >= 25:
+            post(VerdictsComputed(batch, generation))
+            batch = {}
+    if batch:
+        post(VerdictsComputed(batch, generation))
+
+
+def fill_history(analyzer: Analyzer, history: DedupeHistory, capture_ids: list[int],
+                 post: Post, wait: Callable[[], None]) -> None:
+    """Check captures for the dedupe history, oldest first; post them in batches."""
+    worker = get_current_worker()
+    options = analyzer.history_options()
+
+    checked = 0
+
+    def pause() -> None:
+        nonlocal checked
+        wait()
+        checked += 1
+        # Idle a little between captures so the UI thread gets the GIL when it needs it.
+        time.sleep(HISTORY_IDLE if checked % 32 == 0 else 0)
+
+    for start in range(0, len(capture_ids), HISTORY_BATCH):
+        if worker.is_cancelled or history is not analyzer.history:
+            return
+        batch = history.check(capture_ids[start:start + HISTORY_BATCH], analyzer.store.get,
+                              analyzer.workspace, options, pause)
+        post(HistoryChecked(history, batch))
+
+
+def scan_filter(analyzer: Analyzer, token: int, capture_filter: CaptureFilter,
+                only: list[int] | None, post: Post) -> None:
+    """Post the matching captures page by page, then (for a full scan) that it is done."""
+    worker = get_current_worker()
+    scanned = 0
+    for matches, scanned in scan(analyzer, capture_filter, only=only, page_size=FILTER_PAGE):
+        if worker.is_cancelled:
+            return
+        post(FilterProgressed(token, [s.id for s in matches], scanned, False, matches))
+    if only is None:
+        post(FilterProgressed(token, [], scanned, True, []))
+
+
+def send_again(request: CapturedRequest, url: str, post: Post) -> None:
+    """Re-send a capture; post the answer, or the one-line reason nothing answered."""
+    try:
+        post(ResendFinished(url, resend(request, url)))
+    except WhdebugError as error:
+        post(ResendFinished(url, None, error.message))
+
+
+def notify_failure(app: App[Any], event: Worker.StateChanged) -> None:
+    """A worker died of a bug: say so (the TUI keeps running)."""
+    if event.state == WorkerState.ERROR and event.worker.error is not None:
+        error = event.worker.error
+        app.notify(f"{type(error).__name__}: {error}", title="Internal error",
+                   severity="error", timeout=10)
