@@ -54,6 +54,7 @@ def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_
     from whdebug.cli.output.serve import ConsoleSink
     from whdebug.engine import AnalysisOptions
     from whdebug.model.definition import load_definition
+    from whdebug.model.secrecy import SecretSet
     from whdebug.receiver.app import ReceiverSettings
     from whdebug.receiver.server import ServerSettings
     from whdebug.receiver.server import serve as run_server
@@ -70,7 +71,8 @@ def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_
         analysis_now=parse_now(now_text) if now_text else None,
     )
     path = Path(store_path) if store_path else default_store_path()
-    run_server(path, settings, ServerSettings(host=host, port=port), ConsoleSink())
+    sink = ConsoleSink(secrets=SecretSet.build(definition, settings.secrets))
+    run_server(path, settings, ServerSettings(host=host, port=port), sink)
     store = "" if store_path is None else f" --store {shlex.quote(store_path)}"
     if definition_path is not None:
         secret_flags = " (plus your --credential flags)" if (

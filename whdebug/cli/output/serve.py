@@ -8,6 +8,7 @@ import functools
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from whdebug.cli.output.text import format_size
+from whdebug.model.secrecy import SecretSet
 from whdebug.receiver.app import CaptureEvent, ReceiverSettings
 from whdebug.receiver.relay import ForwardEvent
 
@@ -145,6 +147,16 @@ def print_exposed_warning(error_console: Console, host: str) -> None:
         "--host 127.0.0.1 behind a tunnel.", style="bold red"))
 
 
+def masked(event: CaptureEvent | ForwardEvent, secrets: SecretSet) -> CaptureEvent | ForwardEvent:
+    """The event as a line may show it: secrets and credential query parameters masked."""
+    if isinstance(event, ForwardEvent):
+        return replace(event, url=secrets.mask_target(event.url),
+                       error=secrets.mask(event.error) if event.error else event.error)
+    return replace(event, path=secrets.mask(event.path), query=secrets.mask_query(event.query),
+                   event=secrets.mask(event.event) if event.event else event.event,
+                   error=secrets.mask(event.error) if event.error else event.error)
+
+
 class ConsoleSink:
     """The receiver's sink for a terminal: the banner and lines on `console`, the warning on
     `error_console`.
@@ -154,9 +166,11 @@ class ConsoleSink:
     """
 
     def __init__(self, console: Console | None = None,
-                 error_console: Console | None = None) -> None:
+                 error_console: Console | None = None, secrets: SecretSet | None = None) -> None:
         self.console = console or Console()
         self.error_console = error_console or Console(stderr=True)
+        self.secrets = secrets or SecretSet()
+        """Masked in every line, with credential-looking query parameters."""
 
     def exposed(self, host: str) -> None:
         print_exposed_warning(self.error_console, host)
@@ -166,7 +180,8 @@ class ConsoleSink:
 
     def lines(self, events: Sequence[CaptureEvent | ForwardEvent]) -> None:
         if events:
-            write_lines(self.console, [_segments(event) for event in events])
+            write_lines(self.console, [_segments(masked(event, self.secrets))
+                                       for event in events])
 
     def for_child(self) -> ConsoleSink | None:
         """This sink for another process: only when it prints to this process's stdout,
@@ -176,9 +191,10 @@ class ConsoleSink:
     def __getstate__(self) -> dict[str, Any]:
         console = self.console
         return {"color_system": console.color_system, "no_color": console.no_color,
-                "width": console.width}
+                "width": console.width, "secrets": self.secrets}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.console = Console(color_system=state["color_system"], no_color=state["no_color"],
                                width=state["width"])
         self.error_console = Console(stderr=True)
+        self.secrets = state["secrets"]
