@@ -712,3 +712,14 @@ class TestDeferredAnalysis:
             seed_history(session, store, earlier)
             line = complete(live, store, session)
         assert (line.outcome, line.duplicate_of) == ("duplicate", earlier)
+
+
+def test_the_parser_does_not_depend_on_what_else_is_installed() -> None:
+    """With uvicorn's "auto", installing httptools swapped the parser and CI answered no 400s."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from whdebug.receiver.server import ServerSettings, uvicorn_config
+
+    config = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0), embedded=True)
+    config.load()
+    assert config.http_protocol_class is H11Protocol

@@ -94,7 +94,10 @@ def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool) ->
     """The one uvicorn configuration (the bench's bare app uses it too, for a fair ratio).
 
     Embedded servers leave logging alone (a TUI owns the terminal), so uvicorn's few warnings
-    go to the `uvicorn.error` logger without a handler.
+    go to the `uvicorn.error` logger without a handler. The HTTP parser and the event loop are
+    named, not left to "auto": with "auto", merely having httptools installed swaps the parser,
+    and httptools accepts what h11 answers 400 (no Host, a 80 KB header block), so the
+    receiver's behaviour would depend on what else is installed on the machine.
     """
     extra: dict[str, Any] = {"log_config": None} if embedded else {}
     return uvicorn.Config(
@@ -105,6 +108,8 @@ def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool) ->
         lifespan="on",
         access_log=False,
         ws="none",
+        http="h11",
+        loop="asyncio",
         server_header=False,
         timeout_graceful_shutdown=settings.timeout_graceful_shutdown,
         backlog=settings.backlog,
