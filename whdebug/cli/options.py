@@ -18,6 +18,7 @@ from whdebug.errors import WhdebugError, decode_text, read_input
 
 if TYPE_CHECKING:
     from whdebug.model.request import Capture, Secrets
+    from whdebug.model.secrecy import SecretSet
     from whdebug.store.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,6 +93,15 @@ def json_option(help_text: str) -> Callable[[F], F]:
     return click.option("--json", "as_json", is_flag=True, help=help_text)
 
 
+def show_secrets_option(func: F) -> F:
+    """--show-secrets: credential-looking headers and query parameters shown as received."""
+    return click.option(
+        "--show-secrets", is_flag=True,
+        help="Show token, cookie, authorization and other credential-looking header and "
+             "query-parameter values as received (masked by default). Values of the "
+             "secrets you gave stay masked.")(func)
+
+
 def verbose_option(help_text: str) -> Callable[[F], F]:
     """-v/--verbose: more detail, described per command."""
     return click.option("-v", "--verbose", is_flag=True, help=help_text)
@@ -151,6 +161,14 @@ def load_secrets(credentials_file: str | None, credential_pairs: Sequence[str],
         credentials.update(read_credentials(credentials_file))
     credentials.update(parse_pairs("--credential", credential_pairs))
     return Secrets(credentials=credentials, config=parse_pairs("--config", config_pairs))
+
+
+def name_masks(show_secrets: bool) -> SecretSet:
+    """The masks of a command that knows no secret values: credential-looking headers and
+    query parameters, unless `--show-secrets`."""
+    from whdebug.model.secrecy import SecretSet
+
+    return SecretSet(by_name=not show_secrets)
 
 
 def read_files(files: Sequence[str]) -> list[Capture]:

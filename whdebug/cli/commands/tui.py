@@ -14,6 +14,7 @@ from whdebug.cli.options import (
     parse_now,
     parse_pairs,
     profile_option,
+    show_secrets_option,
     store_option,
 )
 from whdebug.errors import WhdebugError
@@ -48,6 +49,7 @@ def tui_options(options: dict[str, Any]) -> Any:
         missing_part=options.get("missing_part", "empty"),
         nullish=bool(options.get("nullish")),
         now=parse_now(now_text) if now_text else None,
+        show_secrets=bool(options.get("show_secrets")),
     )
 
 
@@ -72,6 +74,7 @@ def start_tui(ctx: click.Context, **options: Any) -> None:
 @profile_option
 @analysis_options
 @store_option(None)
+@show_secrets_option
 @click.pass_context
 def tui(ctx: click.Context, /, **options: Any) -> None:
     """The TUI: live capture list, pipeline, signature lab, event lab."""
