@@ -5,7 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_support import all_analysed, fixture_request, list_lines, scenario_app, scenario_setup
+from textual.widgets import TabbedContent
+from tui_support import (
+    all_analysed,
+    fixture_request,
+    list_lines,
+    scenario_app,
+    scenario_setup,
+    select,
+    shown,
+    wait_for,
+)
 
 from whdebug.model.request import Capture, Source
 from whdebug.store.store import Store
@@ -36,3 +46,14 @@ async def test_list_masks_a_query_token(setup: DemoSetup, show: bool) -> None:
         else:
             assert TOKEN not in lines
             assert "/h?token=masked" in lines
+
+
+async def test_request_pane_masks_the_query_token(setup: DemoSetup) -> None:
+    app = scenario_app(setup)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, 0)
+        app.query_one(TabbedContent).active = "request"
+        await wait_for(pilot, lambda: "/h?token=" in shown(app, "#request-summary"))
+        summary = shown(app, "#request-summary")
+        assert "/h?token=masked" in summary
+        assert TOKEN not in summary
