@@ -6,7 +6,9 @@ that masks them in anything printed.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,6 +163,38 @@ def load_secrets(credentials_file: str | None, credential_pairs: Sequence[str],
         credentials.update(read_credentials(credentials_file))
     credentials.update(parse_pairs("--credential", credential_pairs))
     return Secrets(credentials=credentials, config=parse_pairs("--config", config_pairs))
+
+
+def _symlink_refusal(path: Path) -> WhdebugError:
+    return WhdebugError("refusing to write through a symlink (remove it or give another path)",
+                        str(path))
+
+
+def refuse_symlink(path: str | Path) -> None:
+    """An `-o FILE` that is a symlink is refused (checked early, before any work)."""
+    if Path(path).is_symlink():
+        raise _symlink_refusal(Path(path))
+
+
+def write_private(path: str | Path, data: bytes, mode: int = 0o600) -> None:
+    """Write an `-o FILE`: mode `mode` whatever the umask (0600: it may hold a token or a
+    signature), and never through a symlink (one could point at another file)."""
+    target = Path(path)
+    refusal = _symlink_refusal(target)
+    refuse_symlink(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(target, flags, mode)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise refusal from None
+        raise WhdebugError(f"cannot write: {error.strerror}", str(target)) from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)  # an existing file keeps its mode otherwise
+            handle.write(data)
+    except OSError as error:
+        raise WhdebugError(f"cannot write: {error.strerror}", str(target)) from None
 
 
 def name_masks(show_secrets: bool) -> SecretSet:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +15,10 @@ from whdebug.cli.options import (
     name_masks,
     open_store,
     read_files,
+    refuse_symlink,
     show_secrets_option,
     store_option,
+    write_private,
 )
 from whdebug.errors import WhdebugError
 
@@ -39,16 +40,6 @@ def _store_flag(store: Store) -> str:
 
     default = default_store_path().absolute()
     return "" if store.path.absolute() == default else f" --store {shlex.quote(str(store.path))}"
-
-
-def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write `data` to `path`; a new file gets `mode` (captures may hold signatures)."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-    except OSError as error:
-        raise WhdebugError(f"cannot write: {error.strerror}", str(path)) from None
 
 
 def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
@@ -210,8 +201,8 @@ def _export_curl(capture_id: int, capture: Capture, url: str,
     with_body = sends_body(request)
     data = _curl_script(capture, url, str(body_path) if with_body else None)
     if with_body:
-        _write_private(body_path, request.body)
-    _write_private(output, data, 0o700)
+        write_private(body_path, request.body)
+    write_private(output, data, 0o700)
     click.echo(f"export: wrote {output} (run: bash {output})"
                + (f" and {body_path} ({request.size:,} bytes)" if with_body else ""), err=True)
     return None
@@ -260,6 +251,10 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
         click.echo(f"export: capture #{capture_id} is truncated: only the first "
                    f"{len(request.body):,} of {request.size:,} bytes were stored", err=True)
     output = Path(output_path) if output_path is not None else None
+    if output is not None:
+        refuse_symlink(output)
+        if format_name == "curl":
+            refuse_symlink(output.with_name(output.name + ".body"))
     if output is not None and output.is_dir():
         raise WhdebugError("-o must be a file, not a directory", str(output))
     if format_name == "curl":
@@ -276,7 +271,7 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
         stdout.write(data)
         stdout.flush()
     else:
-        _write_private(output, data)
+        write_private(output, data)
         click.echo(f"export: wrote {output} ({len(data):,} bytes)", err=True)
 
 
