@@ -45,7 +45,9 @@ def secret_options(func: F) -> F:
         click.option("--credentials", "credentials_file", metavar="FILE",
                      help="JSON object file: the tenant's installed-app credentials."),
         click.option("--credential", "credential_pairs", metavar="KEY=VALUE", multiple=True,
-                     help="One credential (repeatable); wins over --credentials."),
+                     help="One credential (repeatable); wins over --credentials. KEY=@FILE "
+                          "reads the value from FILE, KEY=- from standard input (a value "
+                          "on the command line is visible to other users in `ps`)."),
         click.option("--config", "config_pairs", metavar="KEY=VALUE", multiple=True,
                      help="Override a global auth.config value (repeatable)."),
     ])
@@ -139,6 +141,41 @@ def parse_pairs(flag: str, pairs: Sequence[str]) -> dict[str, str]:
     return parsed
 
 
+def parse_credentials(pairs: Sequence[str]) -> dict[str, str]:
+    """`--credential KEY=VALUE`, `KEY=@FILE` (the file's text) or `KEY=-` (standard input).
+
+    One trailing newline of a file or of standard input is dropped (as `echo` writes it).
+    A value is never echoed in an error.
+    """
+    parsed = parse_pairs("--credential", pairs)
+    from_stdin = [key for key, value in parsed.items() if value == "-"]
+    if len(from_stdin) > 1:
+        raise WhdebugError(f"--credential: only one KEY=- can read standard input "
+                           f"({', '.join(from_stdin)})")
+    for key, value in parsed.items():
+        if value == "-":
+            data = click.get_binary_stream("stdin").read()
+            parsed[key] = _credential_text(data, f"--credential {key}=-", "standard input")
+        elif value.startswith("@"):
+            path = value[1:]
+            if not path:
+                raise WhdebugError(f"--credential {key}=@FILE: no file name after @")
+            data = read_input(path, f"--credential {key}")
+            parsed[key] = _credential_text(data, f"--credential {key}=@FILE", path)
+    return parsed
+
+
+def _credential_text(data: bytes, flag: str, where: str) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise WhdebugError(f"{flag}: the value is not UTF-8 text", where) from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    if not text:
+        raise WhdebugError(f"{flag}: the value is empty", where)
+    return text
+
+
 def read_credentials(path: str) -> dict[str, Any]:
     """A credentials file: one JSON object. Errors never quote the file's content."""
     text = decode_text(read_input(path, "credentials"), path, "credentials")
@@ -161,7 +198,7 @@ def load_secrets(credentials_file: str | None, credential_pairs: Sequence[str],
     credentials: dict[str, Any] = {}
     if credentials_file is not None:
         credentials.update(read_credentials(credentials_file))
-    credentials.update(parse_pairs("--credential", credential_pairs))
+    credentials.update(parse_credentials(credential_pairs))
     return Secrets(credentials=credentials, config=parse_pairs("--config", config_pairs))
 
 

@@ -114,6 +114,9 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
         raise click.UsageError("give -o FILE or --send URL, not both", ctx)
     if output_path is not None:
         refuse_symlink(output_path)
+    if payload_path == "-" and any(pair.partition("=")[2] == "-" for pair in credential_pairs):
+        raise click.UsageError("PAYLOAD - and --credential KEY=- both read standard input; "
+                               "use --credential KEY=@FILE", ctx)
     from whdebug.formats.http import format_http
     from whdebug.model.definition import load_definition
     from whdebug.tools.signing import sign_request

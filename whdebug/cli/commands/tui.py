@@ -11,6 +11,7 @@ import click
 from whdebug.cli.options import (
     analysis_options,
     definition_option,
+    parse_credentials,
     parse_now,
     parse_pairs,
     profile_option,
@@ -42,7 +43,7 @@ def tui_options(options: dict[str, Any]) -> Any:
         definition_path=Path(definition_path) if definition_path else None,
         profile=profile_name,
         credentials_path=Path(credentials_file) if credentials_file else None,
-        credentials=parse_pairs("--credential", options.get("credential_pairs") or ()),
+        credentials=parse_credentials(options.get("credential_pairs") or ()),
         config=parse_pairs("--config", options.get("config_pairs") or ()),
         listen=options.get("listen", True),
         port=options.get("port", 8787),
