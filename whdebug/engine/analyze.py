@@ -399,7 +399,7 @@ def _report(
         request={
             "method": request.method,
             "path": request.path,
-            "query": request.query,
+            "query": secret_set.mask_query(request.query),
             "headers": masked,
             "content_type": request.content_type,
             "body_size": request.size,

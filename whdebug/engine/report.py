@@ -129,6 +129,7 @@ TROUBLESHOOTING_CODES: dict[str, Severity] = {
     "SRC_UNAUTHORIZED": "error",
     "SRC_HTTP_STATUS": "error",
     "SRC_REDIRECT_BLOCKED": "error",
+    "SRC_REDIRECT_INVALID": "error",
     "SRC_TIMEOUT": "error",
     "SRC_CONNECTION": "error",
     # whdebug sync

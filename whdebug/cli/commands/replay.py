@@ -18,6 +18,7 @@ from whdebug.cli.options import (
     parse_now,
     profile_option,
     read_files,
+    show_secrets_option,
     store_option,
     verbose_option,
 )
@@ -77,6 +78,7 @@ def _earlier_captures(store: Store, chosen: Sequence[int], window: int | None) -
               help="Remember only the last N transaction ids (default: all).")
 @json_option("One JSON report per line, then one summary line.")
 @verbose_option("Also show signature attempts, event parts and suggestions.")
+@show_secrets_option
 @click.pass_context
 def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, ...],
            definition_path: str | None, profile_name: str | None,
@@ -84,7 +86,7 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
            credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
            missing_part: str, nullish: bool, now_text: str | None, all_captures: bool,
            last: int | None, store_path: str | None, dedupe_window: int | None,
-           as_json: bool, verbose: bool) -> None:
+           as_json: bool, verbose: bool, show_secrets: bool) -> None:
     """Analyse captures (by ID, --all, --last) or request files, and print a report each.
 
     Exit status 0 when every request would be accepted and fire a trigger (or is a
@@ -108,7 +110,8 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
 
         profile = get_profile(profile_name)
         definition = profile.definition
-        analyzer = functools.partial(analyze_profile, profile=profile, secrets=secrets)
+        analyzer = functools.partial(analyze_profile, profile=profile, secrets=secrets,
+                                     show_secrets=show_secrets)
     else:
         assert definition_path is not None
         definition = load_definition(definition_path)
@@ -127,6 +130,7 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
     session = ReplaySession(definition, secrets, now=now, window=dedupe_window,
                             options=AnalysisOptions(missing_part=missing_part, nullish=nullish),
                             analyzer=analyzer)
+    session.secret_set = session.secret_set.showing_names(show_secrets)
 
     def requests() -> Iterator[Capture]:
         """The chosen captures, oldest first, then the files; earlier captures only seed."""

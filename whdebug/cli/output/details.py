@@ -241,7 +241,8 @@ def _render_transaction(console: Console, report: Report) -> None:
 
 def _render_headers(console: Console, report: Report) -> None:
     headers = report.request.get("headers") or []
-    _section(console, "headers", f"{len(headers)} (tokens and secrets masked)")
+    _section(console, "headers",
+             f"{len(headers)} (tokens and secrets masked unless --show-secrets)")
     table = grid()
     for name, value in headers:
         table.add_row(safe_text(f"{name}:"), safe_text(value))
