@@ -54,8 +54,8 @@ class TestInstallForm:
                 "url": f"https://{{{{{field}}}}}/wp-json/wc/v3/orders", "method": "GET",
                 "headers": {"Authorization": "Basic [[consumerKey]]:[[consumerSecret]]"},
                 "dataPath": "$", "valueField": "id", "labelField": "number"}}
-            data["sync"] = {"baseUrl": f"https://{{{{{field}}}}}/wp-json/wc/v3",
-                            "headers": {"Authorization": "Basic [[consumerKey]]:[[consumerSecret]]"}}
+            data["sync"] = {"baseUrl": f"https://{{{{{field}}}}}/wp-json/wc/v3", "headers": {
+                "Authorization": "Basic [[consumerKey]]:[[consumerSecret]]"}}
 
         findings = check_definition(variant("woocommerce.js", use), submission=True)
         assert [f for f in findings if f.severity != "info"] == []
@@ -76,7 +76,7 @@ class TestInstallForm:
 
         found = only(check_definition(variant("woocommerce.js", use)),
                      "DEF_PLACEHOLDER_UNRESOLVED")
-        assert "auth.form (consumerKey, consumerSecret, storeUrl)" in found.message
+        assert "auth.form (storeUrl, consumerKey, consumerSecret)" in found.message
         assert found.fix is not None and found.fix.startswith('add "apiKey" to auth.form')
 
 
@@ -122,7 +122,8 @@ class TestRedirectUri:
                      "DEF_REDIRECT_URI")
         assert (found.severity, found.pointer) == ("error", "/auth/auth_url/url")
         assert "does not pass {{redirect_uri}}" in found.message
-        assert found.fix is not None and f"{AUTHORIZE}&redirect_uri={{{{redirect_uri}}}}" in found.fix
+        fixed = f"{AUTHORIZE}&redirect_uri={{{{redirect_uri}}}}"
+        assert found.fix is not None and fixed in found.fix
 
     def test_redirect_uri_of_another_ns(self) -> None:
         other = "https://api.karzoun.app/miniapps/provider-old/oauth2"
@@ -142,8 +143,8 @@ class TestRedirectUri:
         assert found.severity == "info" and "api.karzoun.app" in found.message
 
     def test_the_fixes_remove_the_finding(self) -> None:
-        fixed = variant("oauth.js", _auth_url({"url": AUTHORIZE + "&redirect_uri={{redirect_uri}}"}),
-                        _token_redirect("{{redirect_uri}}"))
+        url = AUTHORIZE + "&redirect_uri={{redirect_uri}}"
+        fixed = variant("oauth.js", _auth_url({"url": url}), _token_redirect("{{redirect_uri}}"))
         assert "DEF_REDIRECT_URI" not in codes(check_definition(fixed))
 
 
