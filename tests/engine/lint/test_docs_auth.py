@@ -11,7 +11,9 @@ from typing import Any
 
 import msgspec
 import pytest
+from click.testing import CliRunner
 
+from whdebug.cli import main
 from whdebug.engine.lint.definition import check_definition
 from whdebug.engine.report import Finding
 from whdebug.errors import DefinitionError
@@ -185,3 +187,23 @@ class TestTemplateLiterals:
 
     def test_backtick_inside_a_string_is_left_alone(self) -> None:
         assert parse_definition("{a: 'x`y', // `z\n}", "app.js").data == {"a": "x`y"}
+
+    def test_unicode_escapes_and_crlf(self) -> None:
+        text = "{a: `caf\\u00e9 \\x41\\u{1F600}\r\nnext`}"
+        assert parse_definition(text, "app.js").data == {"a": "café A\U0001F600\nnext"}
+
+    def test_unclosed_template(self) -> None:
+        with pytest.raises(DefinitionError) as caught:
+            parse_definition("{\n  a: `open,\n}", "app.js")
+        assert str(caught.value) == "app.js:2:6: template literal (`) is never closed"
+
+    def test_substitution_is_a_parse_finding_with_a_fix(self, tmp_path: Path) -> None:
+        path = tmp_path / "app.js"
+        path.write_text("const app = {\n  ns: 'x',\n  docsUrl: `https://${host}/docs`,\n};\n")
+        result = CliRunner().invoke(main, ["check", "--json", str(path)])
+        assert result.exit_code == 2, result.output
+        found = json.loads(result.stdout)["findings"]
+        assert [(f["code"], f["message"]) for f in found] == [(
+            "DEF_PARSE", f"{path}:3:21: template literal with a substitution ${{host}}: whdebug "
+            "does not run JavaScript; write the value out as a plain string")]
+        assert "quoted string" in found[0]["fix"]

@@ -72,6 +72,9 @@ def parse_finding(error: DefinitionError) -> Finding:
     message = str(error)
     if "end of input" in message:
         fix = "close the bracket, brace or string that is still open at the end of the file"
+    elif "template literal" in message:
+        fix = ("write the value as a quoted string; whdebug reads template literals only when "
+               "they hold no ${...}")
     elif "not found" in message or "directory" in message:
         fix = "pass the path of an existing definition file"
     else:
