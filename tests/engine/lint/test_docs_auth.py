@@ -72,6 +72,14 @@ class TestInstallForm:
         assert "every tenant" in found.fix  # auth.config is named only as the global choice
         assert found.fix.index("auth.form") < found.fix.index("auth.config")
 
+    def test_install_form_as_a_list_of_named_fields(self) -> None:
+        def as_list(data: dict[str, Any]) -> None:
+            form = data["auth"]["form"]
+            data["auth"]["form"] = [{"name": key, **field} for key, field in form.items()]
+
+        findings = check_definition(variant("woocommerce.js", as_list))
+        assert not {"DEF_PLACEHOLDER_UNRESOLVED", "DEF_PARAM_UNRESOLVED"} & codes(findings)
+
     def test_credential_fix_points_at_the_install_form(self) -> None:
         def use(data: dict[str, Any]) -> None:
             data["actions"][0]["requests"][0]["headers"]["X-Api-Key"] = "[[apiKey]]"
@@ -138,6 +146,21 @@ class TestRedirectUri:
                      "DEF_REDIRECT_URI")
         assert (found.severity, found.pointer) == ("error", "/auth/get_token/body/redirect_uri")
         assert found.fix is not None and '"{{redirect_uri}}"' in found.fix
+
+    def test_string_form_naming_another_ns(self) -> None:
+        url = f"{AUTHORIZE}&redirect_uri=https://api.karzoun.app/miniapps/shop/oauth2"
+        found = only(check_definition(variant("oauth.js", _auth_url(url))), "DEF_REDIRECT_URI")
+        assert (found.severity, found.pointer) == ("error", "/auth/auth_url")
+        assert 'names ns "shop"' in found.message
+        assert found.fix is not None and json.dumps(
+            f"{AUTHORIZE}&redirect_uri={{{{redirect_uri}}}}") in found.fix
+
+    def test_another_placeholder_is_not_the_redirect_uri(self) -> None:
+        block = {"url": f"{AUTHORIZE}&redirect_uri={{{{callback}}}}"}
+        findings = check_definition(variant("oauth.js", _auth_url(block)))
+        found = only(findings, "DEF_REDIRECT_URI")
+        assert "is not {{redirect_uri}}" in found.message
+        assert "DEF_PARAM_UNRESOLVED" not in codes(findings)
 
     def test_exact_hard_coded_uri_is_a_note(self) -> None:
         found = only(check_definition(variant("oauth.js", _token_redirect(REGISTERED))),

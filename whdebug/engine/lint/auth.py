@@ -11,6 +11,7 @@ from typing import Any
 
 from whdebug.engine.lint.oauth import oauth_flow_defined, redirect_findings, refresh_findings
 from whdebug.engine.lint.templates import (
+    AUTH_URL_KEYS,
     CREDENTIAL,
     OAUTH_SYSTEM_VALUES,
     SOURCE_CONTAINERS,
@@ -394,7 +395,8 @@ def _parameter_fix(definition: Definition, key: str, context: _Context,
 
 def _is_redirect_value(use: Use, text: str) -> bool:
     """A `{{...}}` given as the OAuth redirect_uri in the auth flow (DEF_REDIRECT_URI covers it)."""
-    if use.path[:1] != ("auth",):
+    if use.path[:1] != ("auth",) or not any(
+            part in use.path[1:3] for part in (*AUTH_URL_KEYS, "get_token")):
         return False
     if use.path[-1:] == ("redirect_uri",):
         return True

@@ -112,10 +112,12 @@ def install_form_fields(definition: Definition) -> list[str]:
     form = definition.auth.get("form")
     if isinstance(form, dict):
         return [key for key in form if isinstance(key, str)]
-    if isinstance(form, list):
-        return [item.get("name") or item.get("key") for item in form
-                if isinstance(item, dict) and isinstance(item.get("name") or item.get("key"), str)]
-    return []
+    names: list[str] = []
+    for item in form if isinstance(form, list) else []:
+        name = (item.get("name") or item.get("key")) if isinstance(item, dict) else None
+        if isinstance(name, str):
+            names.append(name)
+    return names
 
 
 def object_mapping(request: Any) -> list[str]:
