@@ -196,8 +196,8 @@ def _string_end(source: str, index: int) -> int:
 
 
 _TEMPLATE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v",
-                     "0": "\0", "`": "`", "$": "$", "{": "{", "'": "'", '"': '"', "\\": "\\",
-                     "\n": "", "\r": ""}
+                     "0": "\0", "\n": "", "\r": ""}
+"""What an escape means in a template literal; any other character escapes to itself."""
 
 
 _TEMPLATE_CODE = re.compile(
@@ -215,16 +215,17 @@ def _template(source: str, index: int, text: str, name: str) -> tuple[int, str]:
         if char == "\\" and position + 1 < len(source):
             escaped = source[position + 1]
             code = _TEMPLATE_CODE.match(source, position)
-            if code is not None:
-                cooked.append(chr(int(code.group(1) or code.group(2) or code.group(3), 16)))
+            number = int(code.group(1) or code.group(2) or code.group(3), 16) if code else -1
+            if code is not None and number <= 0x10FFFF:
+                cooked.append(chr(number))
                 position = code.end()
                 continue
-            if escaped not in _TEMPLATE_ESCAPES:
+            if escaped in "123456789xu":
                 line, column = _line_column(text, position)
                 raise DefinitionError(
-                    f"{name}:{line}:{column}: the escape \\{escaped} in a template literal is not "
-                    "supported; write the character itself")
-            cooked.append(_TEMPLATE_ESCAPES[escaped])
+                    f"{name}:{line}:{column}: invalid escape \\{escaped} in a template literal; "
+                    "write the character itself")
+            cooked.append(_TEMPLATE_ESCAPES.get(escaped, escaped))
             position += 3 if source.startswith("\\\r\n", position) else 2
         elif source.startswith("${", position):
             close = source.find("}", position)

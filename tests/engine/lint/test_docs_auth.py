@@ -12,6 +12,8 @@ from typing import Any
 import msgspec
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whdebug.cli import main
 from whdebug.engine.lint.definition import check_definition
@@ -230,3 +232,13 @@ class TestTemplateLiterals:
             "DEF_PARSE", f"{path}:3:21: template literal with a substitution ${{host}}: whdebug "
             "does not run JavaScript; write the value out as a plain string")]
         assert "quoted string" in found[0]["fix"]
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.text(alphabet="`${}\\'\"/*\n ab:,", max_size=30))
+def test_any_text_with_backticks_is_a_definition_or_a_located_error(body: str) -> None:
+    try:
+        parse_definition("{a: " + body, "app.js")
+    except DefinitionError as error:
+        message = str(error)
+        assert message.startswith("app.js:") and "\n" not in message
