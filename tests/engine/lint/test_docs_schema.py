@@ -239,3 +239,25 @@ class TestSecretProducer:
 
         found = only(check_definition(variant("slack.js", change)), "DEF_SECRET_NO_PRODUCER")
         assert "auth.userDetails.mapping stores it in metadata" in found.message
+
+    def test_with_an_install_form_the_fix_adds_a_form_field(self) -> None:
+        def webhook(data: dict[str, Any]) -> None:
+            data["webhook"] = {
+                "eventExtraction": {"source": "header", "path": "X-WC-Webhook-Topic"},
+                "verification": {"type": "hmac-sha256", "headerName": "X-WC-Webhook-Signature",
+                                 "secretKey": "webhookSecret", "encoding": "base64"}}
+            data["auth"]["sensitiveKeys"] = ["consumerSecret", "webhookSecret"]
+
+        found = only(check_definition(variant("woocommerce.js", webhook), submission=True),
+                     "DEF_SECRET_NO_PRODUCER")
+        assert "auth.form (storeUrl, consumerKey, consumerSecret)" in found.message
+        assert found.fix is not None and found.fix.startswith('add "webhookSecret": {"type": '
+                                                              '"password"')
+
+        def fixed(data: dict[str, Any]) -> None:
+            webhook(data)
+            data["auth"]["form"]["webhookSecret"] = {"type": "password",
+                                                     "label": "Webhook secret", "required": True}
+
+        findings = check_definition(variant("woocommerce.js", fixed), submission=True)
+        assert [f for f in findings if f.severity != "info"] == []

@@ -369,7 +369,8 @@ def _unresolved_parameters(definition: Definition, parts: list[tuple[Location, A
         findings.append(_def(
             "DEF_PARAM_UNRESOLVED",
             f"{{{{{key}}}}} ({_places(uses)}) is not a form field, an earlier request's array "
-            f"mapping, a function output, an auth.config key or a system value in "
+            f"mapping, a function output, an install-form (auth.form) field, an auth.config key "
+            f"or a system value in "
             f"{context.label}{unless}; it resolves to an empty string",
             _parameter_fix(definition, key, context, producers), uses[0].path, severity))
     return findings

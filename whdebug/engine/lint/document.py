@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from whdebug.engine.lint.auth import Producer, credential_producers
-from whdebug.engine.lint.templates import auth_block
+from whdebug.engine.lint.templates import auth_block, install_form_fields
 from whdebug.engine.locations import def_finding as _def
 from whdebug.engine.plan import Plan
 from whdebug.engine.report import Finding
@@ -165,9 +165,19 @@ def _secret_producer_findings(definition: Definition, key: str) -> list[Finding]
         f'webhook.verification.secretKey "{key}" is stored by nothing: the runtime reads the '
         f'install\'s credentials["{key}"], then auth.config["{key}"], so every delivery would be '
         f"rejected with 401.{note} {_secret_producers(definition, producers)}",
-        f'add "{key}": "" to auth.config so the install form asks for it (a per-install secret) '
-        f"and to auth.sensitiveKeys; or store it in credentials from auth.get_token.mapping or an "
-        f"auth.registrationRequests mapping", ("webhook", "verification", "secretKey"))]
+        _secret_fix(definition, key), ("webhook", "verification", "secretKey"))]
+
+
+def _secret_fix(definition: Definition, key: str) -> str:
+    stored = ("; or store it in credentials from auth.get_token.mapping or an "
+              "auth.registrationRequests mapping (a secret the provider returns)")
+    if install_form_fields(definition):
+        return (f'add "{key}": {{"type": "password", "label": "Webhook secret", "required": '
+                f'true}} to auth.form so each install enters its own, and add "{key}" to '
+                f"auth.sensitiveKeys{stored}")
+    return (f'add "{key}": "" to auth.config so the install form asks for it (a per-install '
+            f'secret; Karzoun fills a global one, as for Salla), and add "{key}" to '
+            f"auth.sensitiveKeys{stored}")
 
 
 def _secret_producers(definition: Definition, producers: dict[str, list[Producer]]) -> str:
