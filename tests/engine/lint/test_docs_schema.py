@@ -261,3 +261,13 @@ class TestSecretProducer:
 
         findings = check_definition(variant("woocommerce.js", fixed), submission=True)
         assert [f for f in findings if f.severity != "info"] == []
+
+
+@pytest.mark.parametrize("field", ["title", "icon", "category", "shortDescription"])
+def test_listing_field_of_the_wrong_type(field: str) -> None:
+    findings = check_definition(variant("github.js", lambda d: d.update({field: 42})),
+                                submission=True)
+    found = only(findings, "DEF_SCHEMA")
+    assert (found.pointer, found.message) == (f"/{field}",
+                                              f"{field} must be a string, not an integer")
+    assert [f.code for f in serious(findings)] == ["DEF_SCHEMA"]
