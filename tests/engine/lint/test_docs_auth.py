@@ -242,3 +242,11 @@ def test_any_text_with_backticks_is_a_definition_or_a_located_error(body: str) -
     except DefinitionError as error:
         message = str(error)
         assert message.startswith("app.js:") and "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["woocommerce.js", "listing.js", "oauth.js"])
+def test_cli_passes_the_documented_blocks(name: str) -> None:
+    result = CliRunner().invoke(main, ["check", "--submission", str(CORPUS / name)])
+    assert result.exit_code == 0, result.output
+    assert "✓ ok: 0 errors · 0 warnings" in result.output
+    assert "errors (" not in result.output and "warnings (" not in result.output
