@@ -104,6 +104,12 @@ FINDING_CODES: dict[str, Severity] = {
     "DEF_REDIRECT_URI": "error",
     "DEF_FUNCTION_UNKNOWN": "error",
     "DEF_MAPPING_STYLE": "error",
+    # the document schema (`whdebug check`, engine/lint/document.py; docs/lint.md)
+    "DEF_ASSET_NOT_HTTPS": "error",
+    "DEF_CATEGORY_UNKNOWN": "error",
+    "DEF_AUTH_MISSING": "error",
+    "DEF_WEBHOOK_ABSENT": "info",
+    "DEF_SECRET_NO_PRODUCER": "error",
 }
 
 #: Codes of the troubleshooting commands (urls, source, sync); never in a webhook report.

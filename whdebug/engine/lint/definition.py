@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unuse
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
 
 from whdebug.engine.lint.auth import check_auth
+from whdebug.engine.lint.document import document_findings
 from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
 from whdebug.engine.locations import where as _where
@@ -55,11 +56,7 @@ def check_definition(definition: Definition, *, submission: bool = False) -> lis
     plan = compile_definition(definition)
     findings = _schema_findings(data)
     findings += _shape_findings(plan, findings)
-    if "webhook" not in data:
-        findings.append(_def(
-            "DEF_SCHEMA", "the definition has no webhook block: inbound requests cannot be "
-            "verified or turned into events",
-            'add a "webhook" object with eventExtraction and verification', ("webhook",)))
+    findings += document_findings(definition, plan, submission)
     findings += _identity_findings(data, submission)
     findings += _trigger_findings(data)
     findings += _security_findings(definition, plan, submission)
@@ -75,6 +72,9 @@ def parse_finding(error: DefinitionError) -> Finding:
     message = str(error)
     if "end of input" in message:
         fix = "close the bracket, brace or string that is still open at the end of the file"
+    elif "template literal" in message:
+        fix = ("write the value as a quoted string; whdebug reads template literals only when "
+               "they hold no ${...}")
     elif "not found" in message or "directory" in message:
         fix = "pass the path of an existing definition file"
     else:
@@ -229,7 +229,7 @@ def _security_findings(definition: Definition, plan: Plan, submission: bool) -> 
             "auth.sensitiveKeys", ("webhook", "verification")))
     if spec is not None and spec.type in _SIGNED_TYPES:
         key = spec.secret_key
-        if key and key not in sensitive:
+        if key and key not in sensitive and isinstance(definition.data.get("auth"), dict):
             findings.append(_def(
                 "DEF_SECRET_NOT_SENSITIVE",
                 f'webhook.verification.secretKey "{key}" is not listed in auth.sensitiveKeys, '
