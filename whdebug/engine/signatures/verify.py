@@ -9,7 +9,13 @@ from typing import Any
 
 from whdebug.engine._specs import VerificationSpec
 from whdebug.engine.paths import Body
-from whdebug.engine.report import Attempt, Finding, SecretStatus, SignatureResult
+from whdebug.engine.report import (
+    Attempt,
+    Finding,
+    SearchSummary,
+    SecretStatus,
+    SignatureResult,
+)
 from whdebug.engine.report import finding as make_finding
 from whdebug.engine.signatures._context import VerifyContext
 from whdebug.engine.signatures.digests import (
@@ -25,7 +31,7 @@ from whdebug.engine.signatures.digests import (
     strip_runtime_prefix,
 )
 from whdebug.engine.signatures.schemes import Scheme, detect_scheme, signature_like_headers
-from whdebug.engine.signatures.search import DiagnosisSearch
+from whdebug.engine.signatures.search import DiagnosisSearch, Evidence
 from whdebug.engine.signatures.secrets import Resolution, resolve_secret, secret_hint
 from whdebug.engine.signatures.timestamps import check_timestamp
 from whdebug.model.request import CapturedRequest, Secrets
@@ -43,8 +49,12 @@ def verify_signature(
     nullish: bool = False,
     diagnose: bool = True,
     prefetch: DigestThread | None = None,
+    evidence: Evidence | None = None,
 ) -> tuple[SignatureResult, list[Finding]]:
-    """Run the runtime's verification; on failure search for what would have matched."""
+    """Run the runtime's verification; on failure search for what would have matched.
+
+    `evidence` gives the search what the request alone cannot: other captures of this
+    provider and the bytes the sender says it signed."""
     kind = spec.type if spec is not None else None
     if spec is None or (kind in (None, "none") and spec.type_error is None):
         return _unverified(request, kind, now)
@@ -62,6 +72,7 @@ def verify_signature(
         attempts: list[Attempt],
         scheme: Scheme | None = None,
         enc: str | None = encoding,
+        searched: DiagnosisSearch | None = None,
     ) -> tuple[SignatureResult, list[Finding]]:
         age = check_timestamp(context, scheme, detect=verdict != "pass")
         return (
@@ -77,6 +88,8 @@ def verify_signature(
                 attempts=tuple(attempts),
                 scheme=scheme.name if scheme else None,
                 timestamp_age_seconds=age,
+                search=SearchSummary(searched.tried + 1, searched.bodies_tried,
+                                     tuple(searched.notes)) if searched else None,
             ),
             context.findings,
         )
@@ -121,6 +134,15 @@ def verify_signature(
         return result("fail", *_header_missing(context, header_name, kind, secret, encoding))
     if secret is None:
         return result("fail", "no secret to verify with", [])
+    if not received_raw.strip():
+        context.add(
+            "SIG_HEADER_EMPTY",
+            f"{header_name} is present but empty: a sender usually sends the signature header "
+            "empty when no signing secret is configured on its side",
+            "configure a signing secret in the provider's webhook settings and store the same "
+            f"value in credentials.{secret_key} (--credential {secret_key}=... here)",
+        )
+        return result("fail", f"{header_name} is empty", [])
 
     if kind == "header-token":
         match = equal(received_raw, secret)
@@ -190,9 +212,10 @@ def verify_signature(
         received,
         secret,
         {(secret_bytes, algorithm, "raw-body"): digest},
+        evidence,
     )
     reason, attempts, scheme = search.run()
-    return result("fail", reason, [runtime_attempt, *attempts], scheme)
+    return result("fail", reason, [runtime_attempt, *attempts], scheme, searched=search)
 
 
 def _secret_status(resolution: Resolution | None) -> SecretStatus:
