@@ -127,22 +127,25 @@ def _reserialized(body: bytes) -> list[str]:
         document = json.loads(body)
     except (ValueError, RecursionError):
         return []
-    signs: list[str] = []
     multi = [o for o in _objects(document) if len(o) > 1]
-    if multi and all(list(o) == sorted(o) for o in multi) and sum(len(o) for o in multi) >= 4:
-        signs.append("keys in sorted order in every object")
     text = body.decode("utf-8", "replace")
+    strong: list[str] = []
+    if multi and all(list(o) == sorted(o) for o in multi) and sum(len(o) for o in multi) >= 4:
+        strong.append("keys in sorted order in every object")
+    if b"\n" not in body and re.search(r'[{,\[] {2,}["\d\[{tfn-]', text):
+        strong.append("line breaks removed but the indentation kept (curl -d @file does this)")
+    if not strong:
+        if multi and any(list(o) != sorted(o) for o in multi):
+            return ["the keys are not in sorted order, so the body was not re-serialised "
+                    "with sorted keys"]
+        return []
     if b"\n" not in body and body == json.dumps(
             document, separators=(",", ":"), ensure_ascii=False).encode():
-        signs.append("compact")
-    if b"\n" not in body and re.search(r'[{,\[] {2,}["\d\[{tfn-]', text):
-        signs.append("line breaks removed but the indentation kept (curl -d @file does this)")
+        strong.append("compact")
     if ("/" in text or not body.isascii()) and "\\/" not in text and "\\u" not in text:
-        signs.append("no \\/ or \\u escapes")
-    if not signs:
-        return []
-    return ["the body looks re-serialised (" + ", ".join(signs) + "): a re-serialisation that "
-            "reorders keys or rewrites numbers (1.0 -> 1) cannot be undone"]
+        strong.append("no \\/ or \\u escapes")
+    return ["the body looks re-serialised (" + ", ".join(strong) + "): a re-serialisation "
+            "that reorders keys or rewrites numbers (1.0 -> 1) cannot be undone"]
 
 
 def _objects(document: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from whdebug.engine.signatures.search import DiagnosisSearch
 
 _KEY_FORMS = {
-    "as-is": "as the raw string",
+    "as-is": "as the raw string (any whsec_ included)",
     "trimmed": "with surrounding whitespace removed",
     "whsec-stripped": "as the raw string after whsec_ (not base64-decoded)",
     "whsec-base64-decoded": "as the base64-decoded bytes after whsec_",
@@ -87,8 +87,8 @@ def _explain_scheme(search: DiagnosisSearch, hit: Hit) -> str:
     if not key.canonical:
         add(
             "SIG_SECRET_FORMAT",
-            f"the {scheme.title} signature matches only with the {key.source} secret used "
-            f"{_KEY_FORMS.get(key.variant, key.variant)} as the HMAC key; {scheme.title} "
+            f"the {scheme.title} signature matches only when the {key.source} secret is used "
+            f"{_KEY_FORMS.get(key.variant, key.variant)} as the HMAC key; the {scheme.title} "
             f"libraries use {scheme.derivation}, so they reject this signature",
             f"sign with {scheme.derivation} as the key (the sender's code derives the key "
             "wrongly), or store the secret the sender really uses",
@@ -98,8 +98,8 @@ def _explain_scheme(search: DiagnosisSearch, hit: Hit) -> str:
         add(
             "SIG_SCHEME_VERIFIED",
             f"your {key.source}.{name} secret ({key.hint}) verifies {hit.candidate.label} over "
-            f"{scheme.label.split(' ', 1)[1]}, with {scheme.derivation} as the key, as "
-            f"{scheme.title}'s libraries check it"
+            f"{scheme.label.split(' ', 1)[1]}, with {scheme.derivation} as the key, as the "
+            f"{scheme.title} libraries check it"
             + (" (over the body before the change below)" if hit.variant else ""),
         )
     position = _POSITION.search(hit.candidate.label)
@@ -148,7 +148,8 @@ def explain_hit(search: DiagnosisSearch, hit: Hit) -> str:
             "SIG_SIGNATURE_PREFIX",
             f"{search.header_name} is {candidate.prefix!r} followed by the digest, and the "
             f"digest after {candidate.prefix!r} is right (HMAC-{hit.algorithm.upper()}, "
-            f"{candidate.encoding}, of the {hit.label} with your {key.source} secret); the "
+            f"{candidate.encoding}, of the {hit.label.replace('-', ' ')} with your {key.source} "
+            "secret); the "
             "runtime strips only 'sha256=' and 'sha1=' and compares the whole rest, so this "
             "provider cannot be verified as configured",
             f"no definition change strips {candidate.prefix!r}: have the provider send the bare "

@@ -85,6 +85,10 @@ class DiagnosisSearch:
         self.request = context.request
         self.scheme = detect_scheme(self.request)
         self.candidates = self._candidates()
+        self.scheme_candidates = [
+            c for c in self.candidates
+            if self.scheme is not None and c.label in {label for label, _ in self.scheme.candidates}
+        ] or self.candidates
         self.tried = 0
         """HMACs computed by the search (each distinct key x algorithm x content)."""
         self.bodies_tried = 0
@@ -250,7 +254,7 @@ class DiagnosisSearch:
                 for key in keys:
                     for algorithm in dict.fromkeys(algorithms):
                         digest = self.digest(key.value, algorithm, label, content)
-                        candidate = self._match(digest)
+                        candidate = self._match(digest, tier.startswith("scheme"))
                         if (
                             candidate is None
                             and tier == "raw"
@@ -269,8 +273,8 @@ class DiagnosisSearch:
                 return explain_hit(self, hit), attempts, self.scheme
         return explain_nothing(self), attempts, self.scheme
 
-    def _match(self, digest: bytes) -> Candidate | None:
-        for candidate in self.candidates:
+    def _match(self, digest: bytes, scheme: bool = False) -> Candidate | None:
+        for candidate in self.scheme_candidates if scheme else self.candidates:
             if len(candidate.raw) == len(digest) and constant_time.bytes_eq(candidate.raw, digest):
                 return candidate
         return None
