@@ -195,6 +195,21 @@ def _newlines_stripped(data: bytes) -> bytes | None:
     return _changed(data, data.replace(b"\r", b"").replace(b"\n", b""))
 
 
+_INDENTED = re.compile(rb'[{,\[] {2,}["\d\[{tfn-]')
+
+
+def _indented_one_line(indent: int) -> Transform:
+    """Undo curl -d @file: a pretty file (ending in a newline) with its line breaks gone."""
+    pretty = _serializer(_pretty(indent), b"\n")
+
+    def run(data: bytes) -> bytes | None:
+        if b"\n" in data or not _INDENTED.search(data):
+            return None
+        return pretty(data)
+
+    return run
+
+
 #: Byte-level edits, cheapest and most common first.
 BYTE_EDITS: tuple[Edit, ...] = (
     Edit("newline-added", "a trailing newline was added",
@@ -249,6 +264,12 @@ BYTE_EDITS: tuple[Edit, ...] = (
 
 #: JSON re-serialisations: tried after the byte edits and their pairs.
 RESERIALIZATIONS: tuple[Edit, ...] = (
+    Edit("newlines-stripped", "every line break was removed (curl -d @file does this; "
+         "--data-binary keeps them)", _newlines_stripped,
+         _indented_one_line(2), False),
+    Edit("newlines-stripped-4", "every line break was removed (curl -d @file does this; "
+         "--data-binary keeps them)", _newlines_stripped,
+         _indented_one_line(4), False),
     Edit("compact", "the JSON was re-serialised: the signed bytes are compact JSON",
          _serializer(_compact), _serializer(_compact), False),
     Edit("compact-ascii", "the JSON was re-serialised: the signed bytes are compact JSON with "
@@ -261,12 +282,6 @@ RESERIALIZATIONS: tuple[Edit, ...] = (
          _serializer(_pretty(2)), _serializer(_pretty(2)), False),
     Edit("pretty-4", "the JSON was re-serialised: the signed bytes are pretty JSON (4 spaces)",
          _serializer(_pretty(4)), _serializer(_pretty(4)), False),
-    Edit("newlines-stripped", "every line break was removed (curl -d @file does this; "
-         "--data-binary keeps them)", _newlines_stripped,
-         lambda d: None if b"\n" in d else _serializer(_pretty(2), b"\n")(d), False),
-    Edit("newlines-stripped-4", "every line break was removed (curl -d @file does this; "
-         "--data-binary keeps them)", _newlines_stripped,
-         lambda d: None if b"\n" in d else _serializer(_pretty(4), b"\n")(d), False),
 )
 
 CATALOGUE = {edit.id: edit for edit in BYTE_EDITS + RESERIALIZATIONS}

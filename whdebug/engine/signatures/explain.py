@@ -43,8 +43,8 @@ def scheme_unverified(search: DiagnosisSearch) -> None:
         "SIG_UNSUPPORTED_SCHEME",
         f"the headers carry a {scheme.title} signature ({scheme.name}): {scheme.description}. "
         "The runtime verifies only an HMAC of the raw body, so it cannot verify this provider's "
-        "signatures (SIG_SCHEME_VERIFIED or SIG_SCHEME_MISMATCH says whether your secret is "
-        "right)",
+        "signatures (SIG_SCHEME_VERIFIED or SIG_SCHEME_MISMATCH says whether the secret "
+        "verifies)",
         f"no definition change makes {scheme.name} signatures pass; ask Karzoun for "
         f"{scheme.name} support, or use a provider option that signs the raw body or sends a "
         "static token (verification type header-token)",
