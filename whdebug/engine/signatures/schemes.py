@@ -118,7 +118,7 @@ def detect_scheme(request: CapturedRequest) -> Scheme | None:
             "standard-webhooks",
             "Standard Webhooks" if prefix == "webhook" else "Svix (Standard Webhooks)",
             "standard-webhooks {id}.{timestamp}.{body}",
-            lambda body: head + body,
+            _prefixed(head),
             _numbered(f"{prefix}-signature v1", items),
             timestamp or None,
             standard_webhooks_keys,
@@ -129,6 +129,10 @@ def detect_scheme(request: CapturedRequest) -> Scheme | None:
             "settings, whole, with its whsec_ prefix",
         )
     return None
+
+
+def _prefixed(head: bytes) -> Callable[[bytes], bytes]:
+    return lambda body: head + body
 
 
 def _numbered(label: str, items: list[str]) -> tuple[tuple[str, str], ...]:
