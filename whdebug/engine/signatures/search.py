@@ -4,7 +4,8 @@ Tiers run cheapest first: the provider scheme (when the headers show one), the r
 with every algorithm, the secret's other forms, the body edits under the scheme, the body
 edits (`edits.py`: single byte edits, their pairs, then re-serialisations), and finally
 timestamp-prefixed contents. The first tier with a match explains the failure
-(`explain.py`); when none matches, `explain.py` says why with the evidence it has.
+(`explain.py`, which the caller runs); when none matches, `explain.py` says why with the
+evidence it has.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from whdebug.engine.signatures.digests import (
     strip_runtime_prefix,
 )
 from whdebug.engine.signatures.edits import Variant, body_variants
-from whdebug.engine.signatures.explain import explain_hit, explain_nothing
 from whdebug.engine.signatures.schemes import (
     Scheme,
     detect_scheme,
@@ -246,7 +246,8 @@ class DiagnosisSearch:
                 ]),
             )
 
-    def run(self) -> tuple[str, list[Attempt], Scheme | None]:
+    def run(self) -> tuple[Hit | None, list[Attempt]]:
+        """The first combination that matches (None when nothing does) and every attempt."""
         attempts: list[Attempt] = []
         for tier, keys, algorithms, contents in self._tiers():
             hit: Hit | None = None
@@ -270,8 +271,8 @@ class DiagnosisSearch:
                 if hit is not None and variant is not None:
                     break  # body edits: the smallest explanation wins
             if hit is not None:
-                return explain_hit(self, hit), attempts, self.scheme
-        return explain_nothing(self), attempts, self.scheme
+                return hit, attempts
+        return None, attempts
 
     def _match(self, digest: bytes, scheme: bool = False) -> Candidate | None:
         for candidate in self.scheme_candidates if scheme else self.candidates:

@@ -30,6 +30,7 @@ from whdebug.engine.signatures.digests import (
     equal,
     strip_runtime_prefix,
 )
+from whdebug.engine.signatures.explain import explain_hit, explain_nothing
 from whdebug.engine.signatures.schemes import Scheme, detect_scheme, signature_like_headers
 from whdebug.engine.signatures.search import DiagnosisSearch, Evidence
 from whdebug.engine.signatures.secrets import Resolution, resolve_secret, secret_hint
@@ -214,8 +215,9 @@ def verify_signature(
         {(secret_bytes, algorithm, "raw-body"): digest},
         evidence,
     )
-    reason, attempts, scheme = search.run()
-    return result("fail", reason, [runtime_attempt, *attempts], scheme, searched=search)
+    hit, attempts = search.run()
+    reason = explain_hit(search, hit) if hit is not None else explain_nothing(search)
+    return result("fail", reason, [runtime_attempt, *attempts], search.scheme, searched=search)
 
 
 def _secret_status(resolution: Resolution | None) -> SecretStatus:
