@@ -14,13 +14,14 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 BOM = b"\xef\xbb\xbf"
 #: Bodies larger than this skip every variant (each costs a full HMAC).
 VARIANT_BODY_LIMIT = 4 * 1024 * 1024
 #: Bodies larger than this skip the pairs of edits.
-PAIR_BODY_LIMIT = 256 * 1024
+PAIR_BODY_LIMIT = 64 * 1024
 
 Transform = Callable[[bytes], bytes | None]
 
@@ -50,7 +51,9 @@ def _text(data: bytes) -> str | None:
         return None
 
 
+@lru_cache(maxsize=2)
 def _json(data: bytes) -> Any:
+    """The parsed body (cached: every re-serialisation of one body parses it once)."""
     try:
         return json.loads(data)
     except (ValueError, RecursionError):
@@ -86,21 +89,21 @@ def _unescape_html(data: bytes) -> bytes | None:
     return _changed(data, _HTML_ESCAPE.sub(char, data))
 
 
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
 def _escape_unicode(data: bytes) -> bytes | None:
+    if data.isascii():
+        return None
     text = _text(data)
     if text is None:
         return None
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if code < 0x80:
-            out.append(ch)
-        elif code > 0xFFFF:
-            code -= 0x10000
-            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-        else:
-            out.append(f"\\u{code:04x}")
-    return _changed(data, "".join(out).encode())
+    return _changed(data, re.sub(r"[^\x00-\x7f]", _escape_char, text).encode())
 
 
 def _unescape_unicode(data: bytes) -> bytes | None:
