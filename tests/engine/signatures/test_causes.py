@@ -107,3 +107,14 @@ def test_other_captures_verified_by_the_same_secret_are_evidence() -> None:
 def test_scheme_secret_kind_only_when_it_does_not_verify() -> None:
     report = replay("stripe-as-hmac")
     assert "SIG_SECRET_KIND" not in report.codes()
+
+
+def test_latin1_body_without_the_event_is_diagnosed_not_a_crash() -> None:
+    """Found by the edit property test: suggesting event paths decoded the whole body with
+    json.loads, which raised on Latin-1 bytes the projected parse had accepted."""
+    from factories import make_request, run, sign
+
+    signed = '{"_":["ß"]}'.encode()
+    report = run(make_request(signed.decode().encode("latin-1"), signature=sign(signed)))
+    assert report.codes()[0] == "SIG_BODY_MODIFIED"
+    assert "sent encoded as Latin-1" in report.findings[0].message
