@@ -304,7 +304,7 @@ def explain_nothing(search: DiagnosisSearch) -> str:
             f"the secret is wrong, or the body was changed after signing.{found}",
             f"copy {scheme.secret_help} into {where}",
         )
-        return f"{scheme.title} signature: your secret does not verify it ({tried})"
+        return f"{scheme.title} signature: your secret does not verify it"
     if not search.candidates:
         context.add(
             "SIG_MISMATCH",
@@ -314,7 +314,7 @@ def explain_nothing(search: DiagnosisSearch) -> str:
         )
         return "received value is not a digest"
     if kinds:
-        return f"the secret is not a signing secret ({tried})"
+        return "the secret is not a signing secret"
     context.add(
         "SIG_MISMATCH",
         f"no secret, algorithm, encoding or body variant reproduces {search.header_name} "
@@ -324,7 +324,7 @@ def explain_nothing(search: DiagnosisSearch) -> str:
         fix + "; if the secret is right, send the body exactly as signed (--expected-body FILE "
         "checks the bytes the sender says it signed)",
     )
-    return f"wrong secret or changed body: nothing matched ({tried})"
+    return "wrong secret or changed body"
 
 
 def shorten(value: str, limit: int = 60) -> str:
