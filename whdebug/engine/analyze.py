@@ -87,11 +87,9 @@ def analyze(
             prefetch.close()
 
 
-def _evidence(options: AnalysisOptions) -> Evidence | None:
-    if options.expected_body is None and not options.peers:
-        return None
+def _evidence(options: AnalysisOptions, secret_set: SecretSet) -> Evidence:
     name, expected = options.expected_body or ("--expected-body", None)
-    return Evidence(options.peers, expected, name)
+    return Evidence(options.peers, expected, name, secret_set)
 
 
 def _analyze(
@@ -127,7 +125,7 @@ def _analyze(
         nullish=options.nullish,
         diagnose=options.diagnose and not challenge.detected,
         prefetch=prefetch,
-        evidence=_evidence(options),
+        evidence=_evidence(options, secret_set),
     )
     response_status, _ = response_of(plan)
 

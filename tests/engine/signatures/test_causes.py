@@ -118,3 +118,16 @@ def test_latin1_body_without_the_event_is_diagnosed_not_a_crash() -> None:
     report = run(make_request(signed.decode().encode("latin-1"), signature=sign(signed)))
     assert report.codes()[0] == "SIG_BODY_MODIFIED"
     assert "sent encoded as Latin-1" in report.findings[0].message
+
+
+def test_the_quoted_difference_never_shows_part_of_a_secret() -> None:
+    """The bytes around the first difference are cut at 12; a secret the cut crosses is
+    masked whole, not left half shown."""
+    from factories import SECRET, make_request, run, sign
+
+    signed = ('{"event":"contact.created","k":"' + SECRET + '\\/x"}').encode()
+    report = run(make_request(signed.replace(b"\\/", b"/"), signature=sign(signed)))
+    finding = next(f for f in report.findings if f.code == "SIG_BODY_MODIFIED")
+    assert "first difference at byte" in finding.message
+    assert SECRET[-8:] not in encode_report(report)
+    assert "********\\\\/x" in finding.message

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -356,14 +356,25 @@ def body_variants(body: bytes) -> Iterator[Variant]:
                 yield Variant((edit, BYTE_EDITS[1]), with_newline)
 
 
-def describe_difference(signed: bytes, received: bytes, context: int = 12) -> str:
-    """Lengths and the first differing bytes of the signed and the received body."""
+def describe_difference(signed: bytes, received: bytes, secrets: Sequence[str] = (),
+                        context: int = 12) -> str:
+    """Lengths and the first differing bytes of the signed and the received body; any form
+    of a secret near them is shown as asterisks, also one the cut would leave half shown."""
     limit = min(len(signed), len(received))
     start = next((i for i in range(limit) if signed[i] != received[i]), limit)
     lo = max(0, start - context)
+    forms = [form.encode("utf-8", "replace") for form in secrets if form]
+    reach = max((len(form) for form in forms), default=0)
 
     def show(data: bytes) -> str:
-        piece = data[lo : start + context]
+        wide_lo = max(0, lo - reach)
+        wide = bytearray(data[wide_lo : start + context + reach])
+        for form in forms:
+            at = wide.find(form)
+            while at != -1:
+                wide[at : at + len(form)] = b"*" * len(form)
+                at = wide.find(form, at + len(form))
+        piece = bytes(wide[lo - wide_lo : lo - wide_lo + start + context - lo])
         text = repr(piece)[2:-1]
         return ("…" if lo else "") + text + ("…" if start + context < len(data) else "")
 

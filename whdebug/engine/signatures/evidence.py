@@ -95,7 +95,7 @@ def _expected_body(search: DiagnosisSearch, evidence: list[str]) -> str | None:
         evidence.append(f"{name} is byte for byte the body received, so the bytes were not "
                         "changed: the secret is wrong")
         return None
-    difference = describe_difference(expected, received)
+    difference = describe_difference(expected, received, search.secret_forms())
     if search.verifies(expected):
         search.context.add(
             "SIG_BODY_MODIFIED",

@@ -54,12 +54,13 @@ def scheme_unverified(search: DiagnosisSearch) -> None:
 def _body_modified(search: DiagnosisSearch, hit: Hit) -> str:
     variant = hit.variant
     assert variant is not None
-    received = search.request.body
+    difference = describe_difference(variant.content, search.request.body,
+                                     search.secret_forms())
     search.context.add(
         "SIG_BODY_MODIFIED",
         f"the signature matches the body before this change: {variant.transit}. The bytes "
         "received are not the bytes that were signed (a proxy, tunnel, framework or test "
-        f"script changed them): {describe_difference(variant.content, received)}. Found after "
+        f"script changed them): {difference}. Found after "
         f"{search.bodies_tried} body variants",
         "send the body exactly as signed (curl --data-binary @file, not -d or --json; no "
         "JSON re-serialisation or charset conversion in between; read the raw request body "

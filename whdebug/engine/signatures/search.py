@@ -45,6 +45,7 @@ from whdebug.engine.signatures.schemes import (
 )
 from whdebug.engine.signatures.secrets import secret_hint
 from whdebug.model.request import CapturedRequest
+from whdebug.model.secrecy import SecretSet
 
 Content = tuple[str, bytes, Variant | None]
 
@@ -56,6 +57,8 @@ class Evidence:
     peers: Sequence[CapturedRequest] = ()
     expected_body: bytes | None = None
     expected_name: str = "--expected-body"
+    secrets: SecretSet | None = None
+    """Every secret of the run: masked in the body bytes a finding quotes."""
 
 
 class DiagnosisSearch:
@@ -95,6 +98,15 @@ class DiagnosisSearch:
         """Body variants tried (edits of the received bytes)."""
         self.notes: list[str] = []
         """The evidence gathered when nothing matched."""
+
+    def secret_forms(self) -> tuple[str, ...]:
+        """The texts to mask where a finding quotes body bytes."""
+        if self.evidence.secrets is not None:
+            return self.evidence.secrets.forms
+        resolution = self.context.resolution
+        if resolution is None:
+            return ()
+        return tuple(v for v in (resolution.credentials_value, resolution.auth_config_value) if v)
 
     def secret_hint(self, source: str | None) -> str | None:
         resolution = self.context.resolution
