@@ -218,7 +218,7 @@ BYTE_EDITS: tuple[Edit, ...] = (
     Edit("newline-added", "a trailing newline was added",
          lambda d: d + b"\n", lambda d: d[:-1] if d.endswith(b"\n") and not d.endswith(
              b"\r\n") else None),
-    Edit("newline-removed", "the trailing newline was removed",
+    Edit("newline-removed", "the trailing newline was removed (curl -d @file does this)",
          lambda d: d[:-1] if d.endswith(b"\n") and not d.endswith(b"\r\n") else None,
          lambda d: d + b"\n" if not d.endswith(b"\n") else None),
     Edit("crlf-added", "a trailing CRLF was added",
