@@ -257,7 +257,8 @@ BYTE_EDITS: tuple[Edit, ...] = (
          _utf8_result(_non_ascii(_transcode("utf-8", "latin-1")))),
     Edit("cp1252-mojibake", "the UTF-8 bytes were decoded as Windows-1252 and encoded again "
          "as UTF-8 (mojibake: é became Ã©)",
-         _non_ascii(_transcode("cp1252", "utf-8")), _non_ascii(_transcode("utf-8", "cp1252"))),
+         _non_ascii(_transcode("cp1252", "utf-8")),
+         _utf8_result(_non_ascii(_transcode("utf-8", "cp1252")))),
     Edit("latin1-reencoded", "the Latin-1 bytes that were signed were re-encoded as UTF-8",
          _non_utf8(_non_ascii(_transcode("latin-1", "utf-8")), source=True),
          _non_utf8(_non_ascii(_transcode("utf-8", "latin-1")))),
