@@ -114,3 +114,19 @@ def test_plain_wrong_secret_is_both_possibilities_and_not_a_body_change() -> Non
     assert report.signature.search is not None
     assert f"{report.signature.search.combinations} combinations tried" in message
     assert SECRET not in message
+
+
+def test_scheme_secret_with_a_pasted_newline_is_a_format_problem() -> None:
+    import hmac
+
+    secret, ts = "whsec_fixtureStripeSigningSecret", "1764000000"
+    v1 = hmac.new(secret.encode(), f"{ts}.".encode() + BODY, "sha256").hexdigest()
+    definition = make_definition(verification={**VERIFY, "headerName": "Stripe-Signature"})
+    request = make_request(BODY, signature=None,
+                           headers=[("Stripe-Signature", f"t={ts},v1={v1}")])
+    report = run(request, definition, credentials={"webhookSecret": secret + "\n"},
+                 now=datetime.fromtimestamp(int(ts), UTC))
+    finding = next(f for f in report.findings if f.code == "SIG_SECRET_FORMAT")
+    assert "surrounding whitespace" in finding.message
+    assert finding.fix == "remove the whitespace from credentials.webhookSecret"
+    assert "SIG_SCHEME_MISMATCH" not in report.codes()

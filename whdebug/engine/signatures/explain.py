@@ -85,7 +85,15 @@ def _explain_scheme(search: DiagnosisSearch, hit: Hit) -> str:
             f"{_runtime_source(search)}.{name}",
         )
         reasons.append(f"{key.source} secret")
-    if not key.canonical:
+    if key.variant == "trimmed":
+        add(
+            "SIG_SECRET_FORMAT",
+            f"the {scheme.title} signature verifies only with {key.source}.{name} trimmed: the "
+            "stored secret has surrounding whitespace (a pasted newline or space)",
+            f"remove the whitespace from {key.source}.{name}",
+        )
+        reasons.append("secret trimmed")
+    elif not key.canonical:
         add(
             "SIG_SECRET_FORMAT",
             f"the {scheme.title} signature matches only when the {key.source} secret is used "
