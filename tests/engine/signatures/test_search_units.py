@@ -130,3 +130,18 @@ def test_scheme_secret_with_a_pasted_newline_is_a_format_problem() -> None:
     assert "surrounding whitespace" in finding.message
     assert finding.fix == "remove the whitespace from credentials.webhookSecret"
     assert "SIG_SCHEME_MISMATCH" not in report.codes()
+
+
+def test_stripe_mismatch_names_the_mode_of_the_delivery() -> None:
+    import hmac
+
+    body = json.dumps({"id": "evt_1", "livemode": False, "type": "charge.succeeded"}).encode()
+    ts = "1764000000"
+    v1 = hmac.new(b"whsec_testModeSecret", f"{ts}.".encode() + body, "sha256").hexdigest()
+    definition = make_definition(verification={**VERIFY, "headerName": "Stripe-Signature"})
+    request = make_request(body, signature=None, headers=[("Stripe-Signature", f"t={ts},v1={v1}")])
+    report = run(request, definition, credentials={"webhookSecret": "whsec_liveModeSecret"},
+                 now=datetime.fromtimestamp(int(ts), UTC))
+    finding = next(f for f in report.findings if f.code == "SIG_SCHEME_MISMATCH")
+    assert "1 signature value" in finding.message
+    assert "test-mode delivery (livemode: false)" in finding.message

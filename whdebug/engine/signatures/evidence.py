@@ -78,6 +78,9 @@ def mismatch_evidence(search: DiagnosisSearch) -> tuple[str | None, list[str]]:
     if length:
         evidence.append(length)
     evidence += _reserialized(search.request.body)
+    mode = _stripe_mode(search)
+    if mode:
+        evidence.append(mode)
     peers = _peers(search)
     if peers:
         evidence.append(peers)
@@ -146,6 +149,21 @@ def _reserialized(body: bytes) -> list[str]:
         strong.append("no \\/ or \\u escapes")
     return ["the body looks re-serialised (" + ", ".join(strong) + "): a re-serialisation "
             "that reorders keys or rewrites numbers (1.0 -> 1) cannot be undone"]
+
+
+def _stripe_mode(search: DiagnosisSearch) -> str | None:
+    if search.scheme is None or search.scheme.name != "stripe":
+        return None
+    try:
+        document = json.loads(search.request.body)
+    except (ValueError, RecursionError):
+        return None
+    livemode = document.get("livemode") if isinstance(document, dict) else None
+    if not isinstance(livemode, bool):
+        return None
+    mode = "live" if livemode else "test"
+    return (f"the event is a {mode}-mode delivery (livemode: {str(livemode).lower()}): it is "
+            f"signed with the secret of a {mode}-mode endpoint (or of `stripe listen`)")
 
 
 def _objects(document: Any) -> list[dict[str, Any]]:

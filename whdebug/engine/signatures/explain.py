@@ -308,7 +308,7 @@ def explain_nothing(search: DiagnosisSearch) -> str:
         context.add(
             "SIG_SCHEME_MISMATCH",
             f"your {where} secret ({search.secret_hint(resolution.resolved_from)}) does not "
-            f"verify the {scheme.title} signature ({len(scheme.candidates)} value(s), over "
+            f"verify the {scheme.title} signature ({_values(len(scheme.candidates))}, over "
             f"{scheme.label.split(' ', 1)[1]} with {scheme.derivation} as the key; {tried}): "
             f"the secret is wrong, or the body was changed after signing.{found}",
             f"copy {scheme.secret_help} into {where}",
@@ -334,6 +334,10 @@ def explain_nothing(search: DiagnosisSearch) -> str:
         "checks the bytes the sender says it signed)",
     )
     return "wrong secret or changed body"
+
+
+def _values(count: int) -> str:
+    return "1 signature value" if count == 1 else f"{count} signature values"
 
 
 def shorten(value: str, limit: int = 60) -> str:
