@@ -35,16 +35,18 @@ def _runtime_source(search: DiagnosisSearch) -> str | None:
     return resolution.resolved_from if resolution else None
 
 
-def scheme_unverified(search: DiagnosisSearch) -> None:
-    """The runtime cannot verify the provider's scheme, whatever the secret."""
+def scheme_unverified(search: DiagnosisSearch, verdict: bool = True) -> None:
+    """The runtime cannot verify the provider's scheme, whatever the secret (`verdict`: a
+    finding on the secret under the scheme follows)."""
     scheme = search.scheme
     assert scheme is not None
     search.context.add(
         "SIG_UNSUPPORTED_SCHEME",
         f"the headers carry a {scheme.title} signature ({scheme.name}): {scheme.description}. "
         "The runtime verifies only an HMAC of the raw body, so it cannot verify this provider's "
-        "signatures (SIG_SCHEME_VERIFIED or SIG_SCHEME_MISMATCH says whether the secret "
-        "verifies)",
+        "signatures"
+        + (" (SIG_SCHEME_VERIFIED or SIG_SCHEME_MISMATCH says whether the secret verifies)"
+           if verdict else ""),
         f"no definition change makes {scheme.name} signatures pass; ask Karzoun for "
         f"{scheme.name} support, or use a provider option that signs the raw body or sends a "
         "static token (verification type header-token)",
@@ -266,7 +268,7 @@ def explain_hit(search: DiagnosisSearch, hit: Hit) -> str:
     if hit.variant is not None:
         reasons.append(_body_modified(search, hit))
     if search.scheme is not None:
-        scheme_unverified(search)
+        scheme_unverified(search, verdict=False)
     return "matches only with: " + ", ".join(reasons) if reasons else "matches after correction"
 
 
@@ -280,7 +282,7 @@ def explain_nothing(search: DiagnosisSearch) -> str:
     proven, evidence = mismatch_evidence(search)
     if proven is not None:
         if search.scheme is not None:
-            scheme_unverified(search)
+            scheme_unverified(search, verdict=False)
         return proven
     tried = (
         f"{search.tried + 1} combinations tried"
