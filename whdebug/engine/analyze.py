@@ -22,6 +22,7 @@ from whdebug.engine.report import (
     finding,
 )
 from whdebug.engine.signatures.digests import DigestThread, prefetch_runtime_digest
+from whdebug.engine.signatures.search import Evidence
 from whdebug.engine.signatures.verify import verify_signature
 from whdebug.engine.steps.challenge import detect_challenge
 from whdebug.engine.steps.customers import extract_customer
@@ -44,6 +45,11 @@ class AnalysisOptions:
     """Resolve the secret with `??` (keep an empty credential) instead of `||`."""
     diagnose: bool = True
     """Search for what would have matched when verification fails."""
+    expected_body: tuple[str, bytes] | None = None
+    """(name, bytes) the sender says it signed (`replay --expected-body FILE`)."""
+    peers: tuple[CapturedRequest, ...] = ()
+    """Other requests of this replay: a failing signature checks whether its secret verifies
+    them (evidence for "wrong secret" against "changed body")."""
 
 
 DEFAULT_OPTIONS = AnalysisOptions()
@@ -81,6 +87,11 @@ def analyze(
             prefetch.close()
 
 
+def _evidence(options: AnalysisOptions, secret_set: SecretSet) -> Evidence:
+    name, expected = options.expected_body or ("--expected-body", None)
+    return Evidence(options.peers, expected, name, secret_set)
+
+
 def _analyze(
     capture: Capture,
     plan: Plan,
@@ -114,6 +125,7 @@ def _analyze(
         nullish=options.nullish,
         diagnose=options.diagnose and not challenge.detected,
         prefetch=prefetch,
+        evidence=_evidence(options, secret_set),
     )
     response_status, _ = response_of(plan)
 

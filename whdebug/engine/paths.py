@@ -121,7 +121,9 @@ class Body:
             self._parse()
         if self._document is MISSING and self._projected is not MISSING:
             document = _decode_whole(self.raw)
-            self._document = json.loads(self.raw) if document is MISSING else document
+            # Node reads a body as UTF-8 with U+FFFD for invalid bytes; so does this
+            self._document = (json.loads(self.raw.decode("utf-8", "replace"))
+                              if document is MISSING else document)
         return self._document
 
     def select(self, path: BodyPath) -> list[Any]:

@@ -39,6 +39,13 @@ FINDING_CODES: dict[str, Severity] = {
     "SIG_PING": "info",
     "SIG_HEADER_NAME": "error",
     "SIG_CHALLENGE_ORDER": "info",
+    "SIG_SCHEME_VERIFIED": "info",
+    "SIG_SCHEME_MISMATCH": "error",
+    "SIG_SECRET_KIND": "error",
+    "SIG_SIGNATURE_PREFIX": "error",
+    "SIG_HEADER_EMPTY": "error",
+    "SIG_ROTATED_SECRET": "warning",
+    "SIG_TIMESTAMP_MILLISECONDS": "warning",
     # event
     "EVT_NOT_FOUND": "error",
     "EVT_FALLBACK_USED": "info",
@@ -226,6 +233,17 @@ class SecretStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchSummary:
+    """How much the diagnosis search tried, and the evidence when nothing matched."""
+
+    combinations: int
+    """HMACs computed (each distinct secret form x algorithm x signed content)."""
+    body_variants: int
+    """Edited bodies tried (edits.py: byte edits, their pairs, re-serialisations)."""
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SignatureResult:
     type: str | None
     header: str | None
@@ -239,6 +257,8 @@ class SignatureResult:
     scheme: str | None = None
     """A provider signing scheme recognised in the headers (slack, stripe, ...)."""
     timestamp_age_seconds: float | None = None
+    search: SearchSummary | None = None
+    """Set when verification failed and the diagnosis search ran."""
 
 
 @dataclass(frozen=True, slots=True)
