@@ -212,7 +212,7 @@ def _analyze(
         steps.append(Step("dedupe", "pass", f"transaction id {transaction.id!r} is new"))
 
     customer, customer_findings = extract_customer(plan.customer, event.value, body)
-    sync, sync_findings = check_sync(plan.sync, event.value, body)
+    sync, sync_findings = check_sync(plan.sync, event.value, body, plan.trigger_events)
     findings += customer_findings + sync_findings
 
     triggers, trigger_findings = match_triggers(

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from whdebug.engine.patches import PatchOp
+
 REPORT_SCHEMA = "whdebug.report/1"
 SUMMARY_SCHEMA = "whdebug.summary/1"
 
@@ -158,6 +160,9 @@ class Finding(msgspec.Struct, frozen=True, omit_defaults=True):
     customer, sync, match, definition, or the troubleshooting command's own step."""
     pointer: str | None = None
     """JSON pointer into the definition that the fix applies to, when there is one."""
+    patch: tuple[PatchOp, ...] | None = None
+    """The fix as RFC 6902 JSON Patch operations on the definition, when it is mechanical
+    (`"patch"` in JSON only when set); applied, it removes the finding and adds no error."""
 
 
 def finding(
@@ -168,16 +173,19 @@ def finding(
     step: str | None = None,
     severity: Severity | None = None,
     pointer: str | None = None,
+    patch: tuple[PatchOp, ...] | None = None,
 ) -> Finding:
     """A finding with the code's default severity unless one is given."""
     default = FINDING_CODES.get(code) or TROUBLESHOOTING_CODES[code]
-    return Finding(code, severity or default, message, fix, step, pointer)
+    return Finding(code, severity or default, message, fix, step, pointer, patch or None)
 
 
 def diagnosis(code: str, message: str, fix: str | None = None, *, step: str,
-              severity: Severity | None = None, pointer: str | None = None) -> Finding:
+              severity: Severity | None = None, pointer: str | None = None,
+              patch: tuple[PatchOp, ...] | None = None) -> Finding:
     """A finding of a troubleshooting command (`finding` with its step required)."""
-    return finding(code, message, fix, step=step, severity=severity, pointer=pointer)
+    return finding(code, message, fix, step=step, severity=severity, pointer=pointer,
+                   patch=patch)
 
 
 @dataclass(frozen=True, slots=True)

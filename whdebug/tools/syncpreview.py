@@ -17,7 +17,7 @@ from whdebug.engine.paths import MISSING, Body, iter_leaves, js_string, parse_bo
 from whdebug.engine.plan import EventExtractionSpec, compile_definition
 from whdebug.engine.report import Finding, diagnosis
 from whdebug.engine.steps.events import extract_event
-from whdebug.engine.steps.triggers import near_miss_reason
+from whdebug.engine.steps.sync import handler_without_trigger_fix, no_handler_finding
 from whdebug.errors import RequestFileError
 from whdebug.formats.read import parse_file
 from whdebug.model.definition import Definition
@@ -159,14 +159,9 @@ def _preview(definition: Definition, extraction: EventExtractionSpec | None,
         return SamplePreview(name, event, None, None, None, None, None, (), tuple(findings))
     handler = handlers.get(event)
     if not isinstance(handler, dict):
-        close = [key for key in handlers if near_miss_reason(event, key)]
-        fix = (f"rename handler {close[0]!r} to {event!r}" if close
-               else "nothing to do if this event carries no order or cart; otherwise add "
-                    f'sync.webhooks.handlers["{event}"]')
-        findings.append(diagnosis(
-            "SYNC_NO_HANDLER", f"{name}: no sync.webhooks.handlers entry for {event!r}: no "
-            f"record is written (handlers: {', '.join(handlers)})", fix, step="sync",
-            severity="warning" if close else "info", pointer="/sync/webhooks/handlers"))
+        findings.append(no_handler_finding(event, handlers, definition.trigger_events,
+                                           prefix=f"{name}: ",
+                                           listing=f" (handlers: {', '.join(handlers)})"))
         return SamplePreview(name, event, None, None, None, None, None, (), tuple(findings))
     pointer = f"/sync/webhooks/handlers/{_escape(event)}"
     if "recordType" in handler or ("mapping" in handler and "resource" not in handler):
@@ -465,17 +460,16 @@ def _definition_findings(definition: Definition) -> list[Finding]:
             "already exists", "remove webhook.ecommerce", step="sync",
             pointer="/webhook/ecommerce"))
     events = definition.trigger_events
+    plan = compile_definition(definition)
     for event in handlers:
         if event in events:
             continue
-        close = [e for e in events if near_miss_reason(event, e)]
-        fix = (f'rename the handler to "{close[0]}"' if close
-               else f'add a trigger with event "{event}" (or rename the handler)')
+        fix, patch = handler_without_trigger_fix(event, handlers, plan.triggers, plan.ns)
         findings.append(diagnosis(
             "DEF_HANDLER_WITHOUT_TRIGGER", f'handler "{event}" matches no triggers[].event: '
             "handler keys must be the exact event strings the webhook extraction produces, each "
             "listed as a trigger", fix, step="sync",
-            pointer=f"/sync/webhooks/handlers/{_escape(event)}"))
+            pointer=f"/sync/webhooks/handlers/{_escape(event)}", patch=patch))
     return findings
 
 

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator, Sequence
 
 from whdebug.engine._specs import TriggerSpec
+from whdebug.engine.patches import PatchOp, add
+from whdebug.engine.patches import replace as replace_op
 from whdebug.engine.paths import Body, iter_leaves, js_string
 from whdebug.engine.report import (
     EventResult,
@@ -19,6 +21,7 @@ from whdebug.engine.report import (
 from whdebug.model.request import CapturedRequest
 
 _SEPARATORS = re.compile(r"[\s._/:\-]+")
+_NS = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _SPLIT_ON = (".", "/", ":")
 MAX_SUGGESTIONS = 6
 
@@ -62,9 +65,11 @@ def match_triggers(
                 "EVT_NO_TRIGGER",
                 "the definition has no triggers",
                 "add triggers[] entries with "
-                f'"type": "miniapps:{ns}" and the provider\'s event names',
+                f'"type": "{trigger_type(ns)}" and the provider\'s event names'
+                + (f", starting with {value!r}" if value else ""),
                 step="match",
                 pointer="/triggers",
+                patch=add_trigger_patch(value, triggers, ns) if value else None,
             )
         )
         return TriggerResult((), ambiguous), findings
@@ -72,20 +77,7 @@ def match_triggers(
     near = tuple(_near_misses(value, unexplained)) if value else ()
     suggestions = tuple(suggest_paths(unexplained, request, body))
     if value is not None and value != "":
-        closest = near[0].event if near else None
-        findings.append(
-            finding(
-                "EVT_NO_TRIGGER",
-                f"event {value!r} matches no trigger (configured: {_listing(events)})",
-                (
-                    f"rename the trigger event to {value!r}"
-                    if closest is None
-                    else f"rename trigger {closest!r} to {value!r}, exactly, or fix the extraction"
-                ),
-                step="match",
-                pointer="/triggers",
-            )
-        )
+        findings.append(_no_trigger(value, events, near, first_index, triggers, ns))
     for miss in near:
         index = first_index[miss.event]
         findings.append(
@@ -95,6 +87,7 @@ def match_triggers(
                 f"set triggers[{index}].event to {value!r} (matching is exact and case-sensitive)",
                 step="match",
                 pointer=f"/triggers/{index}/event",
+                patch=(replace_op(f"/triggers/{index}/event", value),),
             )
         )
     for suggestion in suggestions:
@@ -109,6 +102,63 @@ def match_triggers(
             )
         )
     return TriggerResult((), ambiguous, near, suggestions), findings
+
+
+def _no_trigger(value: str, events: list[str], near: tuple[NearMiss, ...],
+                first_index: dict[str, int], triggers: Sequence[TriggerSpec],
+                ns: str | None) -> Finding:
+    """EVT_NO_TRIGGER: add a trigger for the event; rename one only when it is a near miss
+    (renaming a trigger that other deliveries match would break them)."""
+    message = f"event {value!r} matches no trigger (configured: {_listing(events)})"
+    if near:
+        index = first_index[near[0].event]
+        fix = (f"set triggers[{index}].event ({near[0].event!r}, {near[0].reason}) to "
+               f"{value!r}, exactly, or fix the extraction if the provider really sends "
+               f"{near[0].event!r}")
+        patch: tuple[PatchOp, ...] = (replace_op(f"/triggers/{index}/event", value),)
+    else:
+        fix = (f"add a trigger for {value!r} (type \"{trigger_type(ns)}\"), or ignore this "
+               "delivery if no automation should start from it")
+        patch = add_trigger_patch(value, triggers, ns)
+    return finding("EVT_NO_TRIGGER", message, fix, step="match", pointer="/triggers",
+                   patch=patch)
+
+
+def kebab_ns(ns: str | None) -> str | None:
+    """The namespace as DEF_NS_FORMAT fixes it (`crm_Pro` -> `crm-pro`); a valid one as is."""
+    if not ns or _NS.match(ns):
+        return ns
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", ns).lower()
+    fixed = re.sub(r"^[^a-z]+", "", re.sub(r"[^a-z0-9]+", "-", spaced)).strip("-")
+    return fixed or "my-service"
+
+
+def trigger_type(ns: str | None) -> str:
+    """`miniapps:{ns}` for the namespace once DEF_NS_FORMAT's fix is applied."""
+    return f"miniapps:{kebab_ns(ns) or '{ns}'}"
+
+
+def new_trigger(event: str, triggers: Sequence[TriggerSpec], ns: str | None) -> dict[str, object]:
+    """A trigger for `event` shaped like the definition's first one (the docs' fields)."""
+    label = " ".join(word.capitalize() for word in _SEPARATORS.split(event) if word) or event
+    trigger: dict[str, object] = {"type": trigger_type(ns), "event": event}
+    template = dict(triggers[0].fields) if triggers else {
+        "img": "automation3.svg", "icon": "zap", "isCustom": False}
+    for key, value in template.items():
+        trigger.setdefault(key, value)
+    trigger["type"], trigger["event"] = trigger_type(ns), event
+    trigger["label"] = label
+    trigger["description"] = f"Fires when the provider sends {event!r}."
+    return trigger
+
+
+def add_trigger_patch(event: str, triggers: Sequence[TriggerSpec],
+                      ns: str | None) -> tuple[PatchOp, ...]:
+    """The JSON Patch that adds a trigger for `event` at the end of triggers[]."""
+    trigger = new_trigger(event, triggers, ns)
+    if triggers:
+        return (add("/triggers/-", trigger),)
+    return (add("/triggers", [trigger]),)
 
 
 def _listing(events: list[str], limit: int = 8) -> str:

@@ -1,0 +1,151 @@
+"""Fixes never make things worse: checked on definitions written the way Karzoun's docs write
+them (tests/docs_corpus), each fix applied as its JSON Patch."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from factories import NOW, make_request, sign
+from paths import REPO
+
+from whdebug.engine import analyze
+from whdebug.engine.lint.definition import check_definition
+from whdebug.engine.patches import apply_patch
+from whdebug.engine.report import Finding
+from whdebug.model.definition import Definition, load_definition
+from whdebug.model.request import Secrets
+
+CORPUS = REPO / "tests" / "docs_corpus"
+
+
+def docs(name: str) -> dict[str, Any]:
+    return copy.deepcopy(load_definition(CORPUS / name).data)
+
+
+def only(findings: list[Finding], code: str) -> Finding:
+    found = [f for f in findings if f.code == code]
+    assert len(found) == 1, [(f.code, f.message) for f in findings]
+    return found[0]
+
+
+def errors(findings: list[Finding]) -> set[tuple[str, str | None]]:
+    return {(f.code, f.pointer) for f in findings if f.severity == "error"}
+
+
+# --- DEF_HANDLER_WITHOUT_TRIGGER ----------------------------------------------------------
+
+
+def test_docs_salla_extra_handler_is_not_renamed_onto_an_existing_handler() -> None:
+    """The docs' Salla example has a "customer.created" handler and no such trigger; renaming
+    it to "order.created" would overwrite the order handler."""
+    data = docs("salla.js")
+    found = only(check_definition(Definition(data)), "DEF_HANDLER_WITHOUT_TRIGGER")
+    assert "order.created" not in (found.fix or "")
+    assert 'add a trigger with event "customer.created"' in (found.fix or "")
+    assert found.patch is not None
+    fixed = apply_patch(data, found.patch)
+    assert fixed["sync"]["webhooks"]["handlers"] == data["sync"]["webhooks"]["handlers"]
+    assert [t["event"] for t in fixed["triggers"]][-1] == "customer.created"
+    after = check_definition(Definition(fixed))
+    assert not [f for f in after if f.code == "DEF_HANDLER_WITHOUT_TRIGGER"]
+    assert errors(after) <= errors(check_definition(Definition(data)))
+
+
+def test_handler_near_miss_is_renamed_when_the_name_is_free() -> None:
+    data = docs("salla.js")
+    handlers = data["sync"]["webhooks"]["handlers"]
+    handlers["order.status.update"] = handlers.pop("order.status.updated")
+    del handlers["customer.created"]
+    found = only(check_definition(Definition(data)), "DEF_HANDLER_WITHOUT_TRIGGER")
+    assert 'to "order.status.updated"' in (found.fix or "")
+    assert found.patch is not None
+    fixed = apply_patch(data, found.patch)
+    assert "order.status.updated" in fixed["sync"]["webhooks"]["handlers"]
+    assert not [f for f in check_definition(Definition(fixed))
+                if f.code == "DEF_HANDLER_WITHOUT_TRIGGER"]
+
+
+def test_sync_command_and_check_agree_on_the_docs_salla_handler() -> None:
+    from whdebug.tools.syncpreview import preview_sync
+
+    preview = preview_sync(Definition(docs("salla.js")), [])
+    found = only(list(preview.findings), "DEF_HANDLER_WITHOUT_TRIGGER")
+    assert "order.created" not in (found.fix or "")
+    assert "customer.created" in (found.fix or "")
+
+
+# --- EVT_NO_TRIGGER -----------------------------------------------------------------------
+
+
+def _shopify_request(topic: str, order_id: int = 820982911946154508) -> Any:
+    body = json.dumps({"id": order_id, "admin_graphql_api_id":
+                       f"gid://shopify/Order/{order_id}", "email": "jon@example.com"}).encode()
+    return make_request(body, signature=None, path="/miniapps/shopify/webhooks", headers=[
+        ("X-Shopify-Topic", topic), ("X-Shopify-Hmac-Sha256", sign(body, "shpss", "base64"))])
+
+
+def _shopify_report(topic: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    definition = Definition(data or docs("shopify.js"))
+    return analyze(_shopify_request(topic, **kwargs), definition,
+                   Secrets({}, {"webhookSecret": "shpss"}), now=NOW)
+
+
+def test_no_trigger_fix_adds_a_trigger_instead_of_renaming_one() -> None:
+    report = _shopify_report("orders/paid")
+    found = only(list(report.findings), "EVT_NO_TRIGGER")
+    assert found.fix is not None and "add a trigger" in found.fix and "rename" not in found.fix
+    assert "'orders/paid'" in found.fix
+    assert found.patch is not None
+    data = docs("shopify.js")
+    fixed = apply_patch(data, found.patch)
+    assert [t["event"] for t in fixed["triggers"]] == ["orders/create", "orders/updated",
+                                                      "orders/paid"]
+    assert fixed["triggers"][-1]["type"] == "miniapps:shopify"
+    assert _shopify_report("orders/paid", fixed).outcome.status == "fires"
+    assert _shopify_report("orders/create", fixed).outcome.status == "fires"
+    assert errors(check_definition(Definition(fixed))) <= errors(check_definition(
+        Definition(data)))
+
+
+def test_no_trigger_names_the_trigger_only_for_a_near_miss() -> None:
+    report = _shopify_report("orders/updatd")
+    found = only(list(report.findings), "EVT_NO_TRIGGER")
+    assert "'orders/updated'" in (found.fix or "")
+    near = only(list(report.findings), "EVT_NEAR_MISS")
+    assert near.patch is not None
+    fixed = apply_patch(docs("shopify.js"), near.patch)
+    assert _shopify_report("orders/updatd", fixed).outcome.status == "fires"
+
+
+# --- DEF_NS_FORMAT and the values derived from ns -----------------------------------------
+
+
+def test_trigger_type_fix_uses_the_fixed_ns() -> None:
+    data = docs("crm-pro.js")
+    data["triggers"][1]["type"] = "miniapps:crm-pro"
+    findings = check_definition(Definition(data))
+    ns = only(findings, "DEF_NS_FORMAT")
+    assert '"crm-pro"' in (ns.fix or "")
+    for found in findings:
+        assert "crm_Pro" not in (found.fix or ""), found
+    assert ns.patch is not None
+    fixed = apply_patch(data, ns.patch)
+    assert fixed["ns"] == "crm-pro"
+    assert {t["type"] for t in fixed["triggers"]} == {"miniapps:crm-pro"}
+    after = check_definition(Definition(fixed))
+    assert not [f for f in after if f.code in ("DEF_NS_FORMAT", "DEF_TRIGGER_TYPE")], after
+
+
+@pytest.mark.parametrize("other_type", ["miniapps:crm-pro", "miniapps:crm"])
+def test_each_trigger_type_fix_on_a_bad_ns_leaves_no_type_error(other_type: str) -> None:
+    data = docs("crm-pro.js")
+    data["triggers"][1]["type"] = other_type
+    findings = check_definition(Definition(data))
+    found = only(findings, "DEF_TRIGGER_TYPE")
+    assert "crm_Pro" not in (found.fix or "")
+    assert found.patch is not None
+    after = check_definition(Definition(apply_patch(data, found.patch)))
+    assert not [f for f in after if f.code in ("DEF_NS_FORMAT", "DEF_TRIGGER_TYPE")], after
