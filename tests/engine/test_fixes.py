@@ -149,3 +149,70 @@ def test_each_trigger_type_fix_on_a_bad_ns_leaves_no_type_error(other_type: str)
     assert found.patch is not None
     after = check_definition(Definition(apply_patch(data, found.patch)))
     assert not [f for f in after if f.code in ("DEF_NS_FORMAT", "DEF_TRIGGER_TYPE")], after
+
+
+# --- TX_UNSAFE_INTEGER (issue 11 section 4) -----------------------------------------------
+
+BIG_A, BIG_B = 9007199254740993, 9007199254740992
+"""Two different Shopify order ids that JSON.parse reads as the same double."""
+
+
+def _replay_orders(*ids: int) -> list[Any]:
+    from whdebug.engine.session import ReplaySession
+
+    session = ReplaySession(Definition(docs("shopify.js")), Secrets({}, {"webhookSecret":
+                                                                         "shpss"}), now=NOW)
+    return [session.replay(_shopify_request("orders/create", order_id)) for order_id in ids]
+
+
+def test_two_orders_javascript_cannot_tell_apart_are_not_called_a_retry() -> None:
+    first, second = _replay_orders(BIG_A, BIG_B)
+    assert first.outcome.status == "fires"
+    assert second.outcome.status == "duplicate"  # the runtime really drops it
+    assert "TX_DUPLICATE" not in second.codes()
+    found = only(list(second.findings), "TX_UNSAFE_INTEGER")
+    assert found.severity == "error"
+    assert str(BIG_A) in found.message and str(BIG_B) in found.message
+    assert "admin_graphql_api_id" in (found.fix or "")
+    assert "retry" not in (found.fix or "")
+
+
+def test_a_real_retry_of_a_big_id_is_still_a_duplicate() -> None:
+    _, second = _replay_orders(BIG_A, BIG_A)
+    assert second.outcome.status == "duplicate"
+    assert "TX_DUPLICATE" in second.codes()
+    assert not [f for f in second.findings if f.code == "TX_UNSAFE_INTEGER"
+                and f.severity == "error"]
+
+
+def test_a_big_id_alone_is_a_warning_that_names_the_risk() -> None:
+    (report,) = _replay_orders(BIG_A)
+    found = only(list(report.findings), "TX_UNSAFE_INTEGER")
+    assert found.severity == "warning" and report.outcome.status == "fires"
+
+
+def _shopify_samples(tmp_path: Any) -> Any:
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    for name, order_id in (("01-orders-create.http", BIG_A), ("02-orders-create.http", BIG_B)):
+        request = _shopify_request("orders/create", order_id)
+        (folder / name).write_bytes(b"POST /miniapps/shopify/webhooks HTTP/1.1\r\n" + b"".join(
+            f"{k}: {v}\r\n".encode() for k, v in request.headers) + b"\r\n" + request.body)
+    return folder
+
+
+def test_check_samples_and_sync_agree_with_replay_on_unsafe_ids(tmp_path: Any) -> None:
+    from cli_support import run as cli
+
+    folder = _shopify_samples(tmp_path)
+    definition = str(CORPUS / "shopify.js")
+    checked = cli("check", definition, "--samples", str(folder), "--config",
+                  "webhookSecret=shpss", "--json")
+    assert checked.exit_code == 1, checked.output
+    assert "TX_UNSAFE_INTEGER" in checked.output and "provider retry" not in checked.output
+    synced = cli("sync", definition, "--samples", str(folder), "--json")
+    assert synced.exit_code == 1, synced.output
+    document = json.loads(synced.output)
+    codes = {f["code"]: f for f in document["findings"]}
+    assert "TX_UNSAFE_INTEGER" in codes, codes
+    assert str(BIG_A) in codes["TX_UNSAFE_INTEGER"]["message"]

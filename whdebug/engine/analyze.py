@@ -27,7 +27,11 @@ from whdebug.engine.steps.challenge import detect_challenge
 from whdebug.engine.steps.customers import extract_customer
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.sync import check_sync
-from whdebug.engine.steps.transactions import DedupeIndex, extract_transaction
+from whdebug.engine.steps.transactions import (
+    DedupeIndex,
+    extract_transaction,
+    unsafe_integer_finding,
+)
 from whdebug.engine.steps.triggers import match_triggers
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, as_capture
@@ -182,28 +186,12 @@ def _analyze(
         plan.transaction, event.value, request, body
     )
     findings += tx_findings
-    duplicate_of = None
-    transaction_id = transaction.id
-    if transaction_id is not None and dedupe is not None:
-        duplicate_of = dedupe.lookup(transaction_id)
-        if duplicate_of is not None:
-            transaction = TransactionResult(
-                transaction.id, False, duplicate_of, transaction.paths, transaction.override
-            )
-            findings.append(
-                finding(
-                    "TX_DUPLICATE",
-                    f"transaction id {transaction.id!r} was already processed "
-                    f"({_source_name(duplicate_of)}): the runtime acknowledges this delivery and "
-                    "drops it, so no automation fires",
-                    "expected for a provider retry; if these are distinct events, point "
-                    "transactionId.paths at an id that differs per event (add updated_at with a "
-                    "separator for update events)",
-                    step="dedupe",
-                )
-            )
-        else:
-            dedupe.record(transaction_id, source.key)
+    duplicate_of, dedupe_findings = _deduplicate(transaction, dedupe, source.key)
+    findings += dedupe_findings
+    if duplicate_of is not None:
+        transaction = TransactionResult(
+            transaction.id, False, duplicate_of, transaction.paths, transaction.override,
+            transaction.exact_id)
     if duplicate_of is not None:
         steps.append(Step("dedupe", "fail", f"duplicate of {_source_name(duplicate_of)}"))
     elif transaction.id is None:
@@ -259,6 +247,35 @@ def _analyze(
         assumptions,
         secret_set,
     )
+
+
+def _deduplicate(transaction: TransactionResult, dedupe: DedupeIndex | None,
+                 source: str | int) -> tuple[str | int | None, list[Finding]]:
+    """The earlier request this one duplicates (recording a new id), and what to say."""
+    transaction_id = transaction.id
+    if transaction_id is None or dedupe is None:
+        return None, ([unsafe_integer_finding(transaction)] if transaction.exact_id else [])
+    duplicate_of = dedupe.lookup(transaction_id)
+    if duplicate_of is None:
+        dedupe.record(transaction_id, source, transaction.exact_id)
+        return None, ([unsafe_integer_finding(transaction)] if transaction.exact_id else [])
+    first = dedupe.exact_of(transaction_id)
+    if transaction.exact_id is not None and first is not None and first != transaction.exact_id:
+        return duplicate_of, [unsafe_integer_finding(transaction, first,
+                                                     _source_name(duplicate_of))]
+    findings = [finding(
+        "TX_DUPLICATE",
+        f"transaction id {transaction_id!r} was already processed "
+        f"({_source_name(duplicate_of)}): the runtime acknowledges this delivery and "
+        "drops it, so no automation fires",
+        "expected for a provider retry; if these are distinct events, point "
+        "transactionId.paths at an id that differs per event (add updated_at with a "
+        "separator for update events)",
+        step="dedupe",
+    )]
+    if transaction.exact_id is not None and first is None:
+        findings.append(unsafe_integer_finding(transaction, None, _source_name(duplicate_of)))
+    return duplicate_of, findings
 
 
 _NO_EVENT = EventResult(None, "none", False, ())

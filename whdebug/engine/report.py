@@ -55,6 +55,8 @@ FINDING_CODES: dict[str, Severity] = {
     # other
     "CHALLENGE": "info",
     "TX_DUPLICATE": "warning",
+    # an id beyond 2**53: JSON.parse rounds it; an error once two different ids collide
+    "TX_UNSAFE_INTEGER": "warning",
     "TX_GENERATED": "warning",
     "TX_PATH_IS_HEADER": "warning",
     "TX_NOT_FOUND": "warning",
@@ -294,6 +296,9 @@ class TransactionResult:
     duplicate_of: str | int | None
     paths: tuple[str, ...] = ()
     override: str | None = None
+    exact_id: str | None = None
+    """The id with every digit of the payload, when JavaScript reads it differently (an
+    integer beyond 2**53); `"exact_id"` in JSON only when set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +390,8 @@ def report_json(report: Report) -> dict[str, Any]:
     document: dict[str, Any] = msgspec.to_builtins(report)
     for part in document["event"]["parts"]:
         del part["raw_type"]  # shown by the text view only; JSON has the stringified value
+    if document["transaction"].get("exact_id") is None:
+        document["transaction"].pop("exact_id", None)
     return document
 
 

@@ -18,6 +18,7 @@ from whdebug.engine.plan import EventExtractionSpec, compile_definition
 from whdebug.engine.report import Finding, diagnosis
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.sync import handler_without_trigger_fix, no_handler_finding
+from whdebug.engine.steps.transactions import extract_transaction, unsafe_integer_finding
 from whdebug.errors import RequestFileError
 from whdebug.formats.read import parse_file
 from whdebug.model.definition import Definition
@@ -135,6 +136,7 @@ def preview_sync(definition: Definition, samples: list[Capture]) -> SyncPreview:
     previews = [_preview(definition, extraction, capture) for capture in samples]
     findings = _definition_findings(definition)
     findings += _unstable_codes(definition, samples, previews)
+    findings += _unsafe_collisions(definition, samples, previews)
     return SyncPreview(DefinitionId(definition.ns, definition.version), tuple(previews),
                        tuple(findings))
 
@@ -501,6 +503,29 @@ def _unstable_codes(definition: Definition, samples: list[Capture],
             "instead of updating one", f"point mapping.code of handler {names} at {path}, the "
             "id that stays the same", step="sync",
             pointer=f"/sync/webhooks/handlers/{_escape(handler)}/mapping/code"))
+    return findings
+
+
+def _unsafe_collisions(definition: Definition, samples: list[Capture],
+                       previews: list[SamplePreview]) -> list[Finding]:
+    """Two samples whose transaction ids differ but round to one double (TX_UNSAFE_INTEGER):
+    the runtime drops the later one as a duplicate, as `replay` and `check --samples` say."""
+    plan = compile_definition(definition)
+    seen: dict[str, tuple[str, str]] = {}
+    findings: list[Finding] = []
+    for capture, preview in zip(samples, previews, strict=True):
+        body = parse_body(capture.request)
+        result, _ = extract_transaction(plan.transaction, preview.event, capture.request, body)
+        if result.id is None or result.exact_id is None:
+            continue
+        first = seen.setdefault(result.id, (result.exact_id, preview.sample))
+        if first[0] == result.exact_id:
+            continue
+        finding_ = unsafe_integer_finding(result, first[0], first[1])
+        findings.append(diagnosis(
+            finding_.code, f"{preview.sample}: {finding_.message}; its record would also "
+            f"overwrite the one {first[1]} wrote, if it reached sync", finding_.fix,
+            step="sync", severity="error", pointer=finding_.pointer))
     return findings
 
 

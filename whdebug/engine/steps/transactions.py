@@ -6,7 +6,7 @@ import re
 
 from whdebug.engine._specs import TransactionSpec
 from whdebug.engine.bodypaths import BodyPath
-from whdebug.engine.paths import Body, js_string
+from whdebug.engine.paths import SAFE_INTEGER, Body, js_string
 from whdebug.engine.report import Finding, TransactionResult, finding
 from whdebug.model.request import CapturedRequest
 
@@ -21,6 +21,7 @@ class DedupeIndex:
     def __init__(self, window: int | None = None) -> None:
         self.window = window
         self._seen: dict[str, tuple[str | int, int]] = {}
+        self._exact: dict[str, str] = {}
         self._position = 0
 
     def lookup(self, transaction_id: str) -> str | int | None:
@@ -32,9 +33,19 @@ class DedupeIndex:
             return None
         return source
 
-    def record(self, transaction_id: str, source: str | int) -> None:
+    def record(self, transaction_id: str, source: str | int, exact: str | None = None) -> None:
+        """Enter an accepted id; `exact` is its every digit when JavaScript rounds it."""
         if self.lookup(transaction_id) is None:
             self._seen[transaction_id] = (source, self._position)
+            if exact is not None:
+                self._exact[transaction_id] = exact
+            else:
+                self._exact.pop(transaction_id, None)
+
+    def exact_of(self, transaction_id: str) -> str | None:
+        """The exact digits of the delivery that first carried a rounded id (None: unknown,
+        or the id was not rounded)."""
+        return self._exact.get(transaction_id)
 
     def advance(self) -> None:
         """One request went by; with a window, ids older than it are forgotten."""
@@ -42,17 +53,54 @@ class DedupeIndex:
         if self.window is not None and len(self._seen) > 4 * (self.window + 1):
             horizon = self._position - self.window
             self._seen = {k: v for k, v in self._seen.items() if v[1] >= horizon}
+            self._exact = {k: v for k, v in self._exact.items() if k in self._seen}
 
     def __len__(self) -> int:
         return len(self._seen)
 
 
-def _value(path: BodyPath, body: Body) -> str | None:
+def _value(path: BodyPath, body: Body) -> tuple[str | None, str | None]:
+    """The value as JavaScript's String() gives it, and with every digit (the same unless
+    it is an integer beyond 2**53, which JSON.parse rounds)."""
     found = body.select(path)
     if not found or found[0] is None:
-        return None
+        return None, None
     text = js_string(found[0])
-    return text or None
+    exact = found[0]
+    if isinstance(exact, int) and not isinstance(exact, bool) and abs(exact) > SAFE_INTEGER:
+        return text or None, str(exact)
+    return text or None, text or None
+
+
+def _unsafe(path: BodyPath, body: Body) -> bool:
+    found = body.select(path)
+    value = found[0] if found else None
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > SAFE_INTEGER
+
+
+def unsafe_integer_finding(result: TransactionResult, first: str | None = None,
+                           duplicate_of: str | None = None) -> Finding:
+    """TX_UNSAFE_INTEGER: a warning for a rounded id; an error when it makes a different
+    delivery (`first`, the exact id of `duplicate_of`) look like this one."""
+    advice = ("point transactionId.paths at a string id first, such as "
+              "$.admin_graphql_api_id (Shopify), which JSON.parse keeps exactly")
+    if first is not None and duplicate_of is not None:
+        return finding(
+            "TX_UNSAFE_INTEGER",
+            f"transaction id {result.exact_id} and the id {first} of {duplicate_of} are "
+            f"different, but JavaScript cannot tell them apart: the runtime's JSON.parse reads "
+            f"both as {result.id}, so this delivery is dropped as a duplicate and its "
+            "automations never fire",
+            advice, step="dedupe", severity="error",
+            pointer="/webhook/transactionId/paths")
+    return finding(
+        "TX_UNSAFE_INTEGER",
+        f"transaction id {result.exact_id} is beyond JavaScript's safe integers (2^53): the "
+        f"runtime's JSON.parse reads it as {result.id}, so a different id that rounds the same "
+        "way is dropped as a duplicate"
+        + (f"; whdebug cannot tell whether {duplicate_of} carried this exact id (a retry) or "
+           "another one (a lost delivery)" if duplicate_of else ""),
+        advice, step="dedupe", pointer="/webhook/transactionId/paths")
 
 
 def extract_transaction(
@@ -80,9 +128,15 @@ def extract_transaction(
         override = event
     paths = [path.text for path in compiled]
     separator = spec.separator
-    values = [_value(path, body) for path in compiled]
+    pairs = [_value(path, body) for path in compiled]
+    values = [pair[0] for pair in pairs]
+    exacts = [pair[1] for pair in pairs]
+    exact_id: str | None
     if separator and len(paths) > 1:
         transaction_id = separator.join(v or "" for v in values) if any(values) else None
+        exact_id = separator.join(v or "" for v in exacts) if any(exacts) else None
+        unsafe = any(v != e for v, e in pairs) or any(
+            _unsafe(path, body) for path in compiled)
         for path, value in zip(paths, values, strict=True):
             if value is None and transaction_id is not None:
                 findings.append(
@@ -95,9 +149,13 @@ def extract_transaction(
                     )
                 )
     else:
-        transaction_id = next((v for v in values if v), None)
+        index = next((i for i, v in enumerate(values) if v), None)
+        transaction_id, exact_id = pairs[index] if index is not None else (None, None)
+        unsafe = index is not None and _unsafe(compiled[index], body)
     if transaction_id is not None:
-        return TransactionResult(transaction_id, False, None, tuple(paths), override), findings
+        result = TransactionResult(transaction_id, False, None, tuple(paths), override,
+                                   exact_id if unsafe else None)
+        return result, findings
     for path in paths:
         header = _similar_header(path, request)
         if header:
