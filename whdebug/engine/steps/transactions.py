@@ -97,7 +97,7 @@ def unsafe_integer_finding(result: TransactionResult, first: str | None = None,
         "TX_UNSAFE_INTEGER",
         f"transaction id {result.exact_id} is beyond JavaScript's safe integers (2^53): the "
         + (f"runtime's JSON.parse reads it as {result.id}, so" if result.exact_id != result.id
-           else "runtime's JSON.parse keeps it only because it is a multiple of a power of two;")
+           else "runtime's JSON.parse stores the nearest double, which prints the same digits;")
         + " different ids near it read as the same number, and the later one is dropped as a "
         "duplicate"
         + (f"; whdebug cannot tell whether {duplicate_of} carried this exact id (a retry) or "
