@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from whdebug.engine._specs import VerificationSpec
 from whdebug.engine.paths import Body, parse_body
 from whdebug.engine.plan import Plan, compile_definition
@@ -155,7 +157,7 @@ def _analyze(
         return stopped(outcome)
 
     steps.append(Step("challenge", "skip", "not a challenge request"))
-    findings += signature_findings
+    findings += _name_editor_newline(signature_findings, signature, capture)
     steps.append(_verify_step(signature))
     if signature.verdict == "fail":
         outcome = Outcome(
@@ -339,7 +341,12 @@ def _request_findings(
                 step="request",
             )
         )
-    if body.kind == "invalid" and not request.truncated:
+    mismatch = _length_mismatch(request)
+    if mismatch is not None:
+        findings.append(mismatch)
+    if body.kind == "invalid" and not request.truncated and mismatch is not None:
+        pass  # the length mismatch explains it; the content type is not the cause
+    elif body.kind == "invalid" and not request.truncated:
         findings.append(
             finding(
                 "REQ_NOT_JSON",
@@ -371,6 +378,59 @@ def _request_findings(
             )
         )
     return findings
+
+
+def _name_editor_newline(findings: list[Finding], signature: SignatureResult,
+                         capture: Capture) -> list[Finding]:
+    """SIG_BODY_MODIFIED for a request file whose body matches without its final line break:
+    that line break is most likely the editor's, added when the file was saved."""
+    name, body = capture.source.file, capture.request.body
+    if capture.source.capture_id is not None or not name or not name.lower().endswith(
+            (".http", ".rest")) or not body.endswith(b"\n"):
+        return findings
+    newline = "CRLF" if body.endswith(b"\r\n") else "LF"
+    unsigned = body[: -2 if newline == "CRLF" else -1]
+    head = unsigned[:32].hex(" ")
+    if not any(a.match and a.signed is not None and a.signed.length == len(unsigned)
+               and a.signed.head_hex == head for a in signature.attempts):
+        return findings
+    return [msgspec.structs.replace(
+        item,
+        message=f"the signature matches the body without its final {newline} line break: "
+        f"{name} ends the body with a newline that was not signed. In a hand-written file it "
+        "is the editor's, added when the file was saved (a .http body is every byte after the "
+        "blank line); otherwise the sender appended it",
+        fix=f"delete the final line break of {name} (turn off the editor's \"insert final "
+        "newline\" for .http files), or put a `###` line after the body",
+    ) if item.code == "SIG_BODY_MODIFIED" else item for item in findings]
+
+
+def _length_mismatch(request: CapturedRequest) -> Finding | None:
+    """REQ_LENGTH_MISMATCH: a Content-Length that is not the body's size (a hand-edited
+    file; a server reads exactly Content-Length bytes)."""
+    if request.truncated or request.header("Transfer-Encoding") is not None:
+        return None
+    announced = request.header("Content-Length")
+    if announced is None or not announced.strip().isdigit():
+        return None
+    length, size = int(announced.strip()), len(request.body)
+    if length == size:
+        return None
+    if length < size:
+        extra = request.body[length:]
+        shown = "its final line break" if extra.strip(b"\r\n") == b"" else f"{len(extra)} bytes"
+        message = (f"Content-Length is {length} but the body is {size} bytes: a server reads only "
+                   f"the first {length}, so {shown} after them would not be part of the "
+                   f"request; whdebug analyses all {size} bytes as they are in the file")
+    else:
+        message = (f"Content-Length is {length} but the body is {size} bytes: {length - size} "
+                   "bytes are missing, so a server would wait for them (the file was edited or "
+                   "cut after the header was written)")
+    return finding(
+        "REQ_LENGTH_MISMATCH", message,
+        "make the body exactly as sent by the provider and set Content-Length to its size "
+        f"(or delete the header: whdebug uses the body as it is)",
+        step="request", severity="error" if length > size else "warning")
 
 
 def _skips_verification(verification: VerificationSpec) -> bool:

@@ -63,6 +63,8 @@ FINDING_CODES: dict[str, Severity] = {
     "REQ_WRONG_PATH": "warning",
     "REQ_NOT_JSON": "warning",
     "REQ_BODY_TRUNCATED": "error",
+    # a Content-Length that is not the body's size (hand-edited .http files)
+    "REQ_LENGTH_MISMATCH": "warning",
     "REQ_FORM_BODY": "info",
     "REQ_CONTENT_TYPE": "warning",
     "CUS_NO_CODE": "warning",

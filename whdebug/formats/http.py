@@ -1,7 +1,11 @@
-"""The `.http` raw request format: parse one, write one.
+"""The `.http` raw request format: parse one, write one, and split REST Client files.
 
 A `.http` file is a request line, header lines (CRLF or LF), one empty line, then the body:
 every remaining byte exactly. Header values lose surrounding spaces and tabs, as in HTTP.
+
+A file written for the REST Client (VS Code) or JetBrains HTTP Client holds several requests
+separated by lines that start with `###`. There each body ends with its last non-empty line:
+the line breaks before the next `###` line or the end of the file are not sent.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION_TEXT = re.compile(r"\d(?:\.\d)?")
 _OWS = b" \t"
 _SPLITS = frozenset(" \t\n\r\x0b\x0c")
+_SEPARATOR = re.compile(rb"^###[^\n]*(?:\n|\Z)", re.MULTILINE)
 """Characters `bytes.split()` treats as whitespace: a target must not contain them."""
 
 
@@ -57,10 +62,41 @@ def _show(raw: bytes) -> str:
     return repr(raw.decode("latin-1")[:60])
 
 
-def parse_http(data: bytes, name: str = "<http>") -> CapturedRequest:
-    """Parse one raw request; blank and `#` or `//` comment lines may precede the request line."""
+def parse_http_file(data: bytes, name: str = "<http>") -> list[CapturedRequest]:
+    """Every request in a `.http` file: one exact request, or each request of a REST Client /
+    JetBrains file with `###` separator lines (requests that are only comments are skipped)."""
+    separators = list(_SEPARATOR.finditer(data))
+    if not separators:
+        return [parse_http(data, name)]
+    requests: list[CapturedRequest] = []
+    bounds = [0, *(m.start() for m in separators), len(data)]
+    starts = [0, *(m.end() for m in separators)]
+    for start, end in zip(starts, bounds[1:], strict=True):
+        segment = data[start:end]
+        if not _has_request_line(segment):
+            continue
+        segment = segment.rstrip(b"\r\n")
+        first_line = data.count(b"\n", 0, start)
+        requests.append(parse_http(segment, name, line_offset=first_line))
+    if not requests:
+        raise RequestFileError(f"{name}: no request between the ### separators")
+    return requests
+
+
+def _has_request_line(segment: bytes) -> bool:
+    for line in segment.splitlines():
+        content = line.strip(_OWS + b"\r").removeprefix(_BOM)
+        if content and not content.startswith((b"#", b"//")):
+            return True
+    return False
+
+
+def parse_http(data: bytes, name: str = "<http>", *, line_offset: int = 0) -> CapturedRequest:
+    """Parse one raw request; blank and `#` or `//` comment lines may precede the request line.
+
+    `line_offset` is the number of file lines before `data`, for error positions."""
     position = len(_BOM) if data.startswith(_BOM) else 0
-    line_number = 0
+    line_number = line_offset
     while True:
         if position >= len(data):
             raise RequestFileError(
@@ -105,8 +141,8 @@ def parse_http(data: bytes, name: str = "<http>") -> CapturedRequest:
 
 
 def read_http(path: str | Path) -> CapturedRequest:
-    """Read and parse one `.http` file."""
-    return parse_http(_read_bytes(path), str(path))
+    """Read and parse one `.http` file (its first request, when it holds several)."""
+    return parse_http_file(_read_bytes(path), str(path))[0]
 
 
 def _unwritable(where: str, problem: str) -> RequestFileError:
