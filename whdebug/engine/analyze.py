@@ -319,17 +319,7 @@ def _request_findings(
     request: CapturedRequest, plan: Plan, body: Body
 ) -> list[Finding]:
     findings: list[Finding] = []
-    expected = plan.webhook_path
-    if expected and (request.path.rstrip("/") != expected or request.method.upper() != "POST"):
-        findings.append(
-            finding(
-                "REQ_WRONG_PATH",
-                f"{request.method} {request.path} is not POST {expected}: the "
-                "runtime routes webhooks by that URL, so this request never reaches this MiniApp",
-                f"register {{SAAS_API_URL}}{expected} (POST) with the provider",
-                step="request",
-            )
-        )
+    findings += routing_findings(request, plan.webhook_path)
     verification = plan.verification
     if request.truncated and (verification is None or _skips_verification(verification)):
         findings.append(
@@ -405,6 +395,36 @@ def _name_editor_newline(findings: list[Finding], signature: SignatureResult,
     ) if item.code == "SIG_BODY_MODIFIED" else item for item in findings]
 
 
+ROUTING_CODES = ("REQ_WRONG_PATH", "REQ_WRONG_METHOD")
+"""Findings that mean the runtime never routes the request here: they lead the report."""
+
+
+def routing_findings(request: CapturedRequest, expected: str | None) -> list[Finding]:
+    """REQ_WRONG_PATH and REQ_WRONG_METHOD: `expected` is `/miniapps/{ns}/webhooks`."""
+    if not expected:
+        return []
+    findings: list[Finding] = []
+    method = request.method.upper()
+    if request.path.rstrip("/") != expected:
+        findings.append(finding(
+            "REQ_WRONG_PATH",
+            f"{request.method} {request.path} is not POST {expected}: the runtime routes "
+            "webhooks by that URL, so this request never reaches this MiniApp",
+            f"register {{SAAS_API_URL}}{expected} (POST) with the provider; a request to "
+            "another path (a browser's /favicon.ico) is not a delivery",
+            step="request"))
+    if method != "POST":
+        findings.append(finding(
+            "REQ_WRONG_METHOD",
+            f"the method is {request.method}, not POST: the runtime takes webhook deliveries "
+            f"as POST {expected} only, so this request is not processed as one (a browser, an "
+            "uptime check, or a provider's URL check)",
+            "nothing to change if this is not a delivery; a provider that must see a GET "
+            "answered (URL validation) is not covered by Karzoun's webhook docs: ask Karzoun",
+            step="request"))
+    return findings
+
+
 def _length_mismatch(request: CapturedRequest) -> Finding | None:
     """REQ_LENGTH_MISMATCH: a Content-Length that is not the body's size (a hand-edited
     file; a server reads exactly Content-Length bytes)."""
@@ -466,7 +486,11 @@ def _report(
     secret_set: SecretSet,
 ) -> Report:
     request, source = capture.request, capture.source
-    findings.sort(key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
+    findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
+                                 _SEVERITY_ORDER.get(f.severity, 3)))
+    if findings and findings[0].code in ROUTING_CODES:
+        outcome = replace(outcome, summary="never reaches this MiniApp "
+                          f"({request.method} {request.path}); as a delivery: {outcome.summary}")
     signature = _masked_previews(signature, secret_set)
     token_header = signature.header if signature.type == "header-token" else None
     masked = [[name, value] for name, value in secret_set.mask_headers(

@@ -60,7 +60,10 @@ FINDING_CODES: dict[str, Severity] = {
     "TX_GENERATED": "warning",
     "TX_PATH_IS_HEADER": "warning",
     "TX_NOT_FOUND": "warning",
-    "REQ_WRONG_PATH": "warning",
+    # the request never reaches the MiniApp: these lead the report
+    "REQ_WRONG_PATH": "error",
+    # not POST: the runtime takes webhook deliveries as POST only
+    "REQ_WRONG_METHOD": "error",
     "REQ_NOT_JSON": "warning",
     "REQ_BODY_TRUNCATED": "error",
     # a Content-Length that is not the body's size (hand-edited .http files)
