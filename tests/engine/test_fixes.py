@@ -216,3 +216,23 @@ def test_check_samples_and_sync_agree_with_replay_on_unsafe_ids(tmp_path: Any) -
     codes = {f["code"]: f for f in document["findings"]}
     assert "TX_UNSAFE_INTEGER" in codes, codes
     assert str(BIG_A) in codes["TX_UNSAFE_INTEGER"]["message"]
+
+
+# --- TX_PATH_IS_HEADER matches what the docs promise --------------------------------------
+
+
+def test_docs_github_delivery_path_is_worded_as_the_docs_promise() -> None:
+    """The webhooks guide lists '$.delivery' as the "GitHub delivery header" and the GitHub
+    example uses it: the finding must not say the header cannot be used."""
+    body = b'{"ref":"refs/heads/main","after":"59b20b8d"}'
+    request = make_request(body, signature=None, path="/miniapps/github/webhooks", headers=[
+        ("X-GitHub-Event", "push"), ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab"),
+        ("X-Hub-Signature-256", sign(body, "gh-secret", "github"))])
+    report = analyze(request, Definition(docs("github.js")),
+                     Secrets({"webhookSecret": "gh-secret"}, {}), now=NOW)
+    found = only(list(report.findings), "TX_PATH_IS_HEADER")
+    assert "cannot be used" not in (found.fix or "") + found.message
+    assert "GitHub delivery header" in found.message
+    assert "X-GitHub-Delivery" in found.message
+    # both possibilities are stated: the runtime reads the header, or it finds nothing
+    assert "if the runtime" in found.message.lower() and "generate" in found.message

@@ -161,18 +161,7 @@ def extract_transaction(
     for path in paths:
         header = _similar_header(path, request)
         if header:
-            findings.append(
-                finding(
-                    "TX_PATH_IS_HEADER",
-                    f"transactionId path {path} finds nothing in the body, but "
-                    f"header {header} exists: the provider sends this id as a header",
-                    "point transactionId.paths at a body field "
-                "(whdebug's model of the runtime reads "
-                    "only the body); the header cannot be used",
-                    step="dedupe",
-                    pointer="/webhook/transactionId/paths",
-                )
-            )
+            findings.append(_path_is_header(path, header, spec.generate))
     if spec.generate:
         findings.append(
             finding(
@@ -196,6 +185,30 @@ def extract_transaction(
         )
     )
     return TransactionResult(None, False, None, tuple(paths), override), findings
+
+
+_DOCS_HEADER_PATHS = {"$.delivery": "GitHub delivery header"}
+"""Paths Karzoun's webhooks guide itself describes as a provider header."""
+
+
+def _path_is_header(path: str, header: str, generate: bool) -> Finding:
+    """TX_PATH_IS_HEADER: the docs name header-like paths; whether the runtime reads the
+    header for them is not documented, so both outcomes are stated."""
+    docs = _DOCS_HEADER_PATHS.get(path.strip())
+    promise = (f"Karzoun's webhooks guide lists {path} as the \"{docs}\" (its GitHub example "
+               "uses it), but does not say how a body JSONPath reads a header" if docs else
+               "the docs do not say whether a transactionId path can read a header")
+    without = ("the runtime generates a random id, so retries are not deduplicated"
+               if generate else "no id is found and there is no fallback")
+    return finding(
+        "TX_PATH_IS_HEADER",
+        f"transactionId path {path} finds nothing in the body, but header {header} exists: "
+        f"{promise}. If the runtime reads {header} for it, dedupe works on that header; if it "
+        f"reads only the body (whdebug's model), {without}",
+        f"to be safe either way, add a body field that is unique per delivery after {path} in "
+        "transactionId.paths (the first non-empty path wins), or ask Karzoun whether "
+        f"{path} reads {header}",
+        step="dedupe", pointer="/webhook/transactionId/paths")
 
 
 def _similar_header(path: str, request: CapturedRequest) -> str | None:
