@@ -236,3 +236,31 @@ def test_docs_github_delivery_path_is_worded_as_the_docs_promise() -> None:
     assert "X-GitHub-Delivery" in found.message
     # both possibilities are stated: the runtime reads the header, or it finds nothing
     assert "if the runtime" in found.message.lower() and "generate" in found.message
+
+
+# --- --nullish: the text agrees with the verdict ------------------------------------------
+
+
+def test_nullish_text_agrees_with_its_verdict() -> None:
+    from factories import SECRET, make_request, run
+
+    report = run(make_request(), credentials={"webhookSecret": ""},
+                 config={"webhookSecret": SECRET}, nullish=True)
+    assert report.signature.verdict == "fail"
+    secret = report.signature.secret
+    assert secret is not None and secret.resolved_from == "credentials"
+    assert secret.hint == "empty"
+    assert secret.nullish_outcome is not None and "||" in secret.nullish_outcome
+    assert "auth.config.webhookSecret" in secret.nullish_outcome
+    found = only(list(report.findings), "SIG_EMPTY_CREDENTIAL")
+    assert found.severity == "error"
+    assert "whdebug assumes the runtime treats it as missing" not in found.message
+    assert "--nullish" in found.message
+    assert "after correction" not in report.signature.reason
+    assert "empty" in report.signature.reason
+    default = run(make_request(), credentials={"webhookSecret": ""},
+                  config={"webhookSecret": SECRET})
+    assert default.signature.verdict == "pass"
+    assert default.signature.secret is not None
+    assert default.signature.secret.resolved_from == "auth.config"
+    assert "??" in (default.signature.secret.nullish_outcome or "")

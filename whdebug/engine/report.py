@@ -230,7 +230,8 @@ class SecretStatus:
     auth_config: str
     hint: str | None = None
     nullish_outcome: str | None = None
-    """What differs if the runtime used `??` instead of `||` (None when nothing does)."""
+    """What the other rule would do when it differs (None when nothing does): `??` under
+    whdebug's default `||`, and `||` under --nullish."""
 
 
 @dataclass(frozen=True, slots=True)
