@@ -264,3 +264,71 @@ def test_nullish_text_agrees_with_its_verdict() -> None:
     assert default.signature.secret is not None
     assert default.signature.secret.resolved_from == "auth.config"
     assert "??" in (default.signature.secret.nullish_outcome or "")
+
+
+# --- EVT_PATH_SUGGESTION keeps every delivery seen so far working --------------------------
+
+
+def _helpdesk(extraction: dict[str, Any], events: list[str]) -> dict[str, Any]:
+    data = docs("crm-pro.js")
+    data["ns"] = data["name"] = data["type"] = "helpdesk"
+    template = data["triggers"][0]
+    data["triggers"] = [dict(template, type="miniapps:helpdesk", event=event, label=event)
+                        for event in events]
+    data["webhook"]["eventExtraction"] = extraction
+    data["webhook"]["verification"] = {"type": "none"}
+    return data
+
+
+def _delivery(body: dict[str, Any], headers: list[tuple[str, str]] | None = None) -> Any:
+    return make_request(json.dumps(body).encode(), signature=None,
+                        path="/miniapps/helpdesk/webhooks", headers=headers or [])
+
+
+def _fires(data: dict[str, Any], request: Any) -> str | None:
+    report = analyze(request, Definition(data), Secrets({}, {}), now=NOW)
+    return report.outcome.triggers[0] if report.outcome.triggers else None
+
+
+def test_a_status_field_is_not_suggested_as_the_action_part() -> None:
+    data = _helpdesk({"source": "body", "path": "$.event"}, ["ticket.created", "ticket.solved"])
+    request = _delivery({"event": "ticket.updated", "object": "ticket",
+                         "ticket": {"id": 5, "status": "solved"}})
+    report = analyze(request, Definition(data), Secrets({}, {}), now=NOW)
+    assert report.outcome.status == "no-trigger"
+    for suggestion in report.triggers.suggested_paths:
+        assert "status" not in suggestion.path, suggestion
+
+
+def test_a_suggestion_keeps_the_header_deliveries_of_a_header_plus_fallback_extraction() -> None:
+    extraction = {"source": "header", "path": "X-Shop-Topic",
+                  "fallback": {"source": "body", "path": "$.topic"}}
+    data = _helpdesk(extraction, ["orders/create", "orders/paid"])
+    by_header = _delivery({"id": 1}, [("X-Shop-Topic", "orders/create")])
+    by_body = _delivery({"id": 2, "event": "orders/paid"})
+    assert _fires(data, by_header) == "orders/create"
+    report = analyze(by_body, Definition(data), Secrets({}, {}), now=NOW)
+    suggestions = [f for f in report.findings if f.code == "EVT_PATH_SUGGESTION"]
+    assert suggestions, report.findings
+    for found in suggestions:
+        assert found.patch is not None
+        fixed = apply_patch(data, found.patch)
+        assert _fires(fixed, by_header) == "orders/create", found
+        assert _fires(fixed, by_body) == "orders/paid", found
+
+
+def test_a_suggestion_that_breaks_an_earlier_delivery_is_not_made_in_a_replay() -> None:
+    from whdebug.engine.session import ReplaySession
+
+    data = _helpdesk({"source": "body", "path": "$.type"}, ["order.created", "order.paid"])
+    earlier = _delivery({"id": 1, "type": "order.created", "event": "created"})
+    later = _delivery({"id": 2, "type": "order", "event": "order.paid"})
+    alone = analyze(later, Definition(data), Secrets({}, {}), now=NOW)
+    assert [f for f in alone.findings if f.code == "EVT_PATH_SUGGESTION"]  # alone: plausible
+    session = ReplaySession(Definition(data), Secrets({}, {}), now=NOW)
+    assert session.replay(earlier).outcome.status == "fires"
+    report = session.replay(later)
+    for found in report.findings:
+        if found.code == "EVT_PATH_SUGGESTION" and found.patch is not None:
+            assert _fires(apply_patch(data, found.patch), earlier) == "order.created", found
+    assert not [s for s in report.triggers.suggested_paths if s.path == "$.event"]

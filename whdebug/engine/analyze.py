@@ -259,7 +259,9 @@ def _deduplicate(transaction: TransactionResult, dedupe: DedupeIndex | None,
         return None, ([unsafe_integer_finding(transaction)] if transaction.exact_id else [])
     duplicate_of = dedupe.lookup(transaction_id)
     if duplicate_of is None:
-        dedupe.record(transaction_id, source, transaction.exact_id)
+        dedupe.record(transaction_id, source)
+        if transaction.exact_id is not None:
+            dedupe.remember_exact(transaction_id, transaction.exact_id)
         return None, ([unsafe_integer_finding(transaction)] if transaction.exact_id else [])
     first = dedupe.exact_of(transaction_id)
     if transaction.exact_id is not None and first is not None and first != transaction.exact_id:

@@ -21,9 +21,14 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
+import msgspec
+
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
+from whdebug.engine.patches import PatchError, apply_patch
+from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import SUMMARY_SCHEMA, Report, encode_report
+from whdebug.engine.report import SUMMARY_SCHEMA, Finding, Report, encode_report
+from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, as_capture
@@ -67,6 +72,9 @@ class ReplaySession:
         self._trigger_events = self.plan.trigger_events
         self._outcomes: dict[str, int] = {}
         self._fired: set[str] = set()
+        self._witnesses: dict[tuple[str, str, bool], CapturedRequest] = {}
+        """One fired request per (event, extraction strategy, fallback used): the deliveries
+        an EVT_PATH_SUGGESTION must keep working."""
         self.requests = 0
         """Requests replayed (seeded ones are not counted)."""
         self.all_ok = True
@@ -141,6 +149,7 @@ class ReplaySession:
                                     dedupe=self.dedupe)
         finally:
             self.dedupe.advance()
+        report = self._keep_witnesses_working(capture.request, report)
         line = encode_report(report)
         if self.secret_set and self.secret_set.contains(line):
             report = self.secret_set.scrub(report)
@@ -151,6 +160,41 @@ class ReplaySession:
         self._outcomes[status] = self._outcomes.get(status, 0) + 1
         self._fired.update(report.outcome.triggers)
         return report, line
+
+    def _keep_witnesses_working(self, request: CapturedRequest, report: Report) -> Report:
+        """Remember a fired request; drop path suggestions that would break one remembered."""
+        if report.outcome.status == "fires":
+            key = (report.event.value or "", report.event.strategy, report.event.used_fallback)
+            if key not in self._witnesses and len(self._witnesses) < _MAX_WITNESSES:
+                self._witnesses[key] = request
+            return report
+        suggested = [f for f in report.findings if f.code == "EVT_PATH_SUGGESTION"]
+        if not suggested or not self._witnesses:
+            return report
+        broken = [f for f in suggested if self._breaks_a_witness(f)]
+        if not broken:
+            return report
+        snippets = {(f.fix or "").removeprefix("use: ") for f in broken}
+        triggers = dataclasses.replace(report.triggers, suggested_paths=tuple(
+            s for s in report.triggers.suggested_paths if s.snippet not in snippets))
+        findings = tuple(f for f in report.findings if f not in broken)
+        return msgspec.structs.replace(report, findings=findings, triggers=triggers)
+
+    def _breaks_a_witness(self, suggestion: Finding) -> bool:
+        if suggestion.patch is None:
+            return False
+        try:
+            patched = compile_definition(Definition(
+                apply_patch(self.definition.data, suggestion.patch), self.definition.path))
+        except (PatchError, ValueError, TypeError):
+            return True
+        for (event, _, _), request in self._witnesses.items():
+            result, _ = extract_event(patched.event_extraction, request,
+                                      parse_body(request, patched.projection),
+                                      self.options.missing_part)
+            if result.value != event:
+                return True
+        return False
 
     def replay_all(self, captures: Iterable[Capture | CapturedRequest]) -> Iterator[Report]:
         for capture in captures:
@@ -164,6 +208,9 @@ class ReplaySession:
             "outcomes": dict(self._outcomes),
             "triggers_never_fired": [e for e in self._trigger_events if e not in self._fired],
         }
+
+
+_MAX_WITNESSES = 64
 
 
 class _EarlierThan(DedupeIndex):
@@ -182,6 +229,12 @@ class _EarlierThan(DedupeIndex):
 
     def record(self, transaction_id: str, source: str | int) -> None:
         """Read-only: the history is written by `settle` alone."""
+
+    def remember_exact(self, transaction_id: str, exact: str) -> None:
+        """Read-only: the history is written by `settle` alone."""
+
+    def exact_of(self, transaction_id: str) -> str | None:
+        return self._history.exact_of(transaction_id) if self.lookup(transaction_id) else None
 
     def advance(self) -> None:
         """Read-only: the history is written by `settle` alone."""

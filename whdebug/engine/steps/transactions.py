@@ -33,14 +33,15 @@ class DedupeIndex:
             return None
         return source
 
-    def record(self, transaction_id: str, source: str | int, exact: str | None = None) -> None:
-        """Enter an accepted id; `exact` is its every digit when JavaScript rounds it."""
+    def record(self, transaction_id: str, source: str | int) -> None:
         if self.lookup(transaction_id) is None:
             self._seen[transaction_id] = (source, self._position)
-            if exact is not None:
-                self._exact[transaction_id] = exact
-            else:
-                self._exact.pop(transaction_id, None)
+            self._exact.pop(transaction_id, None)
+
+    def remember_exact(self, transaction_id: str, exact: str) -> None:
+        """The id just recorded came from an integer beyond 2**53: keep its every digit."""
+        if transaction_id in self._seen:
+            self._exact[transaction_id] = exact
 
     def exact_of(self, transaction_id: str) -> str | None:
         """The exact digits of the delivery that first carried a rounded id (None: unknown,

@@ -75,7 +75,7 @@ def match_triggers(
         return TriggerResult((), ambiguous), findings
     unexplained = [e for e in events if e not in ambiguous]
     near = tuple(_near_misses(value, unexplained)) if value else ()
-    suggestions = tuple(suggest_paths(unexplained, request, body))
+    suggestions = tuple(suggest_paths(unexplained, request, body, event))
     if value is not None and value != "":
         findings.append(_no_trigger(value, events, near, first_index, triggers, ns))
     for miss in near:
@@ -99,6 +99,7 @@ def match_triggers(
                 f"use: {suggestion.snippet}",
                 step="match",
                 pointer="/webhook/eventExtraction",
+                patch=suggestion_patch(suggestion),
             )
         )
     return TriggerResult((), ambiguous, near, suggestions), findings
@@ -206,8 +207,23 @@ def levenshtein(a: str, b: str, limit: int = 3) -> int:
     return min(previous[-1], limit)
 
 
+_EVENT_NAME = re.compile(r"event|topic|action|type|kind|trigger", re.IGNORECASE)
+"""Names of the places a provider puts an event or action: `$.action`, `X-GitHub-Event`."""
+
+
+def _event_like(source: str, path: str) -> bool:
+    """A header, query key or body field named like an event (not `$.ticket.status`), and
+    not an array element (`$.hook.events[0]` lists subscriptions, not this event)."""
+    if source == "body":
+        if "[" in path:
+            return False
+        last = re.split(r"[.\[\]'\"]+", path.strip("$."))[-1] if path.strip("$.") else ""
+        return bool(_EVENT_NAME.search(last))
+    return bool(_EVENT_NAME.search(path))
+
+
 def _locations(request: CapturedRequest, body: Body) -> list[tuple[str, str, str]]:
-    """(source, path, value) for every header, query value and scalar body leaf."""
+    """(source, path, value) for every event-like header, query value and body leaf."""
     out: list[tuple[str, str, str]] = []
     for name, value in request.headers:
         out.append(("header", name, value))
@@ -216,53 +232,74 @@ def _locations(request: CapturedRequest, body: Body) -> list[tuple[str, str, str
     if body.kind in ("json", "form"):
         for path, leaf in iter_leaves(body.document):
             out.append(("body", path, js_string(leaf)))
-    return out
+    return [location for location in out if _event_like(location[0], location[1])]
 
 
-def _snippet(source: str, path: str) -> str:
-    return json.dumps({"eventExtraction": {"source": source, "path": path}})
+def _extraction(found: dict[str, object], event: EventResult | None) -> dict[str, object]:
+    """The eventExtraction to use: `found` as the fallback of a primary that found nothing
+    (the deliveries that carry it keep working), else `found` in place of the primary."""
+    parts = event.parts if event is not None and event.strategy != "composite" else ()
+    primary = parts[0] if parts else None
+    if primary is not None and not primary.found and primary.path and "compositeStrategy" \
+            not in found and (primary.source, primary.path) != (found["source"], found["path"]):
+        return {"source": primary.source, "path": primary.path, "fallback": found}
+    if len(parts) > 1 and "compositeStrategy" not in found:
+        fallback = parts[1]
+        if (fallback.source, fallback.path) != (found["source"], found["path"]):
+            return {**found, "fallback": {"source": fallback.source, "path": fallback.path}}
+    return found
+
+
+def _suggestion(event_name: str, source: str, path: str,
+                extraction: dict[str, object]) -> PathSuggestion:
+    return PathSuggestion(event_name, source, path,
+                          json.dumps({"eventExtraction": extraction}))
+
+
+def suggestion_patch(suggestion: PathSuggestion) -> tuple[PatchOp, ...]:
+    """The suggestion as a JSON Patch on the definition."""
+    extraction = json.loads(suggestion.snippet)["eventExtraction"]
+    return (add("/webhook/eventExtraction", extraction),)
 
 
 def suggest_paths(
-    events: list[str], request: CapturedRequest, body: Body
+    events: list[str], request: CapturedRequest, body: Body, event: EventResult | None = None
 ) -> Iterator[PathSuggestion]:
-    """Locations in this request whose value equals a trigger event (or its two halves)."""
+    """Event-like locations in this request whose value equals a trigger event (or its two
+    halves), as an eventExtraction that keeps what the current one reads for other deliveries.
+    """
     locations = _locations(request, body)
     by_value: dict[str, tuple[str, str]] = {}
     for source, path, value in locations:
         by_value.setdefault(value, (source, path))
     produced = 0
-    for event in events:
-        if event in by_value:
-            source, path = by_value[event]
-            yield PathSuggestion(event, source, path, _snippet(source, path))
+    for name in events:
+        if name in by_value:
+            source, path = by_value[name]
+            yield _suggestion(name, source, path,
+                              _extraction({"source": source, "path": path}, event))
             produced += 1
             if produced >= MAX_SUGGESTIONS:
                 return
-    for event in events:
+    for name in events:
         for separator in _SPLIT_ON:
-            head, sep, tail = event.partition(separator)
+            head, sep, tail = name.partition(separator)
             if not sep or head not in by_value or tail not in by_value:
                 continue
             first, second = by_value[head], by_value[tail]
-            snippet = json.dumps(
-                {
-                    "eventExtraction": {
-                        "source": first[0],
-                        "path": first[1],
-                        "compositeStrategy": {
-                            "separator": separator,
-                            "parts": [
-                                {"source": first[0], "path": first[1]},
-                                {"source": second[0], "path": second[1]},
-                            ],
-                        },
-                    }
-                }
-            )
-            yield PathSuggestion(
-                event, "composite", f"{first[0]} {first[1]} + {second[0]} {second[1]}", snippet
-            )
+            extraction = {
+                "source": first[0],
+                "path": first[1],
+                "compositeStrategy": {
+                    "separator": separator,
+                    "parts": [
+                        {"source": first[0], "path": first[1]},
+                        {"source": second[0], "path": second[1]},
+                    ],
+                },
+            }
+            yield _suggestion(name, "composite",
+                              f"{first[0]} {first[1]} + {second[0]} {second[1]}", extraction)
             produced += 1
             if produced >= MAX_SUGGESTIONS:
                 return
