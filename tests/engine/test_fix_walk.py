@@ -111,5 +111,7 @@ def test_the_walk_applies_the_main_fixes() -> None:
     for scenario in MANIFEST:
         patched |= walk_scenario(scenario)
     expected = {"DEF_NS_FORMAT", "DEF_TRIGGER_TYPE", "DEF_HANDLER_WITHOUT_TRIGGER",
+                "DEF_DUPLICATE_TRIGGER", "DEF_LEGACY_ECOMMERCE", "DEF_SECRET_NOT_SENSITIVE",
+                "DEF_STATUS_PUBLIC", "DEF_VERSION", "DEF_XSOURCE_NO_FALLBACK",
                 "EVT_NO_TRIGGER", "EVT_NEAR_MISS", "EVT_PATH_SUGGESTION"}
     assert expected <= patched, expected - patched

@@ -19,6 +19,7 @@ from whdebug.engine.patches import PatchOp
 from whdebug.engine.patches import replace as replace_op
 from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
+from whdebug.engine.locations import pointer as _pointer
 from whdebug.engine.locations import where as _where
 from whdebug.engine.plan import Plan, compile_definition, jsonpath_finding
 from whdebug.engine.report import Finding, finding
@@ -167,14 +168,16 @@ def _identity_findings(data: dict[str, Any], submission: bool) -> list[Finding]:
         findings.append(_def(
             "DEF_VERSION", f"version {json.dumps(version)} is not a semver string",
             f'set version to "{semver}"' if semver
-            else 'set version to MAJOR.MINOR.PATCH, such as "1.0.0"', ("version",)))
+            else 'set version to MAJOR.MINOR.PATCH, such as "1.0.0"', ("version",),
+            patch=(replace_op("/version", semver),) if semver else None))
     if data.get("status") == "public":
         findings.append(_def(
             "DEF_STATUS_PUBLIC",
             'status is "public": only Karzoun publishes a MiniApp'
             + (", a submitted draft must be private" if submission else ""),
             'set status to "private" (Karzoun sets "public" when it publishes the app)',
-            ("status",), "error" if submission else "warning"))
+            ("status",), "error" if submission else "warning",
+            patch=(replace_op("/status", "private"),)))
     return findings
 
 
@@ -189,6 +192,17 @@ def _ns_patch(data: dict[str, Any]) -> tuple[PatchOp, ...]:
             ops.append(replace_op(path, trigger_type(ns)) if "type" in trigger
                        else PatchOp("add", path, trigger_type(ns)))
     return tuple(ops)
+
+
+def _sensitive_patch(data: dict[str, Any], key: str) -> tuple[PatchOp, ...] | None:
+    """Add `key` to auth.sensitiveKeys (creating the list when there is none)."""
+    auth = data.get("auth")
+    if not isinstance(auth, dict):
+        return None
+    keys = auth.get("sensitiveKeys")
+    if isinstance(keys, list):
+        return (PatchOp("add", "/auth/sensitiveKeys/-", key),)
+    return (PatchOp("add", "/auth/sensitiveKeys", [key]),)
 
 
 def _semver_suggestion(version: str) -> str | None:
@@ -232,7 +246,8 @@ def _trigger_findings(data: dict[str, Any]) -> list[Finding]:
                     "DEF_DUPLICATE_TRIGGER",
                     f'triggers[{index}] repeats event "{event}" of triggers[{first_index[event]}]',
                     f"remove triggers[{index}] or give it a different event",
-                    ("triggers", index, "event")))
+                    ("triggers", index, "event"),
+                    patch=(PatchOp("remove", f"/triggers/{index}"),)))
             else:
                 first_index[event] = index
     return findings
@@ -262,7 +277,8 @@ def _security_findings(definition: Definition, plan: Plan, submission: bool) -> 
                 "DEF_SECRET_NOT_SENSITIVE",
                 f'webhook.verification.secretKey "{key}" is not listed in auth.sensitiveKeys, '
                 "so its value is not treated as a secret",
-                f'add "{key}" to auth.sensitiveKeys', ("auth", "sensitiveKeys")))
+                f'add "{key}" to auth.sensitiveKeys', ("auth", "sensitiveKeys"),
+                patch=_sensitive_patch(definition.data, key)))
     oauth = definition.auth.get("type") == "oauth2"
     for key, value in definition.auth_config.items():
         reason = config_secret_reason(definition, key)
@@ -314,14 +330,17 @@ def _sync_findings(definition: Definition, plan: Plan) -> list[Finding]:
     findings: list[Finding] = []
     handlers = definition.sync_handlers
     if "ecommerce" in definition.webhook:
+        patch: tuple[PatchOp, ...] | None = None
         if handlers:
             message = "webhook.ecommerce is deprecated and sync.webhooks.handlers already exists"
             fix = "remove webhook.ecommerce; sync.webhooks.handlers handles these events"
+            patch = (PatchOp("remove", "/webhook/ecommerce"),)
         else:
             message = "webhook.ecommerce is deprecated: new definitions must use sync"
             fix = ("move each handler to sync.webhooks.handlers, keyed by its trigger event, "
                    "then remove webhook.ecommerce")
-        findings.append(_def("DEF_LEGACY_ECOMMERCE", message, fix, ("webhook", "ecommerce")))
+        findings.append(_def("DEF_LEGACY_ECOMMERCE", message, fix, ("webhook", "ecommerce"),
+                             patch=patch))
     events = definition.trigger_events
     for event in handlers:
         if event in events:
@@ -369,7 +388,8 @@ def _source_findings(definition: Definition) -> list[Finding]:
             findings.append(_def(
                 "DEF_XSOURCE_NO_FALLBACK",
                 f'{where} {state}: when source "{source}" fails, users cannot type a value',
-                f'add "x-fallback": "input" to {where}', (*path, "x-fallback")))
+                f'add "x-fallback": "input" to {where}', (*path, "x-fallback"),
+                patch=(PatchOp("add", _pointer((*path, "x-fallback")), "input"),)))
     return findings
 
 
