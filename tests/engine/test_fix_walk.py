@@ -115,3 +115,39 @@ def test_the_walk_applies_the_main_fixes() -> None:
                 "DEF_STATUS_PUBLIC", "DEF_VERSION", "DEF_XSOURCE_NO_FALLBACK",
                 "EVT_NO_TRIGGER", "EVT_NEAR_MISS", "EVT_PATH_SUGGESTION"}
     assert expected <= patched, expected - patched
+
+
+SAMPLE_WALKS = [("salla.js", FIXTURES / "samples" / "salla"),
+                ("salla.js", FIXTURES / "samples" / "sync")]
+
+
+@pytest.mark.parametrize(("name", "folder"), SAMPLE_WALKS,
+                         ids=[f"{n}+{f.name}" for n, f in SAMPLE_WALKS])
+def test_every_fix_on_docs_samples_removes_its_finding(name: str, folder: Path) -> None:
+    """The docs' Salla example with sample payloads, as `check --samples` and `sync` see them:
+    each sample report's and the sync preview's patches, applied, remove their finding."""
+    from whdebug.tools.readiness import assess, load_samples
+    from whdebug.tools.syncpreview import parse_sample, preview_sync
+
+    now = datetime.fromisoformat("2025-11-24T16:00:05+00:00")
+
+    def findings_of(definition: Definition) -> list[Finding]:
+        samples = load_samples(folder, definition, Secrets(), now=now)
+        ready = assess(definition, samples, Secrets(), now=now, lint=(), path=name,
+                       samples_dir=str(folder))
+        found = [f for r in ready.samples if r.report for f in r.report.findings
+                 if f.step != "definition"]
+        captures = [c for p in sorted(folder.iterdir())
+                    for c in parse_sample(p.read_bytes(), p.name, definition)]
+        return found + list(preview_sync(definition, captures).all_findings)
+
+    definition = load_definition(CORPUS / name)
+    before = findings_of(definition)
+    for item in before:
+        if item.patch is None:
+            continue
+        after = findings_of(Definition(apply_patch(definition.data, item.patch)))
+        assert item not in after, item
+        new = {f.code for f in after if f.severity == "error"} - {
+            f.code for f in before if f.severity == "error"}
+        assert not new, f"the patch of {item.code} adds {new}"
