@@ -451,7 +451,7 @@ def _length_mismatch(request: CapturedRequest) -> Finding | None:
     return finding(
         "REQ_LENGTH_MISMATCH", message,
         "make the body exactly as sent by the provider and set Content-Length to its size "
-        f"(or delete the header: whdebug uses the body as it is)",
+        "(or delete the header: whdebug uses the body as it is)",
         step="request", severity="error" if length > size else "warning")
 
 

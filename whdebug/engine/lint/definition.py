@@ -15,12 +15,13 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unuse
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
 
 from whdebug.engine.lint.auth import check_auth
-from whdebug.engine.patches import PatchOp
-from whdebug.engine.patches import replace as replace_op
 from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
 from whdebug.engine.locations import pointer as _pointer
 from whdebug.engine.locations import where as _where
+from whdebug.engine.patches import PatchOp
+from whdebug.engine.patches import add as add_op
+from whdebug.engine.patches import replace as replace_op
 from whdebug.engine.plan import Plan, compile_definition, jsonpath_finding
 from whdebug.engine.report import Finding, finding
 from whdebug.engine.steps.sync import handler_without_trigger_fix
@@ -235,11 +236,11 @@ def _trigger_findings(data: dict[str, Any]) -> list[Finding]:
                 patch=_ns_patch(data)))
         elif expected is not None and kind != expected:
             found = f"is {json.dumps(kind)}" if isinstance(kind, str) else "is missing"
-            op = "replace" if "type" in trigger else "add"
+            op = replace_op if "type" in trigger else add_op
             findings.append(_def(
                 "DEF_TRIGGER_TYPE", f'triggers[{index}].type {found}, expected "{expected}"',
                 f'set triggers[{index}].type to "{expected}"', ("triggers", index, "type"),
-                patch=(PatchOp(op, f"/triggers/{index}/type", expected),)))
+                patch=(op(f"/triggers/{index}/type", expected),)))
         if isinstance(event, str) and event:
             if event in first_index:
                 findings.append(_def(

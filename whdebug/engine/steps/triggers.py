@@ -287,7 +287,7 @@ def suggest_paths(
             if not sep or head not in by_value or tail not in by_value:
                 continue
             first, second = by_value[head], by_value[tail]
-            extraction = {
+            extraction: dict[str, object] = {
                 "source": first[0],
                 "path": first[1],
                 "compositeStrategy": {
