@@ -332,3 +332,51 @@ def test_a_suggestion_that_breaks_an_earlier_delivery_is_not_made_in_a_replay() 
         if found.code == "EVT_PATH_SUGGESTION" and found.patch is not None:
             assert _fires(apply_patch(data, found.patch), earlier) == "order.created", found
     assert not [s for s in report.triggers.suggested_paths if s.path == "$.event"]
+
+
+# --- SYNC_NO_HANDLER ----------------------------------------------------------------------
+
+
+def _salla_order(event: str) -> Any:
+    body = json.dumps({"event": event, "merchant": 1, "data": {"id": 7, "status": {}}}).encode()
+    return make_request(body, signature=None, path="/miniapps/salla/webhooks",
+                        headers=[("X-Salla-Signature", sign(body, "salla-secret"))])
+
+
+def _salla_report(data: dict[str, Any], event: str) -> Any:
+    return analyze(_salla_order(event), Definition(data),
+                   Secrets({}, {"webhookSecret": "salla-secret"}), now=NOW)
+
+
+def test_sync_handler_near_miss_is_renamed_only_when_no_trigger_uses_it() -> None:
+    data = docs("salla.js")
+    handlers = data["sync"]["webhooks"]["handlers"]
+    handlers["order.status.update"] = handlers.pop("order.status.updated")
+    found = only(list(_salla_report(data, "order.status.updated").findings), "SYNC_NO_HANDLER")
+    assert found.patch is not None and "rename handler 'order.status.update'" in (found.fix or "")
+    fixed = apply_patch(data, found.patch)
+    assert "SYNC_NO_HANDLER" not in _salla_report(fixed, "order.status.updated").codes()
+
+    # "order.created" is close to "order.creatd" but its own trigger still needs it
+    data = docs("salla.js")
+    data["triggers"].append(dict(data["triggers"][0], event="order.creatd"))
+    found = only(list(_salla_report(data, "order.creatd").findings), "SYNC_NO_HANDLER")
+    assert "rename" not in (found.fix or "") and found.patch is None
+    assert "a copy of 'order.created'" in (found.fix or "")
+
+
+def test_oauth_redirect_fix_uses_the_fixed_ns() -> None:
+    data = docs("crm-pro.js")
+    data["auth"] = {
+        "type": "oauth2",
+        "sensitiveKeys": ["accessToken", "refreshToken", "webhookSecret", "clientSecret"],
+        "config": {"accessToken": "", "refreshToken": "", "webhookSecret": "",
+                   "clientId": "", "clientSecret": ""},
+        "auth_url": "https://crm.example.com/oauth/authorize?client_id=[[clientId]]",
+    }
+    findings = check_definition(Definition(data))
+    redirect = [f for f in findings if f.code == "DEF_REDIRECT_URI"]
+    assert redirect, [(f.code, f.message) for f in findings]
+    for found in redirect:
+        assert "crm_Pro" not in (found.fix or ""), found
+        assert "/miniapps/crm-pro/oauth2" in (found.fix or "")

@@ -11,6 +11,7 @@ from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
 from whdebug.engine.locations import where as _where
 from whdebug.engine.report import Finding
+from whdebug.engine.steps.triggers import kebab_ns
 from whdebug.model.definition import Definition
 
 
@@ -74,7 +75,7 @@ def _auto_refresh(definition: Definition,
 def redirect_findings(definition: Definition) -> list[Finding]:
     findings: list[Finding] = []
     found = auth_url(definition)
-    ns = definition.ns or "{ns}"
+    ns = kebab_ns(definition.ns) or "{ns}"  # the ns as DEF_NS_FORMAT's fix leaves it
     register = f"register {{SAAS_API_URL}}/miniapps/{ns}/oauth2 with the provider (whdebug urls)"
     if found is not None and isinstance(found[1], str):
         path, url = found
