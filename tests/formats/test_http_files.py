@@ -128,3 +128,15 @@ def test_a_hand_written_files_final_newline_is_named_as_the_editors(tmp_path: Pa
     assert "proxy" not in found[0]["message"]
     assert "newline" in found[0]["message"] and "editor" in found[0]["message"]
     assert "contact.http" in found[0]["message"]
+
+
+def test_import_stores_each_request_of_a_rest_client_file(tmp_path: Path) -> None:
+    path = tmp_path / "deliveries.http"
+    path.write_bytes(rest_client_file())
+    store = tmp_path / "captures.db"
+    result = cli("import", str(path), "--store", str(store))
+    assert result.exit_code == 0, result.output
+    listed = cli("list", "--store", str(store), "--json")
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(rows) == 2 and {row["body_size"] for row in rows} == {len(BODY_ONE),
+                                                                     len(BODY_TWO)}
