@@ -140,3 +140,12 @@ def test_import_stores_each_request_of_a_rest_client_file(tmp_path: Path) -> Non
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert len(rows) == 2 and {row["body_size"] for row in rows} == {len(BODY_ONE),
                                                                      len(BODY_TWO)}
+
+
+def test_a_hash_line_inside_a_text_body_is_body(tmp_path: Path) -> None:
+    body = b"### Release notes\nFixed the retries.\n"
+    path = tmp_path / "notes.http"
+    path.write_bytes(b"POST /miniapps/acme/webhooks HTTP/1.1\r\nContent-Type: text/markdown\r\n"
+                     b"\r\n" + body)
+    [capture] = read_request_file(path)
+    assert capture.request.body == body

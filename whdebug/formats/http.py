@@ -65,7 +65,7 @@ def _show(raw: bytes) -> str:
 def parse_http_file(data: bytes, name: str = "<http>") -> list[CapturedRequest]:
     """Every request in a `.http` file: one exact request, or each request of a REST Client /
     JetBrains file with `###` separator lines (requests that are only comments are skipped)."""
-    separators = list(_SEPARATOR.finditer(data))
+    separators = [m for m in _SEPARATOR.finditer(data) if _starts_request(data, m.end())]
     if not separators:
         return [parse_http(data, name)]
     requests: list[CapturedRequest] = []
@@ -81,6 +81,20 @@ def parse_http_file(data: bytes, name: str = "<http>") -> list[CapturedRequest]:
     if not requests:
         raise RequestFileError(f"{name}: no request between the ### separators")
     return requests
+
+
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]+\S+([ \t]+HTTP/\d(\.\d)?)?[ \t]*\r?$")
+
+
+def _starts_request(data: bytes, start: int) -> bool:
+    """After a `###` line comes a request (comments and blank lines first), or nothing: a
+    `###` line inside a text body, followed by more text, is body."""
+    for line in data[start:].split(b"\n"):
+        content = line.strip(_OWS + b"\r")
+        if not content or content.startswith((b"#", b"//")):
+            continue
+        return _REQUEST_LINE.match(content) is not None
+    return True
 
 
 def _has_request_line(segment: bytes) -> bool:
