@@ -83,7 +83,8 @@ def parse_http_file(data: bytes, name: str = "<http>") -> list[CapturedRequest]:
     return requests
 
 
-_REQUEST_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]+\S+([ \t]+HTTP/\d(\.\d)?)?[ \t]*\r?$")
+_REQUEST_LINE = re.compile(
+    rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]+\S+([ \t]+HTTP/\d(\.\d)?)?[ \t]*\r?$")
 
 
 def _starts_request(data: bytes, start: int) -> bool:
