@@ -380,3 +380,21 @@ def test_oauth_redirect_fix_uses_the_fixed_ns() -> None:
     for found in redirect:
         assert "crm_Pro" not in (found.fix or ""), found
         assert "/miniapps/crm-pro/oauth2" in (found.fix or "")
+
+
+def test_a_near_miss_rename_is_not_proposed_when_the_trigger_fires_for_other_deliveries() -> None:
+    """orders/updated fired a moment ago: renaming it to the near miss orders/updatd would
+    break it, so the replay proposes adding a trigger instead."""
+    from whdebug.engine.session import ReplaySession
+
+    data = docs("shopify.js")
+    session = ReplaySession(Definition(data), Secrets({}, {"webhookSecret": "shpss"}), now=NOW)
+    working = _shopify_request("orders/updated", 1)
+    assert session.replay(working).outcome.status == "fires"
+    report = session.replay(_shopify_request("orders/updatd", 2))
+    for code in ("EVT_NO_TRIGGER", "EVT_NEAR_MISS"):
+        found = only(list(report.findings), code)
+        assert found.patch is not None and "add a trigger" in (found.fix or ""), found
+        fixed = apply_patch(data, found.patch)
+        assert _shopify_report("orders/updated", fixed).outcome.status == "fires"
+        assert _shopify_report("orders/updatd", fixed).outcome.status == "fires"

@@ -118,11 +118,19 @@ def _no_trigger(value: str, events: list[str], near: tuple[NearMiss, ...],
                f"{near[0].event!r}")
         patch: tuple[PatchOp, ...] = (replace_op(f"/triggers/{index}/event", value),)
     else:
-        fix = (f"add a trigger for {value!r} (type \"{trigger_type(ns)}\"), or ignore this "
-               "delivery if no automation should start from it")
-        patch = add_trigger_patch(value, triggers, ns)
+        fix, patch = add_trigger_fix(value, triggers, ns)
     return finding("EVT_NO_TRIGGER", message, fix, step="match", pointer="/triggers",
                    patch=patch)
+
+
+def add_trigger_fix(value: str, triggers: Sequence[TriggerSpec], ns: str | None,
+                    kept: str | None = None) -> tuple[str, tuple[PatchOp, ...]]:
+    """The fix that adds a trigger for `value` (keeping `kept`, a near miss that fires for
+    other deliveries), as text and patch."""
+    keep = (f"keep trigger {kept!r} (other deliveries fire it) and " if kept else "")
+    return (f"{keep}add a trigger for {value!r} (type \"{trigger_type(ns)}\"), or ignore "
+            "this delivery if no automation should start from it",
+            add_trigger_patch(value, triggers, ns))
 
 
 def kebab_ns(ns: str | None) -> str | None:
