@@ -398,3 +398,17 @@ def test_a_near_miss_rename_is_not_proposed_when_the_trigger_fires_for_other_del
         fixed = apply_patch(data, found.patch)
         assert _shopify_report("orders/updated", fixed).outcome.status == "fires"
         assert _shopify_report("orders/updatd", fixed).outcome.status == "fires"
+
+
+def test_unsafe_integer_fix_puts_the_string_id_first() -> None:
+    _, second = _replay_orders(BIG_A, BIG_B)
+    found = only(list(second.findings), "TX_UNSAFE_INTEGER")
+    assert "$.admin_graphql_api_id" in (found.fix or "") and found.patch is not None
+    fixed = apply_patch(docs("shopify.js"), found.patch)
+    assert fixed["webhook"]["transactionId"]["paths"] == ["$.admin_graphql_api_id", "$.id"]
+    from whdebug.engine.session import ReplaySession
+
+    session = ReplaySession(Definition(fixed), Secrets({}, {"webhookSecret": "shpss"}), now=NOW)
+    reports = [session.replay(_shopify_request("orders/create", i)) for i in (BIG_A, BIG_B)]
+    assert [r.outcome.status for r in reports] == ["fires", "fires"]
+    assert not [f for r in reports for f in r.findings if f.code.startswith("TX_")]

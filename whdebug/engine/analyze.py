@@ -188,7 +188,7 @@ def _analyze(
         plan.transaction, event.value, request, body
     )
     findings += tx_findings
-    duplicate_of, dedupe_findings = _deduplicate(transaction, dedupe, source.key)
+    duplicate_of, dedupe_findings = _deduplicate(transaction, dedupe, source.key, body)
     findings += dedupe_findings
     if duplicate_of is not None:
         transaction = TransactionResult(
@@ -252,21 +252,22 @@ def _analyze(
 
 
 def _deduplicate(transaction: TransactionResult, dedupe: DedupeIndex | None,
-                 source: str | int) -> tuple[str | int | None, list[Finding]]:
+                 source: str | int, body: Body) -> tuple[str | int | None, list[Finding]]:
     """The earlier request this one duplicates (recording a new id), and what to say."""
     transaction_id = transaction.id
+    unsafe = [unsafe_integer_finding(transaction, body=body)] if transaction.exact_id else []
     if transaction_id is None or dedupe is None:
-        return None, ([unsafe_integer_finding(transaction)] if transaction.exact_id else [])
+        return None, unsafe
     duplicate_of = dedupe.lookup(transaction_id)
     if duplicate_of is None:
         dedupe.record(transaction_id, source)
         if transaction.exact_id is not None:
             dedupe.remember_exact(transaction_id, transaction.exact_id)
-        return None, ([unsafe_integer_finding(transaction)] if transaction.exact_id else [])
+        return None, unsafe
     first = dedupe.exact_of(transaction_id)
     if transaction.exact_id is not None and first is not None and first != transaction.exact_id:
         return duplicate_of, [unsafe_integer_finding(transaction, first,
-                                                     _source_name(duplicate_of))]
+                                                     _source_name(duplicate_of), body)]
     findings = [finding(
         "TX_DUPLICATE",
         f"transaction id {transaction_id!r} was already processed "
@@ -278,7 +279,8 @@ def _deduplicate(transaction: TransactionResult, dedupe: DedupeIndex | None,
         step="dedupe",
     )]
     if transaction.exact_id is not None and first is None:
-        findings.append(unsafe_integer_finding(transaction, None, _source_name(duplicate_of)))
+        findings.append(unsafe_integer_finding(transaction, None, _source_name(duplicate_of),
+                                               body))
     return duplicate_of, findings
 
 

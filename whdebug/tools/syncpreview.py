@@ -521,11 +521,11 @@ def _unsafe_collisions(definition: Definition, samples: list[Capture],
         first = seen.setdefault(result.id, (result.exact_id, preview.sample))
         if first[0] == result.exact_id:
             continue
-        finding_ = unsafe_integer_finding(result, first[0], first[1])
+        finding_ = unsafe_integer_finding(result, first[0], first[1], body)
         findings.append(diagnosis(
             finding_.code, f"{preview.sample}: {finding_.message}; its record would also "
             f"overwrite the one {first[1]} wrote, if it reached sync", finding_.fix,
-            step="sync", severity="error", pointer=finding_.pointer))
+            step="sync", severity="error", pointer=finding_.pointer, patch=finding_.patch))
     return findings
 
 

@@ -6,7 +6,8 @@ import re
 
 from whdebug.engine._specs import TransactionSpec
 from whdebug.engine.bodypaths import BodyPath
-from whdebug.engine.paths import SAFE_INTEGER, Body, js_string
+from whdebug.engine.patches import PatchOp, add
+from whdebug.engine.paths import SAFE_INTEGER, Body, iter_leaves, js_string
 from whdebug.engine.report import Finding, TransactionResult, finding
 from whdebug.model.request import CapturedRequest
 
@@ -79,12 +80,37 @@ def _unsafe(path: BodyPath, body: Body) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) > SAFE_INTEGER
 
 
+def string_id_path(body: Body, exact: str) -> str | None:
+    """A body string that holds the id's every digit (Shopify's `admin_graphql_api_id`:
+    `gid://shopify/Order/820982911946154508`), which JSON.parse keeps exactly."""
+    if body.kind != "json" or "|" in exact or not exact.lstrip("-").isdigit():
+        return None
+    pattern = re.compile(rf"(?<![0-9]){re.escape(exact)}(?![0-9])")
+    for path, value in iter_leaves(body.document, limit=2000):
+        if isinstance(value, str) and "[" not in path and pattern.search(value):
+            return path
+    return None
+
+
 def unsafe_integer_finding(result: TransactionResult, first: str | None = None,
-                           duplicate_of: str | None = None) -> Finding:
+                           duplicate_of: str | None = None,
+                           body: Body | None = None) -> Finding:
     """TX_UNSAFE_INTEGER: a warning for a rounded id; an error when it makes a different
-    delivery (`first`, the exact id of `duplicate_of`) look like this one."""
-    advice = ("point transactionId.paths at a string id first, such as "
-              "$.admin_graphql_api_id (Shopify), which JSON.parse keeps exactly")
+    delivery (`first`, the exact id of `duplicate_of`) look like this one. With the `body`,
+    a string field holding the same digits becomes the first transactionId path (a patch)."""
+    exact = result.exact_id or ""
+    string_path = string_id_path(body, exact) if body is not None else None
+    paths = ("/webhook/transactionId/overrides/"
+             + (result.override or "").replace("~", "~0").replace("/", "~1") + "/paths"
+             if result.override else "/webhook/transactionId/paths")
+    if string_path is not None:
+        advice = (f"put {string_path} first in transactionId.paths: it holds the same id as a "
+                  "string, which JSON.parse keeps exactly")
+        patch: tuple[PatchOp, ...] | None = (add(paths + "/0", string_path),)
+    else:
+        advice = ("point transactionId.paths at a string id first, such as "
+                  "$.admin_graphql_api_id (Shopify), which JSON.parse keeps exactly")
+        patch = None
     if first is not None and duplicate_of is not None:
         return finding(
             "TX_UNSAFE_INTEGER",
@@ -92,8 +118,7 @@ def unsafe_integer_finding(result: TransactionResult, first: str | None = None,
             f"different, but JavaScript cannot tell them apart: the runtime's JSON.parse reads "
             f"both as {result.id}, so this delivery is dropped as a duplicate and its "
             "automations never fire",
-            advice, step="dedupe", severity="error",
-            pointer="/webhook/transactionId/paths")
+            advice, step="dedupe", severity="error", pointer=paths, patch=patch)
     return finding(
         "TX_UNSAFE_INTEGER",
         f"transaction id {result.exact_id} is beyond JavaScript's safe integers (2^53): the "
@@ -103,7 +128,7 @@ def unsafe_integer_finding(result: TransactionResult, first: str | None = None,
         "duplicate"
         + (f"; whdebug cannot tell whether {duplicate_of} carried this exact id (a retry) or "
            "another one (a lost delivery)" if duplicate_of else ""),
-        advice, step="dedupe", pointer="/webhook/transactionId/paths")
+        advice, step="dedupe", pointer=paths, patch=patch)
 
 
 def extract_transaction(
