@@ -149,3 +149,14 @@ def test_a_hash_line_inside_a_text_body_is_body(tmp_path: Path) -> None:
                      b"\r\n" + body)
     [capture] = read_request_file(path)
     assert capture.request.body == body
+
+
+def test_a_decoded_body_under_content_encoding_is_not_called_hand_edited() -> None:
+    from factories import make_request
+
+    request = make_request(BODY_ONE, headers=[("Content-Encoding", "gzip"),
+                                              ("Content-Length", "31")])
+    report = run(request)
+    found = next(f for f in report.findings if f.code == "REQ_LENGTH_MISMATCH")
+    assert found.severity == "info" and "gzip" in found.message
+    assert "edited" not in found.message

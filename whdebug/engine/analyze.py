@@ -440,6 +440,16 @@ def _length_mismatch(request: CapturedRequest) -> Finding | None:
     length, size = int(announced.strip()), len(request.body)
     if length == size:
         return None
+    encoding = request.header("Content-Encoding")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        return finding(
+            "REQ_LENGTH_MISMATCH",
+            f"Content-Length is {length} but the body is {size} bytes: Content-Length counts "
+            f"the {encoding} bytes on the wire, and this body is stored decoded (HAR exports "
+            "and some proxies store it so); this file does not show whether the provider "
+            "signed the encoded or the decoded bytes",
+            "capture the delivery with whdebug serve, which stores the bytes as they arrive",
+            step="request", severity="info")
     if length < size:
         extra = request.body[length:]
         shown = "its final line break" if extra.strip(b"\r\n") == b"" else f"{len(extra)} bytes"

@@ -84,7 +84,9 @@ def match_triggers(
             finding(
                 "EVT_NEAR_MISS",
                 f"trigger {miss.event!r} almost matches {value!r}: {miss.reason}",
-                f"set triggers[{index}].event to {value!r} (matching is exact and case-sensitive)",
+                f"set triggers[{index}].event to {value!r} if the provider never sends "
+                f"{miss.event!r} (matching is exact and case-sensitive); if it sends both, add "
+                f"a trigger for {value!r}",
                 step="match",
                 pointer=f"/triggers/{index}/event",
                 patch=(replace_op(f"/triggers/{index}/event", value),),
