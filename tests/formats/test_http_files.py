@@ -160,3 +160,13 @@ def test_a_decoded_body_under_content_encoding_is_not_called_hand_edited() -> No
     found = next(f for f in report.findings if f.code == "REQ_LENGTH_MISMATCH")
     assert found.severity == "info" and "gzip" in found.message
     assert "edited" not in found.message
+
+
+def test_an_exported_request_whose_body_holds_a_separator_stays_whole(tmp_path: Path) -> None:
+    """Content-Length that counts every remaining byte: one exact request, whatever the body."""
+    body = b"notes\n### second\nPOST /miniapps/acme/webhooks HTTP/1.1\n\n{}"
+    path = tmp_path / "export.http"
+    path.write_bytes(b"POST /miniapps/acme/webhooks HTTP/1.1\r\nContent-Type: text/plain\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    [capture] = read_request_file(path)
+    assert capture.request.body == body

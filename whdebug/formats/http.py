@@ -68,6 +68,10 @@ def parse_http_file(data: bytes, name: str = "<http>") -> list[CapturedRequest]:
     separators = [m for m in _SEPARATOR.finditer(data) if _starts_request(data, m.end())]
     if not separators:
         return [parse_http(data, name)]
+    if separators[0].start() > 0 and _has_request_line(data[:separators[0].start()]):
+        whole = _whole_request(data, name)
+        if whole is not None:
+            return [whole]
     requests: list[CapturedRequest] = []
     bounds = [0, *(m.start() for m in separators), len(data)]
     starts = [0, *(m.end() for m in separators)]
@@ -96,6 +100,19 @@ def _starts_request(data: bytes, start: int) -> bool:
             continue
         return _REQUEST_LINE.match(content) is not None
     return True
+
+
+def _whole_request(data: bytes, name: str) -> CapturedRequest | None:
+    """The file as one exact request when its Content-Length counts every byte after the
+    blank line (a whdebug export whose body happens to hold a `###` line)."""
+    try:
+        request = parse_http(data, name)
+    except RequestFileError:
+        return None
+    length = request.header("Content-Length")
+    if length is not None and length.strip().isdigit() and int(length) == len(request.body):
+        return request
+    return None
 
 
 def _has_request_line(segment: bytes) -> bool:
