@@ -265,7 +265,8 @@ def js_join(values: list[Any], separator: str) -> str:
     return separator.join("" if v is None or v is MISSING else js_string(v) for v in values)
 
 
-_SAFE_INTEGER = 2**53 - 1
+SAFE_INTEGER = _SAFE_INTEGER = 2**53 - 1
+"""Number.MAX_SAFE_INTEGER: JSON.parse reads larger integers as the nearest double."""
 
 
 def _js_number(value: float) -> str:

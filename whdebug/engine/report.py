@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from whdebug.engine.patches import PatchOp
+
 REPORT_SCHEMA = "whdebug.report/1"
 SUMMARY_SCHEMA = "whdebug.summary/1"
 
@@ -60,12 +62,19 @@ FINDING_CODES: dict[str, Severity] = {
     # other
     "CHALLENGE": "info",
     "TX_DUPLICATE": "warning",
+    # an id beyond 2**53: JSON.parse rounds it; an error once two different ids collide
+    "TX_UNSAFE_INTEGER": "warning",
     "TX_GENERATED": "warning",
     "TX_PATH_IS_HEADER": "warning",
     "TX_NOT_FOUND": "warning",
-    "REQ_WRONG_PATH": "warning",
+    # the request never reaches the MiniApp: these lead the report
+    "REQ_WRONG_PATH": "error",
+    # not POST: the runtime takes webhook deliveries as POST only
+    "REQ_WRONG_METHOD": "error",
     "REQ_NOT_JSON": "warning",
     "REQ_BODY_TRUNCATED": "error",
+    # a Content-Length that is not the body's size (hand-edited .http files)
+    "REQ_LENGTH_MISMATCH": "warning",
     "REQ_FORM_BODY": "info",
     "REQ_CONTENT_TYPE": "warning",
     "CUS_NO_CODE": "warning",
@@ -172,6 +181,9 @@ class Finding(msgspec.Struct, frozen=True, omit_defaults=True):
     customer, sync, match, definition, or the troubleshooting command's own step."""
     pointer: str | None = None
     """JSON pointer into the definition that the fix applies to, when there is one."""
+    patch: tuple[PatchOp, ...] | None = None
+    """The fix as RFC 6902 JSON Patch operations on the definition, when it is mechanical
+    (`"patch"` in JSON only when set); applied, it removes the finding and adds no error."""
 
 
 def finding(
@@ -182,16 +194,19 @@ def finding(
     step: str | None = None,
     severity: Severity | None = None,
     pointer: str | None = None,
+    patch: tuple[PatchOp, ...] | None = None,
 ) -> Finding:
     """A finding with the code's default severity unless one is given."""
     default = FINDING_CODES.get(code) or TROUBLESHOOTING_CODES[code]
-    return Finding(code, severity or default, message, fix, step, pointer)
+    return Finding(code, severity or default, message, fix, step, pointer, patch or None)
 
 
 def diagnosis(code: str, message: str, fix: str | None = None, *, step: str,
-              severity: Severity | None = None, pointer: str | None = None) -> Finding:
+              severity: Severity | None = None, pointer: str | None = None,
+              patch: tuple[PatchOp, ...] | None = None) -> Finding:
     """A finding of a troubleshooting command (`finding` with its step required)."""
-    return finding(code, message, fix, step=step, severity=severity, pointer=pointer)
+    return finding(code, message, fix, step=step, severity=severity, pointer=pointer,
+                   patch=patch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +244,8 @@ class SecretStatus:
     auth_config: str
     hint: str | None = None
     nullish_outcome: str | None = None
-    """What differs if the runtime used `??` instead of `||` (None when nothing does)."""
+    """What the other rule would do when it differs (None when nothing does): `??` under
+    whdebug's default `||`, and `||` under --nullish."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +329,9 @@ class TransactionResult:
     duplicate_of: str | int | None
     paths: tuple[str, ...] = ()
     override: str | None = None
+    exact_id: str | None = None
+    """The id with every digit of the payload, when JavaScript reads it differently (an
+    integer beyond 2**53); `"exact_id"` in JSON only when set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +423,8 @@ def report_json(report: Report) -> dict[str, Any]:
     document: dict[str, Any] = msgspec.to_builtins(report)
     for part in document["event"]["parts"]:
         del part["raw_type"]  # shown by the text view only; JSON has the stringified value
+    if document["transaction"].get("exact_id") is None:
+        document["transaction"].pop("exact_id", None)
     return document
 
 

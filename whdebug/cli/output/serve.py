@@ -64,7 +64,9 @@ def capture_segments(event: CaptureEvent) -> Segments:
         line.append((" truncated", "yellow"))
     line += [("  -> ", ""), ("---" if status is None else str(status), _status_style(status))]
     if event.wrong_path:
-        line.append((f"  ⚠ wrong path, expected POST {event.expected_path}", "bold yellow"))
+        right_path = event.path.rstrip("/") == (event.expected_path or "")
+        wrong = f"wrong method {event.method}" if right_path else "wrong path"
+        line.append((f"  ⚠ {wrong}, expected POST {event.expected_path}", "bold yellow"))
     if event.event is not None:
         line.append(("  " + _printable(event.event, 60), "bold"))
     if event.signature is not None:
