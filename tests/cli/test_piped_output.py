@@ -1,0 +1,67 @@
+"""Output without a terminal: no trailing padding, and no URL, path or code broken across
+lines; in a terminal, wrapped lines stay under the text they continue."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+from tests.cli_support import run
+from tests.paths import FIXTURES
+from whdebug.cli.output.blocks import render_findings
+from whdebug.engine.report import finding
+
+REDIRECT = str(FIXTURES / "definitions" / "auth" / "redirect-uri.json")
+SYNC = (str(FIXTURES / "definitions" / "sync" / "salla-sync-broken.json"), "--samples",
+        str(FIXTURES / "samples" / "sync"))
+
+
+@pytest.mark.parametrize("args", [
+    ("check", REDIRECT),
+    ("sync", *SYNC),
+    ("codes",),
+    ("explain", "SIG_BODY_MODIFIED"),
+    ("urls", REDIRECT, "--api-url", "https://api.example.com"),
+], ids=["check", "sync", "codes", "explain", "urls"])
+def test_piped_output_has_no_trailing_padding(args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert result.exit_code in (0, 1), result.output
+    padded = [line for line in result.stdout.splitlines() if line != line.rstrip(" ")]
+    assert padded == []
+
+
+def test_piped_output_never_breaks_a_suggested_url() -> None:
+    result = run("check", REDIRECT)
+    assert result.exit_code == 1
+    urls = re.findall(r"https://\S+", result.stdout)
+    assert any("response_type=code" in url for url in urls), result.stdout
+    # every URL ends where the text around it says it ends (a quote), not at a line break
+    for line in result.stdout.splitlines():
+        for url in re.findall(r"\"https://[^\"\s]*$", line):
+            pytest.fail(f"URL broken at the end of a line: {url}")
+
+
+def test_columns_still_sets_a_width_for_pipes() -> None:
+    result = run("sync", *SYNC, env={"COLUMNS": "60"})
+    assert max(len(line) for line in result.stdout.splitlines()) <= 60
+
+
+def test_wrapped_finding_lines_are_indented_under_their_text() -> None:
+    output = io.StringIO()
+    console = Console(file=output, width=50, color_system=None)
+    render_findings(console, [finding(
+        "SYNC_NO_HANDLER", "no sync.webhooks.handlers entry for 'customer.created': no record "
+        "is written (handlers: order.created, order.updated)",
+        "add sync.webhooks.handlers[\"customer.created\"] if this event carries an order",
+        step="sync")], "  ")
+    lines = output.getvalue().splitlines()
+    assert lines[0].startswith("  note SYNC_NO_HANDLER  no sync.webhooks")
+    message_column = lines[0].index("no sync")
+    fix_start = next(i for i, line in enumerate(lines) if line.strip().startswith("fix:"))
+    for line in lines[1:fix_start]:
+        assert line[:message_column].strip() == "", line
+    for line in lines[fix_start:]:
+        assert line.startswith("      "), line
