@@ -11,7 +11,7 @@ import io
 import os
 import re
 import sys
-from typing import TextIO
+from typing import TextIO, cast
 
 from rich.console import Console
 from rich.filesize import pick_unit_and_suffix
@@ -102,5 +102,5 @@ def stdout_console() -> Console:
     if stream.isatty():
         return Console(highlight=False)
     width = os.environ.get("COLUMNS", "")
-    return Console(highlight=False, file=TrimmedLines(stream),
+    return Console(highlight=False, file=cast(TextIO, TrimmedLines(stream)),
                    width=int(width) if width.isdigit() and int(width) > 0 else UNWRAPPED)
