@@ -33,9 +33,12 @@ class TestList:
             await select(pilot, app, 0)
             lines = list_lines(app)
             assert lines[0].split()[-2:] == ["s", "o"]  # one-cell columns...
-            legend = lines[-1]  # ...explained on the list's last line
+            legend = " ".join(line.strip() for line in lines[-3:])  # ...explained below
             assert legend.startswith("s signature · o outcome")
-            assert all(line.split()[0].count(":") == 2 for line in lines[1:-1] if line.strip())
+            for words in ("✓ fires", "✗ rejected", "∅ no event", "? no trigger", "↺ duplicate",
+                          "⇄ challenge"):
+                assert words in legend
+            assert "…" not in legend
 
     async def test_wide_list_uses_words(self, setup: DemoSetup) -> None:
         app = scenario_app(setup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,8 @@ _NO_EVENT = {"rejected": "–", "challenge": "(challenge)"}
 LEGEND = ("s signature · o outcome: ✓ fires ✗ rejected ∅ no event ? no trigger ↺ duplicate "
           "⇄ challenge")
 """The last line of a list too narrow for the column words."""
+SIGNATURE_LEGEND = "s signature: ✓ verifies ✗ fails – not verified"
+"""The legend when only the signature column is one cell."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,7 @@ class Columns:
         """Column widths for a list `width` cells wide; narrow lists drop path, then method,
         and below 40 cells the mark columns shrink to one cell (explained by `LEGEND`)."""
         outcome = 12 if width >= 40 else 1
-        signature = 3 if width >= 40 else 1
+        signature = 3 if width >= 46 else 1  # the word only when the event keeps 20 cells
         method = 6 if width >= 58 else 0
         fixed = 8 + 1 + (method + 1 if method else 0) + signature + 1 + outcome + 1
         rest = max(width - fixed, 4)
@@ -54,9 +57,11 @@ class Columns:
         return cls(8, method, 0, rest, outcome, signature)
 
     @property
-    def legend(self) -> bool:
-        """The mark columns are single cells headed `s o`: a legend line explains them."""
-        return self.outcome == 1
+    def legend(self) -> str | None:
+        """The line explaining one-cell mark columns (headed `s`, `o`), when there are any."""
+        if self.outcome == 1:
+            return LEGEND
+        return SIGNATURE_LEGEND if self.signature == 1 else None
 
 
 def _fit(text: str, width: int) -> str:
@@ -185,10 +190,14 @@ class CaptureList(ScrollView, can_focus=True):
         self.cursor = position
         return True
 
+    def _legend_lines(self, width: int) -> list[str]:
+        """The legend, wrapped to the list's width (at most three lines), when narrow."""
+        legend = Columns.fit(width).legend
+        return textwrap.wrap(legend, max(width, 10))[:3] if legend else []
+
     def _chrome_lines(self) -> int:
         """Lines that are not rows: the column header, and the legend when narrow."""
-        legend = Columns.fit(self.scrollable_content_region.width).legend
-        return HEADER_LINES + (1 if legend else 0)
+        return HEADER_LINES + len(self._legend_lines(self.scrollable_content_region.width))
 
     def _update_size(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width,
@@ -280,9 +289,12 @@ class CaptureList(ScrollView, can_focus=True):
         base = self.rich_style
         if y < HEADER_LINES:
             return self._header_strip(width, base)
-        if Columns.fit(width).legend and y == self.scrollable_content_region.height - 1:
+        legend = self._legend_lines(width)
+        first_legend = self.scrollable_content_region.height - len(legend)
+        if legend and y >= first_legend:
             style = base + self.get_component_rich_style("capture-list--header")
-            return Strip([Segment(_fit(LEGEND, width), style)]).adjust_cell_length(width, base)
+            line = _fit(legend[y - first_legend], width)
+            return Strip([Segment(line, style)]).adjust_cell_length(width, base)
         position = round(self.scroll_y) + y - HEADER_LINES
         summary = self.rows.summary_at(position)
         if summary is None:
