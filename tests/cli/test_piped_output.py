@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -65,3 +66,20 @@ def test_wrapped_finding_lines_are_indented_under_their_text() -> None:
         assert line[:message_column].strip() == "", line
     for line in lines[fix_start:]:
         assert line.startswith("      "), line
+
+
+def test_serve_banner_never_breaks_the_url_or_the_store_path(tmp_path: Path) -> None:
+    from whdebug.cli.output.serve import print_banner
+    from whdebug.model.definition import parse_definition
+    from whdebug.receiver.app import ReceiverSettings
+
+    store = tmp_path / ("a-rather-long-folder-name-for-captures-" * 2) / "[captures].db"
+    definition = parse_definition('{"ns": "a-namespace-long-enough-to-wrap", "version": "1.0.0"}')
+    output = io.StringIO()
+    print_banner(Console(file=output, width=40, color_system=None), "http://127.0.0.1:8787",
+                 store, ReceiverSettings(definition=definition))
+    lines = output.getvalue().splitlines()
+    assert any(line.strip().startswith(
+        "register  http://127.0.0.1:8787/miniapps/a-namespace-long-enough-to-wrap/webhooks")
+        for line in lines)
+    assert f"  store     {store}" in lines
