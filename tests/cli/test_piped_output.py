@@ -83,3 +83,18 @@ def test_serve_banner_never_breaks_the_url_or_the_store_path(tmp_path: Path) -> 
         "register  http://127.0.0.1:8787/miniapps/a-namespace-long-enough-to-wrap/webhooks")
         for line in lines)
     assert f"  store     {store}" in lines
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_in_a_terminal_a_long_url_in_a_fix_is_printed_whole(width: int) -> None:
+    from whdebug.cli.output.report import render_findings as render_report_findings
+
+    url = ("https://provider.example/oauth/authorize?client_id={{client_id}}&response_type=code"
+           "&redirect_uri={{redirect_uri}}&scope=read%20write")
+    output = io.StringIO()
+    console = Console(file=output, width=width, color_system=None, force_terminal=True)
+    render_report_findings(console, [finding(
+        "DEF_REDIRECT_URI", "auth_url hard-codes a redirect_uri for another ns",
+        f"set auth.auth_url.url to {url}", step="definition")])
+    text = output.getvalue()
+    assert url in text.replace("\n", "") and url in text  # on one line, not folded
