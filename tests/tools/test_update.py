@@ -339,3 +339,17 @@ class TestCommand:
         assert result.exit_code == 2
         assert result.stderr.startswith("whdebug: --previous:")
         assert len(result.stderr.splitlines()) == 1
+
+    def test_an_empty_store_says_there_was_nothing_to_replay(self, files: tuple[Path, Path],
+                                                              tmp_path: Path) -> None:
+        old, new = files
+        new.write_text(github(BUMPED, ('paths: ["$.delivery"]', 'paths: ["$.id"]')))
+        store_path = tmp_path / "empty.db"
+        Store.open(store_path, create=True).close()
+        result = run("check", str(new), "--previous", str(old), "--store", str(store_path),
+                     "--json")
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        (upd,) = [f for f in document["findings"] if f["code"].startswith("UPD_")]
+        assert upd["code"] == "UPD_NOT_REPLAYED" and "is empty" in upd["message"]
+        assert document["update"]["deliveries"] == 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -334,21 +334,24 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 
 def replay_both(old: Definition, new: Definition,
-                deliveries: Sequence[tuple[str, Capture]], secrets: Secrets, *,
+                deliveries: Iterable[tuple[str, Capture]], secrets: Secrets, *,
                 now: datetime, options: AnalysisOptions = DEFAULT_OPTIONS,
-                ) -> list[DeliveryChange]:
+                ) -> tuple[int, list[DeliveryChange]]:
     """Each delivery's verdict under both definitions, in arrival order, each definition with
-    its own dedupe history; only the deliveries that differ are returned."""
+    its own dedupe history: how many were replayed, and the ones that differ (read one at a
+    time, so a large store is never held in memory)."""
     quiet = AnalysisOptions(options.missing_part, options.nullish, diagnose=False)
     before = ReplaySession(old, secrets, now=now, options=quiet)
     after = ReplaySession(new, secrets, now=now, options=quiet)
     changes: list[DeliveryChange] = []
+    count = 0
     for name, capture in deliveries:
+        count += 1
         old_verdict = Verdict.of(before.replay(capture))
         new_verdict = Verdict.of(after.replay(capture))
         if old_verdict != new_verdict:
             changes.append(DeliveryChange(name, old_verdict, new_verdict))
-    return changes
+    return count, changes
 
 
 def _replay_findings(changed: list[str], changes: list[DeliveryChange], count: int,
@@ -385,7 +388,7 @@ def _replay_findings(changed: list[str], changes: list[DeliveryChange], count: i
 
 
 def compare_update(old: Definition, new: Definition,
-                   deliveries: Sequence[tuple[str, Capture]] | None, secrets: Secrets, *,
+                   deliveries: Iterable[tuple[str, Capture]] | None, secrets: Secrets, *,
                    now: datetime, source: str | None = None,
                    options: AnalysisOptions = DEFAULT_OPTIONS) -> UpdateComparison:
     """The whole comparison: the static findings, then, when eventExtraction or
@@ -395,7 +398,9 @@ def compare_update(old: Definition, new: Definition,
     if not changed:
         return UpdateComparison(old, tuple(found))
     blocks = " and ".join(f"webhook.{key}" for key in changed)
-    if not deliveries:
+    count, changes = replay_both(old, new, deliveries or (), secrets, now=now,
+                                 options=options)
+    if not count:
         found.append(_update(
             "UPD_NOT_REPLAYED",
             f"{blocks} changed, and there are no deliveries to replay under both definitions"
@@ -403,7 +408,5 @@ def compare_update(old: Definition, new: Definition,
             "capture deliveries with `whdebug serve` (or import them), or pass --samples DIR",
             "/webhook"))
         return UpdateComparison(old, tuple(found), tuple(changed), 0, source)
-    changes = replay_both(old, new, deliveries, secrets, now=now, options=options)
-    found += _replay_findings(changed, changes, len(deliveries), source or "the deliveries")
-    return UpdateComparison(old, tuple(found), tuple(changed), len(deliveries), source,
-                            tuple(changes))
+    found += _replay_findings(changed, changes, count, source or "the deliveries")
+    return UpdateComparison(old, tuple(found), tuple(changed), count, source, tuple(changes))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,9 +27,9 @@ def _previous(path: str) -> Definition:
         raise WhdebugError(f"--previous: {error}") from None
 
 
-def _deliveries(definition: Definition, samples_dir: str | None, store_path: str | None,
-                secrets: Secrets, now: datetime,
-                ) -> tuple[list[tuple[str, Capture]] | None, str | None, Secrets]:
+def _deliveries(ctx: click.Context, definition: Definition, samples_dir: str | None,
+                store_path: str | None, secrets: Secrets, now: datetime,
+                ) -> tuple[Iterable[tuple[str, Capture]] | None, str | None, Secrets]:
     """The deliveries to replay under both definitions, where they came from, and the secrets
     to replay them with (bare sample payloads are signed as for the previous definition)."""
     from whdebug.cli.options import open_store
@@ -43,11 +44,9 @@ def _deliveries(definition: Definition, samples_dir: str | None, store_path: str
     if store_path is None and not default_store_path().exists():
         return None, None, secrets
     store = open_store(store_path)
-    try:
-        captures = [(f"capture #{capture_id}", store.get(capture_id))
-                    for capture_id in sorted(store.ids())]
-    finally:
-        store.close()
+    ctx.call_on_close(store.close)
+    captures = ((f"capture #{capture_id}", store.get(capture_id))
+                for capture_id in sorted(store.ids()))
     return captures, f"the store {store.path}", secrets
 
 
@@ -63,7 +62,7 @@ def check_update(ctx: click.Context, definition: Definition, path: str, previous
 
     previous = _previous(previous_path)
     lint = check_definition(definition, submission=submission)
-    deliveries, source, replay_secrets = _deliveries(previous, samples_dir, store_path,
+    deliveries, source, replay_secrets = _deliveries(ctx, previous, samples_dir, store_path,
                                                      secrets, now)
     comparison = compare_update(previous, definition, deliveries, replay_secrets, now=now,
                                 source=source)
