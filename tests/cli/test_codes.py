@@ -74,6 +74,12 @@ def test_explain_says_meaning_runtime_fix_and_page() -> None:
         assert f"{label} {value}" in text
 
 
+def test_explain_accepts_lower_case_and_hyphens() -> None:
+    result = run("explain", "sig-body-modified")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("SIG_BODY_MODIFIED  error")
+
+
 def test_explain_json() -> None:
     result = run("explain", "UPD_NS_CHANGED", "--json")
     assert result.exit_code == 0

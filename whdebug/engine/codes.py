@@ -70,7 +70,7 @@ def _group(code: str) -> tuple[str, str]:
 def explain(code: str) -> CodeInfo | None:
     """The explanation of `code` (case-insensitive), or None when the registry has no such
     code. A code without prose yet is explained by its code and severity alone."""
-    code = code.strip().upper()
+    code = code.strip().upper().replace("-", "_")
     severity = registry().get(code)
     if severity is None:
         return None
