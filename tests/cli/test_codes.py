@@ -93,8 +93,10 @@ def test_unknown_code_is_one_line_with_close_matches() -> None:
     result = run("explain", "SIG_MISMACH")
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert error_line(result) == ("whdebug: unknown finding code 'SIG_MISMACH'; did you mean "
-                                  "SIG_MISMATCH or SIG_TOKEN_MISMATCH?")
+    line = error_line(result)
+    assert line.startswith("whdebug: unknown finding code 'SIG_MISMACH'; did you mean "
+                           "SIG_MISMATCH or ")  # the closest first, then up to two more
+    assert line.endswith("?") and line.count(" or ") <= 2
 
 
 def test_unknown_code_without_a_close_match_points_to_codes() -> None:
