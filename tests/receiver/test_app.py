@@ -720,7 +720,8 @@ def test_the_parser_does_not_depend_on_what_else_is_installed() -> None:
 
     from whdebug.receiver.server import ServerSettings, uvicorn_config
 
-    config = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0), embedded=True)
+    config = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),
+                            embedded=True)
     config.load()
     assert issubclass(config.http_protocol_class, H11Protocol)  # type: ignore[arg-type]
     stock = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),

@@ -335,7 +335,7 @@ class Receiver:
         else:
             report, note = await self._analyze(capture, session)
             answer = _answer(definition, report, settings.strict, wrong_path)
-        if answer is not None and capture.reply is None:
+        if answer is not None and (capture.reply is None or answer is not _OK):
             capture = replace(capture, reply=Reply(answer.status, answer.body))
 
         try:

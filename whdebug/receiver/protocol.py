@@ -146,7 +146,7 @@ class ReceiverProtocol(H11Protocol):
         answer; the connection closes after it."""
         cycle = self.cycle
         if (cycle is not None and not cycle.response_complete and not cycle.disconnected
-                and self.conn.their_state is h11.DONE):
+                and self.conn.their_state in (h11.DONE, h11.MUST_CLOSE)):
             cycle.keep_alive = False
             return True
         return None
