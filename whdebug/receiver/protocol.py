@@ -242,8 +242,8 @@ def emfile_reporter(previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any
             now = time.monotonic()
             missed[0] += 1
             if now - last[0] >= EMFILE_INTERVAL:
-                _log.warning("out of file descriptors: %d connection(s) not accepted in the "
-                             "last %.0f s (raise `ulimit -n`)", missed[0], EMFILE_INTERVAL)
+                _log.warning("out of file descriptors: %d accept(s) failed since the last "
+                             "report; new connections wait (raise `ulimit -n`)", missed[0])
                 last[0], missed[0] = now, 0
             return
         if previous is not None:
