@@ -25,11 +25,12 @@ class Serving:
     """`python -m whdebug serve --definition` as a real process; its output read on threads
     (a full pipe never stalls it, and an orphan holding the pipes never hangs the test)."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, *arguments: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "whdebug", "serve", "--port", "0",
-             "--store", str(tmp_path / "captures.db"), "--definition", str(DEFINITION),
-             "--credential", "webhookSecret=children-secret"],
+             "--store", str(tmp_path / "captures.db"), *(arguments or (
+                 "--definition", str(DEFINITION),
+                 "--credential", "webhookSecret=children-secret"))],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
             env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
                  "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
@@ -74,8 +75,9 @@ class Serving:
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path) -> Iterator[Serving]:
-    serve = Serving(tmp_path)
+def serving(tmp_path: Path, *arguments: str) -> Iterator[Serving]:
+    """serve with `arguments` (default: --definition github.json and its secret)."""
+    serve = Serving(tmp_path, *arguments)
     try:
         yield serve
     finally:
@@ -130,3 +132,11 @@ def test_sigterm_runs_the_cleanup_and_exits_0(tmp_path: Path) -> None:
     captured = [line for line in serve.stdout if "/miniapps/github/webhooks" in line
                 and "#" in line]
     assert len(captured) == 3, serve.stdout  # the analyst printed every line before it stopped
+
+
+def test_max_inflight_reaches_the_receiver(tmp_path: Path) -> None:
+    with serving(tmp_path, "--max-inflight", "64") as serve:
+        url = f"http://127.0.0.1:{serve.port()}/hook"
+        small, large = httpx.post(url, content=b"x" * 64), httpx.post(url, content=b"x" * 65)
+    assert small.status_code == 200
+    assert large.status_code == 503 and "--max-inflight 64 bytes" in large.json()["error"]
