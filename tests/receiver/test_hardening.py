@@ -315,3 +315,36 @@ class TestOddClients:
         assert capture.request.body == b'{"gone": true}' and not capture.request.truncated
         assert capture.reply is None
         assert events[0].response_status is None
+
+
+class TestDescriptorExhaustion:
+    def test_emfile_is_one_line_per_interval(self, caplog: pytest.LogCaptureFixture) -> None:
+        import errno
+
+        from whdebug.receiver.protocol import emfile_reporter
+
+        others: list[dict[str, Any]] = []
+        handler = emfile_reporter(lambda loop, context: others.append(context))
+        loop = asyncio.new_event_loop()
+        try:
+            with caplog.at_level(logging.WARNING, logger="whdebug.receiver"):
+                for _ in range(2048):  # one wake-up of CPython's accept loop
+                    handler(loop, {"message": "socket.accept() out of system resource",
+                                   "exception": OSError(errno.EMFILE, "Too many open files")})
+                handler(loop, {"message": "something else", "exception": ValueError("x")})
+        finally:
+            loop.close()
+        lines = [record.getMessage() for record in caplog.records]
+        assert len(lines) == 1 and lines[0].startswith("out of file descriptors")
+        assert [context["message"] for context in others] == ["something else"]
+
+    def test_the_cap_is_below_the_descriptor_limit(self) -> None:
+        import resource
+
+        from whdebug.receiver.protocol import LIMITS_ATTRIBUTE
+        from whdebug.receiver.server import uvicorn_config
+
+        config = uvicorn_config(lambda *a: None, ServerSettings(port=0), embedded=True)
+        cap = getattr(config, LIMITS_ATTRIBUTE).max_connections
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        assert 0 < cap < soft

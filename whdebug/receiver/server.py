@@ -130,7 +130,8 @@ def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool,
         backlog=settings.backlog,
         **extra,
     )
-    setattr(config, LIMITS_ATTRIBUTE, settings.limits)
+    limits = settings.limits  # the cap resolved once (after raise_fd_limit), not per connection
+    setattr(config, LIMITS_ATTRIBUTE, replace(limits, max_connections=limits.connection_cap()))
     return config
 
 
