@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import h11
+from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 RAW_HEADERS = "whdebug.raw_headers"
@@ -108,7 +109,9 @@ class ReceiverProtocol(H11Protocol):
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.conn = _RawNamesConnection(h11.SERVER, self.conn._max_incomplete_event_size)
+        size = config.h11_max_incomplete_event_size
+        self.conn = _RawNamesConnection(
+            h11.SERVER, DEFAULT_MAX_INCOMPLETE_EVENT_SIZE if size is None else size)
         self.limits: ConnectionLimits = getattr(config, LIMITS_ATTRIBUTE, DEFAULT_LIMITS)
         self._deadline: asyncio.TimerHandle | None = None
         self._head_since: float | None = None
