@@ -18,7 +18,11 @@ from whdebug.model.request import Capture, CapturedRequest, Reply, Source
 from whdebug.receiver.protocol import DISCONNECTED, RAW_HEADERS
 
 DEFAULT_MAX_INFLIGHT = 134_217_728
-"""128 MiB: request bodies buffered at once, over all requests; beyond it, answer 503."""
+"""128 MiB: request bodies buffered at once, over all requests; beyond it, answer 503.
+
+It counts body bytes; the process peaks near 2.5 times that (the chunks and their joined
+copy, then SQLite's copy while committing): 16 concurrent 20 MiB uploads peaked at 672 MiB
+RSS without the budget, 346 MiB with it (6 stored, 10 answered 503)."""
 
 
 class BodyBudget:

@@ -26,8 +26,9 @@ from whdebug.cli.options import (
               metavar="BYTES", help="Larger bodies are answered 413 and stored truncated.")
 @click.option("--max-inflight", type=click.IntRange(min=0), default=134_217_728,
               show_default=True, metavar="BYTES",
-              help="Request bodies held in memory at once, over all requests; a request "
-                   "beyond it is answered 503 (its headers are stored).")
+              help="Request body bytes held in memory at once, over all requests (the "
+                   "process peaks near 2.5 times this); a request beyond it is answered 503 "
+                   "(its headers are stored).")
 @click.option("--forward-to", metavar="URL",
               help="Relay each capture's exact bytes to URL (your app) and record its answer.")
 @click.option("--strict", is_flag=True,
