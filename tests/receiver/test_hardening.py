@@ -348,3 +348,37 @@ class TestDescriptorExhaustion:
         cap = getattr(config, LIMITS_ATTRIBUTE).max_connections
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         assert 0 < cap < soft
+
+
+def upload(port: int, body: bytes) -> tuple[bytes, OSError | None]:
+    """A client without Expect: 100-continue: send the whole upload, then read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        head = (b"POST /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body))
+        received = b""
+        try:
+            sock.sendall(head + body)
+            while chunk := sock.recv(65536):
+                received += chunk
+        except OSError as error:
+            return received, error
+        return received, None
+
+
+class TestEarlyAnswers:
+    """An answer given before the upload ended reaches the client (no connection reset)."""
+
+    async def test_413_reaches_a_client_still_uploading(self, store_path: Path) -> None:
+        body = b"u" * (16 * 1024 * 1024)
+        async with receiving(store_path, settings(max_body=1000)) as running:
+            answers = await asyncio.gather(*(asyncio.to_thread(upload, running.port, body)
+                                             for _ in range(4)))
+        for received, error in answers:
+            assert error is None and received.startswith(b"HTTP/1.1 413 ")
+            assert b"0 body bytes" in received
+
+    async def test_503_reaches_a_client_still_uploading(self, store_path: Path) -> None:
+        body = b"u" * (16 * 1024 * 1024)
+        async with receiving(store_path, settings(max_inflight=1000)) as running:
+            received, error = await asyncio.to_thread(upload, running.port, body)
+        assert error is None and received.startswith(b"HTTP/1.1 503 ")

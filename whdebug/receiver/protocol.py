@@ -16,6 +16,9 @@
   request, the new one is answered 503 and closed;
 - a half-closed client (it shut down its sending side after a whole request) still gets
   its answer, then the connection closes;
+- a lingering close: an answer given before the client finished uploading (413, 503) is
+  followed by the end of our side and a short drain of what the client still sends, so it
+  reads the answer instead of a connection reset;
 - the scope extension `whdebug.disconnected`, a callable telling the app whether its answer
   can still reach the client, so a capture records what was really sent.
 """
@@ -43,6 +46,10 @@ LIMITS_ATTRIBUTE = "whdebug_limits"
 """The uvicorn.Config attribute carrying a ConnectionLimits."""
 FD_RESERVE = 64
 """File descriptors kept free of client connections (store, pipes, logs, the accept burst)."""
+LINGER_SECONDS = 2.0
+"""How long an early-answered upload may keep sending (discarded) before the close."""
+LINGER_BYTES = 64 * 1024 * 1024
+"""How much of it is read and discarded at most."""
 EMFILE_INTERVAL = 10.0
 """Seconds between two reports that the process ran out of file descriptors."""
 
@@ -103,6 +110,31 @@ class _RawNamesConnection(h11.Connection):
         return event
 
 
+class _LingeringTransport:
+    """The connection's transport as uvicorn sees it: `close()` while the client is still
+    sending its body ends our side and drains theirs for a moment (see the protocol)."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: ReceiverProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._closing = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self._closing or self._transport.is_closing()
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if self._protocol.conn.their_state is h11.SEND_BODY:
+            self._protocol._linger()
+        else:
+            self._transport.close()
+
+
 class ReceiverProtocol(H11Protocol):
     """uvicorn's H11Protocol with the guards listed in the module docstring."""
 
@@ -117,11 +149,15 @@ class ReceiverProtocol(H11Protocol):
         self._head_since: float | None = None
         """When this connection began waiting for a request head (None: a request is on)."""
         self._last_data = 0.0
+        self._raw_transport: asyncio.Transport | None = None
+        self._drained: int | None = None
+        """Bytes discarded while lingering (None: not lingering)."""
 
     # Connections ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self._raw_transport = transport
+        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
         self._head_since = self._last_data = time.monotonic()
         self._arm(self.limits.header_timeout)
         if len(self.connections) > self.limits.connection_cap():
@@ -144,6 +180,21 @@ class ReceiverProtocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def _linger(self) -> None:
+        """We answered before the client finished its upload: end our side (the answer is
+        flushed first), discard what it still sends, close after LINGER_SECONDS."""
+        transport = self._raw_transport
+        assert transport is not None
+        self._disarm()
+        self._head_since = None
+        if transport.is_closing():
+            return
+        self._drained = 0
+        if transport.can_write_eof():
+            transport.write_eof()
+        transport.resume_reading()
+        self._deadline = self.loop.call_later(LINGER_SECONDS, transport.close)
+
     def eof_received(self) -> bool | None:  # type: ignore[override]
         """A client that shut down its sending side after a whole request still gets its
         answer; the connection closes after it."""
@@ -157,6 +208,11 @@ class ReceiverProtocol(H11Protocol):
     # Requests ---------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._drained is not None:  # lingering: the rest of an upload already answered
+            self._drained += len(data)
+            if self._drained > LINGER_BYTES and self._raw_transport is not None:
+                self._raw_transport.close()
+            return
         self._last_data = time.monotonic()
         super().data_received(data)
         state = self.conn.their_state
@@ -224,11 +280,13 @@ class ReceiverProtocol(H11Protocol):
             self._cut(None)  # the app sees the client gone: the capture is stored truncated
 
     def _cut(self, answer: bytes | None) -> None:
+        """Close now (no lingering: this client is too slow or must make room)."""
         self._disarm()
         self._head_since = None
+        transport = self._raw_transport or self.transport
         if answer is not None:
-            self.transport.write(answer)
-        self.transport.close()
+            transport.write(answer)
+        transport.close()
 
 
 def emfile_reporter(previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
