@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from whdebug.engine._specs import VerificationSpec
+from whdebug.engine.bodytext import body_findings, unparsed_body_caveats
 from whdebug.engine.paths import Body, parse_body
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.engine.report import (
@@ -322,7 +323,9 @@ def _request_findings(
                 step="request",
             )
         )
-    if body.kind == "invalid" and not request.truncated:
+    hostile = [] if request.truncated else body_findings(body)
+    findings += hostile
+    if body.kind == "invalid" and not request.truncated and not hostile:
         findings.append(
             finding(
                 "REQ_NOT_JSON",
@@ -389,6 +392,7 @@ def _report(
     secret_set: SecretSet,
 ) -> Report:
     request, source = capture.request, capture.source
+    findings = unparsed_body_caveats(findings)
     findings.sort(key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
     signature = _masked_previews(signature, secret_set)
     token_header = signature.header if signature.type == "header-token" else None

@@ -16,6 +16,13 @@ import msgspec
 from whdebug.engine._projection import Projection
 from whdebug.engine._specs import LookupSpec, lookup_spec
 from whdebug.engine.bodypaths import BodyPath, compile_body_path
+from whdebug.engine.bodytext import (
+    Nesting,
+    first_invalid_utf8,
+    lone_surrogate,
+    nesting,
+    node_text,
+)
 from whdebug.model.request import CapturedRequest
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -50,7 +57,7 @@ class Body:
     """
 
     __slots__ = ("raw", "_content_type", "_projection", "_kind", "_projected", "_document",
-                 "_error")
+                 "_error", "_nesting", "_surrogate")
 
     def __init__(self, raw: bytes, content_type: str | None = None,
                  projection: Projection | None = None) -> None:
@@ -61,6 +68,8 @@ class Body:
         self._projected: Any = MISSING
         self._document: Any = MISSING
         self._error: str | None = None
+        self._nesting: Nesting | None = None
+        self._surrogate: tuple[str, str] | None = None
 
     @classmethod
     def of(cls, kind: str, document: Any, error: str | None = None) -> Body:
@@ -82,24 +91,68 @@ class Body:
                 self._projected = self._projection.decoder.decode(raw)
                 self._kind = "json"
                 return
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
                 pass  # not an object of that shape, or not JSON: decode it whole below
-        document = _decode_whole(raw)
+        document, failure = self._load_whole()
         if document is not MISSING:
             self._kind, self._document = "json", document
             return
-        try:  # for the error message; the standard library also accepts a UTF-8 BOM
-            self._document = json.loads(raw)
-            self._kind = "json"
-            return
-        except (ValueError, RecursionError) as error:
-            failure = _json_error(error)
-        if not self._content_type and b"=" in raw and raw.lstrip()[:1] not in (b"{", b"["):
+        if (not self._content_type and self._nesting is None and b"=" in raw
+                and raw.lstrip()[:1] not in (b"{", b"[")):
             kind, document, _ = _parse_form(raw)
             if kind == "form":
                 self._kind, self._document = kind, document
                 return
         self._kind, self._error = "invalid", failure
+
+    def _load_whole(self) -> tuple[Any, str | None]:
+        """The whole document (or MISSING and why not), read as Node reads it.
+
+        msgspec first; what it refuses goes through `json.loads`, which also takes a UTF-8
+        BOM and lone surrogate escapes. Bytes that are not UTF-8 are replaced by U+FFFD first,
+        as Node's `Buffer.toString` does; nesting too deep for Python is recorded.
+        """
+        raw = self.raw
+        document = _decode_whole(raw)
+        if document is not MISSING:
+            return document, None
+        bad_byte: int | None = None
+        try:
+            try:
+                document = json.loads(raw)
+            except UnicodeDecodeError as error:
+                bad_byte = error.start
+                document = json.loads(node_text(raw))
+        except RecursionError:
+            self._nesting = nesting(raw)
+            return MISSING, (f"nested {self._nesting.depth} levels deep (deepest bracket at "
+                             f"byte {self._nesting.offset}), more than whdebug's JSON parser "
+                             "reads (about 1,000)")
+        except ValueError as error:
+            if bad_byte is None:
+                return MISSING, _json_error(error)
+            return MISSING, (f"not UTF-8 at byte {bad_byte}, and not JSON even with its bad "
+                             f"bytes read as U+FFFD: {_json_error(error)}")
+        self._surrogate = lone_surrogate(document)
+        return document, None
+
+    @property
+    def nesting(self) -> Nesting | None:
+        """How deep the body nests, when that is too deep for whdebug to parse."""
+        if self._kind is None:
+            self._parse()
+        return self._nesting
+
+    @property
+    def lone_surrogate(self) -> tuple[str, str] | None:
+        """(JSONPath, string) of a string holding a lone UTF-16 surrogate escape, if any."""
+        _ = self.document
+        return self._surrogate
+
+    @property
+    def invalid_utf8_at(self) -> int | None:
+        """The offset of the first byte that is not UTF-8 (Node reads it as U+FFFD)."""
+        return first_invalid_utf8(self.raw)
 
     @property
     def kind(self) -> str:
@@ -120,8 +173,7 @@ class Body:
         if self._kind is None:
             self._parse()
         if self._document is MISSING and self._projected is not MISSING:
-            document = _decode_whole(self.raw)
-            self._document = json.loads(self.raw) if document is MISSING else document
+            self._document, _ = self._load_whole()
         return self._document
 
     def select(self, path: BodyPath) -> list[Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import constant_time
 
+from whdebug.engine.bodytext import utf8
 from whdebug.engine.report import Attempt
 from whdebug.engine.signatures._context import VerifyContext
 from whdebug.engine.signatures.digests import (
@@ -462,29 +463,11 @@ def _body_variants(body: bytes) -> Iterator[tuple[str, bytes]]:
             yield label, content
 
     try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        document = None
-    else:
-        yield from emit(
-            "re-serialized as compact JSON",
-            json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode(),
-        )
-        yield from emit(
-            "re-serialized as compact JSON with \\u escapes",
-            json.dumps(document, separators=(",", ":")).encode(),
-        )
-        yield from emit(
-            "re-serialized with Python's json.dumps spacing", json.dumps(document).encode()
-        )
-        yield from emit(
-            "re-serialized as pretty JSON (2 spaces)",
-            json.dumps(document, indent=2, ensure_ascii=False).encode(),
-        )
-        yield from emit(
-            "re-serialized as pretty JSON (4 spaces)",
-            json.dumps(document, indent=4, ensure_ascii=False).encode(),
-        )
+        reserialized = list(_reserialized(body))
+    except RecursionError:  # parsed, but too deep to write back out
+        reserialized = []
+    for label, content in reserialized:
+        yield from emit(label, content)
     if body.endswith(b"\r\n"):
         yield from emit("with the trailing CRLF removed", body[:-2])
     if body.endswith(b"\n"):
@@ -500,5 +483,23 @@ def _body_variants(body: bytes) -> Iterator[tuple[str, bytes]]:
         yield from emit("without its UTF-8 BOM", body[3:])
     else:
         yield from emit("with the UTF-8 BOM it lost in transit", bom + body)
-    if document is not None:
+    if reserialized:
         yield from emit("with trailing whitespace removed", body.rstrip())
+
+
+def _reserialized(body: bytes) -> Iterator[tuple[str, bytes]]:
+    """The body parsed and written back the ways a proxy or framework re-serializes JSON."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return
+    # a lone surrogate is written as its \\u escape, as JSON.stringify does
+    yield ("re-serialized as compact JSON",
+           utf8(json.dumps(document, separators=(",", ":"), ensure_ascii=False)))
+    yield ("re-serialized as compact JSON with \\u escapes",
+           json.dumps(document, separators=(",", ":")).encode())
+    yield "re-serialized with Python's json.dumps spacing", json.dumps(document).encode()
+    yield ("re-serialized as pretty JSON (2 spaces)",
+           utf8(json.dumps(document, indent=2, ensure_ascii=False)))
+    yield ("re-serialized as pretty JSON (4 spaces)",
+           utf8(json.dumps(document, indent=4, ensure_ascii=False)))
