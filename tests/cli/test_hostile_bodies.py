@@ -212,3 +212,21 @@ def test_capture_json_with_a_lone_surrogate_header_is_one_line_error(
         assert result.exit_code == 2, result.output
         assert "lone UTF-16 surrogate" in error_line(result)
         assert "headers[1][1]" in error_line(result)
+
+
+def test_credentials_with_a_lone_surrogate_are_one_line_without_the_value(
+        tmp_path: Path, definition: str) -> None:
+    file = http_file(tmp_path / "good.http", GOOD)
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text('{"webhookSecret": "Zq-secret-\\ud800-part"}')
+    result = run("replay", "--definition", definition, "--file", file,
+                 "--credentials", str(credentials))
+    assert result.exit_code == 2, result.output
+    assert "webhookSecret: holds a lone UTF-16 surrogate" in error_line(result)
+    assert "secret-" not in result.output
+    # bytes that are not UTF-8 on the command line arrive as lone surrogates too
+    result = run("replay", "--definition", definition, "--file", file,
+                 "--credential", "webhookSecret=Zq-secret-\udcff-part")
+    assert result.exit_code == 2, result.output
+    assert "--credential: webhookSecret: holds a lone UTF-16 surrogate" in error_line(result)
+    assert "secret-" not in result.output

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from whdebug.engine.report import Finding, finding
+from whdebug.model.definition import lone_surrogate as model_lone_surrogate
 
 if TYPE_CHECKING:
     from whdebug.engine.paths import Body
@@ -70,34 +71,20 @@ def nesting(raw: bytes) -> Nesting:
 
 
 def lone_surrogate(document: Any) -> tuple[str, str] | None:
-    """(JSONPath, string) of the first string or key holding a lone UTF-16 surrogate.
-
-    Iterative, so a deep document cannot overflow the stack.
-    """
-    stack: list[tuple[str, Any]] = [("$", document)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, str):
-            if not _encodes(node):
-                return path, node
-        elif isinstance(node, dict):
-            for key, child in reversed(list(node.items())):
-                step = f".{key}" if _NAME.fullmatch(key) else f"[{json.dumps(key)}]"
-                if not _encodes(key):
-                    return path + step, key
-                stack.append((path + step, child))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{index}]", child)
-                         for index, child in reversed(list(enumerate(node))))
-    return None
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """(JSONPath, string) of the first string or key holding a lone UTF-16 surrogate."""
+    found = model_lone_surrogate(document)
+    if found is None:
+        return None
+    location, text = found
+    path = "$"
+    for step in location:
+        if isinstance(step, int):
+            path += f"[{step}]"
+        elif _NAME.fullmatch(step):
+            path += f".{step}"
+        else:
+            path += f"[{json.dumps(step)}]"
+    return path, text
 
 
 def utf8(text: str) -> bytes:

@@ -113,7 +113,44 @@ def parse_definition(text: str, name: str = "<definition>") -> Definition:
         raise DefinitionError(
             f"{name}:{line}:{column}: the definition must be an object, not {_js_type(data)}"
         )
+    surrogate = lone_surrogate(data)
+    if surrogate is not None:
+        location, _ = surrogate  # the value is never shown: it may be a secret
+        pointer = "".join(f"/{str(step).replace('~', '~0').replace('/', '~1')}"
+                          for step in location)
+        raise DefinitionError(
+            f"{name}: {pointer or '/'}: holds a lone UTF-16 surrogate escape (such as "
+            "\\ud800): JSON.parse keeps it, but as UTF-8 (an HMAC key, a header, a stored "
+            "value) it becomes U+FFFD; write the character itself or its whole surrogate pair")
     return Definition(data=data, path=name, syntax=syntax)
+
+
+def lone_surrogate(document: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """(location, string) of the first string or key holding a lone UTF-16 surrogate (a JSON
+    `"\\ud800"` escape), which has no UTF-8 bytes. Iterative: deep documents are fine."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        location, node = stack.pop()
+        if isinstance(node, str):
+            if not _is_utf8(node):
+                return location, node
+        elif isinstance(node, dict):
+            for key, child in reversed(list(node.items())):
+                if not _is_utf8(key):
+                    return (*location, key), key
+                stack.append(((*location, key), child))
+        elif isinstance(node, list):
+            stack.extend(((*location, index), child)
+                         for index, child in reversed(list(enumerate(node))))
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # `const app = `, `export default `, `module.exports = ` in front of the object literal.

@@ -75,6 +75,8 @@ def parse_finding(error: DefinitionError) -> Finding:
     message = str(error)
     if "end of input" in message:
         fix = "close the bracket, brace or string that is still open at the end of the file"
+    elif "lone UTF-16 surrogate" in message:
+        fix = "write the character itself, or escape it as a whole surrogate pair"
     elif "not found" in message or "directory" in message:
         fix = "pass the path of an existing definition file"
     else:
