@@ -230,3 +230,13 @@ def test_credentials_with_a_lone_surrogate_are_one_line_without_the_value(
     assert result.exit_code == 2, result.output
     assert "--credential: webhookSecret: holds a lone UTF-16 surrogate" in error_line(result)
     assert "secret-" not in result.output
+
+
+def test_credentials_nested_too_deeply_are_one_line(tmp_path: Path, definition: str) -> None:
+    """Found by the fuzzer (bench/fuzz.py 4000 2): json.loads' RecursionError escaped."""
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text('{"webhookSecret": ' + "[" * 5000 + "]" * 5000 + "}")
+    result = run("replay", "--definition", definition, "--file",
+                 http_file(tmp_path / "good.http", GOOD), "--credentials", str(credentials))
+    assert result.exit_code == 2, result.output
+    assert "credentials file is nested too deeply" in error_line(result)

@@ -153,6 +153,9 @@ def read_credentials(path: str) -> dict[str, Any]:
         raise WhdebugError(
             f"{path}:{error.lineno}:{error.colno}: credentials file is not valid JSON "
             f"({error.msg})") from None
+    except RecursionError:
+        raise WhdebugError("credentials file is nested too deeply to be KEY: VALUE pairs",
+                           path) from None
     if not isinstance(data, dict):
         raise WhdebugError("credentials file must hold a JSON object of KEY: VALUE", path)
     _refuse_lone_surrogates(data, f"{path}: credentials file")
