@@ -2,7 +2,8 @@
 sample folders through `whdebug`'s entry point, in-process.
 
 Seeds are the committed fixtures (.http, a HAR and capture JSON made from them, definitions as
-JSON, JSON5 and a JS literal, credentials files, sample folders). Each case mutates one input
+JSON, JSON5 and a JS literal, credentials files, sample folders, payloads to sign, saved RPC
+source responses). Each case mutates one input
 with byte flips, truncations, insertions of hostile tokens, splices from another seed, or a
 field of a definition replaced by another JSON value, then runs one command on it. Every run
 must exit 0, 1 or 2, never print "internal error", and take less than `SLOW` seconds.
@@ -67,10 +68,11 @@ class Seeds:
     """(suffix, text): .json, .json5 and .js definitions."""
     credentials: list[bytes] = field(default_factory=list)
     samples: list[bytes] = field(default_factory=list)
+    rpc: list[bytes] = field(default_factory=list)
 
     def all(self) -> list[bytes]:
         return [*self.http, *self.har, *self.capture, *(d for _, d in self.definition),
-                *self.credentials, *self.samples]
+                *self.credentials, *self.samples, *self.rpc]
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ def seeds() -> Seeds:
     found.credentials = [json.dumps(s.credentials).encode() for s in scenarios()]
     found.samples = [path.read_bytes() for path in sorted((FIXTURES / "samples").rglob("*"))
                      if path.is_file()]
+    found.rpc = [path.read_bytes() for path in sorted((FIXTURES / "rpc").glob("*.json"))]
     return found
 
 
@@ -274,7 +277,19 @@ def make_case(rng: random.Random, work: Path) -> tuple[str, list[str]]:
     definition, request = str(scenario.definition), str(scenario.request)
     output = ["--json"] if rng.random() < 0.75 else []
     kind = rng.choice(["http", "http", "har", "capture", "definition", "definition",
-                       "tree", "credentials", "samples"])
+                       "tree", "credentials", "samples", "payload", "rpc"])
+    if kind == "payload":  # sign: the body a provider would send, signed per the definition
+        seed = rng.choice(found.samples)
+        data = mutate_json(rng, seed, pool) if rng.random() < 0.5 else mutate(rng, seed, pool)
+        file = _write(work / "payload.json", data)
+        return kind, ["sign", "--definition", definition, file, *_credential_args(scenario)]
+    if kind == "rpc":  # source --response: a saved RPC answer read for a dropdown
+        seed = rng.choice(found.rpc)
+        data = mutate_json(rng, seed, pool) if rng.random() < 0.6 else mutate(rng, seed, pool)
+        file = _write(work / "response.json", data)
+        return kind, ["source", str(FIXTURES / "definitions" / "auth" / "oauth-clean.json"),
+                      "rpc_products_list", "--response", file, *output,
+                      *(["-v"] if rng.random() < 0.3 else [])]
     if kind in ("http", "har", "capture"):
         seed = rng.choice(getattr(found, kind))
         suffix = {"http": ".http", "har": ".har", "capture": ".json"}[kind]
@@ -288,8 +303,9 @@ def make_case(rng: random.Random, work: Path) -> tuple[str, list[str]]:
         if rng.random() < 0.05:
             store = work / "store" / "captures.db"
             return kind, ["import", "--store", str(store), file]
+        verbose = ["-v"] if rng.random() < 0.3 else []
         return kind, ["replay", "--definition", definition, "--file", file,
-                      *_credential_args(scenario), *output]
+                      *_credential_args(scenario), *output, *verbose]
     if kind in ("definition", "tree"):
         if kind == "tree":
             suffix, text = rng.choice([d for d in found.definition if d[0] == ".json"])

@@ -27,5 +27,5 @@ def test_two_thousand_mutated_inputs_never_crash_the_cli(tmp_path: Path) -> None
     # the mutations reach the analysis, not only the parsers' error messages
     assert tally.exit_codes[0] + tally.exit_codes[1] >= CASES // 3, tally.exit_codes
     assert set(tally.kinds) == {"http", "har", "capture", "definition", "tree", "credentials",
-                                "samples"}
+                                "samples", "payload", "rpc"}
     assert tally.slowest < SLOW
