@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 SLOW = 5.0
 SMALL = 2500
+SYNC_DEFINITIONS = ["salla.json", "salla-broken-sync.json", "sync/salla-sync.json",
+                    "sync/salla-sync-broken.json", "sync/legacy-ecommerce.json"]
 
 TOKENS = [
     b"\xff", b"\xc3", b"\xed\xa0\x80", b"\\ud800", b"\\udc00\\ud800", b"\x00", b"\xef\xbb\xbf",
@@ -230,12 +232,33 @@ def mutate_http_body(rng: random.Random, data: bytes, pool: list[bytes]) -> byte
     return b"\n".join(lines) + separator + body
 
 
+TAINTS = ["\ud800", "\udfff", "\ufffd", "\x00", "\u2028", "\U0001f600", "%ff", "\\", "\""]
+
+
 def mutate_json(rng: random.Random, text: bytes, pool: list[bytes]) -> bytes:
-    """JSON with fields replaced by other JSON values; byte mutations when it is no JSON."""
+    """JSON with fields replaced by other JSON values, or strings tainted with odd characters
+    (lone surrogates most of all); byte mutations when it is no JSON."""
     try:
+        if rng.random() < 0.35:
+            return taint_strings(rng, text)
         return mutate_tree(rng, text)
     except (ValueError, RecursionError):
         return mutate(rng, text, pool)
+
+
+def taint_strings(rng: random.Random, text: bytes) -> bytes:
+    """String values (not the keys) get an odd character, a third of them; an event name
+    seldom, so the sample still reaches its handler."""
+    def taint(node: Any, chance: float = 0.33) -> Any:
+        if isinstance(node, str):
+            return node + rng.choice(TAINTS) if rng.random() < chance else node
+        if isinstance(node, list):
+            return [taint(item) for item in node]
+        if isinstance(node, dict):
+            return {key: taint(value, 0.05 if key in ("event", "type") else 0.33)
+                    for key, value in node.items()}
+        return node
+    return json.dumps(taint(json.loads(text))).encode()
 
 
 def mutate_tree(rng: random.Random, text: bytes) -> bytes:
@@ -340,17 +363,25 @@ def make_case(rng: random.Random, work: Path) -> tuple[str, list[str]]:
     folder = work / "samples"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
+    if rng.random() < 0.7:  # samples whose events have sync handlers reach the sync preview
+        definition = str(FIXTURES / "definitions" / rng.choice(SYNC_DEFINITIONS))
+    output = ["--json"] if rng.random() < 0.5 else []
     for index in range(rng.randint(1, 3)):
-        seed = rng.choice(found.samples + found.http)
+        seed = rng.choice(found.samples) if rng.random() < 0.8 else rng.choice(found.http)
+        json_seed = seed.lstrip()[:1] in (b"{", b"[")
         roll = rng.random()
-        if roll < 0.35:
+        if roll < 0.25:
             data = mutate(rng, seed, pool)
-        elif roll < 0.7:
-            data = mutate_json(rng, seed, pool) if seed.lstrip()[:1] in (b"{", b"[") else (
-                mutate_http_body(rng, seed, pool))
+        elif roll < 0.5 and json_seed:
+            data = taint_strings(rng, seed)
+        elif roll < 0.8:
+            data = mutate_json(rng, seed, pool) if json_seed else mutate_http_body(rng, seed,
+                                                                                   pool)
         else:
             data = seed
-        _write(folder / f"sample-{index}{rng.choice(['.json', '.http', '.har'])}", data)
+        suffix = (".json" if json_seed else ".http") if rng.random() < 0.8 else (
+            rng.choice([".json", ".http", ".har"]))
+        _write(folder / f"sample-{index}{suffix}", data)
     if rng.random() < 0.5:
         return kind, ["sync", definition, "--samples", str(folder), *output]
     return kind, ["check", definition, "--samples", str(folder),

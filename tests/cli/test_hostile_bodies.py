@@ -240,3 +240,34 @@ def test_credentials_nested_too_deeply_are_one_line(tmp_path: Path, definition: 
                  http_file(tmp_path / "good.http", GOOD), "--credentials", str(credentials))
     assert result.exit_code == 2, result.output
     assert "credentials file is nested too deeply" in error_line(result)
+
+
+def test_sync_preview_prints_lone_surrogates_as_escapes(tmp_path: Path) -> None:
+    """Found by hand after the fuzzer: the sync table printed a raw lone surrogate."""
+    from paths import FIXTURES
+
+    sample = json.loads((FIXTURES / "samples" / "sync" / "salla-order-created.json").read_text())
+    text = json.dumps(sample).replace('": "', '": "\\ud800').replace(
+        '"event": "\\ud800', '"event": "')
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    (folder / "order.json").write_text(text)
+    result = run("sync", str(FIXTURES / "definitions" / "sync" / "salla-sync.json"),
+                 "--samples", str(folder))
+    assert "internal error" not in result.output, result.output
+    assert result.exit_code in (0, 1)
+    assert "handler \"order.created\"" in result.stdout and "\\ud800" in result.stdout
+
+
+def test_source_prints_a_lone_surrogate_label_as_its_escape(tmp_path: Path) -> None:
+    """Found by the fuzzer (seed 20261203, before the fix): the options table crashed."""
+    from paths import FIXTURES
+
+    response = tmp_path / "response.json"
+    response.write_text('{"data": [{"id": 1, "name": "Oud perfume\\ud800"}, '
+                        '{"id": 2, "name": "Musk"}]}')
+    result = run("source", str(FIXTURES / "definitions" / "auth" / "oauth-clean.json"),
+                 "rpc_products_list", "--response", str(response))
+    assert "internal error" not in result.output, result.output
+    assert result.exit_code == 0
+    assert "Oud perfume\\ud800" in result.stdout
