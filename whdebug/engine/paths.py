@@ -26,6 +26,9 @@ from whdebug.engine.bodytext import (
 from whdebug.model.request import CapturedRequest
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+UTF8_SCAN_LIMIT = 4 * 1024 * 1024
+"""Bodies up to this size are checked for bytes that are not UTF-8 (about 8 ms at the limit
+for non-ASCII text; a 64 MiB body would cost more than its HMAC)."""
 
 
 class _Missing:
@@ -57,7 +60,7 @@ class Body:
     """
 
     __slots__ = ("raw", "_content_type", "_projection", "_kind", "_projected", "_document",
-                 "_error", "_nesting", "_surrogate")
+                 "_error", "_nesting", "_surrogate", "_bad_utf8")
 
     def __init__(self, raw: bytes, content_type: str | None = None,
                  projection: Projection | None = None) -> None:
@@ -70,6 +73,7 @@ class Body:
         self._error: str | None = None
         self._nesting: Nesting | None = None
         self._surrogate: tuple[str, str] | None = None
+        self._bad_utf8: int | None = None
 
     @classmethod
     def of(cls, kind: str, document: Any, error: str | None = None) -> Body:
@@ -121,7 +125,7 @@ class Body:
             try:
                 document = json.loads(raw)
             except UnicodeDecodeError as error:
-                bad_byte = error.start
+                bad_byte = self._bad_utf8 = error.start
                 document = json.loads(node_text(raw))
         except RecursionError:
             self._nesting = nesting(raw)
@@ -151,8 +155,14 @@ class Body:
 
     @property
     def invalid_utf8_at(self) -> int | None:
-        """The offset of the first byte that is not UTF-8 (Node reads it as U+FFFD)."""
-        return first_invalid_utf8(self.raw)
+        """The offset of the first byte that is not UTF-8 (Node reads it as U+FFFD).
+
+        Scanned up to UTF8_SCAN_LIMIT bytes; a larger body is only known to hold one when
+        its whole document had to be read (a value the definition reads went through it).
+        """
+        if self._bad_utf8 is None and len(self.raw) <= UTF8_SCAN_LIMIT:
+            self._bad_utf8 = first_invalid_utf8(self.raw)
+        return self._bad_utf8
 
     @property
     def kind(self) -> str:
