@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from whdebug.engine._specs import VerificationSpec
-from whdebug.engine.bodytext import body_findings, unparsed_body_caveats
 from whdebug.engine.paths import Body, parse_body
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.engine.report import (
@@ -24,6 +23,7 @@ from whdebug.engine.report import (
 )
 from whdebug.engine.signatures.digests import DigestThread, prefetch_runtime_digest
 from whdebug.engine.signatures.verify import verify_signature
+from whdebug.engine.steps.body import body_findings, unparsed_body_caveats
 from whdebug.engine.steps.challenge import detect_challenge
 from whdebug.engine.steps.customers import extract_customer
 from whdebug.engine.steps.events import extract_event
