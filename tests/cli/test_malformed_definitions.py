@@ -179,3 +179,26 @@ def test_lone_surrogate_anywhere_is_one_line_naming_the_pointer(
         line = result.stderr.strip()
         assert f"{pointer}: holds a lone UTF-16 surrogate" in line and "\n" not in line
         assert "secret-part" not in result.output
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [120, 129, 400, 850])
+def test_a_field_nested_deep(tmp_path: Path, depth: int) -> None:
+    """Found by hand: JSON parsing took 850 levels, but redact's scanner and the masking of
+    `check --samples` recurse per level. Deeper than 128 levels is one line naming where."""
+    document = replaced(BASES["github"][0], ("webhook", "response", "body"), nested(depth))
+    run_all(tmp_path, "github", document)
+    result = run("check", str(tmp_path / "app.json"), "--samples", str(REQUESTS))
+    if depth + 3 <= 128:  # the body sits 3 levels down
+        assert result.exit_code == 1, result.output
+    else:
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip().endswith(
+            "/webhook/response/body" + "/0" * 125 + ": nested more than 128 levels deep; "
+            "whdebug reads definitions up to that depth (real ones nest far less)")
