@@ -211,7 +211,15 @@ HOSTILE_BODIES = [
     b'{"type":"url_verification","challenge":["x"]}', b'{"event":{"a":[1,{"b":null}]}}',
 ]
 
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
 JSON_VALUES += [base64.b64encode(body).decode() for body in HOSTILE_BODIES[:6]]
+JSON_VALUES += [_nested(130), _nested(400), {"a": _nested(300)}]
 JSON_VALUES += [[["X-Hub-Signature-256", "\ud800"]], [["", ""]], [["a"]], "2025-13-01T00:00:00Z"]
 
 

@@ -271,3 +271,31 @@ def test_source_prints_a_lone_surrogate_label_as_its_escape(tmp_path: Path) -> N
     assert "internal error" not in result.output, result.output
     assert result.exit_code == 0
     assert "Oud perfume\\ud800" in result.stdout
+
+
+def test_values_nested_nearly_as_deep_as_python_parses(tmp_path: Path, definition: str) -> None:
+    """Found by hand: String() of a 900-deep array (an event part, a sync field) recursed.
+
+    JavaScript's join gives "" for arrays of empty arrays at any depth, and so does whdebug.
+    """
+    from paths import FIXTURES
+
+    deep = "[" * 900 + "]" * 900
+    file = http_file(tmp_path / "deep-action.http", b'{"action":' + deep.encode() + b"}")
+    code, lines = replay_json(definition, file)
+    assert code == 1 and lines[0]["event"]["value"] == "pull_request."
+    sample = json.loads((FIXTURES / "samples" / "sync" / "salla-order-created.json").read_text())
+    text = json.dumps(sample)
+    for key in ("items", "customer", "amounts", "status"):
+        text = text.replace(f'"{key}": ', f'"{key}": {deep}, "was-{key}": ', 1)
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    (folder / "order.json").write_text(text)
+    salla = str(FIXTURES / "definitions" / "sync" / "salla-sync.json")
+    for args in (["sync", salla, "--samples", str(folder)],
+                 ["sync", salla, "--samples", str(folder), "--json"],
+                 ["check", salla, "--samples", str(folder)],
+                 ["check", salla, "--samples", str(folder), "--json"]):
+        result = run(*args)
+        assert "internal error" not in result.output, (args, result.output)
+        assert result.exit_code in (0, 1), (args, result.output)

@@ -321,8 +321,22 @@ def js_string(value: Any) -> str:
 
 
 def js_join(values: list[Any], separator: str) -> str:
-    """JavaScript's `Array.prototype.join`: undefined and null become ''."""
-    return separator.join("" if v is None or v is MISSING else js_string(v) for v in values)
+    """JavaScript's `Array.prototype.join`: undefined and null become '', a nested array its
+    own `join(",")`. Iterative, so an array nested a thousand deep cannot exhaust the stack."""
+    levels: list[tuple[Iterator[Any], list[str], str]] = [(iter(values), [], separator)]
+    while True:
+        items, parts, joiner = levels[-1]
+        for item in items:
+            if isinstance(item, list):
+                levels.append((iter(item), [], ","))
+                break
+            parts.append("" if item is None or item is MISSING else js_string(item))
+        else:
+            levels.pop()
+            text = joiner.join(parts)
+            if not levels:
+                return text
+            levels[-1][1].append(text)
 
 
 _SAFE_INTEGER = 2**53 - 1
