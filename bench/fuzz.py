@@ -36,7 +36,8 @@ def main() -> int:
     started = time.perf_counter()
     tally = fuzz(options.count, options.seed, work)
     elapsed = time.perf_counter() - started
-    print(f"runs {tally.runs} in {elapsed:.1f} s (seed {options.seed}); "
+    print(f"cases {tally.cases}, commands run {tally.runs} in {elapsed:.1f} s "
+          f"(seed {options.seed}); "
           f"slowest run {tally.slowest:.2f} s")
     print("kinds " + ", ".join(f"{kind} {n}" for kind, n in sorted(tally.kinds.items())))
     print("exit codes " + ", ".join(f"{code}: {n}" for code, n in sorted(tally.exit_codes.items())))

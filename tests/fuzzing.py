@@ -300,8 +300,16 @@ def _credential_args(scenario: Scenario) -> list[str]:
             for arg in ("--credential", f"{key}={value}") if "\n" not in value]
 
 
-def make_case(rng: random.Random, work: Path) -> tuple[str, list[str]]:
-    """(kind, CLI arguments) for one case, its input files written under `work`."""
+def make_case(rng: random.Random, work: Path) -> tuple[str, list[list[str]]]:
+    """(kind, the commands to run in order) for one case, its input files under `work`."""
+    kind, commands = _case(rng, work)
+    if commands and isinstance(commands[0], list):
+        return kind, [[str(arg) for arg in command] for command in commands]
+    return kind, [[str(arg) for arg in commands]]
+
+
+def _case(rng: random.Random, work: Path) -> tuple[str, list[Any]]:
+    """(kind, one command's arguments or a list of commands), inputs written under `work`."""
     found = seeds()
     pool = found.all()
     scenario = rng.choice(scenarios())
@@ -331,9 +339,13 @@ def make_case(rng: random.Random, work: Path) -> tuple[str, list[str]]:
         else:
             data = mutate(rng, seed, pool)
         file = _write(work / f"request{suffix}", data)
-        if rng.random() < 0.05:
-            store = work / "store" / "captures.db"
-            return kind, ["import", "--store", str(store), file]
+        if rng.random() < 0.12:  # stored, then exported and replayed from the store
+            shutil.rmtree(work / "store", ignore_errors=True)
+            store = str(work / "store" / "captures.db")
+            export = ["export", "1", "--store", store, "--format",
+                      rng.choice(["http", "har", "curl", "json"])]
+            return kind, [["import", "--store", store, file], export,
+                          ["replay", "1", "--store", store, "--definition", definition, *output]]
         verbose = ["-v"] if rng.random() < 0.3 else []
         return kind, ["replay", "--definition", definition, "--file", file,
                       *_credential_args(scenario), *output, *verbose]
@@ -407,7 +419,9 @@ class Failure:
 
 @dataclass
 class Tally:
+    cases: int = 0
     runs: int = 0
+    """Commands run: a stored case imports, exports and replays."""
     exit_codes: Counter[int] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     slowest: float = 0.0
@@ -422,21 +436,25 @@ def fuzz(count: int, seed: int, work: Path) -> Tally:
     for number in range(count):
         case_dir = work / "case"
         case_dir.mkdir(parents=True, exist_ok=True)
-        kind, args = make_case(rng, case_dir)
-        started = time.perf_counter()
-        result = runner.invoke(main, args)
-        seconds = time.perf_counter() - started
-        tally.runs += 1
+        kind, commands = make_case(rng, case_dir)
+        tally.cases += 1
         tally.kinds[kind] += 1
-        tally.exit_codes[result.exit_code] += 1
-        tally.slowest = max(tally.slowest, seconds)
-        if ("internal error" in result.output or result.exit_code not in (0, 1, 2)
-                or seconds > SLOW):
-            kept = work / f"failure-{number}"
-            shutil.copytree(case_dir, kept, dirs_exist_ok=True)
-            kept_args = [arg.replace(str(case_dir), str(kept)) for arg in args]
-            output = result.output[-2000:]
-            if result.exception is not None and not isinstance(result.exception, SystemExit):
-                output += f"\n{type(result.exception).__name__}: {result.exception}"
-            tally.failures.append(Failure(kind, kept_args, result.exit_code, seconds, output))
+        for args in commands:
+            started = time.perf_counter()
+            result = runner.invoke(main, args)
+            seconds = time.perf_counter() - started
+            tally.runs += 1
+            tally.exit_codes[result.exit_code] += 1
+            tally.slowest = max(tally.slowest, seconds)
+            if ("internal error" in result.output or result.exit_code not in (0, 1, 2)
+                    or seconds > SLOW):
+                kept = work / f"failure-{number}"
+                shutil.copytree(case_dir, kept, dirs_exist_ok=True)
+                kept_args = [arg.replace(str(case_dir), str(kept)) for arg in args]
+                output = result.output[-2000:]
+                if result.exception is not None and not isinstance(result.exception,
+                                                                   SystemExit):
+                    output += f"\n{type(result.exception).__name__}: {result.exception}"
+                tally.failures.append(Failure(kind, kept_args, result.exit_code, seconds,
+                                              output))
     return tally

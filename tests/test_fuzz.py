@@ -22,7 +22,7 @@ def test_two_thousand_mutated_inputs_never_crash_the_cli(tmp_path: Path) -> None
         f"{f.kind}: whdebug {' '.join(f.args)} -> exit {f.exit_code} in {f.seconds:.2f} s\n"
         f"{f.output}" for f in tally.failures)
     assert not tally.failures, report
-    assert tally.runs == CASES
+    assert tally.cases == CASES and tally.runs > CASES
     assert set(tally.exit_codes) == {0, 1, 2}, tally.exit_codes
     # the mutations reach the analysis, not only the parsers' error messages
     assert tally.exit_codes[0] + tally.exit_codes[1] >= CASES // 3, tally.exit_codes

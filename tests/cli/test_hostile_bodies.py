@@ -299,3 +299,20 @@ def test_values_nested_nearly_as_deep_as_python_parses(tmp_path: Path, definitio
         result = run(*args)
         assert "internal error" not in result.output, (args, result.output)
         assert result.exit_code in (0, 1), (args, result.output)
+
+
+def test_curl_export_of_a_header_with_a_nul_byte_is_one_line(tmp_path: Path) -> None:
+    """Found by an import-then-export fuzz run: the curl quoting raised ValueError."""
+    request = tmp_path / "nul.http"
+    request.write_bytes(b"POST /miniapps/github/webhooks HTTP/1.1\r\nHost: h.test\r\n"
+                        b"X-Odd: a\x00b\r\n\r\n{}")
+    store = str(tmp_path / "store" / "captures.db")
+    assert run("import", "--store", store, str(request)).exit_code == 0
+    result = run("export", "1", "--store", store, "--format", "curl")
+    assert result.exit_code == 2, result.output
+    assert error_line(result) == ("whdebug: header 'X-Odd' holds a NUL byte, which no shell "
+                                  "argument can carry: export the capture as .http, HAR or "
+                                  "JSON instead")
+    for name in ("http", "har", "json"):
+        exported = run("export", "1", "--store", store, "--format", name)
+        assert exported.exit_code == 0, exported.output
