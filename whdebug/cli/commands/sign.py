@@ -129,6 +129,7 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
     payload = _read_payload(payload_path)
     signed = sign_request(payload, definition, secrets, now=now, event=event, scheme=scheme,
                           headers=headers, nullish=nullish, missing_part=missing_part)
+    data = format_http(signed.request)  # before any note: a request it cannot write is one line
     if signed.signature_headers:
         how = ("per the definition's verification" if signed.scheme == "definition"
                else f"as {signed.scheme} signs")
@@ -139,7 +140,6 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
                else "sign: the runtime extracts no event from this request", err=True)
     for notice in signed.notices:
         click.echo(f"note: {one_line(notice)}", err=True)
-    data = format_http(signed.request)
     if send_url is not None:
         ctx.exit(_send(send_url, signed.request))
     if output_path is not None:
