@@ -149,8 +149,14 @@ class Body:
 
     @property
     def lone_surrogate(self) -> tuple[str, str] | None:
-        """(JSONPath, string) of a string holding a lone UTF-16 surrogate escape, if any."""
-        _ = self.document
+        """(JSONPath, string) of a string holding a lone UTF-16 surrogate escape, if any.
+
+        Known once the whole document was read through `json.loads` (msgspec refuses lone
+        surrogates); a body read through the projection alone holds none in the values read,
+        and is not decoded whole just to look.
+        """
+        if self._kind is None:
+            self._parse()
         return self._surrogate
 
     @property
