@@ -106,7 +106,7 @@ def test_every_hostile_body_is_analysed_with_its_finding_and_the_rest_still_repl
     assert "TextEncoder" in surrogate["REQ_LONE_SURROGATE"]["message"]
     # too deep for whdebug, not for V8: said so, and no fix built on the unread body
     message = deep["REQ_BODY_TOO_DEEP"]["message"]
-    assert f"nests {DEPTH + 1} arrays/objects deep" in message and "V8" in message
+    assert f"nests arrays/objects {DEPTH + 1} levels deep;" in message and "V8" in message
     assert "REQ_NOT_JSON" not in deep
     assert deep["EVT_NO_TRIGGER"]["fix"] == (
         "check it on a sample whdebug can parse before changing the definition")

@@ -28,7 +28,14 @@ def test_first_invalid_utf8_matches_python_at_any_chunking(
 
 def test_nesting_skips_brackets_inside_strings() -> None:
     found = bodytext.nesting(b'{"a":"[[[\\"[", "b":[[{}]]}')
-    assert (found.depth, found.offset) == (4, 21)
+    assert (found.depth, found.complete, found.words) == (4, True, "4 levels deep")
+
+
+def test_nesting_of_a_huge_body_is_a_lower_bound_and_fast() -> None:
+    raw = b"[" * (6 << 20) + b"]" * (6 << 20)
+    found = bodytext.nesting(raw)
+    assert found.depth == bodytext.NESTING_SCAN_LIMIT and not found.complete
+    assert found.words == f"at least {bodytext.NESTING_SCAN_LIMIT} levels deep (in its first 4 MiB)"
 
 
 def test_bad_utf8_through_a_projection_then_the_whole_document() -> None:
@@ -51,7 +58,7 @@ def test_too_deep_body_is_invalid_with_its_depth() -> None:
     body = Body(raw, "application/json", build_projection([("a",)]))
     assert body.kind == "invalid"
     assert body.nesting is not None and body.nesting.depth == 1201
-    assert body.error is not None and "1201 levels deep" in body.error
+    assert body.error is not None and "nested 1201 levels deep" in body.error
     assert body.find("$.a") == []
 
 

@@ -129,8 +129,7 @@ class Body:
                 document = json.loads(node_text(raw))
         except RecursionError:
             self._nesting = nesting(raw)
-            return MISSING, (f"nested {self._nesting.depth} levels deep (deepest bracket at "
-                             f"byte {self._nesting.offset}), more than whdebug's JSON parser "
+            return MISSING, (f"nested {self._nesting.words}, more than whdebug's JSON parser "
                              "reads (about 1,000)")
         except ValueError as error:
             if bad_byte is None:

@@ -20,11 +20,11 @@ def body_findings(body: Body) -> list[Finding]:
     if deep is not None:
         findings.append(finding(
             "REQ_BODY_TOO_DEEP",
-            f"the body nests {deep.depth} arrays/objects deep (deepest bracket at byte "
-            f"{deep.offset}); whdebug's JSON parser stops at about 1,000 levels, so its body "
-            "paths find nothing here. Node's JSON.parse (V8) parses any depth, so the runtime "
-            "does read this body: what its event, transaction id and customer paths select is "
-            "unknown to whdebug (the signature verdict only needs the bytes and stands)",
+            f"the body nests arrays/objects {deep.words}; whdebug's JSON parser stops at "
+            "about 1,000 levels, so its body paths find nothing here. Node's JSON.parse (V8) "
+            "parses any depth, so the runtime does read this body: what its event, "
+            "transaction id and customer paths select is unknown to whdebug (the signature "
+            "verdict only needs the bytes and stands)",
             "to check the body paths, replay a flatter sample of the same event",
             step="request"))
         return findings
