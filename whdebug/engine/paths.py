@@ -26,6 +26,7 @@ from whdebug.engine.bodytext import (
 from whdebug.model.request import CapturedRequest
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 UTF8_SCAN_LIMIT = 4 * 1024 * 1024
 """Bodies up to this size are checked for bytes that are not UTF-8 (about 8 ms at the limit
 for non-ASCII text; a 64 MiB body would cost more than its HMAC)."""
@@ -136,7 +137,8 @@ class Body:
                 return MISSING, _json_error(error)
             return MISSING, (f"not UTF-8 at byte {bad_byte}, and not JSON even with its bad "
                              f"bytes read as U+FFFD: {_json_error(error)}")
-        self._surrogate = lone_surrogate(document)
+        if _SURROGATE_ESCAPE.search(raw):  # the only way a JSON text spells one
+            self._surrogate = lone_surrogate(document)
         return document, None
 
     @property
