@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+
 import pytest
 
 from whdebug.engine import bodytext
@@ -70,3 +74,28 @@ def test_js_join_of_nested_arrays_is_javascripts() -> None:
     for _ in range(50_000):
         deep = [deep]
     assert js_string([1, deep, 2]) == "1,,2"
+
+
+NODE_CASES = [b'{"x":"\xff"}', b'{"x":"\xed\xa0\x80"}', b'{"x":"\xe2\x82"}', b'{"x":"\xc3"}',
+              b'{"x":"\xf0\x9f\x98"}', b'{"x":"a\x80b\xc0\xafc"}', b'{"x":"\xf4\x90\x80\x80"}']
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
+def test_node_reads_bad_utf8_and_surrogates_as_whdebug_says() -> None:
+    """Checked against Node itself: Buffer.toString('utf8') then JSON.parse for bad bytes,
+    JSON.parse keeping a lone surrogate, TextEncoder writing it as U+FFFD, and deep nesting."""
+    script = """
+    const cases = JSON.parse(process.argv[1]).map(h => Buffer.from(h, "hex"));
+    const bad = cases.map(b => JSON.parse(b.toString("utf8")).x);
+    const lone = JSON.parse('{"a":"\\\\ud800"}').a;
+    const deep = JSON.parse("[".repeat(100000) + "]".repeat(100000));
+    console.log(JSON.stringify({bad, lone: [lone.length, lone.charCodeAt(0)],
+      encoded: Buffer.from(new TextEncoder().encode(lone)).toString("hex"),
+      deep: Array.isArray(deep)}));
+    """
+    output = subprocess.run(["node", "-e", script, json.dumps([c.hex() for c in NODE_CASES])],
+                            capture_output=True, text=True, timeout=30, check=True).stdout
+    node = json.loads(output)
+    assert node["bad"] == [Body(case, "application/json").document["x"] for case in NODE_CASES]
+    assert node["lone"] == [1, 0xD800] and node["encoded"] == "efbfbd"
+    assert node["deep"] is True  # V8 parses what whdebug reports as REQ_BODY_TOO_DEEP

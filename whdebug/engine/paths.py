@@ -121,13 +121,12 @@ class Body:
         document = _decode_whole(raw)
         if document is not MISSING:
             return document, None
-        bad_byte: int | None = None
+        # json.loads(bytes) decodes with "surrogatepass": it would read ED A0 80 as a lone
+        # surrogate where Node reads three U+FFFD, so bytes that are not strict UTF-8 go
+        # through Node's reading instead
+        bad_byte = self._bad_utf8 = first_invalid_utf8(raw)
         try:
-            try:
-                document = json.loads(raw)
-            except UnicodeDecodeError as error:
-                bad_byte = self._bad_utf8 = error.start
-                document = json.loads(node_text(raw))
+            document = json.loads(raw if bad_byte is None else node_text(raw))
         except RecursionError:
             self._nesting = nesting(raw)
             return MISSING, (f"nested {self._nesting.words}, more than whdebug's JSON parser "
