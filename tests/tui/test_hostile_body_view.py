@@ -38,3 +38,9 @@ def test_invalid_utf8_is_shown_as_node_reads_it() -> None:
     text, note = drawn(b'{"action":"opened","x":"\xff"}')
     assert note == "not UTF-8 at byte 24: shown as Node reads it, with U+FFFD"
     assert '"x": "\ufffd"' in text
+
+
+def test_utf8_encoded_surrogate_is_three_replacement_characters_as_in_node() -> None:
+    text, note = drawn(b'{"x":"\xed\xa0\x80"}')
+    assert note == "not UTF-8 at byte 6: shown as Node reads it, with U+FFFD"
+    assert '"x": "\ufffd\ufffd\ufffd"' in text

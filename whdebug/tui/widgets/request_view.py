@@ -70,7 +70,8 @@ def render_body(request: CapturedRequest, mode: str, *, dark: bool = True
             mode = "raw"
         else:
             try:
-                try:
+                try:  # strict: json.loads(bytes) would take UTF-8-encoded surrogates
+                    body.decode("utf-8")
                     document = json.loads(body)
                 except UnicodeDecodeError as error:  # Node reads bad bytes as U+FFFD
                     document = json.loads(body.decode("utf-8", "replace"))
