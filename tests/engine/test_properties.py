@@ -136,6 +136,9 @@ def test_arbitrary_json_never_raises(document: Any) -> None:
 # Found by this test: a mapping that is not a JSONPath raised JSONPathSyntaxError out of analyze().
 @example(webhook={"customerExtraction": {"mapping": {"code": "$."}}}, document={}, headers=[],
          credentials={})
+# Found by this test: a JSON string body ("[") reached python-jsonpath, which parsed it as JSON.
+@example(webhook={"eventExtraction": {}, "transactionId": {}, "verification": {},
+                  "customerExtraction": {}}, document="[", headers=[], credentials={})
 @given(
     webhook=definition_values,
     document=json_values,

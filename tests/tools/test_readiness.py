@@ -66,14 +66,26 @@ def write_definition(tmp_path: Path, data: dict[str, Any], name: str = "app.json
     return path
 
 
+# The document schema's identity fields and trigger fields, which a submission must carry.
+IDENTITY = {"name": "acme", "type": "acme", "title": "Acme", "label": "Acme",
+            "description": "Acme CRM events.", "shortDescription": "Acme CRM", "category": "crm",
+            "icon": "https://cdn.example.com/acme/icon.svg",
+            "logo": "https://cdn.example.com/acme/logo.svg",
+            "docsUrl": "https://docs.example.com/acme"}
+TRIGGER = {"img": "automation3.svg", "icon": "bell", "label": "Event",
+           "description": "When it happens", "isCustom": False}
+
+
 def acme(**changes: Any) -> dict[str, Any]:
-    """The tests' base definition with top-level keys or webhook keys replaced."""
-    data: dict[str, Any] = json.loads(json.dumps(BASE_DEFINITION))
+    """The tests' base definition, complete for a submission, with top-level keys or webhook
+    keys replaced."""
+    data: dict[str, Any] = {**IDENTITY, **json.loads(json.dumps(BASE_DEFINITION))}
     for key, value in changes.items():
         if key in ("triggers", "sync", "auth"):
             data[key] = value
         else:
             data["webhook"][key] = value
+    data["triggers"] = [{**TRIGGER, **trigger} for trigger in data["triggers"]]
     return data
 
 

@@ -36,8 +36,8 @@ class TestJson:
             ('      "webhookSecret": "wh-secret-do-not-ship",\n', '      "webhookSecret": "",\n'),
             ('      "apiToken": "tok-do-not-ship"\n', '      "apiToken": ""\n'),
         ]
-        assert [(b.key, b.line) for b in redaction.blanked] == [("webhookSecret", 9),
-                                                              ("apiToken", 10)]
+        assert [(b.key, b.line) for b in redaction.blanked] == [("webhookSecret", 19),
+                                                              ("apiToken", 20)]
         assert redaction.blanked[0].reason == "listed in auth.sensitiveKeys"
         assert redaction.blanked[1].reason.startswith("looks like a secret")
 
@@ -177,8 +177,8 @@ class TestRedactCommand:
         assert result.exit_code == 0
         assert result.stdout_bytes == redact_text(path.read_text()).text.encode()
         assert result.stderr.splitlines() == [
-            "redact: blanked auth.config.webhookSecret (line 9): listed in auth.sensitiveKeys",
-            "redact: blanked auth.config.apiToken (line 10): looks like a secret (add it to "
+            "redact: blanked auth.config.webhookSecret (line 19): listed in auth.sensitiveKeys",
+            "redact: blanked auth.config.apiToken (line 20): looks like a secret (add it to "
             "auth.sensitiveKeys)",
         ]
         assert "do-not-ship" not in result.stdout + result.stderr

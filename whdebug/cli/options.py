@@ -6,7 +6,9 @@ that masks them in anything printed.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from whdebug.errors import WhdebugError, decode_text, read_input
 
 if TYPE_CHECKING:
     from whdebug.model.request import Capture, Secrets
+    from whdebug.model.secrecy import SecretSet
     from whdebug.store.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,7 +45,9 @@ def secret_options(func: F) -> F:
         click.option("--credentials", "credentials_file", metavar="FILE",
                      help="JSON object file: the tenant's installed-app credentials."),
         click.option("--credential", "credential_pairs", metavar="KEY=VALUE", multiple=True,
-                     help="One credential (repeatable); wins over --credentials."),
+                     help="One credential (repeatable); wins over --credentials. KEY=@FILE "
+                          "reads the value from FILE, KEY=- from standard input (a value "
+                          "on the command line is visible to other users in `ps`)."),
         click.option("--config", "config_pairs", metavar="KEY=VALUE", multiple=True,
                      help="Override a global auth.config value (repeatable)."),
     ])
@@ -90,6 +95,15 @@ def store_option(help_text: str | None = STORE_HELP) -> Callable[[F], F]:
 def json_option(help_text: str) -> Callable[[F], F]:
     """--json: machine-readable output, described per command."""
     return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def show_secrets_option(func: F) -> F:
+    """--show-secrets: credential-looking headers and query parameters shown as received."""
+    return click.option(
+        "--show-secrets", is_flag=True,
+        help="Show token, cookie, authorization and other credential-looking header and "
+             "query-parameter values as received (masked by default). Values of the "
+             "secrets you gave stay masked.")(func)
 
 
 def verbose_option(help_text: str) -> Callable[[F], F]:
@@ -144,6 +158,41 @@ def _refuse_lone_surrogates(values: dict[str, Any], where: str) -> None:
                                    ) from None
 
 
+def parse_credentials(pairs: Sequence[str]) -> dict[str, str]:
+    """`--credential KEY=VALUE`, `KEY=@FILE` (the file's text) or `KEY=-` (standard input).
+
+    One trailing newline of a file or of standard input is dropped (as `echo` writes it).
+    A value is never echoed in an error.
+    """
+    parsed = parse_pairs("--credential", pairs)
+    from_stdin = [key for key, value in parsed.items() if value == "-"]
+    if len(from_stdin) > 1:
+        raise WhdebugError(f"--credential: only one KEY=- can read standard input "
+                           f"({', '.join(from_stdin)})")
+    for key, value in parsed.items():
+        if value == "-":
+            data = click.get_binary_stream("stdin").read()
+            parsed[key] = _credential_text(data, f"--credential {key}=-", "standard input")
+        elif value.startswith("@"):
+            path = value[1:]
+            if not path:
+                raise WhdebugError(f"--credential {key}=@FILE: no file name after @")
+            data = read_input(path, f"--credential {key}")
+            parsed[key] = _credential_text(data, f"--credential {key}=@FILE", path)
+    return parsed
+
+
+def _credential_text(data: bytes, flag: str, where: str) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise WhdebugError(f"{flag}: the value is not UTF-8 text", where) from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    if not text:
+        raise WhdebugError(f"{flag}: the value is empty", where)
+    return text
+
+
 def read_credentials(path: str) -> dict[str, Any]:
     """A credentials file: one JSON object. Errors never quote the file's content."""
     text = decode_text(read_input(path, "credentials"), path, "credentials")
@@ -170,8 +219,48 @@ def load_secrets(credentials_file: str | None, credential_pairs: Sequence[str],
     credentials: dict[str, Any] = {}
     if credentials_file is not None:
         credentials.update(read_credentials(credentials_file))
-    credentials.update(parse_pairs("--credential", credential_pairs))
+    credentials.update(parse_credentials(credential_pairs))
     return Secrets(credentials=credentials, config=parse_pairs("--config", config_pairs))
+
+
+def _symlink_refusal(path: Path) -> WhdebugError:
+    return WhdebugError("refusing to write through a symlink (remove it or give another path)",
+                        str(path))
+
+
+def refuse_symlink(path: str | Path) -> None:
+    """An `-o FILE` that is a symlink is refused (checked early, before any work)."""
+    if Path(path).is_symlink():
+        raise _symlink_refusal(Path(path))
+
+
+def write_private(path: str | Path, data: bytes, mode: int = 0o600) -> None:
+    """Write an `-o FILE`: mode `mode` whatever the umask (0600: it may hold a token or a
+    signature), and never through a symlink (one could point at another file)."""
+    target = Path(path)
+    refusal = _symlink_refusal(target)
+    refuse_symlink(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(target, flags, mode)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise refusal from None
+        raise WhdebugError(f"cannot write: {error.strerror}", str(target)) from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)  # an existing file keeps its mode otherwise
+            handle.write(data)
+    except OSError as error:
+        raise WhdebugError(f"cannot write: {error.strerror}", str(target)) from None
+
+
+def name_masks(show_secrets: bool) -> SecretSet:
+    """The masks of a command that knows no secret values: credential-looking headers and
+    query parameters, unless `--show-secrets`."""
+    from whdebug.model.secrecy import SecretSet
+
+    return SecretSet(by_name=not show_secrets)
 
 
 def read_files(files: Sequence[str]) -> list[Capture]:

@@ -48,7 +48,9 @@ class BodyPath:
                     return []
                 node = node[key]
             return [node]
-        if self.query is None:
+        if self.query is None or isinstance(document, str):
+            # python-jsonpath would parse a str as JSON text; a JSON string body is a scalar
+            # that only `$` (a key path, above) selects
             return []
         try:
             return list(self.query.findall(document))

@@ -345,7 +345,8 @@ def js_join(values: list[Any], separator: str) -> str:
             levels[-1][1].append(text)
 
 
-_SAFE_INTEGER = 2**53 - 1
+SAFE_INTEGER = _SAFE_INTEGER = 2**53 - 1
+"""Number.MAX_SAFE_INTEGER: JSON.parse reads larger integers as the nearest double."""
 
 
 def _js_number(value: float) -> str:

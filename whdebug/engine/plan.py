@@ -356,5 +356,6 @@ def _triggers(c: ShapeReader, data: Mapping[str, Any]) -> tuple[TriggerSpec, ...
             type=c.get(trigger, "type", at, str),
             label=c.get(trigger, "label", at, str),
             description=c.get(trigger, "description", at, str),
+            fields=trigger,
         ))
     return tuple(triggers)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from whdebug.engine.patches import PatchOp
+
 REPORT_SCHEMA = "whdebug.report/1"
 SUMMARY_SCHEMA = "whdebug.summary/1"
 
@@ -39,6 +41,13 @@ FINDING_CODES: dict[str, Severity] = {
     "SIG_PING": "info",
     "SIG_HEADER_NAME": "error",
     "SIG_CHALLENGE_ORDER": "info",
+    "SIG_SCHEME_VERIFIED": "info",
+    "SIG_SCHEME_MISMATCH": "error",
+    "SIG_SECRET_KIND": "error",
+    "SIG_SIGNATURE_PREFIX": "error",
+    "SIG_HEADER_EMPTY": "error",
+    "SIG_ROTATED_SECRET": "warning",
+    "SIG_TIMESTAMP_MILLISECONDS": "warning",
     # event
     "EVT_NOT_FOUND": "error",
     "EVT_FALLBACK_USED": "info",
@@ -53,12 +62,19 @@ FINDING_CODES: dict[str, Severity] = {
     # other
     "CHALLENGE": "info",
     "TX_DUPLICATE": "warning",
+    # an id beyond 2**53: JSON.parse rounds it; an error once two different ids collide
+    "TX_UNSAFE_INTEGER": "warning",
     "TX_GENERATED": "warning",
     "TX_PATH_IS_HEADER": "warning",
     "TX_NOT_FOUND": "warning",
-    "REQ_WRONG_PATH": "warning",
+    # the request never reaches the MiniApp: these lead the report
+    "REQ_WRONG_PATH": "error",
+    # not POST: the runtime takes webhook deliveries as POST only
+    "REQ_WRONG_METHOD": "error",
     "REQ_NOT_JSON": "warning",
     "REQ_BODY_TRUNCATED": "error",
+    # a Content-Length that is not the body's size (hand-edited .http files)
+    "REQ_LENGTH_MISMATCH": "warning",
     "REQ_FORM_BODY": "info",
     "REQ_CONTENT_TYPE": "warning",
     "REQ_BODY_NOT_UTF8": "warning",
@@ -107,6 +123,12 @@ FINDING_CODES: dict[str, Severity] = {
     "DEF_REDIRECT_URI": "error",
     "DEF_FUNCTION_UNKNOWN": "error",
     "DEF_MAPPING_STYLE": "error",
+    # the document schema (`whdebug check`, engine/lint/document.py; docs/lint.md)
+    "DEF_ASSET_NOT_HTTPS": "error",
+    "DEF_CATEGORY_UNKNOWN": "error",
+    "DEF_AUTH_MISSING": "error",
+    "DEF_WEBHOOK_ABSENT": "info",
+    "DEF_SECRET_NO_PRODUCER": "error",
 }
 
 #: Codes of the troubleshooting commands (urls, source, sync); never in a webhook report.
@@ -132,6 +154,7 @@ TROUBLESHOOTING_CODES: dict[str, Severity] = {
     "SRC_UNAUTHORIZED": "error",
     "SRC_HTTP_STATUS": "error",
     "SRC_REDIRECT_BLOCKED": "error",
+    "SRC_REDIRECT_INVALID": "error",
     "SRC_TIMEOUT": "error",
     "SRC_CONNECTION": "error",
     # whdebug sync
@@ -161,6 +184,9 @@ class Finding(msgspec.Struct, frozen=True, omit_defaults=True):
     customer, sync, match, definition, or the troubleshooting command's own step."""
     pointer: str | None = None
     """JSON pointer into the definition that the fix applies to, when there is one."""
+    patch: tuple[PatchOp, ...] | None = None
+    """The fix as RFC 6902 JSON Patch operations on the definition, when it is mechanical
+    (`"patch"` in JSON only when set); applied, it removes the finding and adds no error."""
 
 
 def finding(
@@ -171,16 +197,19 @@ def finding(
     step: str | None = None,
     severity: Severity | None = None,
     pointer: str | None = None,
+    patch: tuple[PatchOp, ...] | None = None,
 ) -> Finding:
     """A finding with the code's default severity unless one is given."""
     default = FINDING_CODES.get(code) or TROUBLESHOOTING_CODES[code]
-    return Finding(code, severity or default, message, fix, step, pointer)
+    return Finding(code, severity or default, message, fix, step, pointer, patch or None)
 
 
 def diagnosis(code: str, message: str, fix: str | None = None, *, step: str,
-              severity: Severity | None = None, pointer: str | None = None) -> Finding:
+              severity: Severity | None = None, pointer: str | None = None,
+              patch: tuple[PatchOp, ...] | None = None) -> Finding:
     """A finding of a troubleshooting command (`finding` with its step required)."""
-    return finding(code, message, fix, step=step, severity=severity, pointer=pointer)
+    return finding(code, message, fix, step=step, severity=severity, pointer=pointer,
+                   patch=patch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +247,19 @@ class SecretStatus:
     auth_config: str
     hint: str | None = None
     nullish_outcome: str | None = None
-    """What differs if the runtime used `??` instead of `||` (None when nothing does)."""
+    """What the other rule would do when it differs (None when nothing does): `??` under
+    whdebug's default `||`, and `||` under --nullish."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSummary:
+    """How much the diagnosis search tried, and the evidence when nothing matched."""
+
+    combinations: int
+    """HMACs computed (each distinct secret form x algorithm x signed content)."""
+    body_variants: int
+    """Edited bodies tried (edits.py: byte edits, their pairs, re-serialisations)."""
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +276,8 @@ class SignatureResult:
     scheme: str | None = None
     """A provider signing scheme recognised in the headers (slack, stripe, ...)."""
     timestamp_age_seconds: float | None = None
+    search: SearchSummary | None = None
+    """Set when verification failed and the diagnosis search ran."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +332,9 @@ class TransactionResult:
     duplicate_of: str | int | None
     paths: tuple[str, ...] = ()
     override: str | None = None
+    exact_id: str | None = None
+    """The id with every digit of the payload, when JavaScript reads it differently (an
+    integer beyond 2**53); `"exact_id"` in JSON only when set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +426,8 @@ def report_json(report: Report) -> dict[str, Any]:
     document: dict[str, Any] = msgspec.to_builtins(report)
     for part in document["event"]["parts"]:
         del part["raw_type"]  # shown by the text view only; JSON has the stringified value
+    if document["transaction"].get("exact_id") is None:
+        document["transaction"].pop("exact_id", None)
     return document
 
 

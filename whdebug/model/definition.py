@@ -199,10 +199,12 @@ def _parse_json5(text: str, name: str, json_error: json.JSONDecodeError) -> Any:
         line, column = _line_column(text, len(text))
         raise DefinitionError(f"{name}:{line}:{column}: the definition is empty")
     source = " " * value_start + text[value_start:]
+    source, shifts = _replace_templates(source, text, name) if "`" in source else (source, [])
     try:
         value, error, offset = json5.parse(source, consume_trailing=False)
     except RecursionError:
         raise DefinitionError(f"{name}:1:1: the definition is nested too deeply") from None
+    offset = _original_offset(offset, shifts)
     if error is not None:
         line, column = _line_column(text, offset)
         if value_start == 0 and (json_error.lineno, json_error.colno) == (line, column):
@@ -217,6 +219,105 @@ def _parse_json5(text: str, name: str, json_error: json.JSONDecodeError) -> Any:
             f"{name}:{line}:{column}: unexpected {_show_char(text[offset])} after the definition"
         )
     return value
+
+
+def _replace_templates(source: str, text: str, name: str) -> tuple[str, list[tuple[int, int]]]:
+    """Each JavaScript template literal (`...`) as the double-quoted string it evaluates to, and
+    the (end in the new text, characters added so far) of each, to map offsets back. A template
+    holding `${...}` is an error: its value depends on JavaScript that whdebug does not run."""
+    out: list[str] = []
+    shifts: list[tuple[int, int]] = []
+    added, start, index, length = 0, 0, 0, len(source)
+    while index < length:
+        char = source[index]
+        if char in "'\"":
+            index = _string_end(source, index)
+        elif source.startswith("//", index):
+            newline = source.find("\n", index)
+            index = length if newline < 0 else newline
+        elif source.startswith("/*", index):
+            close = source.find("*/", index + 2)
+            index = length if close < 0 else close + 2
+        elif char == "`":
+            end, cooked = _template(source, index, text, name)
+            out.append(source[start:index])
+            replacement = json.dumps(cooked, ensure_ascii=False)
+            out.append(replacement)
+            added += len(replacement) - (end - index)
+            shifts.append((index + added + (end - index), added))
+            start = index = end
+        else:
+            index += 1
+    out.append(source[start:])
+    return "".join(out), shifts
+
+
+def _string_end(source: str, index: int) -> int:
+    """Offset just past the quoted string starting at `index` (or at the end of its line)."""
+    quote, index = source[index], index + 1
+    while index < len(source) and source[index] not in (quote, "\n"):
+        index += 2 if source[index] == "\\" else 1
+    return index + 1
+
+
+_TEMPLATE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v",
+                     "0": "\0", "\n": "", "\r": ""}
+"""What an escape means in a template literal; any other character escapes to itself."""
+
+
+_TEMPLATE_CODE = re.compile(
+    r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{([0-9a-fA-F]{1,6})\})")
+
+
+def _template(source: str, index: int, text: str, name: str) -> tuple[int, str]:
+    """(offset past the closing backtick, the string value) of the template at `index`."""
+    cooked: list[str] = []
+    position = index + 1
+    while position < len(source):
+        char = source[position]
+        if char == "`":
+            return position + 1, "".join(cooked)
+        if char == "\\" and position + 1 < len(source):
+            escaped = source[position + 1]
+            code = _TEMPLATE_CODE.match(source, position)
+            number = int(code.group(1) or code.group(2) or code.group(3), 16) if code else -1
+            if code is not None and number <= 0x10FFFF:
+                cooked.append(chr(number))
+                position = code.end()
+                continue
+            if escaped in "123456789xu":
+                line, column = _line_column(text, position)
+                raise DefinitionError(
+                    f"{name}:{line}:{column}: invalid escape \\{escaped} in a template literal; "
+                    "write the character itself")
+            cooked.append(_TEMPLATE_ESCAPES.get(escaped, escaped))
+            position += 3 if source.startswith("\\\r\n", position) else 2
+        elif source.startswith("${", position):
+            close = source.find("}", position)
+            shown = source[position:close + 1]
+            shown = shown if 0 <= close - position <= 40 and "\n" not in shown else "${...}"
+            line, column = _line_column(text, position)
+            raise DefinitionError(
+                f"{name}:{line}:{column}: template literal with a substitution {shown}: whdebug "
+                "does not run JavaScript; write the value out as a plain string")
+        elif char == "\r":
+            cooked.append("\n")
+            position += 2 if source.startswith("\r\n", position) else 1
+        else:
+            cooked.append(char)
+            position += 1
+    line, column = _line_column(text, index)
+    raise DefinitionError(f"{name}:{line}:{column}: template literal (`) is never closed")
+
+
+def _original_offset(offset: int, shifts: list[tuple[int, int]]) -> int:
+    """An offset in the text with templates replaced, as an offset in the text as written."""
+    added = 0
+    for end, total in shifts:
+        if end > offset:
+            break
+        added = total
+    return offset - added
 
 
 def _skip_wrapper(text: str) -> tuple[int, str | None]:

@@ -145,9 +145,9 @@ def config_secrets(definition: Definition) -> tuple[NamedSecret, ...]:
 class SecretSet:
     """Every secret value known to one run, and every form it may take in output."""
 
-    __slots__ = ("named", "values", "_forms")
+    __slots__ = ("by_name", "named", "values", "_forms")
 
-    def __init__(self, named: Iterable[NamedSecret] = ()) -> None:
+    def __init__(self, named: Iterable[NamedSecret] = (), *, by_name: bool = True) -> None:
         unique: dict[str, NamedSecret] = {}
         for secret in named:
             if secret.value and secret.value not in unique:
@@ -157,6 +157,9 @@ class SecretSet:
             (v for v in unique if len(v) >= MIN_SECRET), key=len, reverse=True))
         """Every maskable secret, longest first (so a secret inside another is masked whole)."""
         self._forms: tuple[str, ...] | None = None
+        self.by_name = by_name
+        """Mask credential-looking headers and query parameters by their name (False under
+        `--show-secrets`: they are shown as received; known secret values stay masked)."""
 
     @classmethod
     def build(cls, definition: Definition | None, secrets: Secrets | None = None,
@@ -188,7 +191,13 @@ class SecretSet:
 
     def with_values(self, *values: str, name: str = "a secret typed into the TUI") -> SecretSet:
         """This set plus more secret values."""
-        return SecretSet((*self.named, *(NamedSecret(name, value) for value in values)))
+        return SecretSet((*self.named, *(NamedSecret(name, value) for value in values)),
+                         by_name=self.by_name)
+
+    def showing_names(self, show: bool = True) -> SecretSet:
+        """This set, with credential-looking headers and parameters shown as received when
+        `show` (`--show-secrets`); the known secret values stay masked."""
+        return SecretSet(self.named, by_name=not show) if show else self
 
     @property
     def unscanned(self) -> tuple[str, ...]:
@@ -242,8 +251,10 @@ class SecretSet:
                     also: Iterable[str] = ()) -> str:
         """A header value as shown: MASK for a credential header, for a header holding a
         secret, and for the headers named in `also` (a header-token header)."""
-        if (name.lower() in {a.lower() for a in also}
-                or is_secret_header(name, signatures=signatures) or self.contains(value)):
+        if self.by_name and (name.lower() in {a.lower() for a in also}
+                             or is_secret_header(name, signatures=signatures)):
+            return MASK
+        if self.contains(value):
             return MASK
         return value
 
@@ -259,13 +270,13 @@ class SecretSet:
 
         Parameters that need no masking keep their exact raw text.
         """
-        if not query:
+        if not query or (not self.by_name and not self.values):
             return query
         pieces = []
         for piece in query.split("&"):
             pairs = parse_qsl(piece, keep_blank_values=True)
             key = pairs[0][0] if pairs else piece.partition("=")[0]
-            if is_secret_param(key) and "=" in piece:
+            if self.by_name and is_secret_param(key) and "=" in piece:
                 pieces.append(f"{piece.partition('=')[0]}={QUERY_MASK}")
             elif self.contains(piece):
                 pieces.append(f"{piece.partition('=')[0]}={QUERY_MASK}" if "=" in piece

@@ -36,6 +36,7 @@ from whdebug.model.request import (
     Source,
     as_capture,
 )
+from whdebug.store.permissions import check_store_path
 
 APPLICATION_ID = 0x77686462
 """`PRAGMA application_id` of a whdebug store ("whdb")."""
@@ -250,6 +251,7 @@ class Store:
         """Open (and with `create`, create) a store, migrating its schema forward."""
         path = Path(path)
         where = str(path)
+        check_store_path(path)
         if path.is_dir():
             raise StoreError("capture store path is a directory", where)
         if not path.exists():

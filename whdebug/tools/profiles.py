@@ -28,6 +28,7 @@ from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, Secrets, as_capture
+from whdebug.model.secrecy import SecretSet
 from whdebug.tools.signing import (
     KARZOUN_PREVIOUS,
     KARZOUN_SIGNATURE,
@@ -109,9 +110,10 @@ def analyze_profile(
     now: datetime,
     options: AnalysisOptions = DEFAULT_OPTIONS,
     dedupe: DedupeIndex | None = None,
+    show_secrets: bool = False,
 ) -> Report:
     """Analyse the capture as a delivery of `profile`; the report says which secret and token
-    matched.
+    matched (`show_secrets`: credential-looking headers and parameters unmasked).
 
     The profile accepts every event: a verified delivery with an event "fires" that event.
     """
@@ -132,6 +134,7 @@ def analyze_profile(
         now=now,
         options=options,
         dedupe=dedupe if token_finding is None else None,
+        secret_set=SecretSet.build(definition, secrets).showing_names() if show_secrets else None,
     )
     findings = [item for item in report.findings if item.code != "REQ_WRONG_PATH"]
     steps = list(report.steps)

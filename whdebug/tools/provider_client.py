@@ -52,6 +52,8 @@ class CallResult:
     error: str | None
     """timeout | connection: the request got no answer."""
     detail: str = ""
+    invalid_redirect: tuple[str, str] | None = None
+    """A Location no client can follow (a port out of range, no host): (location, why)."""
 
 
 def send_request(request: ResolvedRequest, *, timeout: float,
@@ -61,19 +63,34 @@ def send_request(request: ResolvedRequest, *, timeout: float,
     url = request.url
     followed: list[str] = []
     method, body = request.method, request.body
-    with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport) as client:
+    locations: list[str | None] = []
+
+    def set_aside_location(response: httpx.Response) -> None:
+        # httpx parses a Location even when not following it, and raises on a bad one
+        # (a port out of range): it is taken out here and judged below.
+        locations.append(response.headers.get("location"))
+        response.headers.pop("location", None)
+
+    with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport,
+                      event_hooks={"response": [set_aside_location]}) as client:
         while True:
+            locations.clear()
             try:
                 with client.stream(method, url, headers=list(request.headers),
                                    content=body) as response:
+                    location = locations[-1] if locations else None
+                    if location is not None:
+                        response.headers["location"] = location
                     content, truncated = _read(response, started + timeout * 3)
             except httpx.TimeoutException as error:
                 return _failure("timeout", url, followed, started, type(error).__name__)
             except (httpx.TransportError, httpx.InvalidURL) as error:
                 return _failure("connection", url, followed, started, str(error))
-            location = response.headers.get("location")
             if response.is_redirect and location:
-                target = urljoin(url, location)
+                target, why = _redirect_target(url, location)
+                if why is not None:
+                    return replace(_result(response, content, truncated, url, followed,
+                                           started, None), invalid_redirect=(location, why))
                 if _origin(target) != _origin(url):
                     return _result(response, content, truncated, url, followed, started, target)
                 if len(followed) >= MAX_REDIRECTS:
@@ -99,6 +116,21 @@ def _read(response: httpx.Response, deadline: float) -> tuple[bytes, bool]:
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout("the body did not finish in time")
     return b"".join(chunks), False
+
+
+def _redirect_target(url: str, location: str) -> tuple[str, str | None]:
+    """The URL a Location points to, or why no client could follow it."""
+    try:
+        target = urljoin(url, location)
+        parts = urlsplit(target)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError as error:
+        return location, str(error) or "not a URL"
+    if parts.scheme not in ("http", "https"):
+        return target, f"not an http(s) URL (scheme {parts.scheme or 'missing'!r})"
+    if not parts.hostname:
+        return target, "no host"
+    return target, None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -236,6 +268,16 @@ def _interpret(definition: Definition, spec: Mapping[str, Any], pointer: str,
                request: ResolvedRequest, result: CallResult,
                findings: list[Finding]) -> OptionsResult | None:
     status = result.status or 0
+    if result.invalid_redirect is not None:
+        location, why = result.invalid_redirect
+        shown = request.secrets.mask_target(location.strip())
+        findings.append(diagnosis(
+            "SRC_REDIRECT_INVALID", f"the provider answered {status} with a redirect that "
+            f"cannot be followed (Location: {shown!r}: {why}); the runtime's call fails too "
+            "and the dropdown stays empty", "put the final URL in the source (scheme, host "
+            "and path), or fix the provider's redirect", step="source",
+            pointer=f"{pointer}/url"))
+        return None
     if result.blocked_redirect is not None:
         target = urlsplit(result.blocked_redirect)
         findings.append(diagnosis(

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from whdebug.errors import WhdebugError
 from whdebug.model.request import CapturedRequest, forwardable_headers
+from whdebug.model.secrecy import SecretSet
 
 __all__ = ["Answer", "forwardable_headers", "resend", "target_url"]
 
@@ -33,11 +34,15 @@ class Answer:
         return 200 <= self.status < 300
 
 
-def target_url(url: str, request: CapturedRequest) -> str:
-    """`url` with the capture's path when it names none, and the capture's query appended."""
+def target_url(url: str, request: CapturedRequest, masks: SecretSet | None = None) -> str:
+    """`url` with the capture's path when it names none, and the capture's query appended.
+
+    An error shows `url` through `masks` (default: credential-looking parameters masked).
+    """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise WhdebugError(f"expected an http:// or https:// URL, got {url!r}")
+        shown = (masks if masks is not None else SecretSet()).mask_target(url)
+        raise WhdebugError(f"expected an http:// or https:// URL, got {shown!r}")
     path = parts.path if parts.path not in ("", "/") else request.path
     query = "&".join(item for item in (parts.query, request.query) if item)
     return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
@@ -59,16 +64,19 @@ def _why(error: Exception) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def resend(request: CapturedRequest, url: str, *, timeout: float = TIMEOUT) -> Answer:
+def resend(request: CapturedRequest, url: str, *, timeout: float = TIMEOUT,
+           masks: SecretSet | None = None) -> Answer:
     """Send the capture's exact body and forwardable headers; WhdebugError if nothing answers.
 
     httpx adds only Host and Content-Length (its default headers are removed); redirects
     are not followed and proxy settings from the environment are ignored, so what arrives
-    is what was captured.
+    is what was captured. An error shows the URL through `masks` (default: credential-looking
+    query parameters masked).
     """
     import httpx
 
-    destination = target_url(url, request)
+    destination = target_url(url, request, masks)
+    shown = (masks if masks is not None else SecretSet()).mask_target(destination)
     headers = [(name.encode("latin-1"), value.encode("latin-1"))
                for name, value in forwardable_headers(request)]
     started = time.perf_counter()
@@ -79,9 +87,9 @@ def resend(request: CapturedRequest, url: str, *, timeout: float = TIMEOUT) -> A
             response = client.request(request.method, destination, headers=headers,
                                       content=request.body)
     except httpx.HTTPError as error:
-        raise WhdebugError(f"cannot send to {destination}: {_why(error)}") from None
+        raise WhdebugError(f"cannot send to {shown}: {_why(error)}") from None
     except (ValueError, UnicodeError) as error:
-        raise WhdebugError(f"cannot send to {destination}: {error}") from None
+        raise WhdebugError(f"cannot send to {shown}: {error}") from None
     return Answer(
         url=destination,
         http_version=response.http_version,

@@ -22,6 +22,7 @@ from whdebug.engine.session import accepted_transaction
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets
+from whdebug.model.secrecy import SecretSet
 from whdebug.store.store import CaptureSummary, Store
 from whdebug.tools.profiles import analyze_profile
 from whdebug.tui.history import DedupeHistory
@@ -101,9 +102,12 @@ class SharedStore:
 
 
 class Analyzer:
-    def __init__(self, store: SharedStore, workspace: Workspace) -> None:
+    def __init__(self, store: SharedStore, workspace: Workspace, *,
+                 show_secrets: bool = False) -> None:
         self.store = store
         self.workspace = workspace
+        self.show_secrets = show_secrets
+        """Reports show credential-looking headers and query parameters (`--show-secrets`)."""
         self.history = DedupeHistory(-1, ())
         """The dedupe history of the current generation (replaced by `restart_history`)."""
         self._lock = threading.Lock()
@@ -285,7 +289,8 @@ class Analyzer:
         try:
             dedupe = history.earlier(capture_id, resolved.group) if current else DedupeIndex()
             report = run_analysis(capture, resolved, secrets, now=resolved.clock(capture),
-                                  options=self._options(), dedupe=dedupe)
+                                  options=self._options(), dedupe=dedupe,
+                                  show_secrets=self.show_secrets)
         except Exception as error:  # the engine must never take the TUI down
             return Analysis(capture_id, generation, capture, None, resolved.definition,
                             resolved.definition_path,
@@ -307,13 +312,18 @@ class Analyzer:
 
 def run_analysis(capture: Capture, resolved: Resolved, secrets: Secrets, *,
                  now: datetime, options: AnalysisOptions,
-                 dedupe: DedupeIndex | None) -> Report:
-    """The report on one capture: the built-in profile's checks when one is active."""
+                 dedupe: DedupeIndex | None, show_secrets: bool = False) -> Report:
+    """The report on one capture: the built-in profile's checks when one is active.
+
+    `show_secrets` leaves credential-looking headers and query parameters unmasked (the
+    secrets' own values stay masked)."""
     if resolved.builtin is not None:
         return analyze_profile(capture, resolved.builtin, secrets, now=now, options=options,
-                               dedupe=dedupe)
+                               dedupe=dedupe, show_secrets=show_secrets)
+    secret_set = (SecretSet.build(resolved.definition, secrets).showing_names()
+                  if show_secrets else None)
     return analyze(capture, resolved.plan or resolved.definition, secrets, now=now,
-                   options=options, dedupe=dedupe)
+                   options=options, dedupe=dedupe, secret_set=secret_set)
 
 
 def _with_trial_secret(secrets: Secrets, definition: Definition, secret: str) -> Secrets:

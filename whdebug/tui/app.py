@@ -95,7 +95,8 @@ class WhdebugApp(App[int]):
     def _open_store(self) -> None:
         try:
             self.store = Store.open(self.store_path)
-            self.analyzer = Analyzer(SharedStore(Store.open(self.store_path)), self.workspace)
+            self.analyzer = Analyzer(SharedStore(Store.open(self.store_path)), self.workspace,
+                                     show_secrets=self.options.show_secrets)
         except StoreError as error:
             if self.store is not None:
                 self.store.close()

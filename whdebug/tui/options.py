@@ -36,3 +36,5 @@ class TuiOptions:
     discover_definition: bool = True
     """With no definition_path, load the single `*.json` MiniApp in the current directory."""
     title: str = "whdebug"
+    show_secrets: bool = False
+    """Show credential-looking query parameters and headers as received (`--show-secrets`)."""

@@ -23,16 +23,29 @@ SCHEMA = REPO / "whdebug" / "schema" / "miniapp.schema.json"
 
 CLEAN: dict[str, Any] = {
     "ns": "github",
+    "name": "github",
+    "type": "github",
+    "title": "GitHub",
+    "label": "GitHub",
+    "description": "Automate GitHub workflows.",
+    "shortDescription": "GitHub issues and PRs",
     "version": "1.0.0",
     "status": "private",
+    "category": "developer",
+    "icon": "https://cdn.example.com/github/icon.svg",
+    "logo": "https://cdn.example.com/github/logo.svg",
+    "docsUrl": "https://docs.example.com/github",
     "auth": {
         "type": "apikey",
         "config": {"webhookSecret": "", "baseUrl": "https://api.github.com"},
         "sensitiveKeys": ["webhookSecret"],
     },
     "triggers": [
-        {"type": "miniapps:github", "event": "push.", "label": "Push"},
-        {"type": "miniapps:github", "event": "pull_request.opened", "label": "PR opened"},
+        {"type": "miniapps:github", "event": "push.", "label": "Push", "img": "automation3.svg",
+         "icon": "git-branch", "description": "Code pushed", "isCustom": False},
+        {"type": "miniapps:github", "event": "pull_request.opened", "label": "PR opened",
+         "img": "automation3.svg", "icon": "git-pull-request", "description": "PR opened",
+         "isCustom": False},
     ],
     "webhook": {
         "eventExtraction": {
@@ -129,7 +142,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], object], str, str, str]] = [
      "/webhook/verification/type", 'set webhook.verification.type to one of "hmac-sha256", '),
     ("DEF_SCHEMA", _set("webhook.verification.encoding", "Base64"), "error",
      "/webhook/verification/encoding", 'set webhook.verification.encoding to "base64"'),
-    ("DEF_SCHEMA", _delete("webhook"), "error", "/webhook", '"webhook"'),
+    ("DEF_SCHEMA", _delete("webhook.eventExtraction"), "error", "/webhook/eventExtraction",
+     'add "eventExtraction" to webhook'),
     ("DEF_SCHEMA", _delete("webhook.verification.headerName"), "error",
      "/webhook/verification/headerName", 'add "headerName" to webhook.verification'),
     ("DEF_SCHEMA", _set("sync.webhooks.handlers", {"pull_request.opened": {
@@ -287,7 +301,9 @@ class TestDetails:
         assert found.pointer == "/triggers/0/fields/repo/x-source"
 
     def test_every_code_is_registered(self) -> None:
-        produced = {case[0] for case in CASES} | {"DEF_STATUS_PUBLIC", "DEF_PARSE"}
+        produced = {case[0] for case in CASES} | {"DEF_STATUS_PUBLIC", "DEF_PARSE"} | {
+            "DEF_ASSET_NOT_HTTPS", "DEF_CATEGORY_UNKNOWN", "DEF_AUTH_MISSING",
+            "DEF_WEBHOOK_ABSENT", "DEF_SECRET_NO_PRODUCER"}  # tests/engine/lint/test_docs_schema.py
         assert produced <= FINDING_CODES.keys()
         assert {code for code in FINDING_CODES if code.startswith("DEF_")} == produced
 
@@ -313,7 +329,7 @@ LINT_FIXTURES = {
     "public-status.json": {"DEF_STATUS_PUBLIC"},
     "bad-jsonpath.json": {"DEF_BAD_JSONPATH"},
     "secret-in-submission.json": {"DEF_SECRET_IN_SUBMISSION"},
-    "no-webhook.json": {"DEF_SCHEMA", "DEF_NS_FORMAT"},
+    "no-webhook.json": {"DEF_AUTH_MISSING", "DEF_NS_FORMAT", "DEF_WEBHOOK_ABSENT"},
     "legacy-sources.json": {
         "DEF_VERSION", "DEF_TRIGGER_TYPE", "DEF_DUPLICATE_TRIGGER", "DEF_SECRET_NOT_SENSITIVE",
         "DEF_LEGACY_ECOMMERCE", "DEF_HANDLER_WITHOUT_TRIGGER", "DEF_SOURCE_KEY",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,11 +10,21 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from whdebug.cli import ExitStatus
-from whdebug.cli.options import json_option, open_store, read_files, store_option
+from whdebug.cli.options import (
+    json_option,
+    name_masks,
+    open_store,
+    read_files,
+    refuse_symlink,
+    show_secrets_option,
+    store_option,
+    write_private,
+)
 from whdebug.errors import WhdebugError
 
 if TYPE_CHECKING:
     from whdebug.model.request import Capture, CapturedRequest
+    from whdebug.model.secrecy import SecretSet
     from whdebug.store.store import CaptureSummary, Store
 
 _LIST_DEFAULT = 100
@@ -33,17 +42,7 @@ def _store_flag(store: Store) -> str:
     return "" if store.path.absolute() == default else f" --store {shlex.quote(str(store.path))}"
 
 
-def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write `data` to `path`; a new file gets `mode` (captures may hold signatures)."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-    except OSError as error:
-        raise WhdebugError(f"cannot write: {error.strerror}", str(path)) from None
-
-
-def _summary_json(summary: CaptureSummary) -> dict[str, Any]:
+def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
     from whdebug.formats.capture_json import format_timestamp
 
     return {
@@ -52,7 +51,7 @@ def _summary_json(summary: CaptureSummary) -> dict[str, Any]:
         "client": summary.client,
         "method": summary.method,
         "path": summary.path,
-        "query": summary.query,
+        "query": masks.mask_query(summary.query),
         "body_size": summary.body_size,
         "truncated": summary.truncated,
         "response_status": summary.response_status,
@@ -67,11 +66,14 @@ def _summary_json(summary: CaptureSummary) -> dict[str, Any]:
               help=f"Only the newest N captures (default: {_LIST_DEFAULT} in the table, all "
                    "with --json).")
 @store_option()
+@show_secrets_option
 @click.pass_context
 def list_captures(ctx: click.Context, as_json: bool, last: int | None,
-                  store_path: str | None) -> None:
+                  store_path: str | None, show_secrets: bool) -> None:
     """List captures, newest first: id, time (local), method, target, size, the answer
-    sent, content type and sender (user agent)."""
+    sent, content type and sender (user agent). Credential-looking query parameters
+    (token, api_key, ...) are masked unless --show-secrets."""
+    masks = name_masks(show_secrets)
     store = open_store(store_path)
     ctx.call_on_close(store.close)
     if as_json:
@@ -82,7 +84,7 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None,
             page = store.page(before_id=before, limit=batch)
             if not page:
                 break
-            click.echo("\n".join(json.dumps(_summary_json(row), separators=(",", ":"))
+            click.echo("\n".join(json.dumps(_summary_json(row, masks), separators=(",", ":"))
                                  for row in page))
             before = page[-1].id
             if remaining is not None:
@@ -97,14 +99,16 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None,
         render_no_captures(console, store.path)
         return
     render_captures(console, store.page(limit=last or _LIST_DEFAULT), total, store.path,
-                    _store_flag(store))
+                    _store_flag(store), masks)
 
 
 @click.command(name="import", short_help="Store .http, .har and .json request files as captures.")
 @click.argument("files", metavar="FILE...", nargs=-1, required=True)
 @store_option()
+@show_secrets_option
 @click.pass_context
-def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | None) -> None:
+def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | None,
+                 show_secrets: bool) -> None:
     """Store every request in FILE... (.http, .har, or a `whdebug export --format json`
     file) as a new capture, exactly as written; prints the new ids.
 
@@ -122,9 +126,11 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
     store = open_store(store_path, create=True)
     ctx.call_on_close(store.close)
     new_ids = store.insert_many(capture for _, capture in captures)
+    masks = name_masks(show_secrets)
     for capture_id, (file, capture) in zip(new_ids, captures, strict=True):
         request = capture.request
-        click.echo(f"#{capture_id}  {safe(request.method, 16)} {safe(request.target)}  "
+        click.echo(f"#{capture_id}  {safe(request.method, 16)} "
+                   f"{safe(masks.mask_target(request.target))}  "
                    f"{format_size(request.size)}{'  truncated' if request.truncated else ''}"
                    f"  from {file}")
     click.echo(f"import: stored {plural(len(new_ids), 'capture', grouped=True)} in "
@@ -195,8 +201,8 @@ def _export_curl(capture_id: int, capture: Capture, url: str,
     with_body = sends_body(request)
     data = _curl_script(capture, url, str(body_path) if with_body else None)
     if with_body:
-        _write_private(body_path, request.body)
-    _write_private(output, data, 0o700)
+        write_private(body_path, request.body)
+    write_private(output, data, 0o700)
     click.echo(f"export: wrote {output} (run: bash {output})"
                + (f" and {body_path} ({request.size:,} bytes)" if with_body else ""), err=True)
     return None
@@ -245,6 +251,10 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
         click.echo(f"export: capture #{capture_id} is truncated: only the first "
                    f"{len(request.body):,} of {request.size:,} bytes were stored", err=True)
     output = Path(output_path) if output_path is not None else None
+    if output is not None:
+        refuse_symlink(output)
+        if format_name == "curl":
+            refuse_symlink(output.with_name(output.name + ".body"))
     if output is not None and output.is_dir():
         raise WhdebugError("-o must be a file, not a directory", str(output))
     if format_name == "curl":
@@ -261,7 +271,7 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
         stdout.write(data)
         stdout.flush()
     else:
-        _write_private(output, data)
+        write_private(output, data)
         click.echo(f"export: wrote {output} ({len(data):,} bytes)", err=True)
 
 
@@ -273,13 +283,15 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
 @click.option("--file", "file_path", metavar="F",
               help="Send the request(s) in a .http, .har or .json file instead of a capture.")
 @store_option()
+@show_secrets_option
 @click.pass_context
 def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | None,
-         store_path: str | None) -> None:
+         store_path: str | None, show_secrets: bool) -> None:
     """Send capture ID (or --file F) to URL: the same method, the exact body bytes and the
     original headers, minus hop-by-hop ones (Host and Content-Length are recomputed).
 
-    Prints the answer's status line, headers and the start of its body. Exit status 0
+    Prints the answer's status line, headers and the start of its body; credential-looking
+    query parameters and headers are masked unless --show-secrets. Exit status 0
     when every answer is 2xx, 1 otherwise, 2 when nothing answered or on bad input.
     """
     if (capture_id is None) == (file_path is None):
@@ -289,6 +301,7 @@ def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | 
     from whdebug.tools.resend import forwardable_headers, resend, target_url
     from whdebug.wording import plural
 
+    masks = name_masks(show_secrets)
     if file_path is not None:
         captures = read_files([file_path])
     else:
@@ -302,17 +315,17 @@ def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | 
                     else source.label)
             raise WhdebugError(f"{what} was truncated: only {len(request.body):,} of "
                                f"{request.size:,} bytes were stored, so it cannot be re-sent")
-        target_url(url, request)  # a bad URL fails before anything is sent
+        target_url(url, request, masks)  # a bad URL fails before anything is sent
     all_ok = True
     for number, capture in enumerate(captures):
         request = capture.request
         if number:
             click.echo()
-        answer = resend(request, url)
+        answer = resend(request, url, masks=masks)
         all_ok = all_ok and answer.ok
         headers = plural(len(forwardable_headers(request)), "header", grouped=True)
         click.echo(f"send: {capture.source.label} {safe(request.method, 16)} "
-                   f"{safe(answer.url)} ({request.size:,} bytes, {headers}) -> "
+                   f"{safe(masks.mask_target(answer.url))} ({request.size:,} bytes, {headers}) -> "
                    f"{answer.status} in {answer.elapsed * 1000:.0f} ms", err=True)
-        click.echo(format_answer(answer))
+        click.echo(format_answer(answer, masks))
     ctx.exit(ExitStatus.SUCCESS if all_ok else ExitStatus.FINDING)

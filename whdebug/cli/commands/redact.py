@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -30,15 +29,13 @@ def redact(definition_path: str, output_path: str | None) -> None:
     Only those values change; comments, order and layout stay as written. What was blanked
     is listed on standard error, never the values.
     """
+    from whdebug.cli.options import write_private
     from whdebug.tools.redact import redact_text
 
     redaction = redact_text(_read_text_exactly(definition_path), definition_path)
     data = redaction.text.encode("utf-8")
     if output_path is not None:
-        try:
-            Path(output_path).write_bytes(data)
-        except OSError as error:
-            raise WhdebugError(f"cannot write: {error.strerror}", output_path) from None
+        write_private(output_path, data)
     else:
         stdout = sys.stdout.buffer
         stdout.write(data)

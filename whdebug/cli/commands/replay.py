@@ -18,6 +18,7 @@ from whdebug.cli.options import (
     parse_now,
     profile_option,
     read_files,
+    show_secrets_option,
     store_option,
     verbose_option,
 )
@@ -25,6 +26,10 @@ from whdebug.cli.options import (
 if TYPE_CHECKING:
     from whdebug.model.request import Capture
     from whdebug.store.store import Store
+
+#: Other replayed requests a failing signature is checked against (evidence), at most.
+PEERS = 20
+
 
 def _capture_ids(store: Store, ids: Sequence[int], all_captures: bool,
                  last: int | None) -> list[int]:
@@ -75,8 +80,13 @@ def _earlier_captures(store: Store, chosen: Sequence[int], window: int | None) -
 @store_option()
 @click.option("--dedupe-window", type=click.IntRange(min=0), metavar="N",
               help="Remember only the last N transaction ids (default: all).")
+@click.option("--expected-body", "expected_body", metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="The bytes the sender says it signed: a failing signature shows the byte "
+                   "difference and whether it verifies over FILE.")
 @json_option("One JSON report per line, then one summary line.")
 @verbose_option("Also show signature attempts, event parts and suggestions.")
+@show_secrets_option
 @click.pass_context
 def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, ...],
            definition_path: str | None, profile_name: str | None,
@@ -84,7 +94,8 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
            credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
            missing_part: str, nullish: bool, now_text: str | None, all_captures: bool,
            last: int | None, store_path: str | None, dedupe_window: int | None,
-           as_json: bool, verbose: bool) -> None:
+           expected_body: str | None, as_json: bool, verbose: bool,
+           show_secrets: bool) -> None:
     """Analyse captures (by ID, --all, --last) or request files, and print a report each.
 
     Exit status 0 when every request would be accepted and fire a trigger (or is a
@@ -108,7 +119,8 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
 
         profile = get_profile(profile_name)
         definition = profile.definition
-        analyzer = functools.partial(analyze_profile, profile=profile, secrets=secrets)
+        analyzer = functools.partial(analyze_profile, profile=profile, secrets=secrets,
+                                     show_secrets=show_secrets)
     else:
         assert definition_path is not None
         definition = load_definition(definition_path)
@@ -124,9 +136,18 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
         ids = _capture_ids(store, capture_ids, all_captures, last)
         earlier = _earlier_captures(store, ids, dedupe_window)
 
+    peers = [capture.request for capture in file_requests[-PEERS:]]
+    if store is not None:
+        peers += [store.get(capture_id).request for capture_id in ids[-PEERS:]]
+    expected = None
+    if expected_body is not None:
+        with open(expected_body, "rb") as handle:
+            expected = (f"--expected-body {expected_body}", handle.read())
+    options = AnalysisOptions(missing_part=missing_part, nullish=nullish,
+                              expected_body=expected, peers=tuple(peers))
     session = ReplaySession(definition, secrets, now=now, window=dedupe_window,
-                            options=AnalysisOptions(missing_part=missing_part, nullish=nullish),
-                            analyzer=analyzer)
+                            options=options, analyzer=analyzer)
+    session.secret_set = session.secret_set.showing_names(show_secrets)
 
     def requests() -> Iterator[Capture]:
         """The chosen captures, oldest first, then the files; earlier captures only seed."""

@@ -12,6 +12,7 @@ from whdebug.cli.options import (
     definition_option,
     load_secrets,
     parse_now,
+    show_secrets_option,
     store_option,
 )
 
@@ -30,16 +31,19 @@ from whdebug.cli.options import (
               help="Answer 401 when the signature does not verify, as the runtime does.")
 @definition_option("The MiniApp definition: answers challenges, explains each capture.")
 @analysis_options
+@show_secrets_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_body: int,
           forward_to: str | None, strict: bool, definition_path: str | None,
           credentials_file: str | None, credential_pairs: tuple[str, ...],
           config_pairs: tuple[str, ...], missing_part: str, nullish: bool,
-          now_text: str | None) -> None:
+          now_text: str | None, show_secrets: bool) -> None:
     """Receive webhooks on HOST:PORT and store every request's exact bytes.
 
     Prints one line per capture: time, method, path, size and the answer sent; with
     --definition also the event, the signature verdict and what the runtime would do.
+    Secrets and credential-looking query parameters are masked (--show-secrets: the
+    parameters as received).
     Stop with Ctrl-C, then explain a capture with `whdebug replay --last 1 --definition FILE`.
     """
     if strict and definition_path is None:
@@ -71,7 +75,8 @@ def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_
         analysis_now=parse_now(now_text) if now_text else None,
     )
     path = Path(store_path) if store_path else default_store_path()
-    sink = ConsoleSink(secrets=SecretSet.build(definition, settings.secrets))
+    sink = ConsoleSink(secrets=SecretSet.build(definition, settings.secrets)
+                       .showing_names(show_secrets))
     run_server(path, settings, ServerSettings(host=host, port=port), sink)
     store = "" if store_path is None else f" --store {shlex.quote(store_path)}"
     if definition_path is not None:

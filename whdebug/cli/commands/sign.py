@@ -16,6 +16,8 @@ from whdebug.cli.options import (
     load_secrets,
     parse_now,
     profile_option,
+    refuse_symlink,
+    write_private,
 )
 from whdebug.errors import WhdebugError
 
@@ -110,6 +112,11 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
         raise click.UsageError("give --definition FILE or --profile NAME (one of them)", ctx)
     if output_path is not None and send_url is not None:
         raise click.UsageError("give -o FILE or --send URL, not both", ctx)
+    if output_path is not None:
+        refuse_symlink(output_path)
+    if payload_path == "-" and any(pair.partition("=")[2] == "-" for pair in credential_pairs):
+        raise click.UsageError("PAYLOAD - and --credential KEY=- both read standard input; "
+                               "use --credential KEY=@FILE", ctx)
     from whdebug.formats.http import format_http
     from whdebug.model.definition import load_definition
     from whdebug.tools.signing import sign_request
@@ -143,10 +150,7 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
     if send_url is not None:
         ctx.exit(_send(send_url, signed.request))
     if output_path is not None:
-        try:
-            Path(output_path).write_bytes(data)
-        except OSError as error:
-            raise WhdebugError(f"cannot write: {error.strerror}", output_path) from None
+        write_private(output_path, data)
         click.echo(f"sign: wrote {output_path} ({len(data)} bytes)", err=True)
     else:
         stdout = sys.stdout.buffer

@@ -11,9 +11,11 @@ import click
 from whdebug.cli.options import (
     analysis_options,
     definition_option,
+    parse_credentials,
     parse_now,
     parse_pairs,
     profile_option,
+    show_secrets_option,
     store_option,
 )
 from whdebug.errors import WhdebugError
@@ -41,13 +43,14 @@ def tui_options(options: dict[str, Any]) -> Any:
         definition_path=Path(definition_path) if definition_path else None,
         profile=profile_name,
         credentials_path=Path(credentials_file) if credentials_file else None,
-        credentials=parse_pairs("--credential", options.get("credential_pairs") or ()),
+        credentials=parse_credentials(options.get("credential_pairs") or ()),
         config=parse_pairs("--config", options.get("config_pairs") or ()),
         listen=options.get("listen", True),
         port=options.get("port", 8787),
         missing_part=options.get("missing_part", "empty"),
         nullish=bool(options.get("nullish")),
         now=parse_now(now_text) if now_text else None,
+        show_secrets=bool(options.get("show_secrets")),
     )
 
 
@@ -72,6 +75,7 @@ def start_tui(ctx: click.Context, **options: Any) -> None:
 @profile_option
 @analysis_options
 @store_option(None)
+@show_secrets_option
 @click.pass_context
 def tui(ctx: click.Context, /, **options: Any) -> None:
     """The TUI: live capture list, pipeline, signature lab, event lab."""

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from whdebug.cli.output.text import format_size, safe
+from whdebug.model.secrecy import SecretSet
 from whdebug.store.store import CaptureSummary
 from whdebug.tools.resend import Answer
 from whdebug.wording import plural
@@ -32,7 +33,7 @@ def render_no_captures(console: Console, store_path: object) -> None:
 
 
 def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int,
-                    store_path: object, store_flag: str) -> None:
+                    store_path: object, store_flag: str, masks: SecretSet) -> None:
     """`whdebug list`: one row per capture, newest first, then where they are and what next."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("#", justify="right", style="bold", no_wrap=True)
@@ -55,7 +56,7 @@ def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int
             Text(str(row.id)),
             Text(row.received_at.astimezone().strftime("%m-%d %H:%M:%S")),
             Text(safe(row.method, 16)),
-            Text(safe(row.target)),
+            Text(safe(masks.mask_target(row.target))),
             size,
             Text(status, style=style),
         ]
@@ -72,11 +73,13 @@ def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int
                        style="dim"))
 
 
-def format_answer(answer: Answer) -> str:
-    """The target's answer as `send` prints it: status line, headers, a body preview."""
+def format_answer(answer: Answer, masks: SecretSet) -> str:
+    """The target's answer as `send` prints it: status line, headers (credential-looking
+    ones masked by `masks`), a body preview."""
     lines = [f"HTTP/{answer.http_version.removeprefix('HTTP/')} {answer.status} "
              f"{safe(answer.reason, 80)}".rstrip()]
-    lines.extend(f"{safe(name, 80)}: {safe(value, 400)}" for name, value in answer.headers)
+    lines.extend(f"{safe(name, 80)}: {safe(value, 400)}" for name, value
+                 in masks.mask_headers(answer.headers))
     lines.append("")
     body = answer.body
     if body:

@@ -64,7 +64,9 @@ def capture_segments(event: CaptureEvent) -> Segments:
         line.append((" truncated", "yellow"))
     line += [("  -> ", ""), ("---" if status is None else str(status), _status_style(status))]
     if event.wrong_path:
-        line.append((f"  ⚠ wrong path, expected POST {event.expected_path}", "bold yellow"))
+        right_path = event.path.rstrip("/") == (event.expected_path or "")
+        wrong = f"wrong method {event.method}" if right_path else "wrong path"
+        line.append((f"  ⚠ {wrong}, expected POST {event.expected_path}", "bold yellow"))
     if event.event is not None:
         line.append(("  " + _printable(event.event, 60), "bold"))
     if event.signature is not None:
@@ -120,7 +122,7 @@ def write_lines(console: Console, lines: list[Segments]) -> None:
 
 
 def print_banner(console: Console, url: str, store_path: Path,
-                 settings: ReceiverSettings) -> None:
+                 settings: ReceiverSettings, secrets: SecretSet | None = None) -> None:
     """Where the receiver listens, where to send, where captures go and how to stop."""
     definition = settings.definition
     console.print(Text.assemble("whdebug receiver listening on ", (url, "bold")))
@@ -131,7 +133,9 @@ def print_banner(console: Console, url: str, store_path: Path,
         console.print(f"  send to   {url}/ (any path; no definition loaded)", highlight=False)
     console.print(f"  store     {store_path}", highlight=False)
     if settings.forward_to:
-        console.print(f"  forward   {settings.forward_to}", highlight=False)
+        masks = secrets if secrets is not None else SecretSet()
+        forward = masks.mask_target(settings.forward_to)
+        console.print(f"  forward   {forward}", highlight=False)
     if settings.strict:
         console.print("  strict    answers 401 when the signature does not verify",
                       highlight=False)
@@ -169,14 +173,14 @@ class ConsoleSink:
                  error_console: Console | None = None, secrets: SecretSet | None = None) -> None:
         self.console = console or Console()
         self.error_console = error_console or Console(stderr=True)
-        self.secrets = secrets or SecretSet()
+        self.secrets = secrets if secrets is not None else SecretSet()
         """Masked in every line, with credential-looking query parameters."""
 
     def exposed(self, host: str) -> None:
         print_exposed_warning(self.error_console, host)
 
     def listening(self, url: str, store_path: Path, settings: ReceiverSettings) -> None:
-        print_banner(self.console, url, store_path, settings)
+        print_banner(self.console, url, store_path, settings, self.secrets)
 
     def lines(self, events: Sequence[CaptureEvent | ForwardEvent]) -> None:
         if events:

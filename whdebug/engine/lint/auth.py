@@ -22,6 +22,7 @@ from whdebug.engine.lint.templates import (
     auth_block,
     auth_url,
     form_fields,
+    install_form_fields,
     object_mapping,
     parameter_uses,
     placeholder_keys,
@@ -46,7 +47,7 @@ class Producer:
     where: str
     """Readable location, e.g. `auth.get_token.mapping`."""
     bag: str
-    """credentials | metadata"""
+    """credentials | metadata (auth.form values count as credentials: docs/lint.md)"""
 
 
 
@@ -91,6 +92,8 @@ def credential_producers(definition: Definition) -> dict[str, list[Producer]]:
     def add(key: str, where: str, bag: str) -> None:
         produced.setdefault(key, []).append(Producer(key, where, bag))
 
+    for key in install_form_fields(definition):
+        add(key, "auth.form", "credentials")
     for key in definition.auth_config:
         add(key, "auth.config", "credentials")
     for name in ("get_token", "refresh_token"):
@@ -230,6 +233,10 @@ def _credential_fix(definition: Definition, key: str,
                     isinstance(item, dict) and item.get("name") == key for item in mapping):
                 return (f"write {_where(found[0])} mapping as an object "
                         f'{{"{key}": "<JSONPath>"}}: only an object mapping stores credentials')
+    if install_form_fields(definition):
+        return (f'add "{key}" to auth.form (the install form) if each install brings its own '
+                f'value: "{key}": {{"type": "password", "label": "...", "required": true}}; or '
+                f'store it from a response: "{key}": "$.<path>" in auth.get_token.mapping')
     if key in definition.sensitive_keys:
         return (f'add "{key}": "" to auth.config (it is already in auth.sensitiveKeys) so the '
                 "install form asks for it")
@@ -246,7 +253,8 @@ def _parameter_findings(definition: Definition,
     findings: list[Finding] = []
     base = _base_fields(definition)
     auth_context = _Context("the auth flow", dict(base), [])
-    for name in ("auth_url", "get_token", "refresh_token", "userDetails", "registrationRequests"):
+    for name in ("auth_url", "get_token", "refresh_token", "test_token", "userDetails",
+                 "registrationRequests"):
         found = auth_url(definition) if name == "auth_url" else auth_block(definition, name)
         if found is not None:
             findings += _unresolved_parameters(definition, [found], auth_context, producers)
@@ -274,6 +282,8 @@ def _base_fields(definition: Definition) -> dict[str, str]:
     fields = {key: "a system value" for key in SYSTEM_VALUES}
     if definition.auth.get("type") == "oauth2":
         fields.update({key: "an OAuth system value" for key in OAUTH_SYSTEM_VALUES})
+    fields.update({key: "an install form field (auth.form)"
+                   for key in install_form_fields(definition)})
     fields.update({key: "auth.config" for key in definition.auth_config})
     details = auth_block(definition, "userDetails")
     if details is not None and isinstance(details[1], dict):
@@ -359,7 +369,8 @@ def _unresolved_parameters(definition: Definition, parts: list[tuple[Location, A
         findings.append(_def(
             "DEF_PARAM_UNRESOLVED",
             f"{{{{{key}}}}} ({_places(uses)}) is not a form field, an earlier request's array "
-            f"mapping, a function output, an auth.config key or a system value in "
+            f"mapping, a function output, an install-form (auth.form) field, an auth.config key "
+            f"or a system value in "
             f"{context.label}{unless}; it resolves to an empty string",
             _parameter_fix(definition, key, context, producers), uses[0].path, severity))
     return findings
@@ -375,14 +386,21 @@ def _parameter_fix(definition: Definition, key: str, context: _Context,
                 "[[...]], not {{...}}")
     if context.label.startswith("actions"):
         return (f'add "{key}" to {context.label}.parameters.properties, or forward it from an '
-                f'earlier request with an array mapping [{{"name": "{key}", "value": "$.<path>"}}]')
-    return f'add "{key}": "" to auth.config, or use one of: {_names(context.fields)}'
+                f'earlier request with an array mapping [{{"name": "{key}", "value": "$.<path>"}}]'
+                f', or add it to auth.form if it is an install setting')
+    return (f'add "{key}" to auth.form if each install has its own value (a store URL, a shop '
+            f'domain): "{key}": {{"type": "text", "label": "...", "required": true}}; only if '
+            f'one value serves every tenant, set "{key}": "<value>" in auth.config. Defined '
+            f"here: {_names(context.fields)}")
 
 
 def _is_redirect_value(use: Use, text: str) -> bool:
-    """A `{{...}}` given as the redirect_uri parameter of auth_url (DEF_REDIRECT_URI covers it)."""
-    if use.path[-1:] and use.path[-1] not in AUTH_URL_KEYS:
+    """A `{{...}}` given as the OAuth redirect_uri in the auth flow (DEF_REDIRECT_URI covers it)."""
+    if use.path[:1] != ("auth",) or not any(
+            part in use.path[1:3] for part in (*AUTH_URL_KEYS, "get_token")):
         return False
+    if use.path[-1:] == ("redirect_uri",):
+        return True
     return re.search(r"redirect_uri=\{\{\s*" + re.escape(use.key) + r"\s*\}\}", text) is not None
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from whdebug.engine.lint.templates import TOKEN_KEY, auth_block, auth_url, object_mapping
 from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
 from whdebug.engine.locations import where as _where
-from whdebug.engine.report import Finding
+from whdebug.engine.report import Finding, Severity
+from whdebug.engine.steps.triggers import kebab_ns
 from whdebug.model.definition import Definition
 
 
@@ -34,7 +36,8 @@ def refresh_findings(definition: Definition) -> list[Finding]:
         findings.append(_def(
             "DEF_REFRESH_MISSING",
             "auth.type is oauth2 but auth has no refresh_token: when the provider's access "
-            "token expires, actions return 401 until the user reconnects",
+            "token expires, actions return 401 until the user reconnects (the runtime "
+            "refreshes on a 401, with auth.refresh_token and auto_refresh: true)",
             'add auth.refresh_token {"url": "<provider token endpoint>", "method": "POST", '
             '"body": {"grant_type": "refresh_token", "refresh_token": "[[refreshToken]]", '
             '"client_id": "{{client_id}}", "client_secret": "{{client_secret}}"}, "mapping": '
@@ -55,8 +58,10 @@ def refresh_findings(definition: Definition) -> list[Finding]:
                  else f"is {json.dumps(auto[1])}, not the boolean true")
         findings.append(_def(
             "DEF_REFRESH_MISSING",
-            f"{_where(where)} {state}: the runtime does not refresh the access token before it "
-            "expires, so actions start returning 401",
+            f"{_where(where)} {state}: the runtime refreshes only when auto_refresh is true and "
+            "an action request returns 401 (it then calls auth.refresh_token and the failed "
+            "request is retried with the new token), so once the access token expires actions "
+            "keep returning 401",
             f"set {_where(where)} to true", where))
     return findings
 
@@ -72,36 +77,106 @@ def _auto_refresh(definition: Definition,
 
 
 def redirect_findings(definition: Definition) -> list[Finding]:
+    """`redirect_uri` in auth_url (a string or the documented `{url, ...}` object) and in
+    get_token: it must be `{{redirect_uri}}`, which the runtime fills with
+    `{SAAS_API_URL}/miniapps/{ns}/oauth2`."""
     findings: list[Finding] = []
+    ns = kebab_ns(definition.ns) or "{ns}"  # the ns as DEF_NS_FORMAT's fix leaves it
     found = auth_url(definition)
-    ns = definition.ns or "{ns}"
-    register = f"register {{SAAS_API_URL}}/miniapps/{ns}/oauth2 with the provider (whdebug urls)"
-    if found is not None and isinstance(found[1], str):
-        path, url = found
-        if not re.search(r"\{\{\s*redirect_uri\s*\}\}", url):
-            literal = re.search(r"([?&])redirect_uri=([^&#]*)", url)
-            if literal is not None:
-                fixed = url[:literal.start(2)] + "{{redirect_uri}}" + url[literal.end(2):]
-                message = (f"{_where(path)} sends redirect_uri={literal.group(2)}: the provider "
-                           "returns the user there instead of to Karzoun, so the OAuth popup "
-                           "never closes")
-            else:
-                joiner = "&" if "?" in url else "?"
-                fixed = f"{url}{joiner}redirect_uri={{{{redirect_uri}}}}"
-                message = (f"{_where(path)} does not pass {{{{redirect_uri}}}}: the provider "
-                           "cannot send the user back to Karzoun, so the OAuth popup never "
-                           "closes")
-            findings.append(_def("DEF_REDIRECT_URI", message,
-                                 f"set {_where(path)} to {json.dumps(fixed)}, and {register}",
-                                 path))
-            return findings
-        token = auth_block(definition, "get_token")
-        if token is not None and "redirect_uri" not in json.dumps(token[1]):
-            findings.append(_def(
-                "DEF_REDIRECT_URI",
-                f"{_where(path)} passes {{{{redirect_uri}}}} but {_where(token[0])} does not: "
-                "providers that follow RFC 6749 reject a code exchange without the same "
-                "redirect_uri",
-                f'add "redirect_uri": "{{{{redirect_uri}}}}" to {_where(token[0])}.body',
-                token[0], "warning"))
+    if found is not None:
+        given = redirect_values(*found)
+        if not given:
+            findings += _missing_redirect(*found, ns)
+        findings += [_literal_finding(path, value, url, ns) for path, value, url in given
+                     if not _is_placeholder(value)]
+    token = auth_block(definition, "get_token")
+    if token is None:
+        return findings
+    token_given = redirect_values(*token)
+    findings += [_literal_finding(path, value, url, ns) for path, value, url in token_given
+                 if not _is_placeholder(value)]
+    if found is not None and not token_given and any(
+            _is_placeholder(value) for _, value, _ in redirect_values(*found)):
+        findings.append(_def(
+            "DEF_REDIRECT_URI",
+            f"{_where(found[0])} passes {{{{redirect_uri}}}} but {_where(token[0])} does not: "
+            "providers that follow RFC 6749 reject a code exchange without the same "
+            "redirect_uri",
+            f'add "redirect_uri": "{{{{redirect_uri}}}}" to {_where(token[0])}.body',
+            token[0], "warning"))
     return findings
+
+
+_QUERY_VALUE = re.compile(r"([?&])redirect_uri=([^&#]*)")
+_CALLBACK_PATH = re.compile(r"/miniapps/([^/?#]+)/oauth2(/*)$")
+_REQUEST_PARTS = ("params", "queryParams", "query", "body")
+
+
+def redirect_values(path: Location, block: Any) -> list[tuple[Location, str, str | None]]:
+    """Every redirect_uri a request block sends: (location, value, the URL it sits in or None
+    when it is an object member)."""
+    found: list[tuple[Location, str, str | None]] = []
+    url_path, url = (path, block) if isinstance(block, str) else (
+        (*path, "url"), block.get("url") if isinstance(block, dict) else None)
+    if isinstance(url, str):
+        found += [(url_path, match.group(2), url) for match in _QUERY_VALUE.finditer(url)]
+    if isinstance(block, dict):
+        for part in _REQUEST_PARTS:
+            members = block.get(part)
+            if isinstance(members, dict) and isinstance(members.get("redirect_uri"), str):
+                found.append(((*path, part, "redirect_uri"), members["redirect_uri"], None))
+    return found
+
+
+def _is_placeholder(value: str) -> bool:
+    return re.fullmatch(r"\{\{\s*redirect_uri\s*\}\}", value) is not None
+
+
+def _register(ns: str) -> str:
+    return f"register {{SAAS_API_URL}}/miniapps/{ns}/oauth2 with the provider (whdebug urls)"
+
+
+def _missing_redirect(path: Location, block: Any, ns: str) -> list[Finding]:
+    url_path, url = (path, block) if isinstance(block, str) else (
+        (*path, "url"), block.get("url") if isinstance(block, dict) else None)
+    if not isinstance(url, str):
+        return []
+    joiner = "&" if "?" in url else "?"
+    fixed = f"{url}{joiner}redirect_uri={{{{redirect_uri}}}}"
+    return [_def("DEF_REDIRECT_URI",
+                 f"{_where(path)} does not pass {{{{redirect_uri}}}}: the provider cannot send "
+                 "the user back to Karzoun, so the OAuth popup never closes",
+                 f"set {_where(url_path)} to {json.dumps(fixed)}, and {_register(ns)}", url_path)]
+
+
+def _literal_finding(path: Location, value: str, url: str | None, ns: str) -> Finding:
+    """A redirect_uri that is not `{{redirect_uri}}`: what goes wrong with this value."""
+    severity: Severity | None = None
+    callback = _CALLBACK_PATH.search(urlsplit(value).path) if "{{" not in value else None
+    expected = f"{{SAAS_API_URL}}/miniapps/{ns}/oauth2"
+    if "{{" in value:
+        why = (f"is not {{{{redirect_uri}}}}, the value the runtime fills with {expected}: the "
+               "provider sends the user elsewhere and the OAuth popup never closes")
+    elif callback is not None and callback.group(1) != ns:
+        why = (f'names ns "{callback.group(1)}", but this definition\'s ns is "{ns}": the '
+               "provider sends the user to another MiniApp's OAuth callback")
+    elif callback is not None and callback.group(2):
+        why = (f"ends in /oauth2/ (a trailing slash): the runtime's redirect URI is {expected} "
+               "without it, and providers compare redirect URIs exactly, so authorization fails "
+               "with a redirect_uri mismatch")
+    elif callback is not None:
+        host = urlsplit(value).netloc or "one host"
+        why = (f"is hard-coded for {host}: it matches {expected} only there; the runtime fills "
+               "{{redirect_uri}} for whichever Karzoun environment runs the flow")
+        severity = "info"
+    else:
+        why = ("is not Karzoun's OAuth callback: the provider returns the user there instead of "
+               "to Karzoun, so the OAuth popup never closes")
+    if url is not None:
+        literal = f"redirect_uri={value}"
+        fixed = url.replace(literal, "redirect_uri={{redirect_uri}}", 1)
+        fix = f"set {_where(path)} to {json.dumps(fixed)}"
+    else:
+        fix = f'set {_where(path)} to "{{{{redirect_uri}}}}"'
+    return _def("DEF_REDIRECT_URI", f"{_where(path)} sends redirect_uri={value}, which {why}",
+                f"{fix}, and {_register(ns)}", path, severity)

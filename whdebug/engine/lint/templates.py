@@ -34,7 +34,7 @@ def resolved_strings(data: dict[str, Any]) -> Iterator[tuple[Location, str]]:
     auth = data.get("auth")
     if isinstance(auth, dict):
         for key, value in auth.items():
-            if key not in ("config", "sensitiveKeys", "type"):
+            if key not in ("config", "sensitiveKeys", "type", "form"):
                 yield from strings(value, ("auth", key))
         config = auth.get("config")
         if isinstance(config, dict):
@@ -105,6 +105,19 @@ def source_form_fields(definition: Definition, source: str) -> dict[str, str]:
                for spec in properties.values()):
             fields.update(form)
     return fields
+
+
+def install_form_fields(definition: Definition) -> list[str]:
+    """The fields of `auth.form`, the install form (keyed by name, or a list of `{name}`)."""
+    form = definition.auth.get("form")
+    if isinstance(form, dict):
+        return [key for key in form if isinstance(key, str)]
+    names: list[str] = []
+    for item in form if isinstance(form, list) else []:
+        name = (item.get("name") or item.get("key")) if isinstance(item, dict) else None
+        if isinstance(name, str):
+            names.append(name)
+    return names
 
 
 def object_mapping(request: Any) -> list[str]:

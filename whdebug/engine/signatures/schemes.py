@@ -30,58 +30,79 @@ class Scheme:
 
     name: str
     title: str
-    contents: tuple[tuple[str, bytes], ...]
-    """(label, signed bytes) pairs the provider may have signed."""
+    label: str
+    """How the signed content is built, e.g. 'stripe {timestamp}.{body}'."""
+    frame: Callable[[bytes], bytes]
+    """The bytes the provider signs around a body (a body variant goes through it too)."""
     candidates: tuple[tuple[str, str], ...]
-    """(label, signature value) pairs found in the scheme's headers."""
+    """(label, signature value) pairs found in the scheme's headers, in header order."""
     timestamp: str | None
-    secret_transform: Callable[[str], list[tuple[str, bytes]]] | None = None
+    keys: Callable[[str], list[tuple[str, bytes]]]
+    """The HMAC keys a secret string may give, the provider libraries' derivation first."""
+    derivation: str = "the secret string as-is"
+    """How the provider's libraries turn the secret into the HMAC key."""
     description: str = ""
+    secret_help: str = ""
+    """Where the right secret is found, and the usual wrong ones."""
+
+
+def _as_is(secret: str) -> list[tuple[str, bytes]]:
+    return [("as-is", secret.encode())]
 
 
 def standard_webhooks_keys(secret: str) -> list[tuple[str, bytes]]:
+    """The base64-decoded part after `whsec_` (the libraries' key), then the raw strings."""
     stripped = secret.removeprefix("whsec_")
     variants: list[tuple[str, bytes]] = []
     try:
-        variants.append(("whsec-base64-decoded", base64.b64decode(stripped, validate=True)))
+        decoded = base64.b64decode(stripped, validate=True)
     except (binascii.Error, ValueError):
-        pass
+        decoded = b""
+    if decoded:
+        name = "whsec-base64-decoded" if secret.startswith("whsec_") else "base64-decoded"
+        variants.append((name, decoded))
+    variants.append(("as-is", secret.encode()))
+    if stripped != secret:
+        variants.append(("whsec-stripped", stripped.encode()))
     return variants
 
 
 def detect_scheme(request: CapturedRequest) -> Scheme | None:
     """Slack v0, Stripe t=/v1= and Standard Webhooks/Svix, from their headers."""
-    body = request.body
     slack = request.header("x-slack-signature")
     if slack is not None:
         timestamp = request.header("x-slack-request-timestamp") or ""
-        values = tuple(
-            ("X-Slack-Signature v0", v[3:]) for v in split_values(slack) if v.startswith("v0=")
-        )
+        items = [v[3:] for v in split_values(slack) if v.startswith("v0=")]
         return Scheme(
             "slack",
             "Slack (v0)",
-            (("slack v0:{timestamp}:{body}", b"v0:" + timestamp.encode() + b":" + body),),
-            values,
+            "slack v0:{timestamp}:{body}",
+            lambda body: b"v0:" + timestamp.encode() + b":" + body,
+            _numbered("X-Slack-Signature v0", items),
             timestamp or None,
+            _as_is,
             description="Slack signs 'v0:{timestamp}:{body}' and sends 'v0=<hex>'",
+            secret_help="the Signing Secret under Basic Information > App Credentials (32 hex "
+            "characters), not the deprecated Verification Token, the Client Secret or a "
+            "xoxb-/xoxp- token",
         )
     stripe = request.header("stripe-signature")
     if stripe is not None:
         fields = [item.split("=", 1) for item in stripe.split(",") if "=" in item]
         timestamp = next((v.strip() for k, v in fields if k.strip() == "t"), "")
-        values = tuple(
-            (f"Stripe-Signature {k.strip()}", v.strip())
-            for k, v in fields
-            if k.strip() in ("v1", "v0")
-        )
+        items = [v.strip() for k, v in fields if k.strip() == "v1"]
         return Scheme(
             "stripe",
             "Stripe",
-            (("stripe {timestamp}.{body}", timestamp.encode() + b"." + body),),
-            values,
+            "stripe {timestamp}.{body}",
+            lambda body: timestamp.encode() + b"." + body,
+            _numbered("Stripe-Signature v1", items),
             timestamp or None,
+            _as_is,
             description="Stripe signs '{t}.{body}' and sends 't=<ts>,v1=<hex>'",
+            secret_help="the endpoint's signing secret (whsec_...) from the Dashboard's webhook "
+            "page; `stripe listen` prints its own whsec_ secret, test and live mode endpoints "
+            "have different secrets, and an sk_/rk_ API key is not a signing secret",
         )
     for prefix in ("webhook", "svix"):
         signature = request.header(f"{prefix}-signature")
@@ -89,23 +110,35 @@ def detect_scheme(request: CapturedRequest) -> Scheme | None:
             continue
         message_id = request.header(f"{prefix}-id") or ""
         timestamp = request.header(f"{prefix}-timestamp") or ""
-        values = tuple(
-            (f"{prefix}-signature v1", item.split(",", 1)[1])
-            for item in signature.split()
-            if item.startswith("v1,") and "," in item
-        )
-        signed = message_id.encode() + b"." + timestamp.encode() + b"." + body
+        items = [
+            item.split(",", 1)[1] for item in signature.split() if item.startswith("v1,")
+        ]
+        head = message_id.encode() + b"." + timestamp.encode() + b"."
         return Scheme(
             "standard-webhooks",
             "Standard Webhooks" if prefix == "webhook" else "Svix (Standard Webhooks)",
-            (("standard-webhooks {id}.{timestamp}.{body}", signed),),
-            values,
+            "standard-webhooks {id}.{timestamp}.{body}",
+            _prefixed(head),
+            _numbered(f"{prefix}-signature v1", items),
             timestamp or None,
             standard_webhooks_keys,
-            description="Standard Webhooks signs '{id}.{timestamp}.{body}' with the base64-decoded "
-            "whsec_ secret and sends 'v1,<base64>'",
+            derivation="the base64-decoded part after whsec_",
+            description="Standard Webhooks signs '{id}.{timestamp}.{body}' with the "
+            "base64-decoded whsec_ secret and sends 'v1,<base64>'",
+            secret_help="the endpoint's signing secret (whsec_...) from the sender's webhook "
+            "settings, whole, with its whsec_ prefix",
         )
     return None
+
+
+def _prefixed(head: bytes) -> Callable[[bytes], bytes]:
+    return lambda body: head + body
+
+
+def _numbered(label: str, items: list[str]) -> tuple[tuple[str, str], ...]:
+    if len(items) == 1:
+        return ((label, items[0]),)
+    return tuple((f"{label} ({i} of {len(items)})", v) for i, v in enumerate(items, 1))
 
 
 def split_values(value: str) -> list[str]:

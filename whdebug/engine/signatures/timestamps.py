@@ -27,6 +27,16 @@ def check_timestamp(context: VerifyContext, scheme: Scheme | None, detect: bool)
     sent = _parse_timestamp(raw)
     if sent is None:
         return None
+    if _in_milliseconds(raw):
+        context.add(
+            "SIG_TIMESTAMP_MILLISECONDS",
+            f"{label} is {raw.strip()}, a time in milliseconds; Slack, Stripe and Standard "
+            "Webhooks libraries read seconds, so they take it for a time tens of thousands of "
+            "years ahead and reject the delivery (whdebug reads it as milliseconds to measure "
+            "the age)",
+            "send the timestamp in whole seconds since 1970 (Math.floor(Date.now() / 1000)), "
+            "and sign that same value",
+        )
     reference = context.received_at or context.now
     age = reference.timestamp() - sent
     if abs(age) > STALE_AFTER_SECONDS:
@@ -45,6 +55,13 @@ def check_timestamp(context: VerifyContext, scheme: Scheme | None, detect: bool)
             "provider's timeout; check the server clock",
         )
     return round(age, 3)
+
+
+def _in_milliseconds(raw: str) -> bool:
+    try:
+        return float(raw.strip()) > 1e12
+    except ValueError:
+        return False
 
 
 def _parse_timestamp(raw: str) -> float | None:

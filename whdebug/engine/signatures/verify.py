@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from whdebug.engine._specs import VerificationSpec
 from whdebug.engine.paths import Body
-from whdebug.engine.report import Attempt, Finding, SecretStatus, SignatureResult
+from whdebug.engine.report import (
+    Attempt,
+    Finding,
+    SearchSummary,
+    SecretStatus,
+    SignatureResult,
+)
 from whdebug.engine.report import finding as make_finding
 from whdebug.engine.signatures._context import VerifyContext
 from whdebug.engine.signatures.digests import (
-    ALGORITHMS,
     HEX,
-    SIGNATURE_PREFIX,
     TYPE_ALGORITHM,
     DigestThread,
     compute_hmac,
@@ -24,8 +27,10 @@ from whdebug.engine.signatures.digests import (
     equal,
     strip_runtime_prefix,
 )
+from whdebug.engine.signatures.explain import explain_hit, explain_nothing
+from whdebug.engine.signatures.headers import diagnose_token, header_missing
 from whdebug.engine.signatures.schemes import Scheme, detect_scheme, signature_like_headers
-from whdebug.engine.signatures.search import DiagnosisSearch
+from whdebug.engine.signatures.search import DiagnosisSearch, Evidence
 from whdebug.engine.signatures.secrets import Resolution, resolve_secret, secret_hint
 from whdebug.engine.signatures.timestamps import check_timestamp
 from whdebug.model.request import CapturedRequest, Secrets
@@ -43,8 +48,12 @@ def verify_signature(
     nullish: bool = False,
     diagnose: bool = True,
     prefetch: DigestThread | None = None,
+    evidence: Evidence | None = None,
 ) -> tuple[SignatureResult, list[Finding]]:
-    """Run the runtime's verification; on failure search for what would have matched."""
+    """Run the runtime's verification; on failure search for what would have matched.
+
+    `evidence` gives the search what the request alone cannot: other captures of this
+    provider and the bytes the sender says it signed."""
     kind = spec.type if spec is not None else None
     if spec is None or (kind in (None, "none") and spec.type_error is None):
         return _unverified(request, kind, now)
@@ -53,7 +62,7 @@ def verify_signature(
     encoding: str = spec.encoding
     resolution = resolve_secret(secret_key, auth_config, secrets) if secret_key else None
     context = VerifyContext(request, spec, resolution, now, received_at)
-    status = _secret_status(resolution)
+    status = _secret_status(resolution, nullish)
     received_raw = request.header(header_name) if header_name else None
 
     def result(
@@ -62,6 +71,7 @@ def verify_signature(
         attempts: list[Attempt],
         scheme: Scheme | None = None,
         enc: str | None = encoding,
+        searched: DiagnosisSearch | None = None,
     ) -> tuple[SignatureResult, list[Finding]]:
         age = check_timestamp(context, scheme, detect=verdict != "pass")
         return (
@@ -77,6 +87,8 @@ def verify_signature(
                 attempts=tuple(attempts),
                 scheme=scheme.name if scheme else None,
                 timestamp_age_seconds=age,
+                search=SearchSummary(searched.tried + 1, searched.bodies_tried,
+                                     tuple(searched.notes)) if searched else None,
             ),
             context.findings,
         )
@@ -118,9 +130,18 @@ def verify_signature(
         return result("fail", "body truncated: cannot verify", [])
     secret = _runtime_secret(context, nullish)
     if received_raw is None:
-        return result("fail", *_header_missing(context, header_name, kind, secret, encoding))
+        return result("fail", *header_missing(context, header_name, kind, secret, encoding))
     if secret is None:
         return result("fail", "no secret to verify with", [])
+    if not received_raw.strip():
+        context.add(
+            "SIG_HEADER_EMPTY",
+            f"{header_name} is present but empty: a sender usually sends the signature header "
+            "empty when no signing secret is configured on its side",
+            "configure a signing secret in the provider's webhook settings and store the same "
+            f"value in credentials.{secret_key} (--credential {secret_key}=... here)",
+        )
+        return result("fail", f"{header_name} is empty", [])
 
     if kind == "header-token":
         match = equal(received_raw, secret)
@@ -144,7 +165,7 @@ def verify_signature(
                 enc=None,
             )
         reason, extra = (
-            _diagnose_token(context, header_name, received_raw)
+            diagnose_token(context, header_name, received_raw)
             if diagnose
             else ("header value differs from the secret", [])
         )
@@ -190,27 +211,36 @@ def verify_signature(
         received,
         secret,
         {(secret_bytes, algorithm, "raw-body"): digest},
+        evidence,
     )
-    reason, attempts, scheme = search.run()
-    return result("fail", reason, [runtime_attempt, *attempts], scheme)
+    hit, attempts = search.run()
+    reason = explain_hit(search, hit) if hit is not None else explain_nothing(search)
+    if nullish and resolution is not None and resolution.differs_under_nullish:
+        reason = (f"the empty credentials.{resolution.key} is used (`??`, --nullish)"
+                  + ("; " + reason if reason.startswith("matches only") else ""))
+    return result("fail", reason, [runtime_attempt, *attempts], search.scheme, searched=search)
 
 
-def _secret_status(resolution: Resolution | None) -> SecretStatus:
+def _secret_status(resolution: Resolution | None, nullish: bool = False) -> SecretStatus:
+    """Where the secret comes from under the rule in use (`||`, or `??` with --nullish), and
+    what the other rule would do when it differs."""
     if resolution is None:
         return SecretStatus(None, "absent", "absent")
-    nullish_outcome = None
-    if resolution.differs_under_nullish:
-        nullish_outcome = (
-            f"under `??` the runtime would keep the empty credentials.{resolution.key} "
-            "and verify with an empty secret"
-        )
+    if not resolution.differs_under_nullish:
+        return SecretStatus(resolution.resolved_from, resolution.credentials,
+                            resolution.auth_config, secret_hint(resolution.value))
+    key = resolution.key
+    if nullish:
+        return SecretStatus(
+            "credentials", resolution.credentials, resolution.auth_config,
+            secret_hint(resolution.nullish_value),
+            f"under `||` (whdebug's default) the runtime would treat the empty "
+            f"credentials.{key} as missing and use auth.config.{key}")
     return SecretStatus(
-        resolution.resolved_from,
-        resolution.credentials,
-        resolution.auth_config,
+        resolution.resolved_from, resolution.credentials, resolution.auth_config,
         secret_hint(resolution.value),
-        nullish_outcome,
-    )
+        f"under `??` (--nullish) the runtime would keep the empty credentials.{key} and "
+        "verify with an empty secret")
 
 
 def _runtime_secret(context: VerifyContext, nullish: bool) -> str | None:
@@ -226,7 +256,17 @@ def _runtime_secret(context: VerifyContext, nullish: bool) -> str | None:
         return None
     key = resolution.key
     if resolution.credentials == "empty":
-        if resolution.auth_config == "present":
+        if resolution.auth_config == "present" and nullish:
+            context.add(
+                "SIG_EMPTY_CREDENTIAL",
+                f"credentials.{key} is an empty string; with --nullish (`??`) the runtime keeps "
+                "it and verifies with an empty secret, so every delivery is rejected. Under `||` "
+                f"(whdebug's default) it would fall back to auth.config.{key}",
+                f"remove the empty credentials.{key} from the install, or fill it with the "
+                "provider's signing secret",
+                severity="error",
+            )
+        elif resolution.auth_config == "present":
             context.add(
                 "SIG_EMPTY_CREDENTIAL",
                 f"credentials.{key} is an empty string; whdebug assumes the runtime treats it as "
@@ -315,140 +355,3 @@ def _suggest_verification(request: CapturedRequest, present: list[str]) -> str:
         f'"secretKey": "webhookSecret", "encoding": "{encoding}"}} and list webhookSecret '
         "in auth.sensitiveKeys"
     )
-
-
-def _header_missing(
-    context: VerifyContext, header_name: str, kind: str, secret: str | None, encoding: str
-) -> tuple[str, list[Attempt]]:
-    request = context.request
-    if _is_woocommerce_ping(request):
-        context.add(
-            "SIG_PING",
-            "this is WooCommerce's ping: on webhook creation it sends an unsigned form body "
-            f"'{request.body.decode('latin-1')[:40]}' with no {header_name}. The runtime answers "
-            "401, which WooCommerce tolerates; real deliveries are signed",
-            "nothing to change; fire a real event (e.g. update an order) to test verification",
-        )
-        return "WooCommerce ping (unsigned by design)", []
-    present = [n for n in signature_like_headers(request) if n.lower() != header_name.lower()]
-    attempts: list[Attempt] = []
-    if secret is not None and kind != "header-token" and present:
-        configured = TYPE_ALGORITHM[kind]
-        source = context.resolution.resolved_from if context.resolution else None
-        for algorithm in [configured] + [a for a in ALGORITHMS if a != configured]:
-            digest = compute_hmac(secret.encode(), algorithm, request.body)
-            for name in present:
-                for value in request.header_values(name):
-                    stripped = SIGNATURE_PREFIX.sub("", value.strip())
-                    for enc in ("hex", "base64"):
-                        computed = encode_digest(digest, enc)
-                        if not equal(computed, stripped):
-                            continue
-                        attempts.append(
-                            Attempt(
-                                source or "none",
-                                algorithm,
-                                enc,
-                                "raw-body",
-                                True,
-                                received_from=f"header {name}",
-                                received=stripped,
-                                computed=computed,
-                                secret_hint=secret_hint(secret),
-                                signed=describe_content("raw-body", request.body),
-                            )
-                        )
-                        fix = f'set webhook.verification.headerName to "{name}"'
-                        if algorithm == "sha512":
-                            fix += " (and switch the provider to SHA-256: the runtime has no "
-                            fix += "hmac-sha512)"
-                        elif algorithm != configured:
-                            fix += f', type to "hmac-{algorithm}"'
-                        if enc != encoding:
-                            fix += f', encoding to "{enc}"'
-                        context.add(
-                            "SIG_HEADER_NAME",
-                            f"{header_name} is missing, but {name} carries an HMAC-"
-                            f"{algorithm.upper()} ({enc}) signature that matches with your secret",
-                            fix,
-                            pointer="/webhook/verification/headerName",
-                        )
-                        return f"signature is in {name}, not {header_name}", attempts
-    listing = ", ".join(present) if present else "none"
-    context.add(
-        "SIG_HEADER_MISSING",
-        f"header {header_name} is not in the request (signature-like headers present: {listing})",
-        "set webhook.verification.headerName to the header the provider signs with"
-        + (
-            f" (one of: {listing})"
-            if present
-            else "; check the provider sends signatures "
-            "(some only sign once a secret is configured on their side)"
-        ),
-        pointer="/webhook/verification/headerName",
-    )
-    return f"{header_name} missing", attempts
-
-
-def _is_woocommerce_ping(request: CapturedRequest) -> bool:
-    return re.fullmatch(rb"webhook_id=\d+", request.body.strip()) is not None
-
-
-def _diagnose_token(
-    context: VerifyContext, header_name: str, received: str
-) -> tuple[str, list[Attempt]]:
-    resolution = context.resolution
-    assert resolution is not None
-    attempts: list[Attempt] = []
-    for source, value in (
-        ("credentials", resolution.credentials_value),
-        ("auth.config", resolution.auth_config_value),
-    ):
-        if not value:
-            continue
-        for variant, candidate in (("as-is", value), ("trimmed", value.strip())):
-            for label, got in (
-                ("header value", received),
-                ("after 'Bearer '", received.removeprefix("Bearer ")),
-            ):
-                if equal(got, candidate):
-                    attempts.append(
-                        Attempt(
-                            source,
-                            "token",
-                            "plain",
-                            label,
-                            True,
-                            secret_variant=variant,
-                            secret_hint=secret_hint(value),
-                            received_from=f"header {header_name}",
-                        )
-                    )
-                    if source != resolution.resolved_from:
-                        context.add(
-                            "SIG_WRONG_SECRET_SOURCE",
-                            f"{header_name} equals auth.config.{resolution.key}, but the "
-                            f"runtime uses credentials.{resolution.key}, which differs",
-                            f"fix or remove credentials.{resolution.key} on the install",
-                        )
-                    elif variant == "trimmed":
-                        context.add(
-                            "SIG_SECRET_FORMAT",
-                            f"the {source} secret has surrounding whitespace",
-                            f"remove the whitespace from {source}.{resolution.key}",
-                        )
-                    else:
-                        context.add(
-                            "SIG_SECRET_FORMAT",
-                            f"{header_name} carries 'Bearer <token>'; the runtime compares "
-                            "the whole header value",
-                            "store the token with its 'Bearer ' prefix, or have the "
-                            "provider send the bare token",
-                        )
-                    return "token matches only after a correction", attempts
-    context.add(
-        "SIG_MISMATCH",
-        f"{header_name} does not equal the configured secret ({secret_hint(resolution.value)})",
-        f"copy the token the provider sends into credentials.{resolution.key}",
-    )
-    return "token differs from the secret", attempts

@@ -161,7 +161,9 @@ def _composite(
             finding(
                 "EVT_NO_SEPARATOR",
                 "compositeStrategy.separator is not set; JavaScript's join() then uses ','",
-                'set compositeStrategy.separator (e.g. ".")',
+                "set compositeStrategy.separator to the character the trigger events use "
+                '(e.g. "." for "pull_request.opened"); triggers named with "," match only '
+                "while it is unset",
                 step="extract",
                 pointer="/webhook/eventExtraction/compositeStrategy/separator",
             )

@@ -23,6 +23,7 @@ from textual.widgets import Footer, TabbedContent
 from textual.worker import Worker, get_current_worker
 
 from whdebug.errors import WhdebugError
+from whdebug.model.secrecy import SecretSet
 from whdebug.store.store import Store
 from whdebug.tui import workers
 from whdebug.tui.analysis import Analysis, Analyzer, RowVerdict, secret_key_of
@@ -113,7 +114,9 @@ class MainScreen(Screen[None]):
         self._resend_url: str | None = None
         self.header_bar = WhdebugHeader(id="header")
         self.banner = Banner(id="banner")
-        self.capture_list = CaptureList(shell.rows, self._verdict_of, id="captures")
+        self.capture_list = CaptureList(
+            shell.rows, self._verdict_of, id="captures",
+            masks=SecretSet(by_name=not shell.options.show_secrets))
         self.details = DetailTabs()
         self.footer_bar = Footer(compact=True)
         self.shown_at: float | None = None

@@ -16,6 +16,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from whdebug.model.secrecy import SecretSet
 from whdebug.store.store import CaptureSummary
 from whdebug.tui.analysis import RowVerdict
 from whdebug.tui.marks import OUTCOME_SYMBOLS, SIGNATURE_SYMBOLS, printable
@@ -132,9 +133,11 @@ class CaptureList(ScrollView, can_focus=True):
             return isinstance(message, CaptureList.RowsShown)
 
     def __init__(self, rows: CaptureRows, verdict_of: Callable[[int], RowVerdict | None],
-                 *, id: str | None = None) -> None:
+                 *, masks: SecretSet | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows = rows
+        self.masks = masks if masks is not None else SecretSet()
+        """Credential-looking query parameters are masked in the path column."""
         self.verdict_of = verdict_of
         self._highlighted: int | None = None
 
@@ -289,7 +292,8 @@ class CaptureList(ScrollView, can_focus=True):
         if columns.method:
             segments.append(Segment(_fit(summary.method, columns.method) + " ", style))
         if columns.path:
-            segments.append(Segment(_fit(summary.target, columns.path) + " ", style))
+            target = self.masks.mask_target(summary.target)
+            segments.append(Segment(_fit(target, columns.path) + " ", style))
         if verdict is None:
             event, event_style = "…", muted
             signature, status = "·", "none"

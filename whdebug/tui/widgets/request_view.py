@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 
 from whdebug.model.request import Capture, CapturedRequest
+from whdebug.model.secrecy import SecretSet
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import MUTED, printable
 from whdebug.tui.widgets.detail import DetailPane, heading, syntax_theme
@@ -110,7 +111,12 @@ def render_body(request: CapturedRequest, mode: str, *, dark: bool = True
 
 def request_summary(capture: Capture, analysis: Analysis) -> Content:
     request, source, reply = capture.request, capture.source, capture.reply
-    lines = [Content.assemble((f"{request.method} {request.target} HTTP/{request.http_version}",
+    # The report's copy of the query masks credential-looking parameters, as its headers do.
+    report = analysis.report
+    query = report.request["query"] if report is not None else SecretSet().mask_query(
+        request.query)
+    target = f"{request.path}?{query}" if query else request.path
+    lines = [Content.assemble((f"{request.method} {target} HTTP/{request.http_version}",
                                "bold"))]
     facts = [source.label]
     if source.received_at is not None:
