@@ -1,3 +1,4 @@
+// Source: karzoun-miniapps-docs/examples/github.mdx, the page's code block verbatim.
 const githubMiniApp = {
   ns: "github",
   name: "github",

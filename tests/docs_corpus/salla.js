@@ -1,3 +1,4 @@
+// Source: karzoun-miniapps-docs/examples/salla.mdx, the page's code block verbatim.
 const sallaMiniApp = {
   ns: "salla",
   name: "salla",

@@ -37,7 +37,9 @@ class ExitStatus(enum.IntEnum):
 COMMANDS = {
     "bundle": "bundle:bundle",
     "check": "check:check",
+    "codes": "codes:codes",
     "demo": "demo:demo",
+    "explain": "codes:explain",
     "export": "captures:export",
     "import": "captures:import_files",
     "list": "captures:list_captures",

@@ -166,6 +166,22 @@ TROUBLESHOOTING_CODES: dict[str, Severity] = {
     "SYNC_UNSAFE_INTEGER": "warning",
 }
 
+#: Codes of `check NEW --previous OLD` (tools/update.py): an update judged against the
+#: approved definition; never in a webhook report.
+UPDATE_CODES: dict[str, Severity] = {
+    "UPD_VERSION_NOT_BUMPED": "error",
+    "UPD_VERSION_NOT_SEMVER": "error",
+    "UPD_VERSION_NOT_MAJOR": "warning",
+    "UPD_NS_CHANGED": "error",
+    "UPD_TRIGGER_REMOVED": "error",
+    "UPD_VERIFICATION_CHANGED": "error",
+    "UPD_REAUTH_REQUIRED": "warning",
+    "UPD_OUTCOME_CHANGED": "error",
+    "UPD_TRANSACTION_ID_CHANGED": "warning",
+    "UPD_NOT_REPLAYED": "warning",
+    "UPD_REPLAY_SAME": "info",
+}
+
 #: Codes that `analyze` on a definition never produces: profiles' and readiness findings.
 PROFILE_AND_READINESS_CODES = frozenset(
     code for code in FINDING_CODES if code.startswith("RDY_")
@@ -200,7 +216,7 @@ def finding(
     patch: tuple[PatchOp, ...] | None = None,
 ) -> Finding:
     """A finding with the code's default severity unless one is given."""
-    default = FINDING_CODES.get(code) or TROUBLESHOOTING_CODES[code]
+    default = FINDING_CODES.get(code) or TROUBLESHOOTING_CODES.get(code) or UPDATE_CODES[code]
     return Finding(code, severity or default, message, fix, step, pointer, patch or None)
 
 

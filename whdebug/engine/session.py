@@ -74,7 +74,7 @@ class ReplaySession:
         self._trigger_events = self.plan.trigger_events
         self._outcomes: dict[str, int] = {}
         self._fired: set[str] = set()
-        self._verdicts: dict[tuple[bytes, int], bool] = {}
+        self._verdicts: dict[tuple[str, int], bool] = {}
         """Whether a patch breaks a witness, by patch and number of witnesses."""
         self._witnesses: dict[tuple[str, str, bool], CapturedRequest] = {}
         """One fired request per (event, extraction strategy, fallback used): the deliveries
