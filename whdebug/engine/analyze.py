@@ -26,6 +26,7 @@ from whdebug.engine.report import (
 from whdebug.engine.signatures.digests import DigestThread, prefetch_runtime_digest
 from whdebug.engine.signatures.search import Evidence
 from whdebug.engine.signatures.verify import verify_signature
+from whdebug.engine.steps.body import body_findings, unparsed_body_caveats
 from whdebug.engine.steps.challenge import detect_challenge
 from whdebug.engine.steps.customers import extract_customer
 from whdebug.engine.steps.events import extract_event
@@ -347,11 +348,13 @@ def _request_findings(
                 step="request",
             )
         )
+    hostile = [] if request.truncated else body_findings(body)
+    findings += hostile
     mismatch = _length_mismatch(request)
     if mismatch is not None:
         findings.append(mismatch)
-    if body.kind == "invalid" and not request.truncated and mismatch is not None:
-        pass  # the length mismatch explains it; the content type is not the cause
+    if body.kind == "invalid" and not request.truncated and (mismatch is not None or hostile):
+        pass  # the length mismatch or the hostile-body finding explains it
     elif body.kind == "invalid" and not request.truncated:
         findings.append(
             finding(
@@ -512,6 +515,7 @@ def _report(
     secret_set: SecretSet,
 ) -> Report:
     request, source = capture.request, capture.source
+    findings = unparsed_body_caveats(findings)
     findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
                                  _SEVERITY_ORDER.get(f.severity, 3)))
     if findings and findings[0].code in ROUTING_CODES:

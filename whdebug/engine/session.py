@@ -17,6 +17,7 @@ that reads the history out of order (the TUI's selected capture) asks `earlier_t
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
@@ -73,7 +74,7 @@ class ReplaySession:
         self._trigger_events = self.plan.trigger_events
         self._outcomes: dict[str, int] = {}
         self._fired: set[str] = set()
-        self._verdicts: dict[tuple[bytes, int], bool] = {}
+        self._verdicts: dict[tuple[str, int], bool] = {}
         """Whether a patch breaks a witness, by patch and number of witnesses."""
         self._witnesses: dict[tuple[str, str, bool], CapturedRequest] = {}
         """One fired request per (event, extraction strategy, fallback used): the deliveries
@@ -202,7 +203,9 @@ class ReplaySession:
     def _breaks_a_witness(self, suggestion: Finding) -> bool:
         if suggestion.patch is None:
             return False
-        key = (msgspec.json.encode(suggestion.patch), len(self._witnesses))
+        # json, not msgspec: a patch may hold a hostile body's lone surrogate ("\\ud800"),
+        # which msgspec cannot encode
+        key = (json.dumps(msgspec.to_builtins(suggestion.patch)), len(self._witnesses))
         known = self._verdicts.get(key)
         if known is None:
             known = self._verdicts[key] = self._check_witnesses(suggestion)

@@ -141,6 +141,7 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
         raise WhdebugError(
             f"--event is required: {one_line(signed.notices[-1])}; without it the runtime "
             f"would extract {signed.event!r} from the request")
+    data = format_http(signed.request)  # before any note: a request it cannot write is one line
     if signed.signature_headers:
         how = ("per the definition's verification" if signed.scheme == "definition"
                else f"as {signed.scheme} signs")
@@ -151,7 +152,6 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
                else "sign: the runtime extracts no event from this request", err=True)
     for notice in signed.notices:
         click.echo(f"note: {one_line(notice)}", err=True)
-    data = format_http(signed.request)
     if send_url is not None:
         ctx.exit(_send(send_url, signed.request))
     if output_path is not None:

@@ -78,6 +78,8 @@ def parse_finding(error: DefinitionError) -> Finding:
     message = str(error)
     if "end of input" in message:
         fix = "close the bracket, brace or string that is still open at the end of the file"
+    elif "lone UTF-16 surrogate" in message:
+        fix = "write the character itself, or escape it as a whole surrogate pair"
     elif "template literal" in message:
         fix = ("write the value as a quoted string; whdebug reads template literals only when "
                "they hold no ${...}")

@@ -74,6 +74,8 @@ def _value_findings(part: EventPart, result: Lookup, role: str) -> list[Finding]
 
 
 def _where(body: Body, source: str) -> str:
+    if source == "body" and body.nesting is not None:
+        return " (whdebug cannot parse the body, nested too deep; the runtime can: unknown)"
     if source == "body" and body.kind not in ("json", "form"):
         return " (the body is not JSON: " + (body.error or body.kind) + ")"
     return ""
