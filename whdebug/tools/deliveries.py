@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from whdebug.engine.report import Finding
+from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest
 
 #: (provider, header) pairs whose value is the delivery identity, checked in this order.
@@ -215,34 +216,41 @@ def group_deliveries(
     return result
 
 
-def definition_transaction(definition: Any, secrets: Any,
-                           now: datetime) -> Callable[[CapturedRequest], str | None]:
-    """The definition's transaction id of a request (None when none or a generated one)."""
-    from whdebug.engine.analyze import AnalysisOptions, analyze
+def definition_transaction(definition: Definition) -> Callable[[CapturedRequest], str | None]:
+    """The definition's transaction id of a request, read as the runtime reads it (whether or
+    not the signature verifies); None when it finds none or would generate one."""
+    from whdebug.engine.paths import parse_body
     from whdebug.engine.plan import compile_definition
+    from whdebug.engine.steps.events import extract_event
+    from whdebug.engine.steps.transactions import extract_transaction
 
     plan = compile_definition(definition)
-    options = AnalysisOptions(diagnose=False)
 
     def transaction(request: CapturedRequest) -> str | None:
-        report = analyze(request, plan, secrets, now=now, options=options)
-        return None if report.transaction.generated else report.transaction.id
+        body = parse_body(request, plan.projection)
+        event = (extract_event(plan.event_extraction, request, body, "empty")[0].value
+                 if plan.event_extraction is not None else None)
+        result, _ = extract_transaction(plan.transaction, event, request, body)
+        return None if result.generated else result.id
 
     return transaction
 
 
 def arrivals_per_minute(deliveries: Iterable[Delivery],
                         minutes: int = 60) -> tuple[list[int], list[int]]:
-    """Arrivals per minute over the last `minutes` minutes before the newest one: (all,
+    """Arrivals per clock minute over the `minutes` minutes up to the newest arrival's: (all,
     failed), oldest minute first."""
     moments = [(attempt.received_at, attempt.ok is False) for delivery in deliveries
                for attempt in delivery.attempts if attempt.received_at is not None]
     counts, failed = [0] * minutes, [0] * minutes
     if not moments:
         return counts, failed
-    newest = max(moment for moment, _ in moments)
+    def minute(moment: datetime) -> int:
+        return int(moment.timestamp() // 60)
+
+    newest = max(minute(moment) for moment, _ in moments)
     for moment, bad in moments:
-        age = int((newest - moment).total_seconds() // 60)
+        age = newest - minute(moment)
         if 0 <= age < minutes:
             counts[minutes - 1 - age] += 1
             failed[minutes - 1 - age] += bad

@@ -23,9 +23,8 @@ def load_deliveries(store: Store, last: int | None, definition_path: str | None,
     transaction = None
     if definition_path is not None:
         from whdebug.model.definition import load_definition
-        from whdebug.model.request import Secrets
 
-        transaction = definition_transaction(load_definition(definition_path), Secrets(), now)
+        transaction = definition_transaction(load_definition(definition_path))
     captures = (store.get(capture_id) for capture_id in store.ids(last))
     return group_deliveries(captures, transaction=transaction, now=now)
 
