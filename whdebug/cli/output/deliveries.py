@@ -44,17 +44,19 @@ def render_deliveries(console: Console, deliveries: Sequence[Delivery]) -> None:
     """The table, oldest delivery first, then each delivery's retry findings."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("provider", no_wrap=True)
-    table.add_column("delivery", overflow="fold", max_width=40)
-    table.add_column("attempts", justify="right", no_wrap=True)
-    table.add_column("first", no_wrap=True, style="dim")
-    table.add_column("last", no_wrap=True, style="dim")
-    table.add_column("outcomes", overflow="fold", ratio=1)
-    table.add_column("changed", overflow="fold", ratio=1)
+    table.add_column("delivery", overflow="fold", ratio=1, min_width=12)
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("first → last", style="dim")
+    table.add_column("outcomes", overflow="fold", ratio=1, min_width=14)
+    table.add_column("changed", overflow="fold", ratio=1, min_width=10)
     for delivery in deliveries:
         outcomes = Text("\n").join(attempt_text(attempt) for attempt in delivery.attempts)
+        span = _moment(delivery.first)
+        if len(delivery.attempts) > 1:
+            span += "\n→ " + _moment(delivery.last)
         table.add_row(Text(delivery.provider), Text(safe(delivery.key, 80)),
-                      Text(str(len(delivery.attempts))), Text(_moment(delivery.first)),
-                      Text(_moment(delivery.last)), outcomes, changes_text(delivery))
+                      Text(str(len(delivery.attempts))), Text(span), outcomes,
+                      changes_text(delivery))
     console.print(table)
     for delivery in deliveries:
         for item in delivery.findings:
