@@ -143,9 +143,11 @@ def test_unknown_senders_fall_back_to_the_definition_transaction_id() -> None:
 def test_arrivals_per_minute_split_failed() -> None:
     rows = [capture([("X-GitHub-Delivery", f"d{n}")], at=at, status=status, number=n)
             for n, (at, status) in enumerate(((0, 200), (30, 500), (130, 200)), 1)]
-    counts, failed = arrivals_per_minute(group_deliveries(rows), minutes=4)
-    assert counts == [0, 2, 0, 1]
+    rows.append(capture([("X-GitHub-Delivery", "d4")], at=140, status=None, number=4))
+    counts, failed, unknown = arrivals_per_minute(group_deliveries(rows), minutes=4)
+    assert counts == [0, 2, 0, 2]
     assert failed == [0, 1, 0, 0]
+    assert unknown == [0, 0, 0, 1]
 
 
 def test_every_documented_provider_has_a_policy_with_a_source() -> None:

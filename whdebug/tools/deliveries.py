@@ -237,24 +237,26 @@ def definition_transaction(definition: Definition) -> Callable[[CapturedRequest]
 
 
 def arrivals_per_minute(deliveries: Iterable[Delivery],
-                        minutes: int = 60) -> tuple[list[int], list[int]]:
-    """Arrivals per clock minute over the `minutes` minutes up to the newest arrival's: (all,
-    failed), oldest minute first."""
-    moments = [(attempt.received_at, attempt.ok is False) for delivery in deliveries
+                        minutes: int = 60) -> tuple[list[int], list[int], list[int]]:
+    """Arrivals per clock minute over the `minutes` minutes up to the newest arrival's:
+    (all, failed, outcome not recorded), oldest minute first."""
+    moments = [(attempt.received_at, attempt.ok) for delivery in deliveries
                for attempt in delivery.attempts if attempt.received_at is not None]
-    counts, failed = [0] * minutes, [0] * minutes
+    counts, failed, unknown = [0] * minutes, [0] * minutes, [0] * minutes
     if not moments:
-        return counts, failed
+        return counts, failed, unknown
+
     def minute(moment: datetime) -> int:
         return int(moment.timestamp() // 60)
 
     newest = max(minute(moment) for moment, _ in moments)
-    for moment, bad in moments:
+    for moment, ok in moments:
         age = newest - minute(moment)
         if 0 <= age < minutes:
             counts[minutes - 1 - age] += 1
-            failed[minutes - 1 - age] += bad
-    return counts, failed
+            failed[minutes - 1 - age] += ok is False
+            unknown[minutes - 1 - age] += ok is None
+    return counts, failed, unknown
 
 
 def delivery_json(delivery: Delivery) -> dict[str, Any]:

@@ -94,6 +94,7 @@ class MainScreen(Screen[None]):
         Binding("d", "load_definition", "Def"),
         Binding("s", "try_secret", "Secret"),
         Binding("x", "delete", "Delete"),
+        Binding("v", "deliveries", "Deliveries"),
         Binding("b", "body_mode", "Body", show=False),
         Binding("question_mark", "toggle_keys", "Keys", show=False),
         Binding("q", "app.quit", "Quit"),
@@ -407,6 +408,19 @@ class MainScreen(Screen[None]):
 
         default = self._resend_url or self.shell.receiver.base_url
         self.app.push_screen(resend_prompt(default), chosen)
+
+    def action_deliveries(self) -> None:
+        """The Deliveries view (whdebug.tui.screens.deliveries) over the whole store."""
+        from whdebug.tui.screens.deliveries import DeliveriesScreen
+
+        analyzer = self.shell.analyzer
+        if analyzer is None:
+            self.notify("no capture store is open", severity="warning")
+            return
+        store = analyzer.store
+        self.app.push_screen(DeliveriesScreen(
+            lambda: [store.get(number) for number in store.ids()],
+            self.shell.workspace.default_definition))
 
     @on(ResendFinished)
     def _resend_finished(self, message: ResendFinished) -> None:
