@@ -150,7 +150,8 @@ class DeliveriesScreen(Screen[None]):
         table.clear()
         for number, delivery in enumerate(deliveries):
             changed = sorted({name for attempt in delivery.attempts for name in attempt.changed})
-            table.add_row(delivery.provider, delivery.key[:40], str(len(delivery.attempts)),
+            key = delivery.key if len(delivery.key) <= 30 else delivery.key[:29] + "…"
+            table.add_row(delivery.provider, key, str(len(delivery.attempts)),
                           _moment(delivery.first), _moment(delivery.last), _outcomes(delivery),
                           ", ".join(changed) or "—", key=str(number))
         self.loaded = True
