@@ -72,7 +72,8 @@ async def test_a_failing_delivery_shows_its_retry_finding(tmp_path: Path) -> Non
                        and app.screen.loaded)
         detail = shown(app.screen, "#delivery-detail")
         assert "DLV_WILL_RETRY" in detail and "Shopify retries 8 times over 4 hours" in detail
-        assert "1 delivery · 1 attempt · 0 retried · 1 failing" in shown(app.screen, "#deliveries-header")
+        header = shown(app.screen, "#deliveries-header")
+        assert "1 delivery · 1 attempt · 0 retried · 1 failing" in header
 
 
 def test_sparkline_bars_are_coloured_by_outcome() -> None:

@@ -133,9 +133,9 @@ def identify(request: CapturedRequest,
         if found is not None:
             return found
     if transaction is not None:
-        value = transaction(request)
-        if value:
-            return Identity("definition", value, "transactionId")
+        found_id = transaction(request)
+        if found_id:
+            return Identity("definition", found_id, "transactionId")
     return Identity("body", request.body_sha256[:16], "body sha256")
 
 

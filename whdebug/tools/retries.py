@@ -7,14 +7,44 @@ try again, when it gives up, and an attempt answered later than the provider wai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from whdebug.engine.report import Finding, diagnosis
 
-if TYPE_CHECKING:
-    from whdebug.tools.deliveries import Attempt, Delivery
+
+class Attempt(Protocol):
+    """One attempt of a delivery (`tools.deliveries.Attempt`)."""
+
+    @property
+    def capture_id(self) -> int | None: ...
+
+    @property
+    def received_at(self) -> datetime | None: ...
+
+    @property
+    def latency(self) -> float | None: ...
+
+    @property
+    def ok(self) -> bool | None: ...
+
+    @property
+    def outcome(self) -> str: ...
+
+
+class Delivery(Protocol):
+    """A delivery's attempts, oldest first (`tools.deliveries.Delivery`)."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def attempts(self) -> Sequence[Attempt]: ...
 
 
 @dataclass(frozen=True, slots=True)

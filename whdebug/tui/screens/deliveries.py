@@ -141,7 +141,8 @@ class DeliveriesScreen(Screen[None]):
         counts, failed, unknown = arrivals_per_minute(deliveries, SPARK_MINUTES)
         header = Text()
         header.append("Deliveries ", style="bold")
-        header.append(f"{len(deliveries)} {'delivery' if len(deliveries) == 1 else 'deliveries'} · {plural(attempts, 'attempt')}"
+        noun = "delivery" if len(deliveries) == 1 else "deliveries"
+        header.append(f"{len(deliveries)} {noun} · {plural(attempts, 'attempt')}"
                       f" · {retried} retried · {failing} failing\n")
         header.append(f"arrivals per minute, last {SPARK_MINUTES} min: ", style="dim")
         header.append_text(sparkline(counts, failed, unknown))
