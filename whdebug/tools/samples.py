@@ -160,13 +160,19 @@ def guess_provider(definition: Definition) -> str | None:
 
 def _base(provider: str | None, event: str) -> Sample | None:
     """The catalogue sample for `event`, else for its first part (`push` for `push.received`),
-    else the provider's first sample."""
+    else one of the same resource (`order.created` for `order.refunded`), else the provider's
+    first sample."""
     if provider is None:
         return None
     known = events(provider)
     for candidate in (event, *(event.split(sep)[0] for sep in (".", "/", ":"))):
         if candidate in known:
             return load_sample(provider, candidate)
+    for separator in (".", "/", ":"):
+        head = event.split(separator)[0] + separator
+        related = [name for name in known if name.startswith(head)]
+        if separator in event and related:
+            return load_sample(provider, related[0])
     return load_sample(provider, known[0])
 
 
