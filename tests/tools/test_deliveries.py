@@ -168,3 +168,15 @@ def test_every_sample_request_is_grouped_as_its_provider(provider: str) -> None:
             assert identity.provider == "body"  # a handshake, not a delivery
         else:
             assert identity.provider == provider, (event, identity)
+
+
+def test_a_slack_retry_for_http_timeout_says_the_answer_was_too_slow() -> None:
+    first = capture([("X-Slack-Signature", "v0=aa")], SLACK_BODY, status=200)
+    retry = capture([("X-Slack-Signature", "v0=bb"), ("X-Slack-Retry-Num", "1"),
+                     ("X-Slack-Retry-Reason", "http_timeout")], SLACK_BODY, at=2, number=2)
+    (delivery,) = group_deliveries([first, retry], now=T0 + timedelta(seconds=5))
+    assert [item.code for item in delivery.findings] == ["DLV_TOO_SLOW"]
+    assert "attempt #2 is a retry" in delivery.findings[0].message
+    assert "slack waits 3 s" in delivery.findings[0].message
+    (alone,) = group_deliveries([first], now=T0 + timedelta(seconds=5))
+    assert alone.findings == []

@@ -33,6 +33,9 @@ class Attempt(Protocol):
     @property
     def outcome(self) -> str: ...
 
+    @property
+    def retry_reason(self) -> str | None: ...
+
 
 class Delivery(Protocol):
     """A delivery's attempts, oldest first (`tools.deliveries.Delivery`)."""
@@ -161,6 +164,18 @@ def retry_findings(delivery: Delivery, now: datetime) -> list[Finding]:
     policy = POLICIES.get(delivery.provider)
     findings = [_slow(delivery, attempt, policy) for attempt in delivery.attempts
                 if slow_attempt(attempt, policy)]
+    timed_out = [attempt for attempt in delivery.attempts
+                 if attempt.retry_reason and "http_timeout" in attempt.retry_reason]
+    if timed_out and not findings:
+        waits = (f"; {delivery.provider} waits {policy.timeout:.0f} s"
+                 if policy is not None and policy.timeout is not None else "")
+        findings.append(diagnosis(
+            "DLV_TOO_SLOW",
+            f"delivery {delivery.key}: attempt #{timed_out[0].capture_id} is a retry because "
+            f"the previous attempt was not answered in time (X-Slack-Retry-Reason: "
+            f"http_timeout{waits})",
+            "answer 2xx first and do the work afterwards (a queue or a background task)",
+            step=_STEP))
     last = delivery.attempts[-1]
     if last.ok is not False and not slow_attempt(last, policy):
         return findings
