@@ -71,6 +71,14 @@ class TestListByDelivery:
         assert "#3 503" in table.stdout and "#3: body" in table.stdout
         assert "DLV_WILL_RETRY" in table.stdout and "Shopify retries 8 times" in table.stdout
 
+    def test_last_n_groups_only_the_newest_captures(self, tmp_path: Path) -> None:
+        store = tmp_path / "c.db"
+        store_deliveries(store, minutes_ago=10)
+        result = run("list", "--by", "delivery", "--last", "2", "--store", str(store), "--json")
+        assert result.exit_code == 0
+        assert [(row["delivery"], [o["id"] for o in row["outcomes"]])
+                for row in json_lines(result)] == [("gh-1", [2]), ("b54557e4-bdd9", [3])]
+
     def test_a_delivery_the_provider_gave_up_on_exits_1(self, tmp_path: Path) -> None:
         store = tmp_path / "c.db"
         store_deliveries(store, minutes_ago=5 * 60)
@@ -96,6 +104,10 @@ class TestSamples:
         assert "orders/create" in listing["shopify"]
         human = run("samples")
         assert human.exit_code == 0 and human.stdout.startswith("github: ")
+        one = run("samples", "stripe")
+        assert one.exit_code == 0
+        assert one.stdout == ("stripe: checkout.session.completed, customer.created, "
+                              "invoice.paid, payment_intent.succeeded\n")
 
     def test_writes_the_payload_bytes_with_the_awkward_parts(self, tmp_path: Path) -> None:
         out = tmp_path / "pr.json"
