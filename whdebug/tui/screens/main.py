@@ -94,7 +94,7 @@ class MainScreen(Screen[None]):
         Binding("d", "load_definition", "Def"),
         Binding("s", "try_secret", "Secret"),
         Binding("x", "delete", "Delete"),
-        Binding("v", "deliveries", "Deliveries"),
+        Binding("v", "deliveries", "Deliveries", show=False),
         Binding("b", "body_mode", "Body", show=False),
         Binding("question_mark", "toggle_keys", "Keys", show=False),
         Binding("q", "app.quit", "Quit"),
