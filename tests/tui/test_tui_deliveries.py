@@ -58,6 +58,12 @@ async def test_v_opens_the_deliveries_view_with_retries_grouped(tmp_path: Path) 
         await wait_for(pilot, lambda: "github delivery" in shown(screen, "#delivery-detail"))
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and app.screen.loaded)
+        await pilot.press("down", "enter")  # the GitHub delivery: capture #2
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen)
+                       and app.current is not None and app.current.capture_id == 2)
 
 
 async def test_a_failing_delivery_shows_its_retry_finding(tmp_path: Path) -> None:

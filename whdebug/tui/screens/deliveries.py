@@ -80,8 +80,9 @@ def describe(delivery: Delivery) -> Text:
     return text
 
 
-class DeliveriesScreen(Screen[None]):
-    """Every delivery in the store; escape goes back to the captures."""
+class DeliveriesScreen(Screen[int | None]):
+    """Every delivery in the store; enter shows its latest attempt in the capture list,
+    escape goes back."""
 
     DEFAULT_CSS = """
     DeliveriesScreen #deliveries-header { height: 3; padding: 0 1; background: $panel; }
@@ -90,8 +91,9 @@ class DeliveriesScreen(Screen[None]):
                                         border-top: solid $primary; }
     """
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("v", "app.pop_screen", "Captures"),
+        Binding("escape", "back", "Back"),
+        Binding("v", "back", "Captures", show=False),
+        Binding("enter", "open", "Show capture"),
         Binding("R", "refresh", "Refresh"),
     ]
 
@@ -117,6 +119,15 @@ class DeliveriesScreen(Screen[None]):
         table.add_columns("provider", "delivery", "attempts", "first", "last", "outcomes",
                           "changed")
         self.action_refresh()
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_open(self) -> None:
+        """Back to the captures, with the highlighted delivery's latest attempt selected."""
+        row = self.query_one(DataTable).cursor_row
+        if 0 <= row < len(self.deliveries):
+            self.dismiss(self.deliveries[row].attempts[-1].capture_id)
 
     def action_refresh(self) -> None:
         self._read()
@@ -162,6 +173,10 @@ class DeliveriesScreen(Screen[None]):
         else:
             self.query_one("#delivery-detail", Static).update(
                 "no captures yet: deliveries appear here as they arrive")
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -418,9 +418,15 @@ class MainScreen(Screen[None]):
             self.notify("no capture store is open", severity="warning")
             return
         store = analyzer.store
+
+        def chosen(capture_id: int | None) -> None:
+            position = None if capture_id is None else self.shell.rows.position_of(capture_id)
+            if position is not None:
+                self.capture_list.cursor = position
+
         self.app.push_screen(DeliveriesScreen(
             lambda: [store.get(number) for number in store.ids()],
-            self.shell.workspace.default_definition))
+            self.shell.workspace.default_definition), chosen)
 
     @on(ResendFinished)
     def _resend_finished(self, message: ResendFinished) -> None:
