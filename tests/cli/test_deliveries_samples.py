@@ -159,6 +159,20 @@ class TestSamples:
         assert result.exit_code == 2
         assert error_line(result).startswith(message)
 
+    def test_for_bad_input_is_one_line(self, tmp_path: Path) -> None:
+        missing = run("samples", "--for", str(tmp_path / "none.json"), "-o", str(tmp_path / "s"))
+        assert missing.exit_code == 2
+        assert error_line(missing).startswith("whdebug: ")
+        assert not (tmp_path / "s").exists()
+        (tmp_path / "file").write_text("x")
+        on_file = run("samples", "--for", str(DOCS_GITHUB), "-o", str(tmp_path / "file"))
+        assert on_file.exit_code == 2
+        assert error_line(on_file).startswith("whdebug: -o must be a folder for --for")
+        bad_secret = run("samples", "standard-webhooks", "invoice.paid", "--http", "--secret",
+                         "not-a-whsec")
+        assert bad_secret.exit_code == 2
+        assert "whsec_" in error_line(bad_secret) and "not-a-whsec" not in bad_secret.stderr
+
     def test_samples_for_a_docs_definition_pass_check(self, tmp_path: Path) -> None:
         definition = private_github(tmp_path)
         folder = tmp_path / "samples"

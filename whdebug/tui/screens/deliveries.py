@@ -26,6 +26,8 @@ from whdebug.wording import plural
 
 _BARS = "▁▂▃▄▅▆▇█"
 SPARK_MINUTES = 60
+LIMIT = 5_000
+"""The newest captures the view groups (each is read whole, body included)."""
 
 
 def sparkline(counts: list[int], failed: list[int], unknown: list[int]) -> Text:

@@ -411,7 +411,7 @@ class MainScreen(Screen[None]):
 
     def action_deliveries(self) -> None:
         """The Deliveries view (whdebug.tui.screens.deliveries) over the whole store."""
-        from whdebug.tui.screens.deliveries import DeliveriesScreen
+        from whdebug.tui.screens.deliveries import LIMIT, DeliveriesScreen
 
         analyzer = self.shell.analyzer
         if analyzer is None:
@@ -425,7 +425,7 @@ class MainScreen(Screen[None]):
                 self.capture_list.cursor = position
 
         self.app.push_screen(DeliveriesScreen(
-            lambda: [store.get(number) for number in store.ids()],
+            lambda: [store.get(number) for number in store.ids()[-LIMIT:]],
             self.shell.workspace.default_definition), chosen)
 
     @on(ResendFinished)
