@@ -180,3 +180,14 @@ def test_a_slack_retry_for_http_timeout_says_the_answer_was_too_slow() -> None:
     assert "slack waits 3 s" in delivery.findings[0].message
     (alone,) = group_deliveries([first], now=T0 + timedelta(seconds=5))
     assert alone.findings == []
+
+
+def test_will_retry_names_the_next_attempt_from_the_schedule() -> None:
+    attempts = [capture([("webhook-id", "msg_1")], at=at, status=503, number=number)
+                for number, at in enumerate((0, 5), 1)]
+    (delivery,) = group_deliveries(attempts, now=T0 + timedelta(seconds=10))
+    (item,) = delivery.findings
+    next_at = (T0 + timedelta(seconds=305)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    assert item.code == "DLV_WILL_RETRY"
+    assert f"next around {next_at}" in item.message
+    assert "Svix retries after 5 s, 5 min, 30 min" in item.message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -70,6 +71,9 @@ class RetryPolicy:
 
 _MINUTE = 60.0
 _HOUR = 3600.0
+#: Svix's retries, as seconds after the first attempt (each interval follows the previous).
+_SVIX = tuple(accumulate((5.0, 5 * _MINUTE, 30 * _MINUTE, 2 * _HOUR, 5 * _HOUR, 10 * _HOUR,
+                          10 * _HOUR)))
 
 #: One row per provider; the comment above each row is its source.
 POLICIES: dict[str, RetryPolicy] = {
@@ -112,21 +116,18 @@ POLICIES: dict[str, RetryPolicy] = {
         "consecutive failures",
         "woocommerce class-wc-webhook.php: deliver(), failed_delivery()"),
     # https://docs.svix.com/retries (Standard Webhooks leaves the schedule to the sender;
-    # Svix, its reference sender: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h,
-    # and a 15 second timeout).
+    # Svix, its reference sender, retries 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h after
+    # the previous attempt, and waits 15 seconds for an answer).
     "standard-webhooks": RetryPolicy(
-        "standard-webhooks", True,
-        (0.0, 5.0, 5 * _MINUTE + 5, 35 * _MINUTE + 5, 2.5 * _HOUR + 5, 7.5 * _HOUR + 5,
-         17.5 * _HOUR + 5, 27.5 * _HOUR + 5),
-        27.5 * _HOUR + 5, 15.0,
-        "the schedule is the sender's; Svix retries immediately, after 5 s, 5 min, 30 min, "
-        "2 h, 5 h, 10 h and 10 h, then stops",
+        "standard-webhooks", True, _SVIX, _SVIX[-1], 15.0,
+        "the schedule is the sender's; Svix retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h "
+        "and 10 h, then stops",
         "docs.svix.com: retries"),
-    # ../reference karzoun-miniapps-docs tenant-webhooks.mdx, "Retries, timeouts, and
-    # circuit breaker": 3 attempts, backoff 5 s -> 30 s -> 2 min, 10 s timeout.
+    # Karzoun's MiniApp docs, tenant-webhooks.mdx: "up to 3 retry attempts on failure",
+    # retryPolicy.backoffMs 5000, 30000, 120000 (each after the previous), a 10 s timeout.
     "karzoun": RetryPolicy(
         "karzoun", True, (5.0, 35.0, 155.0), 155.0, 10.0,
-        "Karzoun retries after 5 s, 30 s and 2 min (3 attempts), then stops; 5 consecutive "
+        "Karzoun retries up to 3 times, after 5 s, 30 s and 2 min, then stops; 5 consecutive "
         "failures pause the webhook for 5 minutes",
         "Karzoun docs: tenant webhooks, retries"),
     # The Salla reference pages (examples/salla.mdx) name no retry policy or timeout.
