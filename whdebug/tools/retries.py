@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Protocol
 
 from whdebug.engine.report import Finding, diagnosis
