@@ -190,6 +190,20 @@ class TestSamples:
         assert readiness["ready"] is True
 
 
+    @pytest.mark.parametrize("name", ["salla", "slack"])
+    def test_samples_for_other_docs_definitions_fire_every_trigger(self, name: str,
+                                                                   tmp_path: Path) -> None:
+        definition = REPO / "tests" / "engine" / "lint" / "docs_corpus" / f"{name}.js"
+        folder = tmp_path / "samples"
+        assert run("samples", "--for", str(definition), "-o", str(folder)).exit_code == 0
+        checked = run("check", str(definition), "--samples", str(folder), "--json")
+        readiness = json.loads(checked.stdout)
+        assert readiness["triggers_not_fired"] == []
+        assert readiness["samples_firing_nothing"] == []
+        assert not [item for item in readiness["findings"] if item["code"] in (
+            "RDY_VERIFICATION_FAILS", "RDY_SAMPLE_UNREADABLE", "RDY_TRIGGER_NO_SAMPLE")]
+
+
 class TestSignSample:
     def test_signs_and_sends_to_a_verifying_receiver(self, tmp_path: Path) -> None:
         definition = private_github(tmp_path)
