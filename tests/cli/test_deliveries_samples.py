@@ -204,6 +204,32 @@ class TestSamples:
             "RDY_VERIFICATION_FAILS", "RDY_SAMPLE_UNREADABLE", "RDY_TRIGGER_NO_SAMPLE")]
 
 
+    def test_shopify_topics_become_file_names_check_reads_back(self, tmp_path: Path) -> None:
+        definition = tmp_path / "shopify.json"
+        definition.write_text(json.dumps({
+            "ns": "shopify", "name": "shopify", "version": "1.0.0", "status": "private",
+            "auth": {"type": "apikey", "config": {"webhookSecret": ""},
+                     "sensitiveKeys": ["webhookSecret"]},
+            "triggers": [{"type": "miniapps:shopify", "event": "orders/create"},
+                         {"type": "miniapps:shopify", "event": "customers/create"}],
+            "webhook": {
+                "eventExtraction": {"source": "header", "path": "X-Shopify-Topic"},
+                "transactionId": {"paths": ["$.id"]},
+                "verification": {"type": "hmac-sha256", "headerName": "X-Shopify-Hmac-Sha256",
+                                 "secretKey": "webhookSecret", "encoding": "base64"}}}))
+        folder = tmp_path / "samples"
+        written = run("samples", "--for", str(definition), "-o", str(folder))
+        assert written.exit_code == 0
+        assert sorted(path.name for path in folder.iterdir()) == [
+            "customers__create.json", "orders__create.json"]
+        packaged = resources.files("whdebug") / "samples" / "shopify" / "orders__create.json"
+        assert (folder / "orders__create.json").read_bytes() == packaged.read_bytes()
+        checked = run("check", str(definition), "--samples", str(folder), "--json")
+        readiness = json.loads(checked.stdout)
+        assert readiness["triggers_not_fired"] == []
+        assert readiness["samples_firing_nothing"] == []
+
+
 class TestSignSample:
     def test_signs_and_sends_to_a_verifying_receiver(self, tmp_path: Path) -> None:
         definition = private_github(tmp_path)
