@@ -87,3 +87,20 @@ def test_sparkline_bars_are_coloured_by_outcome() -> None:
     assert text.plain == " ▂█▄"
     styles = [str(span.style) for span in text.spans]
     assert styles == ["green", "red", "grey50"]
+
+
+async def test_the_view_follows_new_arrivals(tmp_path: Path) -> None:
+    store = deliveries_store(tmp_path / "c.db")
+    app = WhdebugApp(TuiOptions(store_path=store, listen=False), watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and app.screen.loaded)
+        screen = app.screen
+        assert isinstance(screen, DeliveriesScreen)
+        assert len(screen.deliveries) == 2
+        with Store.open(store) as other:  # GitHub redelivers #2 (same X-GitHub-Delivery)
+            retry = other.get(2).request
+            other.insert(Capture(retry, Source(received_at=datetime.now(UTC)), Reply(200)))
+        await wait_for(pilot, lambda: [len(d.attempts) for d in screen.deliveries] == [3, 2],
+                       timeout=8)

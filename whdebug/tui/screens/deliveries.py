@@ -101,9 +101,15 @@ class DeliveriesScreen(Screen[int | None]):
 
     def __init__(self, load: Callable[[], list[Capture]],
                  definition: Definition | None = None,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None,
+                 version: Callable[[], object] | None = None,
+                 poll_interval: float = 2.0) -> None:
         super().__init__(id="deliveries-screen")
         self._load = load
+        self._version = version
+        """The store's newest capture id: the view re-reads when it changes."""
+        self._seen: object = None
+        self._poll_interval = poll_interval
         self._definition = definition
         self._now = now or (lambda: datetime.now(UTC))
         self.deliveries: list[Delivery] = []
@@ -121,6 +127,14 @@ class DeliveriesScreen(Screen[int | None]):
         table.add_columns("provider", "delivery", "attempts", "first", "last", "outcomes",
                           "changed")
         self.action_refresh()
+        if self._version is not None:
+            self.set_interval(self._poll_interval, self._poll)
+
+    @work(thread=True, exclusive=True, group="deliveries-poll")
+    def _poll(self) -> None:
+        assert self._version is not None
+        if self._version() != self._seen and self.loaded:
+            self.app.call_from_thread(self.action_refresh)
 
     def action_back(self) -> None:
         self.dismiss(None)
@@ -136,6 +150,8 @@ class DeliveriesScreen(Screen[int | None]):
 
     @work(thread=True, exclusive=True, group="deliveries")
     def _read(self) -> None:
+        if self._version is not None:
+            self._seen = self._version()
         transaction = None
         if self._definition is not None:
             from whdebug.tools.deliveries import definition_transaction

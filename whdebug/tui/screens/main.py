@@ -426,7 +426,8 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(DeliveriesScreen(
             lambda: [store.get(number) for number in store.ids()[-LIMIT:]],
-            self.shell.workspace.default_definition), chosen)
+            self.shell.workspace.default_definition,
+            version=lambda: store.ids()[-1:]), chosen)
 
     @on(ResendFinished)
     def _resend_finished(self, message: ResendFinished) -> None:
