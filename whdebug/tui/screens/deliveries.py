@@ -20,6 +20,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from whdebug.model.definition import Definition
+from whdebug.tui.analysis import Analyzer
+from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.model.request import Capture
 from whdebug.tools.deliveries import Delivery, arrivals_per_minute, group_deliveries
 from whdebug.wording import plural
@@ -204,3 +206,23 @@ class DeliveriesScreen(Screen[int | None]):
     def _detail(self, number: int) -> None:
         if 0 <= number < len(self.deliveries):
             self.query_one("#delivery-detail", Static).update(describe(self.deliveries[number]))
+
+
+def open_deliveries(screen: Screen[None], analyzer: Analyzer | None,
+                    definition: Definition | None,
+                    position_of: Callable[[int], int | None]) -> None:
+    """`v` on the main screen: the Deliveries view over the newest LIMIT captures; enter
+    selects the chosen delivery's latest attempt in the capture list."""
+    if analyzer is None:
+        screen.notify("no capture store is open", severity="warning")
+        return
+    store = analyzer.store
+
+    def chosen(capture_id: int | None) -> None:
+        position = None if capture_id is None else position_of(capture_id)
+        if position is not None:
+            screen.query_one(CaptureList).cursor = position
+
+    screen.app.push_screen(DeliveriesScreen(
+        lambda: [store.get(number) for number in store.ids()[-LIMIT:]], definition,
+        version=lambda: store.ids()[-1:]), chosen)

@@ -410,24 +410,10 @@ class MainScreen(Screen[None]):
         self.app.push_screen(resend_prompt(default), chosen)
 
     def action_deliveries(self) -> None:
-        """The Deliveries view (whdebug.tui.screens.deliveries) over the whole store."""
-        from whdebug.tui.screens.deliveries import LIMIT, DeliveriesScreen
+        from whdebug.tui.screens.deliveries import open_deliveries
 
-        analyzer = self.shell.analyzer
-        if analyzer is None:
-            self.notify("no capture store is open", severity="warning")
-            return
-        store = analyzer.store
-
-        def chosen(capture_id: int | None) -> None:
-            position = None if capture_id is None else self.shell.rows.position_of(capture_id)
-            if position is not None:
-                self.capture_list.cursor = position
-
-        self.app.push_screen(DeliveriesScreen(
-            lambda: [store.get(number) for number in store.ids()[-LIMIT:]],
-            self.shell.workspace.default_definition,
-            version=lambda: store.ids()[-1:]), chosen)
+        open_deliveries(self, self.shell.analyzer, self.shell.workspace.default_definition,
+                        self.shell.rows.position_of)
 
     @on(ResendFinished)
     def _resend_finished(self, message: ResendFinished) -> None:
