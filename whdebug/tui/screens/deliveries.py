@@ -20,10 +20,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from whdebug.model.definition import Definition
-from whdebug.tui.analysis import Analyzer
-from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.model.request import Capture
 from whdebug.tools.deliveries import Delivery, arrivals_per_minute, group_deliveries
+from whdebug.tui.analysis import Analyzer
+from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.wording import plural
 
 _BARS = "▁▂▃▄▅▆▇█"
