@@ -191,3 +191,14 @@ def test_will_retry_names_the_next_attempt_from_the_schedule() -> None:
     assert item.code == "DLV_WILL_RETRY"
     assert f"next around {next_at}" in item.message
     assert "Svix retries after 5 s, 5 min, 30 min" in item.message
+
+
+def test_salla_documents_no_retry_policy_so_whdebug_says_it_does_not_know() -> None:
+    body = {"event": "order.created", "merchant": 1, "created_at": "x", "data": {"id": 2}}
+    (delivery,) = group_deliveries([capture([("X-Salla-Signature", "00")], body, status=500)],
+                                   now=T0)
+    assert [item.code for item in delivery.findings] == ["DLV_RETRY_UNKNOWN"]
+    assert "document no retry policy" in delivery.findings[0].message
+    (unknown,) = group_deliveries([capture([], b"x", status=500)], now=T0)
+    assert [item.code for item in unknown.findings] == ["DLV_RETRY_UNKNOWN"]
+    assert "knows no retry policy for this sender" in unknown.findings[0].message

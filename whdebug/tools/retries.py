@@ -56,8 +56,8 @@ class RetryPolicy:
     """What a provider does when a delivery fails (a non-2xx answer, an error or a timeout)."""
 
     provider: str
-    retries: bool
-    """Whether the provider redelivers a failed delivery by itself."""
+    retries: bool | None
+    """Whether the provider redelivers a failed delivery by itself (None: not documented)."""
     delays: tuple[float, ...]
     """Seconds from the first attempt to each retry, in order (empty: unknown or none)."""
     give_up: float | None
@@ -132,7 +132,7 @@ POLICIES: dict[str, RetryPolicy] = {
         "Karzoun docs: tenant webhooks, retries"),
     # The Salla reference pages (examples/salla.mdx) name no retry policy or timeout.
     "salla": RetryPolicy(
-        "salla", False, (), None, None,
+        "salla", None, (), None, None,
         "the Salla pages whdebug knows document no retry policy",
         "none documented"),
 }
@@ -182,16 +182,18 @@ def retry_findings(delivery: Delivery, now: datetime) -> list[Finding]:
         return findings
     failed = "timed out" if last.ok is not False else f"failed ({last.outcome})"
     what = f"delivery {delivery.key}: the last attempt (#{last.capture_id}) {failed}"
-    if policy is None:
+    if policy is None or policy.retries is None:
+        known = f": {policy.summary}" if policy is not None else (
+            "; whdebug knows no retry policy for this sender")
         findings.append(diagnosis(
-            "DLV_RETRY_UNKNOWN", f"{what}; whdebug knows no retry policy for this sender",
-            "check the sender's documentation for its retry schedule", step=_STEP))
+            "DLV_RETRY_UNKNOWN", f"{what}{known}",
+            "check the sender's documentation for its retry schedule, and dedupe retries "
+            "with webhook.transactionId", step=_STEP))
         return findings
     if not policy.retries:
         findings.append(diagnosis(
             "DLV_NO_RETRY", f"{what}: {policy.summary}",
-            "fix the endpoint, then redeliver by hand" if policy.provider != "salla"
-            else "fix the endpoint, then trigger the event again", step=_STEP))
+            "fix the endpoint, then redeliver by hand", step=_STEP))
         return findings
     first = delivery.attempts[0].received_at
     if first is None:
