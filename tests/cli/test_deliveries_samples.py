@@ -146,6 +146,14 @@ class TestSamples:
             assert request.header(header) == expected.format(digest.hexdigest())
         assert SECRET not in result.stdout
 
+    def test_http_without_a_secret_says_it_is_unsigned(self) -> None:
+        result = run("samples", "woocommerce", "order.created", "--http")
+        assert result.exit_code == 0
+        request = parse_http(result.stdout_bytes)
+        assert request.header("X-WC-Webhook-Topic") == "order.created"
+        assert request.header("X-WC-Webhook-Signature") is None
+        assert "unsigned; --secret VALUE signs it as woocommerce does" in result.stderr
+
     def test_slack_url_verification_is_a_challenge(self, tmp_path: Path) -> None:
         result = run("samples", "slack", "url_verification")
         assert result.exit_code == 0

@@ -125,5 +125,7 @@ def samples(ctx: click.Context, provider: str | None, event: str | None, as_http
 
     key = None if secret is None else parse_credentials([f"secret={secret}"])["secret"]
     request = sample_request(sample, parse_now(now_text), key)
+    if key is None:
+        click.echo(f"samples: unsigned; --secret VALUE signs it as {provider} does", err=True)
     _write(format_http(request), output_path,
            f"{provider} {event} request{' (signed)' if key is not None else ''}")
