@@ -45,6 +45,7 @@ COMMANDS = {
     "list": "captures:list_captures",
     "redact": "redact:redact",
     "replay": "replay:replay",
+    "samples": "samples:samples",
     "send": "captures:send",
     "serve": "serve:serve",
     "sign": "sign:sign",

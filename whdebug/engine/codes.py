@@ -29,6 +29,7 @@ GROUPS: tuple[tuple[str, str, str], ...] = (
     ("UPD_", "update", "check --previous"),
     ("URL_", "urls", "urls"),
     ("SRC_", "source", "source"),
+    ("DLV_", "deliveries", "list --by delivery, TUI"),
 )
 DOCS_SITE = "Karzoun MiniApp docs"
 

@@ -164,6 +164,12 @@ TROUBLESHOOTING_CODES: dict[str, Severity] = {
     "SYNC_FIELD_EMPTY": "info",
     "SYNC_NO_HANDLERS": "error",
     "SYNC_UNSAFE_INTEGER": "warning",
+    # whdebug list --by delivery (tools/retries.py: each provider's retry policy)
+    "DLV_WILL_RETRY": "info",
+    "DLV_NO_RETRY": "warning",
+    "DLV_GAVE_UP": "error",
+    "DLV_TOO_SLOW": "warning",
+    "DLV_RETRY_UNKNOWN": "info",
 }
 
 #: Codes of `check NEW --previous OLD` (tools/update.py): an update judged against the

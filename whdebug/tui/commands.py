@@ -19,6 +19,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Load definition", "d", "load_definition"),
     ("Try a secret", "s", "try_secret"),
     ("Delete capture", "x", "delete"),
+    ("Deliveries and retries (timeline by delivery id)", "v", "deliveries"),
     ("Switch body view (pretty, raw, hex)", "b", "body_mode"),
     ("Show Pipeline tab", "1", "show_tab('pipeline')"),
     ("Show Signature tab", "2", "show_tab('signature')"),

@@ -65,17 +65,34 @@ def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
 @click.option("--last", type=click.IntRange(min=1), metavar="N",
               help=f"Only the newest N captures (default: {_LIST_DEFAULT} in the table, all "
                    "with --json).")
+@click.option("--by", "group_by", type=click.Choice(["capture", "delivery"]),
+              default="capture", show_default=True,
+              help="delivery: one row per provider delivery (its attempts, their outcomes, "
+                   "what changed, whether the provider retries).")
+@click.option("--definition", "definition_path", metavar="FILE",
+              help="--by delivery: group unknown senders by this definition's transaction id.")
 @store_option()
 @show_secrets_option
 @click.pass_context
-def list_captures(ctx: click.Context, as_json: bool, last: int | None,
-                  store_path: str | None, show_secrets: bool) -> None:
+def list_captures(ctx: click.Context, as_json: bool, last: int | None, group_by: str,
+                  definition_path: str | None, store_path: str | None,
+                  show_secrets: bool) -> None:
     """List captures, newest first: id, time (local), method, target, size, the answer
     sent, content type and sender (user agent). Credential-looking query parameters
-    (token, api_key, ...) are masked unless --show-secrets."""
+    (token, api_key, ...) are masked unless --show-secrets.
+
+    With --by delivery: one row per delivery, oldest first, grouped by the provider's
+    delivery id (X-GitHub-Delivery, X-Shopify-Webhook-Id, webhook-id, Slack's event_id,
+    ...); exit status 1 when a delivery has an error-level finding."""
+    if definition_path is not None and group_by != "delivery":
+        raise click.UsageError("--definition is for --by delivery", ctx)
     masks = name_masks(show_secrets)
     store = open_store(store_path)
     ctx.call_on_close(store.close)
+    if group_by == "delivery":
+        from whdebug.cli.commands.deliveries import list_deliveries
+
+        ctx.exit(list_deliveries(store, last, definition_path, as_json))
     if as_json:
         remaining = last
         before: int | None = None

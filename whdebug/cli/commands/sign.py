@@ -79,7 +79,10 @@ def _send(url: str, request: CapturedRequest) -> ExitStatus:
 
 
 @click.command(short_help="Build a correctly signed .http request from a definition.")
-@click.argument("payload_path", metavar="PAYLOAD")
+@click.argument("payload_path", metavar="[PAYLOAD]", required=False)
+@click.option("--sample", "sample_ref", metavar="PROVIDER:EVENT",
+              help="Sign a built-in sample (see `whdebug samples`) with the headers its "
+                   "provider sends, instead of PAYLOAD.")
 @definition_option("The MiniApp definition whose verification and event extraction to use.")
 @profile_option
 @analysis_options
@@ -95,7 +98,8 @@ def _send(url: str, request: CapturedRequest) -> ExitStatus:
 @click.option("--send", "send_url", metavar="URL",
               help="POST the request to URL and print the status and body.")
 @click.pass_context
-def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
+def sign(ctx: click.Context, payload_path: str | None, sample_ref: str | None,
+         definition_path: str | None,
          profile_name: str | None, credentials_file: str | None,
          credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...], missing_part: str,
          nullish: bool, now_text: str | None, event: str | None,
@@ -107,7 +111,13 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
     secret resolved as the runtime does (credentials, then auth.config). PAYLOAD is a file
     or - for standard input. Writes the .http request to standard output unless -o or
     --send is given; notes go to standard error.
+
+    With --sample PROVIDER:EVENT (e.g. github:pull_request.opened) the body and the
+    provider's headers come from `whdebug samples`: with --send URL, one command triggers
+    a realistic signed delivery, like `stripe trigger`.
     """
+    if (payload_path is None) == (sample_ref is None):
+        raise click.UsageError("give PAYLOAD or --sample PROVIDER:EVENT (one of them)", ctx)
     if (definition_path is None) == (profile_name is None):
         raise click.UsageError("give --definition FILE or --profile NAME (one of them)", ctx)
     if output_path is not None and send_url is not None:
@@ -133,9 +143,25 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
     else:
         assert definition_path is not None
         definition = load_definition(definition_path)
-    payload = _read_payload(payload_path)
+    message_id = None
+    if sample_ref is not None:
+        from whdebug.tools.samples import load_sample, parse_reference, provider_headers
+
+        sample = load_sample(*parse_reference(sample_ref))
+        payload = sample.payload
+        sent = [(name, value) for name, value in provider_headers(sample, now)
+                if name.lower() != "content-type"]
+        message_id = next((value for name, value in sent if name == "webhook-id"), None)
+        given = {name.lower() for name, _ in headers}
+        headers = [pair for pair in sent if pair[0].lower() not in given] + headers
+        click.echo(f"sign: sample {sample.provider}:{sample.event} "
+                   f"({len(payload):,} bytes)", err=True)
+    else:
+        assert payload_path is not None
+        payload = _read_payload(payload_path)
     signed = sign_request(payload, definition, secrets, now=now, event=event, scheme=scheme,
-                          headers=headers, nullish=nullish, missing_part=missing_part)
+                          headers=headers, nullish=nullish, missing_part=missing_part,
+                          message_id=message_id)
     if (event is None and event_outside_body(definition)
             and signed.event not in definition.trigger_events):
         raise WhdebugError(

@@ -105,6 +105,7 @@ class MainScreen(Screen[None]):
         Binding("d", "load_definition", "Def"),
         Binding("s", "try_secret", "Secret"),
         Binding("x", "delete", "Delete"),
+        Binding("v", "deliveries", "Deliveries", show=False),
         Binding("b", "body_mode", "Body", show=False),
         Binding("question_mark", "toggle_keys", "Keys", show=False),
         Binding("q", "app.quit", "Quit"),
@@ -423,6 +424,12 @@ class MainScreen(Screen[None]):
 
         default = self._resend_url or self.shell.receiver.base_url
         self.app.push_screen(resend_prompt(default), chosen)
+
+    def action_deliveries(self) -> None:
+        from whdebug.tui.screens.deliveries import open_deliveries
+
+        open_deliveries(self, self.shell.analyzer, self.shell.workspace.default_definition,
+                        self.shell.rows.position_of)
 
     @on(ResendFinished)
     def _resend_finished(self, message: ResendFinished) -> None:
