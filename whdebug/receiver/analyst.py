@@ -17,7 +17,6 @@ import multiprocessing
 import signal
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from whdebug.engine import AnalysisOptions
@@ -27,6 +26,7 @@ from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
 from whdebug.receiver.app import CaptureEvent
 from whdebug.receiver.sink import ServeSink
+from whdebug.store.base import StoreLocation
 from whdebug.store.writer import describe_error
 
 STOP_TIMEOUT = 15.0
@@ -41,7 +41,7 @@ def defers(definition: Plan | None, strict: bool) -> bool:
 class Analyst:
     """The parent's handle: `submit` capture events, `close` to print the rest and stop."""
 
-    def __init__(self, store_path: Path, definition: Definition, secrets: Secrets,
+    def __init__(self, store_path: StoreLocation, definition: Definition, secrets: Secrets,
                  options: AnalysisOptions, analysis_now: datetime | None,
                  sink: ServeSink, before_run: int | None = None) -> None:
         """`sink` is pickled to the child process, which reports each capture's line to it;
@@ -94,12 +94,12 @@ def _run(queue: Any, store_path: str, data: dict[str, Any], path: str | None,
          credentials: dict[str, Any], config: dict[str, Any], options: AnalysisOptions,
          analysis_now: datetime | None, sink: ServeSink, before_run: int | None) -> None:
     """The child: seed the history, then analyse each capture it is sent, in order."""
-    from whdebug.store.store import Store
+    from whdebug.store.base import open_store, store_location
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us once it has drained
     session = analyst_session(Definition(data, path), Secrets(credentials, config), options,
                               analysis_now)
-    store = Store.open(store_path, create=False)
+    store = open_store(store_location(store_path), create=False)
     try:
         seed_history(session, store, before_run)
         while True:

@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from whdebug.errors import StoreError
 
@@ -96,14 +95,11 @@ def store_location(text: str | Path | None, env: Mapping[str, str] | None = None
 
 def display_location(location: StoreLocation) -> str:
     """The location for messages and banners: a URL's password is never shown."""
-    if not isinstance(location, str) or not is_store_url(location):
+    if not is_store_url(location):
         return str(location)
-    parts = urlsplit(location)
-    if parts.password is None:
-        return location
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    from whdebug.store.postgres import mask_url
+
+    return mask_url(str(location))
 
 
 def open_store(location: StoreLocation, *, create: bool = True) -> CaptureStore:

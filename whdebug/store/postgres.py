@@ -27,10 +27,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from whdebug.errors import StoreError
 from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source, as_capture
-from whdebug.store.base import display_location
 from whdebug.store.store import CaptureSummary
 
 try:
@@ -92,6 +92,16 @@ _GET = (
 )
 
 
+def mask_url(url: str) -> str:
+    """The URL without its password (for messages, banners and suggested commands)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    credentials, host = parts.netloc.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
 def _bytes(text: str | None) -> bytes | None:
     return None if text is None else text.encode("latin-1")
 
@@ -147,7 +157,7 @@ class PostgresStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = url
-        self._where = display_location(url)
+        self._where = mask_url(url)
         self._connection: Any = None
         self._closed = False
 

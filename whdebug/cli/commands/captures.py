@@ -25,21 +25,26 @@ from whdebug.errors import WhdebugError
 if TYPE_CHECKING:
     from whdebug.model.request import Capture, CapturedRequest
     from whdebug.model.secrecy import SecretSet
-    from whdebug.store.store import CaptureSummary, Store
+    from whdebug.store.base import CaptureStore
+    from whdebug.store.store import CaptureSummary
 
 _LIST_DEFAULT = 100
 """Rows the human `list` shows without --last (--json lists every capture)."""
 _LIST_BATCH = 1000
 
 
-def _store_flag(store: Store) -> str:
+def _store_flag(store: CaptureStore) -> str:
     """` --store PATH` for a suggested command, or '' when PATH is the default."""
     import shlex
 
-    from whdebug.store.store import default_store_path
+    from whdebug.store.base import display_location, store_location
 
-    default = default_store_path().absolute()
-    return "" if store.path.absolute() == default else f" --store {shlex.quote(str(store.path))}"
+    default, path = store_location(None), store.path
+    if isinstance(path, Path) and isinstance(default, Path):
+        same = path.absolute() == default.absolute()
+    else:
+        same = path == default
+    return "" if same else f" --store {shlex.quote(display_location(path))}"
 
 
 def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
@@ -92,13 +97,15 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None,
         return
     from whdebug.cli.output.captures import render_captures, render_no_captures
     from whdebug.cli.output.text import stdout_console
+    from whdebug.store.base import display_location
 
     console = stdout_console()
     total = store.count()
     if not total:
-        render_no_captures(console, store.path)
+        render_no_captures(console, display_location(store.path))
         return
-    render_captures(console, store.page(limit=last or _LIST_DEFAULT), total, store.path,
+    render_captures(console, store.page(limit=last or _LIST_DEFAULT), total,
+                    display_location(store.path),
                     _store_flag(store), masks)
 
 
@@ -116,6 +123,7 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
     nothing is imported. The store is created if it does not exist.
     """
     from whdebug.cli.output.text import format_size, safe
+    from whdebug.store.base import display_location
     from whdebug.wording import plural
 
     captures: list[tuple[str, Capture]] = []
@@ -134,7 +142,7 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
                    f"{format_size(request.size)}{'  truncated' if request.truncated else ''}"
                    f"  from {file}")
     click.echo(f"import: stored {plural(len(new_ids), 'capture', grouped=True)} in "
-               f"{store.path}", err=True)
+               f"{display_location(store.path)}", err=True)
 
 
 def _default_base_url(request: CapturedRequest) -> str:
