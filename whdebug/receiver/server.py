@@ -26,7 +26,13 @@ from whdebug.receiver.app import (
 )
 from whdebug.receiver.relay import ForwardEvent
 from whdebug.receiver.sink import ServeSink
-from whdebug.store.base import CaptureStore, StoreLocation, display_location, open_store
+from whdebug.store.base import (
+    CaptureStore,
+    StoreLocation,
+    display_location,
+    open_store,
+    store_location,
+)
 
 START_TIMEOUT = 10.0
 """Seconds an embedded server may take to start listening."""
@@ -267,7 +273,7 @@ def serve(
 
     The port is bound first so that a port in use leaves no new store file behind.
     """
-    path = store_path
+    path = store_location(store_path)
     sock = bind_socket(server_settings.host, server_settings.port, server_settings.backlog)
     try:
         store = open_store(path)
