@@ -153,3 +153,14 @@ def test_store_location_keeps_urls_and_masks_passwords() -> None:
     assert store_location("x/captures.db") == Path("x/captures.db")
     assert "s3cret" not in display_location(url)
     assert display_location(url) == "postgresql://team:***@db.example:5432/captures"
+
+
+def test_without_a_server_ci_fails_where_a_laptop_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pg_support
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: PostgreSQL tests must not skip"):
+        pg_support._skip(pg_support.SKIP_REASON)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y postgresql"):
+        pg_support._skip(pg_support.SKIP_REASON)
