@@ -186,3 +186,44 @@ def test_serve_with_unreachable_store_is_one_line_and_exit_2(tmp_path: object) -
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("whdebug: cannot reach the PostgreSQL")
 
+
+
+async def test_pg_ctl_restart_under_load_loses_nothing_answered(pg_cluster: Cluster,
+                                                                pg_url: str) -> None:
+    process, port = start_receiver(pg_url)
+    answered: set[str] = set()
+    statuses: Counter[int] = Counter()
+    stop = asyncio.Event()
+
+    async def client(number: int) -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            sequence = 0
+            while not stop.is_set():
+                marker = f"r-{number}-{sequence}"
+                sequence += 1
+                response = await http.post("/hooks", content=b'{"m": "%s"}' % marker.encode())
+                statuses[response.status_code] += 1
+                if 200 <= response.status_code < 300:
+                    answered.add(marker)
+                else:
+                    await asyncio.sleep(0.01)
+
+    try:
+        clients = asyncio.gather(*(client(number) for number in range(4)))
+        await enough_load(answered)
+        before = len(answered)
+        await asyncio.to_thread(pg_cluster.restart)
+        deadline = time.monotonic() + 10
+        while len(answered) < before + 50 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(clients, 15)
+        assert process.poll() is None
+    finally:
+        stop.set()
+        stop_receiver(process)
+    assert set(statuses) <= {200, 503}
+    assert len(answered) >= before + 50, "the receiver did not recover after the restart"
+    _, markers = stored_markers(pg_url)
+    assert answered <= set(markers), f"lost {len(answered - set(markers))} answered requests"
+    assert max(markers.values()) == 1
