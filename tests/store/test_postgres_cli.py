@@ -75,3 +75,47 @@ def test_prune_refuses_a_bad_age_and_a_missing_store(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert error_line(missing).startswith("whdebug: capture store not found")
     assert not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_list_follow_prints_captures_another_process_commits(
+        kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    location = request.getfixturevalue("pg_url") if kind == "postgresql" else str(
+        tmp_path / "c.db")
+    where = Path(location) if kind == "sqlite" else location
+    with open_store(where) as store:
+        store.insert(CapturedRequest("POST", "/old", body=b"old"))
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "whdebug", "list", "--json", "--follow", "--store", location],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert follower.stdout is not None and follower.stderr is not None
+    try:
+        first = json.loads(follower.stdout.readline())
+        assert (first["id"], first["path"]) == (1, "/old")
+        time.sleep(1.0)  # the listener is connected (or the poll loop running)
+        with open_store(where) as other:
+            started = time.monotonic()
+            new_id = other.insert(CapturedRequest("POST", "/new", "token=abc", body=b"new"))
+        ready, _, _ = select.select([follower.stdout], [], [], 5)
+        assert ready, "list --follow printed nothing"
+        line = json.loads(follower.stdout.readline())
+        elapsed = time.monotonic() - started
+        assert (line["id"], line["path"]) == (new_id, "/new")
+        assert "abc" not in line["query"]
+        assert elapsed < 1.0, f"{elapsed:.3f}s to show a new capture"
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=10) == 0
+        assert follower.stderr.read() == b""
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+        follower.stdout.close()
+        follower.stderr.close()

@@ -70,10 +70,13 @@ def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
 @click.option("--last", type=click.IntRange(min=1), metavar="N",
               help=f"Only the newest N captures (default: {_LIST_DEFAULT} in the table, all "
                    "with --json).")
+@click.option("--follow", "-f", is_flag=True,
+              help="Then keep printing new captures (one line each, oldest first) until "
+                   "Ctrl-C; a postgresql:// store reports them as any receiver commits them.")
 @store_option()
 @show_secrets_option
 @click.pass_context
-def list_captures(ctx: click.Context, as_json: bool, last: int | None,
+def list_captures(ctx: click.Context, as_json: bool, last: int | None, follow: bool,
                   store_path: str | None, show_secrets: bool) -> None:
     """List captures, newest first: id, time (local), method, target, size, the answer
     sent, content type and sender (user agent). Credential-looking query parameters
@@ -81,9 +84,43 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None,
     masks = name_masks(show_secrets)
     store = open_store(store_path)
     ctx.call_on_close(store.close)
+    newest = store.latest_id() if follow else None
+    _list(store, as_json, last, masks, None if newest is None else newest + 1)
+    if follow:
+        _follow(store, as_json, newest, masks)
+
+
+def _follow(store: CaptureStore, as_json: bool, after: int | None, masks: SecretSet) -> None:
+    """New captures as they are committed: woken by the store's NOTIFY when it has one,
+    else (SQLite) by polling every 0.2 s."""
+    import threading
+
+    from whdebug.cli.output.captures import capture_line
+
+    arrived = threading.Event()
+    watch = getattr(store, "watch", None)
+    stop_watching = watch(arrived.set) if watch is not None else None
+    interval = 5.0 if stop_watching is not None else 0.2  # NOTIFY, or a poll
+    try:
+        while True:
+            arrived.wait(interval)
+            arrived.clear()
+            for row in store.since(after):
+                click.echo(json.dumps(_summary_json(row, masks), separators=(",", ":"))
+                           if as_json else capture_line(row, masks))
+                after = row.id
+    except KeyboardInterrupt:  # Ctrl-C is how --follow ends
+        return
+    finally:
+        if stop_watching is not None:
+            stop_watching()
+
+
+def _list(store: CaptureStore, as_json: bool, last: int | None, masks: SecretSet,
+          below: int | None) -> None:
     if as_json:
         remaining = last
-        before: int | None = None
+        before: int | None = below
         while remaining is None or remaining > 0:
             batch = _LIST_BATCH if remaining is None else min(remaining, _LIST_BATCH)
             page = store.page(before_id=before, limit=batch)
@@ -104,7 +141,7 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None,
     if not total:
         render_no_captures(console, display_location(store.path))
         return
-    render_captures(console, store.page(limit=last or _LIST_DEFAULT), total,
+    render_captures(console, store.page(before_id=below, limit=last or _LIST_DEFAULT), total,
                     display_location(store.path),
                     _store_flag(store), masks)
 
