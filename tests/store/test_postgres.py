@@ -164,3 +164,15 @@ def test_without_a_server_ci_fails_where_a_laptop_skips(monkeypatch: pytest.Monk
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="apt-get install -y postgresql"):
         pg_support._skip(pg_support.SKIP_REASON)
+
+
+def test_a_newer_schema_is_refused_with_one_line(pg_url: str) -> None:
+    import psycopg
+
+    PostgresStore.open(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute("INSERT INTO whdebug_migrations (version) VALUES (%s)",
+                           (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match="newer than this whdebug understands") as caught:
+        PostgresStore.open(pg_url)
+    assert "\n" not in str(caught.value)
