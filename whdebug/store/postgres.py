@@ -31,7 +31,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from whdebug.errors import StoreError
 from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source, as_capture
+from whdebug.store.pg_schema import SCHEMA_VERSION, migrate
 from whdebug.store.store import CaptureSummary
+
+__all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore", "mask_url"]
 
 try:
     import psycopg
@@ -39,42 +42,9 @@ except ImportError:  # pragma: no cover - depends on the installation
     psycopg = None  # type: ignore[assignment]
 
 CHANNEL = "whdebug_captures"
-_MIGRATION_LOCK = 0x7768_6462_0001
 _COMMIT_LOCK = 0x7768_6462_0002
 _NEWEST = 2**63 - 1
 _CONNECT_TIMEOUT = 3
-
-_V1 = (
-    "CREATE SEQUENCE whdebug_capture_ids",
-    """CREATE TABLE whdebug_captures (
-        id bigint PRIMARY KEY,
-        received_at timestamptz NOT NULL,
-        client text,
-        method text NOT NULL,
-        path bytea NOT NULL,
-        query bytea NOT NULL,
-        http_version text NOT NULL,
-        body_size bigint NOT NULL,
-        truncated boolean NOT NULL,
-        response_status integer,
-        content_type bytea,
-        user_agent bytea,
-        forward_status integer,
-        forward_error text,
-        header_names bytea[] NOT NULL,
-        header_values bytea[] NOT NULL,
-        response_body bytea,
-        forward_body bytea
-    )""",
-    "CREATE INDEX whdebug_captures_received_at ON whdebug_captures (received_at)",
-    """CREATE TABLE whdebug_bodies (
-        capture_id bigint PRIMARY KEY REFERENCES whdebug_captures (id) ON DELETE CASCADE,
-        body bytea NOT NULL
-    )""",
-)
-MIGRATIONS: list[tuple[str, ...]] = [_V1]
-"""MIGRATIONS[n] upgrades schema version n to n + 1 (recorded in whdebug_migrations)."""
-SCHEMA_VERSION = len(MIGRATIONS)
 
 _SUMMARY = ("id, received_at, client, method, path, query, body_size, truncated, "
             "response_status, content_type, user_agent")
@@ -199,7 +169,7 @@ class PostgresStore:
             raise StoreError(f"cannot reach the PostgreSQL capture store: {_reason(error)}",
                              self._where) from None
         try:
-            _migrate(connection, self._where)
+            migrate(connection, self._where)
         except driver.Error as error:
             connection.close()
             raise StoreError(f"capture store error: {_reason(error)}", self._where) from None
@@ -390,23 +360,3 @@ def _listen(url: str, callback: Callable[[], None], stop: threading.Event) -> No
                         callback()
         except driver.Error:
             stop.wait(1.0)
-
-
-def _migrate(connection: Any, where: str) -> None:
-    """Apply missing migrations in one transaction under an advisory lock, so receivers
-    starting together migrate once and never see a half-made schema."""
-    with connection.transaction():
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        connection.execute("CREATE TABLE IF NOT EXISTS whdebug_migrations ("
-                           "version integer PRIMARY KEY, applied_at timestamptz NOT NULL "
-                           "DEFAULT now())")
-        row = connection.execute("SELECT max(version) FROM whdebug_migrations").fetchone()
-        version = int(row[0]) if row is not None and row[0] is not None else 0
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"capture store has schema version {version}, newer than this whdebug "
-                f"understands ({SCHEMA_VERSION}); upgrade whdebug", where)
-        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in statements:
-                connection.execute(statement)
-            connection.execute("INSERT INTO whdebug_migrations (version) VALUES (%s)", (number,))
