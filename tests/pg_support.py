@@ -21,16 +21,18 @@ import pytest
 SKIP_REASON = ("no PostgreSQL server binaries (initdb, pg_ctl): install them with "
                "`apt-get install -y postgresql` (Debian/Ubuntu) or `brew install postgresql`, "
                "or put their directory on PATH, and `pip install 'whdebug[postgres]'`")
-_SEARCH = ["/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin",
-           "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/14/bin"]
+_DEBIAN = Path("/usr/lib/postgresql")
+"""Debian's `postgresql` package puts initdb and pg_ctl in /usr/lib/postgresql/NN/bin."""
 
 
 def find_bin(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    for directory in _SEARCH:
-        candidate = Path(directory) / name
+    versions = sorted(_DEBIAN.glob("*/bin"), key=lambda path: (len(path.parent.name),
+                                                               path.parent.name), reverse=True)
+    for directory in versions:
+        candidate = directory / name
         if candidate.exists():
             return str(candidate)
     return None
