@@ -39,11 +39,15 @@ async def enough_load(answered: set[str]) -> None:
         await asyncio.sleep(0.05)
 
 
-def start_receiver(url: str) -> tuple[subprocess.Popen[bytes], int]:
-    """`whdebug serve`'s entry point in a child process; its port, read from the banner."""
-    process = subprocess.Popen([sys.executable, "-c", SERVE, url], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+def spawn_receiver(url: str) -> subprocess.Popen[bytes]:
+    """`whdebug serve`'s entry point in a child process (see wait_for_port)."""
+    return subprocess.Popen([sys.executable, "-c", SERVE, url], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def wait_for_port(process: subprocess.Popen[bytes]) -> int:
+    """The receiver's port, read from its banner (then its output is drained)."""
     assert process.stdout is not None
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -51,11 +55,16 @@ def start_receiver(url: str) -> tuple[subprocess.Popen[bytes], int]:
         match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
         if match:
             threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, int(match.group(1))
+            return int(match.group(1))
         if not line and process.poll() is not None:
             break
     process.kill()
     raise AssertionError("receiver did not start")
+
+
+def start_receiver(url: str) -> tuple[subprocess.Popen[bytes], int]:
+    process = spawn_receiver(url)
+    return process, wait_for_port(process)
 
 
 def stop_receiver(process: subprocess.Popen[bytes]) -> None:
@@ -98,7 +107,9 @@ def stored_markers(url: str) -> tuple[list[int], Counter[str]]:
 
 
 async def test_two_receivers_write_concurrently_without_loss_or_duplicates(pg_url: str) -> None:
-    (first, port_a), (second, port_b) = start_receiver(pg_url), start_receiver(pg_url)
+    # Both start at once on an empty database: they race to migrate it (advisory lock).
+    first, second = spawn_receiver(pg_url), spawn_receiver(pg_url)
+    port_a, port_b = wait_for_port(first), wait_for_port(second)
     answered: set[str] = set()
     stop = asyncio.Event()
     try:
@@ -117,6 +128,10 @@ async def test_two_receivers_write_concurrently_without_loss_or_duplicates(pg_ur
     assert set(markers) == answered
     assert max(markers.values()) == 1, "a capture was stored twice"
     assert ids == sorted(set(ids)) and len(ids) == len(answered)
+    import psycopg
+
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute("SELECT count(*) FROM whdebug_migrations").fetchone() == (1,)
 
 
 async def test_sigkill_of_one_receiver_loses_nothing_answered(pg_url: str) -> None:
