@@ -43,6 +43,7 @@ COMMANDS = {
     "export": "captures:export",
     "import": "captures:import_files",
     "list": "captures:list_captures",
+    "prune": "prune:prune",
     "redact": "redact:redact",
     "replay": "replay:replay",
     "samples": "samples:samples",

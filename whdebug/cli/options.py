@@ -21,11 +21,12 @@ from whdebug.errors import WhdebugError, decode_text, read_input
 if TYPE_CHECKING:
     from whdebug.model.request import Capture, Secrets
     from whdebug.model.secrecy import SecretSet
-    from whdebug.store.store import Store
+    from whdebug.store.base import CaptureStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STORE_HELP = "Capture store (default: $WHDEBUG_STORE or .whdebug/captures.db)."
+STORE_HELP = ("Capture store: an SQLite file, or a postgresql:// URL for a shared store "
+              "(default: $WHDEBUG_STORE or .whdebug/captures.db).")
 _MIN_SECRET_LENGTH = 4
 
 
@@ -89,7 +90,7 @@ def profile_option(func: F) -> F:
 
 def store_option(help_text: str | None = STORE_HELP) -> Callable[[F], F]:
     """--store PATH: the capture store."""
-    return click.option("--store", "store_path", metavar="PATH", help=help_text)
+    return click.option("--store", "store_path", metavar="PATH|URL", help=help_text)
 
 
 def json_option(help_text: str) -> Callable[[F], F]:
@@ -270,13 +271,14 @@ def read_files(files: Sequence[str]) -> list[Capture]:
     return read_requests(files)
 
 
-def open_store(store_path: str | None, *, create: bool = False) -> Store:
-    """The store to read (never created unless `create`: a typo must not look empty)."""
+def open_store(store_path: str | None, *, create: bool = False) -> CaptureStore:
+    """The store to read (an SQLite file is never created unless `create`: a typo must not
+    look empty); `--store postgresql://...` (or WHDEBUG_STORE) opens a shared database."""
     from whdebug.errors import StoreError
-    from whdebug.store.store import Store, default_store_path
+    from whdebug.store import base
 
-    path = Path(store_path) if store_path else default_store_path()
-    if not create and not path.exists():
+    location = base.store_location(store_path)
+    if not create and not base.store_exists(location):
         raise StoreError("capture store not found; capture with `whdebug serve` or "
-                         "`whdebug import FILE` first, or give --store PATH", str(path))
-    return Store.open(path, create=create)
+                         "`whdebug import FILE` first, or give --store PATH", str(location))
+    return base.open_store(location, create=create)

@@ -26,7 +26,6 @@ import sys
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from whdebug.engine import AnalysisOptions
@@ -36,6 +35,7 @@ from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
 from whdebug.receiver.app import CaptureEvent
 from whdebug.receiver.sink import ServeSink
+from whdebug.store.base import StoreLocation
 from whdebug.store.writer import describe_error
 
 STOP_TIMEOUT = 15.0
@@ -58,7 +58,7 @@ class Analyst:
     stops it once it has printed the lines of the captures already received.
     """
 
-    def __init__(self, store_path: Path, definition: Definition, secrets: Secrets,
+    def __init__(self, store_path: StoreLocation, definition: Definition, secrets: Secrets,
                  options: AnalysisOptions, analysis_now: datetime | None,
                  sink: ServeSink, before_run: int | None = None) -> None:
         """`sink` is pickled to the child process, which reports each capture's line to it;
@@ -190,11 +190,11 @@ def _run(stream: BinaryIO, store_path: str, data: dict[str, Any], path: str | No
          credentials: dict[str, Any], config: dict[str, Any], options: AnalysisOptions,
          analysis_now: datetime | None, sink: ServeSink, before_run: int | None) -> None:
     """The child: seed the history, then analyse each capture it is sent, in order."""
-    from whdebug.store.store import Store
+    from whdebug.store.base import open_store, store_location
 
     session = analyst_session(Definition(data, path), Secrets(credentials, config), options,
                               analysis_now)
-    store = Store.open(store_path, create=False)
+    store = open_store(store_location(store_path), create=False)
     try:
         seed_history(session, store, before_run)
         while True:

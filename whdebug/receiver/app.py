@@ -40,7 +40,7 @@ from whdebug.receiver.intake import (
     receive_request,
 )
 from whdebug.receiver.relay import ForwardEvent, Relay
-from whdebug.store.store import Store
+from whdebug.store.base import CaptureStore, open_store
 from whdebug.store.writer import CaptureWriter, describe_error
 
 DEFAULT_MAX_BODY = 26_214_400
@@ -468,12 +468,12 @@ class ReceiverApp(Starlette):
             await super().__call__(scope, receive, send)
 
 
-def create_app(store: Store | str | Path, settings: ReceiverSettings) -> ReceiverApp:
+def create_app(store: CaptureStore | str | Path, settings: ReceiverSettings) -> ReceiverApp:
     """The receiver app; a path opens (and at shutdown closes) its own Store, now.
 
     `app.receiver` is the Receiver (swap `.settings` to reconfigure). Its writer thread
     starts with the first request and stops at lifespan shutdown.
     """
-    owned = not isinstance(store, Store)
-    opened = Store.open(store) if not isinstance(store, Store) else store
+    owned = isinstance(store, str | Path)
+    opened = open_store(store) if isinstance(store, str | Path) else store
     return ReceiverApp(Receiver(CaptureWriter(opened, close_store=owned), settings))

@@ -26,12 +26,11 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import anyio.to_thread
 
 from whdebug.engine.session import ReplaySession
-from whdebug.store.store import Store
+from whdebug.store.base import StoreLocation, open_store
 from whdebug.store.writer import describe_error
 
 _log = logging.getLogger("whdebug.receiver.app")
@@ -53,7 +52,7 @@ class Place:
 class LiveHistory:
     """The session's history for one receiver run: seeded in a thread, settled on the loop."""
 
-    def __init__(self, session: ReplaySession, store_path: Path, before: int | None,
+    def __init__(self, session: ReplaySession, store_path: StoreLocation, before: int | None,
                  *, seed_first: bool = True) -> None:
         """Seed with the captures up to id `before` (None: the store held none), or, without
         `seed_first`, with every capture older than the first one reserved."""
@@ -110,7 +109,7 @@ class LiveHistory:
         """The thread: seed the session with every capture up to `before`, oldest first."""
         problem = None
         try:
-            with Store.open(self._store_path, create=False) as store:
+            with open_store(self._store_path, create=False) as store:
                 for capture_id in store.ids():
                     if self._stop.is_set() or capture_id > (self._before or 0):
                         break

@@ -36,7 +36,13 @@ from whdebug.receiver.protocol import (
 )
 from whdebug.receiver.relay import ForwardEvent
 from whdebug.receiver.sink import ServeSink
-from whdebug.store.store import Store
+from whdebug.store.base import (
+    CaptureStore,
+    StoreLocation,
+    display_location,
+    open_store,
+    store_location,
+)
 
 START_TIMEOUT = 10.0
 """Seconds an embedded server may take to start listening."""
@@ -231,7 +237,7 @@ async def _start(app: ASGIApp, settings: ServerSettings, sock: socket.socket) ->
 
 
 async def start_in_loop(
-    store: Store | str | Path, receiver_settings: ReceiverSettings,
+    store: CaptureStore | str | Path, receiver_settings: ReceiverSettings,
     server_settings: ServerSettings,
 ) -> RunningServer:
     """Start the receiver inside the running loop (the TUI embeds it); stop() when done."""
@@ -246,7 +252,7 @@ async def start_in_loop(
 
 @contextlib.asynccontextmanager
 async def running_receiver(
-    store: Store | str | Path, receiver_settings: ReceiverSettings,
+    store: CaptureStore | str | Path, receiver_settings: ReceiverSettings,
     server_settings: ServerSettings,
 ) -> AsyncIterator[RunningServer]:
     """start_in_loop, always stopped on exit."""
@@ -299,7 +305,7 @@ def reporting(settings: ReceiverSettings, sink: ServeSink) -> ReceiverSettings:
 
 
 def serve(
-    store_path: str | Path,
+    store_path: StoreLocation,
     receiver_settings: ReceiverSettings,
     server_settings: ServerSettings,
     sink: ServeSink,
@@ -309,11 +315,11 @@ def serve(
 
     The port is bound first so that a port in use leaves no new store file behind.
     """
-    path = Path(store_path)
+    path = store_location(store_path)
     raise_fd_limit()
     sock = bind_socket(server_settings.host, server_settings.port, server_settings.backlog)
     try:
-        store = Store.open(path)
+        store = open_store(path)
     except BaseException:
         sock.close()
         raise
@@ -331,7 +337,8 @@ def serve(
         settings = replace(settings, defer_analysis=analyst.submit)
     app = create_app(store, settings)
     url = _url(server_settings.host, int(sock.getsockname()[1]))
-    sink.listening(url, path.absolute(), receiver_settings)
+    shown = path.absolute() if isinstance(path, Path) else display_location(path)
+    sink.listening(url, shown, receiver_settings)
     server = _ServeServer(uvicorn_config(app, server_settings, embedded=False))
 
     async def run() -> None:
@@ -349,7 +356,7 @@ def serve(
         store.close()
 
 
-def _start_analyst(store_path: Path, settings: ReceiverSettings, sink: ServeSink,
+def _start_analyst(store_path: StoreLocation, settings: ReceiverSettings, sink: ServeSink,
                    before_run: int | None) -> Analyst | None:
     """A second process for the console lines' analysis, when the answers do not need it
     and the sink can report from another process."""

@@ -20,7 +20,7 @@ class ServeSink(Protocol):
     def exposed(self, host: str) -> None:
         """Listening on `host`, which is not loopback (called before the banner)."""
 
-    def listening(self, url: str, store_path: Path, settings: ReceiverSettings) -> None:
+    def listening(self, url: str, store_path: Path | str, settings: ReceiverSettings) -> None:
         """The receiver is bound to `url` and stores into `store_path`."""
 
     def lines(self, events: Sequence[CaptureEvent | ForwardEvent]) -> None:

@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -440,6 +440,19 @@ class Store:
             connection.execute("DELETE FROM bodies WHERE capture_id = ?", (capture_id,))
             if connection.execute("DELETE FROM captures WHERE id = ?", (capture_id,)).rowcount == 0:
                 raise StoreError(f"no capture #{capture_id}", str(self.path))
+
+    def prune(self, older_than: timedelta, *, keep_last: int = 0) -> int:
+        """Delete captures received more than `older_than` ago, except the newest
+        `keep_last`; how many were deleted (one transaction)."""
+        cutoff = _format_timestamp(datetime.now(UTC) - older_than)
+        keep = "SELECT id FROM captures ORDER BY id DESC LIMIT ?"
+        with self._writing() as connection:
+            connection.execute(
+                f"DELETE FROM bodies WHERE capture_id IN (SELECT id FROM captures "
+                f"WHERE received_at < ? AND id NOT IN ({keep}))", (cutoff, max(keep_last, 0)))
+            return int(connection.execute(
+                f"DELETE FROM captures WHERE received_at < ? AND id NOT IN ({keep})",
+                (cutoff, max(keep_last, 0))).rowcount)
 
 
 def _pragma(connection: sqlite3.Connection, name: str) -> Any:

@@ -14,7 +14,8 @@ import anyio.to_thread
 
 from whdebug.errors import StoreError
 from whdebug.model.request import Capture
-from whdebug.store.store import Store
+from whdebug.store.base import CaptureStore as Store
+from whdebug.store.base import display_location
 
 T = TypeVar("T")
 _log = logging.getLogger("whdebug.receiver.app")
@@ -67,7 +68,7 @@ class CaptureWriter:
         future: asyncio.Future[Any] = loop.create_future()
         with self._lock:
             if self._closed:
-                raise StoreError("capture store is closed", str(self.store.path))
+                raise StoreError("capture store is closed", display_location(self.store.path))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="whdebug-capture-writer", daemon=True
@@ -97,7 +98,8 @@ class CaptureWriter:
             _log.error("capture writer stopped: %s", describe_error(error))
             with self._lock:
                 self._closed = True
-            failure = StoreError(f"capture writer stopped: {error}", str(self.store.path))
+            failure = StoreError(f"capture writer stopped: {error}",
+                                 display_location(self.store.path))
             stranded: list[tuple[_Job, Any, BaseException | None]] = []
             while not self._jobs.empty():
                 job = self._jobs.get_nowait()

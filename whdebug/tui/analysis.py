@@ -23,7 +23,8 @@ from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets
 from whdebug.model.secrecy import SecretSet
-from whdebug.store.store import CaptureSummary, Store
+from whdebug.store.base import CaptureStore
+from whdebug.store.store import CaptureSummary
 from whdebug.tools.profiles import analyze_profile
 from whdebug.tui.history import DedupeHistory
 from whdebug.tui.workspace import Resolved, Workspace
@@ -80,7 +81,7 @@ class Analysis:
 class SharedStore:
     """A Store connection shared by worker threads, one call at a time."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: CaptureStore) -> None:
         self.store = store
         self.lock = threading.Lock()
 

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import events, on
 from textual.app import App
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker
 
 from whdebug.engine import AnalysisOptions
 from whdebug.errors import StoreError, WhdebugError
-from whdebug.store.store import Store, default_store_path
+from whdebug.store.base import CaptureStore, StoreLocation, open_store, store_location
 from whdebug.tui.analysis import Analysis, Analyzer, SharedStore
 from whdebug.tui.commands import WhdebugCommands
 from whdebug.tui.messages import (
@@ -50,6 +52,10 @@ STARTUP_QUIET = 1.0
 """Seconds it holds off at start: the first paint and the first analyses go first."""
 
 
+class StoreNotified(Message):
+    """A shared store's listener heard that some receiver committed captures."""
+
+
 class WhdebugApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "whdebug"
@@ -60,7 +66,7 @@ class WhdebugApp(App[int]):
         options: TuiOptions | None = None,
         *,
         workspace: Workspace | None = None,
-        store_path: Path | None = None,
+        store_path: StoreLocation | None = None,
         watch: bool = True,
         poll_interval: float = 1.0,
         sweep_limit: int = SWEEP_LIMIT,
@@ -69,13 +75,14 @@ class WhdebugApp(App[int]):
         super().__init__()
         self.options = options or TuiOptions()
         self.title = self.options.title
-        self.store_path = store_path or self.options.store_path or default_store_path()
+        self.store_path = store_location(store_path or self.options.store_path)
         self.workspace = workspace or build_workspace(self.options)
         self.watch_files = watch
         self.poll_interval = poll_interval
         self.sweep_limit = sweep_limit
         self.startup_notice = notice
-        self.store: Store | None = None
+        self.store: CaptureStore | None = None
+        self._stop_watching: Callable[[], None] | None = None
         self.store_error: str | None = None
         self.analyzer: Analyzer | None = None
         self._open_store()
@@ -94,8 +101,8 @@ class WhdebugApp(App[int]):
 
     def _open_store(self) -> None:
         try:
-            self.store = Store.open(self.store_path)
-            self.analyzer = Analyzer(SharedStore(Store.open(self.store_path)), self.workspace,
+            self.store = open_store(self.store_path)
+            self.analyzer = Analyzer(SharedStore(open_store(self.store_path)), self.workspace,
                                      show_secrets=self.options.show_secrets)
         except StoreError as error:
             if self.store is not None:
@@ -123,6 +130,9 @@ class WhdebugApp(App[int]):
             self.watcher.watch(self.workspace.watched_paths())
         if self.store is not None:
             self.set_interval(self.poll_interval, self._poll_store, name="poll-store")
+            watch = getattr(self.store, "watch", None)
+            if watch is not None:  # a shared store says when any receiver added captures
+                self._stop_watching = watch(self._store_notified)
             if self.options.listen:
                 self._configure_receiver()
                 self.receiver.start(self.store_path, self.options.host, self.options.port)
@@ -131,6 +141,8 @@ class WhdebugApp(App[int]):
 
     async def on_unmount(self) -> None:
         self.live = False
+        if self._stop_watching is not None:
+            self._stop_watching()
         self.watcher.stop()
         await self.receiver.stop()
         if self.analyzer is not None:
@@ -170,6 +182,14 @@ class WhdebugApp(App[int]):
         return self.main.header_bar
 
     # -- arrivals --------------------------------------------------------------------------
+
+    def _store_notified(self) -> None:
+        """From the store's listener thread: another receiver committed captures."""
+        self.post_message(StoreNotified())  # thread-safe; read on the app's thread
+
+    @on(StoreNotified)
+    def _store_changed(self, message: StoreNotified) -> None:
+        self._poll_store()
 
     def _poll_store(self) -> None:
         if self.store is None or not self.live:

@@ -8,13 +8,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from whdebug.store.base import StoreLocation
+
 DEFAULT_PORT = 8787
 DEFAULT_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True, slots=True)
 class TuiOptions:
-    store_path: Path | None = None
+    store_path: StoreLocation | None = None
     """None means `default_store_path()` (WHDEBUG_STORE or .whdebug/captures.db)."""
     definition_path: Path | None = None
     """None: look for exactly one MiniApp definition in the current directory."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from whdebug.engine import AnalysisOptions
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
+from whdebug.store.base import StoreLocation
 from whdebug.tui.messages import ReceiverChanged
 
 if TYPE_CHECKING:
@@ -53,11 +53,11 @@ class EmbeddedReceiver:
     def base_url(self) -> str:
         return self.running.url if self.running is not None else _url(self.host, self.port)
 
-    def start(self, store_path: Path, host: str, port: int) -> None:
+    def start(self, store_path: StoreLocation, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.app.run_worker(self._start(store_path), group="receiver", exit_on_error=False)
 
-    async def _start(self, store_path: Path) -> None:
+    async def _start(self, store_path: StoreLocation) -> None:
         from whdebug.receiver.app import ReceiverSettings
         from whdebug.receiver.server import ServerSettings, start_in_loop
 

@@ -11,14 +11,15 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 from whdebug.errors import WhdebugError
-from whdebug.store.store import CaptureSummary, Store
+from whdebug.store.base import CaptureStore
+from whdebug.store.store import CaptureSummary
 
 PAGE_SIZE = 100
 _MAX_CACHED = 20_000
 
 
 class CaptureRows:
-    def __init__(self, store: Store | None, *, page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, store: CaptureStore | None, *, page_size: int = PAGE_SIZE) -> None:
         self.store = store
         self.page_size = page_size
         self._ids: list[int] = []

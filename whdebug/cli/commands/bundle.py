@@ -20,7 +20,7 @@ from whdebug.errors import WhdebugError
 
 if TYPE_CHECKING:
     from whdebug.model.request import Capture
-    from whdebug.store.store import Store
+    from whdebug.store.base import CaptureStore
 
 
 def _bundle_requests(ctx: click.Context, inputs: Sequence[str],
@@ -28,14 +28,14 @@ def _bundle_requests(ctx: click.Context, inputs: Sequence[str],
     """Capture ids (read from the store) and request files, in the order given."""
     from whdebug.formats.read import read_request_file
 
-    store: Store | None = None
+    store: CaptureStore | None = None
     requests: list[Capture] = []
     for item in inputs:
         if item.isdigit() and not Path(item).exists():
             if store is None:
-                from whdebug.store.store import Store, default_store_path
+                from whdebug.store.base import open_store, store_location
 
-                store = Store.open(store_path or default_store_path(), create=False)
+                store = open_store(store_location(store_path), create=False)
                 ctx.call_on_close(store.close)
             requests.append(store.get(int(item)))
         else:

@@ -25,21 +25,26 @@ from whdebug.errors import WhdebugError
 if TYPE_CHECKING:
     from whdebug.model.request import Capture, CapturedRequest
     from whdebug.model.secrecy import SecretSet
-    from whdebug.store.store import CaptureSummary, Store
+    from whdebug.store.base import CaptureStore
+    from whdebug.store.store import CaptureSummary
 
 _LIST_DEFAULT = 100
 """Rows the human `list` shows without --last (--json lists every capture)."""
 _LIST_BATCH = 1000
 
 
-def _store_flag(store: Store) -> str:
+def _store_flag(store: CaptureStore) -> str:
     """` --store PATH` for a suggested command, or '' when PATH is the default."""
     import shlex
 
-    from whdebug.store.store import default_store_path
+    from whdebug.store.base import display_location, store_location
 
-    default = default_store_path().absolute()
-    return "" if store.path.absolute() == default else f" --store {shlex.quote(str(store.path))}"
+    default, path = store_location(None), store.path
+    if isinstance(path, Path) and isinstance(default, Path):
+        same = path.absolute() == default.absolute()
+    else:
+        same = path == default
+    return "" if same else f" --store {shlex.quote(display_location(path))}"
 
 
 def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
@@ -71,11 +76,14 @@ def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
                    "what changed, whether the provider retries).")
 @click.option("--definition", "definition_path", metavar="FILE",
               help="--by delivery: group unknown senders by this definition's transaction id.")
+@click.option("--follow", "-f", is_flag=True,
+              help="Then keep printing new captures (one line each, oldest first) until "
+                   "Ctrl-C; a postgresql:// store reports them as any receiver commits them.")
 @store_option()
 @show_secrets_option
 @click.pass_context
 def list_captures(ctx: click.Context, as_json: bool, last: int | None, group_by: str,
-                  definition_path: str | None, store_path: str | None,
+                  definition_path: str | None, follow: bool, store_path: str | None,
                   show_secrets: bool) -> None:
     """List captures, newest first: id, time (local), method, target, size, the answer
     sent, content type and sender (user agent). Credential-looking query parameters
@@ -89,13 +97,50 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None, group_by:
     masks = name_masks(show_secrets)
     store = open_store(store_path)
     ctx.call_on_close(store.close)
+    if follow and group_by == "delivery":
+        raise click.UsageError("--follow lists captures; it does not go with --by delivery", ctx)
     if group_by == "delivery":
         from whdebug.cli.commands.deliveries import list_deliveries
 
         ctx.exit(list_deliveries(store, last, definition_path, as_json))
+        return
+    newest = store.latest_id() if follow else None
+    _list(store, as_json, last, masks, None if newest is None else newest + 1)
+    if follow:
+        _follow(store, as_json, newest, masks)
+
+
+def _follow(store: CaptureStore, as_json: bool, after: int | None, masks: SecretSet) -> None:
+    """New captures as they are committed: woken by the store's NOTIFY when it has one,
+    else (SQLite) by polling every 0.2 s."""
+    import threading
+
+    from whdebug.cli.output.captures import capture_line
+
+    arrived = threading.Event()
+    watch = getattr(store, "watch", None)
+    stop_watching = watch(arrived.set) if watch is not None else None
+    interval = 5.0 if stop_watching is not None else 0.2  # NOTIFY, or a poll
+    try:
+        while True:
+            arrived.wait(interval)
+            arrived.clear()
+            for row in store.since(after):
+                click.echo(json.dumps(_summary_json(row, masks), separators=(",", ":"))
+                           if as_json else capture_line(row, masks))
+                after = row.id
+    except KeyboardInterrupt:  # Ctrl-C is how --follow ends
+        return
+    finally:
+        if stop_watching is not None:
+            stop_watching()
+
+
+def _list(store: CaptureStore, as_json: bool, last: int | None, masks: SecretSet,
+          below: int | None) -> None:
     if as_json:
         remaining = last
-        before: int | None = None
+        before: int | None = below
         while remaining is None or remaining > 0:
             batch = _LIST_BATCH if remaining is None else min(remaining, _LIST_BATCH)
             page = store.page(before_id=before, limit=batch)
@@ -109,13 +154,15 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None, group_by:
         return
     from whdebug.cli.output.captures import render_captures, render_no_captures
     from whdebug.cli.output.text import stdout_console
+    from whdebug.store.base import display_location
 
     console = stdout_console()
     total = store.count()
     if not total:
-        render_no_captures(console, store.path)
+        render_no_captures(console, display_location(store.path))
         return
-    render_captures(console, store.page(limit=last or _LIST_DEFAULT), total, store.path,
+    render_captures(console, store.page(before_id=below, limit=last or _LIST_DEFAULT), total,
+                    display_location(store.path),
                     _store_flag(store), masks)
 
 
@@ -133,6 +180,7 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
     nothing is imported. The store is created if it does not exist.
     """
     from whdebug.cli.output.text import format_size, safe
+    from whdebug.store.base import display_location
     from whdebug.wording import plural
 
     captures: list[tuple[str, Capture]] = []
@@ -151,7 +199,7 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
                    f"{format_size(request.size)}{'  truncated' if request.truncated else ''}"
                    f"  from {file}")
     click.echo(f"import: stored {plural(len(new_ids), 'capture', grouped=True)} in "
-               f"{store.path}", err=True)
+               f"{display_location(store.path)}", err=True)
 
 
 def _default_base_url(request: CapturedRequest) -> str:

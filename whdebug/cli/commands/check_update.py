@@ -33,7 +33,7 @@ def _deliveries(ctx: click.Context, definition: Definition, samples_dir: str | N
     """The deliveries to replay under both definitions, where they came from, and the secrets
     to replay them with (bare sample payloads are signed as for the previous definition)."""
     from whdebug.cli.options import open_store
-    from whdebug.store.store import default_store_path
+    from whdebug.store.base import display_location, store_exists, store_location
     from whdebug.tools.readiness import load_samples, signing_secrets
 
     if samples_dir is not None:
@@ -41,13 +41,13 @@ def _deliveries(ctx: click.Context, definition: Definition, samples_dir: str | N
         found = [(sample.name, sample.capture) for sample in samples
                  if sample.capture is not None]
         return found, f"the samples in {samples_dir}", signing_secrets(definition, secrets)[0]
-    if store_path is None and not default_store_path().exists():
+    if store_path is None and not store_exists(store_location(None)):
         return None, None, secrets
     store = open_store(store_path)
     ctx.call_on_close(store.close)
     captures = ((f"capture #{capture_id}", store.get(capture_id))
                 for capture_id in sorted(store.ids()))
-    return captures, f"the store {store.path}", secrets
+    return captures, f"the store {display_location(store.path)}", secrets
 
 
 def check_update(ctx: click.Context, definition: Definition, path: str, previous_path: str,

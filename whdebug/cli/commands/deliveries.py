@@ -11,11 +11,11 @@ import click
 from whdebug.cli import ExitStatus
 
 if TYPE_CHECKING:
-    from whdebug.store.store import Store
+    from whdebug.store.base import CaptureStore
     from whdebug.tools.deliveries import Delivery
 
 
-def load_deliveries(store: Store, last: int | None, definition_path: str | None,
+def load_deliveries(store: CaptureStore, last: int | None, definition_path: str | None,
                     now: datetime) -> list[Delivery]:
     """The newest `last` captures (or all), oldest first, grouped into deliveries."""
     from whdebug.tools.deliveries import definition_transaction, group_deliveries
@@ -29,7 +29,7 @@ def load_deliveries(store: Store, last: int | None, definition_path: str | None,
     return group_deliveries(captures, transaction=transaction, now=now)
 
 
-def list_deliveries(store: Store, last: int | None, definition_path: str | None,
+def list_deliveries(store: CaptureStore, last: int | None, definition_path: str | None,
                     as_json: bool) -> int:
     """Print the deliveries (a table, or one JSON object per line); the exit status."""
     from whdebug.tools.deliveries import delivery_json

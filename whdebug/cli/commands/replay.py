@@ -25,13 +25,13 @@ from whdebug.cli.options import (
 
 if TYPE_CHECKING:
     from whdebug.model.request import Capture
-    from whdebug.store.store import Store
+    from whdebug.store.base import CaptureStore
 
 #: Other replayed requests a failing signature is checked against (evidence), at most.
 PEERS = 20
 
 
-def _capture_ids(store: Store, ids: Sequence[int], all_captures: bool,
+def _capture_ids(store: CaptureStore, ids: Sequence[int], all_captures: bool,
                  last: int | None) -> list[int]:
     from whdebug.errors import StoreError
 
@@ -49,7 +49,7 @@ def _capture_ids(store: Store, ids: Sequence[int], all_captures: bool,
     return sorted(chosen)
 
 
-def _earlier_captures(store: Store, chosen: Sequence[int], window: int | None) -> list[int]:
+def _earlier_captures(store: CaptureStore, chosen: Sequence[int], window: int | None) -> list[int]:
     """Captures not replayed that the runtime would have seen before the replayed ones.
 
     Every capture older than the first chosen one (only the newest `window` of them with
@@ -125,13 +125,13 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
         assert definition_path is not None
         definition = load_definition(definition_path)
     file_requests = read_files(files)
-    store: Store | None = None
+    store: CaptureStore | None = None
     ids: list[int] = []
     earlier: list[int] = []
     if uses_store:
-        from whdebug.store.store import Store, default_store_path
+        from whdebug.store.base import open_store, store_location
 
-        store = Store.open(store_path or default_store_path(), create=False)
+        store = open_store(store_location(store_path), create=False)
         ctx.call_on_close(store.close)
         ids = _capture_ids(store, capture_ids, all_captures, last)
         earlier = _earlier_captures(store, ids, dedupe_window)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 import click
 
@@ -69,7 +68,7 @@ def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_
     from whdebug.receiver.app import ReceiverSettings
     from whdebug.receiver.server import ServerSettings
     from whdebug.receiver.server import serve as run_server
-    from whdebug.store.store import default_store_path
+    from whdebug.store.base import display_location, store_location
 
     definition = load_definition(definition_path) if definition_path is not None else None
     settings = ReceiverSettings(
@@ -82,11 +81,11 @@ def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_
         options=AnalysisOptions(missing_part=missing_part, nullish=nullish),
         analysis_now=parse_now(now_text) if now_text else None,
     )
-    path = Path(store_path) if store_path else default_store_path()
+    path = store_location(store_path)
     sink = ConsoleSink(secrets=SecretSet.build(definition, settings.secrets)
                        .showing_names(show_secrets))
     run_server(path, settings, ServerSettings(host=host, port=port), sink)
-    store = "" if store_path is None else f" --store {shlex.quote(store_path)}"
+    store = "" if store_path is None else f" --store {shlex.quote(display_location(path))}"
     if definition_path is not None:
         secret_flags = " (plus your --credential flags)" if (
             credentials_file or credential_pairs or config_pairs) else ""

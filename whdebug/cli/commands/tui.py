@@ -25,6 +25,7 @@ NO_TUI_HINT = "use whdebug replay/serve/list"
 
 def tui_options(options: dict[str, Any]) -> Any:
     """TuiOptions from the tui/demo flags; the credentials file is passed on to be watched."""
+    from whdebug.store.base import store_location
     from whdebug.tui import TuiOptions
 
     now_text = options.get("now_text")
@@ -39,7 +40,7 @@ def tui_options(options: dict[str, Any]) -> Any:
     if credentials_file and not Path(credentials_file).is_file():
         raise WhdebugError("credentials file not found", credentials_file)
     return TuiOptions(
-        store_path=Path(store_path) if store_path else None,
+        store_path=store_location(store_path) if store_path else None,
         definition_path=Path(definition_path) if definition_path else None,
         profile=profile_name,
         credentials_path=Path(credentials_file) if credentials_file else None,

@@ -73,6 +73,15 @@ def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int
                        style="dim"))
 
 
+def capture_line(row: CaptureSummary, masks: SecretSet) -> str:
+    """One capture on one line, as `list --follow` prints new arrivals."""
+    status = "—" if row.response_status is None else str(row.response_status)
+    truncated = " truncated" if row.truncated else ""
+    return (f"#{row.id}  {row.received_at.astimezone().strftime('%m-%d %H:%M:%S')}  "
+            f"{safe(row.method, 16)} {safe(masks.mask_target(row.target))}  "
+            f"{format_size(row.body_size)}{truncated}  {status}")
+
+
 def format_answer(answer: Answer, masks: SecretSet) -> str:
     """The target's answer as `send` prints it: status line, headers (credential-looking
     ones masked by `masks`), a body preview."""

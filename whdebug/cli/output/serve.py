@@ -121,7 +121,7 @@ def write_lines(console: Console, lines: list[Segments]) -> None:
                       highlight=False)
 
 
-def print_banner(console: Console, url: str, store_path: Path,
+def print_banner(console: Console, url: str, store_path: Path | str,
                  settings: ReceiverSettings, secrets: SecretSet | None = None) -> None:
     """Where the receiver listens, where to send, where captures go and how to stop.
 
@@ -185,7 +185,7 @@ class ConsoleSink:
     def exposed(self, host: str) -> None:
         print_exposed_warning(self.error_console, host)
 
-    def listening(self, url: str, store_path: Path, settings: ReceiverSettings) -> None:
+    def listening(self, url: str, store_path: Path | str, settings: ReceiverSettings) -> None:
         print_banner(self.console, url, store_path, settings, self.secrets)
 
     def lines(self, events: Sequence[CaptureEvent | ForwardEvent]) -> None:

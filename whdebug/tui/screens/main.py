@@ -25,7 +25,7 @@ from textual.worker import Worker, get_current_worker
 
 from whdebug.errors import WhdebugError
 from whdebug.model.secrecy import SecretSet
-from whdebug.store.store import Store
+from whdebug.store.base import CaptureStore, StoreLocation, display_location
 from whdebug.tui import workers
 from whdebug.tui.analysis import Analysis, Analyzer, RowVerdict, secret_key_of
 from whdebug.tui.exporting import curl_command, export_capture
@@ -66,8 +66,8 @@ class Shell(Protocol):
     """What the main screen reads from its app (`whdebug.tui.app.WhdebugApp`)."""
 
     options: TuiOptions
-    store: Store | None
-    store_path: Path
+    store: CaptureStore | None
+    store_path: StoreLocation
     store_error: str | None
     analyzer: Analyzer | None
     workspace: Workspace
@@ -391,7 +391,9 @@ class MainScreen(Screen[None]):
         current = self._selected_request()
         if current is None or current.capture is None:
             return
-        body_path = self.shell.store_path.parent / f"capture-{current.capture_id}.body"
+        where = self.shell.store_path
+        folder = where.parent if isinstance(where, Path) else Path.cwd()
+        body_path = folder / f"capture-{current.capture_id}.body"
         try:
             text, separate = curl_command(current.capture.request, self.shell.receiver.base_url,
                                           body_path)
@@ -573,7 +575,9 @@ class MainScreen(Screen[None]):
         self.refresh_header()
 
 
-def _short_path(path: Path) -> str:
+def _short_path(path: StoreLocation) -> str:
+    if not isinstance(path, Path):
+        return display_location(path)
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):

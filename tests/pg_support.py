@@ -1,0 +1,127 @@
+"""PostgreSQL for the tests, a plugin loaded by tests/conftest.py: one throwaway cluster per
+session (initdb + pg_ctl in a temp dir, Unix socket only), a fresh database per test.
+
+As root the server runs as the `postgres` user (initdb refuses root). Without server binaries
+the tests skip with how to get them; with CI=true that skip is a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SKIP_REASON = ("no PostgreSQL server binaries (initdb, pg_ctl): install them with "
+               "`apt-get install -y postgresql` (Debian/Ubuntu) or `brew install postgresql`, "
+               "or put their directory on PATH, and `pip install 'whdebug[postgres]'`")
+_DEBIAN = Path("/usr/lib/postgresql")
+"""Debian's `postgresql` package puts initdb and pg_ctl in /usr/lib/postgresql/NN/bin."""
+
+
+def find_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(_DEBIAN.glob("*/bin"), key=lambda path: (len(path.parent.name),
+                                                               path.parent.name), reverse=True)
+    for directory in versions:
+        candidate = directory / name
+        if candidate.exists():
+            return str(candidate)
+    return None
+
+
+class Cluster:
+    """One running cluster; `url(db)` for a fresh database on its socket."""
+
+    def __init__(self) -> None:
+        initdb, self.pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
+        if initdb is None or self.pg_ctl is None:
+            raise FileNotFoundError(SKIP_REASON)
+        self.root = Path(tempfile.mkdtemp(prefix="whdebug-pg-"))
+        self.data = self.root / "data"
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            self.user = "postgres"
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        os.chmod(self.root, 0o755)
+        self._run([initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                   "--no-sync", "-E", "UTF8"])
+        self.start()
+
+    def _run(self, command: list[str]) -> None:
+        if self.user is not None:
+            command = ["runuser", "-u", self.user, "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def _ctl(self, action: str) -> None:
+        options = (f"-c listen_addresses='' -c unix_socket_directories='{self.root}' "
+                   "-c fsync=off -c full_page_writes=off -c max_connections=100")
+        self._run([self.pg_ctl, "-D", str(self.data), "-o", options, "-l",
+                   str(self.root / "log"), "-w", "-t", "60", "-m", "fast", action])
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._ctl("stop")
+
+    def restart(self) -> None:
+        self._ctl("restart")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@/{database}?host={self.root}"
+
+    def new_database(self) -> str:
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def close(self) -> None:
+        try:
+            self._run([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"])
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+_PG_SKIP = "PostgreSQL tests need a server: "
+
+
+def _skip(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI=true: PostgreSQL tests must not skip ({reason})")
+    pytest.skip(_PG_SKIP + reason)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _skip("psycopg is not installed: pip install 'whdebug[postgres]'")
+    try:
+        cluster = Cluster()
+    except FileNotFoundError:
+        _skip(SKIP_REASON)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """A fresh, empty database on the session's cluster."""
+    return pg_cluster.new_database()

@@ -1,0 +1,178 @@
+"""The PostgreSQL capture store against a real server (see tests/pg_support.py)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from whdebug.errors import StoreError
+from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
+from whdebug.store.base import open_store, parse_age, store_location
+from whdebug.store.postgres import SCHEMA_VERSION, PostgresStore
+from whdebug.store.store import Store
+
+T0 = datetime(2024, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def make_request(*, body: bytes = b'{"action":"opened"}',
+                 headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),
+                                                         ("User-Agent", "GitHub-Hookshot/1")),
+                 received_at: datetime = T0) -> Capture:
+    return Capture(CapturedRequest("POST", "/miniapps/github/webhooks", "", headers, body),
+                   Source(None, None, received_at, "127.0.0.1:50000"))
+
+ODD = Capture(
+    CapturedRequest(
+        method="POST", path="/hooks/%00caf\xe9/x", query="a=1&a=2&b=%FF\xff",
+        headers=(("Host", "x"), ("X-Dup", "one"), ("x-dup", "two\xff\x01"),
+                 ("X-Empty", ""), ("Content-Type", "application/json; charset=latin-1"),
+                 ("Authorization", "Bearer tok\xe9n")),
+        body=bytes(range(256)) + b"\x00\r\n\xff", http_version="1.1", body_size=9999,
+        truncated=True),
+    Source(None, None, T0, "10.0.0.1:1234"),
+    Reply(202, b"accepted\x00"), ForwardResult(502, b"\xfe", error="refused"))
+
+
+def test_capture_read_back_is_byte_identical_to_sqlite(pg_url: str, tmp_path: Path) -> None:
+    captures = [ODD, make_request(), make_request(body=b"", headers=())]
+    with PostgresStore.open(pg_url) as pg, Store.open(tmp_path / "c.db") as lite:
+        pg_ids, lite_ids = pg.insert_many(captures), lite.insert_many(captures)
+        assert pg_ids == lite_ids == [1, 2, 3]
+        for capture_id in pg_ids:
+            assert pg.get(capture_id) == lite.get(capture_id)
+        got = pg.get(1)
+        assert got.request.body == ODD.request.body
+        assert [(n.encode("latin-1"), v.encode("latin-1")) for n, v in got.request.headers] == \
+            [(n.encode("latin-1"), v.encode("latin-1")) for n, v in ODD.request.headers]
+        assert pg.page(limit=10) == lite.page(limit=10)
+        assert pg.since(1) == lite.since(1)
+        assert pg.ids(2) == lite.ids(2) == [2, 3]
+        assert pg.count() == 3 and pg.latest_id() == 3
+        pg.set_response(2, 500, b"boom")
+        pg.set_forward(2, None, None, "timed out")
+        assert pg.get(2).reply == Reply(500, b"boom")
+        assert pg.forward_error(2) == "timed out"
+        pg.delete(2)
+        assert pg.ids() == [1, 3]
+        with pytest.raises(StoreError, match="no capture #2"):
+            pg.get(2)
+
+
+def test_prune_keeps_recent_and_the_newest_n(pg_url: str, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    ages = [30, 20, 10, 8, 1, 0]
+    captures = [make_request(received_at=now - timedelta(days=days)) for days in ages]
+    for location in (pg_url, tmp_path / "c.db"):
+        with open_store(location) as store:
+            store.insert_many(captures)
+            assert store.prune(parse_age("7d"), keep_last=5) == 1
+            assert store.ids() == [2, 3, 4, 5, 6]
+            assert store.prune(timedelta(days=7)) == 3
+            assert store.ids() == [5, 6]
+
+
+def test_migrations_race_once(pg_url: str) -> None:
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            PostgresStore.open(pg_url).close()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    import psycopg
+
+    with psycopg.connect(pg_url) as connection:
+        rows = connection.execute("SELECT version FROM whdebug_migrations").fetchall()
+    assert rows == [(version,) for version in range(1, SCHEMA_VERSION + 1)]
+
+
+def test_ids_follow_commit_order_across_writers(pg_url: str) -> None:
+    """Four writers insert batches at once; every id is unique, and a reader that polls
+    `since` never sees an id appear below one it already saw."""
+    stop = threading.Event()
+    seen: list[int] = []
+    late: list[int] = []
+
+    def follow() -> None:
+        with PostgresStore.open(pg_url) as reader:
+            while not stop.is_set():
+                for summary in reader.since(max(seen, default=0)):
+                    seen.append(summary.id)
+            # ids below the highest already seen that showed up later would be missed
+            late.extend(set(reader.ids()) - set(seen))
+
+    results: list[list[int]] = []
+
+    def write() -> None:
+        with PostgresStore.open(pg_url) as writer:
+            for _ in range(15):
+                results.append(writer.insert_many([make_request() for _ in range(3)]))
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    writers = [threading.Thread(target=write) for _ in range(4)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    follower.join()
+    every = [capture_id for batch in results for capture_id in batch]
+    assert len(every) == len(set(every)) == 180
+    assert sorted(every) == list(range(1, 181))
+    assert late == []
+    assert seen == sorted(seen)
+
+
+def test_unreachable_store_is_one_line(tmp_path: Path) -> None:
+    url = f"postgresql://postgres@/nowhere?host={tmp_path}"
+    with pytest.raises(StoreError) as caught:
+        open_store(store_location(url))
+    assert "cannot reach the PostgreSQL capture store" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_store_location_keeps_urls_and_masks_passwords() -> None:
+    from whdebug.store.base import display_location
+
+    url = "postgresql://team:s3cret@db.example:5432/captures"
+    assert store_location(url) == url
+    assert store_location(None, {"WHDEBUG_STORE": url}) == url
+    assert store_location("x/captures.db") == Path("x/captures.db")
+    assert "s3cret" not in display_location(url)
+    assert display_location(url) == "postgresql://team:***@db.example:5432/captures"
+
+
+def test_without_a_server_ci_fails_where_a_laptop_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pg_support
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: PostgreSQL tests must not skip"):
+        pg_support._skip(pg_support.SKIP_REASON)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y postgresql"):
+        pg_support._skip(pg_support.SKIP_REASON)
+
+
+def test_a_newer_schema_is_refused_with_one_line(pg_url: str) -> None:
+    import psycopg
+
+    PostgresStore.open(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute("INSERT INTO whdebug_migrations (version) VALUES (%s)",
+                           (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match="newer than this whdebug understands") as caught:
+        PostgresStore.open(pg_url)
+    assert "\n" not in str(caught.value)

@@ -1,0 +1,66 @@
+"""The PostgreSQL store's schema and its versioned migrations (see postgres.py).
+
+Every table is prefixed `whdebug_` so the store can share a database with other programs.
+`whdebug_migrations` holds one row per applied version; migrations run on first use, in
+one transaction under an advisory lock, so receivers starting at once migrate only once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whdebug.errors import StoreError
+
+_MIGRATION_LOCK = 0x7768_6462_0001
+
+_V1 = (
+    "CREATE SEQUENCE whdebug_capture_ids",
+    """CREATE TABLE whdebug_captures (
+        id bigint PRIMARY KEY,
+        received_at timestamptz NOT NULL,
+        client text,
+        method text NOT NULL,
+        path bytea NOT NULL,
+        query bytea NOT NULL,
+        http_version text NOT NULL,
+        body_size bigint NOT NULL,
+        truncated boolean NOT NULL,
+        response_status integer,
+        content_type bytea,
+        user_agent bytea,
+        forward_status integer,
+        forward_error text,
+        header_names bytea[] NOT NULL,
+        header_values bytea[] NOT NULL,
+        response_body bytea,
+        forward_body bytea
+    )""",
+    "CREATE INDEX whdebug_captures_received_at ON whdebug_captures (received_at)",
+    """CREATE TABLE whdebug_bodies (
+        capture_id bigint PRIMARY KEY REFERENCES whdebug_captures (id) ON DELETE CASCADE,
+        body bytea NOT NULL
+    )""",
+)
+MIGRATIONS: list[tuple[str, ...]] = [_V1]
+"""MIGRATIONS[n] upgrades schema version n to n + 1 (recorded in whdebug_migrations)."""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(connection: Any, where: str) -> None:
+    """Apply missing migrations in one transaction under an advisory lock, so receivers
+    starting together migrate once and never see a half-made schema."""
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        connection.execute("CREATE TABLE IF NOT EXISTS whdebug_migrations ("
+                           "version integer PRIMARY KEY, applied_at timestamptz NOT NULL "
+                           "DEFAULT now())")
+        row = connection.execute("SELECT max(version) FROM whdebug_migrations").fetchone()
+        version = int(row[0]) if row is not None and row[0] is not None else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"capture store has schema version {version}, newer than this whdebug "
+                f"understands ({SCHEMA_VERSION}); upgrade whdebug", where)
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in statements:
+                connection.execute(statement)
+            connection.execute("INSERT INTO whdebug_migrations (version) VALUES (%s)", (number,))
