@@ -158,3 +158,25 @@ def test_deleting_a_capture_drops_the_rows_its_dedupe_decided(store: Store) -> N
     profile = _profile()
     assert store.analyses_between(analysis_set.id, 1, 8) == _replayed(store, profile)
     assert store.analyses_between(analysis_set.id, 3, 3)[3].outcome == "fires"
+
+
+def test_a_version_1_store_migrates_and_keeps_its_captures(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from whdebug.store import store as store_module
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)
+    with Store.open(path) as old:
+        old.insert_many(_captures())
+    monkeypatch.undo()
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+    connection.close()
+    with Store.open(path) as migrated:
+        assert migrated.count() == 8
+        analysis_set = index.fill(migrated, _profile())
+        assert sum(migrated.analysis_counts(analysis_set.id).values()) == 8
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+    connection.close()
