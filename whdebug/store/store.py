@@ -406,6 +406,18 @@ class Store:
             ).fetchall()
         return [_summary(row) for row in rows]
 
+    def summaries(self, capture_ids: Sequence[int]) -> list[CaptureSummary]:
+        """The summaries of these captures, in the order given (missing ones left out)."""
+        found: dict[int, CaptureSummary] = {}
+        with self._reading() as connection:
+            for start in range(0, len(capture_ids), 500):
+                chunk = list(capture_ids[start:start + 500])
+                marks = ", ".join("?" for _ in chunk)
+                for row in connection.execute(
+                        f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id IN ({marks})", chunk):
+                    found[row[0]] = _summary(row)
+        return [found[i] for i in capture_ids if i in found]
+
     def since(self, after_id: int | None, *, limit: int | None = None) -> list[CaptureSummary]:
         """Summaries with ids above `after_id`, oldest first (for live views)."""
         with self._reading() as connection:

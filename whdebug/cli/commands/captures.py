@@ -11,7 +11,10 @@ import click
 
 from whdebug.cli import ExitStatus
 from whdebug.cli.options import (
+    analysis_options,
+    definition_option,
     json_option,
+    load_secrets,
     name_masks,
     open_store,
     read_files,
@@ -23,8 +26,9 @@ from whdebug.cli.options import (
 from whdebug.errors import WhdebugError
 
 if TYPE_CHECKING:
-    from whdebug.model.request import Capture, CapturedRequest
+    from whdebug.model.request import Capture, CapturedRequest, Secrets
     from whdebug.model.secrecy import SecretSet
+    from whdebug.store.analyses import FilterTerm
     from whdebug.store.store import CaptureSummary, Store
 
 _LIST_DEFAULT = 100
@@ -60,22 +64,58 @@ def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
     }
 
 
+_INDEX_OUTCOMES = ("fires", "no-trigger", "no-event", "duplicate", "rejected", "challenge",
+                   "none")
+_NEEDS_DEFINITION = ("--event, --outcome and --code filter on analyses, which are kept per "
+                     "definition and credentials: give --definition FILE (and --credentials)")
+
+
 @click.command(name="list", short_help="List captures, newest first.")
 @json_option("One JSON object per capture per line (every capture unless --last).")
 @click.option("--last", type=click.IntRange(min=1), metavar="N",
               help=f"Only the newest N captures (default: {_LIST_DEFAULT} in the table, all "
                    "with --json).")
+@definition_option("Also show each capture's event, outcome and finding codes under this "
+                   "definition, from the store's analysis index (analysed once, oldest "
+                   "first, and kept per definition and credentials).")
+@analysis_options
+@click.option("--event", "event_filter", metavar="TEXT",
+              help="Only captures whose event contains TEXT (needs --definition).")
+@click.option("--outcome", "outcome_filter", type=click.Choice(_INDEX_OUTCOMES),
+              help="Only captures with this outcome (needs --definition).")
+@click.option("--code", "code_filter", metavar="CODE",
+              help="Only captures with a finding code starting with CODE, e.g. SIG_MISMATCH "
+                   "or SIG_ (needs --definition).")
 @store_option()
 @show_secrets_option
 @click.pass_context
 def list_captures(ctx: click.Context, as_json: bool, last: int | None,
+                  definition_path: str | None, credentials_file: str | None,
+                  credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
+                  missing_part: str, nullish: bool, now_text: str | None,
+                  event_filter: str | None, outcome_filter: str | None, code_filter: str | None,
                   store_path: str | None, show_secrets: bool) -> None:
     """List captures, newest first: id, time (local), method, target, size, the answer
     sent, content type and sender (user agent). Credential-looking query parameters
-    (token, api_key, ...) are masked unless --show-secrets."""
+    (token, api_key, ...) are masked unless --show-secrets.
+
+    With --definition, each capture also shows its event, outcome and finding codes, and
+    --event/--outcome/--code filter on them (matching as the TUI's `/` filter does). Timestamps
+    are judged at each capture's arrival unless --now. Without --definition these filters are
+    an error: whdebug cannot know a capture's outcome without the definition."""
     masks = name_masks(show_secrets)
+    filters = [(field, value.lower(), False) for field, value in (
+        ("event", event_filter), ("outcome", outcome_filter), ("code", code_filter))
+        if value is not None]
+    if filters and definition_path is None:
+        raise WhdebugError(_NEEDS_DEFINITION)
     store = open_store(store_path)
     ctx.call_on_close(store.close)
+    if definition_path is not None:
+        _list_analysed(store, definition_path, load_secrets(
+            credentials_file, credential_pairs, config_pairs), missing_part, nullish,
+            now_text, filters, as_json, last, masks)
+        return
     if as_json:
         remaining = last
         before: int | None = None
@@ -100,6 +140,67 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None,
         return
     render_captures(console, store.page(limit=last or _LIST_DEFAULT), total, store.path,
                     _store_flag(store), masks)
+
+
+def _list_analysed(store: Store, definition_path: str, secrets: Secrets, missing_part: str,
+                   nullish: bool, now_text: str | None, filters: list[FilterTerm],
+                   as_json: bool, last: int | None, masks: SecretSet) -> None:
+    """`list --definition`: bring the analysis index up to date, then answer from it."""
+    from whdebug.cli.options import parse_now
+    from whdebug.engine import AnalysisOptions
+    from whdebug.model.definition import load_definition
+    from whdebug.store import index
+
+    definition = load_definition(definition_path)
+    profile = index.IndexProfile(
+        definition, secrets, AnalysisOptions(missing_part=missing_part, nullish=nullish),
+        now=parse_now(now_text) if now_text else None)
+    progress = _IndexProgress()
+    analysis_set = index.fill(store, profile, progress)
+    progress.finish()
+    limit = last if last is not None else (None if as_json else _LIST_DEFAULT)
+    ids = store.filter_analyses(analysis_set.id, filters, limit=limit)
+    summaries = store.summaries(ids)
+    rows = store.analyses_between(analysis_set.id, min(ids), max(ids)) if ids else {}
+    if as_json:
+        for summary in summaries:
+            line = _summary_json(summary, masks)
+            row = rows.get(summary.id)
+            if row is not None:
+                line.update(event=row.event, outcome=row.outcome, signature=row.signature,
+                            codes=list(row.codes))
+            click.echo(json.dumps(line, separators=(",", ":")))
+        return
+    from whdebug.cli.output.captures import render_analysed
+    from whdebug.cli.output.text import stdout_console
+
+    matching = (len(store.filter_analyses(analysis_set.id, filters)) if filters
+                else store.count())
+    render_analysed(stdout_console(), summaries, rows, matching, store.path, masks,
+                    definition.label, bool(filters))
+
+
+class _IndexProgress:
+    """A progress line on stderr while the index is filled, on a terminal, after 1 s."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.started = time.monotonic()
+        self.shown = False
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        if self.tty and time.monotonic() - self.started > 1.0:
+            click.echo(f"\rlist: analysing captures for the index: {done:,}/{total:,}",
+                       err=True, nl=False)
+            self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
 
 
 @click.command(name="import", short_help="Store .http, .har and .json request files as captures.")
