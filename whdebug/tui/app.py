@@ -25,11 +25,13 @@ from whdebug.errors import StoreError, WhdebugError
 from whdebug.store.store import Store, default_store_path
 from whdebug.tui.analysis import Analysis, Analyzer, SharedStore
 from whdebug.tui.commands import WhdebugCommands
+from whdebug.tui.indexing import IndexState, index_state
 from whdebug.tui.messages import (
     CapturesArrived,
     DefinitionReloaded,
     FilesChanged,
     HistoryChecked,
+    IndexFilled,
     ReceiverChanged,
 )
 from whdebug.tui.options import TuiOptions
@@ -39,7 +41,7 @@ from whdebug.tui.screens.main import MainScreen
 from whdebug.tui.watcher import FileWatcher
 from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.tui.widgets.header import WhdebugHeader
-from whdebug.tui.workers import Foreground, fill_history, notify_failure
+from whdebug.tui.workers import Foreground, fill_history, fill_index, notify_failure
 from whdebug.tui.workspace import Workspace, build_workspace
 
 SWEEP_LIMIT = 5_000
@@ -78,6 +80,8 @@ class WhdebugApp(App[int]):
         self.store: Store | None = None
         self.store_error: str | None = None
         self.analyzer: Analyzer | None = None
+        self.index_state: IndexState | None = None
+        """The analysis index of the current generation (None: verdicts kept in memory)."""
         self._open_store()
         self.rows = CaptureRows(self.store)
         self.receiver = EmbeddedReceiver(self)
@@ -204,6 +208,9 @@ class WhdebugApp(App[int]):
             self.analyzer.forget(capture_id)
             for affected in self.analyzer.history.forget(capture_id):
                 self.analyzer.forget(affected)
+            if self.index_state is not None:
+                # The store dropped the rows the deletion may change; read the rest again.
+                self._restart_history()
 
     # -- the dedupe history ----------------------------------------------------------------
 
@@ -230,6 +237,7 @@ class WhdebugApp(App[int]):
             return
         self.workers.cancel_group(self, "history")
         self.analyzer.restart_history(self.rows.all_ids())
+        self.index_state = index_state(self.analyzer)
         self._check_history()
 
     def _check_history(self) -> None:
@@ -239,7 +247,12 @@ class WhdebugApp(App[int]):
             return
         history = analyzer.history
         capture_ids = history.dispatch()
-        if capture_ids:
+        state = self.index_state
+        if capture_ids and state is not None:
+            self.run_worker(lambda: fill_index(
+                analyzer, state, history, capture_ids, self.post_message, self._wait_for_quiet),
+                thread=True, group="history", exit_on_error=False)
+        elif capture_ids:
             self.run_worker(lambda: fill_history(
                 analyzer, history, capture_ids, self.post_message, self._wait_for_quiet),
                 thread=True, group="history", exit_on_error=False)
@@ -253,6 +266,30 @@ class WhdebugApp(App[int]):
             return
         self.main.settle_verdicts()
         self._check_history()  # captures that arrived meanwhile
+        self.main.refresh_header()
+
+    @on(IndexFilled)
+    def _index_filled(self, message: IndexFilled) -> None:
+        analyzer, state = self.analyzer, message.state
+        if (not self.live or analyzer is None or message.history is not analyzer.history
+                or state is not self.index_state):
+            return
+        if message.error is not None:
+            self.notify(f"{message.error}; analysing in memory instead", title="Analysis index",
+                        severity="warning")
+            self.index_state = None
+            message.history.dispatched = message.history.checked
+            self._check_history()
+            return
+        if not message.history.apply(message.checked):
+            return
+        analyzer.remember_verdicts(message.verdicts, state.generation)
+        if message.counts is not None:
+            state.counts = message.counts
+        if message.checked:
+            state.frontier = message.checked[-1].capture_id
+        self.main.index_filled(list(message.verdicts))
+        self._check_history()
         self.main.refresh_header()
 
     # -- watching and loading definitions --------------------------------------------------
