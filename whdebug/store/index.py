@@ -208,11 +208,14 @@ class IndexFill:
 
     def run(self, store: IndexStore, capture_ids: Sequence[int], *,
             batch: int = FILL_BATCH, pause: Callable[[], None] = lambda: None,
+            between: Callable[[], None] = lambda: None,
             cancelled: Callable[[], bool] = lambda: False) -> Iterator[list[AnalysisRow]]:
         """The rows of `capture_ids` (oldest first, newer than any before), batch by batch;
-        missing ones are analysed and stored. Stops early when `cancelled()`."""
+        missing ones are analysed and stored. `pause` runs before each analysis, `between`
+        before each batch; stops early when `cancelled()`."""
         ids = [capture_id for capture_id in capture_ids if capture_id > self.last_id]
         for start in range(0, len(ids), batch):
+            between()
             if cancelled():
                 return
             chunk = ids[start:start + batch]

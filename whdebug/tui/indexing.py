@@ -24,6 +24,8 @@ from whdebug.tui.history import Checked, DedupeHistory
 from whdebug.tui.workspace import Resolved
 
 Batch = tuple[list[Checked], dict[int, RowVerdict], dict[str, int] | None]
+FILL_BATCH = 500
+"""Captures per posted batch (reading rows the index holds is cheap; analysing is not)."""
 COUNTS_EVERY = 0.3
 """Seconds between two SQL counts while the index fills (and one at the end)."""
 
@@ -75,9 +77,11 @@ def verdict_of(row: AnalysisRow) -> RowVerdict:
 
 def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
                  capture_ids: list[int], pause: Callable[[], None],
-                 cancelled: Callable[[], bool]) -> Iterator[Batch]:
+                 between: Callable[[], None], cancelled: Callable[[], bool]) -> Iterator[Batch]:
     """In a worker: prepare the set (first call), then yield (checked, verdicts, counts) per
-    batch of `capture_ids`, oldest first; counts is None between two SQL counts."""
+    batch of `capture_ids`, oldest first; counts is None between two SQL counts. `between`
+    runs before each batch (the app holds it while the user acts), `pause` before each
+    capture analysed."""
     if state.fill is None:
         with shared.lock:
             state.analysis_set = prepare(shared.store, state.profile)
@@ -85,7 +89,8 @@ def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
     fill, set_id = state.fill, state.fill.set.id
     group = history.register(state.resolved, fill.session.options)
     counted = 0.0
-    for rows in fill.run(shared, capture_ids, pause=pause, cancelled=cancelled):
+    for rows in fill.run(shared, capture_ids, batch=FILL_BATCH, pause=pause, between=between,
+                         cancelled=cancelled):
         checked = [Checked(row.capture_id, None if row.outcome == "none" else group,
                            row.transaction_id) for row in rows]
         verdicts = {row.capture_id: verdict_of(row) for row in rows}

@@ -140,7 +140,7 @@ def fill_index(analyzer: Analyzer, state: IndexState, history: DedupeHistory,
 
     try:
         for checked, verdicts, counts in fill_batches(state, analyzer.store, history,
-                                                      capture_ids, pause, cancelled):
+                                                      capture_ids, pause, wait, cancelled):
             post(IndexFilled(history, state, checked, verdicts, counts))
     except WhdebugError as error:  # the store cannot keep it: the TUI works without it
         post(IndexFilled(history, state, [], {}, None, error.message))
