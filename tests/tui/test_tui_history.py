@@ -12,9 +12,9 @@ from factories import NOW, SECRET, make_definition, sign
 from tui_support import all_analysed, screen_text, shown, wait_for
 
 from whdebug.model.request import Capture, CapturedRequest, Source
+from whdebug.store.index import IndexFill
 from whdebug.store.store import Store
 from whdebug.tui.app import WhdebugApp
-from whdebug.store.index import IndexFill
 from whdebug.tui.options import TuiOptions
 
 SIZE = (120, 40)

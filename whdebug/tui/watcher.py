@@ -10,7 +10,6 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-
 DEBOUNCE_MS = 150
 
 

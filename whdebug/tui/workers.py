@@ -154,9 +154,9 @@ def scan_filter(analyzer: Analyzer, token: int, capture_filter: CaptureFilter,
     newly indexed captures): captures not indexed yet match by path and method alone."""
     worker = get_current_worker()
     if index is not None:
-        matches = indexed_matches(analyzer.store, index.set_id, capture_filter, only)
+        found = indexed_matches(analyzer.store, index.set_id, capture_filter, only)
         if not worker.is_cancelled:
-            post(FilterProgressed(token, matches, len(matches), only is None, []))
+            post(FilterProgressed(token, found, len(found), only is None, []))
         return
     scanned = 0
     for matches, scanned in scan(analyzer, capture_filter, only=only, page_size=FILTER_PAGE):

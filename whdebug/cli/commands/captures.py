@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,7 +144,7 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None,
 
 
 def _list_analysed(store: Store, definition_path: str, secrets: Secrets, missing_part: str,
-                   nullish: bool, now_text: str | None, filters: list[FilterTerm],
+                   nullish: bool, now_text: str | None, filters: Sequence[FilterTerm],
                    as_json: bool, last: int | None, masks: SecretSet) -> None:
     """`list --definition`: bring the analysis index up to date, then answer from it."""
     from whdebug.cli.options import parse_now
