@@ -49,7 +49,7 @@ SWEEP_LIMIT = 5_000
 QUIET = 0.25
 """Seconds the dedupe history's worker holds off after a key, a click or a scroll."""
 STARTUP_QUIET = 1.0
-"""Seconds it holds off at start: the first paint and the first analyses go first."""
+"""Seconds it holds off after the first frame: the first analyses go first."""
 
 
 class WhdebugApp(App[int]):
@@ -94,6 +94,8 @@ class WhdebugApp(App[int]):
         self.live = False
         """True between mount and unmount: background results are drawn only then."""
         self._quiet_until = 0.0
+        self._painted = threading.Event()
+        """Set once the first frame is drawn: background work waits for it."""
         self.main = MainScreen(self)
 
     def _open_store(self) -> None:
@@ -116,6 +118,7 @@ class WhdebugApp(App[int]):
             except StoreError as error:
                 self.store_error = str(error)
         self.hold_background(STARTUP_QUIET)
+        self.call_after_refresh(self._first_frame)
         self._restart_history()
         self.main.capture_list.reset()
         self.main.refresh_banner()
@@ -224,11 +227,16 @@ class WhdebugApp(App[int]):
         """The user acts: the dedupe history's worker pauses for a moment."""
         self._quiet_until = max(self._quiet_until, time.monotonic() + seconds)
 
+    def _first_frame(self) -> None:
+        self.hold_background(STARTUP_QUIET)
+        self._painted.set()
+
     def _wait_for_quiet(self) -> None:
         """In the history's worker: wait while the user acts, or the selected capture or the
         visible rows are analysed."""
         self.main.wait_for_selection()
-        while time.monotonic() < self._quiet_until or self.foreground:
+        while (not self._painted.is_set() or time.monotonic() < self._quiet_until
+               or self.foreground):
             time.sleep(0.01)
 
     def _restart_history(self) -> None:

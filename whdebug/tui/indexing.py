@@ -83,6 +83,7 @@ def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
     runs before each batch (the app holds it while the user acts), `pause` before each
     capture analysed."""
     if state.fill is None:
+        between()  # after the first frame: hashing the engine's source can wait
         with shared.lock:
             state.analysis_set = prepare(shared.store, state.profile)
         state.fill = IndexFill(state.analysis_set, state.profile)

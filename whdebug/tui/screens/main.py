@@ -9,6 +9,7 @@ handlers below apply them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from pathlib import Path
@@ -578,7 +579,9 @@ class MainScreen(Screen[None]):
         self.refresh_header()
 
 
+@functools.lru_cache(maxsize=8)
 def _short_path(path: Path) -> str:
+    """The store path as the header shows it (resolved once: the header redraws often)."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
