@@ -18,7 +18,7 @@ from pathlib import Path
 from textual import events, on
 from textual.app import App
 from textual.screen import Screen
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
 from whdebug.engine import AnalysisOptions
 from whdebug.errors import StoreError, WhdebugError
@@ -48,6 +48,8 @@ SWEEP_LIMIT = 5_000
 """Stores up to this size are analysed completely in the background (complete counts)."""
 QUIET = 0.25
 """Seconds the dedupe history's worker holds off after a key, a click or a scroll."""
+FIRST_FRAME_WAIT = 3.0
+"""At most this many seconds background work waits for the first frame."""
 STARTUP_QUIET = 1.0
 """Seconds it holds off after the first frame: the first analyses go first."""
 
@@ -235,8 +237,11 @@ class WhdebugApp(App[int]):
         """In the history's worker: wait while the user acts, or the selected capture or the
         visible rows are analysed."""
         self.main.wait_for_selection()
-        while (not self._painted.is_set() or time.monotonic() < self._quiet_until
-               or self.foreground):
+        worker = get_current_worker()
+        unpainted_until = time.monotonic() + FIRST_FRAME_WAIT
+        while not worker.is_cancelled and (
+                (not self._painted.is_set() and time.monotonic() < unpainted_until)
+                or time.monotonic() < self._quiet_until or self.foreground):
             time.sleep(0.01)
 
     def _restart_history(self) -> None:
