@@ -112,3 +112,29 @@ async def test_the_tui_fills_the_index_and_a_trigger_edit_keeps_rejected_rows(
     sets = connection.execute("SELECT count(*) FROM analysis_sets").fetchone()[0]
     connection.close()
     assert sets == 2
+
+
+async def test_list_verdicts_from_the_index_equal_a_replay_session(
+        setup: dict[str, Path]) -> None:
+    from whdebug.model.definition import load_definition
+    from whdebug.model.request import Secrets
+    from whdebug.store.index import IndexProfile, row_of
+    from whdebug.tui.indexing import verdict_of
+
+    with Store.open(setup["store"]) as store:  # two redeliveries: dedupe in arrival order
+        store.insert_many([make_capture({"event": "deal.won", "id": "t2"},
+                                        received_at=NOW + timedelta(seconds=COUNT)),
+                           make_capture({"event": "deal.won", "id": "t10"}, signature="0" * 64,
+                                        received_at=NOW + timedelta(seconds=COUNT + 1))])
+        session = IndexProfile(load_definition(str(setup["definition"])),
+                               Secrets({"webhookSecret": SECRET}, {})).session()
+        expected = {i: verdict_of(row_of(i, session.replay(store.get(i))))
+                    for i in store.ids()}
+    assert expected[COUNT + 1].status == "duplicate" and expected[COUNT + 1].duplicate_of == 3
+    app = _app(setup)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.index_state is not None
+                       and app.index_state.indexed == COUNT + 2, timeout=20)
+        assert app.analyzer is not None
+        shown = {i: app.analyzer.verdict(i) for i in expected}
+    assert shown == expected
