@@ -217,6 +217,7 @@ def forget_capture(connection: sqlite3.Connection, capture_id: int) -> None:
 
 # -- filters ----------------------------------------------------------------------------------
 
+_ANALYSED_FIELDS = frozenset({"event", "outcome", "sig", "code"})
 _TARGET = ("lower(CASE WHEN c.query != '' THEN c.path || '?' || c.query ELSE c.path END)")
 _ANALYSED = "a.capture_id IS NOT NULL"
 
@@ -236,7 +237,7 @@ def _code(value: str, set_id: int, params: list[Any]) -> str:
         return "0"
     prefix = value.upper()
     params.extend((set_id, prefix, prefix + "\x7f"))
-    return ("c.id IN (SELECT capture_id FROM analysis_codes WHERE set_id = ? "
+    return ("a.capture_id IN (SELECT capture_id FROM analysis_codes WHERE set_id = ? "
             "AND code >= ? AND code < ?)")
 
 
@@ -269,13 +270,24 @@ def filter_ids(connection: sqlite3.Connection, set_id: int | None,
     A capture without a row in the set matches only through its path and method (as an
     unanalysed capture does in the TUI). `set_id` None: no set (summary terms only)."""
     params: list[Any] = [-1 if set_id is None else set_id]
-    conditions = ["c.id BETWEEN ? AND ?"]
     where_params: list[Any] = [first, last]
+    conditions: list[str] = []
     for term in terms:
         sql = _condition(term, -1 if set_id is None else set_id, where_params)
         conditions.append(f"NOT {sql}" if term[2] else sql)
-    sql = (f"SELECT c.id FROM captures AS c LEFT JOIN analyses AS a ON a.set_id = ? "
-           f"AND a.capture_id = c.id WHERE {' AND '.join(conditions)} ORDER BY c.id DESC")
+    if set_id is not None and any(not negate and field in _ANALYSED_FIELDS
+                                  for field, _, negate in terms):
+        # Only analysed captures can match: walk the set's rows newest first (its key),
+        # reading captures only when a term needs the path or method.
+        join = ("JOIN captures AS c ON c.id = a.capture_id "
+                if any(field not in _ANALYSED_FIELDS for field, _, _ in terms) else "")
+        sql = (f"SELECT a.capture_id FROM analyses AS a {join}WHERE a.set_id = ? "
+               f"AND a.capture_id BETWEEN ? AND ? AND {' AND '.join(conditions)} "
+               "ORDER BY a.capture_id DESC")
+    else:
+        where = " AND ".join(["c.id BETWEEN ? AND ?", *conditions])
+        sql = (f"SELECT c.id FROM captures AS c LEFT JOIN analyses AS a ON a.set_id = ? "
+               f"AND a.capture_id = c.id WHERE {where} ORDER BY c.id DESC")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [int(row[0]) for row in connection.execute(sql, params + where_params)]

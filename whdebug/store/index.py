@@ -256,6 +256,8 @@ def fill(store: Any, profile: IndexProfile,
     """Bring the profile's set in a Store up to date at once (the CLI); its set."""
     analysis_set = prepare(store, profile)
     ids = store.ids()
+    if sum(store.analysis_counts(analysis_set.id).values()) == len(ids):
+        return analysis_set  # every capture has its row (deletions take theirs along)
     done = 0
     for rows in IndexFill(analysis_set, profile).run(store, ids):
         done += len(rows)
