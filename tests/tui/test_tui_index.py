@@ -133,8 +133,10 @@ async def test_list_verdicts_from_the_index_equal_a_replay_session(
     assert expected[COUNT + 1].status == "duplicate" and expected[COUNT + 1].duplicate_of == 3
     app = _app(setup)
     async with app.run_test(size=SIZE) as pilot:
+        analyzer = app.analyzer
+        assert analyzer is not None
         await wait_for(pilot, lambda: app.index_state is not None
-                       and app.index_state.indexed == COUNT + 2, timeout=20)
-        assert app.analyzer is not None
-        shown = {i: app.analyzer.verdict(i) for i in expected}
+                       and app.index_state.indexed == COUNT + 2 and analyzer.history.complete
+                       and not analyzer.provisional, timeout=20)
+        shown = {i: analyzer.verdict(i) for i in expected}
     assert shown == expected

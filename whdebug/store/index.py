@@ -180,6 +180,14 @@ def row_of(capture_id: int, report: Report) -> AnalysisRow:
                        report.transaction.duplicate_of, accepted_transaction(report))
 
 
+def supports_index(store: object) -> bool:
+    """True when the store keeps analysis sets (the SQLite store; another store joins by
+    implementing the `Store` methods that wrap whdebug.store.analyses)."""
+    return all(hasattr(store, name) for name in (
+        "analysis_salt", "open_analysis_set", "other_analysis_sets", "carry_analyses",
+        "put_analyses", "analyses_between", "analysis_counts", "filter_analyses"))
+
+
 def prepare(store: Any, profile: IndexProfile) -> AnalysisSet:
     """Open (or create) the analysis set of `profile` in a Store; a new set takes the rows
     that cannot change from the most recent set they can come from."""

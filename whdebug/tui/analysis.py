@@ -241,7 +241,13 @@ class Analyzer:
                        if history.pending(capture_id) == 0]
         for capture_id, group, transaction in reached:
             if history.duplicate_of(capture_id, group, transaction) is not None:
-                self.forget(capture_id)
+                verdict = self._verdicts.get(capture_id)
+                if verdict is not None and verdict.duplicate_of is not None:
+                    with self._lock:  # the analysis index already gave the final verdict
+                        self._reports.pop(capture_id, None)
+                        self._provisional.pop(capture_id, None)
+                else:
+                    self.forget(capture_id)
                 forgotten.append(capture_id)
                 continue
             with self._lock:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from whdebug.store.analyses import AnalysisRow, AnalysisSet
-from whdebug.store.index import IndexFill, IndexProfile, prepare
+from whdebug.store.index import IndexFill, IndexProfile, prepare, supports_index
 from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
 from whdebug.tui.history import Checked, DedupeHistory
 from whdebug.tui.workspace import Resolved
@@ -58,7 +58,7 @@ def index_state(analyzer: Analyzer) -> IndexState | None:
     """The index of the one profile every capture is analysed with, for the current
     generation; None when there is no such profile (the demo) or no definition."""
     workspace = analyzer.workspace
-    if not workspace.single_group:
+    if not workspace.single_group or not supports_index(analyzer.store.store):
         return None
     resolved = workspace.resolve(0, "/")
     if resolved is None:

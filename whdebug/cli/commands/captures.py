@@ -152,6 +152,9 @@ def _list_analysed(store: Store, definition_path: str, secrets: Secrets, missing
     from whdebug.model.definition import load_definition
     from whdebug.store import index
 
+    if not index.supports_index(store):
+        raise WhdebugError("list --definition needs a store that keeps the analysis index "
+                           "(an SQLite store, --store PATH)", str(store.path))
     definition = load_definition(definition_path)
     profile = index.IndexProfile(
         definition, secrets, AnalysisOptions(missing_part=missing_part, nullish=nullish),
