@@ -90,10 +90,16 @@ class TestListByDelivery:
         assert result.exit_code == 1
         assert "DLV_GAVE_UP" in result.stdout
 
-    def test_definition_needs_by_delivery(self, tmp_path: Path) -> None:
-        result = run("list", "--definition", str(DOCS_GITHUB), "--store", str(tmp_path / "x"))
+    def test_follow_does_not_go_with_by_delivery(self, tmp_path: Path) -> None:
+        result = run("list", "--by", "delivery", "--follow", "--store", str(tmp_path / "x"))
         assert result.exit_code == 2
-        assert error_line(result).startswith("whdebug: --definition is for --by delivery")
+        assert error_line(result).startswith("whdebug: --follow prints each new capture")
+
+    def test_capture_filters_do_not_go_with_by_delivery(self, tmp_path: Path) -> None:
+        result = run("list", "--by", "delivery", "--definition", str(DOCS_GITHUB),
+                     "--outcome", "rejected", "--store", str(tmp_path / "x"))
+        assert result.exit_code == 2
+        assert "filter captures, not --by delivery" in error_line(result)
 
 
 class TestSamples:

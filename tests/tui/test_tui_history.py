@@ -12,9 +12,9 @@ from factories import NOW, SECRET, make_definition, sign
 from tui_support import all_analysed, screen_text, shown, wait_for
 
 from whdebug.model.request import Capture, CapturedRequest, Source
+from whdebug.store.index import IndexFill
 from whdebug.store.store import Store
 from whdebug.tui.app import WhdebugApp
-from whdebug.tui.history import DedupeHistory
 from whdebug.tui.options import TuiOptions
 
 SIZE = (120, 40)
@@ -44,13 +44,13 @@ class TestProvisionalVerdicts:
     async def test_a_redelivery_is_new_so_far_then_a_duplicate(
             self, app: WhdebugApp, monkeypatch: pytest.MonkeyPatch) -> None:
         gate = threading.Event()
-        real_check = DedupeHistory.check
+        real_run = IndexFill.run
 
-        def gated(history: DedupeHistory, *args: Any, **kwargs: Any) -> Any:
-            gate.wait(10)
-            return real_check(history, *args, **kwargs)
+        def gated(fill: IndexFill, *args: Any, **kwargs: Any) -> Any:
+            gate.wait(10)  # the analysis index's fill feeds the dedupe history
+            yield from real_run(fill, *args, **kwargs)
 
-        monkeypatch.setattr(DedupeHistory, "check", gated)
+        monkeypatch.setattr(IndexFill, "run", gated)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.current is not None and app.current.capture_id == 82)
             current = app.current
@@ -59,13 +59,13 @@ class TestProvisionalVerdicts:
             assert shown(app, "#step-3-name") == "dedupe"
             assert shown(app, "#step-3-reason") == (
                 "transaction id 'A' is new so far (checking 81 earlier captures…)")
-            assert "dedupe: checked 0/82" in screen_text(app)
+            assert "analysed 0/82" in screen_text(app)
             gate.set()
             await wait_for(pilot, lambda: app.current is not None and not app.current.pending)
             assert "duplicate" in shown(app, "#pipeline-outcome").splitlines()[0]
             assert shown(app, "#step-3-reason") == "duplicate of capture #1"
             await all_analysed(pilot, app)
-            assert "dedupe: checked" not in screen_text(app)
+            assert "/82" not in screen_text(app)
             assert app.analyzer is not None
             assert app.analyzer.counts() == {"fires": 81, "duplicate": 1}
 

@@ -407,8 +407,9 @@ def _name_editor_newline(findings: list[Finding], signature: SignatureResult,
         item,
         message=f"a trailing newline was added after signing: the signature matches the body "
         f"without its final {newline} line break: {name} ends the body with a newline that "
-        "was not signed. In a hand-written file it is the editor's, added when the file was saved (a .http body is every byte after the "
-        "blank line); otherwise the sender appended it",
+        "was not signed. In a hand-written file it is the editor's, added when the file was "
+        "saved (a .http body is every byte after the blank line); otherwise the sender "
+        "appended it",
         fix=f"delete the final line break of {name} (turn off the editor's \"insert final "
         "newline\" for .http files), or put a `###` line after the body",
     ) if item.code == "SIG_BODY_MODIFIED" else item for item in findings]

@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Protocol
 from whdebug.errors import StoreError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from whdebug.model.request import Capture, CapturedRequest
+    from whdebug.store.analyses import AnalysisRow, AnalysisSet, FilterTerm
     from whdebug.store.store import CaptureSummary
 
 StoreLocation = str | Path
@@ -100,6 +103,32 @@ def display_location(location: StoreLocation) -> str:
     from whdebug.store.postgres import mask_url
 
     return mask_url(str(location))
+
+
+class IndexedStore(CaptureStore, Protocol):
+    """A store that keeps the analysis index (whdebug.store.index; SQLite today). Callers
+    check `whdebug.store.index.supports_index` first."""
+
+    def analysis_salt(self) -> bytes: ...
+
+    def open_analysis_set(self, fingerprint: str, parts: Mapping[str, str]) -> AnalysisSet: ...
+
+    def other_analysis_sets(self, set_id: int) -> list[AnalysisSet]: ...
+
+    def carry_analyses(self, source: int, target: int, outcomes: Sequence[str]) -> int: ...
+
+    def put_analyses(self, set_id: int, rows: Iterable[AnalysisRow]) -> None: ...
+
+    def analyses_between(self, set_id: int, first: int, last: int) -> dict[int, AnalysisRow]:
+        ...
+
+    def analysis_counts(self, set_id: int) -> dict[str, int]: ...
+
+    def summaries(self, capture_ids: Sequence[int]) -> list[CaptureSummary]: ...
+
+    def filter_analyses(self, set_id: int | None, terms: Sequence[FilterTerm], *,
+                        first: int = 0, last: int = ..., limit: int | None = None
+                        ) -> list[int]: ...
 
 
 def open_store(location: StoreLocation, *, create: bool = True) -> CaptureStore:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +36,8 @@ from whdebug.model.request import (
     Source,
     as_capture,
 )
+from whdebug.store import analyses
+from whdebug.store.analyses import AnalysisRow, AnalysisSet, FilterTerm
 from whdebug.store.permissions import check_store_path
 
 APPLICATION_ID = 0x77686462
@@ -109,7 +111,7 @@ def _migrate_to_1(connection: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, analyses.migrate_to_2]
 """MIGRATIONS[n] upgrades schema version n to n + 1, inside the opening transaction."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -404,6 +406,18 @@ class Store:
             ).fetchall()
         return [_summary(row) for row in rows]
 
+    def summaries(self, capture_ids: Sequence[int]) -> list[CaptureSummary]:
+        """The summaries of these captures, in the order given (missing ones left out)."""
+        found: dict[int, CaptureSummary] = {}
+        with self._reading() as connection:
+            for start in range(0, len(capture_ids), 500):
+                chunk = list(capture_ids[start:start + 500])
+                marks = ", ".join("?" for _ in chunk)
+                for row in connection.execute(
+                        f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id IN ({marks})", chunk):
+                    found[row[0]] = _summary(row)
+        return [found[i] for i in capture_ids if i in found]
+
     def since(self, after_id: int | None, *, limit: int | None = None) -> list[CaptureSummary]:
         """Summaries with ids above `after_id`, oldest first (for live views)."""
         with self._reading() as connection:
@@ -438,6 +452,7 @@ class Store:
         """Remove a capture and its body; ids are never reused."""
         with self._writing() as connection:
             connection.execute("DELETE FROM bodies WHERE capture_id = ?", (capture_id,))
+            analyses.forget_capture(connection, capture_id)
             if connection.execute("DELETE FROM captures WHERE id = ?", (capture_id,)).rowcount == 0:
                 raise StoreError(f"no capture #{capture_id}", str(self.path))
 
@@ -450,9 +465,57 @@ class Store:
             connection.execute(
                 f"DELETE FROM bodies WHERE capture_id IN (SELECT id FROM captures "
                 f"WHERE received_at < ? AND id NOT IN ({keep}))", (cutoff, max(keep_last, 0)))
-            return int(connection.execute(
+            deleted = int(connection.execute(
                 f"DELETE FROM captures WHERE received_at < ? AND id NOT IN ({keep})",
                 (cutoff, max(keep_last, 0))).rowcount)
+            if deleted:  # later verdicts saw the pruned captures in their dedupe history
+                analyses.forget_all(connection)
+            return deleted
+
+    # -- the analysis index (whdebug.store.analyses, whdebug.store.index) ----------------------
+
+    def analysis_salt(self) -> bytes:
+        """The store's random key for fingerprints (so they reveal no secret)."""
+        with self._reading() as connection:
+            return analyses.salt(connection)
+
+    def open_analysis_set(self, fingerprint: str, parts: Mapping[str, str]) -> AnalysisSet:
+        """The analysis set of this fingerprint, created when missing (old sets are dropped)."""
+        with self._writing() as connection:
+            return analyses.open_set(connection, fingerprint, parts)
+
+    def other_analysis_sets(self, set_id: int) -> list[AnalysisSet]:
+        """The other analysis sets, most recently used first."""
+        with self._reading() as connection:
+            return analyses.other_sets(connection, set_id)
+
+    def carry_analyses(self, source: int, target: int, outcomes: Sequence[str]) -> int:
+        """Copy `source`'s rows with these outcomes into `target`; how many were copied."""
+        with self._writing() as connection:
+            return analyses.carry(connection, source, target, outcomes)
+
+    def put_analyses(self, set_id: int, rows: Iterable[AnalysisRow]) -> None:
+        """Store (or replace) verdicts of the set, in one transaction."""
+        with self._writing() as connection:
+            analyses.put(connection, set_id, rows)
+
+    def analyses_between(self, set_id: int, first: int, last: int) -> dict[int, AnalysisRow]:
+        """The set's verdicts of captures with ids first..last."""
+        with self._reading() as connection:
+            return analyses.rows_between(connection, set_id, first, last)
+
+    def analysis_counts(self, set_id: int) -> dict[str, int]:
+        """The set's verdicts by outcome status."""
+        with self._reading() as connection:
+            return analyses.counts(connection, set_id)
+
+    def filter_analyses(self, set_id: int | None, terms: Sequence[FilterTerm], *,
+                        first: int = 0, last: int = _NEWEST,
+                        limit: int | None = None) -> list[int]:
+        """Ids of captures first..last matching every term (fields: event, outcome, code,
+        sig, path, method, None for any), newest first; see whdebug.store.analyses."""
+        with self._reading() as connection:
+            return analyses.filter_ids(connection, set_id, terms, first, last, limit)
 
 
 def _pragma(connection: sqlite3.Connection, name: str) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -23,7 +23,9 @@ from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets
 from whdebug.model.secrecy import SecretSet
+from whdebug.store.analyses import AnalysisRow
 from whdebug.store.base import CaptureStore
+from whdebug.store.index import indexed
 from whdebug.store.store import CaptureSummary
 from whdebug.tools.profiles import analyze_profile
 from whdebug.tui.history import DedupeHistory
@@ -101,6 +103,14 @@ class SharedStore:
         with self.lock:
             self.store.close()
 
+    def analyses_between(self, set_id: int, first: int, last: int) -> dict[int, AnalysisRow]:
+        with self.lock:
+            return indexed(self.store).analyses_between(set_id, first, last)
+
+    def put_analyses(self, set_id: int, rows: Sequence[AnalysisRow]) -> None:
+        with self.lock:
+            indexed(self.store).put_analyses(set_id, rows)
+
 
 class Analyzer:
     def __init__(self, store: SharedStore, workspace: Workspace, *,
@@ -169,6 +179,20 @@ class Analyzer:
             self._reports.pop(capture_id, None)
             self._provisional.pop(capture_id, None)
 
+    def remember_verdicts(self, verdicts: dict[int, RowVerdict], generation: int) -> None:
+        """Final verdicts from the analysis index (made in arrival order): shown as they are."""
+        self._sync(generation)
+        with self._lock:
+            if generation != self._generation:
+                return
+            for capture_id, verdict in verdicts.items():
+                old = self._verdicts.get(capture_id)
+                if old is not None:
+                    self._counts[old.status] -= 1
+                self._verdicts[capture_id] = verdict
+                self._counts[verdict.status] += 1
+                # A provisional report stays provisional: `settle` confirms or forgets it.
+
     def _remember(self, analysis: Analysis) -> None:
         with self._lock:
             if analysis.generation != self._generation:
@@ -219,7 +243,13 @@ class Analyzer:
                        if history.pending(capture_id) == 0]
         for capture_id, group, transaction in reached:
             if history.duplicate_of(capture_id, group, transaction) is not None:
-                self.forget(capture_id)
+                verdict = self._verdicts.get(capture_id)
+                if verdict is not None and verdict.duplicate_of is not None:
+                    with self._lock:  # the analysis index already gave the final verdict
+                        self._reports.pop(capture_id, None)
+                        self._provisional.pop(capture_id, None)
+                else:
+                    self.forget(capture_id)
                 forgotten.append(capture_id)
                 continue
             with self._lock:
@@ -305,6 +335,10 @@ class Analyzer:
     def _options(self, *, diagnose: bool = True) -> AnalysisOptions:
         return AnalysisOptions(missing_part=self.workspace.missing_part,
                                nullish=self.workspace.nullish, diagnose=diagnose)
+
+    def analysis_options(self) -> AnalysisOptions:
+        """How captures are analysed for the list and the selected capture (with diagnosis)."""
+        return self._options()
 
     def history_options(self) -> AnalysisOptions:
         """How the history's worker analyses captures (no diagnosis search)."""

@@ -20,18 +20,20 @@ from textual import events, on
 from textual.app import App
 from textual.message import Message
 from textual.screen import Screen
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
 from whdebug.engine import AnalysisOptions
 from whdebug.errors import StoreError, WhdebugError
 from whdebug.store.base import CaptureStore, StoreLocation, open_store, store_location
 from whdebug.tui.analysis import Analysis, Analyzer, SharedStore
 from whdebug.tui.commands import WhdebugCommands
+from whdebug.tui.indexing import IndexState, index_state
 from whdebug.tui.messages import (
     CapturesArrived,
     DefinitionReloaded,
     FilesChanged,
     HistoryChecked,
+    IndexFilled,
     ReceiverChanged,
 )
 from whdebug.tui.options import TuiOptions
@@ -41,15 +43,17 @@ from whdebug.tui.screens.main import MainScreen
 from whdebug.tui.watcher import FileWatcher
 from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.tui.widgets.header import WhdebugHeader
-from whdebug.tui.workers import Foreground, fill_history, notify_failure
+from whdebug.tui.workers import Foreground, fill_history, fill_index, notify_failure
 from whdebug.tui.workspace import Workspace, build_workspace
 
 SWEEP_LIMIT = 5_000
 """Stores up to this size are analysed completely in the background (complete counts)."""
 QUIET = 0.25
 """Seconds the dedupe history's worker holds off after a key, a click or a scroll."""
+FIRST_FRAME_WAIT = 3.0
+"""At most this many seconds background work waits for the first frame."""
 STARTUP_QUIET = 1.0
-"""Seconds it holds off at start: the first paint and the first analyses go first."""
+"""Seconds it holds off after the first frame: the first analyses go first."""
 
 
 class StoreNotified(Message):
@@ -85,6 +89,8 @@ class WhdebugApp(App[int]):
         self._stop_watching: Callable[[], None] | None = None
         self.store_error: str | None = None
         self.analyzer: Analyzer | None = None
+        self.index_state: IndexState | None = None
+        """The analysis index of the current generation (None: verdicts kept in memory)."""
         self._open_store()
         self.rows = CaptureRows(self.store)
         self.receiver = EmbeddedReceiver(self)
@@ -97,6 +103,8 @@ class WhdebugApp(App[int]):
         self.live = False
         """True between mount and unmount: background results are drawn only then."""
         self._quiet_until = 0.0
+        self._painted = threading.Event()
+        """Set once the first frame is drawn: background work waits for it."""
         self.main = MainScreen(self)
 
     def _open_store(self) -> None:
@@ -119,6 +127,7 @@ class WhdebugApp(App[int]):
             except StoreError as error:
                 self.store_error = str(error)
         self.hold_background(STARTUP_QUIET)
+        self.call_after_refresh(self._first_frame)
         self._restart_history()
         self.main.capture_list.reset()
         self.main.refresh_banner()
@@ -224,6 +233,9 @@ class WhdebugApp(App[int]):
             self.analyzer.forget(capture_id)
             for affected in self.analyzer.history.forget(capture_id):
                 self.analyzer.forget(affected)
+            if self.index_state is not None:
+                # The store dropped the rows the deletion may change; read the rest again.
+                self._restart_history()
 
     # -- the dedupe history ----------------------------------------------------------------
 
@@ -237,11 +249,19 @@ class WhdebugApp(App[int]):
         """The user acts: the dedupe history's worker pauses for a moment."""
         self._quiet_until = max(self._quiet_until, time.monotonic() + seconds)
 
+    def _first_frame(self) -> None:
+        self.hold_background(STARTUP_QUIET)
+        self._painted.set()
+
     def _wait_for_quiet(self) -> None:
         """In the history's worker: wait while the user acts, or the selected capture or the
         visible rows are analysed."""
         self.main.wait_for_selection()
-        while time.monotonic() < self._quiet_until or self.foreground:
+        worker = get_current_worker()
+        unpainted_until = time.monotonic() + FIRST_FRAME_WAIT
+        while not worker.is_cancelled and (
+                (not self._painted.is_set() and time.monotonic() < unpainted_until)
+                or time.monotonic() < self._quiet_until or self.foreground):
             time.sleep(0.01)
 
     def _restart_history(self) -> None:
@@ -250,6 +270,7 @@ class WhdebugApp(App[int]):
             return
         self.workers.cancel_group(self, "history")
         self.analyzer.restart_history(self.rows.all_ids())
+        self.index_state = index_state(self.analyzer)
         self._check_history()
 
     def _check_history(self) -> None:
@@ -259,7 +280,12 @@ class WhdebugApp(App[int]):
             return
         history = analyzer.history
         capture_ids = history.dispatch()
-        if capture_ids:
+        state = self.index_state
+        if capture_ids and state is not None:
+            self.run_worker(lambda: fill_index(
+                analyzer, state, history, capture_ids, self.post_message, self._wait_for_quiet),
+                thread=True, group="history", exit_on_error=False)
+        elif capture_ids:
             self.run_worker(lambda: fill_history(
                 analyzer, history, capture_ids, self.post_message, self._wait_for_quiet),
                 thread=True, group="history", exit_on_error=False)
@@ -273,6 +299,30 @@ class WhdebugApp(App[int]):
             return
         self.main.settle_verdicts()
         self._check_history()  # captures that arrived meanwhile
+        self.main.refresh_header()
+
+    @on(IndexFilled)
+    def _index_filled(self, message: IndexFilled) -> None:
+        analyzer, state = self.analyzer, message.state
+        if (not self.live or analyzer is None or message.history is not analyzer.history
+                or state is not self.index_state):
+            return
+        if message.error is not None:
+            self.notify(f"{message.error}; analysing in memory instead", title="Analysis index",
+                        severity="warning")
+            self.index_state = None
+            message.history.dispatched = message.history.checked
+            self._check_history()
+            return
+        if not message.history.apply(message.checked):
+            return
+        analyzer.remember_verdicts(message.verdicts, state.generation)
+        if message.counts is not None:
+            state.counts = message.counts
+        if message.checked:
+            state.frontier = message.checked[-1].capture_id
+        self.main.index_filled(list(message.verdicts))
+        self._check_history()
         self.main.refresh_header()
 
     # -- watching and loading definitions --------------------------------------------------

@@ -8,10 +8,6 @@ import os
 from pathlib import Path
 
 from whdebug.errors import WhdebugError
-from whdebug.formats import curl
-from whdebug.formats.capture_json import capture_to_json
-from whdebug.formats.har import format_har
-from whdebug.formats.http import format_http
 from whdebug.model.request import Capture, CapturedRequest
 
 INLINE_BODY_LIMIT = 64 * 1024
@@ -20,6 +16,8 @@ INLINE_BODY_LIMIT = 64 * 1024
 
 def needs_body_file(request: CapturedRequest) -> bool:
     """True when the body is too large (or holds NUL bytes, which $'...' cannot) to inline."""
+    from whdebug.formats import curl  # the writers load on first use, after the first paint
+
     return len(request.body) > INLINE_BODY_LIMIT or not curl.can_inline(request)
 
 
@@ -32,6 +30,8 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 def curl_command(request: CapturedRequest, base_url: str, body_path: Path) -> tuple[str, bool]:
     """The curl text, and whether the body had to go to `body_path` (big or holding NUL)."""
+    from whdebug.formats import curl
+
     url = base_url.rstrip("/") + request.target
     if needs_body_file(request):
         _write(body_path, request.body)
@@ -42,6 +42,10 @@ def curl_command(request: CapturedRequest, base_url: str, body_path: Path) -> tu
 def export_capture(capture: Capture, format_name: str, path: Path,
                    base_url: str) -> list[Path]:
     """Write the capture; the files written. Raises WhdebugError with a one-line reason."""
+    from whdebug.formats.capture_json import capture_to_json
+    from whdebug.formats.har import format_har
+    from whdebug.formats.http import format_http
+
     request = capture.request
     try:
         if format_name == "http":

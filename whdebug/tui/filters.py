@@ -3,6 +3,10 @@
 Terms are ANDed. `field:value` matches one field; a bare word matches any of them. Matching
 is case-insensitive: substrings for event, path and method; a prefix for outcome and codes.
 `-term` negates a term.
+
+With the analysis index (whdebug.tui.indexing) a filter is one SQL query over the store
+(`indexed_matches`, the same rules in whdebug.store.analyses); without it (the demo) `scan`
+pages through the store and analyses what it must.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from whdebug.store.analyses import FilterTerm
+from whdebug.store.index import indexed
 from whdebug.store.store import CaptureSummary
-from whdebug.tui.analysis import Analyzer, RowVerdict
+from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
 
 FIELDS = ("event", "outcome", "path", "code", "method", "sig")
 _ALIASES = {"status": "outcome", "o": "outcome", "e": "event", "p": "path", "c": "code",
@@ -105,3 +111,24 @@ def scan(analyzer: Analyzer, capture_filter: CaptureFilter, *, only: list[int] |
         yield [s for s in page if capture_filter.matches(s, verdicts.get(s.id))], scanned
         if wanted is not None:
             return
+
+
+def sql_terms(capture_filter: CaptureFilter) -> list[FilterTerm]:
+    return [(term.field, term.value, term.negate) for term in capture_filter.terms]
+
+
+def indexed_matches(shared: SharedStore, set_id: int | None, capture_filter: CaptureFilter,
+                    only: list[int] | None = None) -> list[int]:
+    """Ids matching the filter in the analysis set (within `only`), newest first: one query.
+
+    A capture the set holds no row for matches by path and method alone, as an unanalysed
+    capture does in `scan`."""
+    set_id = set_id if capture_filter.needs_analysis else None
+    first, last = (min(only), max(only)) if only else (0, 2**63 - 1)
+    with shared.lock:
+        found = indexed(shared.store).filter_analyses(
+            set_id, sql_terms(capture_filter), first=first, last=last)
+    if only is not None:
+        wanted = set(only)
+        found = [capture_id for capture_id in found if capture_id in wanted]
+    return found

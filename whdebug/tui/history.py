@@ -95,6 +95,12 @@ class DedupeHistory:
             checked.append(Checked(capture_id, resolved.group, accepted))
         return checked
 
+    def register(self, resolved: Resolved, options: AnalysisOptions) -> str:
+        """Make sure `resolved`'s group has a session (for results checked elsewhere, e.g. by
+        the analysis index's fill); its group."""
+        self._session(resolved, options)
+        return resolved.group
+
     def _session(self, resolved: Resolved, options: AnalysisOptions) -> ReplaySession:
         with self._lock:
             session = self._sessions.get(resolved.group)

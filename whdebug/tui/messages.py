@@ -10,6 +10,7 @@ from whdebug.store.store import CaptureSummary
 from whdebug.tools.resend import Answer
 from whdebug.tui.analysis import Analysis, RowVerdict
 from whdebug.tui.history import Checked, DedupeHistory
+from whdebug.tui.indexing import IndexState
 
 
 class CapturesArrived(Message):
@@ -44,6 +45,22 @@ class HistoryChecked(Message):
         super().__init__()
         self.history = history
         self.checked = checked
+
+
+class IndexFilled(Message):
+    """The analysis index's fill reached the next captures (oldest first): their verdicts,
+    the dedupe history's entries, and (now and then) the index's counts by outcome."""
+
+    def __init__(self, history: DedupeHistory, state: IndexState, checked: list[Checked],
+                 verdicts: dict[int, RowVerdict], counts: dict[str, int] | None,
+                 error: str | None = None) -> None:
+        super().__init__()
+        self.history = history
+        self.state = state
+        self.checked = checked
+        self.verdicts = verdicts
+        self.counts = counts
+        self.error = error
 
 
 class FilesChanged(Message):

@@ -10,8 +10,6 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import watchfiles
-
 DEBOUNCE_MS = 150
 
 
@@ -49,6 +47,8 @@ class FileWatcher:
     def _run(self, directories: list[str], files: frozenset[Path],
              stop: threading.Event) -> None:
         try:
+            import watchfiles  # loaded in the watching thread, after the first paint
+
             for changes in watchfiles.watch(*directories, debounce=DEBOUNCE_MS, step=50,
                                             stop_event=stop, rust_timeout=500,
                                             yield_on_timeout=False, recursive=False,

@@ -21,11 +21,13 @@ from whdebug.errors import WhdebugError
 from whdebug.model.request import CapturedRequest
 from whdebug.tools.resend import resend
 from whdebug.tui.analysis import Analyzer
-from whdebug.tui.filters import CaptureFilter, scan
+from whdebug.tui.filters import CaptureFilter, indexed_matches, scan
 from whdebug.tui.history import DedupeHistory
+from whdebug.tui.indexing import IndexState, fill_batches, indexed_verdicts
 from whdebug.tui.messages import (
     FilterProgressed,
     HistoryChecked,
+    IndexFilled,
     ResendFinished,
     VerdictsComputed,
 )
@@ -61,21 +63,28 @@ class Foreground:
 
 def compute_verdicts(analyzer: Analyzer, capture_ids: list[int], post: Post,
                      wait: Callable[[], None], delay: float = 0.0,
-                     foreground: Foreground | None = None) -> None:
-    """Analyse captures oldest first; post their verdicts 25 at a time (counted in
-    `foreground` while it runs, when given)."""
+                     foreground: Foreground | None = None,
+                     index: IndexState | None = None) -> None:
+    """Post the verdicts the analysis index holds, then analyse the others oldest first;
+    post them 25 at a time (counted in `foreground` while it runs, when given)."""
     if foreground is None:
-        _compute_verdicts(analyzer, capture_ids, post, wait, delay)
+        _compute_verdicts(analyzer, capture_ids, post, wait, delay, index)
         return
     with foreground:
-        _compute_verdicts(analyzer, capture_ids, post, wait, delay)
+        _compute_verdicts(analyzer, capture_ids, post, wait, delay, index)
 
 
 def _compute_verdicts(analyzer: Analyzer, capture_ids: list[int], post: Post,
-                      wait: Callable[[], None], delay: float) -> None:
+                      wait: Callable[[], None], delay: float, index: IndexState | None) -> None:
     worker = get_current_worker()
     generation = analyzer.workspace.generation
     time.sleep(delay)  # while scrolling, only the rows the view settles on are analysed
+    if index is not None and index.generation == generation:
+        found = indexed_verdicts(index, analyzer.store, capture_ids)
+        if found:
+            analyzer.remember_verdicts(found, generation)
+            post(VerdictsComputed(found, generation))
+            capture_ids = [i for i in capture_ids if i not in found]
     batch = {}
     for capture_id in sorted(capture_ids):
         if worker.is_cancelled or generation != analyzer.workspace.generation:
@@ -113,10 +122,42 @@ def fill_history(analyzer: Analyzer, history: DedupeHistory, capture_ids: list[i
         post(HistoryChecked(history, batch))
 
 
-def scan_filter(analyzer: Analyzer, token: int, capture_filter: CaptureFilter,
-                only: list[int] | None, post: Post) -> None:
-    """Post the matching captures page by page, then (for a full scan) that it is done."""
+def fill_index(analyzer: Analyzer, state: IndexState, history: DedupeHistory,
+               capture_ids: list[int], post: Post, wait: Callable[[], None]) -> None:
+    """Fill the analysis index for these captures, oldest first (reading what it holds, and
+    analysing the rest); post each batch, which also feeds the dedupe history."""
     worker = get_current_worker()
+    analysed = 0
+
+    def pause() -> None:
+        nonlocal analysed
+        wait()
+        analysed += 1
+        time.sleep(HISTORY_IDLE if analysed % 32 == 0 else 0)
+
+    def cancelled() -> bool:
+        return worker.is_cancelled or history is not analyzer.history
+
+    try:
+        for checked, verdicts, counts in fill_batches(state, analyzer.store, history,
+                                                      capture_ids, pause, wait, cancelled):
+            post(IndexFilled(history, state, checked, verdicts, counts))
+    except WhdebugError as error:  # the store cannot keep it: the TUI works without it
+        post(IndexFilled(history, state, [], {}, None, error.message))
+
+
+def scan_filter(analyzer: Analyzer, token: int, capture_filter: CaptureFilter,
+                only: list[int] | None, post: Post, index: IndexState | None = None) -> None:
+    """Post the matching captures page by page, then (for a full scan) that it is done.
+
+    With the analysis index it is one SQL query (over `only`'s range, for new arrivals or
+    newly indexed captures): captures not indexed yet match by path and method alone."""
+    worker = get_current_worker()
+    if index is not None:
+        found = indexed_matches(analyzer.store, index.set_id, capture_filter, only)
+        if not worker.is_cancelled:
+            post(FilterProgressed(token, found, len(found), only is None, []))
+        return
     scanned = 0
     for matches, scanned in scan(analyzer, capture_filter, only=only, page_size=FILTER_PAGE):
         if worker.is_cancelled:

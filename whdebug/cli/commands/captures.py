@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,10 @@ import click
 
 from whdebug.cli import ExitStatus
 from whdebug.cli.options import (
+    analysis_options,
+    definition_option,
     json_option,
+    load_secrets,
     name_masks,
     open_store,
     read_files,
@@ -23,8 +27,9 @@ from whdebug.cli.options import (
 from whdebug.errors import WhdebugError
 
 if TYPE_CHECKING:
-    from whdebug.model.request import Capture, CapturedRequest
+    from whdebug.model.request import Capture, CapturedRequest, Secrets
     from whdebug.model.secrecy import SecretSet
+    from whdebug.store.analyses import FilterTerm
     from whdebug.store.base import CaptureStore
     from whdebug.store.store import CaptureSummary
 
@@ -65,6 +70,12 @@ def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
     }
 
 
+_INDEX_OUTCOMES = ("fires", "no-trigger", "no-event", "duplicate", "rejected", "challenge",
+                   "none")
+_NEEDS_DEFINITION = ("--event, --outcome and --code filter on analyses, which are kept per "
+                     "definition and credentials: give --definition FILE (and --credentials)")
+
+
 @click.command(name="list", short_help="List captures, newest first.")
 @json_option("One JSON object per capture per line (every capture unless --last).")
 @click.option("--last", type=click.IntRange(min=1), metavar="N",
@@ -74,8 +85,18 @@ def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
               default="capture", show_default=True,
               help="delivery: one row per provider delivery (its attempts, their outcomes, "
                    "what changed, whether the provider retries).")
-@click.option("--definition", "definition_path", metavar="FILE",
-              help="--by delivery: group unknown senders by this definition's transaction id.")
+@definition_option("Also show each capture's event, outcome and finding codes under this "
+                   "definition, from the store's analysis index (analysed once, oldest "
+                   "first, and kept per definition and credentials); with --by delivery, "
+                   "group unknown senders by its transaction id.")
+@analysis_options
+@click.option("--event", "event_filter", metavar="TEXT",
+              help="Only captures whose event contains TEXT (needs --definition).")
+@click.option("--outcome", "outcome_filter", type=click.Choice(_INDEX_OUTCOMES),
+              help="Only captures with this outcome (needs --definition).")
+@click.option("--code", "code_filter", metavar="CODE",
+              help="Only captures with a finding code starting with CODE, e.g. SIG_MISMATCH "
+                   "or SIG_ (needs --definition).")
 @click.option("--follow", "-f", is_flag=True,
               help="Then keep printing new captures (one line each, oldest first) until "
                    "Ctrl-C; a postgresql:// store reports them as any receiver commits them.")
@@ -83,26 +104,46 @@ def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
 @show_secrets_option
 @click.pass_context
 def list_captures(ctx: click.Context, as_json: bool, last: int | None, group_by: str,
-                  definition_path: str | None, follow: bool, store_path: str | None,
-                  show_secrets: bool) -> None:
+                  definition_path: str | None, credentials_file: str | None,
+                  credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
+                  missing_part: str, nullish: bool, now_text: str | None,
+                  event_filter: str | None, outcome_filter: str | None, code_filter: str | None,
+                  follow: bool, store_path: str | None, show_secrets: bool) -> None:
     """List captures, newest first: id, time (local), method, target, size, the answer
     sent, content type and sender (user agent). Credential-looking query parameters
     (token, api_key, ...) are masked unless --show-secrets.
 
+    With --definition, each capture also shows its event, outcome and finding codes, and
+    --event/--outcome/--code filter on them (matching as the TUI's `/` filter does). Timestamps
+    are judged at each capture's arrival unless --now. Without --definition these filters are
+    an error: whdebug cannot know a capture's outcome without the definition.
+
     With --by delivery: one row per delivery, oldest first, grouped by the provider's
     delivery id (X-GitHub-Delivery, X-Shopify-Webhook-Id, webhook-id, Slack's event_id,
     ...); exit status 1 when a delivery has an error-level finding."""
-    if definition_path is not None and group_by != "delivery":
-        raise click.UsageError("--definition is for --by delivery", ctx)
     masks = name_masks(show_secrets)
+    filters = [(field, value.lower(), False) for field, value in (
+        ("event", event_filter), ("outcome", outcome_filter), ("code", code_filter))
+        if value is not None]
+    if filters and definition_path is None:
+        raise WhdebugError(_NEEDS_DEFINITION)
+    if follow and (group_by == "delivery" or definition_path is not None):
+        raise click.UsageError("--follow prints each new capture as it arrives; it does not "
+                               "go with --by delivery or --definition", ctx)
+    if filters and group_by == "delivery":
+        raise click.UsageError("--event, --outcome and --code filter captures, not --by "
+                               "delivery", ctx)
     store = open_store(store_path)
     ctx.call_on_close(store.close)
-    if follow and group_by == "delivery":
-        raise click.UsageError("--follow lists captures; it does not go with --by delivery", ctx)
     if group_by == "delivery":
         from whdebug.cli.commands.deliveries import list_deliveries
 
         ctx.exit(list_deliveries(store, last, definition_path, as_json))
+        return
+    if definition_path is not None:
+        _list_analysed(store, definition_path, load_secrets(
+            credentials_file, credential_pairs, config_pairs), missing_part, nullish,
+            now_text, filters, as_json, last, masks)
         return
     newest = store.latest_id() if follow else None
     _list(store, as_json, last, masks, None if newest is None else newest + 1)
@@ -164,6 +205,70 @@ def _list(store: CaptureStore, as_json: bool, last: int | None, masks: SecretSet
     render_captures(console, store.page(before_id=below, limit=last or _LIST_DEFAULT), total,
                     display_location(store.path),
                     _store_flag(store), masks)
+
+
+def _list_analysed(store: CaptureStore, definition_path: str, secrets: Secrets, missing_part: str,
+                   nullish: bool, now_text: str | None, filters: Sequence[FilterTerm],
+                   as_json: bool, last: int | None, masks: SecretSet) -> None:
+    """`list --definition`: bring the analysis index up to date, then answer from it."""
+    from whdebug.cli.options import parse_now
+    from whdebug.engine import AnalysisOptions
+    from whdebug.model.definition import load_definition
+    from whdebug.store import index
+
+    if not index.supports_index(store):
+        raise WhdebugError("list --definition needs a store that keeps the analysis index "
+                           "(an SQLite store, --store PATH)", str(store.path))
+    definition = load_definition(definition_path)
+    profile = index.IndexProfile(
+        definition, secrets, AnalysisOptions(missing_part=missing_part, nullish=nullish),
+        now=parse_now(now_text) if now_text else None)
+    progress = _IndexProgress()
+    analysis_set = index.fill(store, profile, progress)
+    progress.finish()
+    limit = last if last is not None else (None if as_json else _LIST_DEFAULT)
+    ids = store.filter_analyses(analysis_set.id, filters, limit=limit)
+    summaries = store.summaries(ids)
+    rows = store.analyses_between(analysis_set.id, min(ids), max(ids)) if ids else {}
+    if as_json:
+        for summary in summaries:
+            line = _summary_json(summary, masks)
+            row = rows.get(summary.id)
+            if row is not None:
+                line.update(event=row.event, outcome=row.outcome, signature=row.signature,
+                            codes=list(row.codes))
+            click.echo(json.dumps(line, separators=(",", ":")))
+        return
+    from whdebug.cli.output.captures import render_analysed
+    from whdebug.cli.output.text import stdout_console
+
+    matching = (len(store.filter_analyses(analysis_set.id, filters)) if filters
+                else store.count())
+    render_analysed(stdout_console(), summaries, rows, matching, store.path, masks,
+                    definition.label, bool(filters))
+
+
+class _IndexProgress:
+    """A progress line on stderr while the index is filled, on a terminal, after 1 s."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.started = time.monotonic()
+        self.shown = False
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        if self.tty and time.monotonic() - self.started > 1.0:
+            click.echo(f"\rlist: analysing captures for the index: {done:,}/{total:,}",
+                       err=True, nl=False)
+            self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
 
 
 @click.command(name="import", short_help="Store .http, .har and .json request files as captures.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich import box
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.text import Text
 
 from whdebug.cli.output.text import format_size, safe
 from whdebug.model.secrecy import SecretSet
+from whdebug.store.analyses import AnalysisRow
 from whdebug.store.store import CaptureSummary
 from whdebug.tools.resend import Answer
 from whdebug.wording import plural
@@ -80,6 +81,43 @@ def capture_line(row: CaptureSummary, masks: SecretSet) -> str:
     return (f"#{row.id}  {row.received_at.astimezone().strftime('%m-%d %H:%M:%S')}  "
             f"{safe(row.method, 16)} {safe(masks.mask_target(row.target))}  "
             f"{format_size(row.body_size)}{truncated}  {status}")
+
+
+def render_analysed(console: Console, rows: Sequence[CaptureSummary],
+                    verdicts: Mapping[int, AnalysisRow], matching: int, store_path: object,
+                    masks: SecretSet, label: str, filtered: bool) -> None:
+    """`whdebug list --definition`: captures with their event, outcome and finding codes."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("#", justify="right", style="bold", no_wrap=True)
+    table.add_column("received", no_wrap=True, style="dim")
+    table.add_column("method", no_wrap=True, min_width=6)
+    table.add_column("target", overflow="fold", ratio=1)
+    table.add_column("event", overflow="fold")
+    table.add_column("sig", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("codes", overflow="fold")
+    for row in rows:
+        verdict = verdicts.get(row.id)
+        cells = [Text(str(row.id)),
+                 Text(row.received_at.astimezone().strftime("%m-%d %H:%M:%S")),
+                 Text(safe(row.method, 16)), Text(safe(masks.mask_target(row.target)))]
+        if verdict is None:
+            cells += [Text("—"), Text("—"), Text("—"), Text("")]
+        else:
+            event = (Text(safe(masks.mask(verdict.event), 80)) if verdict.event is not None
+                     else Text(f"({safe(masks.mask(verdict.if_event), 80)})", style="dim")
+                     if verdict.if_event is not None else Text("—"))
+            cells += [event,
+                      Text(verdict.signature), Text(verdict.outcome),
+                      Text(" ".join(verdict.codes))]
+        table.add_row(*cells)
+    console.print(table)
+    what = "matching " if filtered else ""
+    note = (f"{plural(matching, what + 'capture', grouped=True)} under {safe(label, 80)} "
+            f"in {store_path} (times are local)")
+    if len(rows) < matching:
+        note += f"; newest {len(rows):,} shown (--last N for more)"
+    console.print(Text(note, style="dim"))
 
 
 def format_answer(answer: Answer, masks: SecretSet) -> str:

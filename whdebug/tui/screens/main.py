@@ -9,6 +9,7 @@ handlers below apply them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -30,6 +31,7 @@ from whdebug.tui import workers
 from whdebug.tui.analysis import Analysis, Analyzer, RowVerdict, secret_key_of
 from whdebug.tui.exporting import curl_command, export_capture
 from whdebug.tui.filters import CaptureFilter, parse_filter
+from whdebug.tui.indexing import IndexState
 from whdebug.tui.messages import (
     AnalysisCompleted,
     FilterProgressed,
@@ -70,6 +72,7 @@ class Shell(Protocol):
     store_path: StoreLocation
     store_error: str | None
     analyzer: Analyzer | None
+    index_state: IndexState | None
     workspace: Workspace
     rows: CaptureRows
     receiver: EmbeddedReceiver
@@ -187,13 +190,18 @@ class MainScreen(Screen[None]):
             ns = definition.ns if definition is not None and definition.ns else "{ns}"
             receiver_url = f"{shell.receiver.base_url}/miniapps/{ns}/webhooks"
             label = definition.label if definition is not None else None
-        counts = shell.analyzer.counts() if shell.analyzer is not None else {}
+        index = self._index()
+        counts = (index.counts if index is not None
+                  else shell.analyzer.counts() if shell.analyzer is not None else {})
         history = shell.analyzer.history if shell.analyzer is not None else None
         scanned, done = self.filter_scanned
         filter_text = None
         if self.capture_filter is not None:
             filter_text = self.capture_filter.text + (
                 "" if done else f" (scanning {scanned:,}/{shell.rows.total:,})")
+            if (index is not None and self.capture_filter.needs_analysis and history is not None
+                    and not history.complete):
+                filter_text += f" (over {history.checked:,} analysed)"
         self.header_bar.set_state(HeaderState(
             title=shell.options.title, receiver_url=receiver_url,
             listening=shell.receiver.listening, receiver_error=shell.receiver.error,
@@ -202,7 +210,15 @@ class MainScreen(Screen[None]):
             counts=tuple(sorted((k, v) for k, v in counts.items() if v)),
             following=self.following, filter_text=filter_text,
             checking=None if history is None or history.complete else (
-                history.checked, history.total)))
+                history.checked, history.total),
+            checking_label="analysed" if index is not None else "dedupe: checked"))
+
+    def _index(self) -> IndexState | None:
+        """The analysis index of the current generation, if the app keeps one."""
+        index = self.shell.index_state
+        if index is None or index.generation != self.shell.workspace.generation:
+            return None
+        return index
 
     def refresh_banner(self) -> None:
         self.banner.show_state(self.shell.store_error, self.shell.workspace)
@@ -309,9 +325,10 @@ class MainScreen(Screen[None]):
         delay = _ROWS_DELAY if group == "rows" else 0.0
         if missing and analyzer is not None:
             foreground = self.shell.foreground if group != "sweep" else None
+            index = self._index()
             self.run_worker(lambda: workers.compute_verdicts(
                 analyzer, missing, self.post_message, self.wait_for_selection, delay,
-                foreground),
+                foreground, index),
                 thread=True, exclusive=group in ("rows", "sweep"), group=group,
                 exit_on_error=False)
 
@@ -323,6 +340,8 @@ class MainScreen(Screen[None]):
 
     def sweep(self) -> None:
         total = self.shell.rows.total
+        if self._index() is not None:
+            return  # the analysis index's fill analyses every capture
         if self.shell.analyzer is not None and 0 < total <= self.shell.sweep_limit:
             self.analyse_rows(self.shell.rows.ids_between(0, total), "sweep")
 
@@ -332,6 +351,15 @@ class MainScreen(Screen[None]):
             self.capture_list.refresh()
             self.settle_verdicts()
             self.refresh_header()
+
+    def index_filled(self, capture_ids: list[int]) -> None:
+        """The analysis index reached these captures: draw their verdicts, and add those
+        matching the filter."""
+        self.capture_list.refresh()
+        self.settle_verdicts()
+        if (capture_ids and self.capture_filter is not None
+                and self.capture_filter.needs_analysis):
+            self._run_filter(self.capture_filter, only=capture_ids)
 
     def captures_added(self, capture_ids: list[int]) -> None:
         """New captures went on top of the list (the app added them to its rows)."""
@@ -542,8 +570,9 @@ class MainScreen(Screen[None]):
             self.capture_list.reset()
             self.filter_scanned = (0, False)
         token = self._filter_token
+        index = self._index()
         self.run_worker(lambda: workers.scan_filter(
-            analyzer, token, capture_filter, only, self.post_message), thread=True,
+            analyzer, token, capture_filter, only, self.post_message, index), thread=True,
             exclusive=only is None, group="filter", exit_on_error=False)
         self.refresh_header()
 
@@ -575,7 +604,9 @@ class MainScreen(Screen[None]):
         self.refresh_header()
 
 
+@functools.lru_cache(maxsize=8)
 def _short_path(path: StoreLocation) -> str:
+    """The store as the header shows it (resolved once: the header redraws often)."""
     if not isinstance(path, Path):
         return display_location(path)
     try:

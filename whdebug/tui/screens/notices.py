@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -63,6 +62,8 @@ class SnippetScreen(Dialog[None]):
         with Vertical(id="dialog"):
             yield Static(Content(f"{suggestion.event!r} is at {suggestion.source} "
                                  f"{suggestion.path}: paste into webhook"), id="dialog-title")
+            from rich.syntax import Syntax  # pygments: loaded when first shown
+
             yield Static(Syntax(suggestion.snippet, "json",
                                 theme=syntax_theme(self.app.current_theme.dark),
                                 background_color="default", word_wrap=True))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import Static
@@ -63,6 +62,8 @@ class DefinitionView(DetailPane):
         text = json.dumps(definition_blocks(definition), indent=2, ensure_ascii=False)
         if len(text) > _SHOWN_CHARS:
             text = text[:_SHOWN_CHARS] + "\n…"
+        from rich.syntax import Syntax  # pygments: loaded when first shown
+
         body.update(Syntax(text, "json", theme=syntax_theme(self.app.current_theme.dark),
                            word_wrap=True,
                            background_color="default"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import MUTED
@@ -34,7 +35,11 @@ class DetailPane(VerticalScroll):
         """The tab became visible: draw what changed while it was hidden."""
         if self._dirty and self.is_mounted:
             self._dirty = False
-            self.draw(self.analysis)
+            try:
+                self.draw(self.analysis)
+            except NoMatches:  # mounted, its children not yet (early in the first paint)
+                self._dirty = True
+                self.call_after_refresh(self.reveal)
 
     def draw(self, analysis: Analysis | None) -> None:
         raise NotImplementedError

@@ -27,7 +27,9 @@ class HeaderState:
     following: bool = True
     filter_text: str | None = None
     checking: tuple[int, int] | None = None
-    """(checked, total) while the dedupe history is still being filled, else None."""
+    """(checked, total) while the dedupe history (or the analysis index) is still being
+    filled, else None."""
+    checking_label: str = "dedupe: checked"
 
 
 def header_content(state: HeaderState) -> Content:
@@ -54,7 +56,7 @@ def header_content(state: HeaderState) -> Content:
                               OUTCOME_STYLES[status])]
     if state.checking is not None:
         checked, total = state.checking
-        second += ["  ", (f"dedupe: checked {checked:,}/{total:,}", MUTED)]
+        second += ["  ", (f"{state.checking_label} {checked:,}/{total:,}", MUTED)]
     if state.filter_text:
         second += ["  ", ("filter: " + state.filter_text, "$text-accent")]
     second += ["  ", ("following" if state.following else "paused", MUTED)]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.content import Content
@@ -92,6 +91,8 @@ def render_body(request: CapturedRequest, mode: str, *, dark: bool = True
                     notes.append(f"first {SHOWN_BYTES // 1024} KiB of "
                                  f"{len(pretty):,} characters shown")
                     pretty = pretty[:SHOWN_BYTES]
+                from rich.syntax import Syntax  # pygments: loaded once a body is shown
+
                 syntax = Syntax(pretty, "json", theme=syntax_theme(dark), word_wrap=True,
                                 background_color="default")
                 return syntax, "; ".join(notes) or None

@@ -1,0 +1,84 @@
+"""`whdebug list --definition ... --event/--outcome/--code`: answered from the analysis index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cli_support import error_line, json_lines, run
+from factories import BASE_DEFINITION, NOW, SECRET, make_capture
+
+from whdebug.store.store import Store
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> dict[str, str]:
+    captures = [
+        make_capture({"event": "contact.created", "id": "a"}, received_at=NOW),
+        make_capture({"event": "deal.won", "id": "b"}, signature="0" * 64,
+                     received_at=NOW + timedelta(seconds=1)),
+        make_capture({"event": "contact.created", "id": "a"},
+                     received_at=NOW + timedelta(seconds=2)),
+        make_capture({"event": "deal.lost", "id": "c"}, received_at=NOW + timedelta(seconds=3)),
+        make_capture({"event": "contact.created", "id": "d"}, signature="1" * 64,
+                     received_at=NOW + timedelta(seconds=4)),
+    ]
+    store = tmp_path / "captures.db"
+    with Store.open(store) as opened:
+        opened.insert_many(captures)
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps(BASE_DEFINITION))
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"webhookSecret": SECRET}))
+    return {"store": str(store), "definition": str(definition),
+            "credentials": str(credentials)}
+
+
+def _list(setup: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
+    return run("list", "--store", setup["store"], "--definition", setup["definition"],
+               "--credentials", setup["credentials"], *args)
+
+
+def test_outcome_and_code_filters_answer_from_the_index(setup: dict[str, str]) -> None:
+    result = _list(setup, "--outcome", "rejected", "--code", "SIG_MISMATCH", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json_lines(result)
+    assert [row["id"] for row in rows] == [5, 2]
+    assert all(row["outcome"] == "rejected" and "SIG_MISMATCH" in row["codes"]
+               for row in rows)
+    connection = sqlite3.connect(setup["store"])
+    stored = connection.execute("SELECT count(*) FROM analyses").fetchone()[0]
+    connection.close()
+    assert stored == 5  # every capture analysed once, into the index
+
+
+def test_event_filter_and_dedupe_in_arrival_order(setup: dict[str, str]) -> None:
+    result = _list(setup, "--event", "contact", "--json")
+    assert result.exit_code == 0, result.output
+    assert [(row["id"], row["outcome"]) for row in json_lines(result)] == [
+        (3, "duplicate"), (1, "fires")]  # #5 is rejected: it carries no event
+    duplicates = json_lines(_list(setup, "--outcome", "duplicate", "--json"))
+    assert [row["id"] for row in duplicates] == [3]
+    assert "TX_DUPLICATE" in duplicates[0]["codes"]
+
+
+def test_table_shows_outcomes_and_how_many_match(setup: dict[str, str]) -> None:
+    result = run("list", "--store", setup["store"], "--definition", setup["definition"],
+                 "--credentials", setup["credentials"], "--code", "evt_no",
+                 env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "deal.lost" in result.stdout and "no-trigger" in result.stdout
+    assert "1 matching capture under acme@1.0.0" in result.stdout
+    assert "contact.created" not in result.stdout
+
+
+def test_filters_without_a_definition_are_a_one_line_error(setup: dict[str, str]) -> None:
+    result = run("list", "--store", setup["store"], "--outcome", "rejected")
+    assert result.exit_code == 2
+    assert error_line(result).startswith("whdebug: --event, --outcome and --code filter on "
+                                         "analyses")
+    assert "--definition FILE" in result.stderr
+    assert result.stdout == ""

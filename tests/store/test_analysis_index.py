@@ -1,0 +1,182 @@
+"""The analysis index: verdicts kept per definition fingerprint, filled in arrival order,
+carried over when a definition edit cannot change them, and filtered in SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from factories import NOW, SECRET, make_capture, make_definition
+
+from whdebug.model.request import Secrets
+from whdebug.store import index
+from whdebug.store.index import IndexFill, IndexProfile, prepare, row_of
+from whdebug.store.store import Store
+
+SECRETS = Secrets({"webhookSecret": SECRET}, {})
+
+
+def _captures() -> list:
+    """Accepted, rejected, duplicate and no-trigger captures, in arrival order."""
+    bodies = [
+        ({"event": "contact.created", "id": "a"}, "auto"),
+        ({"event": "deal.won", "id": "b"}, "auto"),
+        ({"event": "contact.created", "id": "a"}, "auto"),  # duplicate of #1
+        ({"event": "contact.created", "id": "c"}, "0" * 64),  # rejected
+        ({"event": "deal.lost", "id": "d"}, "auto"),  # no trigger
+        ({"event": "deal.won", "id": "b"}, "0" * 64),  # rejected, would be a duplicate
+        ({"event": "deal.won", "id": "b"}, "auto"),  # duplicate of #2
+        ({"id": "e"}, "auto"),  # no event
+    ]
+    return [make_capture(body, signature=signature,
+                         received_at=NOW + timedelta(seconds=number))
+            for number, (body, signature) in enumerate(bodies)]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store.open(tmp_path / "captures.db") as opened:
+        opened.insert_many(_captures())
+        yield opened
+
+
+def _profile(**webhook: object) -> IndexProfile:
+    return IndexProfile(make_definition(**webhook), SECRETS)
+
+
+def _replayed(store: Store, profile: IndexProfile) -> dict[int, object]:
+    session = profile.session()
+    return {capture_id: row_of(capture_id, session.replay(store.get(capture_id)))
+            for capture_id in store.ids()}
+
+
+def test_index_rows_equal_a_replay_session_even_when_the_fill_resumes(store: Store) -> None:
+    profile = _profile()
+    analysis_set = prepare(store, profile)
+    ids = store.ids()
+    first = IndexFill(analysis_set, profile)
+    for _ in first.run(store, ids[:4]):  # stops after #4, as a closed TUI would
+        pass
+    second = IndexFill(analysis_set, profile)  # a new session: settles #1..#4 from the rows
+    rows = [row for batch in second.run(store, ids, batch=3) for row in batch]
+    assert second.computed == 4
+    expected = _replayed(store, profile)
+    assert {row.capture_id: row for row in rows} == expected
+    assert store.analyses_between(analysis_set.id, 1, 8) == expected
+    outcomes = [expected[i].outcome for i in ids]  # type: ignore[attr-defined]
+    assert outcomes == ["fires", "fires", "duplicate", "rejected", "no-trigger", "rejected",
+                        "duplicate", "no-event"]
+    assert expected[7].duplicate_of == 2  # type: ignore[attr-defined]
+
+
+def test_counts_and_filters_are_sql_over_the_rows(store: Store) -> None:
+    analysis_set = index.fill(store, _profile())
+    assert store.analysis_counts(analysis_set.id) == {
+        "fires": 2, "duplicate": 2, "rejected": 2, "no-trigger": 1, "no-event": 1}
+    assert store.filter_analyses(analysis_set.id, [("code", "sig_mis", False)]) == [6, 4]
+    assert store.filter_analyses(analysis_set.id, [("outcome", "dup", False)]) == [7, 3]
+    assert store.filter_analyses(analysis_set.id, [("event", "deal", False),
+                                                   ("outcome", "rejected", True)]) == [7, 5, 2]
+    assert store.filter_analyses(analysis_set.id, [(None, "tx_dup", False)]) == [7, 3]
+    assert store.filter_analyses(analysis_set.id, [("code", "SIG_", False)],
+                                 first=5, last=8) == [6]
+    # Without a set only path and method can match (as an unanalysed capture in the TUI).
+    assert store.filter_analyses(None, [("outcome", "fires", False)]) == []
+    assert len(store.filter_analyses(None, [("path", "/miniapps/acme", False)])) == 8
+
+
+def test_a_secret_change_recomputes_everything(store: Store) -> None:
+    before = index.fill(store, _profile())
+    changed = IndexProfile(make_definition(), Secrets({"webhookSecret": "other"}, {}))
+    after = prepare(store, changed)
+    assert after.id != before.id and after.created
+    assert store.analyses_between(after.id, 1, 8) == {}  # nothing carried over
+    index.fill(store, changed)
+    assert store.analysis_counts(after.id) == {"rejected": 8}
+
+
+def test_a_trigger_edit_keeps_rejected_rows_and_recomputes_the_rest(store: Store) -> None:
+    before = index.fill(store, _profile())
+    kept = store.analyses_between(before.id, 1, 8)
+    triggers = [{"type": "miniapps:acme", "event": "contact.created"},
+                {"type": "miniapps:acme", "event": "deal.lost"}]
+    edited = _profile(triggers=triggers)
+    after = prepare(store, edited)
+    carried = store.analyses_between(after.id, 1, 8)
+    assert sorted(carried) == [4, 6]  # the rejected captures: verification decides them
+    assert all(carried[i] == kept[i] for i in carried)
+    fill = IndexFill(after, edited)
+    rows = {row.capture_id: row for batch in fill.run(store, store.ids()) for row in batch}
+    assert fill.computed == 6
+    assert rows == _replayed(store, edited)
+    assert rows[5].outcome == "fires" and rows[2].outcome == "no-trigger"
+
+
+def test_an_event_extraction_edit_also_recomputes_rejected_rows(store: Store) -> None:
+    index.fill(store, _profile())
+    edited = _profile(eventExtraction={"source": "body", "path": "$.id"})
+    after = prepare(store, edited)
+    assert store.analyses_between(after.id, 1, 8) == {}  # no challenge captures here
+    index.fill(store, edited)
+    assert store.analyses_between(after.id, 4, 4)[4].if_event == "c"
+
+
+def test_the_same_fingerprint_reopens_its_set_and_computes_nothing(store: Store) -> None:
+    first = index.fill(store, _profile())
+    again = prepare(store, _profile())
+    assert (again.id, again.created) == (first.id, False)
+    fill = IndexFill(again, _profile())
+    assert sum(len(rows) for rows in fill.run(store, store.ids())) == 8
+    assert fill.computed == 0
+
+
+def test_fingerprints_hold_no_secret_and_depend_on_the_store_salt(store: Store,
+                                                                   tmp_path: Path) -> None:
+    profile = IndexProfile(make_definition(), Secrets({"webhookSecret": "hunter2-secret"}, {}))
+    analysis_set = prepare(store, profile)
+    with Store.open(tmp_path / "other.db") as other:
+        assert prepare(other, profile).fingerprint != analysis_set.fingerprint
+    raw = (tmp_path / "captures.db").read_bytes()
+    wal = tmp_path / "captures.db-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    assert b"hunter2-secret" not in raw
+    connection = sqlite3.connect(tmp_path / "captures.db")
+    parts = connection.execute("SELECT parts FROM analysis_sets").fetchall()
+    connection.close()
+    assert all("hunter2" not in text for (text,) in parts)
+
+
+def test_deleting_a_capture_drops_the_rows_its_dedupe_decided(store: Store) -> None:
+    analysis_set = index.fill(store, _profile())
+    store.delete(1)
+    rows = store.analyses_between(analysis_set.id, 1, 8)
+    assert 1 not in rows and 3 not in rows  # #3 was its duplicate: now new
+    assert 2 in rows and 7 in rows
+    index.fill(store, _profile())
+    profile = _profile()
+    assert store.analyses_between(analysis_set.id, 1, 8) == _replayed(store, profile)
+    assert store.analyses_between(analysis_set.id, 3, 3)[3].outcome == "fires"
+
+
+def test_a_version_1_store_migrates_and_keeps_its_captures(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from whdebug.store import store as store_module
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)
+    with Store.open(path) as old:
+        old.insert_many(_captures())
+    monkeypatch.undo()
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+    connection.close()
+    with Store.open(path) as migrated:
+        assert migrated.count() == 8
+        analysis_set = index.fill(migrated, _profile())
+        assert sum(migrated.analysis_counts(analysis_set.id).values()) == 8
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+    connection.close()

@@ -1,0 +1,142 @@
+"""The TUI answers `/` filters and its counts from the store's analysis index (SQL)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_support import json_lines, run
+from factories import BASE_DEFINITION, NOW, SECRET, make_capture
+from textual.widgets import Input
+from tui_support import screen_text, wait_for
+
+from whdebug.store.index import IndexFill
+from whdebug.store.store import Store
+from whdebug.tui import filters
+from whdebug.tui.app import WhdebugApp
+from whdebug.tui.options import TuiOptions
+
+SIZE = (140, 40)
+COUNT = 60
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> dict[str, Path]:
+    captures = [make_capture({"event": "contact.created" if n % 2 else "deal.won",
+                              "id": f"t{n}"},
+                             signature="0" * 64 if n % 5 == 0 else "auto",
+                             received_at=NOW + timedelta(seconds=n))
+                for n in range(COUNT)]
+    store = tmp_path / "captures.db"
+    with Store.open(store) as opened:
+        opened.insert_many(captures)
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps(BASE_DEFINITION))
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"webhookSecret": SECRET}))
+    return {"store": store, "definition": definition, "credentials": credentials}
+
+
+def _app(setup: dict[str, Path]) -> WhdebugApp:
+    options = TuiOptions(store_path=setup["store"], definition_path=setup["definition"],
+                         credentials_path=setup["credentials"], listen=False)
+    return WhdebugApp(options, watch=False)
+
+
+async def _filter(pilot: Any, app: WhdebugApp, text: str) -> list[int]:
+    await pilot.press("slash")
+    app.screen.query_one(Input).value = text
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.main.filter_scanned[1] and len(app.rows) > 0)
+    await pilot.pause()
+    return app.rows.ids_between(0, len(app.rows))
+
+
+async def test_filter_by_code_reads_the_index_the_cli_filled(
+        setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = run("list", "--store", str(setup["store"]), "--definition", str(setup["definition"]),
+              "--credentials", str(setup["credentials"]), "--code", "SIG_MISMATCH", "--json")
+    assert cli.exit_code == 0, cli.output
+    expected = [row["id"] for row in json_lines(cli)]
+    assert expected == [n + 1 for n in range(COUNT - 1, -1, -1) if n % 5 == 0]
+
+    def no_analysis(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the index held every verdict: nothing is analysed again")
+
+    # The TUI finds the CLI's index (same definition and credentials): the fill only reads
+    # it, and the filter never pages through captures analysing them.
+    monkeypatch.setattr(IndexFill, "_analyse", no_analysis)
+    monkeypatch.setattr(filters, "scan", no_analysis)
+    app = _app(setup)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.analyzer is not None
+        history = app.analyzer.history
+        await wait_for(pilot, lambda: history.complete and app.index_state is not None
+                       and app.index_state.indexed == COUNT)
+        assert app.index_state is not None
+        assert app.index_state.counts == {"fires": 48, "rejected": 12}
+        assert "60 captures✓48✗12" in screen_text(app)  # the counts, from SQL
+        matches = await _filter(pilot, app, "code:sig_mismatch")
+        assert matches == expected
+        assert "filter: code:sig_mismatch" in screen_text(app)
+        both = await _filter(pilot, app, "-outcome:rejected event:deal")
+        assert both == [n + 1 for n in range(COUNT - 1, -1, -1) if n % 2 == 0 and n % 5]
+
+
+async def test_the_tui_fills_the_index_and_a_trigger_edit_keeps_rejected_rows(
+        setup: dict[str, Path]) -> None:
+    app = _app(setup)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.index_state is not None
+                       and app.index_state.indexed == COUNT, timeout=20)
+        first = app.index_state
+        assert first is not None and first.fill is not None and first.fill.computed == COUNT
+        data = dict(BASE_DEFINITION)
+        data["triggers"] = [{"type": "miniapps:acme", "event": "deal.won"}]
+        setup["definition"].write_text(json.dumps(data))
+        app.reload()
+        await wait_for(pilot, lambda: app.index_state is not first
+                       and app.index_state is not None
+                       and app.index_state.indexed == COUNT, timeout=20)
+        second = app.index_state
+        assert second is not None and second.fill is not None
+        assert second.fill.computed == COUNT - 12  # the 12 rejected rows were carried over
+        assert second.counts == {"fires": 24, "no-trigger": 24, "rejected": 12}
+        matches = await _filter(pilot, app, "outcome:fires")
+        assert len(matches) == 24 and all((i - 1) % 2 == 0 for i in matches)
+    connection = sqlite3.connect(setup["store"])
+    sets = connection.execute("SELECT count(*) FROM analysis_sets").fetchone()[0]
+    connection.close()
+    assert sets == 2
+
+
+async def test_list_verdicts_from_the_index_equal_a_replay_session(
+        setup: dict[str, Path]) -> None:
+    from whdebug.model.definition import load_definition
+    from whdebug.model.request import Secrets
+    from whdebug.store.index import IndexProfile, row_of
+    from whdebug.tui.indexing import verdict_of
+
+    with Store.open(setup["store"]) as store:  # two redeliveries: dedupe in arrival order
+        store.insert_many([make_capture({"event": "deal.won", "id": "t2"},
+                                        received_at=NOW + timedelta(seconds=COUNT)),
+                           make_capture({"event": "deal.won", "id": "t10"}, signature="0" * 64,
+                                        received_at=NOW + timedelta(seconds=COUNT + 1))])
+        session = IndexProfile(load_definition(str(setup["definition"])),
+                               Secrets({"webhookSecret": SECRET}, {})).session()
+        expected = {i: verdict_of(row_of(i, session.replay(store.get(i))))
+                    for i in store.ids()}
+    assert expected[COUNT + 1].status == "duplicate" and expected[COUNT + 1].duplicate_of == 3
+    app = _app(setup)
+    async with app.run_test(size=SIZE) as pilot:
+        analyzer = app.analyzer
+        assert analyzer is not None
+        await wait_for(pilot, lambda: app.index_state is not None
+                       and app.index_state.indexed == COUNT + 2 and analyzer.history.complete
+                       and not analyzer.provisional, timeout=20)
+        shown = {i: analyzer.verdict(i) for i in expected}
+    assert shown == expected

@@ -1,0 +1,300 @@
+"""The analysis index's tables: verdicts kept per capture and per definition fingerprint.
+
+An *analysis set* is one fingerprint of what decides a capture's analysis (the definition's
+steps, the credentials, the options, the engine; see whdebug.store.index). Its rows hold what
+the capture list shows and filters on: event, outcome, signature verdict and finding codes,
+plus the accepted transaction id that the dedupe rule needs to resume a fill in arrival
+order. `analysis_codes` indexes the codes, so `code:SIG_` is an index range, not a scan.
+
+Everything here takes an open connection inside the caller's transaction; `Store` wraps it
+(the one place with SQL, so another store can implement the same methods).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+KEEP_SETS = 3
+"""Analysis sets kept per store (the most recently used); older ones are dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisRow:
+    """One capture's verdict under one analysis set."""
+
+    capture_id: int
+    event: str | None
+    outcome: str
+    """The outcome status (fires, no-trigger, rejected, ...), or `none` when unanalysable."""
+    signature: str
+    codes: tuple[str, ...] = ()
+    if_event: str | None = None
+    """A rejected capture's event once verified (`outcome.if_verified.event`)."""
+    duplicate_of: int | str | None = None
+    transaction_id: str | None = None
+    """The transaction id the runtime records for it (None: it would not accept it)."""
+    problem: str | None = None
+    """Why there is no analysis (outcome `none`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisSet:
+    id: int
+    fingerprint: str
+    parts: dict[str, str]
+    """Keyed hash of each part of the fingerprint (never a secret)."""
+    created: bool = False
+    """True when this call created it (it holds no rows yet)."""
+
+
+FilterTerm = tuple[str | None, str, bool]
+"""(field or None for any field, lower-cased value, negate): see whdebug.tui.filters."""
+
+
+def migrate_to_2(connection: sqlite3.Connection) -> None:
+    connection.execute(
+        "CREATE TABLE analysis_key (id INTEGER PRIMARY KEY CHECK (id = 1), salt BLOB NOT NULL)")
+    connection.execute("INSERT INTO analysis_key (id, salt) VALUES (1, ?)", (os.urandom(32),))
+    connection.execute(
+        """CREATE TABLE analysis_sets (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            fingerprint TEXT NOT NULL UNIQUE,
+            parts TEXT NOT NULL,
+            used_at TEXT NOT NULL
+        )"""
+    )
+    connection.execute(
+        """CREATE TABLE analyses (
+            set_id INTEGER NOT NULL,
+            capture_id INTEGER NOT NULL,
+            event TEXT,
+            outcome TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            codes TEXT NOT NULL DEFAULT '',
+            if_event TEXT,
+            duplicate_of,
+            transaction_id TEXT,
+            problem TEXT,
+            PRIMARY KEY (set_id, capture_id)
+        ) WITHOUT ROWID"""
+    )
+    connection.execute("CREATE INDEX analyses_outcome ON analyses (set_id, outcome)")
+    connection.execute("CREATE INDEX analyses_event ON analyses (set_id, event)")
+    connection.execute(
+        """CREATE TABLE analysis_codes (
+            set_id INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            capture_id INTEGER NOT NULL,
+            PRIMARY KEY (set_id, code, capture_id)
+        ) WITHOUT ROWID"""
+    )
+
+
+def salt(connection: sqlite3.Connection) -> bytes:
+    row = connection.execute("SELECT salt FROM analysis_key WHERE id = 1").fetchone()
+    return bytes(row[0])
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def open_set(connection: sqlite3.Connection, fingerprint: str,
+             parts: Mapping[str, str]) -> AnalysisSet:
+    """The set of this fingerprint, created when missing; marks it used, drops old sets."""
+    row = connection.execute(
+        "SELECT id, parts FROM analysis_sets WHERE fingerprint = ?", (fingerprint,)).fetchone()
+    if row is not None:
+        connection.execute("UPDATE analysis_sets SET used_at = ? WHERE id = ?", (_now(), row[0]))
+        return AnalysisSet(int(row[0]), fingerprint, json.loads(row[1]))
+    cursor = connection.execute(
+        "INSERT INTO analysis_sets (fingerprint, parts, used_at) VALUES (?, ?, ?)",
+        (fingerprint, json.dumps(dict(parts), sort_keys=True), _now()))
+    set_id = int(cursor.lastrowid or 0)
+    _prune(connection, keep=set_id)
+    return AnalysisSet(set_id, fingerprint, dict(parts), created=True)
+
+
+def other_sets(connection: sqlite3.Connection, set_id: int) -> list[AnalysisSet]:
+    """The other sets, most recently used first."""
+    rows = connection.execute(
+        "SELECT id, fingerprint, parts FROM analysis_sets WHERE id != ? ORDER BY used_at DESC",
+        (set_id,)).fetchall()
+    return [AnalysisSet(int(r[0]), r[1], json.loads(r[2])) for r in rows]
+
+
+def _prune(connection: sqlite3.Connection, keep: int) -> None:
+    rows = connection.execute(
+        "SELECT id FROM analysis_sets WHERE id != ? ORDER BY used_at DESC", (keep,)).fetchall()
+    for (old,) in rows[KEEP_SETS - 1:]:
+        connection.execute("DELETE FROM analysis_codes WHERE set_id = ?", (old,))
+        connection.execute("DELETE FROM analyses WHERE set_id = ?", (old,))
+        connection.execute("DELETE FROM analysis_sets WHERE id = ?", (old,))
+
+
+def carry(connection: sqlite3.Connection, source: int, target: int,
+          outcomes: Sequence[str]) -> int:
+    """Copy the rows of `source` whose outcome is one of `outcomes` into `target`."""
+    if not outcomes:
+        return 0
+    marks = ", ".join("?" for _ in outcomes)
+    cursor = connection.execute(
+        f"INSERT OR IGNORE INTO analyses SELECT ?, capture_id, event, outcome, signature, "
+        f"codes, if_event, duplicate_of, transaction_id, problem FROM analyses "
+        f"WHERE set_id = ? AND outcome IN ({marks})", (target, source, *outcomes))
+    connection.execute(
+        f"INSERT OR IGNORE INTO analysis_codes SELECT ?, k.code, k.capture_id "
+        f"FROM analysis_codes AS k JOIN analyses AS a ON a.set_id = k.set_id "
+        f"AND a.capture_id = k.capture_id WHERE k.set_id = ? AND a.outcome IN ({marks})",
+        (target, source, *outcomes))
+    return cursor.rowcount
+
+
+_ROW_COLUMNS = ("capture_id, event, outcome, signature, codes, if_event, duplicate_of, "
+                "transaction_id, problem")
+
+
+def put(connection: sqlite3.Connection, set_id: int, rows: Iterable[AnalysisRow]) -> None:
+    batch = list(rows)
+    ids = [(set_id, row.capture_id) for row in batch]
+    connection.executemany("DELETE FROM analysis_codes WHERE set_id = ? AND capture_id = ? ", ids)
+    connection.executemany(
+        f"INSERT OR REPLACE INTO analyses (set_id, {_ROW_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(set_id, r.capture_id, r.event, r.outcome, r.signature, " ".join(r.codes), r.if_event,
+          r.duplicate_of, r.transaction_id, r.problem) for r in batch])
+    connection.executemany(
+        "INSERT OR IGNORE INTO analysis_codes (set_id, code, capture_id) VALUES (?, ?, ?)",
+        [(set_id, code, r.capture_id) for r in batch for code in r.codes])
+
+
+def _row(values: Sequence[Any]) -> AnalysisRow:
+    return AnalysisRow(int(values[0]), values[1], values[2], values[3],
+                       tuple(values[4].split()), values[5], values[6], values[7], values[8])
+
+
+def rows_between(connection: sqlite3.Connection, set_id: int, first: int,
+                 last: int) -> dict[int, AnalysisRow]:
+    """The set's rows of captures first..last (ids), by capture id."""
+    found = connection.execute(
+        f"SELECT {_ROW_COLUMNS} FROM analyses WHERE set_id = ? AND capture_id BETWEEN ? AND ?",
+        (set_id, first, last)).fetchall()
+    return {int(values[0]): _row(values) for values in found}
+
+
+def counts(connection: sqlite3.Connection, set_id: int) -> dict[str, int]:
+    """Rows by outcome status."""
+    found = connection.execute(
+        "SELECT outcome, count(*) FROM analyses WHERE set_id = ? GROUP BY outcome",
+        (set_id,)).fetchall()
+    return {str(outcome): int(count) for outcome, count in found}
+
+
+def forget_capture(connection: sqlite3.Connection, capture_id: int) -> None:
+    """A capture is deleted: drop its rows, and in each set the rows of later captures
+    accepted with the same transaction id (their dedupe verdict may change)."""
+    for set_id, transaction_id in connection.execute(
+            "SELECT set_id, transaction_id FROM analyses WHERE capture_id = ?",
+            (capture_id,)).fetchall():
+        if transaction_id is None:
+            continue
+        connection.execute(
+            "DELETE FROM analysis_codes WHERE set_id = ? AND capture_id IN (SELECT capture_id "
+            "FROM analyses WHERE set_id = ? AND transaction_id = ? AND capture_id > ?)",
+            (set_id, set_id, transaction_id, capture_id))
+        connection.execute(
+            "DELETE FROM analyses WHERE set_id = ? AND transaction_id = ? AND capture_id > ?",
+            (set_id, transaction_id, capture_id))
+    connection.execute("DELETE FROM analysis_codes WHERE capture_id = ?", (capture_id,))
+    connection.execute("DELETE FROM analyses WHERE capture_id = ?", (capture_id,))
+
+
+def forget_all(connection: sqlite3.Connection) -> None:
+    """Drop every verdict (captures were pruned, so every later dedupe verdict may change);
+    the sets stay and refill oldest first."""
+    connection.execute("DELETE FROM analysis_codes")
+    connection.execute("DELETE FROM analyses")
+
+
+# -- filters ----------------------------------------------------------------------------------
+
+_ANALYSED_FIELDS = frozenset({"event", "outcome", "sig", "code"})
+_TARGET = ("lower(CASE WHEN c.query != '' THEN c.path || '?' || c.query ELSE c.path END)")
+_ANALYSED = "a.capture_id IS NOT NULL"
+
+
+def _contains(expression: str, value: str, params: list[Any]) -> str:
+    params.append(value)
+    return f"instr(lower(coalesce({expression}, '')), ?) > 0"
+
+
+def _prefix(expression: str, value: str, params: list[Any]) -> str:
+    params.append(value)
+    return f"substr(lower({expression}), 1, {len(value)}) = ?"
+
+
+def _code(value: str, set_id: int, params: list[Any]) -> str:
+    if not value.isascii():  # finding codes are ASCII: nothing starts with it
+        return "0"
+    prefix = value.upper()
+    params.extend((set_id, prefix, prefix + "\x7f"))
+    return ("a.capture_id IN (SELECT capture_id FROM analysis_codes WHERE set_id = ? "
+            "AND code >= ? AND code < ?)")
+
+
+def _condition(term: FilterTerm, set_id: int, params: list[Any]) -> str:
+    """SQL for one term, exactly as whdebug.tui.filters matches it (never NULL)."""
+    field, value, _ = term
+    if field == "path":
+        return _contains(_TARGET, value, params)
+    if field == "method":
+        return _contains("c.method", value, params)
+    if field == "event":
+        return f"({_ANALYSED} AND {_contains('a.event', value, params)})"
+    if field == "outcome":
+        return f"({_ANALYSED} AND {_prefix('a.outcome', value, params)})"
+    if field == "sig":
+        return f"({_ANALYSED} AND {_prefix('a.signature', value, params)})"
+    if field == "code":
+        return f"({_ANALYSED} AND {_code(value, set_id, params)})"
+    summary = f"{_contains(_TARGET, value, params)} OR {_contains('c.method', value, params)}"
+    analysed = (f"{_contains('a.event', value, params)} OR {_prefix('a.outcome', value, params)}"
+                f" OR {_code(value, set_id, params)}")
+    return f"({summary} OR ({_ANALYSED} AND ({analysed})))"
+
+
+def filter_ids(connection: sqlite3.Connection, set_id: int | None,
+               terms: Sequence[FilterTerm], first: int, last: int,
+               limit: int | None = None) -> list[int]:
+    """Ids of captures first..last matching every term, newest first.
+
+    A capture without a row in the set matches only through its path and method (as an
+    unanalysed capture does in the TUI). `set_id` None: no set (summary terms only)."""
+    params: list[Any] = [-1 if set_id is None else set_id]
+    where_params: list[Any] = [first, last]
+    conditions: list[str] = []
+    for term in terms:
+        sql = _condition(term, -1 if set_id is None else set_id, where_params)
+        conditions.append(f"NOT {sql}" if term[2] else sql)
+    if set_id is not None and any(not negate and field in _ANALYSED_FIELDS
+                                  for field, _, negate in terms):
+        # Only analysed captures can match: walk the set's rows newest first (its key),
+        # reading captures only when a term needs the path or method.
+        join = ("JOIN captures AS c ON c.id = a.capture_id "
+                if any(field not in _ANALYSED_FIELDS for field, _, _ in terms) else "")
+        sql = (f"SELECT a.capture_id FROM analyses AS a {join}WHERE a.set_id = ? "
+               f"AND a.capture_id BETWEEN ? AND ? AND {' AND '.join(conditions)} "
+               "ORDER BY a.capture_id DESC")
+    else:
+        where = " AND ".join(["c.id BETWEEN ? AND ?", *conditions])
+        sql = (f"SELECT c.id FROM captures AS c LEFT JOIN analyses AS a ON a.set_id = ? "
+               f"AND a.capture_id = c.id WHERE {where} ORDER BY c.id DESC")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [int(row[0]) for row in connection.execute(sql, params + where_params)]

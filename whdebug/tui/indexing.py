@@ -1,0 +1,116 @@
+"""The TUI's side of the analysis index (whdebug.store.index): which set, how far it is filled.
+
+When every capture is analysed with one profile (the normal TUI: one definition, one
+credentials file), the verdicts live in the store, keyed by the fingerprint of that profile.
+One worker at a time fills them oldest first through the set's `IndexFill` (one
+ReplaySession: arrival order), and the same batches feed the dedupe history the selected
+capture is analysed against, so the store is replayed once, not twice. The capture list's
+verdicts, its counts and `/` filters are then read from the store (SQL), and a restarted
+TUI with an unchanged definition finds every verdict already there.
+
+The demo (a profile per capture) has no single fingerprint: it keeps the in-memory way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from whdebug.store.analyses import AnalysisRow, AnalysisSet
+from whdebug.store.index import IndexFill, IndexProfile, indexed, prepare, supports_index
+from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
+from whdebug.tui.history import Checked, DedupeHistory
+from whdebug.tui.workspace import Resolved
+
+Batch = tuple[list[Checked], dict[int, RowVerdict], dict[str, int] | None]
+FILL_BATCH = 500
+"""Captures per posted batch (reading rows the index holds is cheap; analysing is not)."""
+COUNTS_EVERY = 0.3
+"""Seconds between two SQL counts while the index fills (and one at the end)."""
+
+
+@dataclass
+class IndexState:
+    """One generation's analysis set and how far its fill has come (UI thread writes)."""
+
+    generation: int
+    profile: IndexProfile
+    resolved: Resolved
+    analysis_set: AnalysisSet | None = None
+    fill: IndexFill | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    """Verdicts by outcome (SQL, refreshed as the fill goes)."""
+    frontier: int = 0
+    """Every capture up to this id has a row."""
+    error: str | None = None
+
+    @property
+    def set_id(self) -> int | None:
+        return self.analysis_set.id if self.analysis_set is not None else None
+
+    @property
+    def indexed(self) -> int:
+        return sum(self.counts.values())
+
+
+def index_state(analyzer: Analyzer) -> IndexState | None:
+    """The index of the one profile every capture is analysed with, for the current
+    generation; None when there is no such profile (the demo) or no definition."""
+    workspace = analyzer.workspace
+    if not workspace.single_group or not supports_index(analyzer.store.store):
+        return None
+    resolved = workspace.resolve(0, "/")
+    if resolved is None:
+        return None
+    profile = IndexProfile(resolved.definition, resolved.secrets, analyzer.analysis_options(),
+                           now=resolved.now, builtin=resolved.builtin, plan=resolved.plan)
+    return IndexState(workspace.generation, profile, resolved)
+
+
+def verdict_of(row: AnalysisRow) -> RowVerdict:
+    """What the capture list shows for an index row (as `Analysis.verdict` does)."""
+    note = row.problem if row.outcome == "none" else (
+        f"({row.if_event})" if row.if_event is not None else None)
+    return RowVerdict(row.event, row.signature, row.outcome, row.codes, note, row.duplicate_of)
+
+
+def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
+                 capture_ids: list[int], pause: Callable[[], None],
+                 between: Callable[[], None], cancelled: Callable[[], bool]) -> Iterator[Batch]:
+    """In a worker: prepare the set (first call), then yield (checked, verdicts, counts) per
+    batch of `capture_ids`, oldest first; counts is None between two SQL counts. `between`
+    runs before each batch (the app holds it while the user acts), `pause` before each
+    capture analysed."""
+    if state.fill is None:
+        between()  # after the first frame: hashing the engine's source can wait
+        with shared.lock:
+            state.analysis_set = prepare(shared.store, state.profile)
+        state.fill = IndexFill(state.analysis_set, state.profile)
+    fill, set_id = state.fill, state.fill.set.id
+    group = history.register(state.resolved, fill.session.options)
+    counted = 0.0
+    for rows in fill.run(shared, capture_ids, batch=FILL_BATCH, pause=pause, between=between,
+                         cancelled=cancelled):
+        checked = [Checked(row.capture_id, None if row.outcome == "none" else group,
+                           row.transaction_id) for row in rows]
+        verdicts = {row.capture_id: verdict_of(row) for row in rows}
+        counts = None
+        last = rows[-1].capture_id == capture_ids[-1]
+        if last or time.monotonic() - counted > COUNTS_EVERY:
+            with shared.lock:
+                counts = indexed(shared.store).analysis_counts(set_id)
+            counted = time.monotonic()
+        yield checked, verdicts, counts
+
+
+def indexed_verdicts(state: IndexState | None, shared: SharedStore,
+                     capture_ids: list[int]) -> dict[int, RowVerdict]:
+    """Verdicts the index already holds for these captures (final: made in arrival order)."""
+    if state is None or state.set_id is None or not capture_ids:
+        return {}
+    with shared.lock:
+        rows = indexed(shared.store).analyses_between(state.set_id, min(capture_ids),
+                                                      max(capture_ids))
+    wanted = set(capture_ids)
+    return {i: verdict_of(row) for i, row in rows.items() if i in wanted}
