@@ -38,6 +38,7 @@ COMMANDS = {
     "bundle": "bundle:bundle",
     "check": "check:check",
     "demo": "demo:demo",
+    "diff": "diff:diff",
     "export": "captures:export",
     "import": "captures:import_files",
     "list": "captures:list_captures",
