@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_support import run
-from tests.paths import FIXTURES
+from cli_support import run
+from paths import FIXTURES
 from whdebug.engine.analyze import analyze
 from whdebug.formats.http import format_http
 from whdebug.formats.read import read_requests

@@ -44,7 +44,7 @@ COMMANDS = {
     "list": "captures:list_captures",
     "redact": "redact:redact",
     "replay": "replay:replay",
-    "send": "captures:send",
+    "send": "send:send",
     "serve": "serve:serve",
     "sign": "sign:sign",
     "source": "source:source",

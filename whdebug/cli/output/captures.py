@@ -1,4 +1,4 @@
-"""Human output of the capture-store commands: the `list` table and `send`'s answers."""
+"""Human output of the capture-store commands: the `list` table."""
 
 from __future__ import annotations
 
@@ -12,11 +12,7 @@ from rich.text import Text
 from whdebug.cli.output.text import format_size, safe
 from whdebug.model.secrecy import SecretSet
 from whdebug.store.store import CaptureSummary
-from whdebug.tools.resend import Answer
 from whdebug.wording import plural
-
-PREVIEW_BYTES = 4096
-"""Bytes of an answer's body `send` prints."""
 
 
 def _status_cell(status: int | None) -> tuple[str, str]:
@@ -71,21 +67,3 @@ def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int
     console.print(Text(note, style="dim"))
     console.print(Text(f"explain one: whdebug replay ID --definition FILE{store_flag}",
                        style="dim"))
-
-
-def format_answer(answer: Answer, masks: SecretSet) -> str:
-    """The target's answer as `send` prints it: status line, headers (credential-looking
-    ones masked by `masks`), a body preview."""
-    lines = [f"HTTP/{answer.http_version.removeprefix('HTTP/')} {answer.status} "
-             f"{safe(answer.reason, 80)}".rstrip()]
-    lines.extend(f"{safe(name, 80)}: {safe(value, 400)}" for name, value
-                 in masks.mask_headers(answer.headers))
-    lines.append("")
-    body = answer.body
-    if body:
-        preview = body[:PREVIEW_BYTES].decode("utf-8", errors="replace")
-        preview = "\n".join(safe(line, PREVIEW_BYTES) for line in preview.split("\n"))
-        lines.append(preview)
-        if len(body) > PREVIEW_BYTES:
-            lines.append(f"… ({len(body) - PREVIEW_BYTES:,} more bytes)")
-    return "\n".join(lines)
