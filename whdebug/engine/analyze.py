@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from whdebug.engine._specs import VerificationSpec
+from whdebug.engine.forwarding import app_status_findings
 from whdebug.engine.paths import Body, parse_body
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.engine.report import (
@@ -401,6 +402,7 @@ def _report(
     secret_set: SecretSet,
 ) -> Report:
     request, source = capture.request, capture.source
+    findings += app_status_findings(capture.forward, outcome)
     findings.sort(key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
     signature = _masked_previews(signature, secret_set)
     token_header = signature.header if signature.type == "header-token" else None

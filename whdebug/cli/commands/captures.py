@@ -57,6 +57,10 @@ def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
         "response_status": summary.response_status,
         "content_type": summary.content_type,
         "user_agent": summary.user_agent,
+        "forward_status": summary.forward_status,
+        "forward_latency_ms": (None if summary.forward_latency is None
+                               else round(summary.forward_latency * 1000, 1)),
+        "edited_from": summary.edited_from,
     }
 
 

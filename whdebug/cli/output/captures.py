@@ -21,6 +21,15 @@ def _status_cell(status: int | None) -> tuple[str, str]:
     return str(status), "green" if status < 400 else "red"
 
 
+def app_cell(status: int | None, latency: float | None) -> Text:
+    """What the app behind --forward-to answered and how fast: `201 · 12 ms`."""
+    shown, style = _status_cell(status)
+    text = Text(shown, style=style)
+    if latency is not None:
+        text.append(f" · {latency * 1000:.0f} ms", style="dim")
+    return text
+
+
 def render_no_captures(console: Console, store_path: object) -> None:
     """What an empty store's `list` says, with how to fill it."""
     console.print(Text(f"no captures yet in {store_path}. Point a provider (or curl "
@@ -38,6 +47,10 @@ def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int
     table.add_column("target", overflow="fold", ratio=1)
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("status", justify="right", no_wrap=True)
+    forwarded = any(row.forward_status is not None or row.forward_latency is not None
+                    for row in rows)
+    if forwarded:
+        table.add_column("app", justify="right", no_wrap=True)
     # The target matters most: the other text columns appear only when there is room.
     extra = [(title, width) for title, width in (("content type", 100), ("sender", 125))
              if console.width >= width]
@@ -56,6 +69,10 @@ def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int
             size,
             Text(status, style=style),
         ]
+        if forwarded:
+            cells.append(app_cell(row.forward_status, row.forward_latency))
+        if row.edited_from is not None:
+            cells[3].append(f"  (edited from #{row.edited_from})", style="dim")
         values = {"content type": row.content_type, "sender": row.user_agent}
         cells.extend(Text(safe(values[title] or "—", 60)) for title, _ in extra)
         table.add_row(*cells)
