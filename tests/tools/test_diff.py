@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from cli_support import run
 from paths import FIXTURES
+
 from whdebug.engine.analyze import analyze
 from whdebug.formats.http import format_http
 from whdebug.formats.read import read_requests

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from whdebug.cli import ExitStatus
 from whdebug.cli.options import (
     json_option,
     name_masks,

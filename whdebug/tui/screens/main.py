@@ -46,6 +46,7 @@ from whdebug.tui.screens.prompts import (
     resend_prompt,
     secret_prompt,
 )
+from whdebug.tui.screens.tools import TOOL_BINDINGS, CaptureTools
 from whdebug.tui.widgets.banner import Banner
 from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.tui.widgets.event_lab import EventLab
@@ -84,7 +85,7 @@ class Shell(Protocol):
     def reload(self) -> None: ...
 
 
-class MainScreen(Screen[None]):
+class MainScreen(CaptureTools, Screen[None]):
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("f", "follow", "Follow"),
@@ -94,6 +95,7 @@ class MainScreen(Screen[None]):
         Binding("d", "load_definition", "Def"),
         Binding("s", "try_secret", "Secret"),
         Binding("x", "delete", "Delete"),
+        *TOOL_BINDINGS,
         Binding("b", "body_mode", "Body", show=False),
         Binding("question_mark", "toggle_keys", "Keys", show=False),
         Binding("q", "app.quit", "Quit"),
