@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from whdebug.tui.analysis import Analysis
 
 TOOL_BINDINGS = [
-    Binding("m", "mark", "Mark"),
-    Binding("v", "compare", "Diff"),
-    Binding("o", "edit", "Edit"),
+    Binding("m", "mark", "Mark", show=False),
+    Binding("v", "compare", "Diff", show=False),
+    Binding("o", "edit", "Edit", show=False),
 ]
+"""Not in the footer (an 80-column footer has no room left): `?` and ctrl+p list them."""
 
 
 class CaptureTools:
