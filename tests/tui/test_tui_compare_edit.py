@@ -116,3 +116,22 @@ async def test_response_tab_shows_the_apps_answer_masked(tmp_path: Path) -> None
         assert "HTTP 500" in text and "in 42 ms" in text
         assert "X-Trace: t-1" in text
         assert "abc123" not in text and GITHUB_SECRET not in text
+
+
+async def test_the_list_shows_the_apps_status_latency_and_the_edit_link(tmp_path: Path) -> None:
+    from tui_support import all_analysed, list_lines
+
+    setup = scenario_setup(tmp_path, ("github-pr-opened",))
+    with Store.open(setup.store_path) as store:
+        first = store.ids()[0]
+        store.set_forward(first, 503, b"", None, (), 0.123)
+        base = store.get(first)
+        store.insert(Capture(base.request, Source(received_at=base.source.received_at,
+                                                  edited_from=first)))
+    app = scenario_app(setup)
+    async with app.run_test(size=(220, 40)) as pilot:
+        await all_analysed(pilot, app)
+        await wait_for(pilot, lambda: "fires" in list_lines(app)[2])
+        lines = list_lines(app)
+        assert f"pull_request.opened ✎#{first}" in lines[1], lines
+        assert "pull_request.opened app 503 123ms" in lines[2], lines
