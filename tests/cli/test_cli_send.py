@@ -187,3 +187,48 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("whdebug: ") and len(result.stderr.splitlines()) == 1
         assert message in result.stderr
+
+
+def test_serve_forward_to_records_the_answer_list_shows_it_and_replay_compares(
+        tmp_path: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from whdebug.receiver.app import ReceiverSettings
+    from whdebug.receiver.server import ServerSettings, running_receiver
+    from whdebug.store.store import Store
+
+    store = tmp_path / "serve.db"
+    request = read_requests([str(REQUESTS / "github-pr-opened.http")])[0].request
+
+    async def deliver(url: str) -> None:
+        settings = ReceiverSettings(forward_to=f"{url}/app")
+        async with running_receiver(store, settings, ServerSettings(port=0)) as running:
+            async with httpx.AsyncClient() as client:
+                await client.post(f"{running.url}{request.path}", content=request.body,
+                                  headers=[(k, v) for k, v in request.headers
+                                           if k.lower() not in ("host", "content-length")])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with Store.open(store) as opened:
+                    if opened.get(1).forward is not None:
+                        return
+                await asyncio.sleep(0.05)
+
+    with recording_app(status=500, body=b'{"error":"db down"}', delay=0.05) as app:
+        asyncio.run(deliver(app.url))
+    assert app.received[0].body == request.body
+    listed = run("list", "--json", "--store", str(store))
+    assert listed.exit_code == 0, listed.output
+    row = json.loads(listed.stdout.splitlines()[0])
+    assert row["forward_status"] == 500 and row["forward_latency_ms"] >= 50
+    table = run("list", "--store", str(store))
+    assert "app" in table.stdout and "500 ·" in table.stdout
+    replayed = run("replay", "1", "--store", str(store), "--definition",
+                   str(DEFINITIONS / "github.json"), "--credential",
+                   f"webhookSecret={GITHUB_SECRET}", "--json")
+    report = json.loads(replayed.stdout.splitlines()[0])
+    differs = [f for f in report["findings"] if f["code"] == "APP_STATUS_DIFFERS"]
+    assert differs and "your app answered 500" in differs[0]["message"]
+    assert "does not retry" in differs[0]["message"]
