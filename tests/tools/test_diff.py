@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from cli_support import run
 from paths import FIXTURES
 
@@ -202,3 +204,35 @@ def test_cli_store_ids(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert (document["a"], document["b"]) == ("#1", "#2")
     assert [c["kind"] for c in document["body"]["changes"]] == ["key-order", "key-order"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=80), st.lists(st.tuples(st.integers(0, 2), st.integers(0, 80),
+                                                  st.binary(min_size=1, max_size=3)),
+                                        max_size=6))
+def test_byte_hunks_rebuild_b_from_a(a: bytes, edits: list[tuple[int, int, bytes]]) -> None:
+    b = bytearray(a)
+    for op, at, data in edits:
+        at = min(at, len(b))
+        if op == 0:
+            b[at:at] = data
+        elif op == 1:
+            del b[at:at + len(data)]
+        else:
+            b[at:at + len(data)] = data
+    rebuilt, position = bytearray(), 0
+    for hunk in byte_hunks(a, bytes(b)):
+        assert a[hunk.a_start:hunk.a_end] == hunk.a and b[hunk.b_start:hunk.b_end] == hunk.b
+        assert hunk.a_start >= position and (hunk.a or hunk.b)
+        rebuilt += a[position:hunk.a_start] + hunk.b
+        position = hunk.a_end
+    assert bytes(rebuilt + a[position:]) == bytes(b)
+
+
+def test_a_periodic_body_with_many_escapes_stays_fast_and_local() -> None:
+    compact = json.dumps({"urls": [f"https://x.test/{n}/y" for n in range(2000)]},
+                         separators=(",", ":")).encode()
+    escaped = compact.replace(b"/", b"\\/")
+    hunks = byte_hunks(compact, escaped)
+    assert len(hunks) == 1000 + 1  # the limit, then the rest as one span
+    assert all(h.b.replace(b"\\", b"") == h.a and len(h.a) < 16 for h in hunks[:1000])

@@ -23,8 +23,6 @@ HeaderStatus = Literal["same", "changed", "only-a", "only-b", "moved"]
 ChangeKind = Literal["added", "removed", "changed", "type", "number-format", "escape",
                      "key-order", "layout"]
 
-MATCH_LIMIT = 64 * 1024
-"""Bodies larger than this are compared as one changed span (common prefix and suffix)."""
 MAX_HUNKS = 200
 """Byte hunks kept (the count says how many there were)."""
 MAX_CHANGES = 500
@@ -349,23 +347,79 @@ def _escapes_in(raw: str) -> set[str]:
 
 
 def byte_hunks(a: bytes, b: bytes) -> list[ByteHunk]:
-    """The changed spans between `a` and `b` with their offsets."""
-    if len(a) > MATCH_LIMIT or len(b) > MATCH_LIMIT:
-        prefix = 0
-        limit = min(len(a), len(b))
-        while prefix < limit and a[prefix] == b[prefix]:
-            prefix += 1
-        suffix = 0
-        while (suffix < limit - prefix
-               and a[len(a) - 1 - suffix] == b[len(b) - 1 - suffix]):
-            suffix += 1
-        if prefix == len(a) == len(b):
-            return []
-        return [ByteHunk(prefix, len(a) - suffix, prefix, len(b) - suffix,
-                         a[prefix:len(a) - suffix], b[prefix:len(b) - suffix])]
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return [ByteHunk(i1, i2, j1, j2, a[i1:i2], b[j1:j2])
-            for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+    """The changed spans between `a` and `b` with their offsets.
+
+    A linear walk that resynchronises after each difference on the nearest `ANCHOR` equal
+    bytes within `WINDOW` (found with `bytes.find`, so a periodic JSON body stays fast);
+    past `HUNK_LIMIT` spans, or with no anchor in reach, the rest is one span.
+    """
+    hunks: list[ByteHunk] = []
+    i = j = 0
+    end_a, end_b = len(a), len(b)
+    while True:
+        i, j = _common(a, b, i, j)
+        if i == end_a or j == end_b:
+            if i < end_a or j < end_b:
+                hunks.append(ByteHunk(i, end_a, j, end_b, a[i:], b[j:]))
+            return hunks
+        step = None if len(hunks) >= HUNK_LIMIT else _resync(a, b, i, j)
+        if step is None:
+            suffix = 0
+            while (suffix < min(end_a - i, end_b - j)
+                   and a[end_a - 1 - suffix] == b[end_b - 1 - suffix]):
+                suffix += 1
+            hunks.append(ByteHunk(i, end_a - suffix, j, end_b - suffix,
+                                  a[i:end_a - suffix], b[j:end_b - suffix]))
+            return hunks
+        di, dj = step
+        hunks.append(ByteHunk(i, i + di, j, j + dj, a[i:i + di], b[j:j + dj]))
+        i, j = i + di, j + dj
+
+
+ANCHOR = 8
+"""Equal bytes that end a changed span (fewer at the very end of a body)."""
+WINDOW = 4096
+"""How far ahead a changed span may reach on each side."""
+HUNK_LIMIT = 1000
+
+
+def _common(a: bytes, b: bytes, i: int, j: int) -> tuple[int, int]:
+    """Past the equal bytes at a[i:], b[j:] (compared in blocks, then byte by byte)."""
+    block = 256
+    while a[i:i + block] == b[j:j + block] and i + block <= len(a) and j + block <= len(b):
+        i, j = i + block, j + block
+    while i < len(a) and j < len(b) and a[i] == b[j]:
+        i, j = i + 1, j + 1
+    return i, j
+
+
+def _resync(a: bytes, b: bytes, i: int, j: int) -> tuple[int, int] | None:
+    """The smallest (di, dj) after which ANCHOR bytes of a and b are equal again."""
+    best: tuple[int, int] | None = None
+    limit_a = min(len(a) - i, WINDOW)
+    for di in range(limit_a + 1):
+        if best is not None and di >= best[0] + best[1]:
+            break
+        start = i + di
+        anchor = a[start:start + ANCHOR]
+        if len(anchor) < ANCHOR and start + len(anchor) != len(a):
+            continue
+        if not anchor:
+            dj = len(b) - j  # the rest of b was added
+            if dj <= WINDOW and (best is None or di + dj < sum(best)):
+                best = (di, dj)
+            break
+        stop = j + WINDOW + len(anchor)
+        if best is not None:
+            stop = min(stop, j + best[0] + best[1] - di + len(anchor))
+        found = b.find(anchor, j, stop)
+        if found >= 0 and (len(anchor) == ANCHOR or found + len(anchor) == len(b)):
+            dj = found - j
+            if best is None or di + dj < sum(best):
+                best = (di, dj)
+    if best == (0, 0):
+        return None  # pragma: no cover - only called where the bytes differ
+    return best
 
 
 # --- pipelines -----------------------------------------------------------------------------
