@@ -236,3 +236,11 @@ def test_a_periodic_body_with_many_escapes_stays_fast_and_local() -> None:
     hunks = byte_hunks(compact, escaped)
     assert len(hunks) == 1000 + 1  # the limit, then the rest as one span
     assert all(h.b.replace(b"\\", b"") == h.a and len(h.a) < 16 for h in hunks[:1000])
+
+
+def test_a_truncated_capture_is_named() -> None:
+    base = _request("acme-contact-created.http")
+    cut = dataclasses.replace(base, body=base.body[:20], body_size=len(base.body),
+                              truncated=True)
+    diff = diff_requests(base, cut, a_label="#1", b_label="#2")
+    assert diff.body_kind == "bytes" and "#2 truncated" in diff.body_note

@@ -122,6 +122,10 @@ def diff_requests(a: CapturedRequest, b: CapturedRequest, *, a_label: str = "A",
                          "same", len(a.body), len(b.body))
     if a.body != b.body:
         _diff_bodies(result, a.body, b.body)
+    cut = [label for label, request in ((a_label, a), (b_label, b)) if request.truncated]
+    if cut:
+        note = (f"{' and '.join(cut)} truncated: only the stored first bytes are compared")
+        result.body_note = f"{result.body_note}; {note}" if result.body_note else note
     if reports is not None:
         result.pipeline = diff_pipelines(*reports)
         codes_a, codes_b = reports[0].codes(), reports[1].codes()

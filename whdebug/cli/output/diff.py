@@ -93,8 +93,9 @@ def _body_part(diff: RequestDiff, masks: SecretSet) -> RenderableType:
     if diff.body_kind == "same":
         return Text(f"body: the same ({diff.a_size:,} bytes)", style="dim")
     if diff.body_kind == "json":
+        note = f" ({diff.body_note})" if diff.body_note else ""
         table = Table(title=f"body (JSON, {sizes}): "
-                            f"{plural(diff.body_change_count, 'change', grouped=True)}",
+                            f"{plural(diff.body_change_count, 'change', grouped=True)}{note}",
                       title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("path", overflow="fold", max_width=40)
         table.add_column("change", no_wrap=True)
