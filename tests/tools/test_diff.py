@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cli_support import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from cli_support import run
 from paths import FIXTURES
 
 from whdebug.engine.analyze import analyze
