@@ -135,3 +135,22 @@ async def test_the_list_shows_the_apps_status_latency_and_the_edit_link(tmp_path
         lines = list_lines(app)
         assert f"pull_request.opened ✎#{first}" in lines[1], lines
         assert "pull_request.opened app 503 123ms" in lines[2], lines
+
+
+async def test_the_resend_answer_is_masked(tmp_path: Path) -> None:
+    from whdebug.tui.screens.notices import ResendResultScreen
+
+    setup = scenario_setup(tmp_path, ("github-pr-opened",))
+    app = scenario_app(setup)
+    leak = f'{{"echo":"{GITHUB_SECRET}"}}'.encode()
+    with recording_app(body=leak, headers={"set-cookie": "session=abc123"}) as target:
+        async with app.run_test(size=SIZE) as pilot:
+            await select(pilot, app, 0)
+            await pilot.press("r")
+            app.screen.query_one(Input).value = target.url
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResendResultScreen),
+                           timeout=10)
+            text = screen_text(app)
+    assert "HTTP 200" in text and '"echo"' in text
+    assert GITHUB_SECRET not in text and "abc123" not in text

@@ -413,7 +413,8 @@ class MainScreen(CaptureTools, Screen[None]):
     @on(ResendFinished)
     def _resend_finished(self, message: ResendFinished) -> None:
         if self.shell.live:
-            self.app.push_screen(ResendResultScreen(message.url, message.answer, message.error))
+            self.app.push_screen(ResendResultScreen(message.url, message.answer, message.error,
+                                                    self.screen_masks(self.current)))
 
     def action_delete(self) -> None:
         current = self._selected_request()
