@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from app_support import recording_app
 from textual.widgets import Input, TextArea
 from tui_support import scenario_app, scenario_setup, screen_text, select, wait_for
@@ -154,3 +155,24 @@ async def test_the_resend_answer_is_masked(tmp_path: Path) -> None:
             text = screen_text(app)
     assert "HTTP 200" in text and '"echo"' in text
     assert GITHUB_SECRET not in text and "abc123" not in text
+
+
+async def test_ctrl_o_hands_the_request_to_the_editor_and_analyses_the_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    setup = scenario_setup(tmp_path, ("github-pr-opened",))
+    app = scenario_app(setup)
+    monkeypatch.setenv("VISUAL", "sed -i s/opened/reopened/")
+    async with app.run_test(size=SIZE) as pilot:
+        monkeypatch.setattr(app, "suspend", contextlib.nullcontext)  # headless: no terminal
+        await select(pilot, app, 0)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditScreen))
+        screen = app.screen
+        assert isinstance(screen, EditScreen)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: screen.report is not None, timeout=10)
+        assert '"action":"reopened"' in screen.query_one(TextArea).text
+        assert b'"action":"reopened"' in screen.edited.body
+        assert screen.edited.header("Content-Length") == str(len(screen.edited.body))

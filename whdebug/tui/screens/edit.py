@@ -115,9 +115,9 @@ class EditScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "close", "Back"),
-        Binding("ctrl+s", "analyse", "Analyse"),
-        Binding("ctrl+e", "external_editor", "$EDITOR"),
-        Binding("ctrl+r", "send", "Re-sign & send"),
+        Binding("ctrl+s", "analyse", "Analyse", priority=True),
+        Binding("ctrl+o", "external_editor", "$EDITOR", priority=True),
+        Binding("ctrl+r", "send", "Re-sign & send", priority=True),
     ]
     DEFAULT_CSS = """
     EditScreen #edit-main { height: 1fr; }
@@ -144,7 +144,7 @@ class EditScreen(Screen[None]):
         return f"#{self.original.capture_id}"
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Editing capture {self.label}: ctrl+s analyse · ctrl+e $EDITOR · "
+        yield Static(f"Editing capture {self.label}: ctrl+s analyse · ctrl+o $EDITOR · "
                      "ctrl+r re-sign and send · Escape back", id="edit-status", markup=False)
         with Horizontal(id="edit-main"):
             yield TextArea(self.initial, id="edit-area", soft_wrap=True, show_line_numbers=True)
