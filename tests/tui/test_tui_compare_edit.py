@@ -176,3 +176,5 @@ async def test_ctrl_o_hands_the_request_to_the_editor_and_analyses_the_result(
         assert '"action":"reopened"' in screen.query_one(TextArea).text
         assert b'"action":"reopened"' in screen.edited.body
         assert screen.edited.header("Content-Length") == str(len(screen.edited.body))
+        await pilot.press("escape")  # from the text area, back to the list
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditScreen))
