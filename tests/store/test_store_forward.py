@@ -49,3 +49,22 @@ def test_a_version_1_store_is_migrated_with_its_rows(tmp_path: Path) -> None:
         assert capture.forward.latency is None and capture.forward.headers is None
         store.set_forward(1, 201, b"", None, (), 0.5)
         assert store.get(1).forward.latency == 0.5  # type: ignore[union-attr]
+
+
+def test_export_and_import_keep_the_apps_answer_and_the_edit_link(tmp_path: Path) -> None:
+    from whdebug.formats.capture_json import capture_from_json, capture_to_json
+    from whdebug.model.request import ForwardResult
+
+    capture = Capture(REQUEST, Source(capture_id=4, edited_from=2),
+                      forward=ForwardResult(409, b"dup", (("X-A", "1"), ("X-A", "2")), 0.0125))
+    document = capture_to_json(capture)
+    assert document["forward_headers"] == [["X-A", "1"], ["X-A", "2"]]
+    assert (document["forward_latency_ms"], document["edited_from"]) == (12.5, 2)
+    again = capture_from_json(document)
+    assert again.forward == capture.forward and again.source.edited_from == 2
+    failed = capture_from_json(capture_to_json(Capture(REQUEST, forward=ForwardResult(
+        error="ConnectError: refused"))))
+    assert failed.forward == ForwardResult(error="ConnectError: refused")
+    plain = capture_to_json(Capture(REQUEST))
+    assert not {"forward_headers", "forward_latency_ms", "forward_error",
+                "edited_from"} & plain.keys()
