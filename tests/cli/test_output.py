@@ -47,11 +47,13 @@ class TestConsoleSink:
         sink.lines([
             CaptureEvent(7, RECEIVED, "POST", "/hook", "a=1", 1_150_001, False, 200),
             ForwardEvent(7, "http://127.0.0.1:3000/hook", 502, None),
+            ForwardEvent(8, "http://127.0.0.1:3000/hook", 200, None, 0.0414),
         ])
         sink.lines([])
-        first, second = output.getvalue().splitlines()
+        first, second, third = output.getvalue().splitlines()
         assert first.endswith("  POST /hook?a=1  1.2 MB  -> 200  #7")
         assert second == "  ↳ #7 forwarded to http://127.0.0.1:3000/hook -> 502"
+        assert third == "  ↳ #8 forwarded to http://127.0.0.1:3000/hook -> 200 in 41 ms"
         assert "\x1b" not in output.getvalue()
 
     def test_exposed_warning_goes_to_the_error_console(self) -> None:

@@ -466,7 +466,11 @@ class TestForwarding:
         finally:
             await local.stop()
         assert response.status == 200
-        assert capture.forward == ForwardResult(201, b"got it")
+        forward = capture.forward
+        assert forward is not None and (forward.status, forward.body) == (201, b"got it")
+        assert forward.headers is not None
+        assert ("content-type", "text/plain; charset=utf-8") in forward.headers
+        assert forward.latency is not None and forward.latency > 0
         method, query, headers, relayed = seen[0]
         assert (method, query, relayed) == ("POST", "q=%20&q=2", body)
         assert [value for name, value in headers if name == b"x-dup"] == [b"1", b"2"]

@@ -164,19 +164,27 @@ def test_a_version_1_store_migrates_and_keeps_its_captures(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from whdebug.store import store as store_module
 
-    path = tmp_path / "old.db"
+    path, current = tmp_path / "old.db", tmp_path / "current.db"
+    with Store.open(current) as new:
+        new.insert_many(_captures())
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)
-    with Store.open(path) as old:
-        old.insert_many(_captures())
+    with Store.open(path):
+        pass
     monkeypatch.undo()
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+    connection.execute("ATTACH DATABASE ? AS current", (str(current),))
+    for table in ("captures", "bodies"):  # the rows as a version-1 store holds them
+        columns = ", ".join(row[1] for row in connection.execute(f"PRAGMA table_info({table})"))
+        connection.execute(f"INSERT INTO {table} ({columns}) "
+                           f"SELECT {columns} FROM current.{table}")
+    connection.commit()
     connection.close()
     with Store.open(path) as migrated:
         assert migrated.count() == 8
         analysis_set = index.fill(migrated, _profile())
         assert sum(migrated.analysis_counts(analysis_set.id).values()) == 8
     connection = sqlite3.connect(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
     connection.close()

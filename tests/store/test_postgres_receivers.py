@@ -16,6 +16,7 @@ from collections import Counter
 import httpx
 from pg_support import Cluster
 
+from whdebug.store import pg_schema
 from whdebug.store.postgres import PostgresStore
 
 SERVE = """
@@ -131,7 +132,8 @@ async def test_two_receivers_write_concurrently_without_loss_or_duplicates(pg_ur
     import psycopg
 
     with psycopg.connect(pg_url) as connection:
-        assert connection.execute("SELECT count(*) FROM whdebug_migrations").fetchone() == (1,)
+        assert connection.execute("SELECT count(*) FROM whdebug_migrations").fetchone() == (
+            pg_schema.SCHEMA_VERSION,)
 
 
 async def test_sigkill_of_one_receiver_loses_nothing_answered(pg_url: str) -> None:

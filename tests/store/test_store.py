@@ -92,7 +92,7 @@ class TestOpen:
         path = tmp_path / "c.db"
         Store.open(path).close()
         assert pragma(path, "journal_mode") == "wal"
-        assert pragma(path, "user_version") == SCHEMA_VERSION == 2
+        assert pragma(path, "user_version") == SCHEMA_VERSION == 3
         assert pragma(path, "application_id") == APPLICATION_ID
 
     def test_reopen_keeps_rows(self, tmp_path: Path) -> None:

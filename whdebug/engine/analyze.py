@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from whdebug.engine._specs import VerificationSpec
+from whdebug.engine.forwarding import app_status_findings
 from whdebug.engine.paths import Body, parse_body
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.engine.report import (
@@ -517,6 +518,7 @@ def _report(
 ) -> Report:
     request, source = capture.request, capture.source
     findings = unparsed_body_caveats(findings)
+    findings += app_status_findings(capture.forward, outcome)
     findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
                                  _SEVERITY_ORDER.get(f.severity, 3)))
     if findings and findings[0].code in ROUTING_CODES:

@@ -30,6 +30,7 @@ GROUPS: tuple[tuple[str, str, str], ...] = (
     ("URL_", "urls", "urls"),
     ("SRC_", "source", "source"),
     ("DLV_", "deliveries", "list --by delivery, TUI"),
+    ("APP_", "your app", "replay, serve --forward-to, TUI"),
 )
 DOCS_SITE = "Karzoun MiniApp docs"
 

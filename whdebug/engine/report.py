@@ -84,6 +84,8 @@ FINDING_CODES: dict[str, Severity] = {
     "SYNC_NO_HANDLER": "info",
     "SYNC_BAD_RECORD_TYPE": "error",
     "SYNC_NO_CODE": "error",
+    # the app behind `serve --forward-to` (engine/forwarding.py)
+    "APP_STATUS_DIFFERS": "warning",
     # definition (`whdebug check`)
     "DEF_PARSE": "error",
     "DEF_SCHEMA": "error",

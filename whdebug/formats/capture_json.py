@@ -60,7 +60,7 @@ def capture_to_json(capture: Capture) -> dict[str, Any]:
     reply = capture.reply or _NO_REPLY
     forward = capture.forward or _NOT_FORWARDED
     received_at = source.received_at
-    return {
+    document: dict[str, Any] = {
         "schema": CAPTURE_SCHEMA,
         "id": source.capture_id,
         "received_at": format_timestamp(received_at) if received_at is not None else None,
@@ -79,6 +79,16 @@ def capture_to_json(capture: Capture) -> dict[str, Any]:
         "forward_body_base64": _encode_base64(forward.body),
         "body_sha256": request.body_sha256,
     }
+    # Present only when recorded (older exports, and most captures, have none of them).
+    if forward.headers is not None:
+        document["forward_headers"] = [[name, value] for name, value in forward.headers]
+    if forward.latency is not None:
+        document["forward_latency_ms"] = round(forward.latency * 1000, 3)
+    if forward.error is not None:
+        document["forward_error"] = forward.error
+    if source.edited_from is not None:
+        document["edited_from"] = source.edited_from
+    return document
 
 
 _NO_REPLY = Reply(None)
@@ -106,6 +116,10 @@ class _CaptureFields(msgspec.Struct):
     forward_status: _Count | None = None
     forward_body_base64: str | None = None
     body_sha256: str | None = None
+    forward_headers: list[tuple[str, str]] | None = None
+    forward_latency_ms: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    forward_error: str | None = None
+    edited_from: _Count | None = None
 
 
 _DOCUMENT = msgspec.json.Decoder(_CaptureFields | list[_CaptureFields])
@@ -192,15 +206,21 @@ class _Reader:
             truncated=fields.truncated,
         )
         source = Source(fields.id, self.name, self.timestamp("received_at", fields.received_at),
-                        fields.client)
+                        fields.client, edited_from=fields.edited_from)
         reply_body = self.blob("response_body_base64", fields.response_body_base64)
         forward_body = self.blob("forward_body_base64", fields.forward_body_base64)
         reply = None
         if fields.response_status is not None or reply_body is not None:
             reply = Reply(fields.response_status, reply_body)
         forward = None
-        if fields.forward_status is not None or forward_body is not None:
-            forward = ForwardResult(fields.forward_status, forward_body)
+        if (fields.forward_status is not None or forward_body is not None
+                or fields.forward_error is not None):
+            headers = (None if fields.forward_headers is None else
+                       tuple((wire_text(k), wire_text(v)) for k, v in fields.forward_headers))
+            latency = (None if fields.forward_latency_ms is None
+                       else fields.forward_latency_ms / 1000)
+            forward = ForwardResult(fields.forward_status, forward_body, headers, latency,
+                                    fields.forward_error)
         return Capture(request, source, reply, forward)
 
 

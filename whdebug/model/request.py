@@ -97,6 +97,8 @@ class Source:
     """When it arrived; None for a request written by hand."""
     client: str | None = None
     """The sender's `host:port`, as the receiver saw it."""
+    edited_from: int | None = None
+    """The capture this request was edited from (never replaced: a new capture is stored)."""
 
     @property
     def key(self) -> int | str:

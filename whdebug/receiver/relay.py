@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ class ForwardEvent:
     url: str
     status: int | None
     error: str | None
+    latency: float | None = None
+    """Seconds from relaying to the app's whole answer."""
 
 
 def forward_url(base: str, query: str) -> str:
@@ -62,27 +65,33 @@ class Relay:
         url = forward_url(base_url, request.query)
         status: int | None = None
         answer: bytes | None = None
+        answer_headers: tuple[tuple[str, str], ...] | None = None
+        latency: float | None = None
         error: str | None = None
         if request.truncated:
             error = "not forwarded: the body was truncated (over --max-body)"
         else:
             headers = [(name.encode("latin-1"), value.encode("latin-1"))
                        for name, value in request.headers if name.lower() not in _HOP_BY_HOP]
+            started = time.perf_counter()
             try:
                 response = await self._relay_client().request(
                     request.method, url, content=request.body, headers=headers)
                 status, answer = response.status_code, response.content
+                answer_headers = tuple((name.decode("latin-1"), value.decode("latin-1"))
+                                       for name, value in response.headers.raw)
+                latency = time.perf_counter() - started
             except Exception as failure:  # a down or misconfigured target is recorded, not fatal
                 error = describe_error(failure)
         try:
-            await self.writer.call(lambda store: store.set_forward(capture_id, status, answer,
-                                                                   error))
+            await self.writer.call(lambda store: store.set_forward(
+                capture_id, status, answer, error, answer_headers, latency))
         except Exception as failure:
             _log.warning("forward result for #%d not stored: %s", capture_id,
                          describe_error(failure))
         if on_forward is not None:
             try:
-                on_forward(ForwardEvent(capture_id, url, status, error))
+                on_forward(ForwardEvent(capture_id, url, status, error, latency))
             except Exception as failure:
                 _log.warning("forward callback failed: %s", describe_error(failure))
 

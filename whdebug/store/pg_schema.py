@@ -41,7 +41,15 @@ _V1 = (
         body bytea NOT NULL
     )""",
 )
-MIGRATIONS: list[tuple[str, ...]] = [_V1]
+_V2 = (
+    # the app's answer headers and latency (`serve --forward-to`), and the capture an edited
+    # request was made from (the TUI's edit and re-send)
+    "ALTER TABLE whdebug_captures ADD COLUMN forward_header_names bytea[]",
+    "ALTER TABLE whdebug_captures ADD COLUMN forward_header_values bytea[]",
+    "ALTER TABLE whdebug_captures ADD COLUMN forward_latency double precision",
+    "ALTER TABLE whdebug_captures ADD COLUMN edited_from bigint",
+)
+MIGRATIONS: list[tuple[str, ...]] = [_V1, _V2]
 """MIGRATIONS[n] upgrades schema version n to n + 1 (recorded in whdebug_migrations)."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -50,17 +50,21 @@ _CONNECT = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle": 5,
 about 11 s (the receiver then answers 503 instead of hanging); URL parameters override."""
 
 _SUMMARY = ("id, received_at, client, method, path, query, body_size, truncated, "
-            "response_status, content_type, user_agent")
+            "response_status, content_type, user_agent, forward_status, forward_latency, "
+            "edited_from")
 _INSERT = (
     "INSERT INTO whdebug_captures (id, received_at, client, method, path, query, "
     "http_version, body_size, truncated, response_status, content_type, user_agent, "
-    "forward_status, forward_error, header_names, header_values, response_body, forward_body) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "forward_status, forward_error, header_names, header_values, response_body, forward_body, "
+    "forward_header_names, forward_header_values, forward_latency, edited_from) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+    "%s, %s)"
 )
 _GET = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.header_names, c.header_values, "
-    "c.response_body, c.forward_body, b.body, c.forward_error FROM whdebug_captures AS c "
+    "c.response_body, c.forward_body, b.body, c.forward_error, c.forward_header_names, "
+    "c.forward_header_values, c.forward_latency, c.edited_from FROM whdebug_captures AS c "
     "LEFT JOIN whdebug_bodies AS b ON b.capture_id = c.id WHERE c.id = %s"
 )
 
@@ -96,7 +100,26 @@ def _row(capture_id: int, capture: Capture, now: datetime) -> tuple[Any, ...]:
         reply.status, _bytes(request.content_type), _bytes(request.header("user-agent")),
         forward.status, forward.error, [name.encode("latin-1") for name, _ in request.headers],
         [value.encode("latin-1") for _, value in request.headers], reply.body, forward.body,
+        *_header_arrays(forward.headers), forward.latency, source.edited_from,
     )
+
+
+def _header_arrays(headers: tuple[tuple[str, str], ...] | Iterable[tuple[str, str]] | None
+                   ) -> tuple[list[bytes] | None, list[bytes] | None]:
+    """Header names and values as two bytea arrays (None when there are no headers)."""
+    if headers is None:
+        return None, None
+    pairs = list(headers)
+    return ([name.encode("latin-1") for name, _ in pairs],
+            [value.encode("latin-1") for _, value in pairs])
+
+
+def _header_pairs(names: list[Any] | None, values: list[Any] | None
+                  ) -> tuple[tuple[str, str], ...] | None:
+    if names is None or values is None:
+        return None
+    return tuple((bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+                 for name, value in zip(names, values, strict=True))
 
 
 def _summary(row: tuple[Any, ...]) -> CaptureSummary:
@@ -104,7 +127,8 @@ def _summary(row: tuple[Any, ...]) -> CaptureSummary:
         id=int(row[0]), received_at=row[1].astimezone(UTC), client=row[2], method=row[3],
         path=_text(row[4]) or "", query=_text(row[5]) or "", body_size=int(row[6]),
         truncated=bool(row[7]), response_status=row[8], content_type=_text(row[9]),
-        user_agent=_text(row[10]),
+        user_agent=_text(row[10]), forward_status=row[11], forward_latency=row[12],
+        edited_from=None if row[13] is None else int(row[13]),
     )
 
 
@@ -248,12 +272,17 @@ class PostgresStore:
         self._update(capture_id, "UPDATE whdebug_captures SET response_status = %s, "
                      "response_body = %s WHERE id = %s", (status, body))
 
-    def set_forward(self, capture_id: int, status: int | None, body: bytes | None,
-                    error: str | None) -> None:
-        """Record what the --forward-to target answered (or why forwarding failed)."""
+    def set_forward(
+        self, capture_id: int, status: int | None, body: bytes | None, error: str | None,
+        headers: Iterable[tuple[str, str]] | None = None, latency: float | None = None,
+    ) -> None:
+        """Record what the --forward-to target answered (or why forwarding failed): status,
+        body, headers and the seconds it took."""
+        names, values = _header_arrays(headers)
         self._update(capture_id, "UPDATE whdebug_captures SET forward_status = %s, "
-                     "forward_body = %s, forward_error = %s WHERE id = %s",
-                     (status, body, error))
+                     "forward_body = %s, forward_error = %s, forward_header_names = %s, "
+                     "forward_header_values = %s, forward_latency = %s WHERE id = %s",
+                     (status, body, error, names, values, latency))
 
     def get(self, capture_id: int) -> Capture:
         """The whole capture, body bytes exactly as stored."""
@@ -268,11 +297,13 @@ class PostgresStore:
             headers=headers, body=bytes(row[14]) if row[14] is not None else b"",
             http_version=row[5], body_size=int(row[6]), truncated=bool(row[7]),
         )
-        source = Source(capture_id, None, row[0].astimezone(UTC), row[1])
+        source = Source(capture_id, None, row[0].astimezone(UTC), row[1],
+                        edited_from=None if row[19] is None else int(row[19]))
         reply = None if row[8] is None and row[12] is None else Reply(row[8], _optional(row[12]))
         forward = None
         if row[9] is not None or row[13] is not None or row[15] is not None:
-            forward = ForwardResult(row[9], _optional(row[13]), error=row[15])
+            forward = ForwardResult(row[9], _optional(row[13]), _header_pairs(row[16], row[17]),
+                                    row[18], row[15])
         return Capture(request, source, reply, forward)
 
     def forward_error(self, capture_id: int) -> str | None:

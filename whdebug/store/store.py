@@ -73,6 +73,12 @@ class CaptureSummary:
     """The content-type header as the runtime sees it (repeats joined with ', ')."""
     user_agent: str | None
     """The user-agent header: usually names the webhook provider."""
+    forward_status: int | None = None
+    """What the app behind --forward-to answered (None: not relayed, or relaying failed)."""
+    forward_latency: float | None = None
+    """Seconds the app took to answer."""
+    edited_from: int | None = None
+    """The capture this one was edited from (the TUI's edit and re-send)."""
 
     @property
     def target(self) -> str:
@@ -111,25 +117,36 @@ def _migrate_to_1(connection: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, analyses.migrate_to_2]
+def _migrate_to_3(connection: sqlite3.Connection) -> None:
+    """The app's answer headers and latency (`serve --forward-to`), and the capture an edited
+    request was made from (the TUI's edit and re-send)."""
+    connection.execute("ALTER TABLE captures ADD COLUMN forward_headers BLOB")
+    connection.execute("ALTER TABLE captures ADD COLUMN forward_latency REAL")
+    connection.execute("ALTER TABLE captures ADD COLUMN edited_from INTEGER")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, analyses.migrate_to_2,
+                                                      _migrate_to_3]
 """MIGRATIONS[n] upgrades schema version n to n + 1, inside the opening transaction."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _SUMMARY_COLUMNS = (
     "id, received_at, client, method, path, query, body_size, truncated, response_status, "
-    "content_type, user_agent"
+    "content_type, user_agent, forward_status, forward_latency, edited_from"
 )
 PAGE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id < ? ORDER BY id DESC LIMIT ?"
 SINCE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id > ? ORDER BY id ASC LIMIT ?"
 _INSERT_SQL = (
     "INSERT INTO captures (received_at, client, method, path, query, http_version, body_size, "
     "truncated, response_status, content_type, user_agent, forward_status, forward_error, "
-    "headers, response_body, forward_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "headers, response_body, forward_body, forward_headers, forward_latency, edited_from) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _GET_SQL = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.headers, c.response_body, "
-    "c.forward_body, b.body, c.forward_error FROM captures AS c "
+    "c.forward_body, b.body, c.forward_error, c.forward_headers, c.forward_latency, "
+    "c.edited_from FROM captures AS c "
     "LEFT JOIN bodies AS b ON b.capture_id = c.id WHERE c.id = ?"
 )
 
@@ -176,6 +193,9 @@ def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
         _encode_headers(request.headers),
         reply.body,
         forward.body,
+        None if forward.headers is None else _encode_headers(forward.headers),
+        forward.latency,
+        capture.source.edited_from,
     )
 
 
@@ -196,6 +216,9 @@ def _summary(row: tuple[Any, ...]) -> CaptureSummary:
         response_status=row[8],
         content_type=row[9],
         user_agent=row[10],
+        forward_status=row[11],
+        forward_latency=row[12],
+        edited_from=row[13],
     )
 
 
@@ -356,14 +379,17 @@ class Store:
         self._update(capture_id, sql, (status, body))
 
     def set_forward(
-        self, capture_id: int, status: int | None, body: bytes | None, error: str | None
+        self, capture_id: int, status: int | None, body: bytes | None, error: str | None,
+        headers: Iterable[tuple[str, str]] | None = None, latency: float | None = None,
     ) -> None:
-        """Record what the --forward-to target answered (or why forwarding failed)."""
+        """Record what the --forward-to target answered (or why forwarding failed): status,
+        body, headers and the seconds it took."""
         sql = (
-            "UPDATE captures SET forward_status = ?, forward_body = ?, forward_error = ? "
-            "WHERE id = ?"
+            "UPDATE captures SET forward_status = ?, forward_body = ?, forward_error = ?, "
+            "forward_headers = ?, forward_latency = ? WHERE id = ?"
         )
-        self._update(capture_id, sql, (status, body, error))
+        encoded = None if headers is None else _encode_headers(headers)
+        self._update(capture_id, sql, (status, body, error, encoded, latency))
 
     def get(self, capture_id: int) -> Capture:
         """The whole capture, body bytes exactly as stored."""
@@ -381,11 +407,12 @@ class Store:
             body_size=row[6],
             truncated=bool(row[7]),
         )
-        source = Source(capture_id, None, _parse_timestamp(row[0]), row[1])
+        source = Source(capture_id, None, _parse_timestamp(row[0]), row[1], edited_from=row[17])
         reply = None if row[8] is None and row[11] is None else Reply(row[8], row[11])
         forward = None
         if row[9] is not None or row[12] is not None or row[14] is not None:
-            forward = ForwardResult(row[9], row[12], error=row[14])
+            headers = None if row[15] is None else _decode_headers(row[15])
+            forward = ForwardResult(row[9], row[12], headers, row[16], row[14])
         return Capture(request, source, reply, forward)
 
     def forward_error(self, capture_id: int) -> str | None:

@@ -10,7 +10,7 @@ from whdebug.errors import WhdebugError
 from whdebug.model.request import CapturedRequest, forwardable_headers
 from whdebug.model.secrecy import SecretSet
 
-__all__ = ["Answer", "forwardable_headers", "resend", "target_url"]
+__all__ = ["Answer", "answer_differences", "forwardable_headers", "resend", "target_url"]
 
 TIMEOUT = 15.0
 """Seconds the target may take to answer."""
@@ -100,3 +100,31 @@ def resend(request: CapturedRequest, url: str, *, timeout: float = TIMEOUT,
         body=response.content,
         elapsed=time.perf_counter() - started,
     )
+
+
+VOLATILE_HEADERS = frozenset({"date", "age", "expires", "last-modified", "etag",
+                              "x-request-id", "x-correlation-id", "request-id",
+                              "server-timing", "x-runtime", "x-response-time", "traceparent",
+                              "cf-ray", "x-amzn-requestid", "x-amz-cf-id", "set-cookie",
+                              "content-length"})
+"""Answer headers that change on every request; `--repeat` does not compare them."""
+
+
+def answer_differences(first: Answer, other: Answer) -> list[str]:
+    """How `other` differs from `first` (status, body, stable headers); [] when the same."""
+    found: list[str] = []
+    if other.status != first.status:
+        found.append(f"status {first.status} then {other.status}")
+    if other.body != first.body:
+        found.append(f"body {len(first.body):,} bytes then {len(other.body):,} bytes"
+                     if len(first.body) != len(other.body) else "body bytes differ")
+
+    def stable(answer: Answer) -> list[tuple[str, str]]:
+        return [(name.lower(), value) for name, value in answer.headers
+                if name.lower() not in VOLATILE_HEADERS]
+
+    before, after = stable(first), stable(other)
+    if before != after:
+        changed = sorted({name for name, _ in set(before) ^ set(after)})
+        found.append("headers " + ", ".join(changed[:6]) if changed else "header order")
+    return found

@@ -1,4 +1,4 @@
-"""The capture store's commands: `list`, `import`, `export` and `send`."""
+"""The capture store's commands: `list`, `import` and `export` (`send` is in send.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from whdebug.cli import ExitStatus
 from whdebug.cli.options import (
     analysis_options,
     definition_option,
@@ -67,6 +66,10 @@ def _summary_json(summary: CaptureSummary, masks: SecretSet) -> dict[str, Any]:
         "response_status": summary.response_status,
         "content_type": summary.content_type,
         "user_agent": summary.user_agent,
+        "forward_status": summary.forward_status,
+        "forward_latency_ms": (None if summary.forward_latency is None
+                               else round(summary.forward_latency * 1000, 1)),
+        "edited_from": summary.edited_from,
     }
 
 
@@ -443,59 +446,3 @@ def export(ctx: click.Context, capture_id: int, format_name: str, output_path: s
     else:
         write_private(output, data)
         click.echo(f"export: wrote {output} ({len(data):,} bytes)", err=True)
-
-
-@click.command(short_help="Re-send a capture's exact bytes and headers to a URL.")
-@click.argument("capture_id", metavar="[ID]", required=False, type=click.IntRange(min=1))
-@click.option("--to", "url", metavar="URL", required=True,
-              help="Where to send. A URL without a path gets the capture's path; the "
-                   "capture's query string is appended.")
-@click.option("--file", "file_path", metavar="F",
-              help="Send the request(s) in a .http, .har or .json file instead of a capture.")
-@store_option()
-@show_secrets_option
-@click.pass_context
-def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | None,
-         store_path: str | None, show_secrets: bool) -> None:
-    """Send capture ID (or --file F) to URL: the same method, the exact body bytes and the
-    original headers, minus hop-by-hop ones (Host and Content-Length are recomputed).
-
-    Prints the answer's status line, headers and the start of its body; credential-looking
-    query parameters and headers are masked unless --show-secrets. Exit status 0
-    when every answer is 2xx, 1 otherwise, 2 when nothing answered or on bad input.
-    """
-    if (capture_id is None) == (file_path is None):
-        raise click.UsageError("give a capture ID or --file F (one of them)", ctx)
-    from whdebug.cli.output.captures import format_answer
-    from whdebug.cli.output.text import safe
-    from whdebug.tools.resend import forwardable_headers, resend, target_url
-    from whdebug.wording import plural
-
-    masks = name_masks(show_secrets)
-    if file_path is not None:
-        captures = read_files([file_path])
-    else:
-        store = open_store(store_path)
-        ctx.call_on_close(store.close)
-        captures = [store.get(capture_id or 0)]
-    for capture in captures:
-        request, source = capture.request, capture.source
-        if request.truncated:
-            what = (f"capture #{source.capture_id}" if source.capture_id is not None
-                    else source.label)
-            raise WhdebugError(f"{what} was truncated: only {len(request.body):,} of "
-                               f"{request.size:,} bytes were stored, so it cannot be re-sent")
-        target_url(url, request, masks)  # a bad URL fails before anything is sent
-    all_ok = True
-    for number, capture in enumerate(captures):
-        request = capture.request
-        if number:
-            click.echo()
-        answer = resend(request, url, masks=masks)
-        all_ok = all_ok and answer.ok
-        headers = plural(len(forwardable_headers(request)), "header", grouped=True)
-        click.echo(f"send: {capture.source.label} {safe(request.method, 16)} "
-                   f"{safe(masks.mask_target(answer.url))} ({request.size:,} bytes, {headers}) -> "
-                   f"{answer.status} in {answer.elapsed * 1000:.0f} ms", err=True)
-        click.echo(format_answer(answer, masks))
-    ctx.exit(ExitStatus.SUCCESS if all_ok else ExitStatus.FINDING)

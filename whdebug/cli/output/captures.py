@@ -1,4 +1,4 @@
-"""Human output of the capture-store commands: the `list` table and `send`'s answers."""
+"""Human output of the capture-store commands: the `list` table."""
 
 from __future__ import annotations
 
@@ -13,17 +13,22 @@ from whdebug.cli.output.text import format_size, safe
 from whdebug.model.secrecy import SecretSet
 from whdebug.store.analyses import AnalysisRow
 from whdebug.store.store import CaptureSummary
-from whdebug.tools.resend import Answer
 from whdebug.wording import plural
-
-PREVIEW_BYTES = 4096
-"""Bytes of an answer's body `send` prints."""
 
 
 def _status_cell(status: int | None) -> tuple[str, str]:
     if status is None:
         return "—", "dim"
     return str(status), "green" if status < 400 else "red"
+
+
+def app_cell(status: int | None, latency: float | None) -> Text:
+    """What the app behind --forward-to answered and how fast: `201 · 12 ms`."""
+    shown, style = _status_cell(status)
+    text = Text(shown, style=style)
+    if latency is not None:
+        text.append(f" · {latency * 1000:.0f} ms", style="dim")
+    return text
 
 
 def render_no_captures(console: Console, store_path: object) -> None:
@@ -43,6 +48,10 @@ def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int
     table.add_column("target", overflow="fold", ratio=1)
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("status", justify="right", no_wrap=True)
+    forwarded = any(row.forward_status is not None or row.forward_latency is not None
+                    for row in rows)
+    if forwarded:
+        table.add_column("app", justify="right", no_wrap=True)
     # The target matters most: the other text columns appear only when there is room.
     extra = [(title, width) for title, width in (("content type", 100), ("sender", 125))
              if console.width >= width]
@@ -61,6 +70,10 @@ def render_captures(console: Console, rows: Sequence[CaptureSummary], total: int
             size,
             Text(status, style=style),
         ]
+        if forwarded:
+            cells.append(app_cell(row.forward_status, row.forward_latency))
+        if row.edited_from is not None:
+            cells[3].append(f"  (edited from #{row.edited_from})", style="dim")
         values = {"content type": row.content_type, "sender": row.user_agent}
         cells.extend(Text(safe(values[title] or "—", 60)) for title, _ in extra)
         table.add_row(*cells)
@@ -119,20 +132,3 @@ def render_analysed(console: Console, rows: Sequence[CaptureSummary],
         note += f"; newest {len(rows):,} shown (--last N for more)"
     console.print(Text(note, style="dim"))
 
-
-def format_answer(answer: Answer, masks: SecretSet) -> str:
-    """The target's answer as `send` prints it: status line, headers (credential-looking
-    ones masked by `masks`), a body preview."""
-    lines = [f"HTTP/{answer.http_version.removeprefix('HTTP/')} {answer.status} "
-             f"{safe(answer.reason, 80)}".rstrip()]
-    lines.extend(f"{safe(name, 80)}: {safe(value, 400)}" for name, value
-                 in masks.mask_headers(answer.headers))
-    lines.append("")
-    body = answer.body
-    if body:
-        preview = body[:PREVIEW_BYTES].decode("utf-8", errors="replace")
-        preview = "\n".join(safe(line, PREVIEW_BYTES) for line in preview.split("\n"))
-        lines.append(preview)
-        if len(body) > PREVIEW_BYTES:
-            lines.append(f"… ({len(body) - PREVIEW_BYTES:,} more bytes)")
-    return "\n".join(lines)

@@ -84,11 +84,13 @@ def capture_segments(event: CaptureEvent) -> Segments:
 
 
 def forward_segments(event: ForwardEvent) -> Segments:
-    """`  ↳ #12 forwarded to URL -> 200`, or why forwarding failed."""
+    """`  ↳ #12 forwarded to URL -> 200 in 41 ms`, or why forwarding failed."""
     line: Segments = [
         (f"  ↳ #{event.capture_id} forwarded to {_printable(event.url, 80)} -> ", "dim")]
     if event.status is not None:
         line.append((str(event.status), _status_style(event.status)))
+        if event.latency is not None:
+            line.append((f" in {event.latency * 1000:.0f} ms", "dim"))
     else:
         line.append((f"failed: {_printable(event.error or 'unknown error', 100)}", "bold red"))
     return line

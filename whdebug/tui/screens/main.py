@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import threading
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from whdebug.model.secrecy import SecretSet
 from whdebug.store.base import CaptureStore, StoreLocation, display_location
 from whdebug.tui import workers
 from whdebug.tui.analysis import Analysis, Analyzer, RowVerdict, secret_key_of
-from whdebug.tui.exporting import curl_command, export_capture
+from whdebug.tui.exporting import export_capture
 from whdebug.tui.filters import CaptureFilter, parse_filter
 from whdebug.tui.indexing import IndexState
 from whdebug.tui.messages import (
@@ -49,6 +48,7 @@ from whdebug.tui.screens.prompts import (
     resend_prompt,
     secret_prompt,
 )
+from whdebug.tui.screens.tools import TOOL_BINDINGS, CaptureTools
 from whdebug.tui.widgets.banner import Banner
 from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.tui.widgets.event_lab import EventLab
@@ -88,17 +88,7 @@ class Shell(Protocol):
     def reload(self) -> None: ...
 
 
-def copy_notice(capture_id: int, saved: Path, body_path: Path | None) -> str:
-    """Where a copied curl command went: the terminal's clipboard when it accepts OSC 52
-    (whdebug cannot tell), and always a file."""
-    via = ("sent to the terminal clipboard with OSC 52; tmux passes it on only with "
-           "`set -g set-clipboard on`" if os.environ.get("TMUX")
-           else "sent to the terminal clipboard with OSC 52 (if the terminal allows it)")
-    body = f" The body is in {body_path}." if body_path is not None else ""
-    return f"curl command for #{capture_id} {via}. It is also saved in {saved}.{body}"
-
-
-class MainScreen(Screen[None]):
+class MainScreen(CaptureTools, Screen[None]):
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("f", "follow", "Follow"),
@@ -109,6 +99,7 @@ class MainScreen(Screen[None]):
         Binding("s", "try_secret", "Secret"),
         Binding("x", "delete", "Delete"),
         Binding("v", "deliveries", "Deliveries", show=False),
+        *TOOL_BINDINGS,
         Binding("b", "body_mode", "Body", show=False),
         Binding("question_mark", "toggle_keys", "Keys", show=False),
         Binding("q", "app.quit", "Quit"),
@@ -415,29 +406,6 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(ExportScreen(current.capture_id, Path.cwd()), chosen)
 
-    def action_copy_curl(self) -> None:
-        current = self._selected_request()
-        if current is None or current.capture is None:
-            return
-        where = self.shell.store_path
-        folder = where.parent if isinstance(where, Path) else Path.cwd()
-        body_path = folder / f"capture-{current.capture_id}.body"
-        try:
-            text, separate = curl_command(current.capture.request, self.shell.receiver.base_url,
-                                          body_path)
-        except OSError as error:
-            self.notify(f"cannot write {body_path}: {error}", severity="error")
-            return
-        saved = body_path.with_name(f"capture-{current.capture_id}.curl.sh")
-        try:
-            saved.write_text(text, encoding="utf-8")
-        except OSError as error:
-            self.notify(f"cannot write {saved}: {error}", severity="error")
-            return
-        self.app.copy_to_clipboard(text)  # OSC 52: the terminal (not whdebug) owns the clipboard
-        self.notify(copy_notice(current.capture_id, saved, body_path if separate else None),
-                    title="Copy as curl")
-
     def action_resend(self) -> None:
         current = self._selected_request()
         if current is None or current.capture is None:
@@ -464,7 +432,8 @@ class MainScreen(Screen[None]):
     @on(ResendFinished)
     def _resend_finished(self, message: ResendFinished) -> None:
         if self.shell.live:
-            self.app.push_screen(ResendResultScreen(message.url, message.answer, message.error))
+            self.app.push_screen(ResendResultScreen(message.url, message.answer, message.error,
+                                                    self.screen_masks(self.current)))
 
     def action_delete(self) -> None:
         current = self._selected_request()

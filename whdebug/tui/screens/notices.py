@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from whdebug.engine.report import PathSuggestion
+from whdebug.model.secrecy import SecretSet
 from whdebug.tools.resend import Answer
 from whdebug.tui.screens.dialog import Dialog
 from whdebug.tui.widgets.detail import syntax_theme
@@ -82,9 +83,11 @@ class ResendResultScreen(Dialog[None]):
     ResendResultScreen VerticalScroll { height: auto; max-height: 20; }
     """
 
-    def __init__(self, url: str, answer: Answer | None, error: str | None = None) -> None:
+    def __init__(self, url: str, answer: Answer | None, error: str | None = None,
+                 masks: SecretSet | None = None) -> None:
         super().__init__(id="resend-result")
-        self.url = answer.url if answer is not None else url
+        self.masks = masks if masks is not None else SecretSet()
+        self.url = self.masks.mask_target(answer.url if answer is not None else url)
         self.answer = answer
         self.error = error
 
@@ -102,8 +105,10 @@ class ResendResultScreen(Dialog[None]):
         style = "$text-success bold" if answer.status < 400 else "$text-error bold"
         lines = [Content.assemble((f"HTTP {answer.status} {answer.reason}", style),
                                   (f"  in {answer.elapsed * 1000:.0f} ms", "$text-muted"))]
-        lines += [Content(f"{name}: {value}") for name, value in answer.headers]
+        lines += [Content(f"{name}: {value}")
+                  for name, value in self.masks.mask_headers(answer.headers)]
         if answer.body:
             lines.append(Content(""))
-            lines.append(Content(answer.body[:_SHOWN_BODY].decode("utf-8", errors="replace")))
+            lines.append(Content(self.masks.mask(
+                answer.body[:_SHOWN_BODY].decode("utf-8", errors="replace"))))
         return Content("\n").join(lines)

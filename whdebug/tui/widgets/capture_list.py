@@ -72,6 +72,17 @@ def _fit(text: str, width: int) -> str:
     return text[: max(width - 1, 0)] + "…" if width > 0 else ""
 
 
+def app_answer(summary: CaptureSummary) -> str:
+    """` app 500 41ms` when your app's answer was recorded (`serve --forward-to`, or an
+    edited re-send), `✎#3` for a capture edited from #3; '' otherwise."""
+    text = f" ✎#{summary.edited_from}" if summary.edited_from is not None else ""
+    if summary.forward_status is not None:
+        text += f" app {summary.forward_status}"
+        if summary.forward_latency is not None:
+            text += f" {summary.forward_latency * 1000:.0f}ms"
+    return text
+
+
 def _clock(moment: datetime) -> str:
     return moment.astimezone().strftime("%H:%M:%S")
 
@@ -339,6 +350,7 @@ class CaptureList(ScrollView, can_focus=True):
                 verdict.note or _NO_EVENT.get(verdict.status, "∅"))
             event_style = style if verdict.event is not None else muted
             signature, status = SIGNATURE_SYMBOLS.get(verdict.signature, "·"), verdict.status
+        event += app_answer(summary)
         segments.append(Segment(_fit(event, columns.event) + " ", event_style))
         signature_class = {"✓": "pass", "✗": "fail"}.get(signature, "muted")
         segments.append(Segment(_fit(signature, columns.signature) + " ",

@@ -11,13 +11,14 @@ from whdebug.tui.widgets.detail import DetailPane
 from whdebug.tui.widgets.event_lab import EventLab
 from whdebug.tui.widgets.pipeline import PipelineView
 from whdebug.tui.widgets.request_view import RequestView
+from whdebug.tui.widgets.response_view import ResponseView
 from whdebug.tui.widgets.signature_lab import SignatureLab
 from whdebug.tui.workspace import DefinitionSlot
 
 LABELS = {"pipeline": ("Pipeline", "Pipeline"), "signature": ("Signature", "Sig"),
           "event": ("Event", "Event"), "request": ("Request", "Req"),
-          "definition": ("Definition", "Def")}
-"""Each tab's label, and its short form for narrow terminals (so all five stay visible)."""
+          "definition": ("Definition", "Def"), "response": ("Response", "Resp")}
+"""Each tab's label, and its short form for narrow terminals (so all six stay visible)."""
 
 
 class DetailTabs:
@@ -35,6 +36,7 @@ class DetailTabs:
             "event": self.event_lab,
             "request": self.request_view,
             "definition": self.definition_view,
+            "response": ResponseView(id="response-view"),
         }
 
     def compose(self) -> ComposeResult:
