@@ -67,6 +67,12 @@ def _earlier_captures(store: Store, chosen: Sequence[int], window: int | None) -
                      if first < capture_id < last and capture_id not in picked]
 
 
+def _write_lines(lines: list[str]) -> None:
+    """Write JSON lines (ASCII: json.dumps escapes the rest) to stdout and empty the list."""
+    click.echo("\n".join(lines))
+    lines.clear()
+
+
 @click.command(short_help="Analyse captures or request files; print a report for each.")
 @click.argument("capture_ids", metavar="[ID]...", nargs=-1, type=click.IntRange(min=1))
 @click.option("--file", "files", metavar="F", multiple=True,
@@ -166,10 +172,13 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
         from whdebug.cli.output.text import stdout_console
 
         console = stdout_console()
+    lines: list[str] = []
     for capture in requests():
         report, line = session.replay_line(capture)
         if console is None:
-            click.echo(line)
+            lines.append(line)
+            if len(lines) >= 256:  # written in blocks: one write per line is the cost
+                _write_lines(lines)
         else:
             from whdebug.cli.output.report import render_report
 
@@ -177,7 +186,8 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
             console.print()
     summary = session.summary()
     if console is None:
-        click.echo(json.dumps(summary, separators=(",", ":")))
+        lines.append(json.dumps(summary, separators=(",", ":")))
+        _write_lines(lines)
     else:
         from whdebug.cli.output.report import render_replay_summary
 
