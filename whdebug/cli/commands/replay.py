@@ -24,6 +24,7 @@ from whdebug.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from whdebug.engine.session import ReplaySession
     from whdebug.model.request import Capture
     from whdebug.store.store import Store
 
@@ -90,6 +91,9 @@ def _write_lines(lines: list[str]) -> None:
               type=click.Path(exists=True, dir_okay=False),
               help="The bytes the sender says it signed: a failing signature shows the byte "
                    "difference and whether it verifies over FILE.")
+@click.option("--full", is_flag=True,
+              help="Every request's full report, also past a screenful (default: one line "
+                   "per request then, and the full report of each that does not fire).")
 @json_option("One JSON report per line, then one summary line.")
 @verbose_option("Also show signature attempts, event parts and suggestions.")
 @show_secrets_option
@@ -100,7 +104,7 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
            credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
            missing_part: str, nullish: bool, now_text: str | None, all_captures: bool,
            last: int | None, store_path: str | None, dedupe_window: int | None,
-           expected_body: str | None, as_json: bool, verbose: bool,
+           expected_body: str | None, full: bool, as_json: bool, verbose: bool,
            show_secrets: bool) -> None:
     """Analyse captures (by ID, --all, --last) or request files, and print a report each.
 
@@ -167,29 +171,53 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
                 session.seed(capture)
         yield from file_requests
 
-    console = None
-    if not as_json:
-        from whdebug.cli.output.text import stdout_console
-
-        console = stdout_console()
-    lines: list[str] = []
-    for capture in requests():
-        report, line = session.replay_line(capture)
-        if console is None:
-            lines.append(line)
+    if as_json:
+        lines: list[str] = []
+        for capture in requests():
+            lines.append(session.replay_line(capture)[1])
             if len(lines) >= 256:  # written in blocks: one write per line is the cost
                 _write_lines(lines)
-        else:
-            from whdebug.cli.output.report import render_report
-
-            render_report(console, report, verbose=verbose)
-            console.print()
-    summary = session.summary()
-    if console is None:
-        lines.append(json.dumps(summary, separators=(",", ":")))
+        lines.append(json.dumps(session.summary(), separators=(",", ":")))
         _write_lines(lines)
     else:
-        from whdebug.cli.output.report import render_replay_summary
-
-        render_replay_summary(console, summary, session.plan, profile_name)
+        _replay_text(session, requests(), len(ids) + len(file_requests), full=full,
+                     verbose=verbose, profile_name=profile_name)
     ctx.exit(ExitStatus.SUCCESS if session.all_ok else ExitStatus.FINDING)
+
+
+def _replay_text(session: ReplaySession, captures: Iterator[Capture], total: int, *,
+                 full: bool, verbose: bool, profile_name: str | None) -> None:
+    """Full reports up to a screenful of requests (every one with --full); past it one row
+    per request, then the full report of each request that does not fire; the summary."""
+    from whdebug.cli.output.marks import symbol
+    from whdebug.cli.output.report import render_replay_summary, render_report
+    from whdebug.cli.output.rows import Progress, format_row, row_header, screenful
+    from whdebug.cli.output.text import stdout_console
+
+    console = stdout_console()
+    if full or total <= screenful():
+        for capture in captures:
+            render_report(console, session.replay(capture), verbose=verbose)
+            console.print()
+    else:
+        symbols = {status: symbol(console, status) for status in ("pass", "fail", "skip")}
+        progress = Progress(total)
+        held = []
+        rows = [row_header()]
+        for done, capture in enumerate(captures, 1):
+            report = session.replay(capture)
+            rows.append(format_row(capture, report, symbols))
+            if report.outcome.status != "fires":
+                held.append(report)
+            if len(rows) >= 256:
+                progress.hide()
+                _write_lines(rows)
+                progress.update(done)
+        progress.close()
+        if rows:
+            _write_lines(rows)
+        click.echo()
+        for report in held:
+            render_report(console, report, verbose=verbose)
+            console.print()
+    render_replay_summary(console, session.summary(), session.plan, profile_name)
