@@ -59,6 +59,17 @@ def _show(raw: bytes) -> str:
 
 def parse_http(data: bytes, name: str = "<http>") -> CapturedRequest:
     """Parse one raw request; blank and `#` or `//` comment lines may precede the request line."""
+    head = _parse_head(data, name)
+    return _request(head, data[head[4]:])
+
+
+_Head = tuple[str, str, str, tuple[tuple[str, str], ...], int, bool]
+"""method, target, HTTP version, headers, where the body starts, whether the blank line
+ending the headers was found."""
+
+
+def _parse_head(data: bytes, name: str) -> _Head:
+    """The request line and headers of a raw request."""
     position = len(_BOM) if data.startswith(_BOM) else 0
     line_number = 0
     while True:
@@ -75,11 +86,13 @@ def parse_http(data: bytes, name: str = "<http>") -> CapturedRequest:
     method, target, version = _parse_request_line(content, f"{name}:{line_number}")
 
     headers: list[tuple[str, str]] = []
+    ended = False
     while position < len(data):
         line, after = _read_line(data, position)
         line_number += 1
         position = after
         if not line.strip(_OWS):
+            ended = after <= len(data) and data[after - 1:after] == b"\n"
             break
         where = f"{name}:{line_number}"
         if line[:1] in (b" ", b"\t"):
@@ -90,23 +103,48 @@ def parse_http(data: bytes, name: str = "<http>") -> CapturedRequest:
         if not header_name or any(byte in header_name for byte in _OWS):
             raise RequestFileError(f"{where}: invalid header name {_show(header_name)}")
         headers.append((header_name.decode("latin-1"), value.strip(_OWS).decode("latin-1")))
+    return method, target.decode("latin-1"), version, tuple(headers), position, ended
 
-    path, _, query = target.decode("latin-1").partition("?")
-    body = data[position:]
+
+def _request(head: _Head, body: bytes) -> CapturedRequest:
+    method, target, version, headers, _, _ = head
+    path, _, query = target.partition("?")
     return CapturedRequest(
         method=method,
         path=path,
         query=query,
-        headers=tuple(headers),
+        headers=headers,
         body=body,
         http_version=version,
         body_size=len(body),
     )
 
 
+_HEAD_READ = 1 << 16
+"""Bytes read to find a file's request line and headers before its body is read."""
+
+
 def read_http(path: str | Path) -> CapturedRequest:
-    """Read and parse one `.http` file."""
-    return parse_http(_read_bytes(path), str(path))
+    """Read and parse one `.http` file.
+
+    The head is parsed from the file's first bytes, then the body is read on its own into
+    one bytes object: a 64 MiB body is held once, never as the file's bytes and a slice.
+    """
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(_HEAD_READ)
+            if len(start) == _HEAD_READ:
+                try:
+                    head = _parse_head(start, name)
+                except RequestFileError:
+                    head = None  # a line cut by the first read; the whole file says which
+                if head is not None and head[5]:
+                    handle.seek(head[4])
+                    return _request(head, handle.read())
+    except OSError:
+        pass  # read_input below gives the one-line message
+    return parse_http(_read_bytes(path), name)
 
 
 def _unwritable(where: str, problem: str) -> RequestFileError:
