@@ -63,6 +63,8 @@ class ReplaySession:
         self.dedupe = DedupeIndex(window=window)
         self._now = now
         self._analyzer: Analyzer = analyzer or self._analyze_definition
+        self.uses_definition = analyzer is None
+        """Analysed by the definition (not a profile's analyser, which may not fork)."""
         self._seeding = dataclasses.replace(options, diagnose=False)
         self._trigger_events = self.plan.trigger_events
         self._outcomes: dict[str, int] = {}
@@ -141,16 +143,24 @@ class ReplaySession:
                                     dedupe=self.dedupe)
         finally:
             self.dedupe.advance()
+        report, line = self.encode(report)
+        self.count(report.outcome.status, report.outcome.triggers, report.ok)
+        return report, line
+
+    def encode(self, report: Report) -> tuple[Report, str]:
+        """The report and its JSON line, any secret in them masked."""
         line = encode_report(report)
         if self.secret_set and self.secret_set.contains(line):
             report = self.secret_set.scrub(report)
             line = encode_report(report)
-        self.requests += 1
-        self.all_ok = self.all_ok and report.ok
-        status = report.outcome.status
-        self._outcomes[status] = self._outcomes.get(status, 0) + 1
-        self._fired.update(report.outcome.triggers)
         return report, line
+
+    def count(self, status: str, triggers: Iterable[str], ok: bool) -> None:
+        """Count a replayed request in the summary."""
+        self.requests += 1
+        self.all_ok = self.all_ok and ok
+        self._outcomes[status] = self._outcomes.get(status, 0) + 1
+        self._fired.update(triggers)
 
     def replay_all(self, captures: Iterable[Capture | CapturedRequest]) -> Iterator[Report]:
         for capture in captures:

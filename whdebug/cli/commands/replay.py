@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from whdebug.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from whdebug.engine.parallel import Replayed
     from whdebug.engine.session import ReplaySession
     from whdebug.model.request import Capture
     from whdebug.store.store import Store
@@ -134,7 +136,12 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
     else:
         assert definition_path is not None
         definition = load_definition(definition_path)
-    file_requests = read_files(files)
+    gc.disable()  # reading builds many objects and no cycles: nothing for the collector
+    try:
+        file_requests = read_files(files)
+    finally:
+        gc.enable()
+        gc.freeze()  # and what was read stays for the whole replay: never scan it again
     store: Store | None = None
     ids: list[int] = []
     earlier: list[int] = []
@@ -173,20 +180,38 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
 
     if as_json:
         lines: list[str] = []
-        for capture in requests():
-            lines.append(session.replay_line(capture)[1])
+        for _, replayed in _replayed(session, requests(), file_requests, store is None,
+                                     keep_fired=False):
+            lines.append(replayed.line)
             if len(lines) >= 256:  # written in blocks: one write per line is the cost
                 _write_lines(lines)
         lines.append(json.dumps(session.summary(), separators=(",", ":")))
         _write_lines(lines)
     else:
-        _replay_text(session, requests(), len(ids) + len(file_requests), full=full,
-                     verbose=verbose, profile_name=profile_name)
+        _replay_text(session, _replayed(session, requests(), file_requests, store is None,
+                                        keep_fired=full),
+                     len(ids) + len(file_requests), full=full, verbose=verbose,
+                     profile_name=profile_name)
     ctx.exit(ExitStatus.SUCCESS if session.all_ok else ExitStatus.FINDING)
 
 
-def _replay_text(session: ReplaySession, captures: Iterator[Capture], total: int, *,
-                 full: bool, verbose: bool, profile_name: str | None) -> None:
+def _replayed(session: ReplaySession, captures: Iterator[Capture],
+              file_requests: list[Capture], files_only: bool, *,
+              keep_fired: bool) -> Iterator[tuple[Capture, Replayed]]:
+    """Each capture with its result, in arrival order; requests read from files alone are
+    spread over the machine's cores when there are many (same reports, byte for byte)."""
+    from whdebug.engine.parallel import replay_here, replay_many
+
+    if files_only and session.uses_definition:
+        yield from zip(file_requests, replay_many(session, file_requests,
+                                                  keep_fired=keep_fired), strict=True)
+        return
+    for capture in captures:
+        yield capture, replay_here(session, capture)
+
+
+def _replay_text(session: ReplaySession, results: Iterator[tuple[Capture, Replayed]],
+                 total: int, *, full: bool, verbose: bool, profile_name: str | None) -> None:
     """Full reports up to a screenful of requests (every one with --full); past it one row
     per request, then the full report of each request that does not fire; the summary."""
     from whdebug.cli.output.marks import symbol
@@ -196,19 +221,20 @@ def _replay_text(session: ReplaySession, captures: Iterator[Capture], total: int
 
     console = stdout_console()
     if full or total <= screenful():
-        for capture in captures:
-            render_report(console, session.replay(capture), verbose=verbose)
+        for _, replayed in results:
+            assert replayed.report is not None
+            render_report(console, replayed.report, verbose=verbose)
             console.print()
     else:
         symbols = {status: symbol(console, status) for status in ("pass", "fail", "skip")}
         progress = Progress(total)
         held = []
         rows = [row_header()]
-        for done, capture in enumerate(captures, 1):
-            report = session.replay(capture)
-            rows.append(format_row(capture, report, symbols))
-            if report.outcome.status != "fires":
-                held.append(report)
+        for done, (capture, replayed) in enumerate(results, 1):
+            rows.append(format_row(capture, replayed, symbols))
+            if replayed.status != "fires":
+                assert replayed.report is not None
+                held.append(replayed.report)
             if len(rows) >= 256:
                 progress.hide()
                 _write_lines(rows)

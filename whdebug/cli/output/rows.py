@@ -15,7 +15,7 @@ import time
 from typing import IO
 
 from whdebug.cli.output.text import safe
-from whdebug.engine.report import Report
+from whdebug.engine.parallel import Replayed
 from whdebug.model.request import Capture
 
 ROWS_WHEN_PIPED = 40
@@ -38,23 +38,20 @@ def row_header() -> str:
             f"{'outcome':<10}  top finding")
 
 
-def format_row(capture: Capture, report: Report, symbols: dict[str, str]) -> str:
+def format_row(capture: Capture, replayed: Replayed, symbols: dict[str, str]) -> str:
     """One request: time, method, path, size, event, signature mark, outcome, top finding.
 
     Request-controlled text is escaped (`safe`) and cut to its column.
     """
+    request = capture.request
     received = capture.source.received_at
     clock = received.strftime("%H:%M:%S") if received is not None else "-"
-    request = report.request
-    path = safe(str(request.get("path", "")), 32)
-    size = request.get("body_size")
-    event = report.event.value
+    event = replayed.event
     event_text = safe(event, 28) if event is not None else "-"
-    sign = symbols.get(_SIGNATURE.get(report.signature.verdict, ""), "?")
-    top = report.findings[0].code if report.findings else ""
-    return (f"{clock:<8}  {safe(str(request.get('method', '?')), 6):<6}  {path:<32}  "
-            f"{size if isinstance(size, int) else '?':>9}  {event_text:<28}  {sign:<3}  "
-            f"{report.outcome.status:<10}  {top}").rstrip()
+    sign = symbols.get(_SIGNATURE.get(replayed.verdict, ""), "?")
+    return (f"{clock:<8}  {safe(request.method, 6):<6}  {safe(request.path, 32):<32}  "
+            f"{request.size:>9}  {event_text:<28}  {sign:<3}  {replayed.status:<10}  "
+            f"{replayed.top_code or ''}").rstrip()
 
 
 class Progress:

@@ -1,0 +1,118 @@
+"""A long replay spread over the machine's cores, with the same reports, byte for byte.
+
+Only the dedupe step depends on the requests before: everything else in a report is the
+request's own. Worker processes (forked, so they share the session and the requests already
+read) analyse chunks of requests without the history, as `ReplaySession.check` does; this
+process then enters each result into the history in arrival order, as `settle` does. A request
+whose transaction id the history already holds is analysed again here, with the history (its
+report says which earlier request it duplicates); any other report is the one the history
+would have given, since a new id changes nothing in it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from whdebug.engine.report import Report
+from whdebug.engine.session import ReplaySession, accepted_transaction
+from whdebug.model.request import Capture
+
+MIN_REQUESTS = 2000
+"""Fewer requests are replayed in this process: starting workers would cost more."""
+CHUNK = 250
+"""Requests per task sent to a worker."""
+WORKERS_VARIABLE = "WHDEBUG_WORKERS"
+"""Environment variable: the number of worker processes (1: replay in this process)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One replayed request: its JSON line and what the one-line view shows."""
+
+    line: str
+    status: str
+    event: str | None
+    verdict: str
+    top_code: str | None
+    report: Report | None
+    """The report, when asked for (`keep`) or replayed in this process."""
+
+
+def replay_here(session: ReplaySession, capture: Capture) -> Replayed:
+    """One capture replayed in this process (`session.replay_line`)."""
+    return _replayed(*session.replay_line(capture))
+
+
+def _replayed(report: Report, line: str, keep: bool = True) -> Replayed:
+    return Replayed(line, report.outcome.status, report.event.value, report.signature.verdict,
+                    report.findings[0].code if report.findings else None,
+                    report if keep else None)
+
+
+def worker_count(requests: int) -> int:
+    """Worker processes for a replay of `requests` (1 means none: replay here)."""
+    given = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if given.isdigit() and int(given) >= 1:
+        wanted = int(given)
+    elif requests < MIN_REQUESTS:
+        return 1
+    else:
+        wanted = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+    if wanted > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(wanted, 8))
+
+
+def replay_many(session: ReplaySession, captures: Sequence[Capture], *,
+                keep_fired: bool = True, workers: int | None = None) -> Iterator[Replayed]:
+    """Each capture's result in arrival order, as `session.replay_line` gives it; counted in
+    the session's summary. A fired request's report is kept only when `keep_fired`."""
+    count = worker_count(len(captures)) if workers is None else workers
+    if count <= 1:
+        for capture in captures:
+            yield replay_here(session, capture)
+        return
+    global _SESSION, _CAPTURES, _KEEP_FIRED
+    _SESSION, _CAPTURES, _KEEP_FIRED = session, captures, keep_fired
+    chunks = [(start, min(start + CHUNK, len(captures)))
+              for start in range(0, len(captures), CHUNK)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(count) as pool:
+        index = 0
+        for results in pool.imap(_analyse_chunk, chunks):
+            for replayed, transaction_id, triggers, ok in results:
+                capture = captures[index]
+                index += 1
+                if transaction_id is not None:
+                    if session.dedupe.lookup(transaction_id) is not None:
+                        yield replay_here(session, capture)
+                        continue
+                    session.dedupe.record(transaction_id, capture.source.key)
+                session.dedupe.advance()
+                session.count(replayed.status, triggers, ok)
+                yield replayed
+    _SESSION, _CAPTURES = None, ()
+
+
+_SESSION: ReplaySession | None = None
+_CAPTURES: Sequence[Capture] = ()
+_KEEP_FIRED = True
+
+_Result = tuple[Replayed, "str | None", "tuple[str, ...]", bool]
+
+
+def _analyse_chunk(bounds: tuple[int, int]) -> list[_Result]:
+    """In a worker: the chunk's reports without the history (`ReplaySession.check`)."""
+    session = _SESSION
+    assert session is not None
+    results: list[_Result] = []
+    for capture in _CAPTURES[bounds[0]:bounds[1]]:
+        report, line = session.encode(session.check(capture))
+        keep = _KEEP_FIRED or report.outcome.status != "fires"
+        results.append((_replayed(report, line, keep), accepted_transaction(report),
+                        report.outcome.triggers, report.ok))
+    return results
