@@ -438,11 +438,13 @@ def _masked_previews(signature: SignatureResult, secret_set: SecretSet) -> Signa
     if not secret_set or not any(a.signed for a in signature.attempts):
         return signature
     attempts = []
+    changed = False
     for attempt in signature.attempts:
         signed = attempt.signed
         masked = secret_set.mask_head(bytes.fromhex(signed.head_hex)) if signed else None
         if signed is not None and masked is not None:
             attempt = replace(attempt, signed=replace(signed, head_hex=masked[0],
                                                       head_text=masked[1]))
+            changed = True
         attempts.append(attempt)
-    return replace(signature, attempts=tuple(attempts))
+    return replace(signature, attempts=tuple(attempts)) if changed else signature
