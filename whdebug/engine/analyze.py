@@ -21,7 +21,11 @@ from whdebug.engine.report import (
     TriggerResult,
     finding,
 )
-from whdebug.engine.signatures.digests import DigestThread, prefetch_runtime_digest
+from whdebug.engine.signatures.digests import (
+    BodyHashThread,
+    DigestThread,
+    prefetch_runtime_digest,
+)
 from whdebug.engine.signatures.search import Evidence
 from whdebug.engine.signatures.verify import verify_signature
 from whdebug.engine.steps.challenge import detect_challenge
@@ -80,11 +84,15 @@ def analyze(
     prefetch = prefetch_runtime_digest(
         request, plan.verification, plan.auth_config, secrets, nullish=options.nullish
     )
+    body_hash = BodyHashThread.start(request.body)
     try:
-        return _analyze(capture, plan, secrets, now, options, dedupe, prefetch, secret_set)
+        return _analyze(capture, plan, secrets, now, options, dedupe, prefetch, secret_set,
+                        body_hash)
     finally:
         if prefetch is not None:
             prefetch.close()
+        if body_hash is not None:
+            body_hash.result()
 
 
 def _evidence(options: AnalysisOptions, secret_set: SecretSet) -> Evidence:
@@ -101,6 +109,7 @@ def _analyze(
     dedupe: DedupeIndex | None,
     prefetch: DigestThread | None,
     secret_set: SecretSet,
+    body_hash: BodyHashThread | None = None,
 ) -> Report:
     request, source = capture.request, capture.source
     body = parse_body(request, plan.projection)
@@ -132,7 +141,8 @@ def _analyze(
     def stopped(outcome: Outcome) -> Report:
         """The report of a request that ends before event extraction."""
         return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
-                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set)
+                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
+                       body_hash)
 
     if challenge.detected:
         assumptions.append(challenge.note or "")
@@ -270,6 +280,7 @@ def _analyze(
         steps,
         assumptions,
         secret_set,
+        body_hash,
     )
 
 
@@ -399,6 +410,7 @@ def _report(
     steps: list[Step],
     assumptions: list[str],
     secret_set: SecretSet,
+    body_hash: BodyHashThread | None = None,
 ) -> Report:
     request, source = capture.request, capture.source
     findings.sort(key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
@@ -415,7 +427,7 @@ def _report(
             "headers": masked,
             "content_type": request.content_type,
             "body_size": request.size,
-            "body_sha256": request.body_sha256,
+            "body_sha256": request.body_sha256 if body_hash is None else body_hash.result(),
         },
         definition={"ns": plan.ns, "version": plan.version},
         challenge=challenge,
