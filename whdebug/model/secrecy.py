@@ -145,7 +145,7 @@ def config_secrets(definition: Definition) -> tuple[NamedSecret, ...]:
 class SecretSet:
     """Every secret value known to one run, and every form it may take in output."""
 
-    __slots__ = ("by_name", "named", "values", "_forms", "_raw", "_by_header")
+    __slots__ = ("by_name", "named", "values", "_forms", "_raw", "_firsts", "_by_header")
 
     def __init__(self, named: Iterable[NamedSecret] = (), *, by_name: bool = True) -> None:
         unique: dict[str, NamedSecret] = {}
@@ -158,6 +158,7 @@ class SecretSet:
         """Every maskable secret, longest first (so a secret inside another is masked whole)."""
         self._forms: tuple[str, ...] | None = None
         self._raw: tuple[tuple[bytes, ...], frozenset[bytes], int] | None = None
+        self._firsts: frozenset[bytes] = frozenset()
         self._by_header: dict[tuple[str, bool, tuple[str, ...]], bool] = {}
         self.by_name = by_name
         """Mask credential-looking headers and query parameters by their name (False under
@@ -225,6 +226,7 @@ class SecretSet:
             starts = frozenset(raw[:cut] for raw in raws
                                for cut in range(MIN_SECRET, len(raw)))
             self._raw = (raws, starts, max(map(len, starts), default=0))
+            self._firsts = frozenset(start[:MIN_SECRET] for start in starts)
         return self._raw
 
     def mask(self, text: str) -> str:
@@ -326,10 +328,18 @@ class SecretSet:
                 spans.append((start, start + len(raw)))
                 start = head.find(raw, start + 1)
         # a secret cut short at the end: the longest end of `head` that begins some form
-        for cut in range(min(longest, len(head)), MIN_SECRET - 1, -1):
-            if head[len(head) - cut:] in starts:
-                spans.append((len(head) - cut, len(head)))
-                break
+        # (found from where a form's first MIN_SECRET bytes occur near the end)
+        lowest = max(0, len(head) - longest)
+        cut_at = len(head)
+        for first in self._firsts:
+            start = head.find(first, lowest)
+            while 0 <= start < cut_at:
+                if head[start:] in starts:
+                    cut_at = start
+                    break
+                start = head.find(first, start + 1)
+        if cut_at < len(head):
+            spans.append((cut_at, len(head)))
         if not spans:
             return None
         hex_parts: list[str] = []
