@@ -84,7 +84,8 @@ def replay_many(session: ReplaySession, captures: Sequence[Capture], *,
     with context.Pool(count) as pool:
         index = 0
         for results in pool.imap(_analyse_chunk, chunks):
-            for replayed, transaction_id, triggers, ok in results:
+            for fields, transaction_id, triggers, ok in results:
+                replayed = Replayed(*fields)
                 capture = captures[index]
                 index += 1
                 if transaction_id is not None:
@@ -102,7 +103,9 @@ _SESSION: ReplaySession | None = None
 _CAPTURES: Sequence[Capture] = ()
 _KEEP_FIRED = True
 
-_Result = tuple[Replayed, "str | None", "tuple[str, ...]", bool]
+_Fields = tuple[str, str, "str | None", str, "str | None", "Report | None"]
+"""A Replayed's fields: a plain tuple pickles several times faster than the dataclass."""
+_Result = tuple[_Fields, "str | None", "tuple[str, ...]", bool]
 
 
 def _analyse_chunk(bounds: tuple[int, int]) -> list[_Result]:
@@ -113,6 +116,10 @@ def _analyse_chunk(bounds: tuple[int, int]) -> list[_Result]:
     for capture in _CAPTURES[bounds[0]:bounds[1]]:
         report, line = session.encode(session.check(capture))
         keep = _KEEP_FIRED or report.outcome.status != "fires"
-        results.append((_replayed(report, line, keep), accepted_transaction(report),
-                        report.outcome.triggers, report.ok))
+        fields: _Fields = (line, report.outcome.status, report.event.value,
+                           report.signature.verdict,
+                           report.findings[0].code if report.findings else None,
+                           report if keep else None)
+        results.append((fields, accepted_transaction(report), report.outcome.triggers,
+                        report.ok))
     return results
