@@ -3,10 +3,12 @@ that does not fire, then the summary; `--full` prints every report; JSON is unch
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from cli_support import json_lines, run
 from factories import SECRET, make_capture, make_definition
 
@@ -81,3 +83,41 @@ def test_json_is_the_same_with_many_requests(tmp_path: Path) -> None:
     assert len(reports) == 46 and reports[-1]["requests"] == 45
     assert [r["outcome"]["status"] for r in reports[:3]] == ["fires", "fires", "rejected"]
     assert reports[-1]["outcomes"] == {"fires": 44, "rejected": 1}
+
+
+class FakeTerminal(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_shows_on_a_terminal_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    from whdebug.cli.output import rows
+
+    clock = [100.0]
+    monkeypatch.setattr(rows.time, "monotonic", lambda: clock[0])
+    stream = FakeTerminal(tty=True)
+    progress = rows.Progress(20_000, stream)
+    progress.update(256)
+    assert stream.getvalue() == ""  # under a second: nothing
+    clock[0] += 1.5
+    progress.update(5_120)
+    assert stream.getvalue().endswith("replaying 5,120 of 20,000")
+    progress.close()
+    assert stream.getvalue().endswith("\r\x1b[K")
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from whdebug.cli.output import rows
+
+    clock = [100.0]
+    monkeypatch.setattr(rows.time, "monotonic", lambda: clock[0])
+    stream = FakeTerminal(tty=False)
+    progress = rows.Progress(20_000, stream)
+    clock[0] += 5
+    progress.update(5_120)
+    progress.close()
+    assert stream.getvalue() == ""
