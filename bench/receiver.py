@@ -1,5 +1,8 @@
 """Receiver throughput: `whdebug serve` against a bare Starlette app on the same uvicorn settings.
 
+The bare app runs on uvicorn's stock h11 protocol, so the ratio also prices whdebug's
+ReceiverProtocol (exact header names, timeouts, connection cap).
+
 Each server runs in its own process (a fresh store each round); this process is the load
 generator. Rounds alternate bare / whdebug so machine noise hits both alike. Reports
 requests/s, p50/p99 latency, the whdebug/bare ratio (SPEC target >= 0.7) and requests lost:
@@ -73,7 +76,8 @@ def run_server(kind: str, store: str, port_file: str) -> None:
     with open(port_file, "w", encoding="utf-8") as console_file:
         console_file.write(f"listening on http://127.0.0.1:{sock.getsockname()[1]}\n")
     try:
-        uvicorn.Server(uvicorn_config(app, settings, embedded=False)).run(sockets=[sock])
+        uvicorn.Server(uvicorn_config(app, settings, embedded=False, stock=True)).run(
+            sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         pass
 

@@ -439,7 +439,8 @@ class TestVerbose:
         result = run("replay", "--definition", definition, "--file", path, "-v",
                      "--credential", f"webhookSecret={SECRET}")
         assert result.exit_code == 1
-        assert '{"eventExtraction": {"source": "body", "path": "$.kind"}}' in result.stdout
+        assert ('{"eventExtraction": {"source": "body", "path": "$.event", "fallback": '
+                '{"source": "body", "path": "$.kind"}}}') in result.stdout
 
 
 class TestCheck:

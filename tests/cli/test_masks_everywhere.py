@@ -220,8 +220,9 @@ def _serve(tmp_path: Path, definition: str, forward: str, *extra: str) -> str:
             time.sleep(0.05)
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        assert process.wait(timeout=15) == 0  # SIGTERM stops serve cleanly
         reader.join(timeout=5)
+        process.stdout.close()
     return "".join(lines)
 
 

@@ -171,6 +171,9 @@ class TestServeConsole:
             process.terminate()
             process.wait(timeout=15)
             reader.join(timeout=5)
+            if not reader.is_alive():  # serve and its analyst are gone: the pipe is done
+                process.stdout.close()
+        assert process.returncode == 0  # SIGTERM stops serve cleanly
         output = "".join(lines)
         assert "#1" in output, output
         assert MASK in output

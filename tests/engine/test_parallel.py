@@ -60,3 +60,47 @@ def test_few_requests_or_one_worker_replay_here() -> None:
     requests = captures()[:5]
     results = list(replay_many(session(None), requests, workers=1))
     assert all(r.report is not None for r in results)
+
+
+def test_workers_keep_fixes_that_spare_earlier_fired_requests(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """orders/updated fires in an earlier chunk: the near miss orders/updatd in a later chunk
+    gets 'add a trigger' (a rename would break the earlier delivery), as in one process."""
+    import base64
+    import copy
+    import hashlib
+    import hmac
+    import json
+
+    from paths import REPO
+
+    from whdebug.model.definition import Definition, load_definition
+
+    monkeypatch.setattr(parallel, "CHUNK", 2)
+    data = copy.deepcopy(load_definition(REPO / "tests" / "docs_corpus" / "shopify.js").data)
+
+    def shopify(topic: str, order_id: int) -> Capture:
+        body = json.dumps({"id": order_id, "email": "jon@example.com"}).encode()
+        digest = base64.b64encode(hmac.new(b"shpss", body, hashlib.sha256).digest()).decode()
+        return make_capture(body, signature=None, path="/miniapps/shopify/webhooks",
+                            file=f"s#{order_id}", headers=[("X-Shopify-Topic", topic),
+                                                            ("X-Shopify-Hmac-Sha256", digest)])
+
+    requests = [shopify("orders/updatd", 1), shopify("orders/updated", 2),
+                shopify("orders/create", 3), shopify("orders/updatd", 4),
+                shopify("orders/updatd", 5)]
+
+    def fresh() -> ReplaySession:
+        return ReplaySession(Definition(data), Secrets({}, {"webhookSecret": "shpss"}), now=NOW)
+
+    alone = fresh()
+    expected = [alone.replay_line(capture)[1] for capture in requests]
+    spread = fresh()
+    lines = [r.line for r in replay_many(spread, requests, workers=2)]
+    assert lines == expected
+    assert spread.summary() == alone.summary()
+    first, later = json.loads(lines[0]), json.loads(lines[3])
+    assert first["outcome"]["status"] == later["outcome"]["status"] == "no-trigger"
+    assert first != later  # the same near miss, before and after orders/updated fired
+    fixes = [f["fix"] for f in later["findings"] if f["code"] == "EVT_NEAR_MISS"]
+    assert fixes and "add a trigger" in fixes[0]

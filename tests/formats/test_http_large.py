@@ -47,3 +47,14 @@ def test_a_bad_head_in_a_large_file_is_the_same_message(tmp_path: Path) -> None:
         read_http(path)
     with pytest.raises(RequestFileError, match="not found"):
         read_http(tmp_path / "missing.http")
+
+
+def test_a_large_file_with_separator_lines_is_every_request(tmp_path: Path) -> None:
+    from whdebug.formats.http import parse_http_file
+
+    first = b"POST /one HTTP/1.1\r\nContent-Type: text/plain\r\n\r\n" + b"a" * _HEAD_READ
+    path = _file(tmp_path, first + b"\r\n###\r\n", b"POST /two HTTP/1.1\r\n\r\nb\r\n")
+    captures = read_file(path).captures
+    assert [c.request for c in captures] == parse_http_file(path.read_bytes(), str(path))
+    assert [c.request.path for c in captures] == ["/one", "/two"]
+    assert captures[0].request.body == b"a" * _HEAD_READ

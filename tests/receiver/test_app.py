@@ -185,9 +185,9 @@ class TestByteFidelity:
         async with receiving(store_path) as running:
             response = await exchange(running.port, raw_request("/h", b"{}", headers=headers))
         capture = stored(store_path, response.capture_id)
-        names = [(name, value) for name, value in capture.request.headers if name in ("a", "b",
-                                                                            "set-thing")]
-        assert names == [("b", "1"), ("a", "2"), ("b", "3"), ("set-thing", "x, y")]
+        names = [(name, value) for name, value in capture.request.headers
+                 if name.lower() in ("a", "b", "set-thing")]
+        assert names == [("B", "1"), ("A", "2"), ("b", "3"), ("Set-Thing", "x, y")]
 
     async def test_any_method_and_chunked_body(self, store_path: Path) -> None:
         chunked = (b"PATCH /any/where HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -720,6 +720,11 @@ def test_the_parser_does_not_depend_on_what_else_is_installed() -> None:
 
     from whdebug.receiver.server import ServerSettings, uvicorn_config
 
-    config = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0), embedded=True)
+    config = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),
+                            embedded=True)
     config.load()
-    assert config.http_protocol_class is H11Protocol
+    assert issubclass(config.http_protocol_class, H11Protocol)  # type: ignore[arg-type]
+    stock = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),
+                           embedded=True, stock=True)
+    stock.load()
+    assert stock.http_protocol_class is H11Protocol

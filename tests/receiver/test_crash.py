@@ -1,4 +1,5 @@
-"""Crash safety: SIGKILL of a receiver under load loses no answered request."""
+"""Crash safety: SIGKILL of a receiver under load loses no answered request, with and
+without --definition (then an analyst child runs), and leaves no process behind."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+from paths import REPO
+from processes import alive, descendants
 
 from whdebug.store.store import Store
 
@@ -22,18 +26,27 @@ SERVE = """
 import sys
 from rich.console import Console
 from whdebug.cli.output.serve import ConsoleSink
+from whdebug.model.definition import load_definition
+from whdebug.model.request import Secrets
 from whdebug.receiver.app import ReceiverSettings
 from whdebug.receiver.server import ServerSettings, serve
-serve(sys.argv[1], ReceiverSettings(), ServerSettings(port=0), ConsoleSink(Console(width=200)))
+settings = ReceiverSettings()
+if len(sys.argv) > 2:
+    settings = ReceiverSettings(definition=load_definition(sys.argv[2]),
+                                secrets=Secrets({"webhookSecret": "crash-secret"}))
+serve(sys.argv[1], settings, ServerSettings(port=0), ConsoleSink(Console(width=200)))
 """
+DEFINITION = REPO / "whdebug" / "demo" / "definitions" / "github.json"
 CLIENTS = 24
 LOAD_SECONDS = 1.5
 
 
-def start_receiver(store_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_receiver(store_path: Path, definition: Path | None = None
+                   ) -> tuple[subprocess.Popen[bytes], int]:
     """`whdebug serve`'s entry point in a child process; its port, read from the banner."""
+    extra = [] if definition is None else [str(definition)]
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, str(store_path)],
+        [sys.executable, "-c", SERVE, str(store_path), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -63,7 +76,7 @@ async def load(port: int, answered: set[str], stop: asyncio.Event) -> int:
                 marker = f"marker-{number}-{sequence}"
                 sequence += 1
                 try:
-                    response = await http.post("/miniapps/crash/webhooks",
+                    response = await http.post("/miniapps/github/webhooks",
                                                content=b'{"m": "%s"}' % marker.encode())
                 except httpx.HTTPError:
                     failures += 1
@@ -75,9 +88,11 @@ async def load(port: int, answered: set[str], stop: asyncio.Event) -> int:
     return failures
 
 
-async def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path) -> None:
+@pytest.mark.parametrize("definition", [None, DEFINITION], ids=["plain", "definition"])
+async def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path,
+                                                            definition: Path | None) -> None:
     store_path = tmp_path / "captures.db"
-    process, port = start_receiver(store_path)
+    process, port = start_receiver(store_path, definition)
     answered: set[str] = set()
     stop = asyncio.Event()
     try:
@@ -87,6 +102,8 @@ async def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path) -> N
         deadline = time.monotonic() + 20
         while len(answered) < 200 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+        children = descendants(process.pid)
+        assert (len(children) >= 1) == (definition is not None)  # the analyst
         os.kill(process.pid, signal.SIGKILL)  # mid-run: clients are still sending
         process.wait(timeout=5)
         failures = await asyncio.wait_for(clients, 10)  # each client stops at its first error
@@ -98,6 +115,10 @@ async def test_sigkill_under_load_loses_no_answered_request(tmp_path: Path) -> N
         if process.stdout is not None:
             process.stdout.close()
     assert process.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in children if alive(pid)], "a child outlived the receiver"
     assert len(answered) >= 100, "too little load to mean anything"
     assert failures > 0, "the kill should have cut off requests in flight"
 

@@ -123,3 +123,10 @@ class TestCommand:
         result = self.run(str(OAUTH))
         assert result.exit_code == 2
         assert "--api-url" in result.output
+
+
+@pytest.mark.parametrize("name", ["crm_Pro", "2fa_App", "GitHub_App", "my-service"])
+def test_kebab_case_is_the_ns_check_suggests(name: str) -> None:
+    from whdebug.engine.steps.triggers import kebab_ns
+
+    assert kebab_case(name) == kebab_ns(name)

@@ -293,7 +293,10 @@ class TestEventPlacement:
 
     def test_without_event_reports_what_the_runtime_extracts(self) -> None:
         assert build(SALLA_ORDER, definition("salla")).event == "order.created"
-        assert build({"id": 1}, definition("shopify")).event is None
+        # The topic header cannot come from a payload: the first trigger's event, said so.
+        shopify = build({"id": 1}, definition("shopify"))
+        assert shopify.event == "orders/create"
+        assert any("no --event given" in notice for notice in shopify.notices)
 
 
 class FixedClock(Clock):

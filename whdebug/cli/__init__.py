@@ -37,7 +37,9 @@ class ExitStatus(enum.IntEnum):
 COMMANDS = {
     "bundle": "bundle:bundle",
     "check": "check:check",
+    "codes": "codes:codes",
     "demo": "demo:demo",
+    "explain": "codes:explain",
     "export": "captures:export",
     "import": "captures:import_files",
     "list": "captures:list_captures",
@@ -89,6 +91,7 @@ class WhdebugGroup(click.Group):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        _escape_unencodable_output()
         try:
             code = super().main(args, prog_name or "whdebug", complete_var,
                                 standalone_mode=False,
@@ -112,6 +115,18 @@ class WhdebugGroup(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _escape_unencodable_output() -> None:
+    """Text that has no bytes in the terminal's encoding (a lone surrogate from a hostile
+    body's "\\ud800", read as JSON.parse keeps it) is printed as its escape, never a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or detached stream: nothing to protect
+                pass
 
 
 @click.group(cls=WhdebugGroup, invoke_without_command=True,

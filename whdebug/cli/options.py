@@ -138,7 +138,24 @@ def parse_pairs(flag: str, pairs: Sequence[str]) -> dict[str, str]:
         if not key.strip():
             raise WhdebugError(f"{flag}: expected KEY=VALUE (argument {number} has no key)")
         parsed[key.strip()] = value
+    _refuse_lone_surrogates(parsed, flag)
     return parsed
+
+
+def _refuse_lone_surrogates(values: dict[str, Any], where: str) -> None:
+    """A value with a lone UTF-16 surrogate (`"\\ud800"` in JSON, or bytes that are not UTF-8
+    on the command line) has no bytes to sign or send with: a one-line error naming the key
+    (never the value, which may be a secret)."""
+    for key, value in values.items():
+        for text in (key, value):
+            try:
+                if isinstance(text, str):
+                    text.encode("utf-8")
+            except UnicodeEncodeError:
+                name = key.encode("utf-8", "backslashreplace").decode("utf-8")
+                raise WhdebugError(f"{where}: {name}: holds a lone UTF-16 surrogate or bytes "
+                                   "that are not UTF-8, which have no UTF-8 bytes to use"
+                                   ) from None
 
 
 def parse_credentials(pairs: Sequence[str]) -> dict[str, str]:
@@ -185,8 +202,12 @@ def read_credentials(path: str) -> dict[str, Any]:
         raise WhdebugError(
             f"{path}:{error.lineno}:{error.colno}: credentials file is not valid JSON "
             f"({error.msg})") from None
+    except RecursionError:
+        raise WhdebugError("credentials file is nested too deeply to be KEY: VALUE pairs",
+                           path) from None
     if not isinstance(data, dict):
         raise WhdebugError("credentials file must hold a JSON object of KEY: VALUE", path)
+    _refuse_lone_surrogates(data, f"{path}: credentials file")
     return data
 
 

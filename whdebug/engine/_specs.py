@@ -152,6 +152,8 @@ class TriggerSpec:
     type: str | None = None
     label: str | None = None
     description: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    """The trigger object as written: the template for a trigger a fix adds."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from whdebug.engine._specs import VerificationSpec
 from whdebug.engine.paths import Body, parse_body
 from whdebug.engine.plan import Plan, compile_definition
@@ -28,11 +30,16 @@ from whdebug.engine.signatures.digests import (
 )
 from whdebug.engine.signatures.search import Evidence
 from whdebug.engine.signatures.verify import verify_signature
+from whdebug.engine.steps.body import body_findings, unparsed_body_caveats
 from whdebug.engine.steps.challenge import detect_challenge
 from whdebug.engine.steps.customers import extract_customer
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.sync import check_sync
-from whdebug.engine.steps.transactions import DedupeIndex, extract_transaction
+from whdebug.engine.steps.transactions import (
+    DedupeIndex,
+    extract_transaction,
+    unsafe_integer_finding,
+)
 from whdebug.engine.steps.triggers import match_triggers
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, as_capture
@@ -173,7 +180,7 @@ def _analyze(
         return stopped(outcome)
 
     steps.append(Step("challenge", "skip", "not a challenge request"))
-    findings += signature_findings
+    findings += _name_editor_newline(signature_findings, signature, capture)
     steps.append(_verify_step(signature))
     if signature.verdict == "fail":
         outcome = Outcome(
@@ -204,28 +211,12 @@ def _analyze(
         plan.transaction, event.value, request, body
     )
     findings += tx_findings
-    duplicate_of = None
-    transaction_id = transaction.id
-    if transaction_id is not None and dedupe is not None:
-        duplicate_of = dedupe.lookup(transaction_id)
-        if duplicate_of is not None:
-            transaction = TransactionResult(
-                transaction.id, False, duplicate_of, transaction.paths, transaction.override
-            )
-            findings.append(
-                finding(
-                    "TX_DUPLICATE",
-                    f"transaction id {transaction.id!r} was already processed "
-                    f"({_source_name(duplicate_of)}): the runtime acknowledges this delivery and "
-                    "drops it, so no automation fires",
-                    "expected for a provider retry; if these are distinct events, point "
-                    "transactionId.paths at an id that differs per event (add updated_at with a "
-                    "separator for update events)",
-                    step="dedupe",
-                )
-            )
-        else:
-            dedupe.record(transaction_id, source.key)
+    duplicate_of, dedupe_findings = _deduplicate(transaction, dedupe, source.key, body)
+    findings += dedupe_findings
+    if duplicate_of is not None:
+        transaction = TransactionResult(
+            transaction.id, False, duplicate_of, transaction.paths, transaction.override,
+            transaction.exact_id)
     if duplicate_of is not None:
         steps.append(Step("dedupe", "fail", f"duplicate of {_source_name(duplicate_of)}"))
     elif transaction.id is None:
@@ -234,7 +225,7 @@ def _analyze(
         steps.append(Step("dedupe", "pass", f"transaction id {transaction.id!r} is new"))
 
     customer, customer_findings = extract_customer(plan.customer, event.value, body)
-    sync, sync_findings = check_sync(plan.sync, event.value, body)
+    sync, sync_findings = check_sync(plan.sync, event.value, body, plan.trigger_events)
     findings += customer_findings + sync_findings
 
     triggers, trigger_findings = match_triggers(
@@ -284,6 +275,39 @@ def _analyze(
     )
 
 
+def _deduplicate(transaction: TransactionResult, dedupe: DedupeIndex | None,
+                 source: str | int, body: Body) -> tuple[str | int | None, list[Finding]]:
+    """The earlier request this one duplicates (recording a new id), and what to say."""
+    transaction_id = transaction.id
+    unsafe = [unsafe_integer_finding(transaction, body=body)] if transaction.exact_id else []
+    if transaction_id is None or dedupe is None:
+        return None, unsafe
+    duplicate_of = dedupe.lookup(transaction_id)
+    if duplicate_of is None:
+        dedupe.record(transaction_id, source)
+        if transaction.exact_id is not None:
+            dedupe.remember_exact(transaction_id, transaction.exact_id)
+        return None, unsafe
+    first = dedupe.exact_of(transaction_id)
+    if transaction.exact_id is not None and first is not None and first != transaction.exact_id:
+        return duplicate_of, [unsafe_integer_finding(transaction, first,
+                                                     _source_name(duplicate_of), body)]
+    findings = [finding(
+        "TX_DUPLICATE",
+        f"transaction id {transaction_id!r} was already processed "
+        f"({_source_name(duplicate_of)}): the runtime acknowledges this delivery and "
+        "drops it, so no automation fires",
+        "expected for a provider retry; if these are distinct events, point "
+        "transactionId.paths at an id that differs per event (add updated_at with a "
+        "separator for update events)",
+        step="dedupe",
+    )]
+    if transaction.exact_id is not None and first is None:
+        findings.append(unsafe_integer_finding(transaction, None, _source_name(duplicate_of),
+                                               body))
+    return duplicate_of, findings
+
+
 _NO_EVENT = EventResult(None, "none", False, ())
 _NO_TX = TransactionResult(None, False, None)
 
@@ -323,17 +347,7 @@ def _request_findings(
     request: CapturedRequest, plan: Plan, body: Body
 ) -> list[Finding]:
     findings: list[Finding] = []
-    expected = plan.webhook_path
-    if expected and (request.path.rstrip("/") != expected or request.method.upper() != "POST"):
-        findings.append(
-            finding(
-                "REQ_WRONG_PATH",
-                f"{request.method} {request.path} is not POST {expected}: the "
-                "runtime routes webhooks by that URL, so this request never reaches this MiniApp",
-                f"register {{SAAS_API_URL}}{expected} (POST) with the provider",
-                step="request",
-            )
-        )
+    findings += routing_findings(request, plan.webhook_path)
     verification = plan.verification
     if request.truncated and (verification is None or _skips_verification(verification)):
         findings.append(
@@ -345,7 +359,14 @@ def _request_findings(
                 step="request",
             )
         )
-    if body.kind == "invalid" and not request.truncated:
+    hostile = [] if request.truncated else body_findings(body)
+    findings += hostile
+    mismatch = _length_mismatch(request)
+    if mismatch is not None:
+        findings.append(mismatch)
+    if body.kind == "invalid" and not request.truncated and (mismatch is not None or hostile):
+        pass  # the length mismatch or the hostile-body finding explains it
+    elif body.kind == "invalid" and not request.truncated:
         findings.append(
             finding(
                 "REQ_NOT_JSON",
@@ -377,6 +398,99 @@ def _request_findings(
             )
         )
     return findings
+
+
+def _name_editor_newline(findings: list[Finding], signature: SignatureResult,
+                         capture: Capture) -> list[Finding]:
+    """SIG_BODY_MODIFIED for a request file whose body matches without its final line break:
+    that line break is most likely the editor's, added when the file was saved."""
+    name, body = capture.source.file, capture.request.body
+    if capture.source.capture_id is not None or not name or not name.lower().endswith(
+            (".http", ".rest")) or not body.endswith(b"\n"):
+        return findings
+    newline = "CRLF" if body.endswith(b"\r\n") else "LF"
+    unsigned = body[: -2 if newline == "CRLF" else -1]
+    head = unsigned[:32].hex(" ")
+    if not any(a.match and a.signed is not None and a.signed.length == len(unsigned)
+               and a.signed.head_hex == head for a in signature.attempts):
+        return findings
+    return [msgspec.structs.replace(
+        item,
+        message=f"a trailing newline was added after signing: the signature matches the body "
+        f"without its final {newline} line break: {name} ends the body with a newline that was not signed. In a hand-written file it "
+        "is the editor's, added when the file was saved (a .http body is every byte after the "
+        "blank line); otherwise the sender appended it",
+        fix=f"delete the final line break of {name} (turn off the editor's \"insert final "
+        "newline\" for .http files), or put a `###` line after the body",
+    ) if item.code == "SIG_BODY_MODIFIED" else item for item in findings]
+
+
+ROUTING_CODES = ("REQ_WRONG_PATH", "REQ_WRONG_METHOD")
+"""Findings that mean the runtime never routes the request here: they lead the report."""
+
+
+def routing_findings(request: CapturedRequest, expected: str | None) -> list[Finding]:
+    """REQ_WRONG_PATH and REQ_WRONG_METHOD: `expected` is `/miniapps/{ns}/webhooks`."""
+    if not expected:
+        return []
+    findings: list[Finding] = []
+    method = request.method.upper()
+    if request.path.rstrip("/") != expected:
+        findings.append(finding(
+            "REQ_WRONG_PATH",
+            f"{request.method} {request.path} is not POST {expected}: the runtime routes "
+            "webhooks by that URL, so this request never reaches this MiniApp",
+            f"register {{SAAS_API_URL}}{expected} (POST) with the provider; a request to "
+            "another path (a browser's /favicon.ico) is not a delivery",
+            step="request"))
+    if method != "POST":
+        findings.append(finding(
+            "REQ_WRONG_METHOD",
+            f"the method is {request.method}, not POST: the runtime takes webhook deliveries "
+            f"as POST {expected} only, so this request is not processed as one (a browser, an "
+            "uptime check, or a provider's URL check)",
+            "nothing to change if this is not a delivery; a provider that must see a GET "
+            "answered (URL validation) is not covered by Karzoun's webhook docs: ask Karzoun",
+            step="request"))
+    return findings
+
+
+def _length_mismatch(request: CapturedRequest) -> Finding | None:
+    """REQ_LENGTH_MISMATCH: a Content-Length that is not the body's size (a hand-edited
+    file; a server reads exactly Content-Length bytes)."""
+    if request.truncated or request.header("Transfer-Encoding") is not None:
+        return None
+    announced = request.header("Content-Length")
+    if announced is None or not announced.strip().isdigit():
+        return None
+    length, size = int(announced.strip()), len(request.body)
+    if length == size:
+        return None
+    encoding = request.header("Content-Encoding")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        return finding(
+            "REQ_LENGTH_MISMATCH",
+            f"Content-Length is {length} but the body is {size} bytes: Content-Length counts "
+            f"the {encoding} bytes on the wire, and this body is stored decoded (HAR exports "
+            "and some proxies store it so); this file does not show whether the provider "
+            "signed the encoded or the decoded bytes",
+            "capture the delivery with whdebug serve, which stores the bytes as they arrive",
+            step="request", severity="info")
+    if length < size:
+        extra = request.body[length:]
+        shown = "its final line break" if extra.strip(b"\r\n") == b"" else f"{len(extra)} bytes"
+        message = (f"Content-Length is {length} but the body is {size} bytes: a server reads only "
+                   f"the first {length}, so {shown} after them would not be part of the "
+                   f"request; whdebug analyses all {size} bytes as they are in the file")
+    else:
+        message = (f"Content-Length is {length} but the body is {size} bytes: {length - size} "
+                   "bytes are missing, so a server would wait for them (the file was edited or "
+                   "cut after the header was written)")
+    return finding(
+        "REQ_LENGTH_MISMATCH", message,
+        "make the body exactly as sent by the provider and set Content-Length to its size "
+        "(or delete the header: whdebug uses the body as it is)",
+        step="request", severity="error" if length > size else "warning")
 
 
 def _skips_verification(verification: VerificationSpec) -> bool:
@@ -413,7 +527,12 @@ def _report(
     body_hash: BodyHashThread | None = None,
 ) -> Report:
     request, source = capture.request, capture.source
-    findings.sort(key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
+    findings = unparsed_body_caveats(findings)
+    findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
+                                 _SEVERITY_ORDER.get(f.severity, 3)))
+    if findings and findings[0].code in ROUTING_CODES:
+        outcome = replace(outcome, summary="never reaches this MiniApp "
+                          f"({request.method} {request.path}); as a delivery: {outcome.summary}")
     signature = _masked_previews(signature, secret_set)
     token_header = signature.header if signature.type == "header-token" else None
     masked = [[name, value] for name, value in secret_set.mask_headers(

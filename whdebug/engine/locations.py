@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from whdebug.engine.patches import PatchOp
 from whdebug.engine.report import Finding, Severity, finding
 
 Part = str | int
@@ -13,10 +14,11 @@ _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 
 
 def def_finding(code: str, message: str, fix: str, path: Location,
-                severity: Severity | None = None) -> Finding:
-    """A definition finding with its JSON pointer."""
+                severity: Severity | None = None,
+                patch: tuple[PatchOp, ...] | None = None) -> Finding:
+    """A definition finding with its JSON pointer (and its fix as a patch, when mechanical)."""
     return finding(code, message, fix, step="definition", severity=severity,
-                   pointer=pointer(path))
+                   pointer=pointer(path), patch=patch)
 
 
 def pointer(path: Location) -> str:

@@ -1,12 +1,14 @@
 """A long replay spread over the machine's cores, with the same reports, byte for byte.
 
-Only the dedupe step depends on the requests before: everything else in a report is the
-request's own. Worker processes (forked, so they share the session and the requests already
-read) analyse chunks of requests without the history, as `ReplaySession.check` does; this
-process then enters each result into the history in arrival order, as `settle` does. A request
-whose transaction id the history already holds is analysed again here, with the history (its
-report says which earlier request it duplicates); any other report is the one the history
-would have given, since a new id changes nothing in it.
+Two steps depend on the requests before: dedupe, and the fixes that must keep the earlier
+fired requests working (witnesses). Worker processes (forked, so they share the session and
+the requests already read) analyse chunks of requests without the history, as
+`ReplaySession.check` does; this process then enters each result into the history in arrival
+order, as `settle` does. A request whose transaction id the history already holds is analysed
+again here, with the history (its report says which earlier request it duplicates); any other
+report is the one the history would have given, since a new id changes nothing in it. A fired
+request is remembered as a witness; the report of one that does not fire is weighed against
+the witnesses before it and encoded here, as `replay_line` does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from whdebug.engine.report import Report
-from whdebug.engine.session import ReplaySession, accepted_transaction
+from whdebug.engine.session import ReplaySession, accepted_transaction, witness_key
 from whdebug.model.request import Capture
 
 MIN_REQUESTS = 2000
@@ -84,8 +86,7 @@ def replay_many(session: ReplaySession, captures: Sequence[Capture], *,
     with context.Pool(count) as pool:
         index = 0
         for results in pool.imap(_analyse_chunk, chunks):
-            for fields, transaction_id, triggers, ok in results:
-                replayed = Replayed(*fields)
+            for transaction_id, fired, checked in results:
                 capture = captures[index]
                 index += 1
                 if transaction_id is not None:
@@ -94,7 +95,17 @@ def replay_many(session: ReplaySession, captures: Sequence[Capture], *,
                         continue
                     session.dedupe.record(transaction_id, capture.source.key)
                 session.dedupe.advance()
-                session.count(replayed.status, triggers, ok)
+                if fired is not None:  # its line is final; the request is a witness
+                    fields, witness, triggers, ok = fired
+                    session.witness(capture.request, witness)
+                    replayed = Replayed(*fields)
+                    session.count(replayed.status, triggers, ok)
+                else:  # weighed against the fired requests before it, then encoded, here
+                    assert checked is not None
+                    report = session.keep_witnesses_working(capture.request, checked)
+                    report, line = session.encode(report)
+                    replayed = _replayed(report, line)
+                    session.count(report.outcome.status, report.outcome.triggers, report.ok)
                 yield replayed
     _SESSION, _CAPTURES = None, ()
 
@@ -105,7 +116,11 @@ _KEEP_FIRED = True
 
 _Fields = tuple[str, str, "str | None", str, "str | None", "Report | None"]
 """A Replayed's fields: a plain tuple pickles several times faster than the dataclass."""
-_Result = tuple[_Fields, "str | None", "tuple[str, ...]", bool]
+_Fired = tuple[_Fields, "tuple[str, str, bool]", "tuple[str, ...]", bool]
+"""A fired request: its Replayed fields, witness key, triggers and whether it is ok."""
+_Result = tuple["str | None", "_Fired | None", "Report | None"]
+"""A request's accepted transaction id, and either what it fired or its report to finish
+(the witness step and encoding happen in arrival order, in the parent)."""
 
 
 def _analyse_chunk(bounds: tuple[int, int]) -> list[_Result]:
@@ -114,12 +129,17 @@ def _analyse_chunk(bounds: tuple[int, int]) -> list[_Result]:
     assert session is not None
     results: list[_Result] = []
     for capture in _CAPTURES[bounds[0]:bounds[1]]:
-        report, line = session.encode(session.check(capture))
-        keep = _KEEP_FIRED or report.outcome.status != "fires"
+        report = session.check(capture)
+        transaction_id = accepted_transaction(report)
+        if report.outcome.status != "fires":
+            results.append((transaction_id, None, report))
+            continue
+        witness = witness_key(report)
+        report, line = session.encode(report)
         fields: _Fields = (line, report.outcome.status, report.event.value,
                            report.signature.verdict,
                            report.findings[0].code if report.findings else None,
-                           report if keep else None)
-        results.append((fields, accepted_transaction(report), report.outcome.triggers,
-                        report.ok))
+                           report if _KEEP_FIRED else None)
+        results.append((transaction_id, (fields, witness, report.outcome.triggers, report.ok),
+                        None))
     return results

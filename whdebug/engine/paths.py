@@ -16,9 +16,20 @@ import msgspec
 from whdebug.engine._projection import Projection
 from whdebug.engine._specs import LookupSpec, lookup_spec
 from whdebug.engine.bodypaths import BodyPath, compile_body_path
+from whdebug.engine.bodytext import (
+    Nesting,
+    first_invalid_utf8,
+    lone_surrogate,
+    nesting,
+    node_text,
+)
 from whdebug.model.request import CapturedRequest
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+UTF8_SCAN_LIMIT = 4 * 1024 * 1024
+"""Bodies up to this size are checked for bytes that are not UTF-8 (about 8 ms at the limit
+for non-ASCII text; a 64 MiB body would cost more than its HMAC)."""
 
 
 class _Missing:
@@ -50,7 +61,7 @@ class Body:
     """
 
     __slots__ = ("raw", "_content_type", "_projection", "_kind", "_projected", "_document",
-                 "_error")
+                 "_error", "_nesting", "_surrogate", "_bad_utf8")
 
     def __init__(self, raw: bytes, content_type: str | None = None,
                  projection: Projection | None = None) -> None:
@@ -61,6 +72,9 @@ class Body:
         self._projected: Any = MISSING
         self._document: Any = MISSING
         self._error: str | None = None
+        self._nesting: Nesting | None = None
+        self._surrogate: tuple[str, str] | None = None
+        self._bad_utf8: int | None = None
 
     @classmethod
     def of(cls, kind: str, document: Any, error: str | None = None) -> Body:
@@ -82,24 +96,79 @@ class Body:
                 self._projected = self._projection.decoder.decode(raw)
                 self._kind = "json"
                 return
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
                 pass  # not an object of that shape, or not JSON: decode it whole below
-        document = _decode_whole(raw)
+        document, failure = self._load_whole()
         if document is not MISSING:
             self._kind, self._document = "json", document
             return
-        try:  # for the error message; the standard library also accepts a UTF-8 BOM
-            self._document = json.loads(raw)
-            self._kind = "json"
-            return
-        except (ValueError, RecursionError) as error:
-            failure = _json_error(error)
-        if not self._content_type and b"=" in raw and raw.lstrip()[:1] not in (b"{", b"["):
+        if (not self._content_type and self._nesting is None and b"=" in raw
+                and raw.lstrip()[:1] not in (b"{", b"[")):
             kind, document, _ = _parse_form(raw)
             if kind == "form":
                 self._kind, self._document = kind, document
                 return
         self._kind, self._error = "invalid", failure
+
+    def _load_whole(self) -> tuple[Any, str | None]:
+        """The whole document (or MISSING and why not), read as Node reads it.
+
+        msgspec first; what it refuses goes through `json.loads`, which also takes a UTF-8
+        BOM and lone surrogate escapes. Bytes that are not UTF-8 are replaced by U+FFFD first,
+        as Node's `Buffer.toString` does; nesting too deep for Python is recorded.
+        """
+        raw = self.raw
+        document = _decode_whole(raw)
+        if document is not MISSING:
+            return document, None
+        # json.loads(bytes) decodes with "surrogatepass": it would read ED A0 80 as a lone
+        # surrogate where Node reads three U+FFFD, so bytes that are not strict UTF-8 go
+        # through Node's reading instead
+        bad_byte = self._bad_utf8 = first_invalid_utf8(raw)
+        try:
+            document = json.loads(raw if bad_byte is None else node_text(raw))
+        except RecursionError:
+            self._nesting = nesting(raw)
+            return MISSING, (f"nested {self._nesting.words}, more than whdebug's JSON parser "
+                             "reads (about 1,000)")
+        except ValueError as error:
+            if bad_byte is None:
+                return MISSING, _json_error(error)
+            return MISSING, (f"not UTF-8 at byte {bad_byte}, and not JSON even with its bad "
+                             f"bytes read as U+FFFD: {_json_error(error)}")
+        if _SURROGATE_ESCAPE.search(raw):  # the only way a JSON text spells one
+            self._surrogate = lone_surrogate(document)
+        return document, None
+
+    @property
+    def nesting(self) -> Nesting | None:
+        """How deep the body nests, when that is too deep for whdebug to parse."""
+        if self._kind is None:
+            self._parse()
+        return self._nesting
+
+    @property
+    def lone_surrogate(self) -> tuple[str, str] | None:
+        """(JSONPath, string) of a string holding a lone UTF-16 surrogate escape, if any.
+
+        Known once the whole document was read through `json.loads` (msgspec refuses lone
+        surrogates); a body read through the projection alone holds none in the values read,
+        and is not decoded whole just to look.
+        """
+        if self._kind is None:
+            self._parse()
+        return self._surrogate
+
+    @property
+    def invalid_utf8_at(self) -> int | None:
+        """The offset of the first byte that is not UTF-8 (Node reads it as U+FFFD).
+
+        Scanned up to UTF8_SCAN_LIMIT bytes; a larger body is only known to hold one when
+        its whole document had to be read (a value the definition reads went through it).
+        """
+        if self._bad_utf8 is None and len(self.raw) <= UTF8_SCAN_LIMIT:
+            self._bad_utf8 = first_invalid_utf8(self.raw)
+        return self._bad_utf8
 
     @property
     def kind(self) -> str:
@@ -120,10 +189,7 @@ class Body:
         if self._kind is None:
             self._parse()
         if self._document is MISSING and self._projected is not MISSING:
-            document = _decode_whole(self.raw)
-            # Node reads a body as UTF-8 with U+FFFD for invalid bytes; so does this
-            self._document = (json.loads(self.raw.decode("utf-8", "replace"))
-                              if document is MISSING else document)
+            self._document, _ = self._load_whole()
         return self._document
 
     def select(self, path: BodyPath) -> list[Any]:
@@ -261,11 +327,26 @@ def js_string(value: Any) -> str:
 
 
 def js_join(values: list[Any], separator: str) -> str:
-    """JavaScript's `Array.prototype.join`: undefined and null become ''."""
-    return separator.join("" if v is None or v is MISSING else js_string(v) for v in values)
+    """JavaScript's `Array.prototype.join`: undefined and null become '', a nested array its
+    own `join(",")`. Iterative, so an array nested a thousand deep cannot exhaust the stack."""
+    levels: list[tuple[Iterator[Any], list[str], str]] = [(iter(values), [], separator)]
+    while True:
+        items, parts, joiner = levels[-1]
+        for item in items:
+            if isinstance(item, list):
+                levels.append((iter(item), [], ","))
+                break
+            parts.append("" if item is None or item is MISSING else js_string(item))
+        else:
+            levels.pop()
+            text = joiner.join(parts)
+            if not levels:
+                return text
+            levels[-1][1].append(text)
 
 
-_SAFE_INTEGER = 2**53 - 1
+SAFE_INTEGER = _SAFE_INTEGER = 2**53 - 1
+"""Number.MAX_SAFE_INTEGER: JSON.parse reads larger integers as the nearest double."""
 
 
 def _js_number(value: float) -> str:

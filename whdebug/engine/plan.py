@@ -8,6 +8,7 @@ DEF_BAD_JSONPATH finding. Compiling never raises.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 _WEBHOOK: Location = ("webhook",)
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP header name (RFC 9110 token)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +147,17 @@ def _verification(c: ShapeReader, webhook: Mapping[str, Any]) -> VerificationSpe
                      "the runtime knows no such type and rejects every delivery")
         kind = None
     encoding = c.get(config, "encoding", at, str)
+    header_name = c.get(config, "headerName", at, str)
+    if header_name and not HEADER_NAME.fullmatch(header_name):
+        c.findings.append(def_finding(
+            "DEF_SCHEMA", f"{where((*at, 'headerName'))} {header_name!r} is not an HTTP header "
+            "name (letters, digits and !#$%&'*+-.^_`|~ only): no request can carry it, so "
+            "every delivery fails verification",
+            "set it to the header the provider sends the signature in, e.g. "
+            '"X-Hub-Signature-256"', (*at, "headerName")))
     return VerificationSpec(
         type=kind,
-        header_name=c.get(config, "headerName", at, str),
+        header_name=header_name,
         secret_key=c.get(config, "secretKey", at, str),
         encoding="base64" if encoding == "base64" else "hex",
         timestamp_header=c.get(config, "timestampHeader", at, str),
@@ -345,5 +356,6 @@ def _triggers(c: ShapeReader, data: Mapping[str, Any]) -> tuple[TriggerSpec, ...
             type=c.get(trigger, "type", at, str),
             label=c.get(trigger, "label", at, str),
             description=c.get(trigger, "description", at, str),
+            fields=trigger,
         ))
     return tuple(triggers)

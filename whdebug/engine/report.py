@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from whdebug.engine.patches import PatchOp
+
 REPORT_SCHEMA = "whdebug.report/1"
 SUMMARY_SCHEMA = "whdebug.summary/1"
 
@@ -61,14 +63,24 @@ FINDING_CODES: dict[str, Severity] = {
     # other
     "CHALLENGE": "info",
     "TX_DUPLICATE": "warning",
+    # an id beyond 2**53: JSON.parse rounds it; an error once two different ids collide
+    "TX_UNSAFE_INTEGER": "warning",
     "TX_GENERATED": "warning",
     "TX_PATH_IS_HEADER": "warning",
     "TX_NOT_FOUND": "warning",
-    "REQ_WRONG_PATH": "warning",
+    # the request never reaches the MiniApp: these lead the report
+    "REQ_WRONG_PATH": "error",
+    # not POST: the runtime takes webhook deliveries as POST only
+    "REQ_WRONG_METHOD": "error",
     "REQ_NOT_JSON": "warning",
     "REQ_BODY_TRUNCATED": "error",
+    # a Content-Length that is not the body's size (hand-edited .http files)
+    "REQ_LENGTH_MISMATCH": "warning",
     "REQ_FORM_BODY": "info",
     "REQ_CONTENT_TYPE": "warning",
+    "REQ_BODY_NOT_UTF8": "warning",
+    "REQ_LONE_SURROGATE": "warning",
+    "REQ_BODY_TOO_DEEP": "warning",
     "CUS_NO_CODE": "warning",
     "SYNC_NO_HANDLER": "info",
     "SYNC_BAD_RECORD_TYPE": "error",
@@ -155,6 +167,22 @@ TROUBLESHOOTING_CODES: dict[str, Severity] = {
     "SYNC_UNSAFE_INTEGER": "warning",
 }
 
+#: Codes of `check NEW --previous OLD` (tools/update.py): an update judged against the
+#: approved definition; never in a webhook report.
+UPDATE_CODES: dict[str, Severity] = {
+    "UPD_VERSION_NOT_BUMPED": "error",
+    "UPD_VERSION_NOT_SEMVER": "error",
+    "UPD_VERSION_NOT_MAJOR": "warning",
+    "UPD_NS_CHANGED": "error",
+    "UPD_TRIGGER_REMOVED": "error",
+    "UPD_VERIFICATION_CHANGED": "error",
+    "UPD_REAUTH_REQUIRED": "warning",
+    "UPD_OUTCOME_CHANGED": "error",
+    "UPD_TRANSACTION_ID_CHANGED": "warning",
+    "UPD_NOT_REPLAYED": "warning",
+    "UPD_REPLAY_SAME": "info",
+}
+
 #: Codes that `analyze` on a definition never produces: profiles' and readiness findings.
 PROFILE_AND_READINESS_CODES = frozenset(
     code for code in FINDING_CODES if code.startswith("RDY_")
@@ -173,6 +201,9 @@ class Finding(msgspec.Struct, frozen=True, omit_defaults=True):
     customer, sync, match, definition, or the troubleshooting command's own step."""
     pointer: str | None = None
     """JSON pointer into the definition that the fix applies to, when there is one."""
+    patch: tuple[PatchOp, ...] | None = None
+    """The fix as RFC 6902 JSON Patch operations on the definition, when it is mechanical
+    (`"patch"` in JSON only when set); applied, it removes the finding and adds no error."""
 
 
 def finding(
@@ -183,16 +214,19 @@ def finding(
     step: str | None = None,
     severity: Severity | None = None,
     pointer: str | None = None,
+    patch: tuple[PatchOp, ...] | None = None,
 ) -> Finding:
     """A finding with the code's default severity unless one is given."""
-    default = FINDING_CODES.get(code) or TROUBLESHOOTING_CODES[code]
-    return Finding(code, severity or default, message, fix, step, pointer)
+    default = FINDING_CODES.get(code) or TROUBLESHOOTING_CODES.get(code) or UPDATE_CODES[code]
+    return Finding(code, severity or default, message, fix, step, pointer, patch or None)
 
 
 def diagnosis(code: str, message: str, fix: str | None = None, *, step: str,
-              severity: Severity | None = None, pointer: str | None = None) -> Finding:
+              severity: Severity | None = None, pointer: str | None = None,
+              patch: tuple[PatchOp, ...] | None = None) -> Finding:
     """A finding of a troubleshooting command (`finding` with its step required)."""
-    return finding(code, message, fix, step=step, severity=severity, pointer=pointer)
+    return finding(code, message, fix, step=step, severity=severity, pointer=pointer,
+                   patch=patch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +264,8 @@ class SecretStatus:
     auth_config: str
     hint: str | None = None
     nullish_outcome: str | None = None
-    """What differs if the runtime used `??` instead of `||` (None when nothing does)."""
+    """What the other rule would do when it differs (None when nothing does): `??` under
+    whdebug's default `||`, and `||` under --nullish."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +349,9 @@ class TransactionResult:
     duplicate_of: str | int | None
     paths: tuple[str, ...] = ()
     override: str | None = None
+    exact_id: str | None = None
+    """The id with every digit of the payload, when JavaScript reads it differently (an
+    integer beyond 2**53); `"exact_id"` in JSON only when set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,6 +443,8 @@ def report_json(report: Report) -> dict[str, Any]:
     document: dict[str, Any] = msgspec.to_builtins(report)
     for part in document["event"]["parts"]:
         del part["raw_type"]  # shown by the text view only; JSON has the stringified value
+    if document["transaction"].get("exact_id") is None:
+        document["transaction"].pop("exact_id", None)
     return document
 
 
@@ -423,6 +463,7 @@ def encode_report(report: Report) -> str:
 
 _ENCODER = msgspec.json.Encoder()
 _RAW_TYPE_KEY = b',"raw_type":'
+_NO_EXACT_ID = b',"exact_id":null}'
 _RAW_TYPE_VALUE = re.compile(rb'null|"[a-z]*"')
 _INT_RANGE = range(-(2**63), 2**63)
 
@@ -459,7 +500,12 @@ def _encoded(report: Report) -> str | None:
     if data.find(_RAW_TYPE_KEY, position) >= 0:
         return None
     kept.append(data[position:])
-    return b"".join(kept).decode("ascii")
+    data = b"".join(kept)
+    if report.transaction.exact_id is None:  # in JSON only when set; the transaction's last key
+        if data.count(_NO_EXACT_ID) != 1:
+            return None
+        data = data.replace(_NO_EXACT_ID, b"}")
+    return data.decode("ascii")
 
 
 def _plain(value: Any) -> bool:

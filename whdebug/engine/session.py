@@ -17,17 +17,29 @@ that reads the history out of order (the TUI's selected capture) asks `earlier_t
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
+import msgspec
+
 from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
+from whdebug.engine.patches import PatchError, apply_patch
+from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import SUMMARY_SCHEMA, Report, encode_report
+from whdebug.engine.report import SUMMARY_SCHEMA, Finding, Report, encode_report
+from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.transactions import DedupeIndex
+from whdebug.engine.steps.triggers import add_trigger_fix
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, as_capture
 from whdebug.model.secrecy import Secrets, SecretSet
+
+
+def witness_key(report: Report) -> tuple[str, str, bool]:
+    """What a fired request witnesses: its event, extraction strategy and fallback use."""
+    return (report.event.value or "", report.event.strategy, report.event.used_fallback)
 
 
 def accepted_transaction(report: Report) -> str | None:
@@ -69,6 +81,11 @@ class ReplaySession:
         self._trigger_events = self.plan.trigger_events
         self._outcomes: dict[str, int] = {}
         self._fired: set[str] = set()
+        self._verdicts: dict[tuple[str, int], bool] = {}
+        """Whether a patch breaks a witness, by patch and number of witnesses."""
+        self._witnesses: dict[tuple[str, str, bool], CapturedRequest] = {}
+        """One fired request per (event, extraction strategy, fallback used): the deliveries
+        an EVT_PATH_SUGGESTION must keep working."""
         self.requests = 0
         """Requests replayed (seeded ones are not counted)."""
         self.all_ok = True
@@ -130,6 +147,8 @@ class ReplaySession:
     def restart_history(self) -> None:
         """Forget every request entered so far (to enter them again, e.g. after a deletion)."""
         self.dedupe = DedupeIndex(window=self.window)
+        self._witnesses.clear()
+        self._verdicts.clear()
 
     def replay(self, capture: Capture | CapturedRequest) -> Report:
         """The report of the next capture, deduplicated against every capture before it."""
@@ -143,6 +162,7 @@ class ReplaySession:
                                     dedupe=self.dedupe)
         finally:
             self.dedupe.advance()
+        report = self._keep_witnesses_working(capture.request, report)
         report, line = self.encode(report)
         self.count(report.outcome.status, report.outcome.triggers, report.ok)
         return report, line
@@ -162,6 +182,76 @@ class ReplaySession:
         self._outcomes[status] = self._outcomes.get(status, 0) + 1
         self._fired.update(triggers)
 
+    def keep_witnesses_working(self, request: CapturedRequest, report: Report) -> Report:
+        """In arrival order, after the analysis: remember a fired request; drop path
+        suggestions that would break one remembered (`replay_line` does it; a face that
+        analysed without the history, as the parallel replay does, calls it)."""
+        return self._keep_witnesses_working(request, report)
+
+    def witness(self, request: CapturedRequest, key: tuple[str, str, bool]) -> None:
+        """Remember a fired request by (event, extraction strategy, fallback used)."""
+        if key not in self._witnesses and len(self._witnesses) < _MAX_WITNESSES:
+            self._witnesses[key] = request
+
+    def _keep_witnesses_working(self, request: CapturedRequest, report: Report) -> Report:
+        """Remember a fired request; drop path suggestions that would break one remembered."""
+        if report.outcome.status == "fires":
+            self.witness(request, witness_key(report))
+            return report
+        fixes = [f for f in report.findings if f.code in _CHECKED_FIXES and f.patch]
+        if not fixes or not self._witnesses:
+            return report
+        broken = [f for f in fixes if self._breaks_a_witness(f)]
+        if not broken:
+            return report
+        snippets = {(f.fix or "").removeprefix("use: ") for f in broken
+                    if f.code == "EVT_PATH_SUGGESTION"}
+        triggers = dataclasses.replace(report.triggers, suggested_paths=tuple(
+            s for s in report.triggers.suggested_paths if s.snippet not in snippets))
+        findings = tuple(self._instead(f, report.event.value) if f in broken else f
+                         for f in report.findings)
+        return msgspec.structs.replace(
+            report, findings=tuple(f for f in findings if f is not None), triggers=triggers)
+
+    def _instead(self, broken: Finding, event: str | None) -> Finding | None:
+        """A trigger rename that would break a fired delivery becomes an added trigger; a
+        path suggestion that would is dropped."""
+        if broken.code == "EVT_PATH_SUGGESTION" or not event:
+            return None
+        renamed = next((op.path for op in broken.patch or () if op.op == "replace"), None)
+        index = renamed.split("/")[2] if renamed else None
+        kept = next((t.event for t in self.plan.triggers if str(t.index) == index), None)
+        fix, patch = add_trigger_fix(event, self.plan.triggers, self.plan.ns, kept)
+        return msgspec.structs.replace(broken, fix=fix, patch=patch)
+
+    def _breaks_a_witness(self, suggestion: Finding) -> bool:
+        if suggestion.patch is None:
+            return False
+        # json, not msgspec: a patch may hold a hostile body's lone surrogate ("\\ud800"),
+        # which msgspec cannot encode
+        key = (json.dumps(msgspec.to_builtins(suggestion.patch)), len(self._witnesses))
+        known = self._verdicts.get(key)
+        if known is None:
+            known = self._verdicts[key] = self._check_witnesses(suggestion)
+            if len(self._verdicts) > 256:
+                self._verdicts.pop(next(iter(self._verdicts)))
+        return known
+
+    def _check_witnesses(self, suggestion: Finding) -> bool:
+        assert suggestion.patch is not None
+        try:
+            patched = compile_definition(Definition(
+                apply_patch(self.definition.data, suggestion.patch), self.definition.path))
+        except (PatchError, ValueError, TypeError):
+            return True
+        for (event, _, _), request in self._witnesses.items():
+            result, _ = extract_event(patched.event_extraction, request,
+                                      parse_body(request, patched.projection),
+                                      self.options.missing_part)
+            if result.value != event or event not in patched.trigger_events:
+                return True
+        return False
+
     def replay_all(self, captures: Iterable[Capture | CapturedRequest]) -> Iterator[Report]:
         for capture in captures:
             yield self.replay(capture)
@@ -174,6 +264,12 @@ class ReplaySession:
             "outcomes": dict(self._outcomes),
             "triggers_never_fired": [e for e in self._trigger_events if e not in self._fired],
         }
+
+
+_MAX_WITNESSES = 64
+_CHECKED_FIXES = ("EVT_PATH_SUGGESTION", "EVT_NO_TRIGGER", "EVT_NEAR_MISS")
+"""Fixes that change how events are read or matched: a replay checks them against every
+delivery that already fired."""
 
 
 class _EarlierThan(DedupeIndex):
@@ -192,6 +288,12 @@ class _EarlierThan(DedupeIndex):
 
     def record(self, transaction_id: str, source: str | int) -> None:
         """Read-only: the history is written by `settle` alone."""
+
+    def remember_exact(self, transaction_id: str, exact: str) -> None:
+        """Read-only: the history is written by `settle` alone."""
+
+    def exact_of(self, transaction_id: str) -> str | None:
+        return self._history.exact_of(transaction_id) if self.lookup(transaction_id) else None
 
     def advance(self) -> None:
         """Read-only: the history is written by `settle` alone."""

@@ -10,11 +10,16 @@ from __future__ import annotations
 import os
 import shlex
 
+from whdebug.errors import WhdebugError
 from whdebug.model.request import CapturedRequest, forwardable_headers
 
 _ESCAPES = {0x5C: "\\\\", 0x27: "\\'", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 _CURL_ADDS = ("User-Agent", "Accept")
 """Headers curl sends on every request unless told `--header 'Name:'`."""
+
+
+class CurlError(WhdebugError, ValueError):
+    """A request no curl command can send (a NUL byte outside the body); one line for the user."""
 
 
 def ansi_c_quote(data: bytes) -> str:
@@ -73,6 +78,12 @@ def format_curl(request: CapturedRequest, url: str, *, body_file: str | None = N
     """
     if body_file is None and not can_inline(request):
         raise ValueError("the body holds a NUL byte: write it to a file (body_file)")
+    headers = forwardable_headers(request)
+    for what, text in (("the method", request.method), ("the URL", url),
+                       *((f"header {name!r}", f"{name}{value}") for name, value in headers)):
+        if "\x00" in text:  # an imported file can hold one; no HTTP server would accept it
+            raise CurlError(f"{what} holds a NUL byte, which no shell argument can carry: "
+                            "export the capture as .http, HAR or JSON instead")
     with_body = sends_body(request)
     parts = ["curl", "--silent", "--show-error", "--include"]
     method = request.method
@@ -86,7 +97,6 @@ def format_curl(request: CapturedRequest, url: str, *, body_file: str | None = N
         parts.append("--globoff")
     if "/." in url.split("?", 1)[0]:
         parts.append("--path-as-is")
-    headers = forwardable_headers(request)
     present = {name.lower() for name, _ in headers}
     parts.extend(_header_argument(name, value) for name, value in headers)
     parts.extend(f"--header '{name}:'" for name in _CURL_ADDS if name.lower() not in present)

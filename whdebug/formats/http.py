@@ -1,7 +1,11 @@
-"""The `.http` raw request format: parse one, write one.
+"""The `.http` raw request format: parse one, write one, and split REST Client files.
 
 A `.http` file is a request line, header lines (CRLF or LF), one empty line, then the body:
 every remaining byte exactly. Header values lose surrounding spaces and tabs, as in HTTP.
+
+A file written for the REST Client (VS Code) or JetBrains HTTP Client holds several requests
+separated by lines that start with `###`. There each body ends with its last non-empty line:
+the line breaks before the next `###` line or the end of the file are not sent.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION_TEXT = re.compile(r"\d(?:\.\d)?")
 _OWS = b" \t"
 _SPLITS = frozenset(" \t\n\r\x0b\x0c")
+_SEPARATOR = re.compile(rb"^###[^\n]*(?:\n|\Z)", re.MULTILINE)
 """Characters `bytes.split()` treats as whitespace: a target must not contain them."""
 
 
@@ -57,9 +62,72 @@ def _show(raw: bytes) -> str:
     return repr(raw.decode("latin-1")[:60])
 
 
-def parse_http(data: bytes, name: str = "<http>") -> CapturedRequest:
-    """Parse one raw request; blank and `#` or `//` comment lines may precede the request line."""
-    head = _parse_head(data, name)
+def parse_http_file(data: bytes, name: str = "<http>") -> list[CapturedRequest]:
+    """Every request in a `.http` file: one exact request, or each request of a REST Client /
+    JetBrains file with `###` separator lines (requests that are only comments are skipped)."""
+    separators = [m for m in _SEPARATOR.finditer(data) if _starts_request(data, m.end())]
+    if not separators:
+        return [parse_http(data, name)]
+    if separators[0].start() > 0 and _has_request_line(data[:separators[0].start()]):
+        whole = _whole_request(data, name)
+        if whole is not None:
+            return [whole]
+    requests: list[CapturedRequest] = []
+    bounds = [0, *(m.start() for m in separators), len(data)]
+    starts = [0, *(m.end() for m in separators)]
+    for start, end in zip(starts, bounds[1:], strict=True):
+        segment = data[start:end]
+        if not _has_request_line(segment):
+            continue
+        segment = segment.rstrip(b"\r\n")
+        first_line = data.count(b"\n", 0, start)
+        requests.append(parse_http(segment, name, line_offset=first_line))
+    if not requests:
+        raise RequestFileError(f"{name}: no request between the ### separators")
+    return requests
+
+
+_REQUEST_LINE = re.compile(
+    rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]+\S+([ \t]+HTTP/\d(\.\d)?)?[ \t]*\r?$")
+
+
+def _starts_request(data: bytes, start: int) -> bool:
+    """After a `###` line comes a request (comments and blank lines first), or nothing: a
+    `###` line inside a text body, followed by more text, is body."""
+    for line in data[start:].split(b"\n"):
+        content = line.strip(_OWS + b"\r")
+        if not content or content.startswith((b"#", b"//")):
+            continue
+        return _REQUEST_LINE.match(content) is not None
+    return True
+
+
+def _whole_request(data: bytes, name: str) -> CapturedRequest | None:
+    """The file as one exact request when its Content-Length counts every byte after the
+    blank line (a whdebug export whose body happens to hold a `###` line)."""
+    try:
+        request = parse_http(data, name)
+    except RequestFileError:
+        return None
+    length = request.header("Content-Length")
+    if length is not None and length.strip().isdigit() and int(length) == len(request.body):
+        return request
+    return None
+
+
+def _has_request_line(segment: bytes) -> bool:
+    for line in segment.splitlines():
+        content = line.strip(_OWS + b"\r").removeprefix(_BOM)
+        if content and not content.startswith((b"#", b"//")):
+            return True
+    return False
+
+
+def parse_http(data: bytes, name: str = "<http>", *, line_offset: int = 0) -> CapturedRequest:
+    """Parse one raw request; blank and `#` or `//` comment lines may precede the request line.
+
+    `line_offset` is the number of file lines before `data`, for error positions."""
+    head = _parse_head(data, name, line_offset)
     return _request(head, data[head[4]:])
 
 
@@ -68,10 +136,10 @@ _Head = tuple[str, str, str, tuple[tuple[str, str], ...], int, bool]
 ending the headers was found."""
 
 
-def _parse_head(data: bytes, name: str) -> _Head:
+def _parse_head(data: bytes, name: str, line_offset: int = 0) -> _Head:
     """The request line and headers of a raw request."""
     position = len(_BOM) if data.startswith(_BOM) else 0
-    line_number = 0
+    line_number = line_offset
     while True:
         if position >= len(data):
             raise RequestFileError(
@@ -125,10 +193,16 @@ _HEAD_READ = 1 << 16
 
 
 def read_http(path: str | Path) -> CapturedRequest:
-    """Read and parse one `.http` file.
+    """Read and parse one `.http` file (its first request, when it holds several)."""
+    return read_http_file(path)[0]
+
+
+def read_http_file(path: str | Path) -> list[CapturedRequest]:
+    """Every request in a `.http` file (`parse_http_file`).
 
     The head is parsed from the file's first bytes, then the body is read on its own into
     one bytes object: a 64 MiB body is held once, never as the file's bytes and a slice.
+    A file with `###` separator lines is parsed whole.
     """
     name = str(path)
     try:
@@ -141,10 +215,17 @@ def read_http(path: str | Path) -> CapturedRequest:
                     head = None  # a line cut by the first read; the whole file says which
                 if head is not None and head[5]:
                     handle.seek(head[4])
-                    return _request(head, handle.read())
+                    body = handle.read()
+                    if not _separated(start[:head[4]]) and not _separated(body):
+                        return [_request(head, body)]
     except OSError:
         pass  # read_input below gives the one-line message
-    return parse_http(_read_bytes(path), name)
+    return parse_http_file(_read_bytes(path), name)
+
+
+def _separated(data: bytes) -> bool:
+    """Whether a line of `data` starts with `###` (a possible request separator)."""
+    return data.startswith(b"###") or b"\n###" in data
 
 
 def _unwritable(where: str, problem: str) -> RequestFileError:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from whdebug.errors import RequestFileError, WhdebugError, read_input
 from whdebug.formats.capture_json import parse_capture_json
 from whdebug.formats.har import parse_har
-from whdebug.formats.http import parse_http, read_http
+from whdebug.formats.http import parse_http_file, read_http_file
 from whdebug.model.request import Capture, Source
 
 Kind = Literal["http", "har", "capture", "payload"]
@@ -71,7 +71,8 @@ def parse_file(data: bytes, name: str, *, payloads: bool = False) -> RequestFile
     """The requests in `data` (read from `name`); a bare JSON payload only when `payloads`."""
     kind = sniff(data, name)
     if kind == "http":
-        return RequestFile(name, kind, (Capture(parse_http(data, name), Source(file=name)),))
+        return RequestFile(name, kind, tuple(Capture(request, Source(file=name))
+                                             for request in parse_http_file(data, name)))
     if kind == "har":
         return RequestFile(name, kind, tuple(parse_har(data, name)))
     if kind == "capture":
@@ -90,12 +91,14 @@ def read_file(path: str | Path, *, payloads: bool = False) -> RequestFile:
             f"unknown request file type {suffix or '(none)'!r} (expected .http, .har or .json)",
             name)
     if suffix in _HTTP_SUFFIXES:  # read apart from its head: a large body is held once
-        return RequestFile(name, "http", (Capture(read_http(path), Source(file=name)),))
+        return RequestFile(name, "http", tuple(Capture(request, Source(file=name))
+                                               for request in read_http_file(path)))
     return parse_file(read_input(path, "request", RequestFileError), name, payloads=payloads)
 
 
 def read_request_file(path: str | Path) -> list[Capture]:
-    """Every capture in one request file: .http/.rest one, .har every entry, .json an export."""
+    """Every capture in one request file: .http/.rest one (or each between `###` lines), .har
+    every entry, .json an export."""
     return list(read_file(path).captures)
 
 

@@ -113,7 +113,72 @@ def parse_definition(text: str, name: str = "<definition>") -> Definition:
         raise DefinitionError(
             f"{name}:{line}:{column}: the definition must be an object, not {_js_type(data)}"
         )
+    too_deep = deeper_than(data, MAX_DEPTH)
+    if too_deep is not None:
+        raise DefinitionError(
+            f"{name}: {_pointer(too_deep)}: nested more than {MAX_DEPTH} levels deep; whdebug "
+            "reads definitions up to that depth (real ones nest far less)")
+    surrogate = lone_surrogate(data)
+    if surrogate is not None:
+        location, _ = surrogate  # the value is never shown: it may be a secret
+        pointer = _pointer(location)
+        raise DefinitionError(
+            f"{name}: {pointer}: holds a lone UTF-16 surrogate escape (such as "
+            "\\ud800): JSON.parse keeps it, but as UTF-8 (an HMAC key, a header, a stored "
+            "value) it becomes U+FFFD; write the character itself or its whole surrogate pair")
     return Definition(data=data, path=name, syntax=syntax)
+
+
+MAX_DEPTH = 128
+"""How deep a definition may nest: deeper, the recursive passes over it (lint, masking, redact)
+would exhaust Python's stack, so it is refused with a message instead."""
+
+
+def deeper_than(document: Any, limit: int) -> tuple[str | int, ...] | None:
+    """The location of the first array or object nested more than `limit` levels deep."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        location, node = stack.pop()
+        if isinstance(node, dict | list):
+            if len(location) >= limit:
+                return location
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend(((*location, key), child) for key, child in items)
+    return None
+
+
+def _pointer(location: tuple[str | int, ...]) -> str:
+    """A JSON pointer (RFC 6901) to `location`; "/" for the whole document."""
+    return "".join(f"/{str(step).replace('~', '~0').replace('/', '~1')}"
+                   for step in location) or "/"
+
+
+def lone_surrogate(document: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """(location, string) of the first string or key holding a lone UTF-16 surrogate (a JSON
+    `"\\ud800"` escape), which has no UTF-8 bytes. Iterative: deep documents are fine."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        location, node = stack.pop()
+        if isinstance(node, str):
+            if not _is_utf8(node):
+                return location, node
+        elif isinstance(node, dict):
+            for key, child in reversed(list(node.items())):
+                if not _is_utf8(key):
+                    return (*location, key), key
+                stack.append(((*location, key), child))
+        elif isinstance(node, list):
+            stack.extend(((*location, index), child)
+                         for index, child in reversed(list(enumerate(node))))
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # `const app = `, `export default `, `module.exports = ` in front of the object literal.

@@ -13,12 +13,21 @@ verdict, but enter the history all the same, as they do in a replay.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import contextlib
+import ctypes
+import json
+import os
+import pickle
+import queue
 import signal
+import struct
+import subprocess
+import sys
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from whdebug.engine import AnalysisOptions
 from whdebug.engine.plan import Plan
@@ -39,25 +48,61 @@ def defers(definition: Plan | None, strict: bool) -> bool:
 
 
 class Analyst:
-    """The parent's handle: `submit` capture events, `close` to print the rest and stop."""
+    """The parent's handle: `submit` capture events, `close` to print the rest and stop.
+
+    The child is a plain `python` subprocess fed pickled frames on its standard input (no
+    multiprocessing, so no semaphores and no resource-tracker process). It cannot outlive
+    serve: on Linux the kernel kills it when serve dies (PR_SET_PDEATHSIG), and everywhere
+    it stops when its standard input reaches end of file, which is what happens when serve
+    dies, however it dies. It ignores Ctrl-C and SIGTERM sent to the process group: serve
+    stops it once it has printed the lines of the captures already received.
+    """
 
     def __init__(self, store_path: Path, definition: Definition, secrets: Secrets,
                  options: AnalysisOptions, analysis_now: datetime | None,
                  sink: ServeSink, before_run: int | None = None) -> None:
         """`sink` is pickled to the child process, which reports each capture's line to it;
         captures up to id `before_run` (the store before this run) seed its history."""
-        context = multiprocessing.get_context("spawn")
-        self._queue: Any = context.Queue()
-        self._process = context.Process(
-            target=_run, name="whdebug-analyst", daemon=True,
-            args=(self._queue, str(store_path), definition.data, definition.path,
-                  dict(secrets.credentials), dict(secrets.config), options, analysis_now,
-                  sink, before_run))
+        self._setup = (str(store_path), definition.data, definition.path,
+                       dict(secrets.credentials), dict(secrets.config), options, analysis_now,
+                       sink, before_run)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._feeder: threading.Thread | None = None
         self._pending: list[int] = []
         self._scheduled = False
 
     def start(self) -> None:
-        self._process.start()
+        """Start the child (call from the thread that lives as long as serve: the kernel's
+        parent-death signal follows the thread that started it)."""
+        bootstrap = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
+                     "from whdebug.receiver.analyst import main; main(int(sys.argv[2]))")
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", bootstrap, json.dumps(sys.path), str(os.getpid())],
+            stdin=subprocess.PIPE, close_fds=True)
+        self._outbox.put(self._setup)
+        self._feeder = threading.Thread(target=self._feed, name="whdebug-analyst-feeder",
+                                        daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        """Write queued frames to the child (a thread, so a slow child never blocks the
+        event loop); None closes its input."""
+        process = self._process
+        assert process is not None and process.stdin is not None
+        stream = process.stdin
+        try:
+            while (item := self._outbox.get()) is not None:
+                data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+                stream.write(_FRAME.pack(len(data)) + data)
+                stream.flush()
+            stream.write(_FRAME.pack(0))  # the stop frame: print the rest, then exit
+            stream.flush()
+        except (BrokenPipeError, OSError):  # the child is gone: nothing left to print
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                stream.close()
 
     def submit(self, event: CaptureEvent) -> None:
         """Queue one stored capture by id (the child reads the row back); a burst goes to the
@@ -77,34 +122,84 @@ class Analyst:
     def _flush(self) -> None:
         batch, self._pending, self._scheduled = self._pending, [], False
         if batch:
-            self._queue.put(batch)
+            self._outbox.put(batch)
 
     def close(self) -> None:
         """Send what is pending, let the child print it, and stop the child."""
         self._flush()
-        self._queue.put(None)
-        self._queue.close()
-        self._process.join(STOP_TIMEOUT)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(1)
+        self._outbox.put(None)
+        process = self._process
+        if process is None:
+            return
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(1)
+        if self._feeder is not None:
+            self._feeder.join(1)
 
 
-def _run(queue: Any, store_path: str, data: dict[str, Any], path: str | None,
+_FRAME = struct.Struct("!I")
+"""Each frame: its length (0: stop), then a pickle."""
+
+
+def _read_frame(stream: BinaryIO) -> tuple[bool, Any]:
+    """(True, the next object), or (False, None) at the stop frame or end of file."""
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return False, None
+    (size,) = _FRAME.unpack(head)
+    if size == 0:
+        return False, None
+    data = stream.read(size)
+    if len(data) < size:
+        return False, None
+    return True, pickle.loads(data)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to kill this process when serve dies (Linux), and stop now if it
+    already has."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the end of stdin still stops us
+            pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def main(parent: int) -> None:
+    """The child's entry point: read the setup frame, then batches of capture ids."""
+    _die_with_parent(parent)
+    # The parent stops us once it has drained; a signal to the whole group must not.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    stream = sys.stdin.buffer
+    ok, setup = _read_frame(stream)
+    if ok:
+        _run(stream, *setup)
+
+
+def _run(stream: BinaryIO, store_path: str, data: dict[str, Any], path: str | None,
          credentials: dict[str, Any], config: dict[str, Any], options: AnalysisOptions,
          analysis_now: datetime | None, sink: ServeSink, before_run: int | None) -> None:
     """The child: seed the history, then analyse each capture it is sent, in order."""
     from whdebug.store.store import Store
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us once it has drained
     session = analyst_session(Definition(data, path), Secrets(credentials, config), options,
                               analysis_now)
     store = Store.open(store_path, create=False)
     try:
         seed_history(session, store, before_run)
         while True:
-            batch = queue.get()
-            if batch is None:
+            ok, batch = _read_frame(stream)
+            if not ok:
                 return
             sink.lines([complete(capture_id, store, session) for capture_id in batch])
     finally:

@@ -29,8 +29,16 @@ from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.engine.session import ReplaySession, accepted_transaction
 from whdebug.model.definition import Definition
-from whdebug.model.request import Capture, CapturedRequest, Reply, Secrets, Source
+from whdebug.model.request import Capture, CapturedRequest, Reply, Secrets
 from whdebug.receiver.history import LiveHistory, Place
+from whdebug.receiver.intake import (
+    DEFAULT_MAX_INFLIGHT,
+    BodyBudget,
+    Intake,
+    as_utc,
+    disconnected,
+    receive_request,
+)
 from whdebug.receiver.relay import ForwardEvent, Relay
 from whdebug.store.store import Store
 from whdebug.store.writer import CaptureWriter, describe_error
@@ -63,6 +71,8 @@ class ReceiverSettings:
     strict: bool = False
     """Answer 401 when signature verification fails, as the runtime would."""
     max_body: int = DEFAULT_MAX_BODY
+    max_inflight: int = DEFAULT_MAX_INFLIGHT
+    """Request bodies buffered at once, over all requests; beyond it, answer 503."""
     forward_to: str | None = None
     """Relay each capture's exact bytes to this URL (the query string is appended)."""
     on_capture: Callable[[CaptureEvent], None] | None = None
@@ -126,72 +136,7 @@ class _Answer:
     status: int
     body: bytes
     content_type: str
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _client(scope: Scope) -> str | None:
-    client = scope.get("client")
-    if not client:
-        return None
-    host, port = client[0], client[1]
-    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _captured(scope: Scope, body: bytes, received_at: datetime, size: int,
-              truncated: bool, answer: _Answer | None = None) -> Capture:
-    """The request as received: raw path and query (never percent-decoded), raw headers."""
-    raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope["path"]
-    request = CapturedRequest(
-        method=scope["method"],
-        path=path,
-        query=scope.get("query_string", b"").decode("latin-1"),
-        headers=tuple(
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
-        ),
-        body=body,
-        http_version=scope.get("http_version", "1.1"),
-        body_size=size,
-        truncated=truncated,
-    )
-    source = Source(received_at=received_at, client=_client(scope))
-    return Capture(request, source, None if answer is None else Reply(answer.status, answer.body))
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int, bool, bool]:
-    """(kept bytes, bytes seen, over the limit, client disconnected), buffering at most `limit`.
-
-    Reads ASGI messages directly: the chunks are the socket's bytes, joined once at the end.
-    """
-    chunks: list[bytes] = []
-    kept = seen = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks), seen, False, True
-        chunk: bytes = message.get("body", b"")
-        seen += len(chunk)
-        if kept < limit and chunk:
-            piece = chunk if len(chunk) <= limit - kept else chunk[: limit - kept]
-            chunks.append(piece)
-            kept += len(piece)
-        if seen > limit:
-            return b"".join(chunks), seen, True, False
-        if not message.get("more_body", False):
-            return b"".join(chunks), seen, False, False
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 async def _send(send: Send, answer: _Answer, capture_id: int | None) -> None:
@@ -199,6 +144,7 @@ async def _send(send: Send, answer: _Answer, capture_id: int | None) -> None:
                (b"content-length", str(len(answer.body)).encode("ascii"))]
     if capture_id is not None:
         headers.append((CAPTURE_ID_HEADER.encode("ascii"), str(capture_id).encode("ascii")))
+    headers += answer.headers
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
 
@@ -212,6 +158,28 @@ def _error(status: int, message: str) -> _Answer:
 
 
 _OK = _Answer(200, _json_bytes({"ok": True}), _JSON)
+_OK_REPLY = Reply(_OK.status, _OK.body)
+
+
+def _cut_answer(intake: Intake, settings: ReceiverSettings) -> _Answer | None:
+    """The answer to a request whose body was not read whole, or to CONNECT (not a proxy)."""
+    kept = (f"whdebug stored the headers and the first {intake.kept} body bytes"
+            if intake.kept else "whdebug stored the headers and 0 body bytes")
+    if intake.over:
+        size = intake.capture.request.size
+        announced = f" of {size} bytes" if intake.kept == 0 and size else ""
+        return _error(413, f"body{announced} exceeds the receiver's --max-body "
+                           f"({settings.max_body} bytes); {kept}")
+    if intake.busy:
+        return _Answer(503, _json_bytes({"error": (
+            f"whdebug is holding too many request bodies at once (--max-inflight "
+            f"{settings.max_inflight} bytes); {kept}; retry later")}), _JSON,
+            ((b"retry-after", b"1"),))
+    if intake.capture.request.method == "CONNECT":
+        return _Answer(405, _json_bytes({"error": "CONNECT is not supported: whdebug receives "
+                                                  "webhooks, it is not a proxy"}), _JSON,
+                       ((b"allow", b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),))
+    return None
 
 
 def _configured_answer(definition: Plan) -> _Answer:
@@ -250,25 +218,6 @@ def _is_wrong_path(definition: Plan, request: CapturedRequest) -> bool:
     if expected is None:
         return False
     return request.method.upper() != "POST" or request.path.rstrip("/") != expected
-
-
-async def _receive_request(scope: Scope, receive: Receive, settings: ReceiverSettings,
-                           answer: _Answer | None = None) -> tuple[Capture, bool, bool]:
-    """The capture, whether it went over --max-body, whether the client left.
-
-    `answer` is recorded in the capture when it is already known (no analysis needed) and the
-    body arrived whole.
-    """
-    received_at = _as_utc(settings.now())
-    announced = _content_length(scope)
-    if announced is not None and announced > settings.max_body:
-        # Answer at once without reading: a client that sent Expect: 100-continue
-        # never uploads the body.
-        return _captured(scope, b"", received_at, announced, True), True, False
-    body, seen, over, gone = await _read_body(receive, settings.max_body)
-    size = announced if (over or gone) and announced is not None else seen
-    known = None if over or gone else answer
-    return _captured(scope, body, received_at, size, over or gone, known), over, gone
 
 
 def _capture_event(capture: Capture, capture_id: int | None, answer: _Answer | None,
@@ -319,6 +268,10 @@ class Receiver:
         """The newest capture before this run: the dedupe history starts with those."""
         self._inline: tuple[ReceiverSettings, ReplaySession, LiveHistory | None] | None = None
         self._relay = Relay(writer)
+        self._budget = BodyBudget(settings.max_inflight)
+        self._count = writer.store.count()
+        """Rows in the store: those before the run plus this receiver's, for the health check
+        (which must answer while the writer waits on a locked store)."""
 
     def _session(self, settings: ReceiverSettings) -> tuple[ReplaySession, LiveHistory | None]:
         """The run's session (and dedupe history) for these settings; new settings start anew,
@@ -351,19 +304,30 @@ class Receiver:
             return
         settings = self.settings
         definition = settings.plan
-        capture, over, gone = await _receive_request(
-            scope, receive, settings, _OK if definition is None else None)
+        budget = self._budget
+        budget.limit = settings.max_inflight
+        intake = await receive_request(
+            scope, receive, received_at=as_utc(settings.now()), max_body=settings.max_body,
+            budget=budget, reply=_OK_REPLY if definition is None else None)
+        try:
+            await self._store_and_answer(scope, send, settings, definition, intake)
+        finally:
+            budget.release(intake.held)
+
+    async def _store_and_answer(self, scope: Scope, send: Send, settings: ReceiverSettings,
+                                definition: Plan | None, intake: Intake) -> None:
+        capture = intake.capture
         report: Report | None = None
         note: str | None = None
         deferred = definition is not None and _defers(settings, definition)
         session, history = (None, None) if definition is None or deferred else (
             self._session(settings))
         wrong_path = definition is not None and _is_wrong_path(definition, capture.request)
-        if gone:
+        answer = _cut_answer(intake, settings)
+        if intake.gone:
             answer = None
-        elif over:
-            answer = _error(413, f"body exceeds the receiver's --max-body ({settings.max_body} "
-                                 "bytes); whdebug stored the headers and the first bytes")
+        elif answer is not None:
+            pass
         elif definition is None:
             answer = _OK
         elif session is None:
@@ -371,7 +335,7 @@ class Receiver:
         else:
             report, note = await self._analyze(capture, session)
             answer = _answer(definition, report, settings.strict, wrong_path)
-        if answer is not None and capture.reply is None:
+        if answer is not None and (capture.reply is None or answer is not _OK):
             capture = replace(capture, reply=Reply(answer.status, answer.body))
 
         try:
@@ -381,8 +345,15 @@ class Receiver:
             capture_id, note = None, f"not stored: {describe_error(error)}"
             if answer is not None:
                 answer = _error(503, f"whdebug could not store the request: {error}")
+        else:
+            self._count += 1
         place = (history.reserve(capture_id)
                  if history is not None and capture_id is not None else None)
+        if answer is not None and disconnected(scope):
+            # The client left while the row was committed: record that nothing was sent.
+            answer = None
+            if capture_id is not None:
+                await self._unanswered(capture_id)
         if answer is not None:
             await _send(send, answer, capture_id)
 
@@ -438,9 +409,16 @@ class Receiver:
         except Exception as error:
             _log.warning("capture callback failed: %s", describe_error(error))
 
+    async def _unanswered(self, capture_id: int) -> None:
+        try:
+            await self.writer.call(lambda store: store.set_response(capture_id, None, None))
+        except Exception as error:
+            _log.warning("capture #%d: answer not recorded as unsent: %s", capture_id,
+                         describe_error(error))
+
     async def health(self, request: Request) -> JSONResponse:
-        count = await self.writer.call(lambda store: store.count())
-        return JSONResponse({"status": "ok", "captures": count})
+        """Answered from memory: never waits on the store or its writer."""
+        return JSONResponse({"status": "ok", "captures": self._count})
 
     async def aclose(self, timeout: float = 5.0) -> None:
         """Finish pending relays (bounded), then commit what is queued and stop the writer."""

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import signal
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +25,14 @@ from whdebug.receiver.app import (
     ReceiverApp,
     ReceiverSettings,
     create_app,
+)
+from whdebug.receiver.protocol import (
+    DEFAULT_LIMITS,
+    LIMITS_ATTRIBUTE,
+    ConnectionLimits,
+    ReceiverProtocol,
+    install_emfile_reporter,
+    raise_fd_limit,
 )
 from whdebug.receiver.relay import ForwardEvent
 from whdebug.receiver.sink import ServeSink
@@ -42,6 +52,8 @@ class ServerSettings:
     timeout_graceful_shutdown: int = 5
     """Seconds to let open requests finish at shutdown before cancelling them."""
     backlog: int = 2048
+    limits: ConnectionLimits = DEFAULT_LIMITS
+    """Head and body timeouts, and the connection cap (see whdebug.receiver.protocol)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -90,17 +102,20 @@ def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool) -> uvicorn.Config:
-    """The one uvicorn configuration (the bench's bare app uses it too, for a fair ratio).
+def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool,
+                   stock: bool = False) -> uvicorn.Config:
+    """The one uvicorn configuration (the bench's bare app uses it too, for a fair ratio,
+    with `stock=True`: uvicorn's own h11 protocol instead of the receiver's ReceiverProtocol).
 
     Embedded servers leave logging alone (a TUI owns the terminal), so uvicorn's few warnings
     go to the `uvicorn.error` logger without a handler. The HTTP parser and the event loop are
     named, not left to "auto": with "auto", merely having httptools installed swaps the parser,
     and httptools accepts what h11 answers 400 (no Host, a 80 KB header block), so the
     receiver's behaviour would depend on what else is installed on the machine.
+    ReceiverProtocol is uvicorn's h11 protocol with exact header names and the limits.
     """
     extra: dict[str, Any] = {"log_config": None} if embedded else {}
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -108,13 +123,16 @@ def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool) ->
         lifespan="on",
         access_log=False,
         ws="none",
-        http="h11",
+        http="h11" if stock else ReceiverProtocol,
         loop="asyncio",
         server_header=False,
         timeout_graceful_shutdown=settings.timeout_graceful_shutdown,
         backlog=settings.backlog,
         **extra,
     )
+    limits = settings.limits  # the cap resolved once (after raise_fd_limit), not per connection
+    setattr(config, LIMITS_ATTRIBUTE, replace(limits, max_connections=limits.connection_cap()))
+    return config
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -123,6 +141,28 @@ class _EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+
+class _ServeServer(uvicorn.Server):
+    """`whdebug serve`'s server: Ctrl-C and SIGTERM both shut down gracefully, then return.
+
+    uvicorn re-raises the signal it caught once it has shut down; for SIGTERM that killed
+    the process before serve's cleanup (analyst, store) could run. Here both simply end
+    `serve`, which cleans up and exits 0.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 def _url(host: str, port: int) -> str:
@@ -170,6 +210,8 @@ async def start_app_in_loop(app: ASGIApp, settings: ServerSettings) -> RunningSe
 
 async def _start(app: ASGIApp, settings: ServerSettings, sock: socket.socket) -> RunningServer:
     port = int(sock.getsockname()[1])
+    raise_fd_limit()
+    install_emfile_reporter(asyncio.get_running_loop())
     server = _EmbeddedServer(uvicorn_config(app, settings, embedded=True))
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     running = RunningServer(server, task, settings.host, port, app)
@@ -263,11 +305,12 @@ def serve(
     sink: ServeSink,
 ) -> None:
     """`whdebug serve`: bind, open the store (errors before serving), report to `sink` until
-    Ctrl-C.
+    Ctrl-C or SIGTERM (both shut down gracefully and return).
 
     The port is bound first so that a port in use leaves no new store file behind.
     """
     path = Path(store_path)
+    raise_fd_limit()
     sock = bind_socket(server_settings.host, server_settings.port, server_settings.backlog)
     try:
         store = Store.open(path)
@@ -289,10 +332,15 @@ def serve(
     app = create_app(store, settings)
     url = _url(server_settings.host, int(sock.getsockname()[1]))
     sink.listening(url, path.absolute(), receiver_settings)
-    server = uvicorn.Server(uvicorn_config(app, server_settings, embedded=False))
+    server = _ServeServer(uvicorn_config(app, server_settings, embedded=False))
+
+    async def run() -> None:
+        install_emfile_reporter(asyncio.get_running_loop())
+        await server.serve(sockets=[sock])
+
     try:
-        asyncio.run(server.serve(sockets=[sock]))
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        asyncio.run(run())
+    except KeyboardInterrupt:  # a Ctrl-C before uvicorn took over the signals
         pass
     finally:
         sock.close()

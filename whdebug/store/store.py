@@ -348,8 +348,8 @@ class Store:
             if connection.execute(sql, (*values, capture_id)).rowcount == 0:
                 raise StoreError(f"no capture #{capture_id}", str(self.path))
 
-    def set_response(self, capture_id: int, status: int, body: bytes | None) -> None:
-        """Record the answer sent for a capture."""
+    def set_response(self, capture_id: int, status: int | None, body: bytes | None) -> None:
+        """Record the answer sent for a capture (None: no answer reached the client)."""
         sql = "UPDATE captures SET response_status = ?, response_body = ? WHERE id = ?"
         self._update(capture_id, sql, (status, body))
 

@@ -53,7 +53,7 @@ def build_bundle(definition: Definition, definition_text: str, requests: list[Ca
     definition_name = f"definition.redacted{suffix}"
     files: dict[str, bytes] = {}
     findings = check_definition(definition, submission=True)
-    files[definition_name] = redaction.text.encode("utf-8")
+    files[definition_name] = redaction.text.encode("utf-8", "backslashreplace")
     files["check.json"] = _json(_check_document(definition, findings))
     session = ReplaySession(definition, secrets, now=now, secret_set=secret_set)
     rows: list[tuple[str, str, CapturedRequest, Report]] = []
@@ -72,7 +72,7 @@ def build_bundle(definition: Definition, definition_text: str, requests: list[Ca
         rows.append((sample_name, report_name, request, report))
     files["SUMMARY.md"] = _summary(definition, definition_name, rows, findings,
                                    [b.key for b in redaction.blanked], masked_total,
-                                   len(secret_set), now).encode("utf-8")
+                                   len(secret_set), now).encode("utf-8", "backslashreplace")
     ordered = {"SUMMARY.md": files.pop("SUMMARY.md"), **files}
     return Bundle(ordered, masked_total, tuple(b.key for b in redaction.blanked),
                   secret_set.unscanned, secret_set)
@@ -117,7 +117,9 @@ def write_zip(path: Path, files: dict[str, bytes], now: datetime) -> None:
 
 
 def _json(document: Any) -> bytes:
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # a lone surrogate (a hostile body's "\\ud800") is written back as that escape
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode(
+        "utf-8", "backslashreplace")
 
 
 def _check_document(definition: Definition, findings: list[Finding]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from whdebug.engine.report import Finding, diagnosis
+from whdebug.engine.steps.triggers import kebab_ns
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 
@@ -106,7 +107,5 @@ def _base(api_url: str, findings: list[Finding]) -> str:
 
 
 def kebab_case(name: str) -> str:
-    """`GitHub_App` -> `git-hub-app`, as DEF_NS_FORMAT suggests."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", name)
-    words = re.split(r"[^A-Za-z0-9]+", spaced)
-    return "-".join(word.lower() for word in words if word) or "my-service"
+    """`GitHub_App` -> `git-hub-app`: the ns DEF_NS_FORMAT's fix sets (one rule for both)."""
+    return kebab_ns(name) or "my-service"

@@ -494,7 +494,7 @@ def _sample_findings(results: list[SampleResult]) -> list[Finding]:
                 + (f"; {cause.code}: {cause.message}" if cause is not None else ""),
                 cause.fix
                 if cause is not None and cause.fix
-                else "rename a trigger to the sample's event, fix eventExtraction, or remove "
+                else "add a trigger for the sample's event, fix eventExtraction, or remove "
                 "the sample",
                 step="readiness",
             )

@@ -130,6 +130,8 @@ def sign_request(
     else:
         signed = _sign_as_scheme(draft, scheme, definition, secrets, now, nullish, message_id)
     signature_headers, key, source, hint = signed
+    if event is None and event_outside_body(definition):
+        event = _first_fitting_event(draft, definition, missing_part)
     if event is not None:
         _place_event(draft, definition, event)
     draft.set_header("Content-Length", str(len(payload)))
@@ -359,6 +361,60 @@ def _scheme_notices(
 
 
 # --- the event ---------------------------------------------------------------------------------
+
+
+def _event_lookups(definition: Definition) -> list[dict[str, Any]]:
+    """The lookups that make the event: the composite parts, or the primary lookup."""
+    extraction = definition.webhook.get("eventExtraction")
+    if not isinstance(extraction, dict):
+        return []
+    composite = extraction.get("compositeStrategy")
+    if isinstance(composite, dict):
+        parts = composite.get("parts", extraction.get("parts"))
+        return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
+    return [extraction]
+
+
+def event_outside_body(definition: Definition) -> bool:
+    """The event (or a part of it) is read from a header or the query string, where a
+    payload alone cannot carry it."""
+    return any(item.get("source") in ("header", "query") for item in _event_lookups(definition))
+
+
+def _first_fitting_event(draft: _Draft, definition: Definition,
+                         missing_part: str) -> str | None:
+    """Without --event: the first trigger event this payload can carry (with a notice), or
+    None with a notice naming what the runtime would extract instead."""
+    extraction = compile_definition(definition).event_extraction
+    events = list(dict.fromkeys(definition.trigger_events))
+    where = _outside_where(definition)
+    for candidate in events:
+        trial = _Draft(draft.body, list(draft.headers), list(draft.query), [])
+        try:
+            _place_event(trial, definition, candidate)
+        except SigningError:
+            continue
+        probe = CapturedRequest(method="POST", path="/", query=urlencode(trial.query),
+                                headers=tuple(trial.headers), body=draft.body)
+        result, _ = extract_event(extraction, probe, parse_body(probe), missing_part)
+        if result.value == candidate:
+            draft.notices.append(
+                f"no --event given and the event is read from {where}: signed for the first "
+                f"trigger whose event fits this payload, {candidate!r} (give --event to sign "
+                "another)")
+            return candidate
+    listed = ", ".join(repr(event) for event in events) or "none"
+    draft.notices.append(
+        f"no --event given, the event is read from {where}, and no trigger's event fits this "
+        f"payload (triggers: {listed}): give --event")
+    return None
+
+
+def _outside_where(definition: Definition) -> str:
+    return " and ".join(f"{item.get('source')} {item.get('path')}"
+                        for item in _event_lookups(definition)
+                        if item.get("source") in ("header", "query"))
+
 
 
 def _place_event(draft: _Draft, definition: Definition, event: str) -> None:

@@ -20,7 +20,7 @@ from whdebug.engine.lint.templates import (
     SYSTEM_VALUES,
 )
 from whdebug.engine.paths import MISSING, find_all, js_string, json_type
-from whdebug.engine.report import Finding, diagnosis
+from whdebug.engine.report import Finding, Severity, diagnosis
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.secrecy import Secrets, SecretSet
@@ -74,6 +74,8 @@ class Placeholder:
     """url | query <name> | header <name> | body"""
     resolved_from: str | None
     """credentials | auth.config | --config | --param | None when nothing had a value."""
+    given_empty: bool = False
+    """A value was given (a credential) but it is the empty string."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +119,9 @@ def extract_options(spec: Mapping[str, Any], document: Any, *, pointer: str = ""
     value_field, label_field = spec.get("valueField"), spec.get("labelField")
     findings: list[Finding] = []
 
-    def add(code: str, message: str, fix: str | None, at: str = "dataPath") -> None:
-        findings.append(diagnosis(code, message, fix, step="source",
+    def add(code: str, message: str, fix: str | None, at: str = "dataPath",
+            severity: Severity | None = None) -> None:
+        findings.append(diagnosis(code, message, fix, step="source", severity=severity,
                                   pointer=f"{pointer}/{at}" if pointer else None))
 
     compiled = compile_body_path(data_path)
@@ -162,15 +165,17 @@ def extract_options(spec: Mapping[str, Any], document: Any, *, pointer: str = ""
             continue
         value = _field(item, value_field)
         label = _field(item, label_field)
+        empty_label = label is MISSING or not js_string(label).strip()
+        if empty_label:
+            label_missing.append(index)  # also for an item left out for its value
         if value is MISSING:
             value_missing.append(index)
             continue
-        if label is MISSING:
-            label_missing.append(index)
         options.append(Option(js_string(value), "" if label is MISSING else js_string(label)))
     if objects:
         _field_findings(add, "valueField", value_field, value_missing, objects, items)
-        _field_findings(add, "labelField", label_field, label_missing, objects, items)
+        _field_findings(add, "labelField", label_field, label_missing, objects, items,
+                        every_option=bool(options) and not any(o.label.strip() for o in options))
     _duplicate_findings(add, options)
     return OptionsResult(data_path, len(items), tuple(options), tuple(findings))
 
@@ -185,22 +190,49 @@ def _field(item: dict[str, Any], name: Any) -> Any:
     return found[0]
 
 
+#: Item keys a role's value is most likely in, best first.
+_PREFERRED = {"valueField": ("id", "uuid", "key", "code", "value", "slug"),
+              "labelField": ("name", "title", "label", "display_name", "displayName",
+                             "full_name", "fullName", "real_name", "username", "email")}
+_LISTED = 8
+"""Item indexes a message names before it counts the rest."""
+
+
+def _indexes(missing: list[int]) -> str:
+    shown = ", ".join(f"[{index}]" for index in missing[:_LISTED])
+    more = f" and {len(missing) - _LISTED} more" if len(missing) > _LISTED else ""
+    return f"item{'s' if len(missing) > 1 else ''} {shown}{more}"
+
+
+def _guess(role: str, keys: list[str]) -> str | None:
+    """The key a role most likely reads: a preferred name, never an id for a label."""
+    preferred = next((key for key in _PREFERRED[role] if key in keys), None)
+    if preferred is not None or role == "valueField":
+        return preferred
+    return next((key for key in keys if not key.lower().endswith("id")), None)
+
+
 def _field_findings(add: Any, role: str, name: Any, missing: list[int],
-                    objects: list[dict[str, Any]], items: list[Any]) -> None:
+                    objects: list[dict[str, Any]], items: list[Any], *,
+                    every_option: bool = False) -> None:
+    """One finding per role naming every item that lacks it; an error when no option would
+    have a label (a dropdown of blank entries)."""
     if not missing:
         return
     code = "SRC_VALUE_MISSING" if role == "valueField" else "SRC_LABEL_MISSING"
+    severity = "error" if every_option else None
     sample = items[missing[0]]
     keys = list(_key_paths(sample))
+    scalar_keys = [key for key in keys if _is_label_like(_field(sample, key))]
     effect = ("those items are left out of the dropdown" if role == "valueField"
+              else "every option shows an empty label" if every_option
               else "those options show an empty label")
     if not isinstance(name, str) or not name.strip():
-        guess = next((k for k in ("id", "name", "title", "label") if k in sample), None)
+        guess = _guess(role, scalar_keys)
         add(code, f"the source has no {role}: {effect}",
             f'set {role} to "{guess}"' if guess else f"set {role} to one of: {_list(keys)}",
-            at=role)
+            at=role, severity=severity)
         return
-    scalar_keys = [key for key in keys if _is_label_like(_field(sample, key))]
     closest = closest_keys(name, scalar_keys)
     where = "all" if len(missing) == len(objects) else f"{len(missing)} of {len(objects)}"
     hint = f"closest keys in item [{missing[0]}]: {_list(closest)}" if closest else \
@@ -211,12 +243,10 @@ def _field_findings(add: Any, role: str, name: Any, missing: list[int],
     elif closest:
         fix = f'set {role} to "{closest[0]}"'
     else:
-        preferred = ("id", "uuid", "key") if role == "valueField" else ("name", "title", "label")
-        guess = next((k for k in preferred if k in scalar_keys),
-                     scalar_keys[0] if scalar_keys else "?")
+        guess = _guess(role, scalar_keys) or (scalar_keys[0] if scalar_keys else "?")
         fix = f'set {role} to the item key that holds it, e.g. "{guess}"'
-    add(code, f"{role} {name!r} is missing or null in {where} items: {effect}; {hint}", fix,
-        at=role)
+    add(code, f"{role} {name!r} is missing, null or empty in {where} items ({_indexes(missing)}):"
+        f" {effect}; {hint}", fix, at=role, severity=severity)
 
 
 def _is_label_like(value: Any) -> bool:
@@ -387,7 +417,9 @@ def resolve_source_request(
             encoded = base64.b64encode(value[len("Basic "):].encode()).decode()
             resolver.secrets.add(encoded)
             value = "Basic " + encoded  # the runtime base64-encodes `Basic user:pass`
-        headers.append((str(name), value))
+        # A field value has no surrounding whitespace (RFC 9110 5.5): `Bearer [[token]]`
+        # with an empty token is sent as `Bearer`, not refused as an illegal header.
+        headers.append((str(name), value.strip(" \t")))
     method = _text(spec.get("method")).upper() or "GET"
     body = _body(spec, resolver, headers) if method not in ("GET", "HEAD") else None
     secrets = SecretSet.build(definition, Secrets(credentials, config)).with_values(
@@ -414,7 +446,7 @@ class _Resolver:
     def _credential(self, text: str, key: str, where: str) -> str:
         value = self.credentials.get(key)
         if value is None or value == "":
-            self.used.append(Placeholder(text, key, where, None))
+            self.used.append(Placeholder(text, key, where, None, given_empty=value == ""))
             return ""
         resolved = js_string(value)
         self.secrets.add(resolved)
@@ -505,10 +537,13 @@ def empty_placeholder_findings(definition: Definition,
                f"pass --param {placeholder.key}=VALUE" + (
                    f" or --config {placeholder.key}=VALUE"
                    if placeholder.key in definition.auth_config else ""))
+        state = (f"is empty: the credential {placeholder.key} you gave is an empty string, so "
+                 "it is sent empty" if placeholder.given_empty
+                 else "has no value: it would be sent empty")
         findings.append(diagnosis(
-            "SRC_PLACEHOLDER_EMPTY", f"{placeholder.text} in {placeholder.where} has no value: "
-            f"it would be sent empty; at runtime it comes from "
-            f"{placeholder_origin(definition, placeholder)}", fix, step="source"))
+            "SRC_PLACEHOLDER_EMPTY", f"{placeholder.text} in {placeholder.where} {state}; at "
+            f"runtime it comes from {placeholder_origin(definition, placeholder)}", fix,
+            step="source"))
     return findings
 
 

@@ -17,7 +17,8 @@ from whdebug.engine.paths import MISSING, Body, iter_leaves, js_string, parse_bo
 from whdebug.engine.plan import EventExtractionSpec, compile_definition
 from whdebug.engine.report import Finding, diagnosis
 from whdebug.engine.steps.events import extract_event
-from whdebug.engine.steps.triggers import near_miss_reason
+from whdebug.engine.steps.sync import handler_without_trigger_fix, no_handler_finding
+from whdebug.engine.steps.transactions import extract_transaction, unsafe_integer_finding
 from whdebug.errors import RequestFileError
 from whdebug.formats.read import parse_file
 from whdebug.model.definition import Definition
@@ -135,6 +136,7 @@ def preview_sync(definition: Definition, samples: list[Capture]) -> SyncPreview:
     previews = [_preview(definition, extraction, capture) for capture in samples]
     findings = _definition_findings(definition)
     findings += _unstable_codes(definition, samples, previews)
+    findings += _unsafe_collisions(definition, samples, previews)
     return SyncPreview(DefinitionId(definition.ns, definition.version), tuple(previews),
                        tuple(findings))
 
@@ -159,14 +161,9 @@ def _preview(definition: Definition, extraction: EventExtractionSpec | None,
         return SamplePreview(name, event, None, None, None, None, None, (), tuple(findings))
     handler = handlers.get(event)
     if not isinstance(handler, dict):
-        close = [key for key in handlers if near_miss_reason(event, key)]
-        fix = (f"rename handler {close[0]!r} to {event!r}" if close
-               else "nothing to do if this event carries no order or cart; otherwise add "
-                    f'sync.webhooks.handlers["{event}"]')
-        findings.append(diagnosis(
-            "SYNC_NO_HANDLER", f"{name}: no sync.webhooks.handlers entry for {event!r}: no "
-            f"record is written (handlers: {', '.join(handlers)})", fix, step="sync",
-            severity="warning" if close else "info", pointer="/sync/webhooks/handlers"))
+        findings.append(no_handler_finding(event, handlers, definition.trigger_events,
+                                           prefix=f"{name}: ",
+                                           listing=f" (handlers: {', '.join(handlers)})"))
         return SamplePreview(name, event, None, None, None, None, None, (), tuple(findings))
     pointer = f"/sync/webhooks/handlers/{_escape(event)}"
     if "recordType" in handler or ("mapping" in handler and "resource" not in handler):
@@ -465,17 +462,16 @@ def _definition_findings(definition: Definition) -> list[Finding]:
             "already exists", "remove webhook.ecommerce", step="sync",
             pointer="/webhook/ecommerce"))
     events = definition.trigger_events
+    plan = compile_definition(definition)
     for event in handlers:
         if event in events:
             continue
-        close = [e for e in events if near_miss_reason(event, e)]
-        fix = (f'rename the handler to "{close[0]}"' if close
-               else f'add a trigger with event "{event}" (or rename the handler)')
+        fix, patch = handler_without_trigger_fix(event, handlers, plan.triggers, plan.ns)
         findings.append(diagnosis(
             "DEF_HANDLER_WITHOUT_TRIGGER", f'handler "{event}" matches no triggers[].event: '
             "handler keys must be the exact event strings the webhook extraction produces, each "
             "listed as a trigger", fix, step="sync",
-            pointer=f"/sync/webhooks/handlers/{_escape(event)}"))
+            pointer=f"/sync/webhooks/handlers/{_escape(event)}", patch=patch))
     return findings
 
 
@@ -507,6 +503,29 @@ def _unstable_codes(definition: Definition, samples: list[Capture],
             "instead of updating one", f"point mapping.code of handler {names} at {path}, the "
             "id that stays the same", step="sync",
             pointer=f"/sync/webhooks/handlers/{_escape(handler)}/mapping/code"))
+    return findings
+
+
+def _unsafe_collisions(definition: Definition, samples: list[Capture],
+                       previews: list[SamplePreview]) -> list[Finding]:
+    """Two samples whose transaction ids differ but round to one double (TX_UNSAFE_INTEGER):
+    the runtime drops the later one as a duplicate, as `replay` and `check --samples` say."""
+    plan = compile_definition(definition)
+    seen: dict[str, tuple[str, str]] = {}
+    findings: list[Finding] = []
+    for capture, preview in zip(samples, previews, strict=True):
+        body = parse_body(capture.request)
+        result, _ = extract_transaction(plan.transaction, preview.event, capture.request, body)
+        if result.id is None or result.exact_id is None:
+            continue
+        first = seen.setdefault(result.id, (result.exact_id, preview.sample))
+        if first[0] == result.exact_id:
+            continue
+        finding_ = unsafe_integer_finding(result, first[0], first[1], body)
+        findings.append(diagnosis(
+            finding_.code, f"{preview.sample}: {finding_.message}; its record would also "
+            f"overwrite the one {first[1]} wrote, if it reached sync", finding_.fix,
+            step="sync", severity="error", pointer=finding_.pointer, patch=finding_.patch))
     return findings
 
 

@@ -1,5 +1,5 @@
 """The auth and placeholder lint on the patterns Karzoun's authentication guide documents
-(tests/engine/lint/docs_corpus/woocommerce.js and oauth.js copy its blocks verbatim)."""
+(tests/docs_corpus/woocommerce.js and oauth.js copy its blocks verbatim)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import REPO
 
 from whdebug.cli import main
 from whdebug.engine.lint.definition import check_definition
@@ -21,7 +22,7 @@ from whdebug.engine.report import Finding
 from whdebug.errors import DefinitionError
 from whdebug.model.definition import Definition, load_definition, parse_definition
 
-CORPUS = Path(__file__).parent / "docs_corpus"
+CORPUS = REPO / "tests" / "docs_corpus"
 REGISTERED = "https://api.karzoun.app/miniapps/provider/oauth2"
 
 

@@ -55,8 +55,10 @@ def test_path_suggestion_for_header() -> None:
         "X-Topic",
         "deal.won",
     )
+    # $.event found nothing here: it stays the primary (deliveries that carry it keep working)
     assert json.loads(suggestion.snippet) == {
-        "eventExtraction": {"source": "header", "path": "X-Topic"}
+        "eventExtraction": {"source": "body", "path": "$.event",
+                            "fallback": {"source": "header", "path": "X-Topic"}}
     }
 
 

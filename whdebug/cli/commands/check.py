@@ -16,6 +16,7 @@ from whdebug.cli.options import (
     now_option,
     parse_now,
     secret_options,
+    store_option,
 )
 
 if TYPE_CHECKING:
@@ -54,11 +55,19 @@ def _has_errors(findings: Sequence[Finding]) -> bool:
               help="Also replay every sample in DIR (.http, .har, .json exports, or bare JSON "
                    "payloads signed on the fly) and print a readiness table (implies "
                    "--submission).")
+@click.option("--previous", "previous_path", metavar="OLD",
+              help="Judge DEFINITION as an update of OLD (the approved definition): version "
+                   "bump, ns, removed triggers, verification, re-authorisation; when the "
+                   "event or transaction id paths changed, replay the stored captures (or "
+                   "--samples) under both.")
+@store_option("Captures to replay with --previous (default: $WHDEBUG_STORE or "
+              ".whdebug/captures.db, when it exists).")
 @secret_options
 @now_option
 @click.pass_context
 def check(ctx: click.Context, definition_path: str, submission: bool, as_json: bool,
-          samples_dir: str | None = None, credentials_file: str | None = None,
+          samples_dir: str | None = None, previous_path: str | None = None,
+          store_path: str | None = None, credentials_file: str | None = None,
           credential_pairs: tuple[str, ...] = (), config_pairs: tuple[str, ...] = (),
           now_text: str | None = None) -> None:
     """Lint a definition: schema, naming, security and cross-references.
@@ -68,14 +77,19 @@ def check(ctx: click.Context, definition_path: str, submission: bool, as_json: b
     every sample verifies (--json: schema whdebug.readiness/1). --credentials, --credential,
     --config and --now apply to the samples.
 
+    With --previous OLD, also judge DEFINITION as an update of OLD (UPD_* findings; --json
+    adds an "update" object). --samples then only supplies the deliveries to replay.
+
     Exit status 0 without error-level findings (with --samples: nothing blocks review), 1
     with, 2 when it cannot be read or parsed (the DEF_PARSE finding is printed, and the
     error on stderr).
     """
     secrets_given = credentials_file is not None or credential_pairs or config_pairs
-    if samples_dir is None and (secrets_given or now_text is not None):
+    if samples_dir is None and previous_path is None and (secrets_given or now_text is not None):
         raise click.UsageError("--credentials, --credential, --config and --now need "
-                               "--samples DIR", ctx)
+                               "--samples DIR or --previous OLD", ctx)
+    if store_path is not None and previous_path is None:
+        raise click.UsageError("--store needs --previous OLD", ctx)
     from whdebug.engine.lint.definition import check_definition, parse_finding
     from whdebug.errors import DefinitionError
     from whdebug.model.definition import load_definition
@@ -88,6 +102,15 @@ def check(ctx: click.Context, definition_path: str, submission: bool, as_json: b
         definition = None
         failure: DefinitionError | None = error
     else:
+        if previous_path is not None:
+            from whdebug.cli.commands.check_update import check_update
+
+            check_update(ctx, definition, definition_path, previous_path,
+                         submission=submission, samples_dir=samples_dir,
+                         store_path=store_path, as_json=as_json,
+                         secrets=load_secrets(credentials_file, credential_pairs,
+                                              config_pairs), now=parse_now(now_text))
+            return
         if samples_dir is not None:
             secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
             _check_samples(ctx, definition, definition_path, samples_dir, secrets,

@@ -25,6 +25,11 @@ from whdebug.cli.options import (
 @store_option()
 @click.option("--max-body", type=click.IntRange(min=0), default=26_214_400, show_default=True,
               metavar="BYTES", help="Larger bodies are answered 413 and stored truncated.")
+@click.option("--max-inflight", type=click.IntRange(min=0), default=134_217_728,
+              show_default=True, metavar="BYTES",
+              help="Request body bytes held in memory at once, over all requests (the "
+                   "process peaks near 2.5 times this); a request beyond it is answered 503 "
+                   "(its headers are stored).")
 @click.option("--forward-to", metavar="URL",
               help="Relay each capture's exact bytes to URL (your app) and record its answer.")
 @click.option("--strict", is_flag=True,
@@ -34,7 +39,7 @@ from whdebug.cli.options import (
 @show_secrets_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_body: int,
-          forward_to: str | None, strict: bool, definition_path: str | None,
+          max_inflight: int, forward_to: str | None, strict: bool, definition_path: str | None,
           credentials_file: str | None, credential_pairs: tuple[str, ...],
           config_pairs: tuple[str, ...], missing_part: str, nullish: bool,
           now_text: str | None, show_secrets: bool) -> None:
@@ -43,8 +48,10 @@ def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_
     Prints one line per capture: time, method, path, size and the answer sent; with
     --definition also the event, the signature verdict and what the runtime would do.
     Secrets and credential-looking query parameters are masked (--show-secrets: the
-    parameters as received).
-    Stop with Ctrl-C, then explain a capture with `whdebug replay --last 1 --definition FILE`.
+    parameters as received). Header names are stored exactly as sent. A client gets 10 s to
+    send its request head and may not stall its body for 30 s; connections are capped below
+    the open-file limit. Stop with Ctrl-C or SIGTERM (both exit 0 once the captures are
+    stored), then explain a capture with `whdebug replay --last 1 --definition FILE`.
     """
     if strict and definition_path is None:
         raise click.UsageError("--strict needs --definition FILE (to verify signatures)", ctx)
@@ -70,6 +77,7 @@ def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_
         secrets=load_secrets(credentials_file, credential_pairs, config_pairs),
         strict=strict,
         max_body=max_body,
+        max_inflight=max_inflight,
         forward_to=forward_to,
         options=AnalysisOptions(missing_part=missing_part, nullish=nullish),
         analysis_now=parse_now(now_text) if now_text else None,

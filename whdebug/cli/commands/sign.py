@@ -119,7 +119,7 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
                                "use --credential KEY=@FILE", ctx)
     from whdebug.formats.http import format_http
     from whdebug.model.definition import load_definition
-    from whdebug.tools.signing import sign_request
+    from whdebug.tools.signing import event_outside_body, sign_request
 
     now = parse_now(now_text)
     secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
@@ -136,6 +136,12 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
     payload = _read_payload(payload_path)
     signed = sign_request(payload, definition, secrets, now=now, event=event, scheme=scheme,
                           headers=headers, nullish=nullish, missing_part=missing_part)
+    if (event is None and event_outside_body(definition)
+            and signed.event not in definition.trigger_events):
+        raise WhdebugError(
+            f"--event is required: {one_line(signed.notices[-1])}; without it the runtime "
+            f"would extract {signed.event!r} from the request")
+    data = format_http(signed.request)  # before any note: a request it cannot write is one line
     if signed.signature_headers:
         how = ("per the definition's verification" if signed.scheme == "definition"
                else f"as {signed.scheme} signs")
@@ -146,7 +152,6 @@ def sign(ctx: click.Context, payload_path: str, definition_path: str | None,
                else "sign: the runtime extracts no event from this request", err=True)
     for notice in signed.notices:
         click.echo(f"note: {one_line(notice)}", err=True)
-    data = format_http(signed.request)
     if send_url is not None:
         ctx.exit(_send(send_url, signed.request))
     if output_path is not None:

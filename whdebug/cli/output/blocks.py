@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
-from rich.text import Text
 
 from whdebug.cli.output.text import safe_text
 from whdebug.engine.report import Finding
@@ -31,19 +31,21 @@ def simple_table(*columns: str) -> Table:
 
 
 def render_findings(console: Console, findings: Sequence[Finding], indent: str = "") -> None:
-    """Each finding, errors first: severity and code, message, pointer, fix."""
+    """Each finding, errors first: severity and code, message, pointer, fix; a wrapped line
+    continues under the text it belongs to, never at the left margin."""
     order = {"error": 0, "warning": 1, "info": 2}
     for item in sorted(findings, key=lambda f: order.get(f.severity, 3)):
-        head = Text(indent)
-        head.append_text(safe_text(f"{_SEVERITY_WORDS.get(item.severity, item.severity)} ",
-                                   _SEVERITY_STYLES.get(item.severity, "bold")))
-        head.append_text(safe_text(item.code, "bold"))
-        head.append_text(safe_text(f"  {item.message}"))
-        console.print(head)
-        if item.pointer:
-            console.print(safe_text(f"{indent}    at {item.pointer}", "dim"))
-        if item.fix:
-            console.print(safe_text(f"{indent}    fix: {item.fix}", "green"))
+        head = Table.grid(padding=(0, 2, 0, 0), pad_edge=False)
+        head.add_column(no_wrap=True)
+        head.add_column()
+        label = safe_text(f"{_SEVERITY_WORDS.get(item.severity, item.severity)} ",
+                          _SEVERITY_STYLES.get(item.severity, "bold"))
+        label.append_text(safe_text(item.code, "bold"))
+        head.add_row(label, safe_text(item.message))
+        console.print(Padding(head, (0, 0, 0, len(indent)), expand=False))
+        for line in ([safe_text(f"at {item.pointer}", "dim")] if item.pointer else []) + (
+                [safe_text(f"fix: {item.fix}", "green")] if item.fix else []):
+            console.print(Padding(line, (0, 0, 0, len(indent) + 4), expand=False))
 
 
 def render_verdict(console: Console, ok: bool, good: str, bad: str) -> None:

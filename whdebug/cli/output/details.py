@@ -55,7 +55,7 @@ def _render_signature(console: Console, report: Report) -> None:
             f"credentials: {secret.credentials} · auth.config: {secret.auth_config} · "
             f"used: {used}"))
         if secret.nullish_outcome:
-            facts.add_row(safe_text("with ??"), safe_text(secret.nullish_outcome))
+            facts.add_row(safe_text("other rule"), safe_text(secret.nullish_outcome))
     if signature.received is not None:
         facts.add_row(safe_text("received"), safe_text(signature.received))
     sources = {attempt.received_from for attempt in signature.attempts}

@@ -80,8 +80,9 @@ def _rows(readiness: Readiness) -> list[tuple[str, str, str]]:
         rows.append(("verification", "fail", "not configured"))
     else:
         where = f"{verification.type} in {verification.header}"
-        status = "fail" if verification.failing else "pass"
-        detail = f"{where}; {len(verification.passing)} of {checked} samples verify"
+        status = "fail" if verification.failing else "pass" if checked else "warn"
+        detail = (f"{where}; {len(verification.passing)} of {checked} samples verify"
+                  if checked else f"{where}; not checked: no sample to verify")
         if verification.failing:
             detail += "; rejected: " + ", ".join(verification.failing)
         if "RDY_STAND_IN_SECRET" in codes:

@@ -119,17 +119,33 @@ def render_findings(console: Console, findings: Iterable[Finding], indent: int =
                 lines.append(safe_text(f"at {item.pointer}", "dim"))
             if item.fix:
                 lines.append(safe_text(f"fix: {item.fix}", "green"))
-            if side_by_side:
+            # In a terminal a word longer than a line is printed whole (elsewhere the width
+            # was asked for with COLUMNS, or there is none and nothing wraps).
+            unbreakable = console.is_terminal and _has_long_token(lines,
+                                                                  console.width - indent - 4)
+            if side_by_side and not unbreakable:
                 table.add_row(safe_text(item.code, "bold"), lines[0])
                 for line in lines[1:]:
                     table.add_row(Text(""), line)
-            else:
-                # Narrow terminals: the code on a line of its own leaves the text the width.
-                console.print(indented(safe_text(item.code, "bold"), indent + 2))
-                for line in lines:
+                continue
+            if table.row_count:
+                console.print(indented(table, indent + 2))
+                table = grid()
+            # The code on a line of its own leaves the text the width; a URL or path longer
+            # than a line is printed whole (the terminal folds it; copying keeps it intact).
+            console.print(indented(safe_text(item.code, "bold"), indent + 2))
+            for line in lines:
+                if unbreakable and _has_long_token([line], console.width - indent - 4):
+                    console.print(Text(" " * (indent + 4)) + line, soft_wrap=True)
+                else:
                     console.print(indented(line, indent + 4))
-        if side_by_side:
+        if table.row_count:
             console.print(indented(table, indent + 2))
+
+
+def _has_long_token(lines: Iterable[Text], room: int) -> bool:
+    """Some word (a URL, a path, a code) is longer than `room` cells: wrapping would cut it."""
+    return any(len(word) > room for line in lines for word in line.plain.split())
 
 
 def _severity_rank(severity: str) -> int:

@@ -64,7 +64,9 @@ def capture_segments(event: CaptureEvent) -> Segments:
         line.append((" truncated", "yellow"))
     line += [("  -> ", ""), ("---" if status is None else str(status), _status_style(status))]
     if event.wrong_path:
-        line.append((f"  ⚠ wrong path, expected POST {event.expected_path}", "bold yellow"))
+        right_path = event.path.rstrip("/") == (event.expected_path or "")
+        wrong = f"wrong method {event.method}" if right_path else "wrong path"
+        line.append((f"  ⚠ {wrong}, expected POST {event.expected_path}", "bold yellow"))
     if event.event is not None:
         line.append(("  " + _printable(event.event, 60), "bold"))
     if event.signature is not None:
@@ -121,22 +123,28 @@ def write_lines(console: Console, lines: list[Segments]) -> None:
 
 def print_banner(console: Console, url: str, store_path: Path,
                  settings: ReceiverSettings, secrets: SecretSet | None = None) -> None:
-    """Where the receiver listens, where to send, where captures go and how to stop."""
+    """Where the receiver listens, where to send, where captures go and how to stop.
+
+    Lines are never wrapped by whdebug (a URL or path broken across lines cannot be
+    copied); a terminal folds them visually.
+    """
     definition = settings.definition
-    console.print(Text.assemble("whdebug receiver listening on ", (url, "bold")))
+
+    def line(text: str | Text) -> None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    line(Text.assemble("whdebug receiver listening on ", (url, "bold")))
     if definition is not None and definition.webhook_path:
-        console.print(Text.assemble("  register  ", (url + definition.webhook_path, "bold cyan"),
-                                    f"  (POST, {definition.label})"))
+        line(Text.assemble("  register  ", (url + definition.webhook_path, "bold cyan"),
+                           f"  (POST, {definition.label})"))
     else:
-        console.print(f"  send to   {url}/ (any path; no definition loaded)", highlight=False)
-    console.print(f"  store     {store_path}", highlight=False)
+        line(f"  send to   {url}/ (any path; no definition loaded)")
+    line(f"  store     {store_path}")
     if settings.forward_to:
         masks = secrets if secrets is not None else SecretSet()
-        forward = masks.mask_target(settings.forward_to)
-        console.print(f"  forward   {forward}", highlight=False)
+        line(f"  forward   {masks.mask_target(settings.forward_to)}")
     if settings.strict:
-        console.print("  strict    answers 401 when the signature does not verify",
-                      highlight=False)
+        line("  strict    answers 401 when the signature does not verify")
     console.print("Press Ctrl-C to stop.", style="dim")
 
 

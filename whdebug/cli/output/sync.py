@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from whdebug.cli.output.blocks import cut, render_findings, render_verdict
+from whdebug.cli.output.marks import indented
 from whdebug.cli.output.text import safe_text
 from whdebug.tools.syncpreview import SamplePreview, SyncPreview
 from whdebug.wording import plural
@@ -38,14 +39,14 @@ def _render_sample(console: Console, sample: SamplePreview) -> None:
     head.append_text(safe_text(f"  event {json.dumps(sample.event) if sample.event else '(none)'}"))
     console.print(head)
     if sample.handler is None:
-        console.print(safe_text("  no handler: nothing is written", "dim"))
+        console.print(indented(safe_text("no handler: nothing is written", "dim")))
     else:
         shape = ("recordType + mapping" if sample.shape == "record"
                  else "resource + dataPath" if sample.shape == "resource" else "unknown shape")
         code = json.dumps(sample.code) if sample.code else "NONE"
-        console.print(safe_text(f"  handler {json.dumps(sample.handler)} ({shape}): writes "
-                                f"{sample.kind or '?'} ({sample.operation or 'no operation'}), "
-                                f"external id {code}"), soft_wrap=True)
+        console.print(indented(safe_text(
+            f"handler {json.dumps(sample.handler)} ({shape}): writes {sample.kind or '?'} "
+            f"({sample.operation or 'no operation'}), external id {code}")))
         if sample.fields:
             table = Table.grid(padding=(0, 2))
             table.add_column(no_wrap=True)

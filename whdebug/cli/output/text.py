@@ -7,8 +7,11 @@ stray zero-width space.
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import sys
+from typing import TextIO, cast
 
 from rich.console import Console
 from rich.filesize import pick_unit_and_suffix
@@ -46,10 +49,58 @@ def format_size(size: int) -> str:
     return f"{size} B" if unit == 1 else f"{size / unit:.1f} {suffix}"
 
 
+#: The width of output without a terminal: wide enough that no line is ever wrapped.
+UNWRAPPED = 100_000
+
+
+class TrimmedLines(io.TextIOBase):
+    """A text stream that drops the trailing spaces of each line before writing it on.
+
+    Rich pads table cells and indented blocks to their width; in a file or a pipe that
+    padding is only noise (and breaks `diff` and `grep 'x$'`).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self._pending = ""
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._stream.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending.strip(" "):
+            self._stream.write(self._pending)
+            self._pending = ""
+        self._stream.flush()
+
+
 def stdout_console() -> Console:
-    """The console for standard output; a terminal that cannot encode a symbol gets '?'."""
+    """The console for standard output; a terminal that cannot encode a symbol gets '?'.
+
+    Without a terminal (a pipe, a file, CI) lines are never wrapped, so a URL, a path or a
+    code is never broken, and carry no trailing padding; `COLUMNS` still sets a width.
+    """
     stream = sys.stdout
     encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
     if encoding != "utf8" and hasattr(stream, "reconfigure"):
         stream.reconfigure(errors="replace")
-    return Console(highlight=False)
+    if stream.isatty():
+        return Console(highlight=False)
+    width = os.environ.get("COLUMNS", "")
+    return Console(highlight=False, file=cast(TextIO, TrimmedLines(stream)),
+                   width=int(width) if width.isdigit() and int(width) > 0 else UNWRAPPED)

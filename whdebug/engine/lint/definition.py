@@ -18,9 +18,15 @@ from whdebug.engine.lint.auth import check_auth
 from whdebug.engine.lint.document import document_findings
 from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
+from whdebug.engine.locations import pointer as _pointer
 from whdebug.engine.locations import where as _where
+from whdebug.engine.patches import PatchOp
+from whdebug.engine.patches import add as add_op
+from whdebug.engine.patches import replace as replace_op
 from whdebug.engine.plan import Plan, compile_definition, jsonpath_finding
 from whdebug.engine.report import Finding, finding
+from whdebug.engine.steps.sync import handler_without_trigger_fix
+from whdebug.engine.steps.triggers import kebab_ns, trigger_type
 from whdebug.errors import DefinitionError
 from whdebug.model.definition import Definition
 from whdebug.model.secrecy import config_secret_reason
@@ -61,7 +67,7 @@ def check_definition(definition: Definition, *, submission: bool = False) -> lis
     findings += _trigger_findings(data)
     findings += _security_findings(definition, plan, submission)
     findings += _jsonpath_findings(plan, data)
-    findings += _sync_findings(definition)
+    findings += _sync_findings(definition, plan)
     findings += _source_findings(definition)
     findings += check_auth(definition)
     return findings
@@ -72,6 +78,8 @@ def parse_finding(error: DefinitionError) -> Finding:
     message = str(error)
     if "end of input" in message:
         fix = "close the bracket, brace or string that is still open at the end of the file"
+    elif "lone UTF-16 surrogate" in message:
+        fix = "write the character itself, or escape it as a whole surrogate pair"
     elif "template literal" in message:
         fix = ("write the value as a quoted string; whdebug reads template literals only when "
                "they hold no ${...}")
@@ -153,26 +161,51 @@ def _identity_findings(data: dict[str, Any], submission: bool) -> list[Finding]:
     findings: list[Finding] = []
     ns, version = data.get("ns"), data.get("version")
     if isinstance(ns, str) and ns and not _NS.match(ns):
-        suggestion = re.sub(r"[^a-z0-9]+", "-", re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", ns).lower())
-        suggestion = re.sub(r"^[^a-z]+", "", suggestion).strip("-") or "my-service"
         findings.append(_def(
             "DEF_NS_FORMAT", f"ns {json.dumps(ns)} is not lowercase kebab-case",
-            f'rename ns to "{suggestion}" (lowercase letters and digits, single hyphens, '
-            "starting with a letter) and update triggers[].type to match", ("ns",)))
+            f'rename ns to "{kebab_ns(ns)}" (lowercase letters and digits, single hyphens, '
+            f'starting with a letter) and set every triggers[].type to "{trigger_type(ns)}"',
+            ("ns",), patch=_ns_patch(data)))
     if isinstance(version, str) and version and not _SEMVER.match(version):
         semver = _semver_suggestion(version)
         findings.append(_def(
             "DEF_VERSION", f"version {json.dumps(version)} is not a semver string",
             f'set version to "{semver}"' if semver
-            else 'set version to MAJOR.MINOR.PATCH, such as "1.0.0"', ("version",)))
+            else 'set version to MAJOR.MINOR.PATCH, such as "1.0.0"', ("version",),
+            patch=(replace_op("/version", semver),) if semver else None))
     if data.get("status") == "public":
         findings.append(_def(
             "DEF_STATUS_PUBLIC",
             'status is "public": only Karzoun publishes a MiniApp'
             + (", a submitted draft must be private" if submission else ""),
             'set status to "private" (Karzoun sets "public" when it publishes the app)',
-            ("status",), "error" if submission else "warning"))
+            ("status",), "error" if submission else "warning",
+            patch=(replace_op("/status", "private"),)))
     return findings
+
+
+def _ns_patch(data: dict[str, Any]) -> tuple[PatchOp, ...]:
+    """DEF_NS_FORMAT's fix: the kebab-case ns, and every trigger type derived from it."""
+    ns = data.get("ns")
+    ops = [replace_op("/ns", kebab_ns(ns if isinstance(ns, str) else None))]
+    triggers = data.get("triggers")
+    for index, trigger in enumerate(triggers if isinstance(triggers, list) else []):
+        if isinstance(trigger, dict) and trigger.get("type") != trigger_type(ns):
+            path = f"/triggers/{index}/type"
+            ops.append(replace_op(path, trigger_type(ns)) if "type" in trigger
+                       else PatchOp("add", path, trigger_type(ns)))
+    return tuple(ops)
+
+
+def _sensitive_patch(data: dict[str, Any], key: str) -> tuple[PatchOp, ...] | None:
+    """Add `key` to auth.sensitiveKeys (creating the list when there is none)."""
+    auth = data.get("auth")
+    if not isinstance(auth, dict):
+        return None
+    keys = auth.get("sensitiveKeys")
+    if isinstance(keys, list):
+        return (PatchOp("add", "/auth/sensitiveKeys/-", key),)
+    return (PatchOp("add", "/auth/sensitiveKeys", [key]),)
 
 
 def _semver_suggestion(version: str) -> str | None:
@@ -188,23 +221,36 @@ def _trigger_findings(data: dict[str, Any]) -> list[Finding]:
     if not isinstance(triggers, list):
         return findings
     expected = f"miniapps:{ns}" if isinstance(ns, str) and ns else None
+    bad_ns = expected is not None and not _NS.match(str(ns))
     first_index: dict[str, int] = {}
     for index, trigger in enumerate(triggers):
         if not isinstance(trigger, dict):
             continue
         kind, event = trigger.get("type"), trigger.get("event")
-        if expected is not None and kind != expected:
+        if bad_ns and kind != expected:
+            # Renaming the ns (DEF_NS_FORMAT) sets every type: one fix, not two that disagree.
             found = f"is {json.dumps(kind)}" if isinstance(kind, str) else "is missing"
             findings.append(_def(
+                "DEF_TRIGGER_TYPE", f"triggers[{index}].type {found}, which does not match ns "
+                f"{json.dumps(ns)}",
+                f'rename ns to "{kebab_ns(ns)}" and set every triggers[].type to '
+                f'"{trigger_type(ns)}" (the DEF_NS_FORMAT fix)', ("triggers", index, "type"),
+                patch=_ns_patch(data)))
+        elif expected is not None and kind != expected:
+            found = f"is {json.dumps(kind)}" if isinstance(kind, str) else "is missing"
+            op = replace_op if "type" in trigger else add_op
+            findings.append(_def(
                 "DEF_TRIGGER_TYPE", f'triggers[{index}].type {found}, expected "{expected}"',
-                f'set triggers[{index}].type to "{expected}"', ("triggers", index, "type")))
+                f'set triggers[{index}].type to "{expected}"', ("triggers", index, "type"),
+                patch=(op(f"/triggers/{index}/type", expected),)))
         if isinstance(event, str) and event:
             if event in first_index:
                 findings.append(_def(
                     "DEF_DUPLICATE_TRIGGER",
                     f'triggers[{index}] repeats event "{event}" of triggers[{first_index[event]}]',
                     f"remove triggers[{index}] or give it a different event",
-                    ("triggers", index, "event")))
+                    ("triggers", index, "event"),
+                    patch=(PatchOp("remove", f"/triggers/{index}"),)))
             else:
                 first_index[event] = index
     return findings
@@ -234,7 +280,8 @@ def _security_findings(definition: Definition, plan: Plan, submission: bool) -> 
                 "DEF_SECRET_NOT_SENSITIVE",
                 f'webhook.verification.secretKey "{key}" is not listed in auth.sensitiveKeys, '
                 "so its value is not treated as a secret",
-                f'add "{key}" to auth.sensitiveKeys', ("auth", "sensitiveKeys")))
+                f'add "{key}" to auth.sensitiveKeys', ("auth", "sensitiveKeys"),
+                patch=_sensitive_patch(definition.data, key)))
     oauth = definition.auth.get("type") == "oauth2"
     for key, value in definition.auth_config.items():
         reason = config_secret_reason(definition, key)
@@ -282,30 +329,30 @@ def _jsonpath_findings(plan: Plan, data: dict[str, Any]) -> list[Finding]:
 # --- sync, sources ----------------------------------------------------------------------
 
 
-def _sync_findings(definition: Definition) -> list[Finding]:
+def _sync_findings(definition: Definition, plan: Plan) -> list[Finding]:
     findings: list[Finding] = []
     handlers = definition.sync_handlers
     if "ecommerce" in definition.webhook:
+        patch: tuple[PatchOp, ...] | None = None
         if handlers:
             message = "webhook.ecommerce is deprecated and sync.webhooks.handlers already exists"
             fix = "remove webhook.ecommerce; sync.webhooks.handlers handles these events"
+            patch = (PatchOp("remove", "/webhook/ecommerce"),)
         else:
             message = "webhook.ecommerce is deprecated: new definitions must use sync"
             fix = ("move each handler to sync.webhooks.handlers, keyed by its trigger event, "
                    "then remove webhook.ecommerce")
-        findings.append(_def("DEF_LEGACY_ECOMMERCE", message, fix, ("webhook", "ecommerce")))
+        findings.append(_def("DEF_LEGACY_ECOMMERCE", message, fix, ("webhook", "ecommerce"),
+                             patch=patch))
     events = definition.trigger_events
     for event in handlers:
         if event in events:
             continue
-        close = _closest(event, events)
-        where = f"sync.webhooks.handlers[{json.dumps(event)}]"
-        fix = (f'rename {where} to "{close}"' if close else
-               f'add a trigger with event "{event}" or rename {where} to a triggers[].event')
+        fix, patch = handler_without_trigger_fix(event, handlers, plan.triggers, plan.ns)
         findings.append(_def(
             "DEF_HANDLER_WITHOUT_TRIGGER",
             f'sync handler "{event}" matches no triggers[].event', fix,
-            ("sync", "webhooks", "handlers", event)))
+            ("sync", "webhooks", "handlers", event), patch=patch))
     return findings
 
 
@@ -344,7 +391,8 @@ def _source_findings(definition: Definition) -> list[Finding]:
             findings.append(_def(
                 "DEF_XSOURCE_NO_FALLBACK",
                 f'{where} {state}: when source "{source}" fails, users cannot type a value',
-                f'add "x-fallback": "input" to {where}', (*path, "x-fallback")))
+                f'add "x-fallback": "input" to {where}', (*path, "x-fallback"),
+                patch=(PatchOp("add", _pointer((*path, "x-fallback")), "input"),)))
     return findings
 
 

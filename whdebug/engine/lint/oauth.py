@@ -12,6 +12,7 @@ from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
 from whdebug.engine.locations import where as _where
 from whdebug.engine.report import Finding, Severity
+from whdebug.engine.steps.triggers import kebab_ns
 from whdebug.model.definition import Definition
 
 
@@ -80,7 +81,7 @@ def redirect_findings(definition: Definition) -> list[Finding]:
     get_token: it must be `{{redirect_uri}}`, which the runtime fills with
     `{SAAS_API_URL}/miniapps/{ns}/oauth2`."""
     findings: list[Finding] = []
-    ns = definition.ns or "{ns}"
+    ns = kebab_ns(definition.ns) or "{ns}"  # the ns as DEF_NS_FORMAT's fix leaves it
     found = auth_url(definition)
     if found is not None:
         given = redirect_values(*found)

@@ -180,7 +180,11 @@ def _serializer(dump: Callable[[Any], str], suffix: bytes = b"") -> Transform:
         document = _json(data)
         if document is _MISSING:
             return None
-        return _changed(data, dump(document).encode() + suffix)
+        try:  # a lone surrogate ("\\ud800") is written back as that escape, as JSON.stringify does
+            text = dump(document).encode("utf-8", "backslashreplace")
+        except RecursionError:  # parsed, but too deep to write back out
+            return None
+        return _changed(data, text + suffix)
 
     return run
 

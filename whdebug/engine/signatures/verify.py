@@ -62,7 +62,7 @@ def verify_signature(
     encoding: str = spec.encoding
     resolution = resolve_secret(secret_key, auth_config, secrets) if secret_key else None
     context = VerifyContext(request, spec, resolution, now, received_at)
-    status = _secret_status(resolution)
+    status = _secret_status(resolution, nullish)
     received_raw = request.header(header_name) if header_name else None
 
     def result(
@@ -215,25 +215,32 @@ def verify_signature(
     )
     hit, attempts = search.run()
     reason = explain_hit(search, hit) if hit is not None else explain_nothing(search)
+    if nullish and resolution is not None and resolution.differs_under_nullish:
+        reason = (f"the empty credentials.{resolution.key} is used (`??`, --nullish)"
+                  + ("; " + reason if reason.startswith("matches only") else ""))
     return result("fail", reason, [runtime_attempt, *attempts], search.scheme, searched=search)
 
 
-def _secret_status(resolution: Resolution | None) -> SecretStatus:
+def _secret_status(resolution: Resolution | None, nullish: bool = False) -> SecretStatus:
+    """Where the secret comes from under the rule in use (`||`, or `??` with --nullish), and
+    what the other rule would do when it differs."""
     if resolution is None:
         return SecretStatus(None, "absent", "absent")
-    nullish_outcome = None
-    if resolution.differs_under_nullish:
-        nullish_outcome = (
-            f"under `??` the runtime would keep the empty credentials.{resolution.key} "
-            "and verify with an empty secret"
-        )
+    if not resolution.differs_under_nullish:
+        return SecretStatus(resolution.resolved_from, resolution.credentials,
+                            resolution.auth_config, secret_hint(resolution.value))
+    key = resolution.key
+    if nullish:
+        return SecretStatus(
+            "credentials", resolution.credentials, resolution.auth_config,
+            secret_hint(resolution.nullish_value),
+            f"under `||` (whdebug's default) the runtime would treat the empty "
+            f"credentials.{key} as missing and use auth.config.{key}")
     return SecretStatus(
-        resolution.resolved_from,
-        resolution.credentials,
-        resolution.auth_config,
+        resolution.resolved_from, resolution.credentials, resolution.auth_config,
         secret_hint(resolution.value),
-        nullish_outcome,
-    )
+        f"under `??` (--nullish) the runtime would keep the empty credentials.{key} and "
+        "verify with an empty secret")
 
 
 def _runtime_secret(context: VerifyContext, nullish: bool) -> str | None:
@@ -249,7 +256,17 @@ def _runtime_secret(context: VerifyContext, nullish: bool) -> str | None:
         return None
     key = resolution.key
     if resolution.credentials == "empty":
-        if resolution.auth_config == "present":
+        if resolution.auth_config == "present" and nullish:
+            context.add(
+                "SIG_EMPTY_CREDENTIAL",
+                f"credentials.{key} is an empty string; with --nullish (`??`) the runtime keeps "
+                "it and verifies with an empty secret, so every delivery is rejected. Under `||` "
+                f"(whdebug's default) it would fall back to auth.config.{key}",
+                f"remove the empty credentials.{key} from the install, or fill it with the "
+                "provider's signing secret",
+                severity="error",
+            )
+        elif resolution.auth_config == "present":
             context.add(
                 "SIG_EMPTY_CREDENTIAL",
                 f"credentials.{key} is an empty string; whdebug assumes the runtime treats it as "

@@ -74,6 +74,8 @@ def _value_findings(part: EventPart, result: Lookup, role: str) -> list[Finding]
 
 
 def _where(body: Body, source: str) -> str:
+    if source == "body" and body.nesting is not None:
+        return " (whdebug cannot parse the body, nested too deep; the runtime can: unknown)"
     if source == "body" and body.kind not in ("json", "form"):
         return " (the body is not JSON: " + (body.error or body.kind) + ")"
     return ""
@@ -159,7 +161,9 @@ def _composite(
             finding(
                 "EVT_NO_SEPARATOR",
                 "compositeStrategy.separator is not set; JavaScript's join() then uses ','",
-                'set compositeStrategy.separator (e.g. ".")',
+                "set compositeStrategy.separator to the character the trigger events use "
+                '(e.g. "." for "pull_request.opened"); triggers named with "," match only '
+                "while it is unset",
                 step="extract",
                 pointer="/webhook/eventExtraction/compositeStrategy/separator",
             )

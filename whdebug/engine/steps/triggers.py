@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator, Sequence
 
 from whdebug.engine._specs import TriggerSpec
+from whdebug.engine.patches import PatchOp, add
+from whdebug.engine.patches import replace as replace_op
 from whdebug.engine.paths import Body, iter_leaves, js_string
 from whdebug.engine.report import (
     EventResult,
@@ -19,6 +21,7 @@ from whdebug.engine.report import (
 from whdebug.model.request import CapturedRequest
 
 _SEPARATORS = re.compile(r"[\s._/:\-]+")
+_NS = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _SPLIT_ON = (".", "/", ":")
 MAX_SUGGESTIONS = 6
 
@@ -62,39 +65,31 @@ def match_triggers(
                 "EVT_NO_TRIGGER",
                 "the definition has no triggers",
                 "add triggers[] entries with "
-                f'"type": "miniapps:{ns}" and the provider\'s event names',
+                f'"type": "{trigger_type(ns)}" and the provider\'s event names'
+                + (f", starting with {value!r}" if value else ""),
                 step="match",
                 pointer="/triggers",
+                patch=add_trigger_patch(value, triggers, ns) if value else None,
             )
         )
         return TriggerResult((), ambiguous), findings
     unexplained = [e for e in events if e not in ambiguous]
     near = tuple(_near_misses(value, unexplained)) if value else ()
-    suggestions = tuple(suggest_paths(unexplained, request, body))
+    suggestions = tuple(suggest_paths(unexplained, request, body, event))
     if value is not None and value != "":
-        closest = near[0].event if near else None
-        findings.append(
-            finding(
-                "EVT_NO_TRIGGER",
-                f"event {value!r} matches no trigger (configured: {_listing(events)})",
-                (
-                    f"rename the trigger event to {value!r}"
-                    if closest is None
-                    else f"rename trigger {closest!r} to {value!r}, exactly, or fix the extraction"
-                ),
-                step="match",
-                pointer="/triggers",
-            )
-        )
+        findings.append(_no_trigger(value, events, near, first_index, triggers, ns))
     for miss in near:
         index = first_index[miss.event]
         findings.append(
             finding(
                 "EVT_NEAR_MISS",
                 f"trigger {miss.event!r} almost matches {value!r}: {miss.reason}",
-                f"set triggers[{index}].event to {value!r} (matching is exact and case-sensitive)",
+                f"set triggers[{index}].event to {value!r} if the provider never sends "
+                f"{miss.event!r} (matching is exact and case-sensitive); if it sends both, add "
+                f"a trigger for {value!r}",
                 step="match",
                 pointer=f"/triggers/{index}/event",
+                patch=(replace_op(f"/triggers/{index}/event", value),),
             )
         )
     for suggestion in suggestions:
@@ -106,9 +101,75 @@ def match_triggers(
                 f"use: {suggestion.snippet}",
                 step="match",
                 pointer="/webhook/eventExtraction",
+                patch=suggestion_patch(suggestion),
             )
         )
     return TriggerResult((), ambiguous, near, suggestions), findings
+
+
+def _no_trigger(value: str, events: list[str], near: tuple[NearMiss, ...],
+                first_index: dict[str, int], triggers: Sequence[TriggerSpec],
+                ns: str | None) -> Finding:
+    """EVT_NO_TRIGGER: add a trigger for the event; rename one only when it is a near miss
+    (renaming a trigger that other deliveries match would break them)."""
+    message = f"event {value!r} matches no trigger (configured: {_listing(events)})"
+    if near:
+        index = first_index[near[0].event]
+        fix = (f"set triggers[{index}].event ({near[0].event!r}, {near[0].reason}) to "
+               f"{value!r}, exactly, or fix the extraction if the provider really sends "
+               f"{near[0].event!r}")
+        patch: tuple[PatchOp, ...] = (replace_op(f"/triggers/{index}/event", value),)
+    else:
+        fix, patch = add_trigger_fix(value, triggers, ns)
+    return finding("EVT_NO_TRIGGER", message, fix, step="match", pointer="/triggers",
+                   patch=patch)
+
+
+def add_trigger_fix(value: str, triggers: Sequence[TriggerSpec], ns: str | None,
+                    kept: str | None = None) -> tuple[str, tuple[PatchOp, ...]]:
+    """The fix that adds a trigger for `value` (keeping `kept`, a near miss that fires for
+    other deliveries), as text and patch."""
+    keep = (f"keep trigger {kept!r} (other deliveries fire it) and " if kept else "")
+    return (f"{keep}add a trigger for {value!r} (type \"{trigger_type(ns)}\"), or ignore "
+            "this delivery if no automation should start from it",
+            add_trigger_patch(value, triggers, ns))
+
+
+def kebab_ns(ns: str | None) -> str | None:
+    """The namespace as DEF_NS_FORMAT fixes it (`crm_Pro` -> `crm-pro`); a valid one as is."""
+    if not ns or _NS.match(ns):
+        return ns
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", ns).lower()
+    fixed = re.sub(r"^[^a-z]+", "", re.sub(r"[^a-z0-9]+", "-", spaced)).strip("-")
+    return fixed or "my-service"
+
+
+def trigger_type(ns: str | None) -> str:
+    """`miniapps:{ns}` for the namespace once DEF_NS_FORMAT's fix is applied."""
+    return f"miniapps:{kebab_ns(ns) or '{ns}'}"
+
+
+def new_trigger(event: str, triggers: Sequence[TriggerSpec], ns: str | None) -> dict[str, object]:
+    """A trigger for `event` shaped like the definition's first one (the docs' fields)."""
+    label = " ".join(word.capitalize() for word in _SEPARATORS.split(event) if word) or event
+    trigger: dict[str, object] = {"type": trigger_type(ns), "event": event}
+    template = dict(triggers[0].fields) if triggers else {
+        "img": "automation3.svg", "icon": "zap", "isCustom": False}
+    for key, value in template.items():
+        trigger.setdefault(key, value)
+    trigger["type"], trigger["event"] = trigger_type(ns), event
+    trigger["label"] = label
+    trigger["description"] = f"Fires when the provider sends {event!r}."
+    return trigger
+
+
+def add_trigger_patch(event: str, triggers: Sequence[TriggerSpec],
+                      ns: str | None) -> tuple[PatchOp, ...]:
+    """The JSON Patch that adds a trigger for `event` at the end of triggers[]."""
+    trigger = new_trigger(event, triggers, ns)
+    if triggers:
+        return (add("/triggers/-", trigger),)
+    return (add("/triggers", [trigger]),)
 
 
 def _listing(events: list[str], limit: int = 8) -> str:
@@ -156,8 +217,23 @@ def levenshtein(a: str, b: str, limit: int = 3) -> int:
     return min(previous[-1], limit)
 
 
+_EVENT_NAME = re.compile(r"event|topic|action|type|kind|trigger", re.IGNORECASE)
+"""Names of the places a provider puts an event or action: `$.action`, `X-GitHub-Event`."""
+
+
+def _event_like(source: str, path: str) -> bool:
+    """A header, query key or body field named like an event (not `$.ticket.status`), and
+    not an array element (`$.hook.events[0]` lists subscriptions, not this event)."""
+    if source == "body":
+        if "[" in path:
+            return False
+        last = re.split(r"[.\[\]'\"]+", path.strip("$."))[-1] if path.strip("$.") else ""
+        return bool(_EVENT_NAME.search(last))
+    return bool(_EVENT_NAME.search(path))
+
+
 def _locations(request: CapturedRequest, body: Body) -> list[tuple[str, str, str]]:
-    """(source, path, value) for every header, query value and scalar body leaf."""
+    """(source, path, value) for every event-like header, query value and body leaf."""
     out: list[tuple[str, str, str]] = []
     for name, value in request.headers:
         out.append(("header", name, value))
@@ -166,53 +242,74 @@ def _locations(request: CapturedRequest, body: Body) -> list[tuple[str, str, str
     if body.kind in ("json", "form"):
         for path, leaf in iter_leaves(body.document):
             out.append(("body", path, js_string(leaf)))
-    return out
+    return [location for location in out if _event_like(location[0], location[1])]
 
 
-def _snippet(source: str, path: str) -> str:
-    return json.dumps({"eventExtraction": {"source": source, "path": path}})
+def _extraction(found: dict[str, object], event: EventResult | None) -> dict[str, object]:
+    """The eventExtraction to use: `found` as the fallback of a primary that found nothing
+    (the deliveries that carry it keep working), else `found` in place of the primary."""
+    parts = event.parts if event is not None and event.strategy != "composite" else ()
+    primary = parts[0] if parts else None
+    if primary is not None and not primary.found and primary.path and "compositeStrategy" \
+            not in found and (primary.source, primary.path) != (found["source"], found["path"]):
+        return {"source": primary.source, "path": primary.path, "fallback": found}
+    if len(parts) > 1 and "compositeStrategy" not in found:
+        fallback = parts[1]
+        if (fallback.source, fallback.path) != (found["source"], found["path"]):
+            return {**found, "fallback": {"source": fallback.source, "path": fallback.path}}
+    return found
+
+
+def _suggestion(event_name: str, source: str, path: str,
+                extraction: dict[str, object]) -> PathSuggestion:
+    return PathSuggestion(event_name, source, path,
+                          json.dumps({"eventExtraction": extraction}))
+
+
+def suggestion_patch(suggestion: PathSuggestion) -> tuple[PatchOp, ...]:
+    """The suggestion as a JSON Patch on the definition."""
+    extraction = json.loads(suggestion.snippet)["eventExtraction"]
+    return (add("/webhook/eventExtraction", extraction),)
 
 
 def suggest_paths(
-    events: list[str], request: CapturedRequest, body: Body
+    events: list[str], request: CapturedRequest, body: Body, event: EventResult | None = None
 ) -> Iterator[PathSuggestion]:
-    """Locations in this request whose value equals a trigger event (or its two halves)."""
+    """Event-like locations in this request whose value equals a trigger event (or its two
+    halves), as an eventExtraction that keeps what the current one reads for other deliveries.
+    """
     locations = _locations(request, body)
     by_value: dict[str, tuple[str, str]] = {}
     for source, path, value in locations:
         by_value.setdefault(value, (source, path))
     produced = 0
-    for event in events:
-        if event in by_value:
-            source, path = by_value[event]
-            yield PathSuggestion(event, source, path, _snippet(source, path))
+    for name in events:
+        if name in by_value:
+            source, path = by_value[name]
+            yield _suggestion(name, source, path,
+                              _extraction({"source": source, "path": path}, event))
             produced += 1
             if produced >= MAX_SUGGESTIONS:
                 return
-    for event in events:
+    for name in events:
         for separator in _SPLIT_ON:
-            head, sep, tail = event.partition(separator)
+            head, sep, tail = name.partition(separator)
             if not sep or head not in by_value or tail not in by_value:
                 continue
             first, second = by_value[head], by_value[tail]
-            snippet = json.dumps(
-                {
-                    "eventExtraction": {
-                        "source": first[0],
-                        "path": first[1],
-                        "compositeStrategy": {
-                            "separator": separator,
-                            "parts": [
-                                {"source": first[0], "path": first[1]},
-                                {"source": second[0], "path": second[1]},
-                            ],
-                        },
-                    }
-                }
-            )
-            yield PathSuggestion(
-                event, "composite", f"{first[0]} {first[1]} + {second[0]} {second[1]}", snippet
-            )
+            extraction: dict[str, object] = {
+                "source": first[0],
+                "path": first[1],
+                "compositeStrategy": {
+                    "separator": separator,
+                    "parts": [
+                        {"source": first[0], "path": first[1]},
+                        {"source": second[0], "path": second[1]},
+                    ],
+                },
+            }
+            yield _suggestion(name, "composite",
+                              f"{first[0]} {first[1]} + {second[0]} {second[1]}", extraction)
             produced += 1
             if produced >= MAX_SUGGESTIONS:
                 return

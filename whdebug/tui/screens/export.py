@@ -7,7 +7,9 @@ from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Input, RadioButton, RadioSet, Static
 
 from whdebug.tui.screens.dialog import Dialog
@@ -21,6 +23,21 @@ EXTENSIONS = {"http": ".http", "har": ".har", "curl": ".sh", "json": ".json"}
 class ExportChoice:
     format: str
     path: Path
+
+
+class FormatChoice(RadioSet):
+    """The formats; Enter picks the highlighted one and writes the file at once."""
+
+    BINDINGS = [Binding("enter", "pick_and_write", "Write", show=False)]
+
+    class Picked(Message):
+        def __init__(self, index: int | None) -> None:
+            super().__init__()
+            self.index = index
+
+    def action_pick_and_write(self) -> None:
+        highlighted = getattr(self, "_selected", None)
+        self.post_message(self.Picked(highlighted if isinstance(highlighted, int) else None))
 
 
 class ExportScreen(Dialog[ExportChoice]):
@@ -40,27 +57,40 @@ class ExportScreen(Dialog[ExportChoice]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(f"Export capture #{self.capture_id}", id="dialog-title")
-            with RadioSet(id="export-format"):
+            with FormatChoice(id="export-format"):
                 for index, name in enumerate(FORMATS):
                     yield RadioButton(name, value=index == 0, id=f"format-{name}")
             yield Input(self._default_path("http"), suggester=PathSuggester(),
                         id="export-path")
-            yield Static("←/→ in the formats picks one; Enter in the path writes the file "
-                         "(bodies exactly as received) · Escape: cancel", classes="hint")
+            yield Static("←/→ in the formats picks one · Enter writes the file (bodies "
+                         "exactly as received) · Escape: cancel", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#export-path", Input).focus()
 
     @on(RadioSet.Changed, "#export-format")
     def _format_changed(self, event: RadioSet.Changed) -> None:
-        name = FORMATS[event.index]
+        self._choose(FORMATS[event.index])
+
+    def _choose(self, name: str) -> None:
         path_input = self.query_one("#export-path", Input)
         if path_input.value == self._default_path(self.format):
             path_input.value = self._default_path(name)
         self.format = name
 
+    def _write(self) -> None:
+        value = self.query_one("#export-path", Input).value.strip()
+        if value:
+            self.dismiss(ExportChoice(self.format, Path(value).expanduser()))
+
     @on(Input.Submitted, "#export-path")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.value.strip():
-            self.dismiss(ExportChoice(self.format, Path(event.value.strip()).expanduser()))
+        self._write()
+
+    @on(FormatChoice.Picked)
+    def _picked(self, event: FormatChoice.Picked) -> None:
+        event.stop()
+        if event.index is not None:
+            self._choose(FORMATS[event.index])
+        self._write()

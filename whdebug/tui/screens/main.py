@@ -9,6 +9,7 @@ handlers below apply them.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from pathlib import Path
@@ -82,6 +83,16 @@ class Shell(Protocol):
     def load_definition(self, path: str) -> None: ...
 
     def reload(self) -> None: ...
+
+
+def copy_notice(capture_id: int, saved: Path, body_path: Path | None) -> str:
+    """Where a copied curl command went: the terminal's clipboard when it accepts OSC 52
+    (whdebug cannot tell), and always a file."""
+    via = ("sent to the terminal clipboard with OSC 52; tmux passes it on only with "
+           "`set -g set-clipboard on`" if os.environ.get("TMUX")
+           else "sent to the terminal clipboard with OSC 52 (if the terminal allows it)")
+    body = f" The body is in {body_path}." if body_path is not None else ""
+    return f"curl command for #{capture_id} {via}. It is also saved in {saved}.{body}"
 
 
 class MainScreen(Screen[None]):
@@ -386,9 +397,14 @@ class MainScreen(Screen[None]):
         except OSError as error:
             self.notify(f"cannot write {body_path}: {error}", severity="error")
             return
-        self.app.copy_to_clipboard(text)
-        note = f" The body is in {body_path}." if separate else ""
-        self.notify(f"curl command for #{current.capture_id} copied to the clipboard.{note}",
+        saved = body_path.with_name(f"capture-{current.capture_id}.curl.sh")
+        try:
+            saved.write_text(text, encoding="utf-8")
+        except OSError as error:
+            self.notify(f"cannot write {saved}: {error}", severity="error")
+            return
+        self.app.copy_to_clipboard(text)  # OSC 52: the terminal (not whdebug) owns the clipboard
+        self.notify(copy_notice(current.capture_id, saved, body_path if separate else None),
                     title="Copy as curl")
 
     def action_resend(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,13 @@ HEADER_LINES = 1
 _NO_EVENT = {"rejected": "–", "challenge": "(challenge)"}
 
 
+LEGEND = ("s signature · o outcome: ✓ fires ✗ rejected ∅ no event ? no trigger ↺ duplicate "
+          "⇄ challenge")
+"""The last line of a list too narrow for the column words."""
+SIGNATURE_LEGEND = "s signature: ✓ verifies ✗ fails – not verified"
+"""The legend when only the signature column is one cell."""
+
+
 @dataclass(frozen=True, slots=True)
 class Columns:
     time: int
@@ -33,18 +41,28 @@ class Columns:
     path: int
     event: int
     outcome: int
+    signature: int = 1
 
     @classmethod
     def fit(cls, width: int) -> Columns:
-        """Column widths for a list `width` cells wide; narrow lists drop path, then method."""
+        """Column widths for a list `width` cells wide; narrow lists drop path, then method,
+        and below 40 cells the mark columns shrink to one cell (explained by `LEGEND`)."""
         outcome = 12 if width >= 40 else 1
+        signature = 3 if width >= 46 else 1  # the word only when the event keeps 20 cells
         method = 6 if width >= 58 else 0
-        fixed = 8 + 1 + (method + 1 if method else 0) + 2 + outcome + 1
+        fixed = 8 + 1 + (method + 1 if method else 0) + signature + 1 + outcome + 1
         rest = max(width - fixed, 4)
         if width >= 70:
             path = rest // 2
-            return cls(8, method, path, rest - path - 1, outcome)
-        return cls(8, method, 0, rest, outcome)
+            return cls(8, method, path, rest - path - 1, outcome, signature)
+        return cls(8, method, 0, rest, outcome, signature)
+
+    @property
+    def legend(self) -> str | None:
+        """The line explaining one-cell mark columns (headed `s`, `o`), when there are any."""
+        if self.outcome == 1:
+            return LEGEND
+        return SIGNATURE_LEGEND if self.signature == 1 else None
 
 
 def _fit(text: str, width: int) -> str:
@@ -175,9 +193,18 @@ class CaptureList(ScrollView, can_focus=True):
         self.cursor = position
         return True
 
+    def _legend_lines(self, width: int) -> list[str]:
+        """The legend, wrapped to the list's width (at most three lines), when narrow."""
+        legend = Columns.fit(width).legend
+        return textwrap.wrap(legend, max(width, 10))[:3] if legend else []
+
+    def _chrome_lines(self) -> int:
+        """Lines that are not rows: the column header, and the legend when narrow."""
+        return HEADER_LINES + len(self._legend_lines(self.scrollable_content_region.width))
+
     def _update_size(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width,
-                                 len(self.rows) + HEADER_LINES)
+                                 len(self.rows) + self._chrome_lines())
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_size()
@@ -205,7 +232,8 @@ class CaptureList(ScrollView, can_focus=True):
 
     def _visible_span(self) -> tuple[int, int]:
         first = round(self.scroll_y)
-        return first, first + max(self.scrollable_content_region.height - HEADER_LINES, 1)
+        return first, first + max(self.scrollable_content_region.height - self._chrome_lines(),
+                                  1)
 
     def visible_ids(self) -> list[int]:
         return self.rows.ids_between(*self._visible_span())
@@ -233,11 +261,11 @@ class CaptureList(ScrollView, can_focus=True):
             self.cursor += 1
 
     def action_page_up(self) -> None:
-        page = max(self.scrollable_content_region.height - HEADER_LINES - 1, 1)
+        page = max(self.scrollable_content_region.height - self._chrome_lines() - 1, 1)
         self.cursor = max(self.cursor - page, 0)
 
     def action_page_down(self) -> None:
-        page = max(self.scrollable_content_region.height - HEADER_LINES - 1, 1)
+        page = max(self.scrollable_content_region.height - self._chrome_lines() - 1, 1)
         self.cursor = min(self.cursor + page, max(len(self.rows) - 1, 0))
 
     def action_first(self) -> None:
@@ -250,6 +278,9 @@ class CaptureList(ScrollView, can_focus=True):
         offset = event.get_content_offset(self)
         if offset is None or offset.y < HEADER_LINES:
             return
+        if offset.y >= self.scrollable_content_region.height - (self._chrome_lines()
+                                                                 - HEADER_LINES):
+            return  # the legend line
         position = round(self.scroll_y) + offset.y - HEADER_LINES
         if 0 <= position < len(self.rows):
             self.cursor = position
@@ -261,6 +292,12 @@ class CaptureList(ScrollView, can_focus=True):
         base = self.rich_style
         if y < HEADER_LINES:
             return self._header_strip(width, base)
+        legend = self._legend_lines(width)
+        first_legend = self.scrollable_content_region.height - len(legend)
+        if legend and y >= first_legend:
+            style = base + self.get_component_rich_style("capture-list--header")
+            line = _fit(legend[y - first_legend], width)
+            return Strip([Segment(line, style)]).adjust_cell_length(width, base)
         position = round(self.scroll_y) + y - HEADER_LINES
         summary = self.rows.summary_at(position)
         if summary is None:
@@ -278,7 +315,7 @@ class CaptureList(ScrollView, can_focus=True):
         if columns.path:
             parts.append(_fit("path", columns.path))
         parts.append(_fit("event", columns.event))
-        parts.append("s")
+        parts.append(_fit("sig" if columns.signature > 1 else "s", columns.signature))
         parts.append(_fit("outcome" if columns.outcome > 1 else "o", columns.outcome))
         style = base + self.get_component_rich_style("capture-list--header")
         return Strip([Segment(" ".join(parts), style)]).adjust_cell_length(width, base)
@@ -304,7 +341,8 @@ class CaptureList(ScrollView, can_focus=True):
             signature, status = SIGNATURE_SYMBOLS.get(verdict.signature, "·"), verdict.status
         segments.append(Segment(_fit(event, columns.event) + " ", event_style))
         signature_class = {"✓": "pass", "✗": "fail"}.get(signature, "muted")
-        segments.append(Segment(signature + " ", self._accent(style, signature_class, cursor)))
+        segments.append(Segment(_fit(signature, columns.signature) + " ",
+                                self._accent(style, signature_class, cursor)))
         symbol = OUTCOME_SYMBOLS.get(status, "·")
         label = f"{symbol} {status}" if columns.outcome > 1 and status != "none" else symbol
         outcome_class = status if status in OUTCOME_SYMBOLS and status != "none" else "muted"

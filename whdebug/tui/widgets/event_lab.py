@@ -9,7 +9,10 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from whdebug.engine.report import PathSuggestion, Report
+from whdebug.engine.paths import parse_body
+from whdebug.engine.plan import compile_definition
+from whdebug.engine.report import EventResult, PathSuggestion, Report
+from whdebug.engine.steps.events import extract_event
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import MUTED
 from whdebug.tui.widgets.detail import DetailPane, heading, placeholder
@@ -23,7 +26,41 @@ def _quoted(value: str | None) -> str:
 
 
 def event_content(report: Report, missing_part: str, trigger_events: list[str]) -> Content:
-    event = report.event
+    lines = _event_lines(report.event, missing_part, trigger_events)
+    matched = report.triggers.matched
+    lines.append(heading("Triggers"))
+    lines.append(Content.assemble(("matched    ", MUTED),
+                                  ", ".join(matched) if matched else "none"))
+    if report.triggers.ambiguous:
+        lines.append(Content.assemble(("ambiguous  ", "$text-warning"),
+                                      ", ".join(report.triggers.ambiguous)))
+    if report.triggers.near_misses:
+        lines.append(heading("Near misses"))
+        for miss in report.triggers.near_misses:
+            lines.append(Content.assemble((f"{miss.event:<24}", "bold"),
+                                          (f" {miss.kind}: ", "$text-warning"), miss.reason))
+    return Content("\n").join(lines)
+
+
+def rejected_content(analysis: Analysis, report: Report, missing_part: str) -> Content:
+    """A rejected request: the event the runtime would extract once the signature passes."""
+    lines = [Content.assemble(("Rejected before extraction ", "bold"),
+                              (f"({report.signature.reason}). Once the signature passes:",
+                               MUTED))]
+    definition, capture = analysis.definition, analysis.capture
+    if definition is not None and capture is not None:
+        event, _ = extract_event(compile_definition(definition).event_extraction,
+                                 capture.request, parse_body(capture.request), missing_part)
+        lines += _event_lines(event, missing_part, definition.trigger_events)
+    hypothetical = report.outcome.if_verified or {}
+    fired = hypothetical.get("triggers") or []
+    lines.append(heading("Triggers (once verified)"))
+    lines.append(Content.assemble(("would fire ", MUTED), ", ".join(fired) if fired else "none"))
+    return Content("\n").join(lines)
+
+
+def _event_lines(event: EventResult, missing_part: str,
+                 trigger_events: list[str]) -> list[Content]:
     lines = [Content.assemble(("event  ", MUTED), (_quoted(event.value), "bold"),
                               (f"  ({event.strategy}"
                                + (", fallback used" if event.used_fallback else "") + ")",
@@ -44,19 +81,7 @@ def event_content(report: Report, missing_part: str, trigger_events: list[str]) 
                 (" ← used" if name == missing_part else "", "bold"),
                 (" = a trigger" if value in triggers else "", "$text-success")))
         lines.append(Content.assemble((_VARIANTS_NOTE, MUTED)))
-    matched = report.triggers.matched
-    lines.append(heading("Triggers"))
-    lines.append(Content.assemble(("matched    ", MUTED),
-                                  ", ".join(matched) if matched else "none"))
-    if report.triggers.ambiguous:
-        lines.append(Content.assemble(("ambiguous  ", "$text-warning"),
-                                      ", ".join(report.triggers.ambiguous)))
-    if report.triggers.near_misses:
-        lines.append(heading("Near misses"))
-        for miss in report.triggers.near_misses:
-            lines.append(Content.assemble((f"{miss.event:<24}", "bold"),
-                                          (f" {miss.kind}: ", "$text-warning"), miss.reason))
-    return Content("\n").join(lines)
+    return lines
 
 
 class EventLab(DetailPane):
@@ -95,10 +120,11 @@ class EventLab(DetailPane):
         if missing is not None or report is None or analysis is None:
             body.update(missing or "")
             return
-        if report.outcome.status in ("rejected", "challenge"):
-            reason = ("the request is rejected before extraction"
-                      if report.outcome.status == "rejected" else "a challenge has no event")
-            body.update(Content.assemble(("No event: ", "bold"), reason))
+        if report.outcome.status == "rejected":
+            body.update(rejected_content(analysis, report, self.missing_part))
+            return
+        if report.outcome.status == "challenge":
+            body.update(Content.assemble(("No event: ", "bold"), "a challenge has no event"))
             return
         triggers = analysis.definition.trigger_events if analysis.definition else []
         body.update(event_content(report, self.missing_part, triggers))

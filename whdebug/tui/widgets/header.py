@@ -37,12 +37,15 @@ def header_content(state: HeaderState) -> Content:
         receiver = (f"✗ {state.receiver_error}", "$text-error bold")
     else:
         receiver = ("○ not listening", MUTED)
+    # The URL to register has the first line to itself; the store path comes last, so a
+    # narrow terminal cuts the store path, never the URL.
     first: list[str | tuple[str, str]] = [(f" {state.title} ", "reverse bold"), " ", receiver]
     if state.receiver_url:
         first += ["  ", (state.receiver_url, "bold underline")]
-    first += ["  ", (state.definition or "no definition", "bold" if state.definition else MUTED)]
     counts = Counter(dict(state.counts))
-    second: list[str | tuple[str, str]] = [(f" {state.total:,} captures", "bold")]
+    second: list[str | tuple[str, str]] = [
+        " ", (state.definition or "no definition", "bold" if state.definition else MUTED),
+        ("  ", ""), (f"{state.total:,} captures", "bold")]
     if state.analysed < state.total:
         second.append((f" ({state.analysed:,} analysed)", MUTED))
     for status in OUTCOME_ORDER:

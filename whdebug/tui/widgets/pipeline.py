@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.content import Content
@@ -54,6 +56,14 @@ def step_rows(report: Report, pending: int = 0) -> list[tuple[str, str, str]]:
     return rows
 
 
+_CREDENTIAL_FLAG = re.compile(r"--credential [\w.-]+=(?:\.\.\.|VALUE)")
+
+
+def for_tui(fix: str) -> str:
+    """A fix as the TUI offers it: a secret is tried with the s key, not --credential."""
+    return _CREDENTIAL_FLAG.sub("press s to try a secret", fix)
+
+
 def findings_content(report: Report) -> Content:
     if not report.findings:
         return Content.assemble(("No findings.", MUTED))
@@ -63,7 +73,7 @@ def findings_content(report: Report) -> Content:
             (SEVERITY_SYMBOLS[item.severity], SEVERITY_STYLES[item.severity]), " ",
             (item.code, CODE_STYLE), (f"  {item.severity}", MUTED)), Content(item.message)]
         if item.fix:
-            lines.append(Content.assemble(("fix: ", "$text-success bold"), item.fix))
+            lines.append(Content.assemble(("fix: ", "$text-success bold"), for_tui(item.fix)))
         blocks.append(Content("\n").join(lines))
     return Content("\n\n").join(blocks)
 

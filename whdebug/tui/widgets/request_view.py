@@ -71,12 +71,23 @@ def render_body(request: CapturedRequest, mode: str, *, dark: bool = True
             mode = "raw"
         else:
             try:
-                document = json.loads(body)
-            except (ValueError, RecursionError):
+                try:  # strict: json.loads(bytes) would take UTF-8-encoded surrogates
+                    body.decode("utf-8")
+                    document = json.loads(body)
+                except UnicodeDecodeError as error:  # Node reads bad bytes as U+FFFD
+                    document = json.loads(body.decode("utf-8", "replace"))
+                    notes.append(f"not UTF-8 at byte {error.start}: shown as Node reads it, "
+                                 "with U+FFFD")
+                # a lone surrogate ("\\ud800") stays that escape: it has no UTF-8 to draw
+                pretty = json.dumps(document, indent=2, ensure_ascii=False).encode(
+                    "utf-8", "backslashreplace").decode("utf-8")
+            except ValueError:
                 notes.append("not JSON: raw text shown")
                 mode = "raw"
+            except RecursionError:
+                notes.append("nested too deeply to pretty-print: raw text shown")
+                mode = "raw"
             else:
-                pretty = json.dumps(document, indent=2, ensure_ascii=False)
                 if len(pretty) > SHOWN_BYTES:
                     notes.append(f"first {SHOWN_BYTES // 1024} KiB of "
                                  f"{len(pretty):,} characters shown")

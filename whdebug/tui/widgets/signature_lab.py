@@ -63,7 +63,7 @@ def sources_content(signature: SignatureResult) -> Content:
 
 
 def comparison_content(attempt: Attempt | None, received: str | None) -> Content:
-    """The runtime's attempt, one line per value (the widget cuts long lines with an ellipsis)."""
+    """The runtime's attempt, one value per line; a long hash folds onto the next lines whole."""
     if attempt is None:
         return Content.assemble(("received  ", MUTED), _short(received, 200))
     lines = [
@@ -86,7 +86,7 @@ def comparison_content(attempt: Attempt | None, received: str | None) -> Content
 class SignatureLab(DetailPane):
     DEFAULT_CSS = """
     SignatureLab > DataTable { height: auto; max-height: 16; margin-top: 1; }
-    SignatureLab > #signature-comparison { text-wrap: nowrap; text-overflow: ellipsis; }
+    SignatureLab > #signature-comparison { text-wrap: wrap; text-overflow: fold; }
     """
 
     def compose(self) -> ComposeResult:
