@@ -224,8 +224,11 @@ def read_http_file(path: str | Path) -> list[CapturedRequest]:
 
 
 def _separated(data: bytes) -> bool:
-    """Whether a line of `data` starts with `###` (a possible request separator)."""
-    return data.startswith(b"###") or b"\n###" in data
+    """Whether a line of `data` starts with `###` (a possible request separator).
+
+    A body without any `#` is told by one memchr, several times faster than the search for
+    the whole separator."""
+    return b"#" in data and (data.startswith(b"###") or b"\n###" in data)
 
 
 def _unwritable(where: str, problem: str) -> RequestFileError:
