@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 from datetime import datetime
@@ -194,13 +195,22 @@ class TestLargeBodyDigest:
 
     @staticmethod
     def digest_threads() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name.startswith("whdebug-hmac")]
+        return [t for t in threading.enumerate()
+                if t.name.startswith(("whdebug-hmac", "whdebug-sha256"))]
 
     def test_passing_large_body_leaves_no_thread(self) -> None:
         request = self.large_request({"event": "deal.won", "id": "big-1"})
         report = analyze(request, compile_definition(make_definition()),
                          Secrets({"webhookSecret": SECRET}), now=NOW)
         assert report.signature.verdict == "pass" and report.outcome.status == "fires"
+        assert report.request["body_sha256"] == hashlib.sha256(request.body).hexdigest()
+        assert self.digest_threads() == []
+
+    def test_rejected_large_body_has_its_sha256_and_leaves_no_thread(self) -> None:
+        body = json.dumps({"event": "deal.won", "blob": "a" * PARALLEL_MIN_BODY}).encode()
+        report = run(make_request(body, signature="0" * 64), make_definition())
+        assert report.outcome.status == "rejected"
+        assert report.request["body_sha256"] == hashlib.sha256(body).hexdigest()
         assert self.digest_threads() == []
 
     def test_unused_digest_is_joined_too(self) -> None:

@@ -34,3 +34,47 @@ def test_event_parts_keep_only_their_json_fields() -> None:
     assert list(report_json(report)["event"]["parts"][0]) == ["source", "path", "found", "value"]
     assert list(report_json(report))[:2] == ["schema", "source"]
     assert "profile" not in report_json(report)
+
+
+def test_every_fixture_report_encodes_as_json_dumps_writes_it() -> None:
+    """msgspec writes the line when it can (plain ASCII, no floats): the same text as
+    json.dumps over report_json, for every fixture scenario's reports."""
+    from datetime import datetime
+
+    from conftest import FIXTURES
+
+    from whdebug.engine import DedupeIndex, analyze
+    from whdebug.engine.report import _encoded
+    from whdebug.formats.read import read_request_file
+    from whdebug.model.definition import load_definition
+    from whdebug.model.secrecy import Secrets
+
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())["scenarios"]
+    fast = total = 0
+    for scenario in manifest:
+        definition = load_definition(FIXTURES / scenario["definition"])
+        secrets = Secrets(scenario["credentials"], scenario["config"])
+        now = datetime.fromisoformat(scenario["now"].replace("Z", "+00:00"))
+        dedupe = DedupeIndex()
+        requests = [r for f in scenario["files"] for r in read_request_file(FIXTURES / f)]
+        for request in requests:
+            report = analyze(request, definition, secrets, now=now, dedupe=dedupe)
+            expected = json.dumps(report_json(report), separators=(",", ":"))
+            assert encode_report(report) == expected, scenario["name"]
+            fast += _encoded(report) is not None
+            total += 1
+    assert fast > 0, total  # the msgspec path is taken
+    assert fast < total  # and so is the fallback
+
+
+def test_json_key_named_raw_type_in_free_form_values_keeps_json_dumps_text() -> None:
+    from whdebug.engine.report import _encoded
+
+    customers = {"basePath": "$.customer", "mapping": {"code": "id", "raw_type": "raw_type"}}
+    body = b'{"event": "contact.created", "customer": {"id": "c1", "raw_type": "null}"}}'
+    report = run(make_request(body), make_definition(customerExtraction=customers))
+    assert report.customer is not None and report.customer.fields["raw_type"] == "null}"
+    assert _encoded(report) is None  # a "raw_type" key the engine did not write: json.dumps
+    line = encode_report(report)
+    assert line == json.dumps(report_json(report), separators=(",", ":"))
+    assert '"raw_type":"null}"' in line

@@ -124,3 +124,58 @@ def test_short_values_are_not_masked() -> None:
     secrets = SecretSet.build(None, Secrets({"k": "ab"}))
     assert secrets.mask("ab cab") == "ab cab"
     assert not secrets
+
+
+def _mask_head_reference(secrets: SecretSet, head: bytes) -> tuple[str, str] | None:
+    """mask_head as first written: every form, every cut tried in turn."""
+    from whdebug.model.secrecy import MASK, MIN_SECRET, _merged, _printable
+
+    spans = []
+    for form in secrets.forms:
+        raw = form.encode("utf-8", "surrogatepass")
+        start = head.find(raw)
+        while start >= 0:
+            spans.append((start, start + len(raw)))
+            start = head.find(raw, start + 1)
+        for cut in range(min(len(raw) - 1, len(head)), MIN_SECRET - 1, -1):
+            if head.endswith(raw[:cut]):
+                spans.append((len(head) - cut, len(head)))
+                break
+    if not spans:
+        return None
+    hex_parts: list[str] = []
+    text, position = "", 0
+    for start, end in sorted(_merged(spans)):
+        hex_parts += [f"{byte:02x}" for byte in head[position:start]] + [MASK]
+        text += _printable(head[position:start]) + MASK
+        position = end
+    hex_parts += [f"{byte:02x}" for byte in head[position:]]
+    return " ".join(hex_parts), text + _printable(head[position:])
+
+
+def test_mask_head_masks_what_trying_every_cut_masks() -> None:
+    import random
+
+    from whdebug.model.secrecy import NamedSecret
+
+    chance = random.Random(3)
+    masked = 0
+    for _ in range(600):
+        values = ["".join(chance.choice("abAB12+/=") for _ in range(chance.randint(4, 12)))
+                  for _ in range(chance.randint(1, 3))]
+        secrets = SecretSet([NamedSecret("s", value) for value in values])
+        forms = [form.encode() for form in secrets.forms]
+        for _ in range(5):
+            parts: list[bytes] = []
+            while sum(map(len, parts)) < 40:
+                if chance.random() < 0.3:
+                    form = chance.choice(forms)
+                    parts.append(form[:chance.randint(1, len(form))])
+                else:
+                    parts.append(bytes(chance.choice(b"abAB12+/=xy")
+                                       for _ in range(chance.randint(1, 5))))
+            head = b"".join(parts)[:chance.randint(0, 32)]
+            expected = _mask_head_reference(secrets, head)
+            assert secrets.mask_head(head) == expected, (values, head)
+            masked += expected is not None
+    assert masked > 100

@@ -24,7 +24,11 @@ from whdebug.engine.report import (
     TriggerResult,
     finding,
 )
-from whdebug.engine.signatures.digests import DigestThread, prefetch_runtime_digest
+from whdebug.engine.signatures.digests import (
+    BodyHashThread,
+    DigestThread,
+    prefetch_runtime_digest,
+)
 from whdebug.engine.signatures.search import Evidence
 from whdebug.engine.signatures.verify import verify_signature
 from whdebug.engine.steps.body import body_findings, unparsed_body_caveats
@@ -88,11 +92,15 @@ def analyze(
     prefetch = prefetch_runtime_digest(
         request, plan.verification, plan.auth_config, secrets, nullish=options.nullish
     )
+    body_hash = BodyHashThread.start(request.body)
     try:
-        return _analyze(capture, plan, secrets, now, options, dedupe, prefetch, secret_set)
+        return _analyze(capture, plan, secrets, now, options, dedupe, prefetch, secret_set,
+                        body_hash)
     finally:
         if prefetch is not None:
             prefetch.close()
+        if body_hash is not None:
+            body_hash.result()
 
 
 def _evidence(options: AnalysisOptions, secret_set: SecretSet) -> Evidence:
@@ -109,6 +117,7 @@ def _analyze(
     dedupe: DedupeIndex | None,
     prefetch: DigestThread | None,
     secret_set: SecretSet,
+    body_hash: BodyHashThread | None = None,
 ) -> Report:
     request, source = capture.request, capture.source
     body = parse_body(request, plan.projection)
@@ -140,7 +149,8 @@ def _analyze(
     def stopped(outcome: Outcome) -> Report:
         """The report of a request that ends before event extraction."""
         return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
-                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set)
+                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
+                       body_hash)
 
     if challenge.detected:
         assumptions.append(challenge.note or "")
@@ -262,6 +272,7 @@ def _analyze(
         steps,
         assumptions,
         secret_set,
+        body_hash,
     )
 
 
@@ -515,6 +526,7 @@ def _report(
     steps: list[Step],
     assumptions: list[str],
     secret_set: SecretSet,
+    body_hash: BodyHashThread | None = None,
 ) -> Report:
     request, source = capture.request, capture.source
     findings = unparsed_body_caveats(findings)
@@ -537,7 +549,7 @@ def _report(
             "headers": masked,
             "content_type": request.content_type,
             "body_size": request.size,
-            "body_sha256": request.body_sha256,
+            "body_sha256": request.body_sha256 if body_hash is None else body_hash.result(),
         },
         definition={"ns": plan.ns, "version": plan.version},
         challenge=challenge,
@@ -560,11 +572,13 @@ def _masked_previews(signature: SignatureResult, secret_set: SecretSet) -> Signa
     if not secret_set or not any(a.signed for a in signature.attempts):
         return signature
     attempts = []
+    changed = False
     for attempt in signature.attempts:
         signed = attempt.signed
         masked = secret_set.mask_head(bytes.fromhex(signed.head_hex)) if signed else None
         if signed is not None and masked is not None:
             attempt = replace(attempt, signed=replace(signed, head_hex=masked[0],
                                                       head_text=masked[1]))
+            changed = True
         attempts.append(attempt)
-    return replace(signature, attempts=tuple(attempts))
+    return replace(signature, attempts=tuple(attempts)) if changed else signature

@@ -37,6 +37,11 @@ from whdebug.model.request import Capture, CapturedRequest, as_capture
 from whdebug.model.secrecy import Secrets, SecretSet
 
 
+def witness_key(report: Report) -> tuple[str, str, bool]:
+    """What a fired request witnesses: its event, extraction strategy and fallback use."""
+    return (report.event.value or "", report.event.strategy, report.event.used_fallback)
+
+
 def accepted_transaction(report: Report) -> str | None:
     """The transaction id the runtime records for the report's request, or None when it would
     not accept the request (rejected, a challenge) or finds no id."""
@@ -70,6 +75,8 @@ class ReplaySession:
         self.dedupe = DedupeIndex(window=window)
         self._now = now
         self._analyzer: Analyzer = analyzer or self._analyze_definition
+        self.uses_definition = analyzer is None
+        """Analysed by the definition (not a profile's analyser, which may not fork)."""
         self._seeding = dataclasses.replace(options, diagnose=False)
         self._trigger_events = self.plan.trigger_events
         self._outcomes: dict[str, int] = {}
@@ -156,23 +163,40 @@ class ReplaySession:
         finally:
             self.dedupe.advance()
         report = self._keep_witnesses_working(capture.request, report)
+        report, line = self.encode(report)
+        self.count(report.outcome.status, report.outcome.triggers, report.ok)
+        return report, line
+
+    def encode(self, report: Report) -> tuple[Report, str]:
+        """The report and its JSON line, any secret in them masked."""
         line = encode_report(report)
         if self.secret_set and self.secret_set.contains(line):
             report = self.secret_set.scrub(report)
             line = encode_report(report)
-        self.requests += 1
-        self.all_ok = self.all_ok and report.ok
-        status = report.outcome.status
-        self._outcomes[status] = self._outcomes.get(status, 0) + 1
-        self._fired.update(report.outcome.triggers)
         return report, line
+
+    def count(self, status: str, triggers: Iterable[str], ok: bool) -> None:
+        """Count a replayed request in the summary."""
+        self.requests += 1
+        self.all_ok = self.all_ok and ok
+        self._outcomes[status] = self._outcomes.get(status, 0) + 1
+        self._fired.update(triggers)
+
+    def keep_witnesses_working(self, request: CapturedRequest, report: Report) -> Report:
+        """In arrival order, after the analysis: remember a fired request; drop path
+        suggestions that would break one remembered (`replay_line` does it; a face that
+        analysed without the history, as the parallel replay does, calls it)."""
+        return self._keep_witnesses_working(request, report)
+
+    def witness(self, request: CapturedRequest, key: tuple[str, str, bool]) -> None:
+        """Remember a fired request by (event, extraction strategy, fallback used)."""
+        if key not in self._witnesses and len(self._witnesses) < _MAX_WITNESSES:
+            self._witnesses[key] = request
 
     def _keep_witnesses_working(self, request: CapturedRequest, report: Report) -> Report:
         """Remember a fired request; drop path suggestions that would break one remembered."""
         if report.outcome.status == "fires":
-            key = (report.event.value or "", report.event.strategy, report.event.used_fallback)
-            if key not in self._witnesses and len(self._witnesses) < _MAX_WITNESSES:
-                self._witnesses[key] = request
+            self.witness(request, witness_key(report))
             return report
         fixes = [f for f in report.findings if f.code in _CHECKED_FIXES and f.patch]
         if not fixes or not self._witnesses:

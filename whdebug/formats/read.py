@@ -13,7 +13,7 @@ from typing import Any, Literal
 from whdebug.errors import RequestFileError, WhdebugError, read_input
 from whdebug.formats.capture_json import parse_capture_json
 from whdebug.formats.har import parse_har
-from whdebug.formats.http import parse_http_file
+from whdebug.formats.http import parse_http_file, read_http_file
 from whdebug.model.request import Capture, Source
 
 Kind = Literal["http", "har", "capture", "payload"]
@@ -90,6 +90,9 @@ def read_file(path: str | Path, *, payloads: bool = False) -> RequestFile:
         raise RequestFileError(
             f"unknown request file type {suffix or '(none)'!r} (expected .http, .har or .json)",
             name)
+    if suffix in _HTTP_SUFFIXES:  # read apart from its head: a large body is held once
+        return RequestFile(name, "http", tuple(Capture(request, Source(file=name))
+                                               for request in read_http_file(path)))
     return parse_file(read_input(path, "request", RequestFileError), name, payloads=payloads)
 
 

@@ -145,7 +145,7 @@ def config_secrets(definition: Definition) -> tuple[NamedSecret, ...]:
 class SecretSet:
     """Every secret value known to one run, and every form it may take in output."""
 
-    __slots__ = ("by_name", "named", "values", "_forms")
+    __slots__ = ("by_name", "named", "values", "_forms", "_raw", "_firsts", "_by_header")
 
     def __init__(self, named: Iterable[NamedSecret] = (), *, by_name: bool = True) -> None:
         unique: dict[str, NamedSecret] = {}
@@ -157,6 +157,9 @@ class SecretSet:
             (v for v in unique if len(v) >= MIN_SECRET), key=len, reverse=True))
         """Every maskable secret, longest first (so a secret inside another is masked whole)."""
         self._forms: tuple[str, ...] | None = None
+        self._raw: tuple[tuple[bytes, ...], frozenset[bytes], int] | None = None
+        self._firsts: frozenset[bytes] = frozenset()
+        self._by_header: dict[tuple[str, bool, tuple[str, ...]], bool] = {}
         self.by_name = by_name
         """Mask credential-looking headers and query parameters by their name (False under
         `--show-secrets`: they are shown as received; known secret values stay masked)."""
@@ -215,6 +218,17 @@ class SecretSet:
             self._forms = tuple(sorted(found, key=len, reverse=True))
         return self._forms
 
+    def _raw_forms(self) -> tuple[tuple[bytes, ...], frozenset[bytes], int]:
+        """The forms as bytes, every proper beginning of them (MIN_SECRET bytes or more) and
+        the longest such beginning."""
+        if self._raw is None:
+            raws = tuple(form.encode("utf-8", "surrogatepass") for form in self.forms)
+            starts = frozenset(raw[:cut] for raw in raws
+                               for cut in range(MIN_SECRET, len(raw)))
+            self._raw = (raws, starts, max(map(len, starts), default=0))
+            self._firsts = frozenset(start[:MIN_SECRET] for start in starts)
+        return self._raw
+
     def mask(self, text: str) -> str:
         """`text` with every form of every secret replaced by MASK."""
         for form in self.forms:
@@ -224,7 +238,10 @@ class SecretSet:
 
     def contains(self, text: str) -> bool:
         """True when some form of some secret occurs in `text`."""
-        return any(form in text for form in self.forms)
+        for form in self.forms:
+            if form in text:
+                return True
+        return False
 
     def scrub(self, value: Any) -> Any:
         """`value` (a string, or dataclasses, Structs, dicts, lists and tuples of them) masked."""
@@ -251,12 +268,22 @@ class SecretSet:
                     also: Iterable[str] = ()) -> str:
         """A header value as shown: MASK for a credential header, for a header holding a
         secret, and for the headers named in `also` (a header-token header)."""
-        if self.by_name and (name.lower() in {a.lower() for a in also}
-                             or is_secret_header(name, signatures=signatures)):
+        if self.by_name and self._secret_header(name, signatures, tuple(also)):
             return MASK
         if self.contains(value):
             return MASK
         return value
+
+    def _secret_header(self, name: str, signatures: bool, also: tuple[str, ...]) -> bool:
+        """Whether a header's name alone masks its value (remembered: names repeat)."""
+        key = (name, signatures, also)
+        known = self._by_header.get(key)
+        if known is None:
+            known = (name.lower() in {a.lower() for a in also}
+                     or is_secret_header(name, signatures=signatures))
+            if len(self._by_header) < 4096:
+                self._by_header[key] = known
+        return known
 
     def mask_headers(self, headers: Iterable[tuple[str, str]], *, signatures: bool = False,
                      also: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -294,16 +321,25 @@ class SecretSet:
         """The first bytes of a body (a preview cut after N bytes) as (hex, text), with every
         secret masked, also one cut short at the end; None when no secret is in it."""
         spans: list[tuple[int, int]] = []
-        for form in self.forms:
-            raw = form.encode("utf-8", "surrogatepass")
+        raws, starts, longest = self._raw_forms()
+        for raw in raws:
             start = head.find(raw)
             while start >= 0:
                 spans.append((start, start + len(raw)))
                 start = head.find(raw, start + 1)
-            for cut in range(min(len(raw) - 1, len(head)), MIN_SECRET - 1, -1):
-                if head.endswith(raw[:cut]):
-                    spans.append((len(head) - cut, len(head)))
+        # a secret cut short at the end: the longest end of `head` that begins some form
+        # (found from where a form's first MIN_SECRET bytes occur near the end)
+        lowest = max(0, len(head) - longest)
+        cut_at = len(head)
+        for first in self._firsts:
+            start = head.find(first, lowest)
+            while 0 <= start < cut_at:
+                if head[start:] in starts:
+                    cut_at = start
                     break
+                start = head.find(first, start + 1)
+        if cut_at < len(head):
+            spans.append((cut_at, len(head)))
         if not spans:
             return None
         hex_parts: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -24,6 +25,8 @@ from whdebug.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from whdebug.engine.parallel import Replayed
+    from whdebug.engine.session import ReplaySession
     from whdebug.model.request import Capture
     from whdebug.store.base import CaptureStore
 
@@ -67,6 +70,12 @@ def _earlier_captures(store: CaptureStore, chosen: Sequence[int], window: int | 
                      if first < capture_id < last and capture_id not in picked]
 
 
+def _write_lines(lines: list[str]) -> None:
+    """Write JSON lines (ASCII: json.dumps escapes the rest) to stdout and empty the list."""
+    click.echo("\n".join(lines))
+    lines.clear()
+
+
 @click.command(short_help="Analyse captures or request files; print a report for each.")
 @click.argument("capture_ids", metavar="[ID]...", nargs=-1, type=click.IntRange(min=1))
 @click.option("--file", "files", metavar="F", multiple=True,
@@ -84,6 +93,9 @@ def _earlier_captures(store: CaptureStore, chosen: Sequence[int], window: int | 
               type=click.Path(exists=True, dir_okay=False),
               help="The bytes the sender says it signed: a failing signature shows the byte "
                    "difference and whether it verifies over FILE.")
+@click.option("--full", is_flag=True,
+              help="Every request's full report, also past a screenful (default: one line "
+                   "per request then, and the full report of each that does not fire).")
 @json_option("One JSON report per line, then one summary line.")
 @verbose_option("Also show signature attempts, event parts and suggestions.")
 @show_secrets_option
@@ -94,7 +106,7 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
            credential_pairs: tuple[str, ...], config_pairs: tuple[str, ...],
            missing_part: str, nullish: bool, now_text: str | None, all_captures: bool,
            last: int | None, store_path: str | None, dedupe_window: int | None,
-           expected_body: str | None, as_json: bool, verbose: bool,
+           expected_body: str | None, full: bool, as_json: bool, verbose: bool,
            show_secrets: bool) -> None:
     """Analyse captures (by ID, --all, --last) or request files, and print a report each.
 
@@ -124,7 +136,12 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
     else:
         assert definition_path is not None
         definition = load_definition(definition_path)
-    file_requests = read_files(files)
+    gc.disable()  # reading builds many objects and no cycles: nothing for the collector
+    try:
+        file_requests = read_files(files)
+    finally:
+        gc.enable()
+        gc.freeze()  # and what was read stays for the whole replay: never scan it again
     store: CaptureStore | None = None
     ids: list[int] = []
     earlier: list[int] = []
@@ -161,25 +178,72 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
                 session.seed(capture)
         yield from file_requests
 
-    console = None
-    if not as_json:
-        from whdebug.cli.output.text import stdout_console
+    if as_json:
+        lines: list[str] = []
+        for _, replayed in _replayed(session, requests(), file_requests, store is None,
+                                     keep_fired=False):
+            lines.append(replayed.line)
+            if len(lines) >= 256:  # written in blocks: one write per line is the cost
+                _write_lines(lines)
+        lines.append(json.dumps(session.summary(), separators=(",", ":")))
+        _write_lines(lines)
+    else:
+        _replay_text(session, _replayed(session, requests(), file_requests, store is None,
+                                        keep_fired=full),
+                     len(ids) + len(file_requests), full=full, verbose=verbose,
+                     profile_name=profile_name)
+    ctx.exit(ExitStatus.SUCCESS if session.all_ok else ExitStatus.FINDING)
 
-        console = stdout_console()
-    for capture in requests():
-        report, line = session.replay_line(capture)
-        if console is None:
-            click.echo(line)
-        else:
-            from whdebug.cli.output.report import render_report
 
+def _replayed(session: ReplaySession, captures: Iterator[Capture],
+              file_requests: list[Capture], files_only: bool, *,
+              keep_fired: bool) -> Iterator[tuple[Capture, Replayed]]:
+    """Each capture with its result, in arrival order; requests read from files alone are
+    spread over the machine's cores when there are many (same reports, byte for byte)."""
+    from whdebug.engine.parallel import replay_here, replay_many
+
+    if files_only and session.uses_definition:
+        yield from zip(file_requests, replay_many(session, file_requests,
+                                                  keep_fired=keep_fired), strict=True)
+        return
+    for capture in captures:
+        yield capture, replay_here(session, capture)
+
+
+def _replay_text(session: ReplaySession, results: Iterator[tuple[Capture, Replayed]],
+                 total: int, *, full: bool, verbose: bool, profile_name: str | None) -> None:
+    """Full reports up to a screenful of requests (every one with --full); past it one row
+    per request, then the full report of each request that does not fire; the summary."""
+    from whdebug.cli.output.marks import symbol
+    from whdebug.cli.output.report import render_replay_summary, render_report
+    from whdebug.cli.output.rows import Progress, format_row, row_header, screenful
+    from whdebug.cli.output.text import stdout_console
+
+    console = stdout_console()
+    if full or total <= screenful():
+        for _, replayed in results:
+            assert replayed.report is not None
+            render_report(console, replayed.report, verbose=verbose)
+            console.print()
+    else:
+        symbols = {status: symbol(console, status) for status in ("pass", "fail", "skip")}
+        progress = Progress(total)
+        held = []
+        rows = [row_header()]
+        for done, (capture, replayed) in enumerate(results, 1):
+            rows.append(format_row(capture, replayed, symbols))
+            if replayed.status != "fires":
+                assert replayed.report is not None
+                held.append(replayed.report)
+            if len(rows) >= 256:
+                progress.hide()
+                _write_lines(rows)
+                progress.update(done)
+        progress.close()
+        if rows:
+            _write_lines(rows)
+        click.echo()
+        for report in held:
             render_report(console, report, verbose=verbose)
             console.print()
-    summary = session.summary()
-    if console is None:
-        click.echo(json.dumps(summary, separators=(",", ":")))
-    else:
-        from whdebug.cli.output.report import render_replay_summary
-
-        render_replay_summary(console, summary, session.plan, profile_name)
-    ctx.exit(ExitStatus.SUCCESS if session.all_ok else ExitStatus.FINDING)
+    render_replay_summary(console, session.summary(), session.plan, profile_name)

@@ -1,0 +1,123 @@
+"""`replay` of many requests: one row each past a screenful, the full report of each request
+that does not fire, then the summary; `--full` prints every report; JSON is unchanged."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cli_support import json_lines, run
+from factories import SECRET, make_capture, make_definition
+
+from whdebug.formats.har import format_har
+
+WRONG = "0" * 64
+
+
+def write_replay(tmp_path: Path, count: int) -> tuple[str, str]:
+    """A HAR of `count` signed contact.created requests, the 3rd with a wrong signature."""
+    captures = [
+        make_capture({"event": "contact.created", "id": f"evt-{i}"},
+                     received_at=datetime(2025, 11, 24, 15, 59, i % 60, tzinfo=UTC),
+                     **({"signature": WRONG} if i == 2 else {}))
+        for i in range(count)
+    ]
+    har = tmp_path / "many.har"
+    har.write_bytes(format_har(captures))
+    definition = tmp_path / "acme.json"
+    definition.write_text(json.dumps(make_definition().data))
+    return str(har), str(definition)
+
+
+def replay(har: str, definition: str, *extra: str):  # type: ignore[no-untyped-def]
+    return run("replay", "--definition", definition, "--file", har,
+               "--credential", f"webhookSecret={SECRET}", "--now", "2025-11-24T16:00:05Z",
+               *extra)
+
+
+def test_past_a_screenful_each_request_is_one_row_then_the_failing_report(
+        tmp_path: Path) -> None:
+    har, definition = write_replay(tmp_path, 45)
+    result = replay(har, definition)
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["time", "method", "path", "size", "event", "sig", "outcome",
+                                "top", "finding"]
+    rows = lines[1:46]
+    assert rows[0].split() == ["15:59:00", "POST", "/miniapps/acme/webhooks", "43",
+                               "contact.created", "✓", "fires"]
+    assert rows[2].split() == ["15:59:02", "POST", "/miniapps/acme/webhooks", "43", "-",
+                               "✗", "rejected", "SIG_MISMATCH"]
+    assert sum(row.split()[-1] == "fires" for row in rows) == 44
+    # the full pipeline of the request that does not fire, and only of that one
+    assert result.stdout.count("not a challenge request") == 1
+    assert "rejected with 401" in result.stdout
+    assert result.stdout.index("errors (1)") > result.stdout.index(rows[-1])
+    assert result.stdout.count("errors (1)") == 1
+    assert "summary: 45 requests — 44 fires · 1 rejected" in result.stdout
+
+
+def test_full_prints_every_report(tmp_path: Path) -> None:
+    har, definition = write_replay(tmp_path, 45)
+    result = replay(har, definition, "--full")
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("not a challenge request") == 45
+    assert "time      method" not in result.stdout
+    assert "summary: 45 requests — 44 fires · 1 rejected" in result.stdout
+
+
+def test_a_screenful_or_fewer_prints_full_reports(tmp_path: Path) -> None:
+    har, definition = write_replay(tmp_path, 40)
+    result = replay(har, definition)
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("not a challenge request") == 40
+    assert "time      method" not in result.stdout
+
+
+def test_json_is_the_same_with_many_requests(tmp_path: Path) -> None:
+    har, definition = write_replay(tmp_path, 45)
+    reports = json_lines(replay(har, definition, "--json"))
+    assert len(reports) == 46 and reports[-1]["requests"] == 45
+    assert [r["outcome"]["status"] for r in reports[:3]] == ["fires", "fires", "rejected"]
+    assert reports[-1]["outcomes"] == {"fires": 44, "rejected": 1}
+
+
+class FakeTerminal(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_shows_on_a_terminal_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    from whdebug.cli.output import rows
+
+    clock = [100.0]
+    monkeypatch.setattr(rows.time, "monotonic", lambda: clock[0])
+    stream = FakeTerminal(tty=True)
+    progress = rows.Progress(20_000, stream)
+    progress.update(256)
+    assert stream.getvalue() == ""  # under a second: nothing
+    clock[0] += 1.5
+    progress.update(5_120)
+    assert stream.getvalue().endswith("replaying 5,120 of 20,000")
+    progress.close()
+    assert stream.getvalue().endswith("\r\x1b[K")
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from whdebug.cli.output import rows
+
+    clock = [100.0]
+    monkeypatch.setattr(rows.time, "monotonic", lambda: clock[0])
+    stream = FakeTerminal(tty=False)
+    progress = rows.Progress(20_000, stream)
+    clock[0] += 5
+    progress.update(5_120)
+    progress.close()
+    assert stream.getvalue() == ""

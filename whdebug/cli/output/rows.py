@@ -1,0 +1,90 @@
+"""`replay`'s many-request view: one plain line per request, then the full report of each
+request that does not fire, then the summary.
+
+A screenful of full reports is the most a reader follows; past it (the terminal's height, or
+`ROWS_WHEN_PIPED` lines when stdout is not a terminal) each request gets one row. Rows are
+plain formatted strings written in blocks (a table layout engine per row is what made a
+20,000-request replay take minutes); the full reports and the summary stay rich.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from typing import IO
+
+from whdebug.cli.output.text import safe
+from whdebug.engine.parallel import Replayed
+from whdebug.model.request import Capture
+
+ROWS_WHEN_PIPED = 40
+"""Requests shown in full when stdout is not a terminal; more get one row each."""
+_SIGNATURE = {"pass": "pass", "fail": "fail", "skipped": "skip"}
+_PROGRESS_AFTER = 1.0
+"""Seconds before the progress line appears (stderr on a terminal only)."""
+
+
+def screenful() -> int:
+    """How many requests `replay` shows in full before it switches to one row each."""
+    if sys.stdout.isatty():
+        return max(shutil.get_terminal_size().lines, 1)
+    return ROWS_WHEN_PIPED
+
+
+def row_header() -> str:
+    """The column names above the rows."""
+    return (f"{'time':<8}  {'method':<6}  {'path':<32}  {'size':>9}  {'event':<28}  sig  "
+            f"{'outcome':<10}  top finding")
+
+
+def format_row(capture: Capture, replayed: Replayed, symbols: dict[str, str]) -> str:
+    """One request: time, method, path, size, event, signature mark, outcome, top finding.
+
+    Request-controlled text is escaped (`safe`) and cut to its column.
+    """
+    request = capture.request
+    received = capture.source.received_at
+    clock = received.strftime("%H:%M:%S") if received is not None else "-"
+    event = replayed.event
+    event_text = safe(event, 28) if event is not None else "-"
+    sign = symbols.get(_SIGNATURE.get(replayed.verdict, ""), "?")
+    return (f"{clock:<8}  {safe(request.method, 6):<6}  {safe(request.path, 32):<32}  "
+            f"{request.size:>9}  {event_text:<28}  {sign:<3}  {replayed.status:<10}  "
+            f"{replayed.top_code or ''}").rstrip()
+
+
+class Progress:
+    """`replaying 1,234 of 20,000` on stderr, redrawn in place, once a replay has run for a
+    second; nothing when stderr is not a terminal."""
+
+    def __init__(self, total: int, stream: IO[str] | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.total = total
+        self.enabled = self.stream.isatty()
+        self.start = time.monotonic()
+        self.shown = False
+        self._next = self.start + _PROGRESS_AFTER
+
+    def update(self, done: int) -> None:
+        """Show `done` (call it every few hundred requests)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + 0.2
+        self.shown = True
+        self.stream.write(f"\r\x1b[Kreplaying {done:,} of {self.total:,}")
+        self.stream.flush()
+
+    def hide(self) -> None:
+        """Clear the line before rows go to the same terminal."""
+        if self.shown and sys.stdout.isatty():
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
