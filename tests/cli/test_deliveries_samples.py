@@ -75,6 +75,26 @@ class TestListByDelivery:
         assert "#3 503" in table.stdout and "#3: body" in table.stdout
         assert "DLV_WILL_RETRY" in table.stdout and "Shopify retries 8 times" in table.stdout
 
+    def test_an_app_slower_than_the_provider_waits_is_flagged(self, tmp_path: Path) -> None:
+        """The forward latency `serve --forward-to` records reaches DLV_TOO_SLOW."""
+        store = tmp_path / "c.db"
+        request = CapturedRequest("POST", "/hook", headers=(("X-GitHub-Delivery", "gh-9"),),
+                                  body=b"{}")
+        with Store.open(store) as opened:
+            [fast, slow] = opened.insert_many([
+                Capture(request, Source(received_at=datetime.now(UTC)), Reply(200)),
+                Capture(CapturedRequest("POST", "/hook", headers=(
+                    ("X-GitHub-Delivery", "gh-10"),), body=b"{}"),
+                    Source(received_at=datetime.now(UTC)), Reply(200))])
+            opened.set_forward(fast, 200, b"ok", None, (("Content-Type", "text/plain"),), 0.2)
+            opened.set_forward(slow, 200, b"ok", None, (("Content-Type", "text/plain"),), 12.5)
+        result = run("list", "--by", "delivery", "--store", str(store), "--json")
+        assert result.exit_code == 0, result.stderr
+        codes = {row["delivery"]: [item["code"] for item in row["findings"]]
+                 for row in json_lines(result)}
+        assert "DLV_TOO_SLOW" in codes["gh-10"]
+        assert "DLV_TOO_SLOW" not in codes["gh-9"]
+
     def test_last_n_groups_only_the_newest_captures(self, tmp_path: Path) -> None:
         store = tmp_path / "c.db"
         store_deliveries(store, minutes_ago=10)
