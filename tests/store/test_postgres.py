@@ -107,9 +107,12 @@ def test_ids_follow_commit_order_across_writers(pg_url: str) -> None:
 
     def follow() -> None:
         with PostgresStore.open(pg_url) as reader:
-            while not stop.is_set():
+            while True:
+                stopping = stop.is_set()  # every writer has committed: one last poll
                 for summary in reader.since(max(seen, default=0)):
                     seen.append(summary.id)
+                if stopping:
+                    break
             # ids below the highest already seen that showed up later would be missed
             late.extend(set(reader.ids()) - set(seen))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,7 +173,7 @@ def parse_credentials(pairs: Sequence[str]) -> dict[str, str]:
                            f"({', '.join(from_stdin)})")
     for key, value in parsed.items():
         if value == "-":
-            data = click.get_binary_stream("stdin").read()
+            data = sys.stdin.buffer.read()  # click.get_binary_stream is deprecated in click 8.2
             parsed[key] = _credential_text(data, f"--credential {key}=-", "standard input")
         elif value.startswith("@"):
             path = value[1:]
