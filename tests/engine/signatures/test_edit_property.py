@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from factories import make_request, run, sign
 import pytest
+from factories import make_request, run, sign
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
