@@ -30,6 +30,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Mark capture for a diff", "m", "mark"),
     ("Diff the marked capture with the selected one", "=", "compare"),
     ("Edit, re-sign and send capture", "o", "edit"),
+    ("Send sample deliveries, one per trigger, to the receiver", "", "send_samples"),
     ("Reload definition and credentials", "", "reload"),
     ("Clear filter", "", "clear_filter"),
     ("Quit", "q", "app.quit"),

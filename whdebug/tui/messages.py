@@ -110,6 +110,15 @@ class ResendFinished(Message):
         self.error = error
 
 
+class SamplesSent(Message):
+    """Sample deliveries went to the receiver: per event, the status it answered or why not."""
+
+    def __init__(self, url: str, results: list[tuple[str, int | None, str | None]]) -> None:
+        super().__init__()
+        self.url = url
+        self.results = results
+
+
 class ReceiverChanged(Message):
     """The embedded receiver started, stopped or failed to start."""
 

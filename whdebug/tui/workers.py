@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from whdebug.errors import WhdebugError
-from whdebug.model.request import CapturedRequest
+from whdebug.model.definition import Definition
+from whdebug.model.request import CapturedRequest, Secrets
 from whdebug.tools.resend import resend
 from whdebug.tui.analysis import Analyzer
 from whdebug.tui.filters import CaptureFilter, indexed_matches, scan
@@ -29,6 +30,7 @@ from whdebug.tui.messages import (
     HistoryChecked,
     IndexFilled,
     ResendFinished,
+    SamplesSent,
     VerdictsComputed,
 )
 
@@ -173,6 +175,28 @@ def send_again(request: CapturedRequest, url: str, post: Post) -> None:
         post(ResendFinished(url, resend(request, url)))
     except WhdebugError as error:
         post(ResendFinished(url, None, error.message))
+
+
+def send_samples(definition: Definition, secrets: Secrets, url: str, post: Post) -> None:
+    """One sample delivery per trigger (as `whdebug samples --for` writes them), signed as
+    the definition verifies and sent to `url`; post each event's answer."""
+    from datetime import UTC, datetime
+
+    from whdebug.tools.samples import samples_for
+    from whdebug.tools.signing import sign_request
+
+    now = datetime.now(UTC)
+    results: list[tuple[str, int | None, str | None]] = []
+    for sample in samples_for(definition):
+        try:
+            signed = sign_request(sample.payload, definition, secrets, now=now,
+                                  event=sample.event)
+            answer = resend(signed.request, url)
+        except WhdebugError as error:
+            results.append((sample.event, None, error.message))
+        else:
+            results.append((sample.event, answer.status, None))
+    post(SamplesSent(url, results))
 
 
 def notify_failure(app: App[Any], event: Worker.StateChanged) -> None:

@@ -12,7 +12,9 @@ from textual.binding import Binding
 
 from whdebug.model.secrecy import SecretSet
 from whdebug.tools.diff import diff_requests
+from whdebug.tui import workers
 from whdebug.tui.exporting import curl_command
+from whdebug.tui.messages import SamplesSent
 from whdebug.tui.screens.compare import DiffScreen
 from whdebug.tui.screens.edit import EditContext, EditScreen, editable_text
 
@@ -127,3 +129,37 @@ class CaptureTools:
         screen.app.copy_to_clipboard(text)  # OSC 52: the terminal (not whdebug) owns the clipboard
         screen.notify(copy_notice(current.capture_id, saved, body_path if separate else None),
                     title="Copy as curl")
+
+    def action_send_samples(self) -> None:
+        """One sample delivery per trigger of the loaded definition, signed with the secret
+        the runtime resolves, posted to this TUI's receiver (`whdebug samples --for`)."""
+        screen: Any = self
+        workspace, receiver = screen.shell.workspace, screen.shell.receiver
+        definition = workspace.default_definition
+        if definition is None or not definition.webhook_path:
+            screen.notify("Load a definition with a webhook first (d): samples are made one "
+                          "per trigger.", severity="warning")
+            return
+        if not receiver.listening:
+            screen.notify("The receiver is not listening: start whdebug with --listen (or "
+                          "`whdebug samples --for app.json -o DIR` writes them as files).",
+                          severity="warning")
+            return
+        url = receiver.base_url + definition.webhook_path
+        secrets = workspace.default_secrets()
+        screen.notify(f"Sending one sample delivery per trigger to {url}…", timeout=3)
+        screen.run_worker(lambda: workers.send_samples(definition, secrets, url,
+                                                       screen.post_message),
+                          thread=True, group="samples", exit_on_error=False)
+
+    def on_samples_sent(self, message: SamplesSent) -> None:
+        screen: Any = self
+        failed = [f"{event}: {error or status}" for event, status, error in message.results
+                  if error is not None or status is None or status >= 400]
+        count = len(message.results)
+        text = f"Sent {count} sample deliver{'y' if count == 1 else 'ies'} to {message.url}"
+        if failed:
+            screen.notify(text + "; not accepted: " + "; ".join(failed), title="Samples",
+                          severity="warning", timeout=10)
+        else:
+            screen.notify(text + ": each one is a new capture below.", title="Samples")
