@@ -24,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from replay import github_body  # noqa: E402  (bench/ is on sys.path as the script's folder)
+
 from whdebug.engine import DedupeIndex, analyze  # noqa: E402
 from whdebug.engine.plan import compile_definition  # noqa: E402
 from whdebug.model.definition import load_definition  # noqa: E402
@@ -35,21 +37,8 @@ NOW = datetime(2025, 11, 24, 16, 0, tzinfo=UTC)
 
 
 def github_request(index: int, size: int = 2048) -> CapturedRequest:
-    document = {
-        "action": "opened",
-        "number": index,
-        "pull_request": {
-            "id": index,
-            "node_id": f"PR_bench{index}",
-            "title": "x" * 40,
-            "updated_at": "2025-11-24T15:59:58Z",
-            "body": "",
-        },
-        "repository": {"id": 9001, "full_name": "acme/shop"},
-    }
-    padding = size - len(json.dumps(document, separators=(",", ":")))
-    document["pull_request"]["body"] = "b" * max(padding, 0)
-    body = json.dumps(document, separators=(",", ":")).encode()
+    """The SPEC workload's request (bench/replay.py builds the same body)."""
+    body = github_body(index, size)
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     headers = (
         ("Content-Type", "application/json"),
@@ -85,8 +74,10 @@ def main() -> None:
     sample = analyze(requests[0], definition, secrets, now=NOW)
     assert sample.outcome.status == "fires" and sample.signature.verdict == "pass", sample.outcome
     window = DedupeIndex(window=500)
-    statuses = {analyze(r, definition, secrets, now=NOW, dedupe=window).outcome.status
-                for r in requests + requests}
+    statuses = set()
+    for request in requests + requests:
+        statuses.add(analyze(request, definition, secrets, now=NOW, dedupe=window).outcome.status)
+        window.advance()  # the window counts requests, as ReplaySession advances it
     assert statuses == {"fires"}, statuses
     print(f"body size {len(requests[0].body)} bytes; outcome {sample.outcome.summary}")
 
@@ -99,10 +90,12 @@ def main() -> None:
         def one(counter=counter, dedupe=dedupe) -> None:  # type: ignore[no-untyped-def]
             request = requests[next(counter) % 1000]
             analyze(request, definition, secrets, now=NOW, dedupe=dedupe)
+            dedupe.advance()
 
         def uncompiled(counter=counter, dedupe=dedupe) -> None:  # type: ignore[no-untyped-def]
             request = requests[next(counter) % 1000]
             analyze(request, loaded, secrets, now=NOW, dedupe=dedupe)
+            dedupe.advance()
 
         def bare(counter=counter) -> None:  # type: ignore[no-untyped-def]
             request = requests[next(counter) % 1000]

@@ -20,6 +20,8 @@ import click
 from whdebug.errors import WhdebugError, decode_text, read_input
 
 if TYPE_CHECKING:
+    from whdebug.engine.session import Analyzer
+    from whdebug.model.definition import Definition
     from whdebug.model.request import Capture, Secrets
     from whdebug.model.secrecy import SecretSet
     from whdebug.store.base import CaptureStore
@@ -255,6 +257,25 @@ def write_private(path: str | Path, data: bytes, mode: int = 0o600) -> None:
             handle.write(data)
     except OSError as error:
         raise WhdebugError(f"cannot write: {error.strerror}", str(target)) from None
+
+
+def definition_and_analyzer(definition_path: str | None, profile_name: str | None,
+                            secrets: Secrets, show_secrets: bool
+                            ) -> tuple[Definition, Analyzer | None]:
+    """The definition to replay against (--definition FILE or a built-in --profile NAME), and
+    the profile's own analyzer when it is a profile (None: the engine's)."""
+    from whdebug.model.definition import load_definition
+
+    if profile_name is None:
+        assert definition_path is not None
+        return load_definition(definition_path), None
+    import functools
+
+    from whdebug.tools.profiles import analyze_profile, get_profile
+
+    profile = get_profile(profile_name)
+    return profile.definition, functools.partial(
+        analyze_profile, profile=profile, secrets=secrets, show_secrets=show_secrets)
 
 
 def name_masks(show_secrets: bool) -> SecretSet:

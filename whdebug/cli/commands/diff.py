@@ -12,6 +12,7 @@ import click
 from whdebug.cli import ExitStatus
 from whdebug.cli.options import (
     analysis_options,
+    definition_and_analyzer,
     definition_option,
     json_option,
     load_secrets,
@@ -147,25 +148,14 @@ def _reports(a: Capture, b: Capture, definition_path: str | None, profile_name: 
              config_pairs: tuple[str, ...], missing_part: str, nullish: bool,
              now_text: str | None, show_secrets: bool) -> tuple[tuple[Report, Report], SecretSet]:
     """Both requests through the engine (each on its own: no dedupe history)."""
-    import functools
 
     from whdebug.engine import AnalysisOptions
     from whdebug.engine.session import ReplaySession
-    from whdebug.model.definition import load_definition
 
     now = parse_now(now_text)
     secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
-    analyzer = None
-    if profile_name is not None:
-        from whdebug.tools.profiles import analyze_profile, get_profile
-
-        profile = get_profile(profile_name)
-        definition = profile.definition
-        analyzer = functools.partial(analyze_profile, profile=profile, secrets=secrets,
-                                     show_secrets=show_secrets)
-    else:
-        assert definition_path is not None
-        definition = load_definition(definition_path)
+    definition, analyzer = definition_and_analyzer(definition_path, profile_name, secrets,
+                                                   show_secrets)
     options = AnalysisOptions(missing_part=missing_part, nullish=nullish,
                               peers=(a.request, b.request))
     session = ReplaySession(definition, secrets, now=now, options=options, analyzer=analyzer)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 from collections.abc import Iterator, Sequence
@@ -13,6 +12,7 @@ import click
 from whdebug.cli import ExitStatus
 from whdebug.cli.options import (
     analysis_options,
+    definition_and_analyzer,
     definition_option,
     json_option,
     load_secrets,
@@ -121,21 +121,11 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
         raise click.UsageError("give --definition FILE or --profile NAME (one of them)", ctx)
     from whdebug.engine import AnalysisOptions
     from whdebug.engine.session import ReplaySession
-    from whdebug.model.definition import load_definition
 
     now = parse_now(now_text)
     secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
-    analyzer = None
-    if profile_name is not None:
-        from whdebug.tools.profiles import analyze_profile, get_profile
-
-        profile = get_profile(profile_name)
-        definition = profile.definition
-        analyzer = functools.partial(analyze_profile, profile=profile, secrets=secrets,
-                                     show_secrets=show_secrets)
-    else:
-        assert definition_path is not None
-        definition = load_definition(definition_path)
+    definition, analyzer = definition_and_analyzer(definition_path, profile_name, secrets,
+                                                   show_secrets)
     gc.disable()  # reading builds many objects and no cycles: nothing for the collector
     try:
         file_requests = read_files(files)
