@@ -8,19 +8,13 @@ definition) where the output would show it: as `?token=` in the target and as an
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
-from cli_support import run
+from cli_support import http_server, run, serving
 
 from whdebug.model.secrecy import MASK
 
@@ -89,15 +83,8 @@ class _Answer(BaseHTTPRequestHandler):
 @pytest.fixture
 def app_server() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 that answers 200 with a session cookie."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with http_server(_Answer) as url:
+        yield url
 
 
 class TestReplay:
@@ -191,39 +178,15 @@ class TestSend:
 
 def _serve(tmp_path: Path, definition: str, forward: str, *extra: str) -> str:
     """Run `serve --forward-to`, post the planted request, return its console output."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "whdebug", "serve", "--port", "0", "--store",
-         str(tmp_path / "serve.db"), "--definition", definition, "--forward-to",
-         f"{forward}/app?api_key={QUERY_TOKEN}", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
-    lines: list[str] = []
-    assert process.stdout is not None
-    reader = threading.Thread(
-        target=lambda: lines.extend(line.decode() for line in process.stdout or []),
-        daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 20
-        port = None
-        while port is None and time.monotonic() < deadline:
-            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", "".join(lines))
-            port = int(found.group(1)) if found else None
-            time.sleep(0.05)
-        assert port is not None, "".join(lines)
+    with serving("--store", str(tmp_path / "serve.db"), "--definition", definition,
+                 "--forward-to", f"{forward}/app?api_key={QUERY_TOKEN}", *extra) as serve:
         head, _, body = REQUEST.partition(b"\r\n\r\n")
         headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
-        answer = httpx.post(f"http://127.0.0.1:{port}/miniapps/github/webhooks?token="
+        answer = httpx.post(f"http://127.0.0.1:{serve.port}/miniapps/github/webhooks?token="
                             f"{QUERY_TOKEN}&page=2", content=body, headers=headers)
         assert answer.status_code == 200
-        while "forwarded to" not in "".join(lines) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        process.terminate()
-        assert process.wait(timeout=15) == 0  # SIGTERM stops serve cleanly
-        reader.join(timeout=5)
-        process.stdout.close()
-    return "".join(lines)
+        serve.wait_for("forwarded to")
+    return serve.output
 
 
 class TestServe:

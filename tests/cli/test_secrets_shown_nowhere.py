@@ -11,17 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import re
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from cli_support import run
+from cli_support import run, serving
 
 from whdebug.model.secrecy import MASK
 
@@ -139,42 +133,16 @@ class TestFiles:
 
 class TestServeConsole:
     def test_console_lines_mask_the_event(self, tmp_path: Path, definition: str) -> None:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "whdebug", "serve", "--port", "0", "--store",
-             str(tmp_path / "c.db"), "--definition", definition, "--credential",
-             f"webhookSecret={SECRET}"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
-        lines: list[str] = []
-        assert process.stdout is not None
-        reader = threading.Thread(
-            target=lambda: lines.extend(line.decode() for line in process.stdout or []),
-            daemon=True)
-        reader.start()
-        try:
-            deadline = time.monotonic() + 15
-            port = None
-            while port is None and time.monotonic() < deadline:
-                found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", "".join(lines))
-                port = int(found.group(1)) if found else None
-                time.sleep(0.05)
-            assert port is not None, "".join(lines)
+        with serving("--store", str(tmp_path / "c.db"), "--definition", definition,
+                     "--credential", f"webhookSecret={SECRET}", timeout=15) as serve:
             raw = Path(signed_request(tmp_path)).read_bytes()
             headers = dict(line.split(": ", 1) for line in
                            raw.split(b"\r\n\r\n")[0].decode().split("\r\n")[1:])
-            answer = httpx.post(f"http://127.0.0.1:{port}/miniapps/github/webhooks?token="
+            answer = httpx.post(f"http://127.0.0.1:{serve.port}/miniapps/github/webhooks?token="
                                 f"{SECRET}", content=BODY, headers=headers)
             assert answer.status_code == 200
-            while "#1" not in "".join(lines) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
-            reader.join(timeout=5)
-            if not reader.is_alive():  # serve and its analyst are gone: the pipe is done
-                process.stdout.close()
-        assert process.returncode == 0  # SIGTERM stops serve cleanly
-        output = "".join(lines)
+            serve.wait_for("#1")
+        output = serve.output
         assert "#1" in output, output
         assert MASK in output
         assert leaked(output) == [], output

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from cli_support import run
+from cli_support import http_server, run
 
 TOKEN = "xoxb-planted-token-4242"
 LOCATIONS = {
@@ -34,15 +33,8 @@ class _Redirects(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def provider() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 answering 302 with a Location from LOCATIONS."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirects)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with http_server(_Redirects) as url:
+        yield url
 
 
 def definition(tmp_path: Path, url: str) -> str:
