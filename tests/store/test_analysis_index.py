@@ -188,3 +188,18 @@ def test_a_version_1_store_migrates_and_keeps_its_captures(tmp_path: Path,
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
     connection.close()
+
+
+def test_pruning_forgets_the_verdicts_that_saw_the_pruned_captures(tmp_path: Path) -> None:
+    """#3 and #7 were duplicates of #1 and #2; once those are pruned, they are new."""
+    with Store.open(tmp_path / "c.db") as store:
+        store.insert_many(_captures())
+        analysis_set = index.fill(store, _profile())
+        before = store.analyses_between(analysis_set.id, 1, 8)
+        assert (before[3].outcome, before[7].outcome) == ("duplicate", "duplicate")
+        assert store.prune(timedelta(0), keep_last=6) == 2
+        assert store.analyses_between(analysis_set.id, 1, 8) == {}
+        analysis_set = index.fill(store, _profile())
+        after = store.analyses_between(analysis_set.id, 1, 8)
+    assert sorted(after) == [3, 4, 5, 6, 7, 8]
+    assert (after[3].outcome, after[7].outcome) == ("fires", "fires")
