@@ -94,3 +94,15 @@ def test_duplicate_trigger_events_fire_once() -> None:
     triggers = [{"type": "miniapps:acme", "event": "contact.created"}] * 2
     report = run(make_request(), make_definition(triggers=triggers))
     assert report.outcome.triggers == ("contact.created",)
+
+
+def test_malformed_triggers_are_not_called_absent() -> None:
+    """Triggers whose event is not a string exist: the finding says so instead of 'no triggers'
+    and offers no patch that would add a second trigger beside the broken one."""
+    triggers = [{"type": "miniapps:acme", "event": ["contact.created"]}]
+    report = run(make_request(), make_definition(triggers=triggers))
+    found = [f for f in report.findings if f.code == "EVT_NO_TRIGGER"]
+    assert report.outcome.status == "no-trigger" and len(found) == 1
+    assert "no triggers" not in found[0].message
+    assert "1 trigger" in found[0].message and "triggers[0].event" in found[0].fix
+    assert found[0].patch is None

@@ -172,6 +172,12 @@ def render_summary(console: Console, summary: dict[str, Any], plan: Plan) -> Non
     console.print(line)
     events = plan.trigger_events
     never: list[str] = list(summary.get("triggers_never_fired", []))
+    if not events and plan.triggers:
+        count = len(plan.triggers)
+        which = "the 1 trigger cannot" if count == 1 else f"none of the {count} triggers can"
+        console.print(safe_text(f"coverage: {which} fire: no trigger has a string event "
+                                "(see DEF_SCHEMA at /triggers)", "yellow"))
+        return
     if not events:
         console.print(safe_text("coverage: the definition has no triggers", "yellow"))
         return

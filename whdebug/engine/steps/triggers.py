@@ -59,6 +59,22 @@ def match_triggers(
             )
     if matched:
         return TriggerResult(matched, ambiguous), findings
+    if not events and triggers:
+        first = triggers[0].index
+        findings.append(
+            finding(
+                "EVT_NO_TRIGGER",
+                ("the definition's 1 trigger has no string event, so it cannot fire"
+                 if len(triggers) == 1 else f"none of the definition's {len(triggers)} "
+                 "triggers has a string event, so none can fire"),
+                f"make triggers[{first}].event (and every other triggers[].event) one string, "
+                "as the DEF_SCHEMA findings say"
+                + (f"; this request's event is {value!r}" if value else ""),
+                step="match",
+                pointer=f"/triggers/{first}/event",
+            )
+        )
+        return TriggerResult((), ambiguous), findings
     if not events:
         findings.append(
             finding(
