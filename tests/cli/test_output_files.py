@@ -124,6 +124,13 @@ class TestSymlink:
     def test_redact_refuses(self, link: tuple[Path, Path], definition: str) -> None:
         self._refused(run("redact", definition, "-o", str(link[0])), *link)
 
+    def test_bundle_refuses(self, link: tuple[Path, Path], tmp_path: Path,
+                            definition: str) -> None:
+        request = tmp_path / "r.http"
+        request.write_bytes(b"POST /hook HTTP/1.1\r\nX-GitHub-Event: push\r\n\r\n{}")
+        result = run("bundle", "--definition", definition, str(request), "-o", str(link[0]))
+        self._refused(result, *link)
+
     def test_a_dangling_symlink_is_refused(self, tmp_path: Path, store: str) -> None:
         link = tmp_path / "dangling.http"
         link.symlink_to(tmp_path / "elsewhere.http")

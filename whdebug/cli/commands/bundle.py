@@ -13,6 +13,7 @@ from whdebug.cli.options import (
     load_secrets,
     now_option,
     parse_now,
+    refuse_symlink,
     secret_options,
     store_option,
 )
@@ -71,6 +72,7 @@ def bundle(ctx: click.Context, inputs: tuple[str, ...], definition_path: str,
     from whdebug.tools.bundle import build_bundle, write_zip
 
     output = Path(output_path)
+    refuse_symlink(output)
     if output.is_dir():
         raise WhdebugError("-o must be a file, not a directory", output_path)
     now = parse_now(now_text)
