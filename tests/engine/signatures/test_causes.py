@@ -131,3 +131,18 @@ def test_the_quoted_difference_never_shows_part_of_a_secret() -> None:
     assert "first difference at byte" in finding.message
     assert SECRET[-8:] not in encode_report(report)
     assert "********\\\\/x" in finding.message
+
+
+BODY_CHANGED = [s for s in CAUSES if "SIG_BODY_MODIFIED" in s["expect"][0]["codes"]]
+
+
+@pytest.mark.parametrize("scenario", BODY_CHANGED, ids=[s["name"] for s in BODY_CHANGED])
+def test_verify_reason_says_what_changed_in_words(scenario: dict[str, Any]) -> None:
+    """The step's one-line reason names the change as the finding does, not by catalogue id
+    (an integrator reads 'a trailing newline was added', not 'newline-added')."""
+    from whdebug.engine.signatures.edits import CATALOGUE
+
+    report = replay(scenario["name"])
+    reason = next(step.reason for step in report.steps if step.name == "verify")
+    assert not [edit_id for edit_id in CATALOGUE if edit_id in reason], reason
+    assert "the body as signed, before " in reason, reason

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from whdebug.engine.signatures.candidates import Hit
 from whdebug.engine.signatures.digests import encode_digest
-from whdebug.engine.signatures.edits import describe_difference
+from whdebug.engine.signatures.edits import Variant, describe_difference
 from whdebug.engine.signatures.evidence import mismatch_evidence, secret_kinds
 
 if TYPE_CHECKING:
@@ -68,7 +68,13 @@ def _body_modified(search: DiagnosisSearch, hit: Hit) -> str:
         "JSON re-serialisation or charset conversion in between; read the raw request body "
         "before any parser touches it)",
     )
-    return "body changed: " + " + ".join(variant.ids)
+    return "the body as signed, before " + _short_transit(variant)
+
+
+def _short_transit(variant: Variant) -> str:
+    """What changed the body, in a few words: each edit's clause without its aside."""
+    clauses = (re.sub(r" \(.*?\)|: .*", "", edit.transit) for edit in variant.edits)
+    return ", then ".join(clauses)
 
 
 def _explain_scheme(search: DiagnosisSearch, hit: Hit) -> str:
