@@ -201,3 +201,42 @@ class TestProperties:
             line = int(located["line"])
             assert 1 <= line <= len(lines)
             assert 1 <= int(located["column"]) <= len(lines[line - 1]) + 1
+
+
+DOCS_CORPUS = sorted((REPO / "tests" / "docs_corpus").glob("*.js"))
+
+
+@pytest.mark.parametrize("path", DOCS_CORPUS, ids=[p.name for p in DOCS_CORPUS])
+def test_docs_definitions_parse_without_the_slow_parser(
+        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A definition written as the docs write it (module.exports = {...}; comments, unquoted
+    keys, trailing commas, template literals) is parsed by pyjson5 alone, and to the value
+    json5 gives (json5 takes seconds on a large definition)."""
+    text = path.read_text(encoding="utf-8")
+    slow = parse_definition(text, str(path))
+    monkeypatch.setattr(json5, "parse", _refuse)
+    fast = parse_definition(text, str(path))
+    assert fast.data == slow.data and fast.syntax == "json5"
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the slow JSON5 parser ran")
+
+
+@pytest.mark.parametrize("trailer", [
+    ";\n// the end }\n",
+    "\n/* } */\nexport default app;\n",
+])
+def test_a_brace_after_the_definition_still_parses(trailer: str) -> None:
+    text = "const app = {\n  ns: 'acme',\n  version: '1.0.0',\n}" + trailer
+    assert parse_definition(text, "app.js").data == {"ns": "acme", "version": "1.0.0"}
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("module.exports = {ns: 'acme',}\n}\n", "app.js:2:1"),
+    ("module.exports = {ns: 'acme'} x\n", "app.js:1:31"),
+])
+def test_text_after_the_definition_is_still_an_error(text: str, where: str) -> None:
+    with pytest.raises(DefinitionError) as error:
+        parse_definition(text, "app.js")
+    assert str(error.value).startswith(where), str(error.value)
