@@ -3,6 +3,7 @@ edited request came from; a version-1 store is migrated with its rows kept."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -68,3 +69,28 @@ def test_export_and_import_keep_the_apps_answer_and_the_edit_link(tmp_path: Path
     plain = capture_to_json(Capture(REQUEST))
     assert not {"forward_headers", "forward_latency_ms", "forward_error",
                 "edited_from"} & plain.keys()
+
+
+def test_import_drops_an_edited_from_link_of_another_store(tmp_path: Path) -> None:
+    """An exported edit names its original by the old store's id; imported elsewhere, that id
+    is another capture (or none), so the link is dropped rather than pointing at a stranger."""
+    from cli_support import run
+
+    old = tmp_path / "old.db"
+    with Store.open(old) as store:
+        first = store.insert(REQUEST)
+        edited = store.insert(Capture(REQUEST, Source(edited_from=first)))
+    exported = tmp_path / "edit.json"
+    assert run("export", str(edited), "--format", "json", "-o", str(exported),
+               "--store", str(old)).exit_code == 0
+    assert json.loads(exported.read_text())["edited_from"] == first
+    new = tmp_path / "new.db"
+    with Store.open(new) as store:
+        for _ in range(3):
+            store.insert(REQUEST)
+    result = run("import", str(exported), "--store", str(new))
+    assert result.exit_code == 0, result.output
+    with Store.open(new) as store:
+        assert store.get(4).source.edited_from is None
+    listing = run("list", "--store", str(new))
+    assert listing.exit_code == 0 and "edited from" not in listing.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -285,7 +286,8 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
     file) as a new capture, exactly as written; prints the new ids.
 
     All files are read first and stored in one transaction: if any cannot be read,
-    nothing is imported. The store is created if it does not exist.
+    nothing is imported. The store is created if it does not exist. An exported edit's
+    "edited from" link names a capture of the store it came from, so it is not imported.
     """
     from whdebug.cli.output.text import format_size, safe
     from whdebug.store.base import display_location
@@ -293,7 +295,7 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
 
     captures: list[tuple[str, Capture]] = []
     for file in files:
-        captures.extend((file, capture) for capture in read_files([file]))
+        captures.extend((file, _unlinked(capture)) for capture in read_files([file]))
     if not captures:
         raise WhdebugError("nothing to import: the files hold no requests")
     store = open_store(store_path, create=True)
@@ -308,6 +310,15 @@ def import_files(ctx: click.Context, files: tuple[str, ...], store_path: str | N
                    f"  from {file}")
     click.echo(f"import: stored {plural(len(new_ids), 'capture', grouped=True)} in "
                f"{display_location(store.path)}", err=True)
+
+
+def _unlinked(capture: Capture) -> Capture:
+    """An exported edit names its original by the id it had in the store it came from, which
+    is another capture (or none) here: the link is dropped, not re-pointed at a stranger."""
+    if capture.source.edited_from is None:
+        return capture
+    return dataclasses.replace(capture,
+                               source=dataclasses.replace(capture.source, edited_from=None))
 
 
 def _default_base_url(request: CapturedRequest) -> str:
