@@ -47,7 +47,8 @@ FILTERS: list[list[tuple[str | None, str, bool]]] = [
     [("event", "événement", False)], [("event", "Événement".lower(), False)],
     [("event", "a\u0000", False)],
     [(None, "tx_dup", False)], [(None, "put", False)], [(None, "mode=full", False)],
-    [("path", "été", False)], [("path", "/acme/É", False)], [("path", "?x=é", False)], [("path", "token", True)],
+    [("path", "été", False)], [("path", "/acme/É", False)], [("path", "?x=é", False)],
+    [("path", "token", True)],
     [("method", "pu", False)], [("sig", "mis", False)], [("sig", "valid", True)],
     [("event", "won", False), ("path", "mode", False)],
 ]
