@@ -233,3 +233,34 @@ def test_a_version_2_database_migrates_and_keeps_its_captures(
         assert connection.execute("SELECT max(version) FROM whdebug_migrations").fetchone() == (
             pg_schema.SCHEMA_VERSION,)
         assert connection.execute("SELECT count(*) FROM whdebug_analysis_key").fetchone() == (1,)
+
+
+def test_a_prune_while_rows_are_being_stored_waits_instead_of_deadlocking(
+        pg: PostgresStore, pg_url: str) -> None:
+    """A fill holds a capture it stores a row for (#8) when a prune starts deleting (#1..#8);
+    the fill then stores a row for #3. Without the index lock the prune would hold #3 and
+    wait for #8: a deadlock PostgreSQL breaks by failing one of them."""
+    from whdebug.store import pg_analyses
+
+    profile = _profile()
+    analysis_set = prepare(pg, profile)
+    rows = _replayed(pg, profile)
+    pruned: list[object] = []
+    with psycopg.connect(pg_url) as filler, PostgresStore.open(pg_url) as other:
+        with filler.transaction():
+            pg_analyses.put(filler, analysis_set.id, [rows[8]])  # type: ignore[list-item]
+            pruning = threading.Thread(target=lambda: pruned.append(_prune_or_error(other)))
+            pruning.start()
+            pruning.join(1.5)  # the prune is waiting (for the lock, or for #8)
+            pg_analyses.put(filler, analysis_set.id, [rows[3]])  # type: ignore[list-item]
+        pruning.join(30)
+    assert pruned == [8]
+    assert pg.ids() == [9, 10]
+    assert pg.analyses_between(analysis_set.id, 1, COUNT) == {}
+
+
+def _prune_or_error(store: PostgresStore) -> object:
+    try:
+        return store.prune(timedelta(0), keep_last=2)
+    except Exception as error:  # noqa: BLE001 - the assertion shows it
+        return error

@@ -62,6 +62,22 @@ POSTGRES = Dialect(
 """Paths and queries are bytea (exact bytes): read as latin-1, as the SQLite store keeps them;
 lower() under the C collation lower-cases ASCII only, as SQLite's does."""
 
+_INDEX_LOCK = 0x7768_6462_0003
+"""Stores of rows (put, carry) hold it shared; deleting captures (delete, prune) holds it
+alone, so a fill storing rows and a prune never wait on each other's row locks (a deadlock
+PostgreSQL would break by failing one of them)."""
+
+
+def lock_for_deletion(connection: Any) -> None:
+    """In a transaction that deletes captures: wait for the rows being stored, hold off new
+    ones until the commit."""
+    connection.execute("SELECT pg_advisory_xact_lock(%s)", (_INDEX_LOCK,))
+
+
+def _lock_for_storing(connection: Any) -> None:
+    connection.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_INDEX_LOCK,))
+
+
 KEEP_SHARED_SETS = 8
 """Analysis sets kept in a shared database (several people, several definitions at once)."""
 
@@ -190,6 +206,7 @@ def carry(connection: Any, source: int, target: int, outcomes: Sequence[str]) ->
     target already has stay); how many were copied."""
     if not outcomes:
         return 0
+    _lock_for_storing(connection)
     row = connection.execute(_CARRY, (target, source, list(outcomes), source)).fetchone()
     return int(row[0]) if row is not None else 0
 
@@ -199,6 +216,7 @@ def put(connection: Any, set_id: int, rows: Iterable[AnalysisRow]) -> None:
     batch = sorted(rows, key=lambda row: row.capture_id)
     if not batch:
         return
+    _lock_for_storing(connection)
     connection.execute(_PUT, (
         [r.capture_id for r in batch], [_stored(r.event) for r in batch],
         [r.outcome for r in batch], [r.signature for r in batch],

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from whdebug.errors import StoreError
 from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source, as_capture
 from whdebug.store import analyses
-from whdebug.store.pg_analyses import POSTGRES, PostgresIndex
+from whdebug.store.pg_analyses import POSTGRES, PostgresIndex, lock_for_deletion
 from whdebug.store.pg_schema import SCHEMA_VERSION, migrate
 from whdebug.store.store import CaptureSummary
 
@@ -368,6 +368,7 @@ class PostgresStore(PostgresIndex):
     def delete(self, capture_id: int) -> None:
         """Remove a capture and its body; ids are never reused."""
         with self._session(write=True) as connection:
+            lock_for_deletion(connection)
             analyses.forget_capture(connection, capture_id, POSTGRES)
             if connection.execute("DELETE FROM whdebug_captures WHERE id = %s",
                                   (capture_id,)).rowcount == 0:
@@ -378,6 +379,7 @@ class PostgresStore(PostgresIndex):
         `keep_last`; how many were deleted."""
         cutoff = datetime.now(UTC) - older_than
         with self._session(write=True) as connection:
+            lock_for_deletion(connection)
             cursor = connection.execute(
                 "DELETE FROM whdebug_captures WHERE received_at < %s AND id NOT IN "
                 "(SELECT id FROM whdebug_captures ORDER BY id DESC LIMIT %s)",
