@@ -206,13 +206,18 @@ def put(connection: sqlite3.Connection, set_id: int, rows: Iterable[AnalysisRow]
         [(set_id, code, r.capture_id) for r in batch for code in r.codes])
 
 
-def _row(values: Sequence[Any], d: Dialect) -> AnalysisRow:
-    def text(value: Any) -> Any:
-        return d.untext(value) if isinstance(value, str) else value
+def _row(values: Sequence[Any]) -> AnalysisRow:
+    return AnalysisRow(int(values[0]), values[1], values[2], values[3],
+                       tuple(values[4].split()), values[5], values[6], values[7], values[8])
 
-    return AnalysisRow(int(values[0]), text(values[1]), values[2], values[3],
-                       tuple(values[4].split()), text(values[5]), text(values[6]),
-                       text(values[7]), text(values[8]))
+
+_FREE_TEXT = frozenset({1, 5, 6, 7, 8})
+"""Columns of ROW_COLUMNS with a verdict's free text (Dialect.text)."""
+
+
+def _untext(values: Sequence[Any], untext: Callable[[str], str]) -> list[Any]:
+    return [untext(value) if number in _FREE_TEXT and isinstance(value, str) else value
+            for number, value in enumerate(values)]
 
 
 def rows_between(connection: Any, set_id: int, first: int, last: int,
@@ -221,7 +226,9 @@ def rows_between(connection: Any, set_id: int, first: int, last: int,
     found = connection.execute(
         f"SELECT {ROW_COLUMNS} FROM {d.analyses} WHERE set_id = {d.mark} "
         f"AND capture_id BETWEEN {d.mark} AND {d.mark}", (set_id, first, last)).fetchall()
-    return {int(values[0]): _row(values, d) for values in found}
+    if d.untext is not str:
+        found = [_untext(values, d.untext) for values in found]
+    return {int(values[0]): _row(values) for values in found}
 
 
 def counts(connection: Any, set_id: int, d: Dialect = SQLITE) -> dict[str, int]:
