@@ -264,3 +264,23 @@ def _prune_or_error(store: PostgresStore) -> object:
         return store.prune(timedelta(0), keep_last=2)
     except Exception as error:  # noqa: BLE001 - the assertion shows it
         return error
+
+
+def test_a_fill_that_saw_pruned_captures_stores_no_verdict_they_decided(
+        pg: PostgresStore) -> None:
+    """A fill analyses #1 and #2, someone prunes them, and the fill goes on: its session still
+    calls #3 and #7 duplicates of them, so those rows are left to the next fill."""
+    profile = _profile()
+    fill = IndexFill(prepare(pg, profile), profile)
+    batches = fill.run(pg, pg.ids(), batch=2)
+    assert [row.capture_id for row in next(batches)] == [1, 2]
+    assert pg.prune(timedelta(0), keep_last=COUNT - 2) == 2
+    stale = {row.capture_id: row for rows in batches for row in rows}
+    assert (stale[3].outcome, stale[7].outcome) == ("duplicate", "duplicate")
+    stored = pg.analyses_between(fill.set.id, 1, COUNT)
+    assert sorted(stored) == [4, 5, 6, 8, 9, 10]
+    assert all(stored[i] == stale[i] for i in stored)
+    index.fill(pg, profile)
+    after = pg.analyses_between(fill.set.id, 1, COUNT)
+    assert after == _replayed(pg, profile)
+    assert (after[3].outcome, after[7].outcome) == ("fires", "fires")

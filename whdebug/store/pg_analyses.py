@@ -13,8 +13,10 @@ ON CONFLICT DO NOTHING in capture id order, so the first to commit a row keeps i
 skips it (no duplicate, no error, no deadlock), and a row's finding codes are stored only by
 the transaction that stored the row. A row references its capture and its set (ON DELETE
 CASCADE): a capture pruned or a set dropped while someone fills takes its rows along, and
-rows for captures that are already gone are not stored. Captures another receiver commits
-during a fill have higher ids (commit order) and are analysed by the next fill.
+rows for captures that are already gone, or whose dedupe verdict names a capture that is
+gone, are not stored (storing rows and deleting captures take an advisory lock, shared and
+alone, so they never deadlock). Captures another receiver commits during a fill have higher
+ids (commit order) and are analysed by the next fill.
 
 The salt (the fingerprint's HMAC key) is generated once, by the migration, under the
 migration advisory lock: every whdebug sharing the database computes the same fingerprints.
@@ -141,6 +143,9 @@ WITH given AS (
     FROM given AS g
     JOIN whdebug_captures AS c ON c.id = g.capture_id
     JOIN whdebug_analysis_sets AS s ON s.id = %s
+    WHERE g.duplicate_of IS NULL OR jsonb_typeof(g.duplicate_of::jsonb) <> 'number'
+        OR EXISTS (SELECT 1 FROM whdebug_captures AS d
+                   WHERE d.id = (g.duplicate_of::jsonb)::bigint)
     ORDER BY g.capture_id
     ON CONFLICT DO NOTHING
     RETURNING set_id, capture_id, codes
@@ -212,7 +217,11 @@ def carry(connection: Any, source: int, target: int, outcomes: Sequence[str]) ->
 
 
 def put(connection: Any, set_id: int, rows: Iterable[AnalysisRow]) -> None:
-    """Store rows the set does not hold yet (another fill may have stored them first)."""
+    """Store rows the set does not hold yet (another fill may have stored them first).
+
+    A row that names a duplicate's first capture which is gone is not stored: its fill began
+    before someone pruned that capture (its dedupe history still holds it), and the next
+    fill, whose history does not, decides the row again."""
     batch = sorted(rows, key=lambda row: row.capture_id)
     if not batch:
         return
