@@ -82,3 +82,50 @@ def test_filters_without_a_definition_are_a_one_line_error(setup: dict[str, str]
                                          "analyses")
     assert "--definition FILE" in result.stderr
     assert result.stdout == ""
+
+
+def _on_postgres(setup: dict[str, str], pg_url: str) -> dict[str, str]:
+    from whdebug.store.postgres import PostgresStore
+
+    with Store.open(Path(setup["store"])) as lite, PostgresStore.open(pg_url) as shared:
+        shared.insert_many(lite.get(capture_id) for capture_id in lite.ids())
+    return {**setup, "store": pg_url}
+
+
+@pytest.mark.parametrize("args", [("--outcome", "rejected", "--code", "SIG_MISMATCH"),
+                                  ("--event", "contact"), ("--outcome", "duplicate"),
+                                  ("--code", "evt_"), ()])
+def test_postgres_answers_as_sqlite_does(setup: dict[str, str], pg_url: str,
+                                         args: tuple[str, ...]) -> None:
+    expected = _list(setup, *args, "--json")
+    result = _list(_on_postgres(setup, pg_url), *args, "--json")
+    assert expected.exit_code == 0 and result.exit_code == 0, result.output
+    assert json_lines(result) == json_lines(expected) != []
+
+
+def test_postgres_table_and_two_runs_at_once(setup: dict[str, str], pg_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import psycopg
+
+    shared = _on_postgres(setup, pg_url.replace("postgres@", "postgres:hunter2-pw@"))
+    command = [sys.executable, "-m", "whdebug", "list", "--store", shared["store"],
+               "--definition", setup["definition"], "--credentials", setup["credentials"],
+               "--outcome", "rejected", "--json"]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "COLUMNS": "160"}) for _ in range(2)]
+    outputs = [process.communicate(timeout=60) for process in runs]
+    assert [process.returncode for process in runs] == [0, 0], outputs
+    assert [[json.loads(line)["id"] for line in out.splitlines()] for out, _ in outputs] == [
+        [5, 2], [5, 2]]
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute("SELECT count(*), count(DISTINCT capture_id) "
+                                  "FROM whdebug_analyses").fetchone() == (5, 5)
+    table = run("list", "--store", shared["store"], "--definition", setup["definition"],
+                "--credentials", setup["credentials"], "--code", "evt_no",
+                env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "1 matching capture under acme@1.0.0 in postgresql://postgres:***@" in table.stdout
+    assert "hunter2-pw" not in table.stdout + table.stderr

@@ -95,7 +95,9 @@ def test_migrations_race_once(pg_url: str) -> None:
 
     with psycopg.connect(pg_url) as connection:
         rows = connection.execute("SELECT version FROM whdebug_migrations").fetchall()
+        salts = connection.execute("SELECT salt FROM whdebug_analysis_key").fetchall()
     assert rows == [(version,) for version in range(1, SCHEMA_VERSION + 1)]
+    assert len(salts) == 1 and len(salts[0][0]) == 32  # the index's key, made once
 
 
 def test_ids_follow_commit_order_across_writers(pg_url: str) -> None:

@@ -41,10 +41,23 @@ def setup(tmp_path: Path) -> dict[str, Path]:
     return {"store": store, "definition": definition, "credentials": credentials}
 
 
-def _app(setup: dict[str, Path]) -> WhdebugApp:
-    options = TuiOptions(store_path=setup["store"], definition_path=setup["definition"],
+def _app(setup: dict[str, Path], store: Path | str | None = None) -> WhdebugApp:
+    options = TuiOptions(store_path=store or setup["store"],
+                         definition_path=setup["definition"],
                          credentials_path=setup["credentials"], listen=False)
     return WhdebugApp(options, watch=False)
+
+
+def _location(kind: str, setup: dict[str, Path], request: pytest.FixtureRequest) -> str:
+    """The setup's store, or a copy of its captures in a shared PostgreSQL database."""
+    if kind == "sqlite":
+        return str(setup["store"])
+    from whdebug.store.postgres import PostgresStore
+
+    url: str = request.getfixturevalue("pg_url")
+    with Store.open(setup["store"]) as lite, PostgresStore.open(url) as shared:
+        shared.insert_many(lite.get(capture_id) for capture_id in lite.ids())
+    return url
 
 
 async def _filter(pilot: Any, app: WhdebugApp, text: str) -> list[int]:
@@ -56,9 +69,14 @@ async def _filter(pilot: Any, app: WhdebugApp, text: str) -> list[int]:
     return app.rows.ids_between(0, len(app.rows))
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 async def test_filter_by_code_reads_the_index_the_cli_filled(
-        setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    cli = run("list", "--store", str(setup["store"]), "--definition", str(setup["definition"]),
+        kind: str, setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> None:
+    """On PostgreSQL the index is shared: one person's `list` fills it, another's TUI reads
+    every verdict from it."""
+    store = _location(kind, setup, request)
+    cli = run("list", "--store", store, "--definition", str(setup["definition"]),
               "--credentials", str(setup["credentials"]), "--code", "SIG_MISMATCH", "--json")
     assert cli.exit_code == 0, cli.output
     expected = [row["id"] for row in json_lines(cli)]
@@ -71,7 +89,7 @@ async def test_filter_by_code_reads_the_index_the_cli_filled(
     # it, and the filter never pages through captures analysing them.
     monkeypatch.setattr(IndexFill, "_analyse", no_analysis)
     monkeypatch.setattr(filters, "scan", no_analysis)
-    app = _app(setup)
+    app = _app(setup, store)
     async with app.run_test(size=SIZE) as pilot:
         assert app.analyzer is not None
         history = app.analyzer.history

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +57,35 @@ FilterTerm = tuple[str | None, str, bool]
 """(field or None for any field, lower-cased value, negate): see whdebug.tui.filters."""
 
 
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one database spells the index's SQL: its placeholder, table names and text
+    functions. The reads, deletions and filters below are written once for both stores."""
+
+    mark: str
+    captures: str
+    analyses: str
+    codes: str
+    sets: str
+    key: str
+    target: str
+    """The capture's `path?query` (or `path`) as text, from the row `c`."""
+    lower: str
+    """`{}` lower-cased ASCII only (as SQLite's lower(); Python lower-cases the values)."""
+    contains: str
+    """`{text}` contains `{value}` (a placeholder)."""
+    text: Callable[[str], str] = str
+    """A verdict's free text (event, transaction id...) as stored, and a filter value as
+    compared with it (PostgreSQL's text holds no NUL)."""
+    untext: Callable[[str], str] = str
+    """The stored text back as the verdict's."""
+
+
+SQLITE = Dialect("?", "captures", "analyses", "analysis_codes", "analysis_sets", "analysis_key",
+                 "CASE WHEN c.query != '' THEN c.path || '?' || c.query ELSE c.path END",
+                 "lower({})", "instr({text}, {value}) > 0")
+
+
 def migrate_to_2(connection: sqlite3.Connection) -> None:
     connection.execute(
         "CREATE TABLE analysis_key (id INTEGER PRIMARY KEY CHECK (id = 1), salt BLOB NOT NULL)")
@@ -96,8 +125,8 @@ def migrate_to_2(connection: sqlite3.Connection) -> None:
     )
 
 
-def salt(connection: sqlite3.Connection) -> bytes:
-    row = connection.execute("SELECT salt FROM analysis_key WHERE id = 1").fetchone()
+def salt(connection: Any, d: Dialect = SQLITE) -> bytes:
+    row = connection.execute(f"SELECT salt FROM {d.key} WHERE id = 1").fetchone()
     return bytes(row[0])
 
 
@@ -117,25 +146,28 @@ def open_set(connection: sqlite3.Connection, fingerprint: str,
         "INSERT INTO analysis_sets (fingerprint, parts, used_at) VALUES (?, ?, ?)",
         (fingerprint, json.dumps(dict(parts), sort_keys=True), _now()))
     set_id = int(cursor.lastrowid or 0)
-    _prune(connection, keep=set_id)
+    drop_old_sets(connection, keep=set_id)
     return AnalysisSet(set_id, fingerprint, dict(parts), created=True)
 
 
-def other_sets(connection: sqlite3.Connection, set_id: int) -> list[AnalysisSet]:
+def other_sets(connection: Any, set_id: int, d: Dialect = SQLITE) -> list[AnalysisSet]:
     """The other sets, most recently used first."""
     rows = connection.execute(
-        "SELECT id, fingerprint, parts FROM analysis_sets WHERE id != ? ORDER BY used_at DESC",
-        (set_id,)).fetchall()
+        f"SELECT id, fingerprint, parts FROM {d.sets} WHERE id != {d.mark} "
+        "ORDER BY used_at DESC", (set_id,)).fetchall()
     return [AnalysisSet(int(r[0]), r[1], json.loads(r[2])) for r in rows]
 
 
-def _prune(connection: sqlite3.Connection, keep: int) -> None:
+def drop_old_sets(connection: Any, keep: int, d: Dialect = SQLITE,
+                  keep_sets: int = KEEP_SETS) -> None:
+    """Drop all but the `keep_sets` most recently used sets (`keep` among them)."""
     rows = connection.execute(
-        "SELECT id FROM analysis_sets WHERE id != ? ORDER BY used_at DESC", (keep,)).fetchall()
-    for (old,) in rows[KEEP_SETS - 1:]:
-        connection.execute("DELETE FROM analysis_codes WHERE set_id = ?", (old,))
-        connection.execute("DELETE FROM analyses WHERE set_id = ?", (old,))
-        connection.execute("DELETE FROM analysis_sets WHERE id = ?", (old,))
+        f"SELECT id FROM {d.sets} WHERE id != {d.mark} ORDER BY used_at DESC",
+        (keep,)).fetchall()
+    for (old,) in rows[keep_sets - 1:]:
+        connection.execute(f"DELETE FROM {d.codes} WHERE set_id = {d.mark}", (old,))
+        connection.execute(f"DELETE FROM {d.analyses} WHERE set_id = {d.mark}", (old,))
+        connection.execute(f"DELETE FROM {d.sets} WHERE id = {d.mark}", (old,))
 
 
 def carry(connection: sqlite3.Connection, source: int, target: int,
@@ -156,8 +188,8 @@ def carry(connection: sqlite3.Connection, source: int, target: int,
     return cursor.rowcount
 
 
-_ROW_COLUMNS = ("capture_id, event, outcome, signature, codes, if_event, duplicate_of, "
-                "transaction_id, problem")
+ROW_COLUMNS = ("capture_id, event, outcome, signature, codes, if_event, duplicate_of, "
+               "transaction_id, problem")
 
 
 def put(connection: sqlite3.Connection, set_id: int, rows: Iterable[AnalysisRow]) -> None:
@@ -165,7 +197,7 @@ def put(connection: sqlite3.Connection, set_id: int, rows: Iterable[AnalysisRow]
     ids = [(set_id, row.capture_id) for row in batch]
     connection.executemany("DELETE FROM analysis_codes WHERE set_id = ? AND capture_id = ? ", ids)
     connection.executemany(
-        f"INSERT OR REPLACE INTO analyses (set_id, {_ROW_COLUMNS}) "
+        f"INSERT OR REPLACE INTO analyses (set_id, {ROW_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(set_id, r.capture_id, r.event, r.outcome, r.signature, " ".join(r.codes), r.if_event,
           r.duplicate_of, r.transaction_id, r.problem) for r in batch])
@@ -179,99 +211,111 @@ def _row(values: Sequence[Any]) -> AnalysisRow:
                        tuple(values[4].split()), values[5], values[6], values[7], values[8])
 
 
-def rows_between(connection: sqlite3.Connection, set_id: int, first: int,
-                 last: int) -> dict[int, AnalysisRow]:
+_FREE_TEXT = frozenset({1, 5, 6, 7, 8})
+"""Columns of ROW_COLUMNS with a verdict's free text (Dialect.text)."""
+
+
+def _untext(values: Sequence[Any], untext: Callable[[str], str]) -> list[Any]:
+    return [untext(value) if number in _FREE_TEXT and isinstance(value, str) else value
+            for number, value in enumerate(values)]
+
+
+def rows_between(connection: Any, set_id: int, first: int, last: int,
+                 d: Dialect = SQLITE) -> dict[int, AnalysisRow]:
     """The set's rows of captures first..last (ids), by capture id."""
     found = connection.execute(
-        f"SELECT {_ROW_COLUMNS} FROM analyses WHERE set_id = ? AND capture_id BETWEEN ? AND ?",
-        (set_id, first, last)).fetchall()
+        f"SELECT {ROW_COLUMNS} FROM {d.analyses} WHERE set_id = {d.mark} "
+        f"AND capture_id BETWEEN {d.mark} AND {d.mark}", (set_id, first, last)).fetchall()
+    if d.untext is not str:
+        found = [_untext(values, d.untext) for values in found]
     return {int(values[0]): _row(values) for values in found}
 
 
-def counts(connection: sqlite3.Connection, set_id: int) -> dict[str, int]:
+def counts(connection: Any, set_id: int, d: Dialect = SQLITE) -> dict[str, int]:
     """Rows by outcome status."""
     found = connection.execute(
-        "SELECT outcome, count(*) FROM analyses WHERE set_id = ? GROUP BY outcome",
+        f"SELECT outcome, count(*) FROM {d.analyses} WHERE set_id = {d.mark} GROUP BY outcome",
         (set_id,)).fetchall()
     return {str(outcome): int(count) for outcome, count in found}
 
 
-def forget_capture(connection: sqlite3.Connection, capture_id: int) -> None:
+def forget_capture(connection: Any, capture_id: int, d: Dialect = SQLITE) -> None:
     """A capture is deleted: drop its rows, and in each set the rows of later captures
     accepted with the same transaction id (their dedupe verdict may change)."""
+    m = d.mark
     for set_id, transaction_id in connection.execute(
-            "SELECT set_id, transaction_id FROM analyses WHERE capture_id = ?",
+            f"SELECT set_id, transaction_id FROM {d.analyses} WHERE capture_id = {m}",
             (capture_id,)).fetchall():
         if transaction_id is None:
             continue
         connection.execute(
-            "DELETE FROM analysis_codes WHERE set_id = ? AND capture_id IN (SELECT capture_id "
-            "FROM analyses WHERE set_id = ? AND transaction_id = ? AND capture_id > ?)",
-            (set_id, set_id, transaction_id, capture_id))
+            f"DELETE FROM {d.codes} WHERE set_id = {m} AND capture_id IN (SELECT capture_id "
+            f"FROM {d.analyses} WHERE set_id = {m} AND transaction_id = {m} "
+            f"AND capture_id > {m})", (set_id, set_id, transaction_id, capture_id))
         connection.execute(
-            "DELETE FROM analyses WHERE set_id = ? AND transaction_id = ? AND capture_id > ?",
-            (set_id, transaction_id, capture_id))
-    connection.execute("DELETE FROM analysis_codes WHERE capture_id = ?", (capture_id,))
-    connection.execute("DELETE FROM analyses WHERE capture_id = ?", (capture_id,))
+            f"DELETE FROM {d.analyses} WHERE set_id = {m} AND transaction_id = {m} "
+            f"AND capture_id > {m}", (set_id, transaction_id, capture_id))
+    connection.execute(f"DELETE FROM {d.codes} WHERE capture_id = {m}", (capture_id,))
+    connection.execute(f"DELETE FROM {d.analyses} WHERE capture_id = {m}", (capture_id,))
 
 
-def forget_all(connection: sqlite3.Connection) -> None:
+def forget_all(connection: Any, d: Dialect = SQLITE) -> None:
     """Drop every verdict (captures were pruned, so every later dedupe verdict may change);
     the sets stay and refill oldest first."""
-    connection.execute("DELETE FROM analysis_codes")
-    connection.execute("DELETE FROM analyses")
+    connection.execute(f"DELETE FROM {d.codes}")
+    connection.execute(f"DELETE FROM {d.analyses}")
 
 
 # -- filters ----------------------------------------------------------------------------------
 
 _ANALYSED_FIELDS = frozenset({"event", "outcome", "sig", "code"})
-_TARGET = ("lower(CASE WHEN c.query != '' THEN c.path || '?' || c.query ELSE c.path END)")
 _ANALYSED = "a.capture_id IS NOT NULL"
 
 
-def _contains(expression: str, value: str, params: list[Any]) -> str:
+def _contains(d: Dialect, expression: str, value: str, params: list[Any]) -> str:
     params.append(value)
-    return f"instr(lower(coalesce({expression}, '')), ?) > 0"
+    text = d.lower.format(f"coalesce({expression}, '')")
+    return d.contains.format(text=text, value=d.mark)
 
 
-def _prefix(expression: str, value: str, params: list[Any]) -> str:
+def _prefix(d: Dialect, expression: str, value: str, params: list[Any]) -> str:
     params.append(value)
-    return f"substr(lower({expression}), 1, {len(value)}) = ?"
+    return f"substr({d.lower.format(expression)}, 1, {len(value)}) = {d.mark}"
 
 
-def _code(value: str, set_id: int, params: list[Any]) -> str:
+def _code(d: Dialect, value: str, set_id: int, params: list[Any]) -> str:
     if not value.isascii():  # finding codes are ASCII: nothing starts with it
-        return "0"
+        return "1 = 0"
     prefix = value.upper()
     params.extend((set_id, prefix, prefix + "\x7f"))
-    return ("a.capture_id IN (SELECT capture_id FROM analysis_codes WHERE set_id = ? "
-            "AND code >= ? AND code < ?)")
+    return (f"a.capture_id IN (SELECT capture_id FROM {d.codes} WHERE set_id = {d.mark} "
+            f"AND code >= {d.mark} AND code < {d.mark})")
 
 
-def _condition(term: FilterTerm, set_id: int, params: list[Any]) -> str:
+def _condition(d: Dialect, term: FilterTerm, set_id: int, params: list[Any]) -> str:
     """SQL for one term, exactly as whdebug.tui.filters matches it (never NULL)."""
     field, value, _ = term
     if field == "path":
-        return _contains(_TARGET, value, params)
+        return _contains(d, d.target, value, params)
     if field == "method":
-        return _contains("c.method", value, params)
+        return _contains(d, "c.method", value, params)
     if field == "event":
-        return f"({_ANALYSED} AND {_contains('a.event', value, params)})"
+        return f"({_ANALYSED} AND {_contains(d, 'a.event', d.text(value), params)})"
     if field == "outcome":
-        return f"({_ANALYSED} AND {_prefix('a.outcome', value, params)})"
+        return f"({_ANALYSED} AND {_prefix(d, 'a.outcome', value, params)})"
     if field == "sig":
-        return f"({_ANALYSED} AND {_prefix('a.signature', value, params)})"
+        return f"({_ANALYSED} AND {_prefix(d, 'a.signature', value, params)})"
     if field == "code":
-        return f"({_ANALYSED} AND {_code(value, set_id, params)})"
-    summary = f"{_contains(_TARGET, value, params)} OR {_contains('c.method', value, params)}"
-    analysed = (f"{_contains('a.event', value, params)} OR {_prefix('a.outcome', value, params)}"
-                f" OR {_code(value, set_id, params)}")
+        return f"({_ANALYSED} AND {_code(d, value, set_id, params)})"
+    summary = (f"{_contains(d, d.target, value, params)} OR "
+               f"{_contains(d, 'c.method', value, params)}")
+    analysed = (f"{_contains(d, 'a.event', d.text(value), params)} OR "
+                f"{_prefix(d, 'a.outcome', value, params)} OR {_code(d, value, set_id, params)}")
     return f"({summary} OR ({_ANALYSED} AND ({analysed})))"
 
 
-def filter_ids(connection: sqlite3.Connection, set_id: int | None,
-               terms: Sequence[FilterTerm], first: int, last: int,
-               limit: int | None = None) -> list[int]:
+def filter_ids(connection: Any, set_id: int | None, terms: Sequence[FilterTerm], first: int,
+               last: int, limit: int | None = None, d: Dialect = SQLITE) -> list[int]:
     """Ids of captures first..last matching every term, newest first.
 
     A capture without a row in the set matches only through its path and method (as an
@@ -280,21 +324,23 @@ def filter_ids(connection: sqlite3.Connection, set_id: int | None,
     where_params: list[Any] = [first, last]
     conditions: list[str] = []
     for term in terms:
-        sql = _condition(term, -1 if set_id is None else set_id, where_params)
+        sql = _condition(d, term, -1 if set_id is None else set_id, where_params)
         conditions.append(f"NOT {sql}" if term[2] else sql)
+    between = f"BETWEEN {d.mark} AND {d.mark}"
     if set_id is not None and any(not negate and field in _ANALYSED_FIELDS
                                   for field, _, negate in terms):
         # Only analysed captures can match: walk the set's rows newest first (its key),
         # reading captures only when a term needs the path or method.
-        join = ("JOIN captures AS c ON c.id = a.capture_id "
+        join = (f"JOIN {d.captures} AS c ON c.id = a.capture_id "
                 if any(field not in _ANALYSED_FIELDS for field, _, _ in terms) else "")
-        sql = (f"SELECT a.capture_id FROM analyses AS a {join}WHERE a.set_id = ? "
-               f"AND a.capture_id BETWEEN ? AND ? AND {' AND '.join(conditions)} "
+        sql = (f"SELECT a.capture_id FROM {d.analyses} AS a {join}WHERE a.set_id = {d.mark} "
+               f"AND a.capture_id {between} AND {' AND '.join(conditions)} "
                "ORDER BY a.capture_id DESC")
     else:
-        where = " AND ".join(["c.id BETWEEN ? AND ?", *conditions])
-        sql = (f"SELECT c.id FROM captures AS c LEFT JOIN analyses AS a ON a.set_id = ? "
-               f"AND a.capture_id = c.id WHERE {where} ORDER BY c.id DESC")
+        where = " AND ".join([f"c.id {between}", *conditions])
+        sql = (f"SELECT c.id FROM {d.captures} AS c LEFT JOIN {d.analyses} AS a "
+               f"ON a.set_id = {d.mark} AND a.capture_id = c.id WHERE {where} "
+               "ORDER BY c.id DESC")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [int(row[0]) for row in connection.execute(sql, params + where_params)]

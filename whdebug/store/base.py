@@ -107,8 +107,9 @@ def display_location(location: StoreLocation) -> str:
 
 
 class IndexedStore(CaptureStore, Protocol):
-    """A store that keeps the analysis index (whdebug.store.index; SQLite today). Callers
-    check `whdebug.store.index.supports_index` first."""
+    """A store that keeps the analysis index (whdebug.store.index): SQLite
+    (whdebug.store.analyses) and PostgreSQL (whdebug.store.pg_analyses). Callers check
+    `whdebug.store.index.supports_index` first."""
 
     def analysis_salt(self) -> bytes: ...
 

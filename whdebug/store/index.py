@@ -182,8 +182,8 @@ def row_of(capture_id: int, report: Report) -> AnalysisRow:
 
 
 def supports_index(store: object) -> TypeGuard[IndexedStore]:
-    """True when the store keeps analysis sets (the SQLite store; another store joins by
-    implementing the `Store` methods that wrap whdebug.store.analyses)."""
+    """True when the store keeps analysis sets (both stores: SQLite and PostgreSQL, through
+    whdebug.store.analyses and whdebug.store.pg_analyses)."""
     return all(hasattr(store, name) for name in (
         "analysis_salt", "open_analysis_set", "other_analysis_sets", "carry_analyses",
         "put_analyses", "analyses_between", "analysis_counts", "filter_analyses"))

@@ -7,9 +7,11 @@ one transaction under an advisory lock, so receivers starting at once migrate on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from whdebug.errors import StoreError
+from whdebug.store.pg_analyses import V3
 
 _MIGRATION_LOCK = 0x7768_6462_0001
 
@@ -49,8 +51,9 @@ _V2 = (
     "ALTER TABLE whdebug_captures ADD COLUMN forward_latency double precision",
     "ALTER TABLE whdebug_captures ADD COLUMN edited_from bigint",
 )
-MIGRATIONS: list[tuple[str, ...]] = [_V1, _V2]
-"""MIGRATIONS[n] upgrades schema version n to n + 1 (recorded in whdebug_migrations)."""
+MIGRATIONS: list[tuple[str | Callable[[Any], None], ...]] = [_V1, _V2, V3]
+"""MIGRATIONS[n] upgrades schema version n to n + 1 (recorded in whdebug_migrations): SQL
+statements, or a step that takes the connection (V3 generates the index's salt)."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -70,5 +73,8 @@ def migrate(connection: Any, where: str) -> None:
                 f"understands ({SCHEMA_VERSION}); upgrade whdebug", where)
         for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in statements:
-                connection.execute(statement)
+                if callable(statement):
+                    statement(connection)
+                else:
+                    connection.execute(statement)
             connection.execute("INSERT INTO whdebug_migrations (version) VALUES (%s)", (number,))

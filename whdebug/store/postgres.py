@@ -22,7 +22,7 @@ receiver answers 503 with it), and the next call connects again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -31,6 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from whdebug.errors import StoreError
 from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source, as_capture
+from whdebug.store import analyses
+from whdebug.store.pg_analyses import POSTGRES, PostgresIndex, lock_for_deletion
 from whdebug.store.pg_schema import SCHEMA_VERSION, migrate
 from whdebug.store.store import CaptureSummary
 
@@ -154,8 +156,9 @@ def _require_driver() -> Any:
     return psycopg
 
 
-class PostgresStore:
-    """A capture store in a PostgreSQL database; one thread at a time per instance."""
+class PostgresStore(PostgresIndex):
+    """A capture store in a PostgreSQL database, with the analysis index (PostgresIndex);
+    one thread at a time per instance."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -324,6 +327,14 @@ class PostgresStore:
             ).fetchall()
         return [_summary(row) for row in rows]
 
+    def summaries(self, capture_ids: Sequence[int]) -> list[CaptureSummary]:
+        """The summaries of these captures, in the order given (missing ones left out)."""
+        with self._session() as connection:
+            rows = connection.execute(f"SELECT {_SUMMARY} FROM whdebug_captures "
+                                      "WHERE id = ANY(%s)", (list(capture_ids),)).fetchall()
+        found = {int(row[0]): _summary(row) for row in rows}
+        return [found[i] for i in capture_ids if i in found]
+
     def since(self, after_id: int | None, *, limit: int | None = None) -> list[CaptureSummary]:
         """Summaries with ids above `after_id`, oldest first (for live views)."""
         with self._session() as connection:
@@ -357,6 +368,8 @@ class PostgresStore:
     def delete(self, capture_id: int) -> None:
         """Remove a capture and its body; ids are never reused."""
         with self._session(write=True) as connection:
+            lock_for_deletion(connection)
+            analyses.forget_capture(connection, capture_id, POSTGRES)
             if connection.execute("DELETE FROM whdebug_captures WHERE id = %s",
                                   (capture_id,)).rowcount == 0:
                 raise StoreError(f"no capture #{capture_id}", self._where)
@@ -366,10 +379,13 @@ class PostgresStore:
         `keep_last`; how many were deleted."""
         cutoff = datetime.now(UTC) - older_than
         with self._session(write=True) as connection:
+            lock_for_deletion(connection)
             cursor = connection.execute(
                 "DELETE FROM whdebug_captures WHERE received_at < %s AND id NOT IN "
                 "(SELECT id FROM whdebug_captures ORDER BY id DESC LIMIT %s)",
                 (cutoff, max(keep_last, 0)))
+            if cursor.rowcount:  # later verdicts saw the pruned captures in their dedupe history
+                analyses.forget_all(connection, POSTGRES)
             return int(cursor.rowcount)
 
     def watch(self, callback: Callable[[], None]) -> Callable[[], None]:

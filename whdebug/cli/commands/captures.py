@@ -220,20 +220,18 @@ def _list_analysed(store: CaptureStore, definition_path: str, secrets: Secrets, 
     from whdebug.model.definition import load_definition
     from whdebug.store import index
 
-    if not index.supports_index(store):
-        raise WhdebugError("list --definition needs a store that keeps the analysis index "
-                           "(an SQLite store, --store PATH)", str(store.path))
+    keeper = index.indexed(store)  # both stores keep it (SQLite, PostgreSQL)
     definition = load_definition(definition_path)
     profile = index.IndexProfile(
         definition, secrets, AnalysisOptions(missing_part=missing_part, nullish=nullish),
         now=parse_now(now_text) if now_text else None)
     progress = _IndexProgress()
-    analysis_set = index.fill(store, profile, progress)
+    analysis_set = index.fill(keeper, profile, progress)
     progress.finish()
     limit = last if last is not None else (None if as_json else _LIST_DEFAULT)
-    ids = store.filter_analyses(analysis_set.id, filters, limit=limit)
-    summaries = store.summaries(ids)
-    rows = store.analyses_between(analysis_set.id, min(ids), max(ids)) if ids else {}
+    ids = keeper.filter_analyses(analysis_set.id, filters, limit=limit)
+    summaries = keeper.summaries(ids)
+    rows = keeper.analyses_between(analysis_set.id, min(ids), max(ids)) if ids else {}
     if as_json:
         for summary in summaries:
             line = _summary_json(summary, masks)
@@ -245,11 +243,12 @@ def _list_analysed(store: CaptureStore, definition_path: str, secrets: Secrets, 
         return
     from whdebug.cli.output.captures import render_analysed
     from whdebug.cli.output.text import stdout_console
+    from whdebug.store.base import display_location
 
-    matching = (len(store.filter_analyses(analysis_set.id, filters)) if filters
+    matching = (len(keeper.filter_analyses(analysis_set.id, filters)) if filters
                 else store.count())
-    render_analysed(stdout_console(), summaries, rows, matching, store.path, masks,
-                    definition.label, bool(filters))
+    render_analysed(stdout_console(), summaries, rows, matching, display_location(store.path),
+                    masks, definition.label, bool(filters))
 
 
 class _IndexProgress:
