@@ -121,3 +121,25 @@ def test_no_progress_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPat
     progress.update(5_120)
     progress.close()
     assert stream.getvalue() == ""
+
+
+def test_rows_never_show_a_secret_the_request_carries(tmp_path: Path) -> None:
+    """A secret in the path or the event: the row masks it as the JSON report does."""
+    captures = [make_capture({"event": "contact.created", "id": f"evt-{i}"},
+                             received_at=datetime(2025, 11, 24, 15, 59, i % 60, tzinfo=UTC))
+                for i in range(44)]
+    captures.append(make_capture({"event": SECRET, "id": "evt-leak"}, path=f"/x/{SECRET}",
+                                 received_at=datetime(2025, 11, 24, 15, 59, 59, tzinfo=UTC)))
+    har = tmp_path / "leak.har"
+    har.write_bytes(format_har(captures))
+    definition = tmp_path / "acme.json"
+    definition.write_text(json.dumps(make_definition().data))
+    for workers in ("1", "2"):
+        result = run("replay", "--definition", str(definition), "--file", str(har),
+                     "--credential", f"webhookSecret={SECRET}", "--now",
+                     "2025-11-24T16:00:05Z", env={"WHDEBUG_WORKERS": workers})
+        assert result.exit_code == 1, result.output
+        rows = result.stdout.splitlines()[1:46]
+        assert rows[-1].split()[:2] == ["15:59:59", "POST"], rows[-1]
+        assert SECRET not in result.stdout
+        assert "REQ_WRONG_PATH" in rows[-1]

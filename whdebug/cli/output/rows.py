@@ -17,6 +17,7 @@ from typing import IO
 from whdebug.cli.output.text import safe
 from whdebug.engine.parallel import Replayed
 from whdebug.model.request import Capture
+from whdebug.model.secrecy import SecretSet
 
 ROWS_WHEN_PIPED = 40
 """Requests shown in full when stdout is not a terminal; more get one row each."""
@@ -38,18 +39,23 @@ def row_header() -> str:
             f"{'outcome':<10}  top finding")
 
 
-def format_row(capture: Capture, replayed: Replayed, symbols: dict[str, str]) -> str:
+def format_row(capture: Capture, replayed: Replayed, symbols: dict[str, str],
+               masks: SecretSet | None = None) -> str:
     """One request: time, method, path, size, event, signature mark, outcome, top finding.
 
-    Request-controlled text is escaped (`safe`) and cut to its column.
+    Request-controlled text is escaped (`safe`) and cut to its column; a secret in the method
+    or path is masked (`masks`), as the report masks it (the event comes from the report).
     """
     request = capture.request
+    method, path = request.method, request.path
+    if masks:
+        method, path = masks.mask(method), masks.mask(path)
     received = capture.source.received_at
     clock = received.strftime("%H:%M:%S") if received is not None else "-"
     event = replayed.event
     event_text = safe(event, 28) if event is not None else "-"
     sign = symbols.get(_SIGNATURE.get(replayed.verdict, ""), "?")
-    return (f"{clock:<8}  {safe(request.method, 6):<6}  {safe(request.path, 32):<32}  "
+    return (f"{clock:<8}  {safe(method, 6):<6}  {safe(path, 32):<32}  "
             f"{request.size:>9}  {event_text:<28}  {sign:<3}  {replayed.status:<10}  "
             f"{replayed.top_code or ''}").rstrip()
 
