@@ -169,12 +169,18 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
         yield from file_requests
 
     if as_json:
+        from whdebug.cli.output.progress import Progress
+
+        progress = Progress(len(ids) + len(file_requests))
         lines: list[str] = []
-        for _, replayed in _replayed(session, requests(), file_requests, store is None,
-                                     keep_fired=False):
+        for done, (_, replayed) in enumerate(_replayed(
+                session, requests(), file_requests, store is None, keep_fired=False), 1):
             lines.append(replayed.line)
             if len(lines) >= 256:  # written in blocks: one write per line is the cost
+                progress.hide()
                 _write_lines(lines)
+                progress.update(done)
+        progress.close()
         lines.append(json.dumps(session.summary(), separators=(",", ":")))
         _write_lines(lines)
     else:
