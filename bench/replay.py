@@ -148,25 +148,30 @@ hmac.new(sys.argv[2].encode(), data, hashlib.sha256).hexdigest()
 IN_PROCESS_BIG = """
 import contextlib, hashlib, hmac, io, statistics, sys, time
 from whdebug.cli import main
-path, secret, rounds, *replay = sys.argv[1:]
-def bare():
+big, small, empty, secret, rounds, *replay = sys.argv[1:]
+def bare(path):
     with open(path, "rb") as handle:
         data = handle.read()
     hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
-def whdebug():
+def whdebug(path):
     with contextlib.redirect_stdout(io.StringIO()):
         try:
             main(["replay", *replay, "--file", path, "--json"], standalone_mode=True)
         except SystemExit:
             pass
-whdebug()  # the first call imports what replay imports lazily
-ratios, bare_times, whdebug_times = [], [], []
+def timed(function, path):
+    start = time.perf_counter()
+    function(path)
+    return time.perf_counter() - start
+whdebug(small)  # the first call imports what replay imports lazily
+rows = []
 for _ in range(int(rounds)):
-    start = time.perf_counter(); bare(); middle = time.perf_counter(); whdebug()
-    end = time.perf_counter()
-    bare_times.append(middle - start); whdebug_times.append(end - middle)
-    ratios.append((end - middle) / (middle - start))
-print(statistics.median(bare_times), statistics.median(whdebug_times), statistics.median(ratios))
+    rows.append((timed(bare, big), timed(bare, empty), timed(whdebug, big),
+                 timed(whdebug, small)))
+bare_big, bare_empty, whdebug_big, whdebug_small = (
+    statistics.median(column) for column in zip(*rows))
+ratios = [(w - ws) / (b - be) for b, be, w, ws in rows]
+print(bare_big, bare_empty, whdebug_big, whdebug_small, statistics.median(ratios))
 """
 
 
@@ -275,11 +280,14 @@ def main() -> None:
           f"{small_run:.2f} s; bare read + HMAC {bare_big:.2f} s in all, on an empty file "
           f"{bare_start:.2f} s -> whdebug/bare = {subtracted}; totals "
           f"{big_run / bare_big:.2f}x (target <= 1.25)")
-    out = subprocess.run([*env_python, "-c", IN_PROCESS_BIG, str(big), SECRET, str(rounds),
-                          *whdebug[4:]], capture_output=True, check=True, text=True)
-    bare_in, whdebug_in, ratio_in = (float(x) for x in out.stdout.split())
-    print(f"  in one warm process: whdebug {whdebug_in:.3f} s, bare read + HMAC "
-          f"{bare_in:.3f} s -> {ratio_in:.2f}x (median of per-round ratios)")
+    out = subprocess.run([*env_python, "-c", IN_PROCESS_BIG, str(big), str(small_http),
+                          str(empty), SECRET, str(max(rounds, 3)), *whdebug[4:]],
+                         capture_output=True, check=True, text=True)
+    bare_in, bare_empty_in, whdebug_in, small_in, ratio_in = (float(x) for x in out.stdout.split())
+    print(f"  in one warm process: whdebug {whdebug_in:.3f} s (one small request "
+          f"{small_in:.3f} s), bare read + HMAC {bare_in:.3f} s (empty file "
+          f"{bare_empty_in:.3f} s) -> {ratio_in:.2f}x each less its small run (median of "
+          "per-round ratios)")
     body = big.stat().st_size
     rss_big = peak_rss([*whdebug, "--file", str(big), "--json"])
     rss_small = peak_rss([*whdebug, "--file", str(small_http), "--json"])
