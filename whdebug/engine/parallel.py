@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from whdebug.engine.report import Report
 from whdebug.engine.session import ReplaySession, accepted_transaction, witness_key
+from whdebug.model.records import fast_init
 from whdebug.model.request import Capture
 
 MIN_REQUESTS = 2000
@@ -30,6 +31,7 @@ WORKERS_VARIABLE = "WHDEBUG_WORKERS"
 """Environment variable: the number of worker processes (1: replay in this process)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Replayed:
     """One replayed request: its JSON line and what the one-line view shows."""
