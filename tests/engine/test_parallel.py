@@ -77,6 +77,7 @@ def test_the_one_row_view_skips_only_the_fired_lines(monkeypatch: pytest.MonkeyP
         (r.status, r.event, r.verdict, r.top_code) for r in full]
     assert [r.line for r in rows[:-1]] == [r.line if r.status != "fires" else ""
                                            for r in full[:-1]]
+    assert all((r.report is None) == (r.status == "fires") for r in rows)
     # the fired request with the secret in its event: scrubbed (its line made to find it)
     assert rows[-1].status == "fires" and rows[-1].event == "[masked]"
     assert rows[-1].line == full[-1].line and SECRET not in rows[-1].line

@@ -46,8 +46,10 @@ class Replayed:
 
 
 def replay_here(session: ReplaySession, capture: Capture, *, lines: bool = True) -> Replayed:
-    """One capture replayed in this process (`session.replay_line`)."""
-    return _replayed(*session.replay_line(capture, lines=lines))
+    """One capture replayed in this process (`session.replay_line`). Without `lines`, a
+    fired request's report is not kept: only its row fields were masked."""
+    report, line = session.replay_line(capture, lines=lines)
+    return _replayed(report, line, keep=lines or report.outcome.status != "fires")
 
 
 def _replayed(report: Report, line: str, keep: bool = True) -> Replayed:
