@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,12 +96,12 @@ class FakeTerminal(io.StringIO):
 
 
 def test_progress_shows_on_a_terminal_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
-    from whdebug.cli.output import rows
+    from whdebug.cli.output import progress as module
 
     clock = [100.0]
-    monkeypatch.setattr(rows.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
     stream = FakeTerminal(tty=True)
-    progress = rows.Progress(20_000, stream)
+    progress = module.Progress(20_000, stream)
     progress.update(256)
     assert stream.getvalue() == ""  # under a second: nothing
     clock[0] += 1.5
@@ -111,13 +112,78 @@ def test_progress_shows_on_a_terminal_after_a_second(monkeypatch: pytest.MonkeyP
 
 
 def test_no_progress_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from whdebug.cli.output import rows
+    from whdebug.cli.output import progress as module
 
     clock = [100.0]
-    monkeypatch.setattr(rows.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
     stream = FakeTerminal(tty=False)
-    progress = rows.Progress(20_000, stream)
+    progress = module.Progress(20_000, stream)
     clock[0] += 5
     progress.update(5_120)
     progress.close()
     assert stream.getvalue() == ""
+
+
+def test_rows_never_show_a_secret_the_request_carries(tmp_path: Path) -> None:
+    """A secret in the path or the event: the row masks it as the JSON report does."""
+    captures = [make_capture({"event": "contact.created", "id": f"evt-{i}"},
+                             received_at=datetime(2025, 11, 24, 15, 59, i % 60, tzinfo=UTC))
+                for i in range(44)]
+    captures.append(make_capture({"event": SECRET, "id": "evt-leak"}, path=f"/x/{SECRET}",
+                                 received_at=datetime(2025, 11, 24, 15, 59, 59, tzinfo=UTC)))
+    har = tmp_path / "leak.har"
+    har.write_bytes(format_har(captures))
+    definition = tmp_path / "acme.json"
+    definition.write_text(json.dumps(make_definition().data))
+    for workers in ("1", "2"):
+        result = run("replay", "--definition", str(definition), "--file", str(har),
+                     "--credential", f"webhookSecret={SECRET}", "--now",
+                     "2025-11-24T16:00:05Z", env={"WHDEBUG_WORKERS": workers})
+        assert result.exit_code == 1, result.output
+        rows = result.stdout.splitlines()[1:46]
+        assert rows[-1].split()[:2] == ["15:59:59", "POST"], rows[-1]
+        assert SECRET not in result.stdout
+        assert "REQ_WRONG_PATH" in rows[-1]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_progress_reaches_a_real_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          as_json: bool) -> None:
+    """`replay` (rows, and --json) draws the progress line on stderr when it is a terminal
+    (a pty here; the one-second delay set to zero) and clears it at the end."""
+    import os
+    import pty
+    import select
+    import sys
+
+    from whdebug.cli import main
+    from whdebug.cli.output import progress
+
+    har, definition = write_replay(tmp_path, 300)
+    monkeypatch.setattr(progress, "_PROGRESS_AFTER", 0.0)
+    monkeypatch.setenv("WHDEBUG_WORKERS", "1")
+    master, slave = pty.openpty()
+    terminal = os.fdopen(slave, "w")
+    stdout = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["replay", "--definition", definition, "--file", har, "--credential",
+                  f"webhookSecret={SECRET}", "--now", "2025-11-24T16:00:05Z",
+                  *(["--json"] if as_json else [])])
+        terminal.flush()
+        shown = b""
+        while select.select([master], [], [], 0.5)[0]:
+            shown += os.read(master, 65536)
+    finally:
+        terminal.close()
+        os.close(master)
+    assert exit_info.value.code == 1
+    assert re.search(rb"\r\x1b\[Kreplaying 25[56] of 300", shown), shown  # after a block
+    assert shown.endswith(b"\r\x1b[K")  # cleared before the summary
+    output = stdout.getvalue()
+    if as_json:
+        assert len(output.splitlines()) == 301 and "replaying" not in output
+    else:
+        assert "summary: 300 requests" in output and "replaying" not in output

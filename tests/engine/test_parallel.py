@@ -55,6 +55,34 @@ def test_workers_give_the_reports_of_one_process(monkeypatch: pytest.MonkeyPatch
                for r in results if r.report is not None)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_one_row_view_skips_only_the_fired_lines(monkeypatch: pytest.MonkeyPatch,
+                                                     workers: int) -> None:
+    """Without lines (replay's one-row text view) every request keeps its row fields and
+    every report that does not fire its line; a fired request's line is "" and a secret in
+    its event is masked all the same."""
+    monkeypatch.setattr(parallel, "CHUNK", 3)
+    requests = captures()
+    leak = make_capture({"event": SECRET, "id": "leak"}, file="f#leak")
+    requests.append(leak)
+    definition = make_definition()
+    definition.data["triggers"].append({**definition.data["triggers"][0], "event": SECRET})
+
+    def fresh() -> ReplaySession:
+        return ReplaySession(definition, Secrets({"webhookSecret": SECRET}), now=NOW)
+    full = list(replay_many(fresh(), requests, workers=workers))
+    rows = list(replay_many(fresh(), requests, workers=workers, keep_fired=False,
+                            lines=False))
+    assert [(r.status, r.event, r.verdict, r.top_code) for r in rows] == [
+        (r.status, r.event, r.verdict, r.top_code) for r in full]
+    assert [r.line for r in rows[:-1]] == [r.line if r.status != "fires" else ""
+                                           for r in full[:-1]]
+    assert all((r.report is None) == (r.status == "fires") for r in rows)
+    # the fired request with the secret in its event: scrubbed (its line made to find it)
+    assert rows[-1].status == "fires" and rows[-1].event == "[masked]"
+    assert rows[-1].line == full[-1].line and SECRET not in rows[-1].line
+
+
 def test_few_requests_or_one_worker_replay_here() -> None:
     assert parallel.worker_count(10) == 1
     requests = captures()[:5]

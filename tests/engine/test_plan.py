@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whdebug.engine import analyze
-from whdebug.engine import bodypaths as bodypaths_module
 from whdebug.engine.bodypaths import compile_body_path
 from whdebug.engine.lint.definition import check_definition
 from whdebug.engine.locations import pointer
@@ -86,7 +85,9 @@ class TestCompile:
         def refuse(path: str) -> Any:
             raise AssertionError(f"compiled {path!r} during the analysis")
 
-        monkeypatch.setattr(bodypaths_module.jsonpath, "compile", refuse)
+        import jsonpath
+
+        monkeypatch.setattr(jsonpath, "compile", refuse)
         body = {"events": [{"type": "deal.won"}], "items": [{"id": "i-7"}]}
         report = run(make_request(body), plan)
         assert report.outcome.status == "fires" and report.transaction.id == "i-7"
@@ -363,3 +364,25 @@ def _parent(document: dict[str, Any], location: tuple[str | int, ...]) -> Any:
         else:
             return None
     return node if isinstance(node, dict | list) else None
+
+
+def test_plain_dotted_paths_never_import_python_jsonpath() -> None:
+    """Start-up: replaying against plain dotted paths imports no JSONPath library (a tenth
+    of a second of every `whdebug replay`); the first other path imports it."""
+    import subprocess
+    import sys
+
+    from paths import REPO
+
+    script = (
+        "import sys\n"
+        "from whdebug.engine import compile_definition\n"
+        "from whdebug.model.definition import load_definition\n"
+        f"compile_definition(load_definition({str(REPO / 'fixtures/definitions/github.json')!r}))\n"
+        "assert 'jsonpath' not in sys.modules, 'imported by a plain path'\n"
+        "from whdebug.engine.bodypaths import compile_body_path\n"
+        "assert compile_body_path('$.items[0].id').ok and 'jsonpath' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={"PYTHONPATH": str(REPO)}, check=False)
+    assert result.returncode == 0, result.stderr

@@ -14,10 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import jsonpath
-
-#: Everything `jsonpath.compile` raises for a malformed query (see the module docstring).
-COMPILE_ERRORS = (jsonpath.JSONPathError, ValueError, OverflowError, RecursionError)
+# python-jsonpath is imported when a path needs it: plain dotted paths never do (start-up)
 _SIMPLE_PATH = re.compile(r"^\$(?:\.[A-Za-z_][A-Za-z0-9_-]*)+$")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 
@@ -52,6 +49,8 @@ class BodyPath:
             # python-jsonpath would parse a str as JSON text; a JSON string body is a scalar
             # that only `$` (a key path, above) selects
             return []
+        import jsonpath
+
         try:
             return list(self.query.findall(document))
         except jsonpath.JSONPathError:  # descent past its recursion limit, a bad filter operand
@@ -74,9 +73,13 @@ def compile_body_path(text: str) -> BodyPath:
     full = normalize_path(text)
     if _SIMPLE_PATH.match(full):
         return BodyPath(text, tuple(full[2:].split(".")))
+    import jsonpath  # python-jsonpath and its regex module: a tenth of a second to import
+
+    # everything `jsonpath.compile` raises for a malformed query (see the module docstring)
+    errors = (jsonpath.JSONPathError, ValueError, OverflowError, RecursionError)
     try:
         return BodyPath(text, None, jsonpath.compile(full))
-    except COMPILE_ERRORS as error:
+    except errors as error:
         return BodyPath(text, None, None, _first_line(error))
 
 

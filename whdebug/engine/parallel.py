@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from whdebug.engine.report import Report
 from whdebug.engine.session import ReplaySession, accepted_transaction, witness_key
+from whdebug.model.records import fast_init
 from whdebug.model.request import Capture
 
 MIN_REQUESTS = 2000
@@ -30,6 +31,7 @@ WORKERS_VARIABLE = "WHDEBUG_WORKERS"
 """Environment variable: the number of worker processes (1: replay in this process)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Replayed:
     """One replayed request: its JSON line and what the one-line view shows."""
@@ -43,9 +45,11 @@ class Replayed:
     """The report, when asked for (`keep`) or replayed in this process."""
 
 
-def replay_here(session: ReplaySession, capture: Capture) -> Replayed:
-    """One capture replayed in this process (`session.replay_line`)."""
-    return _replayed(*session.replay_line(capture))
+def replay_here(session: ReplaySession, capture: Capture, *, lines: bool = True) -> Replayed:
+    """One capture replayed in this process (`session.replay_line`). Without `lines`, a
+    fired request's report is not kept: only its row fields were masked."""
+    report, line = session.replay_line(capture, lines=lines)
+    return _replayed(report, line, keep=lines or report.outcome.status != "fires")
 
 
 def _replayed(report: Report, line: str, keep: bool = True) -> Replayed:
@@ -70,16 +74,18 @@ def worker_count(requests: int) -> int:
 
 
 def replay_many(session: ReplaySession, captures: Sequence[Capture], *,
-                keep_fired: bool = True, workers: int | None = None) -> Iterator[Replayed]:
+                keep_fired: bool = True, workers: int | None = None,
+                lines: bool = True) -> Iterator[Replayed]:
     """Each capture's result in arrival order, as `session.replay_line` gives it; counted in
-    the session's summary. A fired request's report is kept only when `keep_fired`."""
+    the session's summary. A fired request's report is kept only when `keep_fired`; without
+    `lines`, its line is "" (`session.encode_shown`: the one-row view)."""
     count = worker_count(len(captures)) if workers is None else workers
     if count <= 1:
         for capture in captures:
-            yield replay_here(session, capture)
+            yield replay_here(session, capture, lines=lines)
         return
-    global _SESSION, _CAPTURES, _KEEP_FIRED
-    _SESSION, _CAPTURES, _KEEP_FIRED = session, captures, keep_fired
+    global _SESSION, _CAPTURES, _KEEP_FIRED, _LINES
+    _SESSION, _CAPTURES, _KEEP_FIRED, _LINES = session, captures, keep_fired, lines
     chunks = [(start, min(start + CHUNK, len(captures)))
               for start in range(0, len(captures), CHUNK)]
     context = multiprocessing.get_context("fork")
@@ -91,7 +97,7 @@ def replay_many(session: ReplaySession, captures: Sequence[Capture], *,
                 index += 1
                 if transaction_id is not None:
                     if session.dedupe.lookup(transaction_id) is not None:
-                        yield replay_here(session, capture)
+                        yield replay_here(session, capture, lines=lines)
                         continue
                     session.dedupe.record(transaction_id, capture.source.key)
                 session.dedupe.advance()
@@ -113,6 +119,7 @@ def replay_many(session: ReplaySession, captures: Sequence[Capture], *,
 _SESSION: ReplaySession | None = None
 _CAPTURES: Sequence[Capture] = ()
 _KEEP_FIRED = True
+_LINES = True
 
 _Fields = tuple[str, str, "str | None", str, "str | None", "Report | None"]
 """A Replayed's fields: a plain tuple pickles several times faster than the dataclass."""
@@ -135,7 +142,7 @@ def _analyse_chunk(bounds: tuple[int, int]) -> list[_Result]:
             results.append((transaction_id, None, report))
             continue
         witness = witness_key(report)
-        report, line = session.encode(report)
+        report, line = session.encode(report) if _LINES else session.encode_shown(report)
         fields: _Fields = (line, report.outcome.status, report.event.value,
                            report.signature.verdict,
                            report.findings[0].code if report.findings else None,

@@ -23,6 +23,7 @@ from whdebug.engine.bodytext import (
     nesting,
     node_text,
 )
+from whdebug.model.records import fast_init
 from whdebug.model.request import CapturedRequest
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -267,6 +268,7 @@ def find_all(path: str, document: Any) -> list[Any]:
     return compile_body_path(path).find(document)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """The result of reading one location: absent, or a raw value plus how many matched."""

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from whdebug.engine.patches import PatchOp
+from whdebug.model.records import fast_init
 
 REPORT_SCHEMA = "whdebug.report/1"
 SUMMARY_SCHEMA = "whdebug.summary/1"
@@ -237,6 +238,7 @@ def diagnosis(code: str, message: str, fix: str | None = None, *, step: str,
                    patch=patch)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SignedContent:
     """What was fed to the HMAC, described without repeating the whole body."""
@@ -247,6 +249,7 @@ class SignedContent:
     head_text: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Attempt:
     secret_source: str
@@ -265,6 +268,7 @@ class Attempt:
     note: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SecretStatus:
     resolved_from: str | None
@@ -276,6 +280,7 @@ class SecretStatus:
     whdebug's default `||`, and `||` under --nullish."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SearchSummary:
     """How much the diagnosis search tried, and the evidence when nothing matched."""
@@ -287,6 +292,7 @@ class SearchSummary:
     evidence: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SignatureResult:
     type: str | None
@@ -305,6 +311,7 @@ class SignatureResult:
     """Set when verification failed and the diagnosis search ran."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EventPart:
     source: str
@@ -315,6 +322,7 @@ class EventPart:
     """JSON type of the value before JavaScript stringification."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EventResult:
     value: str | None
@@ -326,6 +334,7 @@ class EventResult:
     """Composite only: the value under each missing-part rule (empty, skip, undefined)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NearMiss:
     event: str
@@ -334,6 +343,7 @@ class NearMiss:
     """case | separator | whitespace | spelling"""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PathSuggestion:
     event: str
@@ -342,6 +352,7 @@ class PathSuggestion:
     snippet: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TriggerResult:
     matched: tuple[str, ...] = ()
@@ -350,6 +361,7 @@ class TriggerResult:
     suggested_paths: tuple[PathSuggestion, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TransactionResult:
     id: str | None
@@ -362,6 +374,7 @@ class TransactionResult:
     integer beyond 2**53); `"exact_id"` in JSON only when set."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CustomerResult:
     base_path: str
@@ -370,6 +383,7 @@ class CustomerResult:
     missing: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SyncResult:
     handler: str | None
@@ -381,6 +395,7 @@ class SyncResult:
     fields: dict[str, Any]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ChallengeResult:
     detected: bool
@@ -388,6 +403,7 @@ class ChallengeResult:
     note: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Step:
     """One row of the pipeline: challenge, verify, extract, dedupe, match."""
@@ -397,6 +413,7 @@ class Step:
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     status: Status

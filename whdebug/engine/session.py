@@ -154,8 +154,10 @@ class ReplaySession:
         """The report of the next capture, deduplicated against every capture before it."""
         return self.replay_line(capture)[0]
 
-    def replay_line(self, capture: Capture | CapturedRequest) -> tuple[Report, str]:
-        """`replay`, with the report's compact JSON line (`replay --json`)."""
+    def replay_line(self, capture: Capture | CapturedRequest, *,
+                    lines: bool = True) -> tuple[Report, str]:
+        """`replay`, with the report's compact JSON line (`replay --json`). Without `lines`,
+        a fired request's line is "" and only its event is masked (`encode_shown`)."""
         capture = as_capture(capture)
         try:
             report = self._analyzer(capture, now=self.now_for(capture), options=self.options,
@@ -163,7 +165,7 @@ class ReplaySession:
         finally:
             self.dedupe.advance()
         report = self._keep_witnesses_working(capture.request, report)
-        report, line = self.encode(report)
+        report, line = self.encode(report) if lines else self.encode_shown(report)
         self.count(report.outcome.status, report.outcome.triggers, report.ok)
         return report, line
 
@@ -174,6 +176,17 @@ class ReplaySession:
             report = self.secret_set.scrub(report)
             line = encode_report(report)
         return report, line
+
+    def encode_shown(self, report: Report) -> tuple[Report, str]:
+        """For a view that shows a fired request as one row (its outcome, signature verdict,
+        event and top finding code) and any other in full: a fired report with any secret in
+        its event masked, and "" for its line (the one JSON encoding a row does not need);
+        any other report as `encode` gives it."""
+        event = report.event.value
+        if report.outcome.status != "fires" or (
+                event is not None and self.secret_set and self.secret_set.contains(event)):
+            return self.encode(report)
+        return report, ""
 
     def count(self, status: str, triggers: Iterable[str], ok: bool) -> None:
         """Count a replayed request in the summary."""

@@ -35,6 +35,8 @@ def parse_timestamp(text: str) -> datetime:
 
 def wire_text(value: str) -> str:
     """A header string in the latin-1 convention; text beyond latin-1 becomes its UTF-8 bytes."""
+    if value.isascii():
+        return value
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:

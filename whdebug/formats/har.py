@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -102,8 +103,10 @@ def _content(content: _Content | None, name: str, where: str,
         raise field_error(name, f"{where}.{text_key}", str(error)) from None
 
 
+@lru_cache(maxsize=1024)
 def split_url(url: str) -> tuple[str, str]:
-    """Raw path and raw query of an absolute or origin-form URL, with no decoding at all."""
+    """Raw path and raw query of an absolute or origin-form URL, with no decoding at all
+    (remembered: the entries of one capture mostly share their URL)."""
     target = url
     match = _SCHEME.match(url)
     if match:
@@ -116,6 +119,7 @@ def split_url(url: str) -> tuple[str, str]:
     return path or "/", query
 
 
+@lru_cache(maxsize=64)
 def _http_version(text: str) -> str:
     version = text.strip()
     lowered = version.lower()
@@ -142,11 +146,13 @@ def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
         raise field_error(name, f"{at}.url", f"{error}: {url!r}") from None
     headers: list[tuple[str, str]] = []
     for index, header in enumerate(request.headers):
-        if not header.name:
+        key, value = header.name, header.value or ""
+        if not key:
             raise field_error(name, f"{at}.headers[{index}].name", "missing")
-        if header.name.startswith(":"):
+        if key[0] == ":":
             continue  # HTTP/2 pseudo-headers (:authority, :path) are not request headers
-        headers.append((wire_text(header.name), wire_text(header.value or "")))
+        headers.append((key if key.isascii() else wire_text(key),
+                        value if value.isascii() else wire_text(value)))
     body = _content(request.post_data, name, f"{at}.postData") or b""
 
     started = entry.started

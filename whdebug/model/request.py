@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from whdebug.model.records import fast_init
+
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
     "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
@@ -17,6 +19,7 @@ HOP_BY_HOP = frozenset({
 """Headers that belong to one connection, or that the sending client computes itself."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CapturedRequest:
     """One HTTP message exactly as received (who sent it and what was answered live in Capture).
@@ -86,6 +89,7 @@ class CapturedRequest:
         return parse_qsl(self.query, keep_blank_values=True)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where a request came from: a stored capture, a file, or nowhere known."""
@@ -113,6 +117,7 @@ class Source:
         return f"#{self.capture_id}" if self.capture_id is not None else self.file or "request"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reply:
     """What whdebug's receiver answered the sender."""
@@ -125,6 +130,7 @@ class Reply:
     """None when the headers were not recorded."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ForwardResult:
     """What the app behind `--forward-to` answered, or why relaying failed."""
@@ -137,6 +143,7 @@ class ForwardResult:
     error: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Capture:
     """One webhook delivery: the request exactly as received, kept apart from whdebug's reply,
@@ -155,6 +162,7 @@ def as_capture(value: Capture | CapturedRequest) -> Capture:
     return value if isinstance(value, Capture) else Capture(value)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Secrets:
     """What the engine may use as secrets: the tenant's credentials and auth.config overrides."""

@@ -145,7 +145,8 @@ def config_secrets(definition: Definition) -> tuple[NamedSecret, ...]:
 class SecretSet:
     """Every secret value known to one run, and every form it may take in output."""
 
-    __slots__ = ("by_name", "named", "values", "_forms", "_raw", "_firsts", "_by_header")
+    __slots__ = ("by_name", "named", "values", "_forms", "_raw", "_firsts", "_by_header",
+                 "_any_start")
 
     def __init__(self, named: Iterable[NamedSecret] = (), *, by_name: bool = True) -> None:
         unique: dict[str, NamedSecret] = {}
@@ -159,7 +160,10 @@ class SecretSet:
         self._forms: tuple[str, ...] | None = None
         self._raw: tuple[tuple[bytes, ...], frozenset[bytes], int] | None = None
         self._firsts: frozenset[bytes] = frozenset()
-        self._by_header: dict[tuple[str, bool, tuple[str, ...]], bool] = {}
+        self._any_start: re.Pattern[bytes] | None = None
+        """Where any form (whole or cut short) could begin: its first MIN_SECRET bytes."""
+        self._by_header: dict[tuple[Any, bool, tuple[str, ...]], Any] = {}
+        """By (a name, or a request's names), signatures and `also`: whether each masks."""
         self.by_name = by_name
         """Mask credential-looking headers and query parameters by their name (False under
         `--show-secrets`: they are shown as received; known secret values stay masked)."""
@@ -227,6 +231,9 @@ class SecretSet:
                                for cut in range(MIN_SECRET, len(raw)))
             self._raw = (raws, starts, max(map(len, starts), default=0))
             self._firsts = frozenset(start[:MIN_SECRET] for start in starts)
+            beginnings = self._firsts.union(raw[:MIN_SECRET] for raw in raws)
+            self._any_start = re.compile(b"|".join(
+                re.escape(b) for b in sorted(beginnings))) if beginnings else None
         return self._raw
 
     def mask(self, text: str) -> str:
@@ -289,6 +296,21 @@ class SecretSet:
                      also: Iterable[str] = ()) -> list[tuple[str, str]]:
         """Headers in order, names as sent, values through `mask_header`."""
         also = tuple(also)
+        headers = tuple(headers)
+        if not self.by_name and not self.values:
+            return list(headers)
+        if not self.contains("\n".join(value for _, value in headers)):
+            # no secret in any value (each value is a part of the joined text): names mask
+            if not self.by_name:
+                return list(headers)
+            names = tuple(name for name, _ in headers)
+            masked = self._by_header.get((names, signatures, also))
+            if masked is None:  # which of these names mask (remembered: requests repeat them)
+                masked = tuple(self._secret_header(name, signatures, also) for name in names)
+                if len(self._by_header) < 4096:
+                    self._by_header[(names, signatures, also)] = masked
+            return [(name, MASK if mask else value)
+                    for (name, value), mask in zip(headers, masked, strict=True)]
         return [(name, self.mask_header(name, value, signatures=signatures, also=also))
                 for name, value in headers]
 
@@ -322,6 +344,8 @@ class SecretSet:
         secret masked, also one cut short at the end; None when no secret is in it."""
         spans: list[tuple[int, int]] = []
         raws, starts, longest = self._raw_forms()
+        if self._any_start is None or self._any_start.search(head) is None:
+            return None  # no form begins anywhere in it: the common case, in one C scan
         for raw in raws:
             start = head.find(raw)
             while start >= 0:

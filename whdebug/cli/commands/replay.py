@@ -169,48 +169,59 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
         yield from file_requests
 
     if as_json:
+        from whdebug.cli.output.progress import Progress
+
+        progress = Progress(len(ids) + len(file_requests))
         lines: list[str] = []
-        for _, replayed in _replayed(session, requests(), file_requests, store is None,
-                                     keep_fired=False):
+        for done, (_, replayed) in enumerate(_replayed(
+                session, requests(), file_requests, store is None, keep_fired=False), 1):
             lines.append(replayed.line)
             if len(lines) >= 256:  # written in blocks: one write per line is the cost
+                progress.hide()
                 _write_lines(lines)
+                progress.update(done)
+        progress.close()
         lines.append(json.dumps(session.summary(), separators=(",", ":")))
         _write_lines(lines)
     else:
+        from whdebug.cli.output.rows import screenful
+
+        total = len(ids) + len(file_requests)
+        rows = not full and total > screenful()
         _replay_text(session, _replayed(session, requests(), file_requests, store is None,
-                                        keep_fired=full),
-                     len(ids) + len(file_requests), full=full, verbose=verbose,
-                     profile_name=profile_name)
+                                        keep_fired=not rows, lines=not rows),
+                     total, rows=rows, verbose=verbose, profile_name=profile_name)
     ctx.exit(ExitStatus.SUCCESS if session.all_ok else ExitStatus.FINDING)
 
 
 def _replayed(session: ReplaySession, captures: Iterator[Capture],
               file_requests: list[Capture], files_only: bool, *,
-              keep_fired: bool) -> Iterator[tuple[Capture, Replayed]]:
+              keep_fired: bool, lines: bool = True) -> Iterator[tuple[Capture, Replayed]]:
     """Each capture with its result, in arrival order; requests read from files alone are
-    spread over the machine's cores when there are many (same reports, byte for byte)."""
+    spread over the machine's cores when there are many (same reports, byte for byte).
+    Without `lines`, a fired request's JSON line is not made (the one-row view)."""
     from whdebug.engine.parallel import replay_here, replay_many
 
     if files_only and session.uses_definition:
         yield from zip(file_requests, replay_many(session, file_requests,
-                                                  keep_fired=keep_fired), strict=True)
+                                                  keep_fired=keep_fired, lines=lines),
+                       strict=True)
         return
     for capture in captures:
-        yield capture, replay_here(session, capture)
+        yield capture, replay_here(session, capture, lines=lines)
 
 
 def _replay_text(session: ReplaySession, results: Iterator[tuple[Capture, Replayed]],
-                 total: int, *, full: bool, verbose: bool, profile_name: str | None) -> None:
+                 total: int, *, rows: bool, verbose: bool, profile_name: str | None) -> None:
     """Full reports up to a screenful of requests (every one with --full); past it one row
     per request, then the full report of each request that does not fire; the summary."""
     from whdebug.cli.output.marks import symbol
     from whdebug.cli.output.report import render_replay_summary, render_report
-    from whdebug.cli.output.rows import Progress, format_row, row_header, screenful
+    from whdebug.cli.output.rows import Progress, format_row, row_header
     from whdebug.cli.output.text import stdout_console
 
     console = stdout_console()
-    if full or total <= screenful():
+    if not rows:
         for _, replayed in results:
             assert replayed.report is not None
             render_report(console, replayed.report, verbose=verbose)
@@ -219,19 +230,20 @@ def _replay_text(session: ReplaySession, results: Iterator[tuple[Capture, Replay
         symbols = {status: symbol(console, status) for status in ("pass", "fail", "skip")}
         progress = Progress(total)
         held = []
-        rows = [row_header()]
+        lines = [row_header()]
+        masks = session.secret_set
         for done, (capture, replayed) in enumerate(results, 1):
-            rows.append(format_row(capture, replayed, symbols))
+            lines.append(format_row(capture, replayed, symbols, masks))
             if replayed.status != "fires":
                 assert replayed.report is not None
                 held.append(replayed.report)
-            if len(rows) >= 256:
+            if len(lines) >= 256:
                 progress.hide()
-                _write_lines(rows)
+                _write_lines(lines)
                 progress.update(done)
         progress.close()
-        if rows:
-            _write_lines(rows)
+        if lines:
+            _write_lines(lines)
         click.echo()
         for report in held:
             render_report(console, report, verbose=verbose)

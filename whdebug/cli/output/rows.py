@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
-from typing import IO
 
+from whdebug.cli.output.progress import Progress
 from whdebug.cli.output.text import safe
 from whdebug.engine.parallel import Replayed
 from whdebug.model.request import Capture
+from whdebug.model.secrecy import SecretSet
+
+__all__ = ["Progress", "ROWS_WHEN_PIPED", "format_row", "row_header", "screenful"]
 
 ROWS_WHEN_PIPED = 40
 """Requests shown in full when stdout is not a terminal; more get one row each."""
 _SIGNATURE = {"pass": "pass", "fail": "fail", "skipped": "skip"}
-_PROGRESS_AFTER = 1.0
-"""Seconds before the progress line appears (stderr on a terminal only)."""
 
 
 def screenful() -> int:
@@ -38,53 +38,22 @@ def row_header() -> str:
             f"{'outcome':<10}  top finding")
 
 
-def format_row(capture: Capture, replayed: Replayed, symbols: dict[str, str]) -> str:
+def format_row(capture: Capture, replayed: Replayed, symbols: dict[str, str],
+               masks: SecretSet | None = None) -> str:
     """One request: time, method, path, size, event, signature mark, outcome, top finding.
 
-    Request-controlled text is escaped (`safe`) and cut to its column.
+    Request-controlled text is escaped (`safe`) and cut to its column; a secret in the method
+    or path is masked (`masks`), as the report masks it (the event comes from the report).
     """
     request = capture.request
+    method, path = request.method, request.path
+    if masks:
+        method, path = masks.mask(method), masks.mask(path)
     received = capture.source.received_at
     clock = received.strftime("%H:%M:%S") if received is not None else "-"
     event = replayed.event
     event_text = safe(event, 28) if event is not None else "-"
     sign = symbols.get(_SIGNATURE.get(replayed.verdict, ""), "?")
-    return (f"{clock:<8}  {safe(request.method, 6):<6}  {safe(request.path, 32):<32}  "
+    return (f"{clock:<8}  {safe(method, 6):<6}  {safe(path, 32):<32}  "
             f"{request.size:>9}  {event_text:<28}  {sign:<3}  {replayed.status:<10}  "
             f"{replayed.top_code or ''}").rstrip()
-
-
-class Progress:
-    """`replaying 1,234 of 20,000` on stderr, redrawn in place, once a replay has run for a
-    second; nothing when stderr is not a terminal."""
-
-    def __init__(self, total: int, stream: IO[str] | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.total = total
-        self.enabled = self.stream.isatty()
-        self.start = time.monotonic()
-        self.shown = False
-        self._next = self.start + _PROGRESS_AFTER
-
-    def update(self, done: int) -> None:
-        """Show `done` (call it every few hundred requests)."""
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now < self._next:
-            return
-        self._next = now + 0.2
-        self.shown = True
-        self.stream.write(f"\r\x1b[Kreplaying {done:,} of {self.total:,}")
-        self.stream.flush()
-
-    def hide(self) -> None:
-        """Clear the line before rows go to the same terminal."""
-        if self.shown and sys.stdout.isatty():
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()

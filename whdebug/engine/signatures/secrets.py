@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from whdebug.model.records import fast_init
 from whdebug.model.request import Secrets
 
 Presence = Literal["present", "empty", "absent"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Resolution:
     """Where the secret for `key` comes from, and what each source holds."""
