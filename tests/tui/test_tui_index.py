@@ -69,7 +69,7 @@ async def test_filter_by_code_reads_the_index_the_cli_filled(
 
     # The TUI finds the CLI's index (same definition and credentials): the fill only reads
     # it, and the filter never pages through captures analysing them.
-    monkeypatch.setattr(IndexFill, "_analyse", no_analysis)
+    monkeypatch.setattr(IndexFill, "_analyse_run", no_analysis)
     monkeypatch.setattr(filters, "scan", no_analysis)
     app = _app(setup)
     async with app.run_test(size=SIZE) as pilot:

@@ -95,6 +95,10 @@ class SharedStore:
         with self.lock:
             return self.store.ids()
 
+    def captures_between(self, first: int, last: int) -> list[Capture]:
+        with self.lock:
+            return indexed(self.store).captures_between(first, last)
+
     def page(self, before_id: int | None, limit: int) -> list[CaptureSummary]:
         with self.lock:
             return self.store.page(before_id=before_id, limit=limit)
