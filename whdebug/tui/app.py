@@ -103,8 +103,9 @@ class WhdebugApp(App[int]):
         self.live = False
         """True between mount and unmount: background results are drawn only then."""
         self._quiet_until = 0.0
-        self._painted = threading.Event()
-        """Set once the first frame is drawn: background work waits for it."""
+        self.painted = threading.Event()
+        """Set once the first frame is drawn: analyses wait for it (at most FIRST_FRAME_WAIT
+        seconds), so the first frame shows rows as soon as they are read."""
         self.main = MainScreen(self)
 
     def _open_store(self) -> None:
@@ -251,7 +252,7 @@ class WhdebugApp(App[int]):
 
     def _first_frame(self) -> None:
         self.hold_background(STARTUP_QUIET)
-        self._painted.set()
+        self.painted.set()
 
     def _wait_for_quiet(self) -> None:
         """In the history's worker: wait while the user acts, or the selected capture or the
@@ -260,7 +261,7 @@ class WhdebugApp(App[int]):
         worker = get_current_worker()
         unpainted_until = time.monotonic() + FIRST_FRAME_WAIT
         while not worker.is_cancelled and (
-                (not self._painted.is_set() and time.monotonic() < unpainted_until)
+                (not self.painted.is_set() and time.monotonic() < unpainted_until)
                 or time.monotonic() < self._quiet_until or self.foreground):
             time.sleep(0.01)
 

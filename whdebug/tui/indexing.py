@@ -13,6 +13,7 @@ The demo (a profile per capture) has no single fingerprint: it keeps the in-memo
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -68,6 +69,19 @@ def index_state(analyzer: Analyzer) -> IndexState | None:
     return IndexState(workspace.generation, profile, resolved)
 
 
+_OPENING = threading.Lock()
+
+
+def open_set(state: IndexState, shared: SharedStore) -> AnalysisSet:
+    """In a worker: the state's analysis set, opened (or created) by the first caller (the
+    visible rows' worker reads their verdicts from it before the fill starts)."""
+    with _OPENING:
+        if state.analysis_set is None:
+            with shared.lock:
+                state.analysis_set = prepare(shared.store, state.profile)
+        return state.analysis_set
+
+
 def verdict_of(row: AnalysisRow) -> RowVerdict:
     """What the capture list shows for an index row (as `Analysis.verdict` does)."""
     note = row.problem if row.outcome == "none" else (
@@ -84,9 +98,7 @@ def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
     capture analysed."""
     if state.fill is None:
         between()  # after the first frame: hashing the engine's source can wait
-        with shared.lock:
-            state.analysis_set = prepare(shared.store, state.profile)
-        state.fill = IndexFill(state.analysis_set, state.profile)
+        state.fill = IndexFill(open_set(state, shared), state.profile)
     fill, set_id = state.fill, state.fill.set.id
     group = history.register(state.resolved, fill.session.options)
     counted = 0.0
