@@ -6,7 +6,9 @@ Builds (or reuses, with --store) a store of ~2 KB GitHub-style captures (one in 
 with another secret), then prints:
 
 1. the analysis index filled through the command a user runs (`whdebug list --definition
-   ... --last 1`): captures analysed per second, end to end;
+   ... --last 1`), with the engine's worker processes and in one process: captures analysed
+   per second, end to end, beside `whdebug replay --store --last 20000 --json` analysing the
+   same captures without the index (the anchor);
 2. first paint in a fresh process, from before importing the app to the first frame with
    rows and their verdicts (from the index), beside a bare Textual app's first paint in a
    fresh process, and their ratio (target < 0.5 s, bar 1.5 s);
@@ -113,23 +115,53 @@ FILTERS = (
 )
 
 
+REPLAY_ANCHOR = 20_000
+"""Captures the anchor replays (`whdebug replay --store --last N --json`)."""
+
+
 def fill_index(store_path: Path) -> dict[str, float]:
-    """`whdebug list --definition` fills the index for every capture (end to end)."""
+    """`whdebug list --definition` fills the index for every capture (end to end): with the
+    engine's worker processes (the default), then again in one process (WHDEBUG_WORKERS=1)
+    after emptying the index; beside `whdebug replay --store --last N --json`, the same
+    analyses of the same captures without the index (the anchor)."""
     credentials = store_path.parent / "bench-credentials.json"
     credentials.write_text(json.dumps({"webhookSecret": SECRET}))
     command = [sys.executable, "-m", "whdebug", "list", "--store", str(store_path),
                "--definition", str(DEFINITION), "--credentials", str(credentials),
                "--last", "1", "--json"]
     environment = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    before = _rows(store_path)
-    started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=environment)
-    filled = time.perf_counter() - started
-    analysed = _rows(store_path) - before
+    results: dict[str, float] = {}
+    for label, workers in (("one_process", "1"), ("workers", "")):
+        _empty_index(store_path)
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True,
+                       env={**environment, "WHDEBUG_WORKERS": workers})
+        results[f"fill_{label}_s"] = time.perf_counter() - started
+    results["analysed"] = _rows(store_path)
     started = time.perf_counter()  # again: everything is in the index now
     subprocess.run(command, check=True, capture_output=True, env=environment)
-    return {"fill_s": filled, "analysed": analysed,
-            "indexed_list_s": time.perf_counter() - started}
+    results["indexed_list_s"] = time.perf_counter() - started
+    anchor = min(REPLAY_ANCHOR, int(results["analysed"]) or REPLAY_ANCHOR)
+    replay = [sys.executable, "-m", "whdebug", "replay", "--store", str(store_path),
+              "--last", str(anchor), "--definition", str(DEFINITION), "--credentials",
+              str(credentials), "--json"]
+    started = time.perf_counter()
+    subprocess.run(replay, capture_output=True, env=environment)  # exit 1: some reject
+    results["replay_rate"] = anchor / (time.perf_counter() - started)
+    results["replay_count"] = anchor
+    return results
+
+
+def _empty_index(store_path: Path) -> None:
+    connection = sqlite3.connect(store_path)
+    try:
+        connection.execute("DELETE FROM analysis_codes")
+        connection.execute("DELETE FROM analyses")
+        connection.commit()
+    except sqlite3.OperationalError:  # a store from before the index: no table yet
+        pass
+    finally:
+        connection.close()
 
 
 def _rows(store_path: Path) -> int:
@@ -300,9 +332,13 @@ def main() -> None:
         return f"{values:.3f}"
 
     analysed = int(index["analysed"])
-    rate = f"{analysed / index['fill_s']:,.0f} captures/s" if analysed else "index reused"
-    print(f"index fill (whdebug list --definition): {analysed:,} analysed in "
-          f"{index['fill_s']:.1f} s ({rate}); the same list once indexed: "
+    for label, name in (("workers", "with worker processes"), ("one_process", "in one process")):
+        took = index[f"fill_{label}_s"]
+        print(f"index fill {name:<22} {analysed:,} analysed in {took:.1f} s "
+              f"({analysed / took:,.0f} captures/s; {analysed / took / index['replay_rate']:.2f}x "
+              f"the replay anchor)")
+    print(f"replay anchor (whdebug replay --store --last {index['replay_count']:,.0f} --json): "
+          f"{index['replay_rate']:,.0f} captures/s; the list once indexed: "
           f"{index['indexed_list_s']:.2f} s")
     print(f"first paint:            {paint:.2f} s   (target < 0.5 s, bar 1.5 s); bare Textual "
           f"app {bare_paint:.2f} s; ratio {paint / bare_paint:.2f}x")

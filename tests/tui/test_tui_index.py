@@ -178,3 +178,37 @@ async def test_the_fill_runs_oldest_first_with_its_progress_in_the_header(
         await pilot.pause()
         text = screen_text(app)
         assert "/60 (" not in text and "60 captures✓48✗12" in text
+
+
+async def test_the_first_frame_shows_the_verdicts_the_index_holds(
+        setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from whdebug.tui import workers
+
+    cli = run("list", "--store", str(setup["store"]), "--definition", str(setup["definition"]),
+              "--credentials", str(setup["credentials"]), "--json")
+    assert cli.exit_code == 0, cli.output
+    frames: list[str] = []
+
+    def nothing(*args: Any, **kwargs: Any) -> None:
+        """No worker computes or reads a verdict: only what the app read before its first
+        frame can show."""
+
+    monkeypatch.setattr(workers, "compute_verdicts", nothing)
+    monkeypatch.setattr(workers, "fill_index", nothing)
+    app = _app(setup)
+    real_first_frame = app._first_frame
+
+    def first_frame() -> None:
+        frames.append(screen_text(app))
+        real_first_frame()
+
+    monkeypatch.setattr(app, "_first_frame", first_frame)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(frames))
+        analyzer = app.analyzer
+        assert analyzer is not None
+        # The newest rows (#60 down) as drawn in the first frame: #56 and #51 are rejected.
+        assert [analyzer.verdict(i) is not None for i in (60, 56, 51)] == [True] * 3
+        verdict = analyzer.verdict(56)
+        assert verdict is not None and verdict.status == "rejected"
+        assert "SIG_MISMATCH" in frames[0] or "✗" in frames[0]

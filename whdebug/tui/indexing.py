@@ -19,7 +19,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from whdebug.store.analyses import AnalysisRow, AnalysisSet
-from whdebug.store.index import IndexFill, IndexProfile, indexed, prepare, supports_index
+from whdebug.store.index import (
+    IndexFill,
+    IndexProfile,
+    fingerprint,
+    indexed,
+    prepare,
+    profile_parts,
+    supports_index,
+)
 from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
 from whdebug.tui.history import Checked, DedupeHistory
 from whdebug.tui.workspace import Resolved
@@ -114,6 +122,24 @@ def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
                 counts = indexed(shared.store).analysis_counts(set_id)
             counted = time.monotonic()
         yield checked, verdicts, counts
+
+
+def first_verdicts(state: IndexState, shared: SharedStore,
+                   capture_ids: list[int]) -> dict[int, RowVerdict]:
+    """On the UI thread, before the first frame: the verdicts an existing set of the state's
+    fingerprint holds for these captures (the first screenful), read without writing (the
+    fill's worker opens the set, or creates it, after the first frame)."""
+    if not capture_ids:
+        return {}
+    with shared.lock:
+        store = indexed(shared.store)
+        whole, _ = fingerprint(store.analysis_salt(), profile_parts(state.profile))
+        found = next((s for s in store.other_analysis_sets(-1) if s.fingerprint == whole), None)
+        if found is None:
+            return {}
+        rows = store.analyses_between(found.id, min(capture_ids), max(capture_ids))
+    wanted = set(capture_ids)
+    return {i: verdict_of(row) for i, row in rows.items() if i in wanted}
 
 
 def indexed_verdicts(state: IndexState | None, shared: SharedStore,
