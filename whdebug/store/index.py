@@ -28,6 +28,7 @@ import gc
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,7 +73,6 @@ PARALLEL_RUN = 1000
 """Runs of fewer missing captures are analysed in this process (workers cost more)."""
 CLI_BATCH = 5000
 """Captures per batch when the CLI fills (one transaction, and one set of workers, each)."""
-"""Runs of fewer missing captures are analysed in this process (workers cost more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,17 +404,23 @@ def fill(store: Any, profile: IndexProfile,
          progress: Callable[[int, int], None] | None = None, *,
          workers: int | None = None) -> AnalysisSet:
     """Bring the profile's set in a Store up to date at once (the CLI); its set. Long runs
-    of missing captures are analysed in `workers` processes (None: as many as
-    whdebug.engine.parallel gives for their number)."""
+    of missing captures are analysed in `workers` processes (None: WHDEBUG_WORKERS when
+    set, else this process alone).
+
+    One process is the default: the engine's workers send back every report that does not
+    fire, which this process decodes, weighs against the fired ones and encodes again, so
+    a fill where many captures do not fire (bench/tui.py: 40%) costs about 1.5x the CPU in
+    workers and was slower on a shared 2-core machine (bench/tui.py prints both)."""
     analysis_set = prepare(store, profile)
     ids = store.ids()
     indexed_rows = sum(store.analysis_counts(analysis_set.id).values())
     if indexed_rows == len(ids):
         return analysis_set  # every capture has its row (deletions take theirs along)
-    if workers is None:
-        from whdebug.engine.parallel import worker_count
+    if workers is None:  # one process unless WHDEBUG_WORKERS asks for more: see FILL_WORKERS
+        from whdebug.engine.parallel import WORKERS_VARIABLE, worker_count
 
-        workers = worker_count(len(ids) - indexed_rows)
+        workers = (worker_count(len(ids) - indexed_rows)
+                   if os.environ.get(WORKERS_VARIABLE, "").strip() else 1)
     done = 0
     fill_rows = IndexFill(analysis_set, profile)
     for rows in fill_rows.run(store, ids, batch=CLI_BATCH, workers=workers):
