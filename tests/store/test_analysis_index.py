@@ -264,3 +264,29 @@ def test_pruning_forgets_the_verdicts_that_saw_the_pruned_captures(tmp_path: Pat
         after = store.analyses_between(analysis_set.id, 1, 8)
     assert sorted(after) == [3, 4, 5, 6, 7, 8]
     assert (after[3].outcome, after[7].outcome) == ("fires", "fires")
+
+
+class _OneByOne:
+    """The store without range reads (as another store may be): every other call goes to it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        if name == "captures_between":
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["plain", "tui-shared"])
+def test_a_store_without_range_reads_fills_the_same_rows(store: Store, shared: bool) -> None:
+    from whdebug.tui.analysis import SharedStore
+
+    profile = _profile()
+    analysis_set = prepare(store, profile)
+    reader = SharedStore(_OneByOne(store)) if shared else _OneByOne(store)  # type: ignore[arg-type]
+    fill = IndexFill(analysis_set, profile)
+    rows = {row.capture_id: row for batch in fill.run(reader, store.ids(), batch=3)  # type: ignore[arg-type]
+            for row in batch}
+    assert fill.computed == 8
+    assert rows == _replayed(store, profile)
