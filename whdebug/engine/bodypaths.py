@@ -11,34 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
-from types import ModuleType
+from functools import lru_cache
 from typing import Any
 
+import jsonpath
 
-@cache
-def _jsonpath() -> ModuleType:
-    """python-jsonpath, imported on first use (~60 ms): a definition of plain dotted paths
-    never needs it, and the TUI's first frame does not wait for it."""
-    import jsonpath
-
-    return jsonpath
-
-
-def __getattr__(name: str) -> Any:
-    if name == "jsonpath":
-        return _jsonpath()
-    if name == "COMPILE_ERRORS":
-        return _compile_errors()
-    raise AttributeError(name)
-
-
-def _compile_errors() -> tuple[type[BaseException], ...]:
-    """Everything `jsonpath.compile` raises for a malformed query (`COMPILE_ERRORS`; see the
-    module docstring)."""
-    return (_jsonpath().JSONPathError, ValueError, OverflowError, RecursionError)
-
-
+#: Everything `jsonpath.compile` raises for a malformed query (see the module docstring).
+COMPILE_ERRORS = (jsonpath.JSONPathError, ValueError, OverflowError, RecursionError)
 _SIMPLE_PATH = re.compile(r"^\$(?:\.[A-Za-z_][A-Za-z0-9_-]*)+$")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 
@@ -75,7 +54,7 @@ class BodyPath:
             return []
         try:
             return list(self.query.findall(document))
-        except _jsonpath().JSONPathError:  # descent past its recursion limit, a bad filter operand
+        except jsonpath.JSONPathError:  # descent past its recursion limit, a bad filter operand
             return []
 
 
@@ -96,8 +75,8 @@ def compile_body_path(text: str) -> BodyPath:
     if _SIMPLE_PATH.match(full):
         return BodyPath(text, tuple(full[2:].split(".")))
     try:
-        return BodyPath(text, None, _jsonpath().compile(full))
-    except _compile_errors() as error:
+        return BodyPath(text, None, jsonpath.compile(full))
+    except COMPILE_ERRORS as error:
         return BodyPath(text, None, None, _first_line(error))
 
 
