@@ -4,6 +4,7 @@ carried over when a definition edit cannot change them, and filtered in SQL."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,6 +70,66 @@ def test_index_rows_equal_a_replay_session_even_when_the_fill_resumes(store: Sto
     assert outcomes == ["fires", "fires", "duplicate", "rejected", "no-trigger", "rejected",
                         "duplicate", "no-event"]
     assert expected[7].duplicate_of == 2  # type: ignore[attr-defined]
+
+
+def test_a_fill_in_worker_processes_gives_the_rows_of_one_session(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from whdebug.engine import parallel
+
+    # Redeliveries far apart (their originals are in other workers' chunks), rejected ones
+    # between them, and rows a stopped fill left behind: dedupe stays in arrival order.
+    bodies = []
+    for round_ in range(5):
+        bodies += [({"event": "contact.created", "id": f"r{round_ % 3}"}, "auto"),
+                   ({"event": "deal.won", "id": f"w{round_}"}, "0" * 64),
+                   ({"event": "deal.lost", "id": f"l{round_}"}, "auto"),
+                   ({"event": "deal.won", "id": "w0"}, "auto"),
+                   ({"id": "none"}, "auto")] * 3
+    captures = [make_capture(body, signature=signature, received_at=NOW + timedelta(seconds=n))
+                for n, (body, signature) in enumerate(bodies)]
+    with Store.open(tmp_path / "captures.db") as opened:
+        opened.insert_many(captures)
+        profile = _profile()
+        expected = _replayed(opened, profile)
+        analysis_set = prepare(opened, profile)
+        ids = opened.ids()
+        for _ in IndexFill(analysis_set, profile).run(opened, ids[:7]):
+            pass
+        calls: list[int] = []
+        replay_many = parallel.replay_many
+
+        def spy(session, batch, **options):  # type: ignore[no-untyped-def]
+            calls.append(len(batch))
+            return replay_many(session, batch, **options)
+
+        monkeypatch.setattr(parallel, "replay_many", spy)
+        monkeypatch.setattr(parallel, "CHUNK", 4)
+        monkeypatch.setattr(index, "PARALLEL_RUN", 10)
+        fill = IndexFill(analysis_set, profile)
+        rows = [row for batch in fill.run(opened, ids, batch=40, workers=2) for row in batch]
+        assert calls == [33, 35]  # two batches' missing runs went to the workers
+        assert fill.computed == len(ids) - 7
+        assert {row.capture_id: row for row in rows} == expected
+        assert opened.analyses_between(analysis_set.id, 1, len(ids)) == expected
+    outcomes = {row.outcome for row in expected.values()}  # type: ignore[attr-defined]
+    assert outcomes == {"fires", "duplicate", "rejected", "no-trigger", "no-event"}
+
+
+def test_a_rows_json_line_gives_the_row_of_its_report(store: Store) -> None:
+    store.insert(make_capture({"event": "deal.\ud800", "id": "x"}))  # a lone surrogate
+    session = _profile().session()
+    for capture_id in store.ids():
+        report, line = session.replay_line(store.get(capture_id))
+        assert index.row_of_line(capture_id, line) == row_of(capture_id, report)
+
+
+def test_replacing_rows_replaces_their_codes(store: Store) -> None:
+    analysis_set = index.fill(store, _profile())
+    assert store.filter_analyses(analysis_set.id, [("code", "SIG_MISMATCH", False)]) == [6, 4]
+    rows = store.analyses_between(analysis_set.id, 4, 6)
+    store.put_analyses(analysis_set.id, [replace(rows[4], codes=("TX_DUPLICATE",)), rows[5]])
+    assert store.filter_analyses(analysis_set.id, [("code", "SIG_MISMATCH", False)]) == [6]
+    assert store.filter_analyses(analysis_set.id, [("code", "TX_DUP", False)]) == [7, 4, 3]
 
 
 def test_counts_and_filters_are_sql_over_the_rows(store: Store) -> None:
@@ -203,3 +264,29 @@ def test_pruning_forgets_the_verdicts_that_saw_the_pruned_captures(tmp_path: Pat
         after = store.analyses_between(analysis_set.id, 1, 8)
     assert sorted(after) == [3, 4, 5, 6, 7, 8]
     assert (after[3].outcome, after[7].outcome) == ("fires", "fires")
+
+
+class _OneByOne:
+    """The store without range reads (as another store may be): every other call goes to it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        if name == "captures_between":
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["plain", "tui-shared"])
+def test_a_store_without_range_reads_fills_the_same_rows(store: Store, shared: bool) -> None:
+    from whdebug.tui.analysis import SharedStore
+
+    profile = _profile()
+    analysis_set = prepare(store, profile)
+    reader = SharedStore(_OneByOne(store)) if shared else _OneByOne(store)  # type: ignore[arg-type]
+    fill = IndexFill(analysis_set, profile)
+    rows = {row.capture_id: row for batch in fill.run(reader, store.ids(), batch=3)  # type: ignore[arg-type]
+            for row in batch}
+    assert fill.computed == 8
+    assert rows == _replayed(store, profile)

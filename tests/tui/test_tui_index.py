@@ -87,7 +87,7 @@ async def test_filter_by_code_reads_the_index_the_cli_filled(
 
     # The TUI finds the CLI's index (same definition and credentials): the fill only reads
     # it, and the filter never pages through captures analysing them.
-    monkeypatch.setattr(IndexFill, "_analyse", no_analysis)
+    monkeypatch.setattr(IndexFill, "_analyse_run", no_analysis)
     monkeypatch.setattr(filters, "scan", no_analysis)
     app = _app(setup, store)
     async with app.run_test(size=SIZE) as pilot:
@@ -158,3 +158,75 @@ async def test_list_verdicts_from_the_index_equal_a_replay_session(
                        and not analyzer.provisional, timeout=20)
         shown = {i: analyzer.verdict(i) for i in expected}
     assert shown == expected
+
+
+async def test_the_fill_runs_oldest_first_with_its_progress_in_the_header(
+        setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from whdebug.tui import indexing
+
+    monkeypatch.setattr(indexing, "FILL_BATCH", 20)
+    gate = threading.Event()
+    real_run = IndexFill.run
+
+    def gated(fill: IndexFill, *args: Any, **kwargs: Any) -> Any:
+        for number, rows in enumerate(real_run(fill, *args, **kwargs)):
+            if number == 1:
+                gate.wait(10)  # the fill stops after its first batch until the test says
+            yield rows
+
+    monkeypatch.setattr(IndexFill, "run", gated)
+    app = _app(setup)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.index_state is not None
+                       and app.index_state.frontier == 20)
+        state, analyzer = app.index_state, app.analyzer
+        assert state is not None and analyzer is not None
+        assert "analysed 20/60 (33%)" in screen_text(app)
+        assert state.counts == {"fires": 16, "rejected": 4}  # captures #1..#20 only
+        # The oldest captures have their verdicts from the fill; the list stays usable.
+        assert all(analyzer.verdict(i) is not None for i in range(1, 21))
+        await wait_for(pilot, lambda: app.current is not None and app.current.capture_id == 60)
+        await pilot.press("down", "down")
+        await wait_for(pilot, lambda: app.current is not None and app.current.capture_id == 58)
+        assert "analysed 20/60" in screen_text(app)
+        gate.set()
+        await wait_for(pilot, lambda: analyzer.history.complete and state.indexed == COUNT)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "/60 (" not in text and "60 captures✓48✗12" in text
+
+
+async def test_the_first_frame_shows_the_verdicts_the_index_holds(
+        setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from whdebug.tui import workers
+
+    cli = run("list", "--store", str(setup["store"]), "--definition", str(setup["definition"]),
+              "--credentials", str(setup["credentials"]), "--json")
+    assert cli.exit_code == 0, cli.output
+    frames: list[str] = []
+
+    def nothing(*args: Any, **kwargs: Any) -> None:
+        """No worker computes or reads a verdict: only what the app read before its first
+        frame can show."""
+
+    monkeypatch.setattr(workers, "compute_verdicts", nothing)
+    monkeypatch.setattr(workers, "fill_index", nothing)
+    app = _app(setup)
+    real_first_frame = app._first_frame
+
+    def first_frame() -> None:
+        frames.append(screen_text(app))
+        real_first_frame()
+
+    monkeypatch.setattr(app, "_first_frame", first_frame)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(frames))
+        analyzer = app.analyzer
+        assert analyzer is not None
+        # The newest rows (#60 down) as drawn in the first frame: #56 and #51 are rejected.
+        assert [analyzer.verdict(i) is not None for i in (60, 56, 51)] == [True] * 3
+        verdict = analyzer.verdict(56)
+        assert verdict is not None and verdict.status == "rejected"
+        assert "SIG_MISMATCH" in frames[0] or "✗" in frames[0]

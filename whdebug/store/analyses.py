@@ -194,8 +194,18 @@ ROW_COLUMNS = ("capture_id, event, outcome, signature, codes, if_event, duplicat
 
 def put(connection: sqlite3.Connection, set_id: int, rows: Iterable[AnalysisRow]) -> None:
     batch = list(rows)
-    ids = [(set_id, row.capture_id) for row in batch]
-    connection.executemany("DELETE FROM analysis_codes WHERE set_id = ? AND capture_id = ? ", ids)
+    if not batch:
+        return
+    # The replaced rows' codes go by their whole key: analysis_codes is keyed (set, code,
+    # capture), so deleting by capture alone would scan the set's codes once per row.
+    wanted = {row.capture_id for row in batch}
+    replaced = connection.execute(
+        "SELECT capture_id, codes FROM analyses WHERE set_id = ? AND capture_id BETWEEN ? AND ?",
+        (set_id, min(wanted), max(wanted))).fetchall()
+    connection.executemany(
+        "DELETE FROM analysis_codes WHERE set_id = ? AND code = ? AND capture_id = ?",
+        [(set_id, code, capture_id) for capture_id, codes in replaced if capture_id in wanted
+         for code in codes.split()])
     connection.executemany(
         f"INSERT OR REPLACE INTO analyses (set_id, {ROW_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

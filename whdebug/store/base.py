@@ -126,6 +126,11 @@ class IndexedStore(CaptureStore, Protocol):
 
     def analysis_counts(self, set_id: int) -> dict[str, int]: ...
 
+    def captures_between(self, first: int, last: int) -> list[Capture]:
+        """The whole captures with ids first..last, oldest first, in one query (the index's
+        fill reads them a range at a time; without it, it reads them one by one)."""
+        ...
+
     def summaries(self, capture_ids: Sequence[int]) -> list[CaptureSummary]: ...
 
     def filter_analyses(self, set_id: int | None, terms: Sequence[FilterTerm], *,

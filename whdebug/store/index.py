@@ -24,14 +24,19 @@ Any other change, or a part this module does not know, re-runs everything.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.pool import RemoteTraceback  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
+
+import msgspec
 
 from whdebug.engine.analyze import AnalysisOptions
 from whdebug.engine.plan import Plan, compile_definition
@@ -62,6 +67,12 @@ _AFTER_VERIFICATION = frozenset({"event", "transaction", "customer", "sync", "tr
 event, for `event`)."""
 ALL_OUTCOMES = ("fires", "no-trigger", "no-event", "duplicate", "rejected", "challenge")
 FILL_BATCH = 250
+READ_RANGE = 2000
+"""Captures read per query while filling."""
+PARALLEL_RUN = 1000
+"""Runs of fewer missing captures are analysed in this process (workers cost more)."""
+CLI_BATCH = 5000
+"""Captures per batch when the CLI fills (one transaction, and one set of workers, each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +192,57 @@ def row_of(capture_id: int, report: Report) -> AnalysisRow:
                        report.transaction.duplicate_of, accepted_transaction(report))
 
 
+class _Value(msgspec.Struct):
+    value: str | None = None
+
+
+class _Verdict(msgspec.Struct):
+    verdict: str
+
+
+class _Outcome(msgspec.Struct):
+    status: str
+    if_verified: dict[str, Any] | None = None
+
+
+class _Transaction(msgspec.Struct):
+    id: str | None = None
+    duplicate_of: int | str | None = None
+
+
+class _Code(msgspec.Struct):
+    code: str
+
+
+class _Line(msgspec.Struct):
+    """What `row_of` reads, from a report's JSON line."""
+
+    event: _Value
+    signature: _Verdict
+    outcome: _Outcome
+    transaction: _Transaction
+    findings: list[_Code] = []
+
+
+_LINE = msgspec.json.Decoder(_Line)
+
+
+def row_of_line(capture_id: int, line: str) -> AnalysisRow:
+    """`row_of` the report whose JSON line (`ReplaySession.encode`) this is."""
+    try:
+        report = _LINE.decode(line)
+    except msgspec.DecodeError:  # a lone surrogate ("\ud800"), which msgspec refuses
+        report = msgspec.convert(json.loads(line), _Line)
+    hypothetical = report.outcome.if_verified
+    if_event = hypothetical.get("event") if hypothetical else None
+    status = report.outcome.status
+    return AnalysisRow(capture_id, report.event.value, status, report.signature.verdict,
+                       tuple(finding.code for finding in report.findings),
+                       if_event if isinstance(if_event, str) else None,
+                       report.transaction.duplicate_of,
+                       None if status in ("rejected", "challenge") else report.transaction.id)
+
+
 def supports_index(store: object) -> TypeGuard[IndexedStore]:
     """True when the store keeps analysis sets (both stores: SQLite and PostgreSQL, through
     whdebug.store.analyses and whdebug.store.pg_analyses)."""
@@ -211,7 +273,13 @@ def prepare(store: Any, profile: IndexProfile) -> AnalysisSet:
 
 
 class IndexFill:
-    """Fills one analysis set, oldest first, through one ReplaySession (arrival order)."""
+    """Fills one analysis set, oldest first, through one ReplaySession (arrival order).
+
+    Missing captures are read a range at a time, and a long run of them may be analysed in
+    worker processes (whdebug.engine.parallel: the workers analyse without the dedupe
+    history, this process enters each result into it in arrival order and analyses a
+    duplicate again itself), so the rows are the ones one session replaying every capture
+    oldest first gives."""
 
     def __init__(self, analysis_set: AnalysisSet, profile: IndexProfile) -> None:
         self.set = analysis_set
@@ -225,57 +293,137 @@ class IndexFill:
     def run(self, store: IndexStore, capture_ids: Sequence[int], *,
             batch: int = FILL_BATCH, pause: Callable[[], None] = lambda: None,
             between: Callable[[], None] = lambda: None,
-            cancelled: Callable[[], bool] = lambda: False) -> Iterator[list[AnalysisRow]]:
+            cancelled: Callable[[], bool] = lambda: False,
+            workers: int = 1) -> Iterator[list[AnalysisRow]]:
         """The rows of `capture_ids` (oldest first, newer than any before), batch by batch;
-        missing ones are analysed and stored. `pause` runs before each analysis, `between`
-        before each batch; stops early when `cancelled()`."""
+        missing ones are analysed and stored. `pause` runs before each analysis in this
+        process, `between` before each batch; stops early when `cancelled()`. With
+        `workers` above 1, runs of at least `PARALLEL_RUN` missing captures are analysed in
+        that many worker processes."""
         ids = [capture_id for capture_id in capture_ids if capture_id > self.last_id]
+        if not self.session.uses_definition:
+            workers = 1  # a built-in profile's analyser is not forked
         for start in range(0, len(ids), batch):
             between()
             if cancelled():
                 return
             chunk = ids[start:start + batch]
             known = store.analyses_between(self.set.id, chunk[0], chunk[-1])
+            captures = _read(store, [i for i in chunk if i not in known])
             rows: list[AnalysisRow] = []
             new: list[AnalysisRow] = []
-            for capture_id in chunk:
-                row = known.get(capture_id)
-                if row is None:
-                    pause()
-                    row = self._analyse(store, capture_id)
-                    new.append(row)
-                else:
-                    self.session.settle(row.transaction_id, capture_id)
-                rows.append(row)
-                self.last_id = capture_id
+            missing: list[int] = []
+            for capture_id in [*chunk, None]:
+                row = known.get(capture_id) if capture_id is not None else None
+                if capture_id is not None and row is None:
+                    missing.append(capture_id)
+                    continue
+                if missing:  # the run of missing captures before this one
+                    analysed = self._analyse_run(captures, missing, pause, workers)
+                    rows += analysed
+                    new += analysed
+                    missing = []
+                if row is not None:
+                    self.session.settle(row.transaction_id, row.capture_id)
+                    rows.append(row)
+            self.last_id = chunk[-1]
             if new:
                 store.put_analyses(self.set.id, new)
                 self.computed += len(new)
             yield rows
 
-    def _analyse(self, store: IndexStore, capture_id: int) -> AnalysisRow:
-        try:
-            capture = store.get(capture_id)
-        except WhdebugError as error:
+    def _analyse_run(self, captures: Mapping[int, Capture | str], run: list[int],
+                     pause: Callable[[], None], workers: int) -> list[AnalysisRow]:
+        """The rows of consecutive missing captures, in arrival order."""
+        rows: list[AnalysisRow] = []
+        readable = [captures[i] for i in run]
+        if workers > 1 and len(run) >= PARALLEL_RUN and all(
+                isinstance(capture, Capture) for capture in readable):
+            from whdebug.engine.parallel import replay_many
+
+            batch = [capture for capture in readable if isinstance(capture, Capture)]
+            gc.freeze()  # forked workers then never scan (and so copy) this process's heap
+            try:
+                for replayed in replay_many(self.session, batch, keep_fired=False,
+                                            workers=workers):
+                    capture_id = run[len(rows)]
+                    rows.append(row_of(capture_id, replayed.report) if replayed.report
+                                else row_of_line(capture_id, replayed.line))
+            except Exception as error:  # noqa: BLE001 - an engine failure is the capture's row
+                if not isinstance(error.__cause__, RemoteTraceback):
+                    # This process was replaying the capture: the session has entered it.
+                    rows.append(_failed(run[len(rows)], error))
+                # else: a worker failed on a chunk none of which was entered; go on here
+            finally:
+                gc.unfreeze()
+        for capture_id in run[len(rows):]:
+            pause()
+            rows.append(self._replay(capture_id, captures[capture_id]))
+        return rows
+
+    def _replay(self, capture_id: int, capture: Capture | str) -> AnalysisRow:
+        if isinstance(capture, str):  # unreadable: it claims no transaction id
             self.session.settle(None, capture_id)
-            return AnalysisRow(capture_id, None, "none", "none", problem=str(error))
+            return AnalysisRow(capture_id, None, "none", "none", problem=capture)
         try:
             report = self.session.replay(capture)
         except Exception as error:  # an engine failure: the capture claims no id
-            return AnalysisRow(capture_id, None, "none", "none",
-                               problem=f"analysis failed: {type(error).__name__}: {error}")
+            return _failed(capture_id, error)
         return row_of(capture_id, report)
 
 
+def _failed(capture_id: int, error: Exception) -> AnalysisRow:
+    return AnalysisRow(capture_id, None, "none", "none",
+                       problem=f"analysis failed: {type(error).__name__}: {error}")
+
+
+def _read(store: IndexStore, capture_ids: list[int]) -> dict[int, Capture | str]:
+    """These captures by id, or why one cannot be read: a range at a time when the store
+    reads ranges (`captures_between`) and the ids are dense enough, else one by one."""
+    found: dict[int, Capture | str] = {}
+    between = getattr(store, "captures_between", None)
+    for start in range(0, len(capture_ids), READ_RANGE):
+        part = capture_ids[start:start + READ_RANGE]
+        if between is not None and (part[-1] - part[0] + 1) <= 2 * len(part):
+            wanted = set(part)
+            try:
+                found.update((c.source.capture_id, c) for c in between(part[0], part[-1])
+                             if c.source.capture_id in wanted)
+            except WhdebugError:
+                pass  # one by one below: each says what is wrong with it
+        for capture_id in part:
+            if capture_id not in found:
+                try:
+                    found[capture_id] = store.get(capture_id)
+                except WhdebugError as error:
+                    found[capture_id] = str(error)
+    return found
+
+
 def fill(store: Any, profile: IndexProfile,
-         progress: Callable[[int, int], None] | None = None) -> AnalysisSet:
-    """Bring the profile's set in a Store up to date at once (the CLI); its set."""
+         progress: Callable[[int, int], None] | None = None, *,
+         workers: int | None = None) -> AnalysisSet:
+    """Bring the profile's set in a Store up to date at once (the CLI); its set. Long runs
+    of missing captures are analysed in `workers` processes (None: WHDEBUG_WORKERS when
+    set, else this process alone).
+
+    One process is the default: the engine's workers send back every report that does not
+    fire, which this process decodes, weighs against the fired ones and encodes again, so
+    a fill where many captures do not fire (bench/tui.py: 40%) costs about 1.5x the CPU in
+    workers and was slower on a shared 2-core machine (bench/tui.py prints both)."""
     analysis_set = prepare(store, profile)
     ids = store.ids()
-    if sum(store.analysis_counts(analysis_set.id).values()) == len(ids):
+    indexed_rows = sum(store.analysis_counts(analysis_set.id).values())
+    if indexed_rows == len(ids):
         return analysis_set  # every capture has its row (deletions take theirs along)
+    if workers is None:  # one process unless WHDEBUG_WORKERS asks for more: see FILL_WORKERS
+        from whdebug.engine.parallel import WORKERS_VARIABLE, worker_count
+
+        workers = (worker_count(len(ids) - indexed_rows)
+                   if os.environ.get(WORKERS_VARIABLE, "").strip() else 1)
     done = 0
-    for rows in IndexFill(analysis_set, profile).run(store, ids):
+    fill_rows = IndexFill(analysis_set, profile)
+    for rows in fill_rows.run(store, ids, batch=CLI_BATCH, workers=workers):
         done += len(rows)
         if progress is not None:
             progress(done, len(ids))

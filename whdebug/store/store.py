@@ -27,6 +27,8 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
 
+import msgspec
+
 from whdebug.errors import StoreError
 from whdebug.model.request import (
     Capture,
@@ -142,13 +144,15 @@ _INSERT_SQL = (
     "headers, response_body, forward_body, forward_headers, forward_latency, edited_from) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_GET_SQL = (
+_CAPTURE_SQL = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.headers, c.response_body, "
     "c.forward_body, b.body, c.forward_error, c.forward_headers, c.forward_latency, "
-    "c.edited_from FROM captures AS c "
-    "LEFT JOIN bodies AS b ON b.capture_id = c.id WHERE c.id = ?"
+    "c.edited_from, c.id FROM captures AS c LEFT JOIN bodies AS b ON b.capture_id = c.id "
 )
+_GET_SQL = _CAPTURE_SQL + "WHERE c.id = ?"
+_RANGE_SQL = _CAPTURE_SQL + "WHERE c.id BETWEEN ? AND ? ORDER BY c.id"
+_HEADERS = msgspec.json.Decoder(list[tuple[str, str]])
 
 
 def _format_timestamp(moment: datetime) -> str:
@@ -168,7 +172,23 @@ def _encode_headers(headers: Iterable[tuple[str, str]]) -> bytes:
 
 
 def _decode_headers(blob: bytes) -> tuple[tuple[str, str], ...]:
-    return tuple((str(name), str(value)) for name, value in json.loads(blob))
+    try:
+        return tuple(_HEADERS.decode(blob))
+    except msgspec.DecodeError:  # a lone surrogate ("\ud800"), which msgspec refuses
+        return tuple((str(name), str(value)) for name, value in json.loads(blob))
+
+
+def _capture(row: Sequence[Any]) -> Capture:
+    """A capture from a `_CAPTURE_SQL` row."""
+    request = CapturedRequest(row[2], row[3], row[4], _decode_headers(row[10]),
+                              b"" if row[13] is None else row[13], row[5], row[6], bool(row[7]))
+    source = Source(row[18], None, _parse_timestamp(row[0]), row[1], edited_from=row[17])
+    reply = None if row[8] is None and row[11] is None else Reply(row[8], row[11])
+    forward = None
+    if row[9] is not None or row[12] is not None or row[14] is not None:
+        headers = None if row[15] is None else _decode_headers(row[15])
+        forward = ForwardResult(row[9], row[12], headers, row[16], row[14])
+    return Capture(request, source, reply, forward)
 
 
 def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
@@ -397,23 +417,13 @@ class Store:
             row = connection.execute(_GET_SQL, (capture_id,)).fetchone()
         if row is None:
             raise StoreError(f"no capture #{capture_id}", str(self.path))
-        request = CapturedRequest(
-            method=row[2],
-            path=row[3],
-            query=row[4],
-            headers=_decode_headers(row[10]),
-            body=row[13] if row[13] is not None else b"",
-            http_version=row[5],
-            body_size=row[6],
-            truncated=bool(row[7]),
-        )
-        source = Source(capture_id, None, _parse_timestamp(row[0]), row[1], edited_from=row[17])
-        reply = None if row[8] is None and row[11] is None else Reply(row[8], row[11])
-        forward = None
-        if row[9] is not None or row[12] is not None or row[14] is not None:
-            headers = None if row[15] is None else _decode_headers(row[15])
-            forward = ForwardResult(row[9], row[12], headers, row[16], row[14])
-        return Capture(request, source, reply, forward)
+        return _capture(row)
+
+    def captures_between(self, first: int, last: int) -> list[Capture]:
+        """The whole captures with ids first..last, oldest first, in one query."""
+        with self._reading() as connection:
+            rows = connection.execute(_RANGE_SQL, (first, last)).fetchall()
+        return [_capture(row) for row in rows]
 
     def forward_error(self, capture_id: int) -> str | None:
         """Why forwarding this capture failed, if it did (also `get(...).forward.error`)."""
@@ -466,14 +476,13 @@ class Store:
     def ids(self, last: int | None = None) -> list[int]:
         """Every capture id (or the newest `last`), oldest first."""
         with self._reading() as connection:
-            if last is None:
-                rows = connection.execute("SELECT id FROM captures ORDER BY id").fetchall()
-            else:
-                rows = connection.execute(
-                    "SELECT id FROM captures ORDER BY id DESC LIMIT ?", (max(last, 0),)
-                ).fetchall()
-                rows.reverse()
-        return [int(row[0]) for row in rows]
+            if last is None:  # one string from the small received_at index: 3x faster
+                (text,) = connection.execute("SELECT group_concat(id) FROM captures "
+                                             "INDEXED BY captures_received_at").fetchone()
+                return sorted(map(int, text.split(","))) if text else []
+            rows = connection.execute(
+                "SELECT id FROM captures ORDER BY id DESC LIMIT ?", (max(last, 0),)).fetchall()
+        return [int(row[0]) for row in reversed(rows)]
 
     def delete(self, capture_id: int) -> None:
         """Remove a capture and its body; ids are never reused."""

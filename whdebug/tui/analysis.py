@@ -19,7 +19,7 @@ from datetime import datetime
 
 from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
 from whdebug.engine.session import accepted_transaction
-from whdebug.errors import WhdebugError
+from whdebug.errors import StoreError, WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets
 from whdebug.model.secrecy import SecretSet
@@ -94,6 +94,15 @@ class SharedStore:
     def ids(self) -> list[int]:
         with self.lock:
             return self.store.ids()
+
+    def captures_between(self, first: int, last: int) -> list[Capture]:
+        """A range of captures in one query; StoreError when the store reads them one by one
+        only (the index's fill then does)."""
+        between = getattr(self.store, "captures_between", None)
+        if between is None:
+            raise StoreError("this capture store reads captures one at a time", "")
+        with self.lock:
+            return list(between(first, last))
 
     def page(self, before_id: int | None, limit: int) -> list[CaptureSummary]:
         with self.lock:

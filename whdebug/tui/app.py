@@ -27,7 +27,7 @@ from whdebug.errors import StoreError, WhdebugError
 from whdebug.store.base import CaptureStore, StoreLocation, open_store, store_location
 from whdebug.tui.analysis import Analysis, Analyzer, SharedStore
 from whdebug.tui.commands import WhdebugCommands
-from whdebug.tui.indexing import IndexState, index_state
+from whdebug.tui.indexing import IndexState, first_verdicts, index_state
 from whdebug.tui.messages import (
     CapturesArrived,
     DefinitionReloaded,
@@ -103,8 +103,9 @@ class WhdebugApp(App[int]):
         self.live = False
         """True between mount and unmount: background results are drawn only then."""
         self._quiet_until = 0.0
-        self._painted = threading.Event()
-        """Set once the first frame is drawn: background work waits for it."""
+        self.painted = threading.Event()
+        """Set once the first frame is drawn: analyses wait for it (at most FIRST_FRAME_WAIT
+        seconds), so the first frame shows rows as soon as they are read."""
         self.main = MainScreen(self)
 
     def _open_store(self) -> None:
@@ -129,6 +130,7 @@ class WhdebugApp(App[int]):
         self.hold_background(STARTUP_QUIET)
         self.call_after_refresh(self._first_frame)
         self._restart_history()
+        self._first_verdicts()
         self.main.capture_list.reset()
         self.main.refresh_banner()
         if self.store_error:
@@ -147,6 +149,19 @@ class WhdebugApp(App[int]):
                 self.receiver.start(self.store_path, self.options.host, self.options.port)
         self.main.sweep()
         self.live = True
+
+    def _first_verdicts(self, screenful: int = 200) -> None:
+        """The first frame shows the newest rows' verdicts when the index has them (one
+        read; everything else waits for the first frame)."""
+        if self.analyzer is None or self.index_state is None:
+            return
+        try:
+            found = first_verdicts(self.index_state, self.analyzer.store,
+                                   self.rows.ids_between(0, screenful))
+        except WhdebugError:
+            return  # the fill's worker says what is wrong
+        if found:
+            self.analyzer.remember_verdicts(found, self.index_state.generation)
 
     async def on_unmount(self) -> None:
         self.live = False
@@ -251,7 +266,7 @@ class WhdebugApp(App[int]):
 
     def _first_frame(self) -> None:
         self.hold_background(STARTUP_QUIET)
-        self._painted.set()
+        self.painted.set()
 
     def _wait_for_quiet(self) -> None:
         """In the history's worker: wait while the user acts, or the selected capture or the
@@ -260,7 +275,7 @@ class WhdebugApp(App[int]):
         worker = get_current_worker()
         unpainted_until = time.monotonic() + FIRST_FRAME_WAIT
         while not worker.is_cancelled and (
-                (not self._painted.is_set() and time.monotonic() < unpainted_until)
+                (not self.painted.is_set() and time.monotonic() < unpainted_until)
                 or time.monotonic() < self._quiet_until or self.foreground):
             time.sleep(0.01)
 

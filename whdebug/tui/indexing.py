@@ -13,12 +13,21 @@ The demo (a profile per capture) has no single fingerprint: it keeps the in-memo
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from whdebug.store.analyses import AnalysisRow, AnalysisSet
-from whdebug.store.index import IndexFill, IndexProfile, indexed, prepare, supports_index
+from whdebug.store.index import (
+    IndexFill,
+    IndexProfile,
+    fingerprint,
+    indexed,
+    prepare,
+    profile_parts,
+    supports_index,
+)
 from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
 from whdebug.tui.history import Checked, DedupeHistory
 from whdebug.tui.workspace import Resolved
@@ -68,6 +77,19 @@ def index_state(analyzer: Analyzer) -> IndexState | None:
     return IndexState(workspace.generation, profile, resolved)
 
 
+_OPENING = threading.Lock()
+
+
+def open_set(state: IndexState, shared: SharedStore) -> AnalysisSet:
+    """In a worker: the state's analysis set, opened (or created) by the first caller (the
+    visible rows' worker reads their verdicts from it before the fill starts)."""
+    with _OPENING:
+        if state.analysis_set is None:
+            with shared.lock:
+                state.analysis_set = prepare(shared.store, state.profile)
+        return state.analysis_set
+
+
 def verdict_of(row: AnalysisRow) -> RowVerdict:
     """What the capture list shows for an index row (as `Analysis.verdict` does)."""
     note = row.problem if row.outcome == "none" else (
@@ -84,9 +106,7 @@ def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
     capture analysed."""
     if state.fill is None:
         between()  # after the first frame: hashing the engine's source can wait
-        with shared.lock:
-            state.analysis_set = prepare(shared.store, state.profile)
-        state.fill = IndexFill(state.analysis_set, state.profile)
+        state.fill = IndexFill(open_set(state, shared), state.profile)
     fill, set_id = state.fill, state.fill.set.id
     group = history.register(state.resolved, fill.session.options)
     counted = 0.0
@@ -102,6 +122,24 @@ def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
                 counts = indexed(shared.store).analysis_counts(set_id)
             counted = time.monotonic()
         yield checked, verdicts, counts
+
+
+def first_verdicts(state: IndexState, shared: SharedStore,
+                   capture_ids: list[int]) -> dict[int, RowVerdict]:
+    """On the UI thread, before the first frame: the verdicts an existing set of the state's
+    fingerprint holds for these captures (the first screenful), read without writing (the
+    fill's worker opens the set, or creates it, after the first frame)."""
+    if not capture_ids:
+        return {}
+    with shared.lock:
+        store = indexed(shared.store)
+        whole, _ = fingerprint(store.analysis_salt(), profile_parts(state.profile))
+        found = next((s for s in store.other_analysis_sets(-1) if s.fingerprint == whole), None)
+        if found is None:
+            return {}
+        rows = store.analyses_between(found.id, min(capture_ids), max(capture_ids))
+    wanted = set(capture_ids)
+    return {i: verdict_of(row) for i, row in rows.items() if i in wanted}
 
 
 def indexed_verdicts(state: IndexState | None, shared: SharedStore,

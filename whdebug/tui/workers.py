@@ -24,7 +24,7 @@ from whdebug.tools.resend import resend
 from whdebug.tui.analysis import Analyzer
 from whdebug.tui.filters import CaptureFilter, indexed_matches, scan
 from whdebug.tui.history import DedupeHistory
-from whdebug.tui.indexing import IndexState, fill_batches, indexed_verdicts
+from whdebug.tui.indexing import IndexState, fill_batches, indexed_verdicts, open_set
 from whdebug.tui.messages import (
     FilterProgressed,
     HistoryChecked,
@@ -81,7 +81,12 @@ def _compute_verdicts(analyzer: Analyzer, capture_ids: list[int], post: Post,
     worker = get_current_worker()
     generation = analyzer.workspace.generation
     time.sleep(delay)  # while scrolling, only the rows the view settles on are analysed
+    wait()  # after the first frame
     if index is not None and index.generation == generation:
+        try:
+            open_set(index, analyzer.store)
+        except WhdebugError:
+            pass  # the fill's worker says so; these rows are analysed here
         found = indexed_verdicts(index, analyzer.store, capture_ids)
         if found:
             analyzer.remember_verdicts(found, generation)

@@ -58,6 +58,8 @@ from whdebug.tui.workspace import DefinitionSlot, Workspace
 
 _ROWS_DELAY = 0.05
 """Seconds visible rows wait before being analysed, so the selected capture goes first."""
+FIRST_FRAME_WAIT = 3.0
+"""At most this many seconds analyses wait for the first frame."""
 _WIDE = 140
 """From this width on the capture list gets more room, enough for method and path."""
 _NARROW = 100
@@ -77,6 +79,7 @@ class Shell(Protocol):
     rows: CaptureRows
     receiver: EmbeddedReceiver
     selecting: threading.Event
+    painted: threading.Event
     foreground: workers.Foreground
     sweep_limit: int
     live: bool
@@ -235,6 +238,7 @@ class MainScreen(CaptureTools, Screen[None]):
     def analyse_selected(self, capture_id: int, trial_secret: str | None = None) -> None:
         analyzer = self.shell.analyzer
         assert analyzer is not None
+        self.shell.painted.wait(FIRST_FRAME_WAIT)  # the first frame first: rows from the index
         self.shell.selecting.set()
         try:
             analysis = analyzer.analyse(capture_id, trial_secret=trial_secret)
@@ -326,6 +330,7 @@ class MainScreen(CaptureTools, Screen[None]):
     def wait_for_selection(self) -> None:
         """Background workers let the selected capture's analysis and the UI go first."""
         worker = get_current_worker()
+        self.shell.painted.wait(FIRST_FRAME_WAIT)
         while self.shell.selecting.is_set() and not worker.is_cancelled:
             time.sleep(0.002)
 

@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding
 
 from whdebug.model.secrecy import SecretSet
-from whdebug.tools.diff import diff_requests
 from whdebug.tui import workers
 from whdebug.tui.exporting import curl_command
 from whdebug.tui.messages import SamplesSent
-from whdebug.tui.screens.compare import DiffScreen
-from whdebug.tui.screens.edit import EditContext, EditScreen, editable_text
 
 if TYPE_CHECKING:
     from whdebug.tui.analysis import Analysis
+# The diff and edit screens are imported when a key opens them: not before the first frame.
 
 TOOL_BINDINGS = [
     Binding("m", "mark", "Mark", show=False),
@@ -75,6 +73,9 @@ class CaptureTools:
             return
 
         def compute() -> None:
+            from whdebug.tools.diff import diff_requests
+            from whdebug.tui.screens.compare import DiffScreen
+
             first, second = analyzer.analyse(marked), analyzer.analyse(selected)
             if first.capture is None or second.capture is None:
                 problem = first.problem or second.problem or "capture not found"
@@ -93,6 +94,8 @@ class CaptureTools:
                         exit_on_error=False)
 
     def action_edit(self) -> None:
+        from whdebug.tui.screens.edit import EditContext, EditScreen, editable_text
+
         screen: Any = self
         current = screen._selected_request()
         if current is None or current.capture is None:

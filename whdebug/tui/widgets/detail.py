@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.widgets import TabbedContent
 
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import MUTED
@@ -23,6 +24,13 @@ class DetailPane(VerticalScroll):
         super().__init__(id=id)
         self.analysis: Analysis | None = None
         self._dirty = True
+
+    def on_mount(self) -> None:
+        # A hidden tab's pane is mounted after the first frame (DetailTabs): if its tab was
+        # chosen before that, draw it now.
+        tabs = next((a for a in self.ancestors if isinstance(a, TabbedContent)), None)
+        if tabs is not None and self.parent is not None and tabs.active == self.parent.id:
+            self.reveal()
 
     def show(self, analysis: Analysis | None, *, visible: bool) -> None:
         """Take a new analysis; draw it now only when the tab is visible."""

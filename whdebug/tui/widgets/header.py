@@ -54,9 +54,11 @@ def header_content(state: HeaderState) -> Content:
         if counts.get(status):
             second += ["  ", (f"{OUTCOME_SYMBOLS[status]}{counts[status]}",
                               OUTCOME_STYLES[status])]
-    if state.checking is not None:
+    if state.checking is not None:  # the background fill, oldest first: how far it is
         checked, total = state.checking
-        second += ["  ", (f"{state.checking_label} {checked:,}/{total:,}", MUTED)]
+        percent = checked * 100 // total if total else 100
+        second += ["  ", (f"{state.checking_label} {checked:,}/{total:,} ({percent}%)",
+                          "$text-warning")]
     if state.filter_text:
         second += ["  ", ("filter: " + state.filter_text, "$text-accent")]
     second += ["  ", ("following" if state.following else "paused", MUTED)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.lazy import Lazy
 from textual.widgets import TabbedContent, TabPane
 
 from whdebug.tui.analysis import Analysis
@@ -43,7 +44,8 @@ class DetailTabs:
         with self.tabs:
             for pane_id, pane in self.panes.items():
                 with TabPane(LABELS[pane_id][0], id=pane_id):
-                    yield pane
+                    # Hidden tabs are built after the first frame (it shows the list sooner).
+                    yield pane if pane_id == "pipeline" else Lazy(pane)
 
     @property
     def active(self) -> str:
