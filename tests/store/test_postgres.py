@@ -43,6 +43,7 @@ def test_capture_read_back_is_byte_identical_to_sqlite(pg_url: str, tmp_path: Pa
         assert pg_ids == lite_ids == [1, 2, 3]
         for capture_id in pg_ids:
             assert pg.get(capture_id) == lite.get(capture_id)
+        assert pg.captures_between(1, 3) == lite.captures_between(1, 3)
         got = pg.get(1)
         assert got.request.body == ODD.request.body
         assert [(n.encode("latin-1"), v.encode("latin-1")) for n, v in got.request.headers] == \
@@ -55,10 +56,12 @@ def test_capture_read_back_is_byte_identical_to_sqlite(pg_url: str, tmp_path: Pa
         pg.set_forward(2, None, None, "timed out")
         assert pg.get(2).reply == Reply(500, b"boom")
         assert pg.forward_error(2) == "timed out"
+        assert pg.captures_between(1, 3) == [pg.get(1), pg.get(2), pg.get(3)]
         pg.delete(2)
         assert pg.ids() == [1, 3]
         with pytest.raises(StoreError, match="no capture #2"):
             pg.get(2)
+        assert pg.captures_between(1, 9) == [pg.get(1), pg.get(3)]
 
 
 def test_prune_keeps_recent_and_the_newest_n(pg_url: str, tmp_path: Path) -> None:

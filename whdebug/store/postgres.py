@@ -66,9 +66,11 @@ _GET = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.header_names, c.header_values, "
     "c.response_body, c.forward_body, b.body, c.forward_error, c.forward_header_names, "
-    "c.forward_header_values, c.forward_latency, c.edited_from FROM whdebug_captures AS c "
-    "LEFT JOIN whdebug_bodies AS b ON b.capture_id = c.id WHERE c.id = %s"
+    "c.forward_header_values, c.forward_latency, c.edited_from, c.id "
+    "FROM whdebug_captures AS c LEFT JOIN whdebug_bodies AS b ON b.capture_id = c.id "
 )
+_GET_ONE = _GET + "WHERE c.id = %s"
+_GET_RANGE = _GET + "WHERE c.id BETWEEN %s AND %s ORDER BY c.id"
 
 
 def mask_url(url: str) -> str:
@@ -290,24 +292,16 @@ class PostgresStore(PostgresIndex):
     def get(self, capture_id: int) -> Capture:
         """The whole capture, body bytes exactly as stored."""
         with self._session() as connection:
-            row = connection.execute(_GET, (capture_id,)).fetchone()
+            row = connection.execute(_GET_ONE, (capture_id,)).fetchone()
         if row is None:
             raise StoreError(f"no capture #{capture_id}", self._where)
-        headers = tuple((bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
-                        for name, value in zip(row[10], row[11], strict=True))
-        request = CapturedRequest(
-            method=row[2], path=_text(row[3]) or "", query=_text(row[4]) or "",
-            headers=headers, body=bytes(row[14]) if row[14] is not None else b"",
-            http_version=row[5], body_size=int(row[6]), truncated=bool(row[7]),
-        )
-        source = Source(capture_id, None, row[0].astimezone(UTC), row[1],
-                        edited_from=None if row[19] is None else int(row[19]))
-        reply = None if row[8] is None and row[12] is None else Reply(row[8], _optional(row[12]))
-        forward = None
-        if row[9] is not None or row[13] is not None or row[15] is not None:
-            forward = ForwardResult(row[9], _optional(row[13]), _header_pairs(row[16], row[17]),
-                                    row[18], row[15])
-        return Capture(request, source, reply, forward)
+        return _capture(row)
+
+    def captures_between(self, first: int, last: int) -> list[Capture]:
+        """The whole captures with ids first..last, oldest first, in one query."""
+        with self._session() as connection:
+            rows = connection.execute(_GET_RANGE, (first, last)).fetchall()
+        return [_capture(row) for row in rows]
 
     def forward_error(self, capture_id: int) -> str | None:
         """Why forwarding this capture failed, if it did."""
@@ -414,3 +408,22 @@ def _listen(url: str, callback: Callable[[], None], stop: threading.Event) -> No
                         callback()
         except driver.Error:
             stop.wait(1.0)
+
+
+def _capture(row: Any) -> Capture:
+    """A capture from a row of `_GET`, body bytes exactly as stored."""
+    headers = tuple((bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+                    for name, value in zip(row[10], row[11], strict=True))
+    request = CapturedRequest(
+        method=row[2], path=_text(row[3]) or "", query=_text(row[4]) or "",
+        headers=headers, body=bytes(row[14]) if row[14] is not None else b"",
+        http_version=row[5], body_size=int(row[6]), truncated=bool(row[7]),
+    )
+    source = Source(int(row[20]), None, row[0].astimezone(UTC), row[1],
+                    edited_from=None if row[19] is None else int(row[19]))
+    reply = None if row[8] is None and row[12] is None else Reply(row[8], _optional(row[12]))
+    forward = None
+    if row[9] is not None or row[13] is not None or row[15] is not None:
+        forward = ForwardResult(row[9], _optional(row[13]), _header_pairs(row[16], row[17]),
+                                row[18], row[15])
+    return Capture(request, source, reply, forward)
