@@ -290,3 +290,25 @@ def test_a_store_without_range_reads_fills_the_same_rows(store: Store, shared: b
             for row in batch}
     assert fill.computed == 8
     assert rows == _replayed(store, profile)
+
+
+def test_a_fill_that_saw_pruned_captures_stores_no_verdict_they_decided(store: Store) -> None:
+    """A fill analyses #1 and #2, another process prunes them, and the fill goes on: its
+    session still calls #3 and #7 duplicates of them, and would store rows for #1 and #2
+    themselves; those rows are left out and the next fill decides them again (as on
+    PostgreSQL)."""
+    profile = _profile()
+    fill = IndexFill(prepare(store, profile), profile)
+    batches = fill.run(store, store.ids(), batch=2)
+    assert [row.capture_id for row in next(batches)] == [1, 2]
+    assert store.prune(timedelta(0), keep_last=6) == 2
+    stale = {row.capture_id: row for rows in batches for row in rows}
+    assert (stale[3].outcome, stale[7].outcome) == ("duplicate", "duplicate")
+    stored = store.analyses_between(fill.set.id, 1, 8)
+    assert sorted(stored) == [4, 5, 6, 8]
+    assert all(stored[i] == stale[i] for i in stored)
+    assert sum(store.analysis_counts(fill.set.id).values()) == 4
+    index.fill(store, profile)
+    after = store.analyses_between(fill.set.id, 1, 8)
+    assert after == _replayed(store, profile)
+    assert (after[3].outcome, after[7].outcome) == ("fires", "fires")

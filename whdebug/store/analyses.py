@@ -193,7 +193,13 @@ ROW_COLUMNS = ("capture_id, event, outcome, signature, codes, if_event, duplicat
 
 
 def put(connection: sqlite3.Connection, set_id: int, rows: Iterable[AnalysisRow]) -> None:
-    batch = list(rows)
+    """Store rows (replacing the set's rows of the same captures).
+
+    A row is left out when its capture is gone, or when it names as first delivery a capture
+    that is gone: its fill began before another process pruned or deleted captures (its dedupe
+    history still holds them), and the next fill decides that row again. The check runs in
+    this write transaction, so no prune can slip in between."""
+    batch = _still_valid(connection, list(rows))
     if not batch:
         return
     # The replaced rows' codes go by their whole key: analysis_codes is keyed (set, code,
@@ -214,6 +220,24 @@ def put(connection: sqlite3.Connection, set_id: int, rows: Iterable[AnalysisRow]
     connection.executemany(
         "INSERT OR IGNORE INTO analysis_codes (set_id, code, capture_id) VALUES (?, ?, ?)",
         [(set_id, code, r.capture_id) for r in batch for code in r.codes])
+
+
+def _still_valid(connection: sqlite3.Connection, batch: list[AnalysisRow]
+                 ) -> list[AnalysisRow]:
+    if not batch:
+        return batch
+    low = min(r.capture_id for r in batch)
+    high = max(r.capture_id for r in batch)
+    present = {row[0] for row in connection.execute(
+        "SELECT id FROM captures WHERE id BETWEEN ? AND ?", (low, high))}
+    earlier = sorted({r.duplicate_of for r in batch
+                      if isinstance(r.duplicate_of, int) and not low <= r.duplicate_of <= high})
+    for start in range(0, len(earlier), 500):
+        part = earlier[start:start + 500]
+        present.update(row[0] for row in connection.execute(
+            f"SELECT id FROM captures WHERE id IN ({', '.join('?' * len(part))})", part))
+    return [r for r in batch if r.capture_id in present
+            and (not isinstance(r.duplicate_of, int) or r.duplicate_of in present)]
 
 
 def _row(values: Sequence[Any]) -> AnalysisRow:
