@@ -493,6 +493,7 @@ class TestForwarding:
         assert stored(store_path, response.capture_id).forward == ForwardResult(error=error)
 
 
+@pytest.mark.usefixtures("parser")  # on httptools and on h11
 class TestMalformedClients:
     async def good_request_is_captured(self, running: RunningServer, store_path: Path) -> None:
         response = await exchange(running.port, raw_request("/good", b"good"))
@@ -718,17 +719,25 @@ class TestDeferredAnalysis:
         assert (line.outcome, line.duplicate_of) == ("duplicate", earlier)
 
 
-def test_the_parser_does_not_depend_on_what_else_is_installed() -> None:
-    """With uvicorn's "auto", installing httptools swapped the parser and CI answered no 400s."""
+def test_the_parser_does_not_depend_on_what_else_is_installed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With uvicorn's "auto", installing httptools swapped the parser and CI answered no 400s:
+    the parser is named (httptools, or h11 with WHDEBUG_HTTP_PARSER=h11), never "auto"."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from whdebug.receiver.server import ServerSettings, uvicorn_config
+    from whdebug.receiver.protocol import H11ReceiverProtocol, ReceiverProtocol
+    from whdebug.receiver.server import PARSER_VARIABLE, ServerSettings, uvicorn_config
 
-    config = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),
-                            embedded=True)
-    config.load()
-    assert issubclass(config.http_protocol_class, H11Protocol)  # type: ignore[arg-type]
-    stock = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),
-                           embedded=True, stock=True)
-    stock.load()
-    assert stock.http_protocol_class is H11Protocol
+    def protocol(stock: bool = False) -> Any:
+        config = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),
+                                embedded=True, stock=stock)
+        config.load()
+        return config.http_protocol_class
+
+    monkeypatch.delenv(PARSER_VARIABLE, raising=False)
+    assert protocol() is ReceiverProtocol and issubclass(ReceiverProtocol, HttpToolsProtocol)
+    assert protocol(stock=True) is HttpToolsProtocol
+    monkeypatch.setenv(PARSER_VARIABLE, "h11")
+    assert protocol() is H11ReceiverProtocol and issubclass(H11ReceiverProtocol, H11Protocol)
+    assert protocol(stock=True) is H11Protocol

@@ -21,9 +21,11 @@ from factories import NOW
 
 from whdebug.model.request import Reply
 from whdebug.receiver.app import CAPTURE_ID_HEADER, ReceiverSettings
-from whdebug.receiver.protocol import ConnectionLimits
+from whdebug.receiver.guard import ConnectionLimits
 from whdebug.receiver.server import RunningServer, ServerSettings, running_receiver
 from whdebug.store.store import Store
+
+pytestmark = pytest.mark.usefixtures("parser")  # on httptools and on h11
 
 TIMEOUT = 5.0
 SHORT = ConnectionLimits(header_timeout=0.5, body_timeout=0.5)
@@ -321,7 +323,7 @@ class TestDescriptorExhaustion:
     def test_emfile_is_one_line_per_interval(self, caplog: pytest.LogCaptureFixture) -> None:
         import errno
 
-        from whdebug.receiver.protocol import emfile_reporter
+        from whdebug.receiver.guard import emfile_reporter
 
         others: list[dict[str, Any]] = []
         handler = emfile_reporter(lambda loop, context: others.append(context))
@@ -341,7 +343,7 @@ class TestDescriptorExhaustion:
     def test_the_cap_is_below_the_descriptor_limit(self) -> None:
         import resource
 
-        from whdebug.receiver.protocol import LIMITS_ATTRIBUTE
+        from whdebug.receiver.guard import LIMITS_ATTRIBUTE
         from whdebug.receiver.server import uvicorn_config
 
         config = uvicorn_config(lambda *a: None, ServerSettings(port=0), embedded=True)
