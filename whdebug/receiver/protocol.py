@@ -64,7 +64,7 @@ class _BadHead(Exception):
     """A request head h11 would have refused (httptools turns it into a parser error: 400)."""
 
 
-class ReceiverProtocol(Guard, HttpToolsProtocol):
+class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
     """uvicorn's HttpToolsProtocol with the guards listed in the module docstring."""
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
@@ -158,7 +158,7 @@ class _RawNamesConnection(h11.Connection):
 _H11_PHASES = {h11.IDLE: HEAD, h11.SEND_BODY: BODY}
 
 
-class H11ReceiverProtocol(Guard, H11Protocol):
+class H11ReceiverProtocol(Guard, H11Protocol):  # type: ignore[misc]
     """uvicorn's H11Protocol with the guards listed in the module docstring."""
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
@@ -178,4 +178,4 @@ class H11ReceiverProtocol(Guard, H11Protocol):
         cycle = self.cycle
         super().handle_events()
         if self.cycle is not cycle:  # a new request head: hand its exact names to the app
-            self._new_request(self.conn.raw_headers)
+            self._new_request(self.conn.raw_headers)  # type: ignore[attr-defined]

@@ -190,7 +190,7 @@ def event_loop_factory(backlog: int) -> Callable[[], asyncio.AbstractEventLoop] 
         import uvloop
     except ImportError:
         return None
-    return uvloop.new_event_loop  # type: ignore[no-any-return]
+    return uvloop.new_event_loop
 
 
 def is_uvloop(loop: asyncio.AbstractEventLoop) -> bool:
