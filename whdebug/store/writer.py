@@ -42,13 +42,17 @@ class CaptureWriter:
 
     While a batch commits, new requests queue up and form the next batch, so the number of
     commits per second stays bounded while every request still awaits its own durable row.
+    The jobs one event loop turn submits reach the thread together, in one hand-over: the
+    thread wakes (and takes the GIL from the loop) once per turn, not once per request.
     """
 
     def __init__(self, store: Store, *, close_store: bool, max_batch: int = 256) -> None:
         self.store = store
         self._close_store = close_store
         self._max_batch = max_batch
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        """Jobs submitted during the current turn of each loop, not yet handed over."""
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -74,8 +78,19 @@ class CaptureWriter:
                     target=self._run, name="whdebug-capture-writer", daemon=True
                 )
                 self._thread.start()
-            self._jobs.put(_Job(loop, future, **work))
+            pending = self._pending.get(loop)
+            if pending is None:
+                pending = self._pending[loop] = []
+                loop.call_soon(self._hand_over, loop)
+            pending.append(_Job(loop, future, **work))
         return future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """End of a loop turn: its jobs go to the thread as one item."""
+        with self._lock:
+            jobs = self._pending.pop(loop, None)
+            if jobs:
+                self._jobs.put(jobs)
 
     async def aclose(self) -> None:
         """Commit what is queued, stop the thread, and close the store if we own it."""
@@ -84,6 +99,9 @@ class CaptureWriter:
                 return
             self._closed = True
             thread = self._thread
+            for jobs in self._pending.values():  # submitted in this very turn
+                self._jobs.put(jobs)
+            self._pending.clear()
         if thread is None:
             if self._close_store:
                 self.store.close()
@@ -101,10 +119,14 @@ class CaptureWriter:
             failure = StoreError(f"capture writer stopped: {error}",
                                  display_location(self.store.path))
             stranded: list[tuple[_Job, Any, BaseException | None]] = []
+            with self._lock:
+                leftovers = [*self._pending.values()]
+                self._pending.clear()
             while not self._jobs.empty():
-                job = self._jobs.get_nowait()
-                if job is not None:
-                    stranded.append((job, None, failure))
+                jobs = self._jobs.get_nowait()
+                if jobs is not None:
+                    leftovers.append(jobs)
+            stranded += [(job, None, failure) for jobs in leftovers for job in jobs]
             _wake(stranded)
         finally:
             if self._close_store:
@@ -116,17 +138,17 @@ class CaptureWriter:
             first = self._jobs.get()
             if first is None:
                 return
-            batch = [first]
+            batch = list(first)
             stop = False
             while len(batch) < self._max_batch:
                 try:
-                    job = self._jobs.get_nowait()
+                    jobs = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if jobs is None:
                     stop = True
                     break
-                batch.append(job)
+                batch += jobs
             self._process(batch)
             if stop:
                 return
