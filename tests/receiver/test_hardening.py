@@ -228,7 +228,8 @@ class TestStoreAndMemory:
                     b"GET /_whdebug/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 elapsed = time.monotonic() - started
                 assert not blocked.done()
-            await asyncio.wait_for(blocked, 10)
+            waited, _, _ = await asyncio.wait_for(blocked, 10)
+        assert waited == 200 and len(all_stored(store_path)) == 1  # committed once unlocked
         assert status == 200 and json.loads(body) == {"status": "ok", "captures": 0}
         assert elapsed < 1.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ class CaptureWriter:
     commits per second stays bounded while every request still awaits its own durable row.
     The jobs one event loop turn submits reach the thread together, in one hand-over: the
     thread wakes (and takes the GIL from the loop) once per turn, not once per request.
+    When the thread is idle and a turn brought only inserts into an SQLite store, the loop
+    commits them itself, without waiting for any lock (see `_commit_now`): no thread
+    hand-off at all. A store locked by another process makes that attempt fail at once,
+    and the batch goes to the thread, which waits for the lock while the loop serves on.
     """
 
     def __init__(self, store: Store, *, close_store: bool, max_batch: int = 256) -> None:
@@ -53,6 +58,8 @@ class CaptureWriter:
         self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         """Jobs submitted during the current turn of each loop, not yet handed over."""
+        self._queued = 0
+        """Hand-overs the thread has not finished with (0: the thread is idle)."""
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -86,11 +93,37 @@ class CaptureWriter:
         return future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        """End of a loop turn: its jobs go to the thread as one item."""
+        """End of a loop turn: its jobs are committed now, or go to the thread as one item."""
         with self._lock:
             jobs = self._pending.pop(loop, None)
-            if jobs:
-                self._jobs.put(jobs)
+            if not jobs:
+                return
+            if self._queued == 0 and not self._closed and self._commit_now(jobs):
+                return
+            self._queued += 1
+            self._jobs.put(jobs)
+
+    def _commit_now(self, jobs: list[_Job]) -> bool:
+        """Commit inserts on the loop when the store can say at once that it is locked
+        (SQLite: busy timeout 0); False, with nothing written, when it cannot or is locked."""
+        connection = getattr(self.store, "_connection", None)
+        if not isinstance(connection, sqlite3.Connection) or any(
+                job.capture is None for job in jobs):
+            return False
+        try:
+            (waits,) = connection.execute("PRAGMA busy_timeout").fetchone()
+            connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                ids = self.store.insert_many(job.capture for job in jobs if job.capture)
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {int(waits)}")
+        except Exception as error:
+            if "locked" in str(error):  # the thread waits for the lock, the loop serves on
+                return False
+            _settle([(job, None, error) for job in jobs])  # as the thread would: 503s
+            return True
+        _settle([(job, new_id, None) for job, new_id in zip(jobs, ids, strict=True)])
+        return True
 
     async def aclose(self) -> None:
         """Commit what is queued, stop the thread, and close the store if we own it."""
@@ -139,7 +172,7 @@ class CaptureWriter:
             if first is None:
                 return
             batch = list(first)
-            stop = False
+            taken, stop = 1, False
             while len(batch) < self._max_batch:
                 try:
                     jobs = self._jobs.get_nowait()
@@ -149,7 +182,10 @@ class CaptureWriter:
                     stop = True
                     break
                 batch += jobs
+                taken += 1
             self._process(batch)
+            with self._lock:
+                self._queued = 0 if stop else max(0, self._queued - taken)
             if stop:
                 return
 

@@ -164,9 +164,12 @@ def masked(event: CaptureEvent | ForwardEvent, secrets: SecretSet) -> CaptureEve
     if isinstance(event, ForwardEvent):
         return replace(event, url=secrets.mask_target(event.url),
                        error=secrets.mask(event.error) if event.error else event.error)
-    return replace(event, path=secrets.mask(event.path), query=secrets.mask_query(event.query),
-                   event=secrets.mask(event.event) if event.event else event.event,
-                   error=secrets.mask(event.error) if event.error else event.error)
+    path, query = secrets.mask(event.path), secrets.mask_query(event.query)
+    name = secrets.mask(event.event) if event.event else event.event
+    error = secrets.mask(event.error) if event.error else event.error
+    if (path, query, name, error) == (event.path, event.query, event.event, event.error):
+        return event  # nothing to mask (the usual case): no copy per capture
+    return replace(event, path=path, query=query, event=name, error=error)
 
 
 class ConsoleSink:
