@@ -60,6 +60,8 @@ class CaptureWriter:
         """Jobs submitted during the current turn of each loop, not yet handed over."""
         self._queued = 0
         """Hand-overs the thread has not finished with (0: the thread is idle)."""
+        self._waits: int | None = None
+        """The store's busy timeout (ms) while the loop has set it to 0, else None."""
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -111,12 +113,11 @@ class CaptureWriter:
                 job.capture is None for job in jobs):
             return False
         try:
-            (waits,) = connection.execute("PRAGMA busy_timeout").fetchone()
-            connection.execute("PRAGMA busy_timeout = 0")
-            try:
-                ids = self.store.insert_many(job.capture for job in jobs if job.capture)
-            finally:
-                connection.execute(f"PRAGMA busy_timeout = {int(waits)}")
+            if self._waits is None:  # the timeout stays 0 until the thread needs it again
+                (waits,) = connection.execute("PRAGMA busy_timeout").fetchone()
+                connection.execute("PRAGMA busy_timeout = 0")
+                self._waits = int(waits)
+            ids = self.store.insert_many(job.capture for job in jobs if job.capture)
         except Exception as error:
             if "locked" in str(error):  # the thread waits for the lock, the loop serves on
                 return False
@@ -190,6 +191,14 @@ class CaptureWriter:
                 return
 
     def _process(self, batch: list[_Job]) -> None:
+        if self._waits is not None:  # the thread waits for a lock as the store was opened
+            connection = getattr(self.store, "_connection", None)
+            if isinstance(connection, sqlite3.Connection):
+                try:
+                    connection.execute(f"PRAGMA busy_timeout = {self._waits}")
+                except sqlite3.Error:
+                    pass
+            self._waits = None
         settled: list[tuple[_Job, Any, BaseException | None]] = []
         inserts = [job for job in batch if job.capture is not None]
         if inserts:
