@@ -27,6 +27,7 @@ from whdebug.store.store import Store
 
 pytestmark = pytest.mark.usefixtures("parser")  # on httptools and on h11
 
+
 TIMEOUT = 5.0
 SHORT = ConnectionLimits(header_timeout=0.5, body_timeout=0.5)
 
