@@ -43,10 +43,6 @@ from whdebug.store.permissions import check_store_path
 APPLICATION_ID = 0x77686462
 """`PRAGMA application_id` of a whdebug store ("whdb")."""
 DEFAULT_STORE_PATH = Path(".whdebug") / "captures.db"
-PAGE_SIZE = 16_384
-"""Pages of a new store: a commit writes one WAL frame (two system calls) per page, and a
-webhook row with its body spans about a page; 16 KiB pages made a 32-capture commit about
-40% cheaper than SQLite's 4 KiB default."""
 _NEWEST = 2**63 - 1
 _FOREIGN = "not a whdebug capture store (an SQLite database of another program)"
 
@@ -560,6 +556,7 @@ def _check_ownership(connection: sqlite3.Connection, where: str) -> int:
     if version == 0:
         if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise StoreError(_FOREIGN, where)
+        connection.execute("PRAGMA page_size = 16384")  # empty file: fewer WAL frames a commit
         return version
     if int(_pragma(connection, "application_id")) != APPLICATION_ID:
         raise StoreError(_FOREIGN, where)
@@ -575,8 +572,6 @@ def _check_ownership(connection: sqlite3.Connection, where: str) -> int:
 def _prepare(connection: sqlite3.Connection, where: str, durability: Durability) -> None:
     """Check the file is ours, switch to WAL, and migrate the schema forward."""
     version = _check_ownership(connection, where)
-    if version == 0:  # a new, empty file: only now can the page size still change
-        connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     _pragma(connection, "journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
     if version == SCHEMA_VERSION:
