@@ -493,6 +493,7 @@ class TestForwarding:
         assert stored(store_path, response.capture_id).forward == ForwardResult(error=error)
 
 
+@pytest.mark.usefixtures("parser")  # on httptools and on h11
 class TestMalformedClients:
     async def good_request_is_captured(self, running: RunningServer, store_path: Path) -> None:
         response = await exchange(running.port, raw_request("/good", b"good"))
@@ -718,17 +719,53 @@ class TestDeferredAnalysis:
         assert (line.outcome, line.duplicate_of) == ("duplicate", earlier)
 
 
-def test_the_parser_does_not_depend_on_what_else_is_installed() -> None:
-    """With uvicorn's "auto", installing httptools swapped the parser and CI answered no 400s."""
+def test_the_parser_does_not_depend_on_what_else_is_installed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With uvicorn's "auto", installing httptools swapped the parser and CI answered no 400s:
+    the parser is named (httptools, or h11 with WHDEBUG_HTTP_PARSER=h11), never "auto"."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from whdebug.receiver.server import ServerSettings, uvicorn_config
+    from whdebug.receiver.protocol import H11ReceiverProtocol, ReceiverProtocol
+    from whdebug.receiver.server import PARSER_VARIABLE, ServerSettings, uvicorn_config
 
-    config = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),
-                            embedded=True)
-    config.load()
-    assert issubclass(config.http_protocol_class, H11Protocol)  # type: ignore[arg-type]
-    stock = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),
-                           embedded=True, stock=True)
-    stock.load()
-    assert stock.http_protocol_class is H11Protocol
+    def protocol(stock: bool = False) -> Any:
+        config = uvicorn_config(lambda *a: None, ServerSettings(host="127.0.0.1", port=0),
+                                embedded=True, stock=stock)
+        config.load()
+        return config.http_protocol_class
+
+    monkeypatch.delenv(PARSER_VARIABLE, raising=False)
+    assert protocol() is ReceiverProtocol and issubclass(ReceiverProtocol, HttpToolsProtocol)
+    assert protocol(stock=True) is HttpToolsProtocol
+    monkeypatch.setenv(PARSER_VARIABLE, "h11")
+    assert protocol() is H11ReceiverProtocol and issubclass(H11ReceiverProtocol, H11Protocol)
+    assert protocol(stock=True) is H11Protocol
+
+
+@pytest.mark.parametrize("color_system", ["truecolor", "256", "standard"])
+def test_colour_lines_are_what_rich_would_print(color_system: str) -> None:
+    """serve's console lines skip rich's layout engine on a terminal; the bytes must not
+    change: every style's escape codes, truncation mark, error and id, as rich prints them."""
+    from datetime import UTC, datetime
+
+    from rich.text import Text
+
+    from whdebug.cli.output.serve import capture_segments, write_lines
+
+    event = CaptureEvent(capture_id=12, received_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                         method="POST", path="/miniapps/acme/webhooks", query="a=1",
+                         size=7000, truncated=True, response_status=401, event="push",
+                         signature="fail", outcome="rejected", duplicate_of=None,
+                         error="analysis failed: boom")
+    other = replace(event, capture_id=None, response_status=None, signature="pass",
+                    outcome="fires", truncated=False, error=None)
+    lines = [capture_segments(event), capture_segments(other)]
+    ours, theirs = (Console(file=io.StringIO(), force_terminal=True, color_system=color_system,
+                            width=80) for _ in range(2))  # narrower than the lines
+    write_lines(ours, lines)
+    theirs.print(Text("\n").join(Text.assemble(*line, no_wrap=True, overflow="ellipsis")
+                                 for line in lines), soft_wrap=True, highlight=False)
+    printed = ours.file.getvalue()  # type: ignore[attr-defined]
+    assert "\x1b[" in printed and "sig ✗" in printed and "#12" in printed
+    assert printed == theirs.file.getvalue()  # type: ignore[attr-defined]

@@ -21,9 +21,12 @@ from factories import NOW
 
 from whdebug.model.request import Reply
 from whdebug.receiver.app import CAPTURE_ID_HEADER, ReceiverSettings
-from whdebug.receiver.protocol import ConnectionLimits
+from whdebug.receiver.guard import ConnectionLimits
 from whdebug.receiver.server import RunningServer, ServerSettings, running_receiver
 from whdebug.store.store import Store
+
+pytestmark = pytest.mark.usefixtures("parser")  # on httptools and on h11
+
 
 TIMEOUT = 5.0
 SHORT = ConnectionLimits(header_timeout=0.5, body_timeout=0.5)
@@ -226,7 +229,8 @@ class TestStoreAndMemory:
                     b"GET /_whdebug/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 elapsed = time.monotonic() - started
                 assert not blocked.done()
-            await asyncio.wait_for(blocked, 10)
+            waited, _, _ = await asyncio.wait_for(blocked, 10)
+        assert waited == 200 and len(all_stored(store_path)) == 1  # committed once unlocked
         assert status == 200 and json.loads(body) == {"status": "ok", "captures": 0}
         assert elapsed < 1.0
 
@@ -321,7 +325,7 @@ class TestDescriptorExhaustion:
     def test_emfile_is_one_line_per_interval(self, caplog: pytest.LogCaptureFixture) -> None:
         import errno
 
-        from whdebug.receiver.protocol import emfile_reporter
+        from whdebug.receiver.guard import emfile_reporter
 
         others: list[dict[str, Any]] = []
         handler = emfile_reporter(lambda loop, context: others.append(context))
@@ -341,7 +345,7 @@ class TestDescriptorExhaustion:
     def test_the_cap_is_below_the_descriptor_limit(self) -> None:
         import resource
 
-        from whdebug.receiver.protocol import LIMITS_ATTRIBUTE
+        from whdebug.receiver.guard import LIMITS_ATTRIBUTE
         from whdebug.receiver.server import uvicorn_config
 
         config = uvicorn_config(lambda *a: None, ServerSettings(port=0), embedded=True)

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from paths import REPO
 
 FD_LIMIT = 160
@@ -60,6 +61,7 @@ async def health(port: int) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.usefixtures("parser")  # on httptools and on h11
 async def test_health_answers_through_a_slowloris_beyond_the_fd_limit(tmp_path: Path) -> None:
     stderr_path = tmp_path / "stderr.txt"
     with stderr_path.open("wb") as stderr:

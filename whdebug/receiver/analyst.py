@@ -174,12 +174,19 @@ def _die_with_parent(parent: int) -> None:
 _PR_SET_PDEATHSIG = 1
 
 
+ANALYST_NICENESS = 10
+"""The analyst's scheduling priority below serve's (POSIX nice): its lines wait for idle CPU."""
+
+
 def main(parent: int) -> None:
     """The child's entry point: read the setup frame, then batches of capture ids."""
     _die_with_parent(parent)
     # The parent stops us once it has drained; a signal to the whole group must not.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Lines may lag, answers may not: on a busy machine the receiver gets the CPU first.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(ANALYST_NICENESS)
     stream = sys.stdin.buffer
     ok, setup = _read_frame(stream)
     if ok:

@@ -1,9 +1,11 @@
-"""uvicorn's h11 protocol, hardened for an endpoint anyone on the internet may post to.
+"""uvicorn's HTTP protocols, hardened for an endpoint anyone on the internet may post to.
 
-`ReceiverProtocol` is uvicorn's own `H11Protocol` (same parser, same request cycle) plus:
+`ReceiverProtocol` (the default) is uvicorn's own `HttpToolsProtocol` and
+`H11ReceiverProtocol` its `H11Protocol` (same parsers, same request cycles), each plus
+what whdebug.receiver.guard shares between them:
 
-- exact header names: h11 keeps each name as sent; the protocol hands them to the app as
-  the scope extension `whdebug.raw_headers` (name/value byte pairs in arrival order), while
+- exact header names: each name is kept as sent and handed to the app as the scope
+  extension `whdebug.raw_headers` (name/value byte pairs in arrival order), while
   `scope["headers"]` stays lower-cased as ASGI requires;
 - a head deadline: a connection (or a keep-alive connection's next request, from its first
   byte) that has not sent a whole request head within `header_timeout` seconds is answered
@@ -21,81 +23,124 @@
   reads the answer instead of a connection reset;
 - the scope extension `whdebug.disconnected`, a callable telling the app whether its answer
   can still reach the client, so a capture records what was really sent.
+
+h11 answers 400 to an HTTP/1.1 request without a Host header (or with two) and to a request
+head over 16 KiB; httptools (llhttp) accepts all three, so ReceiverProtocol checks them by
+hand and answers the same 400.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
-import logging
-import resource
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import h11
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-RAW_HEADERS = "whdebug.raw_headers"
-"""Scope extension: the request's header (name, value) byte pairs exactly as received."""
-DISCONNECTED = "whdebug.disconnected"
-"""Scope extension: a callable, true once an answer can no longer reach the client."""
-LIMITS_ATTRIBUTE = "whdebug_limits"
-"""The uvicorn.Config attribute carrying a ConnectionLimits."""
-FD_RESERVE = 64
-"""File descriptors kept free of client connections (store, pipes, logs, the accept burst)."""
-LINGER_SECONDS = 2.0
-"""How long an early-answered upload may keep sending (discarded) before the close."""
-LINGER_BYTES = 64 * 1024 * 1024
-"""How much of it is read and discarded at most."""
-EMFILE_INTERVAL = 10.0
-"""Seconds between two reports that the process ran out of file descriptors."""
+from whdebug.receiver.guard import (
+    BODY,
+    DEFAULT_LIMITS,
+    DISCONNECTED,
+    DONE,
+    HEAD,
+    LIMITS_ATTRIBUTE,
+    MAX_HEAD_BYTES,
+    RAW_HEADERS,
+    ConnectionLimits,
+    Guard,
+    emfile_reporter,
+    install_emfile_reporter,
+    raise_fd_limit,
+)
 
-_log = logging.getLogger("whdebug.receiver")
-_TIMEOUT_408 = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                b"connection: close\r\ncontent-length: 36\r\n\r\n"
-                b"request head not received in time.\r\n")
-_BUSY_503 = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
-             b"connection: close\r\nretry-after: 1\r\ncontent-length: 35\r\n\r\n"
-             b"too many connections; retry later.\r\n")
+__all__ = ["DEFAULT_LIMITS", "DISCONNECTED", "LIMITS_ATTRIBUTE", "RAW_HEADERS",
+           "ConnectionLimits", "H11ReceiverProtocol", "ReceiverProtocol", "emfile_reporter",
+           "install_emfile_reporter", "raise_fd_limit"]
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionLimits:
-    """How long a client may take, and how many may be connected at once."""
-
-    header_timeout: float = 10.0
-    """Seconds from a connection's first byte (or its opening) to its whole request head."""
-    body_timeout: float = 30.0
-    """Seconds a request body may stall while the receiver is waiting for it."""
-    max_connections: int | None = None
-    """Open client connections at most; None: the file-descriptor limit less a reserve."""
-
-    def connection_cap(self) -> int:
-        if self.max_connections is not None:
-            return self.max_connections
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft == resource.RLIM_INFINITY:
-            return 65_536
-        return max(16, soft - FD_RESERVE)
+class _BadHead(Exception):
+    """A request head h11 would have refused (httptools turns it into a parser error: 400)."""
 
 
-DEFAULT_LIMITS = ConnectionLimits()
+class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
+    """uvicorn's HttpToolsProtocol with the guards listed in the module docstring."""
 
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._state = HEAD
+        self._head_bytes = 0
+        """Bytes received for the head being read (the guard against an endless head)."""
+        self._head_size = 0
+        """The parsed head's size: target and headers (the exact check once it is whole)."""
+        self._hosts = 0
+        self._raw: list[tuple[bytes, bytes]] = []
 
-def raise_fd_limit() -> int:
-    """Raise the soft RLIMIT_NOFILE to the hard limit (more connections below the cap);
-    the soft limit in force afterwards."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):  # e.g. a hard limit of infinity on macOS
-            pass
-    return soft
+    def _phase(self) -> str:
+        return self._state
+
+    def _partial_head(self) -> bool:
+        return self._head_bytes > 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._state is not BODY and self._drained is None:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if (self._state is HEAD and self._head_bytes > MAX_HEAD_BYTES
+                and not self.transport.is_closing()):
+            self.send_400_response("Invalid HTTP request received.")
+
+    # Parser callbacks -------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._state = HEAD
+        self._raw = []
+        self._head_size = self._hosts = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # uvicorn's on_header, keeping the name as sent beside the lower-cased one.
+        value = value.rstrip(b" \t")
+        lower = name.lower()
+        if lower == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        elif lower == b"host":
+            self._hosts += 1
+        self.headers.append((lower, value))
+        self._raw.append((name, value))
+        self._head_size += len(name) + len(value) + 4
+
+    def on_headers_complete(self) -> None:
+        if self._head_size + len(self.url) > MAX_HEAD_BYTES:
+            raise _BadHead("request head too large")
+        if self._hosts > 1 or (self._hosts == 0 and self.parser.get_http_version() == "1.1"):
+            raise _BadHead("missing or repeated Host header")
+        if self.parser.get_method() == b"CONNECT":  # an authority target, not a path
+            target, self.url = self.url, b"/"
+            super().on_headers_complete()
+            self.scope["path"] = target.decode("latin-1")
+            self.scope["raw_path"] = target
+            self.scope["query_string"] = b""
+        else:
+            super().on_headers_complete()
+        self._state = BODY
+        self._head_bytes = 0
+        self._new_request(self._raw)
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """CONNECT and Upgrade requests are captured and answered like any other."""
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._state = DONE
+        self._head_bytes = 0
+
+    def on_response_complete(self) -> None:
+        if self._state is DONE:
+            self._state = HEAD
+        super().on_response_complete()
 
 
 class _RawNamesConnection(h11.Connection):
@@ -110,32 +155,10 @@ class _RawNamesConnection(h11.Connection):
         return event
 
 
-class _LingeringTransport:
-    """The connection's transport as uvicorn sees it: `close()` while the client is still
-    sending its body ends our side and drains theirs for a moment (see the protocol)."""
-
-    def __init__(self, transport: asyncio.Transport, protocol: ReceiverProtocol) -> None:
-        self._transport = transport
-        self._protocol = protocol
-        self._closing = False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-    def is_closing(self) -> bool:
-        return self._closing or self._transport.is_closing()
-
-    def close(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        if self._protocol.conn.their_state is h11.SEND_BODY:
-            self._protocol._linger()
-        else:
-            self._transport.close()
+_H11_PHASES = {h11.IDLE: HEAD, h11.SEND_BODY: BODY}
 
 
-class ReceiverProtocol(H11Protocol):
+class H11ReceiverProtocol(Guard, H11Protocol):  # type: ignore[misc]
     """uvicorn's H11Protocol with the guards listed in the module docstring."""
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
@@ -144,176 +167,15 @@ class ReceiverProtocol(H11Protocol):
         size = config.h11_max_incomplete_event_size
         self.conn = _RawNamesConnection(
             h11.SERVER, DEFAULT_MAX_INCOMPLETE_EVENT_SIZE if size is None else size)
-        self.limits: ConnectionLimits = getattr(config, LIMITS_ATTRIBUTE, DEFAULT_LIMITS)
-        self._deadline: asyncio.TimerHandle | None = None
-        self._head_since: float | None = None
-        """When this connection began waiting for a request head (None: a request is on)."""
-        self._last_data = 0.0
-        self._raw_transport: asyncio.Transport | None = None
-        self._drained: int | None = None
-        """Bytes discarded while lingering (None: not lingering)."""
 
-    # Connections ------------------------------------------------------------------------
+    def _phase(self) -> str:
+        return _H11_PHASES.get(self.conn.their_state, DONE)
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._raw_transport = transport
-        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
-        self._head_since = self._last_data = time.monotonic()
-        self._arm(self.limits.header_timeout)
-        if len(self.connections) > self.limits.connection_cap():
-            self._make_room()
-
-    def _make_room(self) -> None:
-        """Over the cap: close whoever has waited longest for a head, else refuse self."""
-        oldest: ReceiverProtocol | None = None
-        for other in self.connections:
-            if (other is not self and isinstance(other, ReceiverProtocol)
-                    and other._head_since is not None
-                    and (oldest is None or other._head_since < oldest._head_since)):  # type: ignore[operator]
-                oldest = other
-        if oldest is not None:
-            oldest._cut(None)
-        else:
-            self._cut(_BUSY_503)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _linger(self) -> None:
-        """We answered before the client finished its upload: end our side (the answer is
-        flushed first), discard what it still sends, close after LINGER_SECONDS."""
-        transport = self._raw_transport
-        assert transport is not None
-        self._disarm()
-        self._head_since = None
-        if transport.is_closing():
-            return
-        self._drained = 0
-        if transport.can_write_eof():
-            transport.write_eof()
-        transport.resume_reading()
-        self._deadline = self.loop.call_later(LINGER_SECONDS, transport.close)
-
-    def eof_received(self) -> bool | None:  # type: ignore[override]
-        """A client that shut down its sending side after a whole request still gets its
-        answer; the connection closes after it."""
-        cycle = self.cycle
-        if (cycle is not None and not cycle.response_complete and not cycle.disconnected
-                and self.conn.their_state in (h11.DONE, h11.MUST_CLOSE)):
-            cycle.keep_alive = False
-            return True
-        return None
-
-    # Requests ---------------------------------------------------------------------------
-
-    def data_received(self, data: bytes) -> None:
-        if self._drained is not None:  # lingering: the rest of an upload already answered
-            self._drained += len(data)
-            if self._drained > LINGER_BYTES and self._raw_transport is not None:
-                self._raw_transport.close()
-            return
-        self._last_data = time.monotonic()
-        super().data_received(data)
-        state = self.conn.their_state
-        if state is h11.IDLE:
-            if self._head_since is None:
-                self._head_since = self._last_data
-            if self._deadline is None:  # a keep-alive connection's next head has begun
-                self._arm(self.limits.header_timeout)
-        elif state is h11.SEND_BODY:
-            self._head_since = None
-            if self._deadline is None:
-                self._arm(self.limits.body_timeout)
-        else:
-            self._head_since = None
-            self._disarm()
+    def _partial_head(self) -> bool:
+        return bool(self.conn.trailing_data[0])
 
     def handle_events(self) -> None:
         cycle = self.cycle
         super().handle_events()
         if self.cycle is not cycle:  # a new request head: hand its exact names to the app
-            self._new_request()
-
-    def _new_request(self) -> None:
-        raw = self.conn.raw_headers  # type: ignore[attr-defined]
-        cycle = self.cycle
-        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
-        extensions[RAW_HEADERS] = raw
-        transport = self.transport
-        extensions[DISCONNECTED] = lambda: cycle.disconnected or transport.is_closing()
-        self._head_since = None
-        self._disarm()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self._head_since = time.monotonic()  # idle: uvicorn's keep-alive timeout runs
-
-    # Deadlines --------------------------------------------------------------------------
-
-    def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._expired)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expired(self) -> None:
-        self._deadline = None
-        if self.transport.is_closing():
-            return
-        state = self.conn.their_state
-        if state is h11.IDLE:
-            partial = bool(self.conn.trailing_data[0])
-            self._cut(_TIMEOUT_408 if partial else None)
-        elif state is h11.SEND_BODY:
-            if self.flow.read_paused:  # the receiver is not reading: not the client's fault
-                self._arm(self.limits.body_timeout)
-                return
-            remaining = self._last_data + self.limits.body_timeout - time.monotonic()
-            if remaining > 0:
-                self._arm(remaining)
-                return
-            self._cut(None)  # the app sees the client gone: the capture is stored truncated
-
-    def _cut(self, answer: bytes | None) -> None:
-        """Close now (no lingering: this client is too slow or must make room)."""
-        self._disarm()
-        self._head_since = None
-        transport = self._raw_transport or self.transport
-        if answer is not None:
-            transport.write(answer)
-        transport.close()
-
-
-def emfile_reporter(previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
-                    | None) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
-    """A loop exception handler: running out of file descriptors while accepting becomes one
-    warning line per EMFILE_INTERVAL (CPython logs a traceback per failed accept, up to the
-    backlog at each wake-up); everything else goes to `previous` (or the default handler)."""
-    last = [float("-inf")]
-    missed = [0]
-
-    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        error = context.get("exception")
-        if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
-            now = time.monotonic()
-            missed[0] += 1
-            if now - last[0] >= EMFILE_INTERVAL:
-                _log.warning("out of file descriptors: %d accept(s) failed since the last "
-                             "report; new connections wait (raise `ulimit -n`)", missed[0])
-                last[0], missed[0] = now, 0
-            return
-        if previous is not None:
-            previous(loop, context)
-        else:
-            loop.default_exception_handler(context)
-
-    return handle
-
-
-def install_emfile_reporter(loop: asyncio.AbstractEventLoop) -> None:
-    loop.set_exception_handler(emfile_reporter(loop.get_exception_handler()))
+            self._new_request(self.conn.raw_headers)  # type: ignore[attr-defined]

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import os
+import resource
 import signal
 import socket
 import threading
@@ -26,14 +28,15 @@ from whdebug.receiver.app import (
     ReceiverSettings,
     create_app,
 )
-from whdebug.receiver.protocol import (
+from whdebug.receiver.guard import (
     DEFAULT_LIMITS,
+    FD_RESERVE,
     LIMITS_ATTRIBUTE,
     ConnectionLimits,
-    ReceiverProtocol,
     install_emfile_reporter,
     raise_fd_limit,
 )
+from whdebug.receiver.protocol import H11ReceiverProtocol, ReceiverProtocol
 from whdebug.receiver.relay import ForwardEvent
 from whdebug.receiver.sink import ServeSink
 from whdebug.store.base import (
@@ -108,18 +111,46 @@ def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return sock
 
 
+PARSER_VARIABLE = "WHDEBUG_HTTP_PARSER"
+"""Set to `h11` to serve on h11 (pure Python, slower) instead of httptools: an escape hatch."""
+
+
+def parser_name() -> str:
+    """The HTTP parser the receiver runs on: `httptools` unless WHDEBUG_HTTP_PARSER=h11."""
+    return "h11" if os.environ.get(PARSER_VARIABLE, "").strip().lower() == "h11" else "httptools"
+
+
 def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool,
-                   stock: bool = False) -> uvicorn.Config:
+                   stock: bool = False, parser: str | None = None,
+                   on_uvloop: bool = False) -> uvicorn.Config:
     """The one uvicorn configuration (the bench's bare app uses it too, for a fair ratio,
-    with `stock=True`: uvicorn's own h11 protocol instead of the receiver's ReceiverProtocol).
+    with `stock=True`: uvicorn's own protocol for the same parser instead of the receiver's).
 
     Embedded servers leave logging alone (a TUI owns the terminal), so uvicorn's few warnings
-    go to the `uvicorn.error` logger without a handler. The HTTP parser and the event loop are
-    named, not left to "auto": with "auto", merely having httptools installed swaps the parser,
-    and httptools accepts what h11 answers 400 (no Host, a 80 KB header block), so the
-    receiver's behaviour would depend on what else is installed on the machine.
-    ReceiverProtocol is uvicorn's h11 protocol with exact header names and the limits.
+    go to the `uvicorn.error` logger without a handler. The HTTP parser is named, not left
+    to uvicorn's "auto", so the receiver's behaviour never depends on what else is installed:
+    httptools (llhttp, C) by default, h11 with `parser="h11"` or WHDEBUG_HTTP_PARSER=h11.
+
+    Why the receiver is safe on httptools: ReceiverProtocol is uvicorn's HttpToolsProtocol
+    with every guard the h11 one has (whdebug.receiver.guard: the head and body deadlines,
+    the connection cap, half-close, lingering close, `whdebug.disconnected`), header names
+    as sent taken from httptools' own `on_header` callback (uvicorn lower-cases its copy),
+    and by hand the 400s that h11 gives and llhttp does not: an HTTP/1.1 request without a
+    Host header (or with two), and a request head over 16 KiB (h11's limit; llhttp has
+    none). tests/receiver runs the protocol-level tests on both parsers.
+
+    The event loop is chosen by `serve` (see event_loop_factory); an embedded server runs in
+    whatever loop embeds it. `on_uvloop` says it is uvloop's: the cap then also leaves room
+    for a whole listen backlog twice over, because libuv accepts every pending connection in
+    one go before the protocols' connection_made (where the cap acts) runs, and out of
+    descriptors it accepts and drops them all (health checks included).
     """
+    chosen = parser or parser_name()
+    protocol: Any
+    if stock:
+        protocol = chosen
+    else:
+        protocol = H11ReceiverProtocol if chosen == "h11" else ReceiverProtocol
     extra: dict[str, Any] = {"log_config": None} if embedded else {}
     config = uvicorn.Config(
         app,
@@ -129,16 +160,41 @@ def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool,
         lifespan="on",
         access_log=False,
         ws="none",
-        http="h11" if stock else ReceiverProtocol,
-        loop="asyncio",
+        http=protocol,
+        loop="uvloop" if on_uvloop else "asyncio",
         server_header=False,
         timeout_graceful_shutdown=settings.timeout_graceful_shutdown,
         backlog=settings.backlog,
         **extra,
     )
     limits = settings.limits  # the cap resolved once (after raise_fd_limit), not per connection
-    setattr(config, LIMITS_ATTRIBUTE, replace(limits, max_connections=limits.connection_cap()))
+    burst = 2 * settings.backlog if on_uvloop else 0
+    setattr(config, LIMITS_ATTRIBUTE,
+            replace(limits, max_connections=limits.connection_cap(burst)))
     return config
+
+
+UVLOOP_MIN_CONNECTIONS = 1024
+"""uvloop only when its cap (see uvicorn_config) still allows this many connections."""
+
+
+def event_loop_factory(backlog: int) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when uvloop is installed (not on Windows) and the descriptor limit
+    leaves room for its accept bursts, else None (asyncio's loop, which leaves connections
+    it cannot accept in the backlog). Call after raise_fd_limit."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if (soft != resource.RLIM_INFINITY
+            and soft < FD_RESERVE + 2 * backlog + UVLOOP_MIN_CONNECTIONS):
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def is_uvloop(loop: asyncio.AbstractEventLoop) -> bool:
+    return type(loop).__module__.startswith("uvloop")
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -218,7 +274,8 @@ async def _start(app: ASGIApp, settings: ServerSettings, sock: socket.socket) ->
     port = int(sock.getsockname()[1])
     raise_fd_limit()
     install_emfile_reporter(asyncio.get_running_loop())
-    server = _EmbeddedServer(uvicorn_config(app, settings, embedded=True))
+    server = _EmbeddedServer(uvicorn_config(app, settings, embedded=True,
+                                            on_uvloop=is_uvloop(asyncio.get_running_loop())))
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     running = RunningServer(server, task, settings.host, port, app)
     try:
@@ -339,14 +396,17 @@ def serve(
     url = _url(server_settings.host, int(sock.getsockname()[1]))
     shown = path.absolute() if isinstance(path, Path) else display_location(path)
     sink.listening(url, shown, receiver_settings)
-    server = _ServeServer(uvicorn_config(app, server_settings, embedded=False))
+    loop_factory = event_loop_factory(server_settings.backlog)
+    server = _ServeServer(uvicorn_config(app, server_settings, embedded=False,
+                                         on_uvloop=loop_factory is not None))
 
     async def run() -> None:
         install_emfile_reporter(asyncio.get_running_loop())
         await server.serve(sockets=[sock])
 
     try:
-        asyncio.run(run())
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(run())
     except KeyboardInterrupt:  # a Ctrl-C before uvicorn took over the signals
         pass
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -42,13 +43,25 @@ class CaptureWriter:
 
     While a batch commits, new requests queue up and form the next batch, so the number of
     commits per second stays bounded while every request still awaits its own durable row.
+    The jobs one event loop turn submits reach the thread together, in one hand-over: the
+    thread wakes (and takes the GIL from the loop) once per turn, not once per request.
+    When the thread is idle and a turn brought only inserts into an SQLite store, the loop
+    commits them itself, without waiting for any lock (see `_commit_now`): no thread
+    hand-off at all. A store locked by another process makes that attempt fail at once,
+    and the batch goes to the thread, which waits for the lock while the loop serves on.
     """
 
     def __init__(self, store: Store, *, close_store: bool, max_batch: int = 256) -> None:
         self.store = store
         self._close_store = close_store
         self._max_batch = max_batch
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        """Jobs submitted during the current turn of each loop, not yet handed over."""
+        self._queued = 0
+        """Hand-overs the thread has not finished with (0: the thread is idle)."""
+        self._waits: int | None = None
+        """The store's busy timeout (ms) while the loop has set it to 0, else None."""
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -74,8 +87,44 @@ class CaptureWriter:
                     target=self._run, name="whdebug-capture-writer", daemon=True
                 )
                 self._thread.start()
-            self._jobs.put(_Job(loop, future, **work))
+            pending = self._pending.get(loop)
+            if pending is None:
+                pending = self._pending[loop] = []
+                loop.call_soon(self._hand_over, loop)
+            pending.append(_Job(loop, future, **work))
         return future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """End of a loop turn: its jobs are committed now, or go to the thread as one item."""
+        with self._lock:
+            jobs = self._pending.pop(loop, None)
+            if not jobs:
+                return
+            if self._queued == 0 and not self._closed and self._commit_now(jobs):
+                return
+            self._queued += 1
+            self._jobs.put(jobs)
+
+    def _commit_now(self, jobs: list[_Job]) -> bool:
+        """Commit inserts on the loop when the store can say at once that it is locked
+        (SQLite: busy timeout 0); False, with nothing written, when it cannot or is locked."""
+        connection = getattr(self.store, "_connection", None)
+        if not isinstance(connection, sqlite3.Connection) or any(
+                job.capture is None for job in jobs):
+            return False
+        try:
+            if self._waits is None:  # the timeout stays 0 until the thread needs it again
+                (waits,) = connection.execute("PRAGMA busy_timeout").fetchone()
+                connection.execute("PRAGMA busy_timeout = 0")
+                self._waits = int(waits)
+            ids = self.store.insert_many(job.capture for job in jobs if job.capture)
+        except Exception as error:
+            if "locked" in str(error):  # the thread waits for the lock, the loop serves on
+                return False
+            _settle([(job, None, error) for job in jobs])  # as the thread would: 503s
+            return True
+        _settle([(job, new_id, None) for job, new_id in zip(jobs, ids, strict=True)])
+        return True
 
     async def aclose(self) -> None:
         """Commit what is queued, stop the thread, and close the store if we own it."""
@@ -84,6 +133,9 @@ class CaptureWriter:
                 return
             self._closed = True
             thread = self._thread
+            for jobs in self._pending.values():  # submitted in this very turn
+                self._jobs.put(jobs)
+            self._pending.clear()
         if thread is None:
             if self._close_store:
                 self.store.close()
@@ -101,10 +153,14 @@ class CaptureWriter:
             failure = StoreError(f"capture writer stopped: {error}",
                                  display_location(self.store.path))
             stranded: list[tuple[_Job, Any, BaseException | None]] = []
+            with self._lock:
+                leftovers = [*self._pending.values()]
+                self._pending.clear()
             while not self._jobs.empty():
-                job = self._jobs.get_nowait()
-                if job is not None:
-                    stranded.append((job, None, failure))
+                jobs = self._jobs.get_nowait()
+                if jobs is not None:
+                    leftovers.append(jobs)
+            stranded += [(job, None, failure) for jobs in leftovers for job in jobs]
             _wake(stranded)
         finally:
             if self._close_store:
@@ -116,22 +172,33 @@ class CaptureWriter:
             first = self._jobs.get()
             if first is None:
                 return
-            batch = [first]
-            stop = False
+            batch = list(first)
+            taken, stop = 1, False
             while len(batch) < self._max_batch:
                 try:
-                    job = self._jobs.get_nowait()
+                    jobs = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if jobs is None:
                     stop = True
                     break
-                batch.append(job)
+                batch += jobs
+                taken += 1
             self._process(batch)
+            with self._lock:
+                self._queued = 0 if stop else max(0, self._queued - taken)
             if stop:
                 return
 
     def _process(self, batch: list[_Job]) -> None:
+        if self._waits is not None:  # the thread waits for a lock as the store was opened
+            connection = getattr(self.store, "_connection", None)
+            if isinstance(connection, sqlite3.Connection):
+                try:
+                    connection.execute(f"PRAGMA busy_timeout = {self._waits}")
+                except sqlite3.Error:
+                    pass
+            self._waits = None
         settled: list[tuple[_Job, Any, BaseException | None]] = []
         inserts = [job for job in batch if job.capture is not None]
         if inserts:
