@@ -114,6 +114,9 @@ class CaptureWriter:
             return False
         try:
             if self._waits is None:  # the timeout stays 0 until the thread needs it again
+                (synchronous,) = connection.execute("PRAGMA synchronous").fetchone()
+                if int(synchronous) >= 2:  # FULL fsyncs every commit: never on the loop
+                    return False
                 (waits,) = connection.execute("PRAGMA busy_timeout").fetchone()
                 connection.execute("PRAGMA busy_timeout = 0")
                 self._waits = int(waits)
