@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,34 @@ async def test_command_palette_lists_every_action(setup: DemoSetup) -> None:
             name = action.split("(")[0]
             target = app if name.startswith("app.") else app.screen
             assert hasattr(target, f"action_{name.removeprefix('app.')}"), name
+
+
+async def test_quitting_before_the_first_frame_leaves_no_worker_waiting(
+        setup: DemoSetup) -> None:
+    """An app that quits at once must not leave its background workers waiting for a first
+    frame that will never come (they waited FIRST_FRAME_WAIT once per capture: 24 s here)."""
+    import sys
+    import threading
+    import time
+
+    app = scenario_app(setup)
+    async with app.run_test(size=SIZE):
+        pass
+
+    def waiting() -> list[int]:
+        frames = sys._current_frames()
+        return [thread.ident for thread in threading.enumerate()
+                if thread.ident in frames and _in_wait(frames[thread.ident])]
+
+    deadline = time.monotonic() + 1.5
+    while waiting() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert waiting() == []
+
+
+def _in_wait(frame: object) -> bool:
+    while frame is not None:
+        if frame.f_code.co_name in ("wait_for_first_frame", "wait_for_selection"):  # type: ignore[attr-defined]
+            return True
+        frame = frame.f_back  # type: ignore[attr-defined]
+    return False

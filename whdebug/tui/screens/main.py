@@ -238,7 +238,7 @@ class MainScreen(CaptureTools, Screen[None]):
     def analyse_selected(self, capture_id: int, trial_secret: str | None = None) -> None:
         analyzer = self.shell.analyzer
         assert analyzer is not None
-        self.shell.painted.wait(FIRST_FRAME_WAIT)  # the first frame first: rows from the index
+        self.wait_for_first_frame()  # the first frame first: rows from the index
         self.shell.selecting.set()
         try:
             analysis = analyzer.analyse(capture_id, trial_secret=trial_secret)
@@ -327,10 +327,20 @@ class MainScreen(CaptureTools, Screen[None]):
                 thread=True, exclusive=group in ("rows", "sweep"), group=group,
                 exit_on_error=False)
 
+    def wait_for_first_frame(self) -> None:
+        """In a worker: until the first frame is drawn (at most FIRST_FRAME_WAIT seconds), or
+        the worker is cancelled (an app that quits before its first frame must not keep a
+        worker waiting the whole time, once per capture)."""
+        worker = get_current_worker()
+        deadline = time.monotonic() + FIRST_FRAME_WAIT
+        while not worker.is_cancelled and time.monotonic() < deadline:
+            if self.shell.painted.wait(0.05):
+                return
+
     def wait_for_selection(self) -> None:
         """Background workers let the selected capture's analysis and the UI go first."""
         worker = get_current_worker()
-        self.shell.painted.wait(FIRST_FRAME_WAIT)
+        self.wait_for_first_frame()
         while self.shell.selecting.is_set() and not worker.is_cancelled:
             time.sleep(0.002)
 
