@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,3 +185,54 @@ def test_a_newer_schema_is_refused_with_one_line(pg_url: str) -> None:
     with pytest.raises(StoreError, match="newer than this whdebug understands") as caught:
         PostgresStore.open(pg_url)
     assert "\n" not in str(caught.value)
+
+
+class _LostAnswer:
+    """The store's session, with the connection failing around the COMMIT: after it landed
+    (`after=True`: the answer to COMMIT is lost) or before it (the transaction rolls back)."""
+
+    def __init__(self, store: PostgresStore, *, after: bool) -> None:
+        self.store, self.after, self.real = store, after, store._session
+
+    def __call__(self, write: bool = False) -> Any:
+        from contextlib import contextmanager
+
+        @contextmanager
+        def session() -> Any:
+            if not write:
+                with self.real(write) as connection:
+                    yield connection
+                return
+            with self.real(write) as connection:
+                yield connection
+                if not self.after:  # the server ends the session before COMMIT arrives
+                    import psycopg
+
+                    with psycopg.connect(self.store.url, autocommit=True) as other:
+                        other.execute("SELECT pg_terminate_backend(%s)",
+                                      (connection.info.backend_pid,))
+            if self.after:
+                self.store._drop()
+                raise StoreError("PostgreSQL capture store unavailable: server closed the "
+                                 "connection unexpectedly")
+
+        return session()
+
+
+def test_a_commit_whose_answer_was_lost_is_not_reported_failed(pg_url: str) -> None:
+    """The COMMIT landed but its answer did not arrive: the rows are there, so the batch is
+    committed (its requests are answered 2xx) and a provider's retry stores no second copy."""
+    with PostgresStore.open(pg_url) as store:
+        store._session = _LostAnswer(store, after=True)  # type: ignore[method-assign]
+        ids = store.insert_many([make_request(), make_request(body=b"{}")])
+        del store._session
+        assert ids == [1, 2] and store.ids() == [1, 2]
+
+
+def test_a_commit_that_never_landed_still_fails(pg_url: str) -> None:
+    with PostgresStore.open(pg_url) as store:
+        store._session = _LostAnswer(store, after=False)  # type: ignore[method-assign]
+        with pytest.raises(StoreError):
+            store.insert_many([make_request()])
+        del store._session
+        assert store.ids() == []

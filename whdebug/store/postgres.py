@@ -272,19 +272,38 @@ class PostgresStore(PostgresIndex):
         # Two statements per batch (each round trip costs the client more than the server):
         # the commit lock then the ids (a row of the join is projected, so nextval runs,
         # only once the lock is held), then both tables' rows and the NOTIFY.
-        with self._session(write=True) as connection:
-            ids = sorted(int(row[0]) for row in connection.execute(
-                "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
-                "SELECT nextval('whdebug_capture_ids') FROM held, generate_series(1, %s)",
-                (_COMMIT_LOCK, len(batch))))
-            pairs = list(zip(ids, batch, strict=True))
-            connection.execute(_insert_batch(len(pairs)), [
-                *(value for capture_id, capture in pairs
-                  for value in _row(capture_id, capture, now)),
-                *(value for capture_id, capture in pairs
-                  for value in (capture_id, capture.request.body)),
-                CHANNEL, str(ids[-1])])
+        ids: list[int] = []
+        try:
+            with self._session(write=True) as connection:
+                ids = sorted(int(row[0]) for row in connection.execute(
+                    "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
+                    "SELECT nextval('whdebug_capture_ids') FROM held, generate_series(1, %s)",
+                    (_COMMIT_LOCK, len(batch))))
+                pairs = list(zip(ids, batch, strict=True))
+                connection.execute(_insert_batch(len(pairs)), [
+                    *(value for capture_id, capture in pairs
+                      for value in _row(capture_id, capture, now)),
+                    *(value for capture_id, capture in pairs
+                      for value in (capture_id, capture.request.body)),
+                    CHANNEL, str(ids[-1])])
+        except StoreError:
+            if ids and self._landed(ids):
+                return ids  # the COMMIT landed and only its answer was lost
+            raise
         return ids
+
+    def _landed(self, ids: list[int]) -> bool:
+        """Whether a batch whose COMMIT failed is stored after all (the connection broke
+        after the server committed): its ids are unique, so its rows say. False when the
+        store cannot be asked, which is answered 503 as before."""
+        try:
+            with self._session() as connection:
+                (found,) = connection.execute(
+                    "SELECT count(*) FROM whdebug_captures WHERE id = ANY(%s)",
+                    (ids,)).fetchone()
+        except StoreError:
+            return False
+        return int(found) == len(ids)
 
     def _update(self, capture_id: int, sql: str, values: tuple[Any, ...]) -> None:
         with self._session(write=True) as connection:
