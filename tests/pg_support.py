@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,10 +117,23 @@ def pg_cluster() -> Iterator[Cluster]:
         cluster = Cluster()
     except FileNotFoundError:
         _skip(SKIP_REASON)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def terminated(signum: int, frame: object) -> None:
+        # A killed run (a CI timeout sends SIGTERM) skips pytest's teardown: stop the
+        # throwaway cluster first, then die of the signal as before.
+        cluster.close()
+        signal.signal(signal.SIGTERM, previous)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminated)
     try:
         yield cluster
     finally:
         cluster.close()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -236,3 +237,40 @@ def test_a_commit_that_never_landed_still_fails(pg_url: str) -> None:
             store.insert_many([make_request()])
         del store._session
         assert store.ids() == []
+
+
+def test_a_killed_test_run_stops_its_throwaway_cluster(tmp_path: Path) -> None:
+    """SIGTERM (a CI timeout) skips pytest's teardown; the cluster is stopped and removed
+    anyway, and the run still dies of the signal."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from paths import REPO
+
+    (tmp_path / "test_hold.py").write_text(
+        "import time\n\n"
+        "def test_hold(pg_cluster):\n"
+        "    print('ROOT', pg_cluster.root, flush=True)\n"
+        "    time.sleep(60)\n")
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["pg_support"]\n')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), str(REPO)])}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:randomly", "-p", "no:cacheprovider",
+         str(tmp_path / "test_hold.py")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    assert run.stdout is not None
+    root = None
+    deadline = time.monotonic() + 60
+    while root is None and time.monotonic() < deadline:
+        line = run.stdout.readline()
+        if line.startswith("ROOT "):
+            root = Path(line.split(" ", 1)[1].strip())
+    assert root is not None and (root / "data" / "postmaster.pid").exists()
+    run.send_signal(signal.SIGTERM)
+    try:
+        assert run.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        run.stdout.close()
+    assert not root.exists()
