@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import subprocess
+import sys
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +89,21 @@ class Cluster:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def reaper(self) -> subprocess.Popen[bytes]:
+        """A process that stops and removes the cluster once this one is gone, however it
+        ends: a run killed with SIGTERM (a CI timeout) skips pytest's teardown. It waits for
+        the end of its stdin, which closes when the test run (and what it forked) exits; no
+        signal handler, which forked workers would inherit."""
+        stop = [self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"]
+        if self.user is not None:
+            stop = ["runuser", "-u", self.user, "--", *stop]
+        script = ("import shutil, subprocess, sys\n"
+                  "sys.stdin.buffer.read()\n"
+                  "subprocess.run(sys.argv[2:], capture_output=True, check=False)\n"
+                  "shutil.rmtree(sys.argv[1], ignore_errors=True)\n")
+        return subprocess.Popen([sys.executable, "-c", script, str(self.root), *stop],
+                                stdin=subprocess.PIPE, start_new_session=True)
+
     def close(self) -> None:
         try:
             self._run([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"])
@@ -117,23 +131,13 @@ def pg_cluster() -> Iterator[Cluster]:
         cluster = Cluster()
     except FileNotFoundError:
         _skip(SKIP_REASON)
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def terminated(signum: int, frame: object) -> None:
-        # A killed run (a CI timeout sends SIGTERM) skips pytest's teardown: stop the
-        # throwaway cluster first, then die of the signal as before.
-        cluster.close()
-        signal.signal(signal.SIGTERM, previous)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, terminated)
+    reaper = cluster.reaper()
     try:
         yield cluster
     finally:
         cluster.close()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, previous)
+        reaper.stdin.close()  # type: ignore[union-attr]
+        reaper.wait(timeout=30)
 
 
 @pytest.fixture

@@ -241,7 +241,7 @@ def test_a_commit_that_never_landed_still_fails(pg_url: str) -> None:
 
 def test_a_killed_test_run_stops_its_throwaway_cluster(tmp_path: Path) -> None:
     """SIGTERM (a CI timeout) skips pytest's teardown; the cluster is stopped and removed
-    anyway, and the run still dies of the signal."""
+    anyway (by its reaper process), and the run still dies of the signal."""
     import signal
     import subprocess
     import sys
@@ -273,4 +273,31 @@ def test_a_killed_test_run_stops_its_throwaway_cluster(tmp_path: Path) -> None:
         assert run.wait(timeout=30) == -signal.SIGTERM
     finally:
         run.stdout.close()
+    deadline = time.monotonic() + 30  # the reaper stops it once the run is gone
+    while root.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert not root.exists()
+
+
+def _sleep_forever() -> None:
+    import time
+
+    time.sleep(60)
+
+
+def test_a_forked_worker_killed_with_sigterm_leaves_the_cluster_running(
+        pg_cluster: Any) -> None:
+    """Terminating a process forked by a test (a worker pool) only ends that process: the
+    session's cluster keeps running."""
+    import multiprocessing
+    import signal
+
+    import psycopg
+
+    child = multiprocessing.get_context("fork").Process(target=_sleep_forever)
+    child.start()
+    child.terminate()
+    child.join(timeout=20)
+    assert child.exitcode == -signal.SIGTERM
+    with psycopg.connect(pg_cluster.url(), autocommit=True) as connection:
+        assert connection.execute("SELECT 1").fetchone() == (1,)
