@@ -129,3 +129,24 @@ def test_postgres_table_and_two_runs_at_once(setup: dict[str, str], pg_url: str)
     assert table.exit_code == 0, table.output
     assert "1 matching capture under acme@1.0.0 in postgresql://postgres:***@" in table.stdout
     assert "hunter2-pw" not in table.stdout + table.stderr
+
+
+def test_event_filter_folds_ascii_case_only_as_the_tui_does(tmp_path: Path) -> None:
+    """`--event ÉVÉNEMENT` finds the capture whose event is written that way: the value is
+    folded as the index's SQL folds events (ASCII letters only), not by Python's lower(),
+    which made it `événement` and matched nothing."""
+    store = tmp_path / "captures.db"
+    with Store.open(store) as opened:
+        opened.insert_many([
+            make_capture({"event": "ÉVÉNEMENT", "id": "a"}, received_at=NOW),
+            make_capture({"event": "événement", "id": "b"},
+                         received_at=NOW + timedelta(seconds=1))])
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps(BASE_DEFINITION))
+    setup = {"store": str(store), "definition": str(definition),
+             "credentials": str(tmp_path / "credentials.json")}
+    Path(setup["credentials"]).write_text(json.dumps({"webhookSecret": SECRET}))
+    for value, expected in (("ÉVÉNEMENT", [1]), ("événement", [2]), ("vÉnEMENT", [1])):
+        result = _list(setup, "--event", value, "--json")
+        assert result.exit_code == 0, result.output
+        assert [row["id"] for row in json_lines(result)] == expected, value

@@ -56,6 +56,11 @@ class AnalysisSet:
 FilterTerm = tuple[str | None, str, bool]
 """(field or None for any field, lower-cased value, negate): see whdebug.tui.filters."""
 
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+"""Case folding for filter values and what they match: ASCII letters only, as the SQL
+lower() here does (SQLite's, and PostgreSQL's under the C collation), so a filter finds the
+same captures over the index as over verdicts in memory (`été` does not match `Été`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Dialect:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from whdebug.store.analyses import FilterTerm
+from whdebug.store.analyses import ASCII_LOWER, FilterTerm
 from whdebug.store.index import indexed
 from whdebug.store.store import CaptureSummary
 from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
@@ -49,6 +49,10 @@ class CaptureFilter:
         return all(_matches(term, summary, verdict) != term.negate for term in self.terms)
 
 
+def _fold(text: str) -> str:
+    return text.translate(ASCII_LOWER)
+
+
 def parse_filter(text: str) -> CaptureFilter:
     terms: list[Term] = []
     for word in text.split():
@@ -56,35 +60,35 @@ def parse_filter(text: str) -> CaptureFilter:
         if negate:
             word = word[1:]
         name, colon, value = word.partition(":")
-        field = _ALIASES.get(name.lower(), name.lower()) if colon else None
+        field = _ALIASES.get(_fold(name), _fold(name)) if colon else None
         if colon and field in FIELDS and value:
-            terms.append(Term(field, value.lower(), negate))
+            terms.append(Term(field, _fold(value), negate))
         else:
-            terms.append(Term(None, word.lower(), negate))
+            terms.append(Term(None, _fold(word), negate))
     return CaptureFilter(text.strip(), tuple(terms))
 
 
 def _matches(term: Term, summary: CaptureSummary, verdict: RowVerdict | None) -> bool:
     value = term.value
+    target, method = _fold(summary.target), _fold(summary.method)
     if term.field == "path":
-        return value in summary.target.lower()
+        return value in target
     if term.field == "method":
-        return value in summary.method.lower()
+        return value in method
     if verdict is None:
-        return False if term.field is not None else (
-            value in summary.target.lower() or value in summary.method.lower())
-    event = (verdict.event or "").lower()
+        return False if term.field is not None else (value in target or value in method)
+    event = _fold(verdict.event or "")
+    status, codes = _fold(verdict.status), [_fold(code) for code in verdict.codes]
     if term.field == "event":
         return value in event
     if term.field == "outcome":
-        return verdict.status.lower().startswith(value)
+        return status.startswith(value)
     if term.field == "code":
-        return any(code.lower().startswith(value) for code in verdict.codes)
+        return any(code.startswith(value) for code in codes)
     if term.field == "sig":
-        return verdict.signature.lower().startswith(value)
-    return (value in event or value in summary.target.lower()
-            or value in summary.method.lower() or verdict.status.lower().startswith(value)
-            or any(code.lower().startswith(value) for code in verdict.codes))
+        return _fold(verdict.signature).startswith(value)
+    return (value in event or value in target or value in method or status.startswith(value)
+            or any(code.startswith(value) for code in codes))
 
 
 def scan(analyzer: Analyzer, capture_filter: CaptureFilter, *, only: list[int] | None = None,

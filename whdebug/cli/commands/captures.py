@@ -126,7 +126,9 @@ def list_captures(ctx: click.Context, as_json: bool, last: int | None, group_by:
     delivery id (X-GitHub-Delivery, X-Shopify-Webhook-Id, webhook-id, Slack's event_id,
     ...); exit status 1 when a delivery has an error-level finding."""
     masks = name_masks(show_secrets)
-    filters = [(field, value.lower(), False) for field, value in (
+    from whdebug.store.analyses import ASCII_LOWER
+
+    filters = [(field, value.translate(ASCII_LOWER), False) for field, value in (
         ("event", event_filter), ("outcome", outcome_filter), ("code", code_filter))
         if value is not None]
     if filters and definition_path is None:
