@@ -29,7 +29,7 @@ from whdebug.formats.read import REQUEST_SUFFIXES, numbered, parse_file
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets, Source
 from whdebug.model.secrecy import SecretSet
-from whdebug.tools.signing import SigningError, sign_request
+from whdebug.tools.signing import SigningError, event_outside_body, sign_request
 
 READINESS_SCHEMA = "whdebug.readiness/1"
 #: Signs and verifies bare payloads when no secret was given: they test events, not secrets.
@@ -269,7 +269,7 @@ def _sign_payload(
 ) -> Sample:
     """A bare payload signed with the definition's scheme; the file name gives a header event."""
     signing, _ = signing_secrets(definition, secrets)
-    event = event_from_name(name) if _event_outside_body(definition) else None
+    event = event_from_name(name) if event_outside_body(definition) else None
     try:
         signed = sign_request(payload, definition, signing, now=now, event=event)
         if not signed.event and event is None and _has_fallback_outside_body(definition):
@@ -280,22 +280,6 @@ def _sign_payload(
         return Sample(name, "payload", None, str(error))
     capture = Capture(signed.request, Source(file=name))
     return Sample(name, "payload", capture, None, signed.notices)
-
-
-def _lookups(definition: Definition) -> list[dict[str, Any]]:
-    extraction = definition.webhook.get("eventExtraction")
-    if not isinstance(extraction, dict):
-        return []
-    composite = extraction.get("compositeStrategy")
-    if isinstance(composite, dict):
-        parts = composite.get("parts", extraction.get("parts"))
-        return [part for part in parts if isinstance(part, dict)] if isinstance(parts, list) else []
-    return [extraction]
-
-
-def _event_outside_body(definition: Definition) -> bool:
-    """The event (or a part of it) is read from a header or the query string."""
-    return any(item.get("source") in ("header", "query") for item in _lookups(definition))
 
 
 def _has_fallback_outside_body(definition: Definition) -> bool:
