@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -101,3 +102,32 @@ def serving(*args: str, timeout: float = 20) -> Iterator[ServeRun]:
         yield run_
     finally:
         assert run_.stop() == 0  # SIGTERM stops serve cleanly
+
+
+async def marker_load(port: int, path: str, answered: set[str], stop: asyncio.Event, *,
+                      clients: int, tag: str = "marker", timeout: float = 3) -> int:
+    """POST unique markers (`{"m": "TAG-CLIENT-N"}`) from `clients` keep-alive clients until
+    `stop` or the receiver dies; each marker answered 2xx goes into `answered`. Returns how
+    many clients failed (a connection error ends that client)."""
+    import httpx
+
+    failures = 0
+
+    async def client(number: int) -> None:
+        nonlocal failures
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                     timeout=timeout) as http:
+            sequence = 0
+            while not stop.is_set():
+                marker = f"{tag}-{number}-{sequence}"
+                sequence += 1
+                try:
+                    response = await http.post(path, content=b'{"m": "%s"}' % marker.encode())
+                except httpx.HTTPError:
+                    failures += 1
+                    return  # the receiver is gone
+                if 200 <= response.status_code < 300:
+                    answered.add(marker)
+
+    await asyncio.gather(*(client(number) for number in range(clients)))
+    return failures

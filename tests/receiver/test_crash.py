@@ -15,8 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
+from cli_support import marker_load
 from paths import REPO
 from processes import alive, descendants
 
@@ -66,26 +66,8 @@ def start_receiver(store_path: Path, definition: Path | None = None
 
 async def load(port: int, answered: set[str], stop: asyncio.Event) -> int:
     """Send unique markers from many clients until the receiver dies; count failures."""
-    failures = 0
-
-    async def client(number: int) -> None:
-        nonlocal failures
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=3) as http:
-            sequence = 0
-            while not stop.is_set():
-                marker = f"marker-{number}-{sequence}"
-                sequence += 1
-                try:
-                    response = await http.post("/miniapps/github/webhooks",
-                                               content=b'{"m": "%s"}' % marker.encode())
-                except httpx.HTTPError:
-                    failures += 1
-                    return  # the receiver is gone
-                if 200 <= response.status_code < 300:
-                    answered.add(marker)
-
-    await asyncio.gather(*(client(number) for number in range(CLIENTS)))
-    return failures
+    return await marker_load(port, "/miniapps/github/webhooks", answered, stop,
+                             clients=CLIENTS)
 
 
 @pytest.mark.parametrize("definition", [None, DEFINITION], ids=["plain", "definition"])

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 
 import httpx
+from cli_support import marker_load
 from pg_support import Cluster
 
 from whdebug.store import pg_schema
@@ -78,25 +79,8 @@ def stop_receiver(process: subprocess.Popen[bytes]) -> None:
 
 async def load(port: int, tag: str, answered: set[str], stop: asyncio.Event) -> int:
     """Unique markers from several clients until `stop` or the receiver dies; failures."""
-    failures = 0
-
-    async def client(number: int) -> None:
-        nonlocal failures
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            sequence = 0
-            while not stop.is_set():
-                marker = f"{tag}-{number}-{sequence}"
-                sequence += 1
-                try:
-                    response = await http.post("/hooks", content=b'{"m": "%s"}' % marker.encode())
-                except httpx.HTTPError:
-                    failures += 1
-                    return
-                if 200 <= response.status_code < 300:
-                    answered.add(marker)
-
-    await asyncio.gather(*(client(number) for number in range(CLIENTS)))
-    return failures
+    return await marker_load(port, "/hooks", answered, stop, clients=CLIENTS, tag=tag,
+                             timeout=5)
 
 
 def stored_markers(url: str) -> tuple[list[int], Counter[str]]:
