@@ -15,6 +15,12 @@ settings.register_profile("ci", derandomize=True, database=None, print_blob=True
 settings.register_profile("dev")
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# Output without a terminal is never wrapped unless COLUMNS says a width (cli/output/text.py).
+# pytest-xdist's workers inherit COLUMNS=80 and LINES=24, so the tests start from no width,
+# wherever they run; a test that needs one passes COLUMNS itself.
+for _variable in ("COLUMNS", "LINES"):
+    os.environ.pop(_variable, None)
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
