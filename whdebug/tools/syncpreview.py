@@ -24,7 +24,7 @@ from whdebug.formats.read import parse_file
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, Secrets, Source
 from whdebug.tools.readiness import event_from_name, signing_secrets
-from whdebug.tools.signing import SigningError, sign_request
+from whdebug.tools.signing import SigningError, event_outside_body, sign_request
 
 SYNC_SCHEMA = "whdebug.sync/1"
 RECORD_TYPES = ("order", "abandonedCart")
@@ -106,7 +106,7 @@ def parse_sample(data: bytes, name: str,
     found = parse_file(data, name, payloads=True)
     if found.payload is None:
         return list(found.captures)
-    if definition is not None and _event_outside_body(definition):
+    if definition is not None and event_outside_body(definition):
         stand_in, _ = signing_secrets(definition, Secrets())
         try:
             signed = sign_request(data, definition, stand_in, now=_SAMPLE_TIME,
@@ -118,16 +118,6 @@ def parse_sample(data: bytes, name: str,
     return [Capture(CapturedRequest(method="POST", path=path, body=data,
                                     headers=(("Content-Type", "application/json"),),
                                     body_size=len(data)), Source(file=name))]
-
-
-def _event_outside_body(definition: Definition) -> bool:
-    """The event, or a part of it, is read from a header or the query string."""
-    extraction = compile_definition(definition).event_extraction
-    if extraction is None:
-        return False
-    composite = extraction.composite
-    parts = composite.parts if composite is not None else (extraction.primary,)
-    return any(part.source in ("header", "query") for part in parts)
 
 
 def preview_sync(definition: Definition, samples: list[Capture]) -> SyncPreview:
