@@ -5,6 +5,11 @@ python-jsonpath 2.2 raises `jsonpath.JSONPathError` subclasses for malformed que
 nesting), but lets a `ValueError` out for an index such as `$[1e99]` and an `OverflowError` for
 a filter literal such as `1e999`; `COMPILE_ERRORS` names all of them. At evaluation it raises
 `JSONPathRecursionError` past its descent limit and `JSONPathTypeError` for bad filter operands.
+
+Its default descent limit is 100 levels, far below the 1,000 or so the body parser accepts, so
+`$..event` found nothing in a deeper body that the runtime's JSONPath reads; queries here are
+compiled in an environment whose limit is above the parser's, so a path reaches every value of
+every body whdebug can parse.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 # python-jsonpath is imported when a path needs it: plain dotted paths never do (start-up)
 _SIMPLE_PATH = re.compile(r"^\$(?:\.[A-Za-z_][A-Za-z0-9_-]*)+$")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+DESCENT_LIMIT = 1100
+"""Levels a query descends: above the body parser's nesting limit (msgspec's, about 1,000)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +60,7 @@ class BodyPath:
 
         try:
             return list(self.query.findall(document))
-        except jsonpath.JSONPathError:  # descent past its recursion limit, a bad filter operand
+        except (jsonpath.JSONPathError, RecursionError):  # a bad filter operand
             return []
 
 
@@ -78,9 +85,28 @@ def compile_body_path(text: str) -> BodyPath:
     # everything `jsonpath.compile` raises for a malformed query (see the module docstring)
     errors = (jsonpath.JSONPathError, ValueError, OverflowError, RecursionError)
     try:
-        return BodyPath(text, None, jsonpath.compile(full))
+        return BodyPath(text, None, _environment().compile(full))
     except errors as error:
         return BodyPath(text, None, None, _first_line(error))
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    """python-jsonpath's environment with DESCENT_LIMIT.
+
+    Its descent is recursive Python (nested generators), a few frames a level: the
+    interpreter's limit (1,000 frames) is raised so that it, too, is past what DESCENT_LIMIT
+    needs (a thread's 8 MiB stack holds that depth)."""
+    import sys
+
+    import jsonpath
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * DESCENT_LIMIT))
+
+    class Environment(jsonpath.JSONPathEnvironment):
+        max_recursion_depth = DESCENT_LIMIT
+
+    return Environment()
 
 
 def _first_line(error: BaseException) -> str:
