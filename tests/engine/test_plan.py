@@ -82,12 +82,12 @@ class TestCompile:
         plan = compile_definition(definition)
         compile_body_path.cache_clear()
 
-        def refuse(path: str) -> Any:
+        def refuse(environment: Any, path: str) -> Any:
             raise AssertionError(f"compiled {path!r} during the analysis")
 
         import jsonpath
 
-        monkeypatch.setattr(jsonpath, "compile", refuse)
+        monkeypatch.setattr(jsonpath.JSONPathEnvironment, "compile", refuse)
         body = {"events": [{"type": "deal.won"}], "items": [{"id": "i-7"}]}
         report = run(make_request(body), plan)
         assert report.outcome.status == "fires" and report.transaction.id == "i-7"
