@@ -10,6 +10,7 @@ from factories import SECRET, make_capture, make_definition, make_request, run, 
 from whdebug.engine.report import encode_report
 from whdebug.engine.signatures.digests import compute_hmac
 from whdebug.engine.signatures.schemes import detect_scheme
+from whdebug.engine.signatures.secrets import secret_hint
 
 VERIFY = {
     "type": "hmac-sha256",
@@ -287,6 +288,12 @@ def test_header_token_mismatch() -> None:
     )
     report = run(make_request(signature=None, headers=[("X-Token", "nope")]), definition)
     assert report.signature.verdict == "fail" and "SIG_MISMATCH" in report.codes()
+    # both sides' length and fingerprint, so a user can see which token is which; neither
+    # value itself
+    [mismatch] = [f for f in report.findings if f.code == "SIG_MISMATCH"]
+    assert mismatch.message == (f"X-Token ({secret_hint('nope')}) does not equal the configured "
+                                f"secret ({secret_hint(SECRET)})")
+    assert "nope" not in encode_report(report) and SECRET not in encode_report(report)
 
 
 def test_no_secret_anywhere() -> None:

@@ -152,7 +152,8 @@ def diagnose_token(
                     return "token matches only after a correction", attempts
     context.add(
         "SIG_MISMATCH",
-        f"{header_name} does not equal the configured secret ({secret_hint(resolution.value)})",
+        f"{header_name} ({secret_hint(received)}) does not equal the configured secret "
+        f"({secret_hint(resolution.value)})",
         f"copy the token the provider sends into credentials.{resolution.key}",
     )
     return "token differs from the secret", attempts
