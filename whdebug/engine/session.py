@@ -28,10 +28,10 @@ from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
 from whdebug.engine.patches import PatchError, apply_patch
 from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import SUMMARY_SCHEMA, Finding, Report, encode_report
+from whdebug.engine.report import SUMMARY_SCHEMA, EventResult, Finding, Report, encode_report
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.transactions import DedupeIndex
-from whdebug.engine.steps.triggers import add_trigger_fix
+from whdebug.engine.steps.triggers import add_trigger_fix, join_caveat
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, as_capture
 from whdebug.model.secrecy import Secrets, SecretSet
@@ -221,21 +221,22 @@ class ReplaySession:
                     if f.code == "EVT_PATH_SUGGESTION"}
         triggers = dataclasses.replace(report.triggers, suggested_paths=tuple(
             s for s in report.triggers.suggested_paths if s.snippet not in snippets))
-        findings = tuple(self._instead(f, report.event.value) if f in broken else f
+        findings = tuple(self._instead(f, report.event) if f in broken else f
                          for f in report.findings)
         return msgspec.structs.replace(
             report, findings=tuple(f for f in findings if f is not None), triggers=triggers)
 
-    def _instead(self, broken: Finding, event: str | None) -> Finding | None:
+    def _instead(self, broken: Finding, extracted: EventResult) -> Finding | None:
         """A trigger rename that would break a fired delivery becomes an added trigger; a
         path suggestion that would is dropped."""
+        event = extracted.value
         if broken.code == "EVT_PATH_SUGGESTION" or not event:
             return None
         renamed = next((op.path for op in broken.patch or () if op.op == "replace"), None)
         index = renamed.split("/")[2] if renamed else None
         kept = next((t.event for t in self.plan.triggers if str(t.index) == index), None)
         fix, patch = add_trigger_fix(event, self.plan.triggers, self.plan.ns, kept)
-        return msgspec.structs.replace(broken, fix=fix, patch=patch)
+        return msgspec.structs.replace(broken, fix=fix + join_caveat(extracted), patch=patch)
 
     def _breaks_a_witness(self, suggestion: Finding) -> bool:
         if suggestion.patch is None:

@@ -106,3 +106,28 @@ def test_malformed_triggers_are_not_called_absent() -> None:
     assert "no triggers" not in found[0].message
     assert "1 trigger" in found[0].message and "triggers[0].event" in found[0].fix
     assert found[0].patch is None
+
+
+def test_no_trigger_fix_for_a_composite_with_a_missing_part_names_every_join_rule() -> None:
+    # Slack's app_mention has no event.subtype: the event is 'app_mention.' only under
+    # whdebug's default join rule (PLATFORM.md leaves it open), so a fix that only says "add
+    # a trigger for 'app_mention.'" guesses; it names what each rule gives
+    definition = make_definition(
+        eventExtraction={"compositeStrategy": {"separator": ".", "parts": [
+            {"source": "body", "path": "$.event.type"},
+            {"source": "body", "path": "$.event.subtype"}]}},
+        triggers=[{"type": "miniapps:acme", "event": "message.posted"}])
+    report = run(make_request({"event": {"type": "app_mention"}, "id": "1"}), definition)
+    [no_trigger] = [f for f in report.findings if f.code == "EVT_NO_TRIGGER"]
+    assert report.event.value == "app_mention."
+    assert no_trigger.fix is not None
+    assert "add a trigger for 'app_mention.'" in no_trigger.fix
+    assert ("'app_mention.' is the event if the runtime joins a missing composite part like "
+            "Array.join (whdebug's default); it is 'app_mention' if it skips empty parts, "
+            "'app_mention.undefined' if it uses a template string (EVT_PART_MISSING)"
+            ) in no_trigger.fix
+    # with every part present there is nothing to weigh
+    full = run(make_request({"event": {"type": "app_mention", "subtype": "x"}, "id": "2"}),
+               definition)
+    [plain] = [f for f in full.findings if f.code == "EVT_NO_TRIGGER"]
+    assert plain.fix is not None and "EVT_PART_MISSING" not in plain.fix

@@ -93,7 +93,8 @@ def match_triggers(
     near = tuple(_near_misses(value, unexplained)) if value else ()
     suggestions = tuple(suggest_paths(unexplained, request, body, event))
     if value is not None and value != "":
-        findings.append(_no_trigger(value, events, near, first_index, triggers, ns))
+        findings.append(_no_trigger(value, events, near, first_index, triggers, ns,
+                                    join_caveat(event)))
     for miss in near:
         index = first_index[miss.event]
         findings.append(
@@ -123,11 +124,31 @@ def match_triggers(
     return TriggerResult((), ambiguous, near, suggestions), findings
 
 
+_JOIN_RULES = {"empty": "joins a missing composite part like Array.join",
+               "skip": "skips empty parts", "undefined": "uses a template string"}
+"""What each of the runtime's possible join rules does (PLATFORM.md leaves it open)."""
+
+
+def join_caveat(event: EventResult) -> str:
+    """With a composite part missing, the event a fix names holds under one join rule only:
+    '; ...' saying which, and what the others give; "" when every rule gives one event."""
+    variants = event.variants or {}
+    others = {rule: v for rule, v in variants.items() if v != event.value}
+    rule = next((r for r, v in variants.items() if v == event.value), None)
+    if not others or rule is None:
+        return ""
+    default = " (whdebug's default)" if rule == "empty" else ""
+    listing = ", ".join(f"{v!r} if it {_JOIN_RULES[r]}" for r, v in others.items())
+    return (f"; {event.value!r} is the event if the runtime {_JOIN_RULES[rule]}{default}; "
+            f"it is {listing} (EVT_PART_MISSING)")
+
+
 def _no_trigger(value: str, events: list[str], near: tuple[NearMiss, ...],
                 first_index: dict[str, int], triggers: Sequence[TriggerSpec],
-                ns: str | None) -> Finding:
+                ns: str | None, caveat: str = "") -> Finding:
     """EVT_NO_TRIGGER: add a trigger for the event; rename one only when it is a near miss
-    (renaming a trigger that other deliveries match would break them)."""
+    (renaming a trigger that other deliveries match would break them). `caveat` says which
+    join rule the event depends on, if any."""
     message = f"event {value!r} matches no trigger (configured: {_listing(events)})"
     if near:
         index = first_index[near[0].event]
@@ -137,6 +158,7 @@ def _no_trigger(value: str, events: list[str], near: tuple[NearMiss, ...],
         patch: tuple[PatchOp, ...] = (replace_op(f"/triggers/{index}/event", value),)
     else:
         fix, patch = add_trigger_fix(value, triggers, ns)
+    fix += caveat
     return finding("EVT_NO_TRIGGER", message, fix, step="match", pointer="/triggers",
                    patch=patch)
 
