@@ -479,7 +479,11 @@ class Store:
             if last is None:  # one string from the small received_at index: 3x faster
                 (text,) = connection.execute("SELECT group_concat(id) FROM captures "
                                              "INDEXED BY captures_received_at").fetchone()
-                return sorted(map(int, text.split(","))) if text else []
+                if not text:
+                    return []
+                ids: list[int] = msgspec.json.decode(f"[{text}]")  # 10x int(...) each
+                ids.sort()
+                return ids
             rows = connection.execute(
                 "SELECT id FROM captures ORDER BY id DESC LIMIT ?", (max(last, 0),)).fetchall()
         return [int(row[0]) for row in reversed(rows)]
