@@ -43,7 +43,8 @@ from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets
 from whdebug.store.analyses import AnalysisRow, AnalysisSet
-from whdebug.store.base import indexed, supports_index  # noqa: F401 (also read from here)
+from whdebug.store.base import indexed as indexed  # also read from here
+from whdebug.store.base import supports_index as supports_index
 from whdebug.store.fingerprints import (  # noqa: F401 (also read from here)
     ALL_OUTCOMES,
     FINDINGS,

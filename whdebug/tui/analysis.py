@@ -22,7 +22,7 @@ from whdebug.errors import StoreError, WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets
 from whdebug.store.analyses import AnalysisRow
-from whdebug.store.base import CaptureStore
+from whdebug.store.base import CaptureStore, indexed
 from whdebug.store.fingerprints import options_part
 from whdebug.store.store import CaptureSummary
 from whdebug.tui.history import DedupeHistory
@@ -113,14 +113,10 @@ class SharedStore:
             self.store.close()
 
     def analyses_between(self, set_id: int, first: int, last: int) -> dict[int, AnalysisRow]:
-        from whdebug.store.index import indexed
-
         with self.lock:
             return indexed(self.store).analyses_between(set_id, first, last)
 
     def put_analyses(self, set_id: int, rows: Sequence[AnalysisRow]) -> None:
-        from whdebug.store.index import indexed
-
         with self.lock:
             indexed(self.store).put_analyses(set_id, rows)
 
