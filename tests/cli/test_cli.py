@@ -279,6 +279,25 @@ class TestReplayErrors:
         assert result.exit_code == 2
         assert error_line(result) == f"whdebug: request file not found ({missing})"
 
+    def test_definition_error_comes_before_the_request_file_error(self,
+                                                                  tmp_path: Path) -> None:
+        """The files are read in a thread beside the definition's loading: a bad file still
+        reports after a bad definition, as one line."""
+        missing, gone = str(tmp_path / "nope.json"), str(tmp_path / "gone.http")
+        result = run("replay", "--definition", missing, "--file", gone)
+        assert result.exit_code == 2
+        assert error_line(result) == f"whdebug: definition file not found ({missing})"
+
+    def test_request_file_error_after_other_files_read(self, tmp_path: Path, definition: str,
+                                                       opened: str) -> None:
+        broken = tmp_path / "broken.http"
+        broken.write_bytes(b"not a request line\r\n\r\n")
+        result = run("replay", "--definition", definition, "--file", opened, "--file",
+                     str(broken), "--json")
+        assert result.exit_code == 2
+        assert error_line(result).startswith(f"whdebug: {broken}:1: expected ")
+        assert result.stdout == ""
+
     @pytest.mark.parametrize("flag", ["--credential", "--config"])
     @pytest.mark.parametrize("value", ["no-equals-sign", "=value-without-key"])
     def test_malformed_key_value(self, flag: str, value: str, definition: str,

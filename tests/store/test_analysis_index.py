@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from factories import NOW, SECRET, make_capture, make_definition
 
+from whdebug.engine import AnalysisOptions
 from whdebug.model.request import Secrets
-from whdebug.store import index
+from whdebug.store import fingerprints, index
 from whdebug.store.index import IndexFill, IndexProfile, prepare, row_of
 from whdebug.store.store import Store
 
@@ -207,6 +208,56 @@ def test_fingerprints_hold_no_secret_and_depend_on_the_store_salt(store: Store,
     parts = connection.execute("SELECT parts FROM analysis_sets").fetchall()
     connection.close()
     assert all("hunter2" not in text for (text,) in parts)
+
+
+def _parts_but_findings(profile: IndexProfile) -> dict[str, bytes]:
+    options = profile.options
+    return fingerprints.parts_but_findings(
+        profile.definition.data, profile.secrets,
+        fingerprints.options_part(options.missing_part, options.nullish, options.diagnose,
+                                  options.expected_body, len(options.peers)),
+        profile.now, None)
+
+
+def test_a_set_is_found_from_every_part_but_the_findings(store: Store) -> None:
+    """The TUI's first frame finds the set without the engine (no Plan, no findings): the
+    set `prepare` opens for the same profile, and none for a profile that differs in any
+    part, even with the other sets in the store."""
+    profiles = {
+        "same": _profile(),
+        "credentials": IndexProfile(make_definition(), Secrets({"webhookSecret": "other"}, {})),
+        "config": IndexProfile(make_definition(), Secrets({"webhookSecret": SECRET},
+                                                          {"region": "eu"})),
+        "trigger": _profile(triggers=[{"event": "deal.won"}]),
+        "verification": _profile(verification=None),
+        "options": replace(_profile(), options=AnalysisOptions(missing_part="skip")),
+        "clock": replace(_profile(), now=NOW),
+    }
+    wanted = prepare(store, profiles["same"])
+    assert wanted.parts.keys() == {*_parts_but_findings(profiles["same"]), "findings"}
+    salt = store.analysis_salt()
+    same = _parts_but_findings(_profile())
+    for name, profile in profiles.items():
+        made = prepare(store, profile)  # the most recently used set, among the older ones
+        parts = _parts_but_findings(profile)
+        found = fingerprints.set_without_findings(store.other_analysis_sets(-1), salt, parts)
+        assert found is not None and found.id == made.id, name
+        if name != "same":
+            assert made.id != wanted.id, name
+            assert fingerprints.set_without_findings([wanted], salt, parts) is None, name
+            assert fingerprints.set_without_findings([made], salt, same) is None, name
+
+
+def test_a_set_with_other_part_names_is_not_taken_for_the_profile(store: Store) -> None:
+    """A set made by another whdebug (a part more or less) is never read as this one's."""
+    profile = _profile()
+    wanted = prepare(store, profile)
+    parts = _parts_but_findings(profile)
+    salt = store.analysis_salt()
+    more = replace(wanted, parts={**wanted.parts, "extra": "0" * 64})
+    fewer = replace(wanted, parts={k: v for k, v in wanted.parts.items() if k != "findings"})
+    assert fingerprints.set_without_findings([more, fewer], salt, parts) is None
+    assert fingerprints.set_without_findings([more, fewer, wanted], salt, parts) == wanted
 
 
 def test_deleting_a_capture_drops_the_rows_its_dedupe_decided(store: Store) -> None:

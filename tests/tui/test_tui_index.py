@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,7 @@ from typing import Any
 import pytest
 from cli_support import json_lines, run
 from factories import BASE_DEFINITION, NOW, SECRET, make_capture
+from paths import REPO
 from textual.widgets import Input
 from tui_support import screen_text, wait_for
 
@@ -230,3 +235,103 @@ async def test_the_first_frame_shows_the_verdicts_the_index_holds(
         verdict = analyzer.verdict(56)
         assert verdict is not None and verdict.status == "rejected"
         assert "SIG_MISMATCH" in frames[0] or "✗" in frames[0]
+
+
+FIRST_FRAME_CHILD = """
+import asyncio, json, sys
+from pathlib import Path
+from whdebug.tui.app import WhdebugApp
+from whdebug.tui.options import TuiOptions
+
+store, definition, credentials = sys.argv[1:4]
+app = WhdebugApp(TuiOptions(store_path=Path(store), definition_path=Path(definition),
+                            credentials_path=Path(credentials), listen=False), watch=False)
+first_frame, seen = app._first_frame, {}
+
+def drawn():
+    seen["engine"] = sorted(m for m in sys.modules if m.startswith("whdebug.engine"))
+    seen["verdict"] = str(app.analyzer.verdict(app.rows.id_at(0)))
+    first_frame()
+
+app._first_frame = drawn
+
+async def main():
+    async with app.run_test(size=(140, 40)) as pilot:
+        while "verdict" not in seen or app.index_state is None:
+            await pilot.pause(0.01)
+        seen["after"] = "whdebug.engine.analyze" in sys.modules
+    print(json.dumps(seen))
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_frame_is_drawn_before_the_engine_is_imported(
+        setup: dict[str, Path]) -> None:
+    """A fresh `whdebug tui` over an indexed store draws its first frame, with the newest
+    row's verdict read from the index, before it imports the analysis engine."""
+    cli = run("list", "--store", str(setup["store"]), "--definition", str(setup["definition"]),
+              "--credentials", str(setup["credentials"]), "--json")
+    assert cli.exit_code == 0, cli.output
+    child = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME_CHILD, str(setup["store"]),
+         str(setup["definition"]), str(setup["credentials"])],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    assert child.returncode == 0, child.stderr
+    seen = json.loads(child.stdout.strip().splitlines()[-1])
+    assert seen["engine"] == []
+    assert "status='fires'" in seen["verdict"]  # #60 passes (#55, #50... are rejected)
+    assert seen["after"] is True
+
+
+@pytest.mark.parametrize("change", ["credentials", "definition", "options"])
+async def test_the_first_frame_reads_no_verdict_of_another_profile(
+        change: str, setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index holds verdicts for the setup's profile; a TUI started with other
+    credentials, another definition or other options draws none of them in its first frame,
+    then fills its own set (rejected everywhere with the wrong secret)."""
+    from whdebug.tui import workers
+
+    cli = run("list", "--store", str(setup["store"]), "--definition", str(setup["definition"]),
+              "--credentials", str(setup["credentials"]), "--json")
+    assert cli.exit_code == 0, cli.output
+    if change == "credentials":
+        setup["credentials"].write_text(json.dumps({"webhookSecret": "another-secret"}))
+    elif change == "definition":
+        data = json.loads(setup["definition"].read_text())
+        data["triggers"] = data["triggers"][:1]
+        setup["definition"].write_text(json.dumps(data))
+    verdicts: list[object] = []
+    real_fill = workers.fill_index
+
+    def held_fill(*args: Any, **kwargs: Any) -> None:
+        """The fill starts only once the first frame was checked."""
+        while not verdicts:
+            time.sleep(0.01)
+        real_fill(*args, **kwargs)
+
+    monkeypatch.setattr(workers, "fill_index", held_fill)
+    monkeypatch.setattr(workers, "compute_verdicts", lambda *args, **kwargs: None)
+    app = _app(setup)
+    if change == "options":
+        app.workspace.missing_part = "skip"
+    real_first_frame = app._first_frame
+
+    def first_frame() -> None:
+        analyzer = app.analyzer
+        assert analyzer is not None
+        verdicts.append([analyzer.verdict(i) for i in (60, 56, 51)])
+        real_first_frame()
+
+    monkeypatch.setattr(app, "_first_frame", first_frame)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(verdicts))
+        assert verdicts[0] == [None, None, None]
+        analyzer, state = app.analyzer, app.index_state
+        assert analyzer is not None and state is not None
+        await wait_for(pilot, lambda: analyzer.history.complete and state.indexed == COUNT,
+                       timeout=60)
+        verdict = analyzer.verdict(60)
+        assert verdict is not None
+        assert verdict.status == ("rejected" if change == "credentials" else "fires")

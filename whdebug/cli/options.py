@@ -293,6 +293,40 @@ def read_files(files: Sequence[str]) -> list[Capture]:
     return read_requests(files)
 
 
+class FilesReading:
+    """The request files, read in a thread while the command goes on importing the engine and
+    loading the definition: reading a file and hashing drop the GIL, so a 64 MiB body is read
+    beside the start-up instead of after it. `result()` gives the captures, or raises what
+    reading raised, where the command asks for them (so its errors keep their order)."""
+
+    def __init__(self, files: Sequence[str]) -> None:
+        import threading
+
+        from whdebug.formats.read import read_requests  # imported here, never in the thread
+
+        self._captures: list[Capture] = []
+        self._error: Exception | None = None
+
+        def run() -> None:
+            try:
+                self._captures = read_requests(files)
+            except Exception as error:  # raised again by result()
+                self._error = error
+
+        self._thread = threading.Thread(target=run, name="whdebug-read", daemon=True)
+        if files:
+            self._thread.start()
+
+    def result(self) -> list[Capture]:
+        """Every capture in the files, in order, once read."""
+        if self._thread.is_alive():
+            self._thread.join()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+        return self._captures
+
+
 def open_store(store_path: str | None, *, create: bool = False) -> CaptureStore:
     """The store to read (an SQLite file is never created unless `create`: a typo must not
     look empty); `--store postgresql://...` (or WHDEBUG_STORE) opens a shared database."""

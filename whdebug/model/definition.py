@@ -8,9 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import json5
-import pyjson5
-
 from whdebug.errors import DefinitionError, decode_text, read_input
 
 CREDENTIAL = re.compile(r"\[\[\s*([^\[\]]+?)\s*\]\]")
@@ -207,6 +204,8 @@ def _parse_json5(text: str, name: str, json_error: json.JSONDecodeError) -> Any:
         end = _skip_trailer(text, _original_offset(offset, shifts), variable)
         if end == len(text):
             return value
+    import json5  # only for a definition that is not JSON (a few ms at import)
+
     try:
         value, error, offset = json5.parse(source, consume_trailing=False)
     except RecursionError:
@@ -237,6 +236,8 @@ def _parse_json5_fast(source: str) -> tuple[Any, int] | None:
     The value ends at the last `}`: if the text up to it is one whole value, nothing after it
     can belong to that value, and the caller checks that only a JS trailer (`;`, comments,
     `export default x`) follows."""
+    import pyjson5  # only for a definition that is not JSON (a few ms at import)
+
     end = source.rfind("}") + 1
     if end == 0:
         return None

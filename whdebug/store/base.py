@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
-from whdebug.errors import StoreError
+from whdebug.errors import StoreError, WhdebugError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -109,7 +109,7 @@ def display_location(location: StoreLocation) -> str:
 class IndexedStore(CaptureStore, Protocol):
     """A store that keeps the analysis index (whdebug.store.index): SQLite
     (whdebug.store.analyses) and PostgreSQL (whdebug.store.pg_analyses). Callers check
-    `whdebug.store.index.supports_index` first."""
+    `supports_index` first."""
 
     def analysis_salt(self) -> bytes: ...
 
@@ -136,6 +136,21 @@ class IndexedStore(CaptureStore, Protocol):
     def filter_analyses(self, set_id: int | None, terms: Sequence[FilterTerm], *,
                         first: int = 0, last: int = ..., limit: int | None = None
                         ) -> list[int]: ...
+
+
+def supports_index(store: object) -> TypeGuard[IndexedStore]:
+    """True when the store keeps analysis sets (both stores: SQLite and PostgreSQL, through
+    whdebug.store.analyses and whdebug.store.pg_analyses)."""
+    return all(hasattr(store, name) for name in (
+        "analysis_salt", "open_analysis_set", "other_analysis_sets", "carry_analyses",
+        "put_analyses", "analyses_between", "analysis_counts", "filter_analyses"))
+
+
+def indexed(store: object) -> IndexedStore:
+    """The store as an index keeper; callers check `supports_index` first."""
+    if not supports_index(store):
+        raise WhdebugError("this capture store keeps no analysis index")
+    return store
 
 
 def open_store(location: StoreLocation, *, create: bool = True) -> CaptureStore:

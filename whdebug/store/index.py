@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import functools
 import gc
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.pool import RemoteTraceback  # type: ignore[attr-defined]
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -46,26 +43,24 @@ from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets
 from whdebug.store.analyses import AnalysisRow, AnalysisSet
+from whdebug.store.base import indexed as indexed  # also read from here
+from whdebug.store.base import supports_index as supports_index
+from whdebug.store.fingerprints import (  # noqa: F401 (also read from here)
+    ALL_OUTCOMES,
+    FINDINGS,
+    INDEX_VERSION,
+    canonical,
+    changed_parts,
+    engine_digest,
+    fingerprint,
+    options_part,
+    parts_but_findings,
+    reusable_outcomes,
+)
 
 if TYPE_CHECKING:
-    from whdebug.store.base import IndexedStore
     from whdebug.tools.profiles import Profile as BuiltinProfile
 
-INDEX_VERSION = "1"
-"""Bumped when the rows' meaning changes (every set is then recomputed)."""
-_WEBHOOK_PARTS = {
-    "challengeResponse": "challenge",
-    "verification": "verification",
-    "eventExtraction": "event",
-    "transactionId": "transaction",
-    "customerExtraction": "customer",
-    "response": "response",
-}
-_AFTER_VERIFICATION = frozenset({"event", "transaction", "customer", "sync", "triggers",
-                                 "response"})
-"""Parts read only by steps after verification (and by the rejected capture's `if_verified`
-event, for `event`)."""
-ALL_OUTCOMES = ("fires", "no-trigger", "no-event", "duplicate", "rejected", "challenge")
 FILL_BATCH = 250
 READ_RANGE = 2000
 """Captures read per query while filling."""
@@ -102,72 +97,19 @@ class IndexProfile:
                              options=self.options, analyzer=analyzer)
 
 
-# -- fingerprints -----------------------------------------------------------------------------
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
-                      default=repr).encode("utf-8")
-
-
-@functools.cache
-def engine_digest() -> str:
-    """A hash of the analysing code (engine, model, tools): a new whdebug recomputes."""
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256(INDEX_VERSION.encode())
-    for folder in ("engine", "model", "tools"):
-        for path in sorted((root / folder).rglob("*.py")):
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
+# -- fingerprints (whdebug.store.fingerprints) --------------------------------------------------
 
 def profile_parts(profile: IndexProfile) -> dict[str, bytes]:
     """The parts of a fingerprint, in clear (hash them with `fingerprint`; never store)."""
-    data = profile.definition.data
-    webhook = data.get("webhook") if isinstance(data.get("webhook"), dict) else None
     plan = profile.plan or compile_definition(profile.definition)
-    parts = {name: _canonical(webhook.get(key) if webhook else None)
-             for key, name in _WEBHOOK_PARTS.items()}
-    other_webhook = ({k: v for k, v in webhook.items() if k not in _WEBHOOK_PARTS}
-                     if webhook is not None else data.get("webhook"))
-    other = {k: v for k, v in data.items() if k not in ("webhook", "sync", "triggers")}
     options = profile.options
-    parts.update({
-        "engine": engine_digest().encode(),
-        "sync": _canonical(data.get("sync")),
-        "triggers": _canonical(data.get("triggers")),
-        "findings": _canonical([[f.code, f.pointer, f.message] for f in plan.findings]),
-        "other": _canonical([other, other_webhook]),
-        "secrets": _canonical([dict(profile.secrets.credentials),
-                               dict(profile.secrets.config)]),
-        "options": _canonical([options.missing_part, options.nullish, options.diagnose,
-                               repr(options.expected_body), len(options.peers)]),
-        "clock": _canonical(profile.now.isoformat() if profile.now else "arrival"),
-        "profile": _canonical(profile.builtin.name if profile.builtin else None),
-    })
+    parts = parts_but_findings(
+        profile.definition.data, profile.secrets,
+        options_part(options.missing_part, options.nullish, options.diagnose,
+                     options.expected_body, len(options.peers)),
+        profile.now, profile.builtin.name if profile.builtin else None)
+    parts[FINDINGS] = canonical([[f.code, f.pointer, f.message] for f in plan.findings])
     return parts
-
-
-def fingerprint(salt: bytes, parts: Mapping[str, bytes]) -> tuple[str, dict[str, str]]:
-    """(fingerprint, keyed hash of each part): HMAC-SHA256 under the store's salt."""
-    hashed = {name: hmac.new(salt, name.encode() + b"\0" + value, hashlib.sha256).hexdigest()
-              for name, value in parts.items()}
-    whole = hmac.new(salt, _canonical(sorted(hashed.items())), hashlib.sha256).hexdigest()
-    return whole, hashed
-
-
-def changed_parts(old: Mapping[str, str], new: Mapping[str, str]) -> set[str]:
-    return {name for name in {*old, *new} if old.get(name) != new.get(name)}
-
-
-def reusable_outcomes(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[str, ...]:
-    """The outcomes whose rows stay valid from the `old` parts to the `new` ones (none: re-run
-    everything)."""
-    changed = changed_parts(old, new)
-    if not changed or not changed <= _AFTER_VERIFICATION:
-        return ()
-    if changed == {"response"}:  # only the HTTP answer, which no row keeps
-        return ALL_OUTCOMES
-    return ("challenge",) if "event" in changed else ("challenge", "rejected")
 
 
 # -- filling ----------------------------------------------------------------------------------
@@ -241,22 +183,6 @@ def row_of_line(capture_id: int, line: str) -> AnalysisRow:
                        if_event if isinstance(if_event, str) else None,
                        report.transaction.duplicate_of,
                        None if status in ("rejected", "challenge") else report.transaction.id)
-
-
-def supports_index(store: object) -> TypeGuard[IndexedStore]:
-    """True when the store keeps analysis sets (both stores: SQLite and PostgreSQL, through
-    whdebug.store.analyses and whdebug.store.pg_analyses)."""
-    return all(hasattr(store, name) for name in (
-        "analysis_salt", "open_analysis_set", "other_analysis_sets", "carry_analyses",
-        "put_analyses", "analyses_between", "analysis_counts", "filter_analyses"))
-
-
-
-def indexed(store: object) -> IndexedStore:
-    """The store as an index keeper; callers check `supports_index` first."""
-    if not supports_index(store):
-        raise WhdebugError("this capture store keeps no analysis index")
-    return store
 
 def prepare(store: Any, profile: IndexProfile) -> AnalysisSet:
     """Open (or create) the analysis set of `profile` in a Store; a new set takes the rows

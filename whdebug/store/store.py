@@ -476,10 +476,10 @@ class Store:
     def ids(self, last: int | None = None) -> list[int]:
         """Every capture id (or the newest `last`), oldest first."""
         with self._reading() as connection:
-            if last is None:  # one string from the small received_at index: 3x faster
+            if last is None:  # one string from the small received_at index, decoded in C
                 (text,) = connection.execute("SELECT group_concat(id) FROM captures "
                                              "INDEXED BY captures_received_at").fetchone()
-                return sorted(map(int, text.split(","))) if text else []
+                return sorted(msgspec.json.decode(f"[{text or ''}]"))
             rows = connection.execute(
                 "SELECT id FROM captures ORDER BY id DESC LIMIT ?", (max(last, 0),)).fetchall()
         return [int(row[0]) for row in reversed(rows)]

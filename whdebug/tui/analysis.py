@@ -16,20 +16,20 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from whdebug.engine import AnalysisOptions, DedupeIndex, Report, analyze
-from whdebug.engine.session import accepted_transaction
 from whdebug.errors import StoreError, WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets
-from whdebug.model.secrecy import SecretSet
 from whdebug.store.analyses import AnalysisRow
-from whdebug.store.base import CaptureStore
-from whdebug.store.index import indexed
+from whdebug.store.base import CaptureStore, indexed
+from whdebug.store.fingerprints import options_part
 from whdebug.store.store import CaptureSummary
-from whdebug.tools.profiles import analyze_profile
 from whdebug.tui.history import DedupeHistory
 from whdebug.tui.workspace import Resolved, Workspace
+
+if TYPE_CHECKING:
+    from whdebug.engine import AnalysisOptions, DedupeIndex, Report
 
 _REPORT_CACHE = 24
 _REPORT_CACHE_BYTES = 96 * 1024 * 1024
@@ -212,7 +212,7 @@ class Analyzer:
                 self._counts[old.status] -= 1
             self._verdicts[analysis.capture_id] = verdict
             self._counts[verdict.status] += 1
-            transaction = accepted_transaction(analysis.report) if analysis.report else None
+            transaction = _accepted(analysis.report) if analysis.report else None
             if analysis.pending and transaction is not None:
                 self._provisional[analysis.capture_id] = (analysis.group, transaction)
             else:
@@ -326,6 +326,8 @@ class Analyzer:
         current = history.generation == generation
         # Read before the history: a race can only make the verdict look provisional.
         pending = history.pending(capture_id) if current else max(capture_id - 1, 1)
+        from whdebug.engine import DedupeIndex
+
         try:
             dedupe = history.earlier(capture_id, resolved.group) if current else DedupeIndex()
             report = run_analysis(capture, resolved, secrets, now=resolved.clock(capture),
@@ -335,13 +337,15 @@ class Analyzer:
             return Analysis(capture_id, generation, capture, None, resolved.definition,
                             resolved.definition_path,
                             f"analysis failed: {type(error).__name__}: {error}")
-        if accepted_transaction(report) is None or report.transaction.duplicate_of is not None:
+        if _accepted(report) is None or report.transaction.duplicate_of is not None:
             pending = 0  # no dedupe verdict to wait for, or a final one
         return Analysis(capture_id, generation, capture, report, resolved.definition,
                         resolved.definition_path, None, trial=trial_secret is not None,
                         pending=pending, group=resolved.group)
 
     def _options(self, *, diagnose: bool = True) -> AnalysisOptions:
+        from whdebug.engine import AnalysisOptions
+
         return AnalysisOptions(missing_part=self.workspace.missing_part,
                                nullish=self.workspace.nullish, diagnose=diagnose)
 
@@ -349,9 +353,21 @@ class Analyzer:
         """How captures are analysed for the list and the selected capture (with diagnosis)."""
         return self._options()
 
+    def analysis_options_part(self) -> list[Any]:
+        """`analysis_options()` as the analysis index's fingerprint reads it, known without
+        importing the engine (whdebug.store.fingerprints.options_part)."""
+        return options_part(self.workspace.missing_part, self.workspace.nullish, True, None, 0)
+
     def history_options(self) -> AnalysisOptions:
         """How the history's worker analyses captures (no diagnosis search)."""
         return self._options(diagnose=False)
+
+
+def _accepted(report: Report) -> str | None:
+    """The transaction id the runtime records for this report (the engine's rule)."""
+    from whdebug.engine.session import accepted_transaction
+
+    return accepted_transaction(report)
 
 
 def run_analysis(capture: Capture, resolved: Resolved, secrets: Secrets, *,
@@ -361,7 +377,12 @@ def run_analysis(capture: Capture, resolved: Resolved, secrets: Secrets, *,
 
     `show_secrets` leaves credential-looking headers and query parameters unmasked (the
     secrets' own values stay masked)."""
+    from whdebug.engine import analyze
+    from whdebug.model.secrecy import SecretSet
+
     if resolved.builtin is not None:
+        from whdebug.tools.profiles import analyze_profile
+
         return analyze_profile(capture, resolved.builtin, secrets, now=now, options=options,
                                dedupe=dedupe, show_secrets=show_secrets)
     secret_set = (SecretSet.build(resolved.definition, secrets).showing_names()

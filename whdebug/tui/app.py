@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.app import App
@@ -22,7 +23,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
-from whdebug.engine import AnalysisOptions
 from whdebug.errors import StoreError, WhdebugError
 from whdebug.store.base import CaptureStore, StoreLocation, open_store, store_location
 from whdebug.tui.analysis import Analysis, Analyzer, SharedStore
@@ -45,6 +45,9 @@ from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.tui.widgets.header import WhdebugHeader
 from whdebug.tui.workers import Foreground, fill_history, fill_index, notify_failure
 from whdebug.tui.workspace import Workspace, build_workspace
+
+if TYPE_CHECKING:
+    pass
 
 SWEEP_LIMIT = 5_000
 """Stores up to this size are analysed completely in the background (complete counts)."""
@@ -129,7 +132,6 @@ class WhdebugApp(App[int]):
                 self.store_error = str(error)
         self.hold_background(STARTUP_QUIET)
         self.call_after_refresh(self._first_frame)
-        self._restart_history()
         self._first_verdicts()
         self.main.capture_list.reset()
         self.main.refresh_banner()
@@ -147,21 +149,19 @@ class WhdebugApp(App[int]):
             if self.options.listen:
                 self._configure_receiver()
                 self.receiver.start(self.store_path, self.options.host, self.options.port)
-        self.main.sweep()
         self.live = True
 
     def _first_verdicts(self, screenful: int = 200) -> None:
         """The first frame shows the newest rows' verdicts when the index has them (one
-        read; everything else waits for the first frame)."""
-        if self.analyzer is None or self.index_state is None:
+        read, without the engine; everything else waits for the first frame)."""
+        if self.analyzer is None:
             return
         try:
-            found = first_verdicts(self.index_state, self.analyzer.store,
-                                   self.rows.ids_between(0, screenful))
+            found = first_verdicts(self.analyzer, self.rows.ids_between(0, screenful))
         except WhdebugError:
             return  # the fill's worker says what is wrong
         if found:
-            self.analyzer.remember_verdicts(found, self.index_state.generation)
+            self.analyzer.remember_verdicts(found, self.workspace.generation)
 
     async def on_unmount(self) -> None:
         self.live = False
@@ -175,6 +175,8 @@ class WhdebugApp(App[int]):
             self.store.close()
 
     def _configure_receiver(self) -> None:
+        from whdebug.engine import AnalysisOptions
+
         workspace = self.workspace
         # A profile's deliveries go to the user's own server on any path: the receiver just
         # stores them and answers 200 (the TUI analyses them with the profile).
@@ -265,7 +267,11 @@ class WhdebugApp(App[int]):
         self._quiet_until = max(self._quiet_until, time.monotonic() + seconds)
 
     def _first_frame(self) -> None:
+        """The first frame is drawn: now the engine is imported (the history and the index
+        need it), and the background work starts."""
         self.hold_background(STARTUP_QUIET)
+        self._restart_history()
+        self.main.sweep()
         self.painted.set()
 
     def _wait_for_quiet(self) -> None:

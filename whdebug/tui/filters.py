@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from whdebug.store.analyses import ASCII_LOWER, FilterTerm
-from whdebug.store.index import indexed
+from whdebug.store.base import indexed
 from whdebug.store.store import CaptureSummary
 from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
 

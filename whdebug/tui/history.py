@@ -30,12 +30,14 @@ import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from whdebug.engine import AnalysisOptions, DedupeIndex
-from whdebug.engine.session import ReplaySession
 from whdebug.model.request import Capture
-from whdebug.tools.profiles import analyze_profile
 from whdebug.tui.workspace import Resolved, Workspace
+
+if TYPE_CHECKING:
+    from whdebug.engine import AnalysisOptions, DedupeIndex
+    from whdebug.engine.session import ReplaySession
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +104,15 @@ class DedupeHistory:
         return resolved.group
 
     def _session(self, resolved: Resolved, options: AnalysisOptions) -> ReplaySession:
+        from whdebug.engine.session import ReplaySession
+
         with self._lock:
             session = self._sessions.get(resolved.group)
             if session is None:
                 analyzer = None
                 if resolved.builtin is not None:
+                    from whdebug.tools.profiles import analyze_profile
+
                     analyzer = functools.partial(analyze_profile, profile=resolved.builtin,
                                                  secrets=resolved.secrets)
                 session = ReplaySession(resolved.definition, resolved.secrets,
@@ -189,7 +195,7 @@ class DedupeHistory:
     def earlier(self, capture_id: int, group: str) -> DedupeIndex:
         """The group's accepted ids from captures before `capture_id`, read-only."""
         session = self._sessions.get(group)
-        return session.earlier_than(capture_id) if session is not None else _NOTHING
+        return session.earlier_than(capture_id) if session is not None else _nothing()
 
     def duplicate_of(self, capture_id: int, group: str, transaction_id: str) -> int | None:
         """The earlier capture of the group that was accepted with this id, if any."""
@@ -197,11 +203,13 @@ class DedupeHistory:
         return found if isinstance(found, int) else None
 
 
-class _Nothing(DedupeIndex):
+@functools.cache
+def _nothing() -> DedupeIndex:
     """No earlier capture of the group is in the history yet (read-only)."""
+    from whdebug.engine import DedupeIndex
 
-    def record(self, transaction_id: str, source: str | int) -> None:
-        """Read-only."""
+    class Nothing(DedupeIndex):
+        def record(self, transaction_id: str, source: str | int) -> None:
+            """Read-only."""
 
-
-_NOTHING = _Nothing()
+    return Nothing()

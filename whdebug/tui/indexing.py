@@ -17,20 +17,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from whdebug.store.analyses import AnalysisRow, AnalysisSet
-from whdebug.store.index import (
-    IndexFill,
-    IndexProfile,
-    fingerprint,
-    indexed,
-    prepare,
-    profile_parts,
-    supports_index,
-)
+from whdebug.store.base import indexed, supports_index
+from whdebug.store.fingerprints import parts_but_findings, set_without_findings
 from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
 from whdebug.tui.history import Checked, DedupeHistory
 from whdebug.tui.workspace import Resolved
+
+if TYPE_CHECKING:
+    from whdebug.store.index import IndexFill, IndexProfile
 
 Batch = tuple[list[Checked], dict[int, RowVerdict], dict[str, int] | None]
 FILL_BATCH = 500
@@ -72,6 +69,8 @@ def index_state(analyzer: Analyzer) -> IndexState | None:
     resolved = workspace.resolve(0, "/")
     if resolved is None:
         return None
+    from whdebug.store.index import IndexProfile
+
     profile = IndexProfile(resolved.definition, resolved.secrets, analyzer.analysis_options(),
                            now=resolved.now, builtin=resolved.builtin, plan=resolved.plan)
     return IndexState(workspace.generation, profile, resolved)
@@ -83,6 +82,8 @@ _OPENING = threading.Lock()
 def open_set(state: IndexState, shared: SharedStore) -> AnalysisSet:
     """In a worker: the state's analysis set, opened (or created) by the first caller (the
     visible rows' worker reads their verdicts from it before the fill starts)."""
+    from whdebug.store.index import prepare
+
     with _OPENING:
         if state.analysis_set is None:
             with shared.lock:
@@ -104,6 +105,8 @@ def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
     batch of `capture_ids`, oldest first; counts is None between two SQL counts. `between`
     runs before each batch (the app holds it while the user acts), `pause` before each
     capture analysed."""
+    from whdebug.store.index import IndexFill
+
     if state.fill is None:
         between()  # after the first frame: hashing the engine's source can wait
         state.fill = IndexFill(open_set(state, shared), state.profile)
@@ -124,17 +127,31 @@ def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
         yield checked, verdicts, counts
 
 
-def first_verdicts(state: IndexState, shared: SharedStore,
-                   capture_ids: list[int]) -> dict[int, RowVerdict]:
-    """On the UI thread, before the first frame: the verdicts an existing set of the state's
-    fingerprint holds for these captures (the first screenful), read without writing (the
-    fill's worker opens the set, or creates it, after the first frame)."""
-    if not capture_ids:
+def first_verdicts(analyzer: Analyzer, capture_ids: list[int]) -> dict[int, RowVerdict]:
+    """On the UI thread, before the first frame and without the engine: the verdicts an
+    existing set of the current profile holds for these captures (the first screenful), read
+    without writing (the fill's worker opens the set, or creates it, after the first frame).
+
+    The set is recognised by every part of its fingerprint but the definition's findings,
+    which only the engine computes and which the other parts decide
+    (whdebug.store.fingerprints)."""
+    workspace = analyzer.workspace
+    shared = analyzer.store
+    if not capture_ids or not workspace.single_group or not supports_index(shared.store):
+        return {}
+    resolved = workspace.resolve(0, "/")
+    if resolved is None:
+        return {}
+    try:
+        parts = parts_but_findings(
+            resolved.definition.data, resolved.secrets, analyzer.analysis_options_part(),
+            resolved.now, resolved.builtin.name if resolved.builtin else None)
+    except ValueError:  # not encodable (a lone surrogate): the fill's worker says so
         return {}
     with shared.lock:
         store = indexed(shared.store)
-        whole, _ = fingerprint(store.analysis_salt(), profile_parts(state.profile))
-        found = next((s for s in store.other_analysis_sets(-1) if s.fingerprint == whole), None)
+        found = set_without_findings(store.other_analysis_sets(-1), store.analysis_salt(),
+                                     parts)
         if found is None:
             return {}
         rows = store.analyses_between(found.id, min(capture_ids), max(capture_ids))

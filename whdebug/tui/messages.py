@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from whdebug.store.store import CaptureSummary
-from whdebug.tools.resend import Answer
 from whdebug.tui.analysis import Analysis, RowVerdict
 from whdebug.tui.history import Checked, DedupeHistory
 from whdebug.tui.indexing import IndexState
+
+if TYPE_CHECKING:
+    from whdebug.tools.resend import Answer
 
 
 class CapturesArrived(Message):

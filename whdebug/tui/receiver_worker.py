@@ -12,7 +12,6 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from whdebug.engine import AnalysisOptions
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
@@ -22,6 +21,7 @@ from whdebug.tui.messages import ReceiverChanged
 if TYPE_CHECKING:
     from textual.app import App
 
+    from whdebug.engine import AnalysisOptions
     from whdebug.receiver.app import CaptureEvent
     from whdebug.receiver.server import RunningServer
 
@@ -42,8 +42,9 @@ class EmbeddedReceiver:
         self.error: str | None = None
         self.on_arrival: Any = None
         """Called (on the event loop) after each capture; the app polls the store."""
-        self._settings: tuple[Definition | None, Secrets, AnalysisOptions] = (
-            None, Secrets(), AnalysisOptions())
+        self._settings: tuple[Definition | None, Secrets, AnalysisOptions | None] = (
+            None, Secrets(), None)
+        """Set by `configure` (the app does before `start`); None options: the defaults."""
 
     @property
     def listening(self) -> bool:
@@ -66,9 +67,12 @@ class EmbeddedReceiver:
             if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
                 logger.addHandler(logging.NullHandler())
             logger.propagate = False
+        from whdebug.engine import AnalysisOptions
+
         definition, secrets, options = self._settings
         # The TUI judges duplicates itself (its dedupe history): the receiver only answers.
-        settings = ReceiverSettings(definition=definition, secrets=secrets, options=options,
+        settings = ReceiverSettings(definition=definition, secrets=secrets,
+                                    options=options or AnalysisOptions(),
                                     on_capture=self._captured, dedupe=False)
         try:
             self.running = await start_in_loop(store_path, settings,

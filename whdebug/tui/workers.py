@@ -20,7 +20,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
-from whdebug.tools.resend import resend
 from whdebug.tui.analysis import Analyzer
 from whdebug.tui.filters import CaptureFilter, indexed_matches, scan
 from whdebug.tui.history import DedupeHistory
@@ -66,9 +65,11 @@ class Foreground:
 def compute_verdicts(analyzer: Analyzer, capture_ids: list[int], post: Post,
                      wait: Callable[[], None], delay: float = 0.0,
                      foreground: Foreground | None = None,
-                     index: IndexState | None = None) -> None:
+                     index: Callable[[], IndexState | None] = lambda: None) -> None:
     """Post the verdicts the analysis index holds, then analyse the others oldest first;
-    post them 25 at a time (counted in `foreground` while it runs, when given)."""
+    post them 25 at a time (counted in `foreground` while it runs, when given). `index`
+    gives the index of the current generation once the first frame is drawn (the app
+    keeps one from then on)."""
     if foreground is None:
         _compute_verdicts(analyzer, capture_ids, post, wait, delay, index)
         return
@@ -77,11 +78,13 @@ def compute_verdicts(analyzer: Analyzer, capture_ids: list[int], post: Post,
 
 
 def _compute_verdicts(analyzer: Analyzer, capture_ids: list[int], post: Post,
-                      wait: Callable[[], None], delay: float, index: IndexState | None) -> None:
+                      wait: Callable[[], None], delay: float,
+                      index_of: Callable[[], IndexState | None]) -> None:
     worker = get_current_worker()
     generation = analyzer.workspace.generation
     time.sleep(delay)  # while scrolling, only the rows the view settles on are analysed
     wait()  # after the first frame
+    index = index_of()
     if index is not None and index.generation == generation:
         try:
             open_set(index, analyzer.store)
@@ -176,6 +179,8 @@ def scan_filter(analyzer: Analyzer, token: int, capture_filter: CaptureFilter,
 
 def send_again(request: CapturedRequest, url: str, post: Post) -> None:
     """Re-send a capture; post the answer, or the one-line reason nothing answered."""
+    from whdebug.tools.resend import resend
+
     try:
         post(ResendFinished(url, resend(request, url)))
     except WhdebugError as error:
@@ -187,6 +192,7 @@ def send_samples(definition: Definition, secrets: Secrets, url: str, post: Post)
     the definition verifies and sent to `url`; post each event's answer."""
     from datetime import UTC, datetime
 
+    from whdebug.tools.resend import resend
     from whdebug.tools.samples import samples_for
     from whdebug.tools.signing import sign_request
 

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from whdebug.engine.plan import Plan, compile_definition
 from whdebug.errors import WhdebugError
 from whdebug.model.definition import Definition, load_definition
 from whdebug.model.request import Capture, Secrets
 
 if TYPE_CHECKING:
+    from whdebug.engine.plan import Plan
     from whdebug.tools.profiles import Profile as BuiltinProfile
     from whdebug.tui.options import TuiOptions
 
@@ -52,12 +52,17 @@ class DefinitionSlot:
     error: str | None = None
     builtin: bool = False
     """A built-in profile's definition (no file: `path` is `<profile NAME>`)."""
-    plan: Plan | None = field(init=False, default=None)
-    """`definition` compiled once for every capture analysed with it."""
+    _plan: Plan | None = field(init=False, default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        plan = compile_definition(self.definition) if self.definition is not None else None
-        object.__setattr__(self, "plan", plan)
+    @property
+    def plan(self) -> Plan | None:
+        """`definition` compiled once for every capture analysed with it; on first use, so
+        the TUI draws its first frame before the engine is imported."""
+        if self._plan is None and self.definition is not None:
+            from whdebug.engine.plan import compile_definition
+
+            object.__setattr__(self, "_plan", compile_definition(self.definition))
+        return self._plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +77,13 @@ class Resolved:
     profile: Profile
     builtin: BuiltinProfile | None = None
     """The built-in profile to analyse with (`analyze_profile`), or None (`analyze`)."""
-    plan: Plan | None = None
-    """`definition` compiled (None: compiled on each analysis)."""
+    slot: DefinitionSlot | None = None
+    """The definition's slot, which compiles it once (None: compiled on each analysis)."""
+
+    @property
+    def plan(self) -> Plan | None:
+        """`definition` compiled, or None."""
+        return self.slot.plan if self.slot is not None else None
 
     def clock(self, capture: Capture) -> datetime:
         """When to judge the capture's timestamps: the profile's `now`, else its arrival."""
@@ -222,7 +232,7 @@ class Workspace:
         if slot is None or definition is None:
             return None
         return Resolved(definition, slot.path, self.secrets_of(profile),
-                        profile.now, profile.group, profile, self.builtin, slot.plan)
+                        profile.now, profile.group, profile, self.builtin, slot)
 
     def secrets_of(self, profile: Profile) -> Secrets:
         """The profile's credentials over the watched credentials file, and its config."""

@@ -11,6 +11,7 @@ import click
 
 from whdebug.cli import ExitStatus
 from whdebug.cli.options import (
+    FilesReading,
     analysis_options,
     definition_and_analyzer,
     definition_option,
@@ -18,7 +19,6 @@ from whdebug.cli.options import (
     load_secrets,
     parse_now,
     profile_option,
-    read_files,
     show_secrets_option,
     store_option,
     verbose_option,
@@ -119,16 +119,17 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
                                "--last N", ctx)
     if (definition_path is None) == (profile_name is None):
         raise click.UsageError("give --definition FILE or --profile NAME (one of them)", ctx)
-    from whdebug.engine import AnalysisOptions
-    from whdebug.engine.session import ReplaySession
-
-    now = parse_now(now_text)
-    secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
-    definition, analyzer = definition_and_analyzer(definition_path, profile_name, secrets,
-                                                   show_secrets)
     gc.disable()  # reading builds many objects and no cycles: nothing for the collector
     try:
-        file_requests = read_files(files)
+        reading = FilesReading(files)  # beside the imports and the definition: see there
+        from whdebug.engine import AnalysisOptions
+        from whdebug.engine.session import ReplaySession
+
+        now = parse_now(now_text)
+        secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
+        definition, analyzer = definition_and_analyzer(definition_path, profile_name,
+                                                       secrets, show_secrets)
+        file_requests = reading.result()
     finally:
         gc.enable()
         gc.freeze()  # and what was read stays for the whole replay: never scan it again

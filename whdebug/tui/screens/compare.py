@@ -3,6 +3,8 @@ edited request against its original: request line, headers, body changes, runtim
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -13,8 +15,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from whdebug.model.secrecy import SecretSet
-from whdebug.tools.diff import RequestDiff
 from whdebug.tui.marks import printable
+
+if TYPE_CHECKING:
+    from whdebug.tools.diff import RequestDiff
 
 VALUE_WIDTH = 160
 _STYLES = {"same": "dim", "changed": "yellow", "only-a": "red", "only-b": "green",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -21,10 +22,12 @@ from textual.widgets import DataTable, Footer, Static
 
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture
-from whdebug.tools.deliveries import Delivery, arrivals_per_minute, group_deliveries
 from whdebug.tui.analysis import Analyzer
 from whdebug.tui.widgets.capture_list import CaptureList
 from whdebug.wording import plural
+
+if TYPE_CHECKING:
+    from whdebug.tools.deliveries import Delivery
 
 _BARS = "▁▂▃▄▅▆▇█"
 SPARK_MINUTES = 60
@@ -152,12 +155,12 @@ class DeliveriesScreen(Screen[int | None]):
 
     @work(thread=True, exclusive=True, group="deliveries")
     def _read(self) -> None:
+        from whdebug.tools.deliveries import definition_transaction, group_deliveries
+
         if self._version is not None:
             self._seen = self._version()
         transaction = None
         if self._definition is not None:
-            from whdebug.tools.deliveries import definition_transaction
-
             transaction = definition_transaction(self._definition)
         deliveries = group_deliveries(self._load(), transaction=transaction, now=self._now())
         self.app.call_from_thread(self._show, deliveries)
@@ -169,6 +172,8 @@ class DeliveriesScreen(Screen[int | None]):
         failing = sum(d.attempts[-1].ok is False or any(f.severity != "info"
                                                           for f in d.findings)
                       for d in deliveries)
+        from whdebug.tools.deliveries import arrivals_per_minute
+
         counts, failed, unknown = arrivals_per_minute(deliveries, SPARK_MINUTES)
         header = Text()
         header.append("Deliveries ", style="bold")

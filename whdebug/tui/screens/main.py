@@ -320,10 +320,9 @@ class MainScreen(CaptureTools, Screen[None]):
         delay = _ROWS_DELAY if group == "rows" else 0.0
         if missing and analyzer is not None:
             foreground = self.shell.foreground if group != "sweep" else None
-            index = self._index()
             self.run_worker(lambda: workers.compute_verdicts(
                 analyzer, missing, self.post_message, self.wait_for_selection, delay,
-                foreground, index),
+                foreground, self._index),
                 thread=True, exclusive=group in ("rows", "sweep"), group=group,
                 exit_on_error=False)
 

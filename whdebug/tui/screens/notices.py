@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,11 +11,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Static
 
-from whdebug.engine.report import PathSuggestion
 from whdebug.model.secrecy import SecretSet
-from whdebug.tools.resend import Answer
 from whdebug.tui.screens.dialog import Dialog
 from whdebug.tui.widgets.detail import syntax_theme
+
+if TYPE_CHECKING:
+    from whdebug.engine.report import PathSuggestion
+    from whdebug.tools.resend import Answer
 
 _SHOWN_BODY = 16 * 1024
 """Bytes of a re-send's answer shown (the start of its body)."""

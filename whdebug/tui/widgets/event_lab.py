@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
@@ -9,13 +11,12 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from whdebug.engine.paths import parse_body
-from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import EventResult, PathSuggestion, Report
-from whdebug.engine.steps.events import extract_event
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import MUTED
 from whdebug.tui.widgets.detail import DetailPane, heading, placeholder
+
+if TYPE_CHECKING:
+    from whdebug.engine.report import EventResult, PathSuggestion, Report
 
 _VARIANTS_NOTE = ("empty: JavaScript Array.join (whdebug's default); skip: parts left out; "
                   "undefined: a template string. Change with --missing-part.")
@@ -49,6 +50,10 @@ def rejected_content(analysis: Analysis, report: Report, missing_part: str) -> C
                                MUTED))]
     definition, capture = analysis.definition, analysis.capture
     if definition is not None and capture is not None:
+        from whdebug.engine.paths import parse_body
+        from whdebug.engine.plan import compile_definition
+        from whdebug.engine.steps.events import extract_event
+
         event, _ = extract_event(compile_definition(definition).event_extraction,
                                  capture.request, parse_body(capture.request), missing_part)
         lines += _event_lines(event, missing_part, definition.trigger_events)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.content import Content
 from textual.widgets import Static
 
-from whdebug.engine.report import Report
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import (
     CODE_STYLE,
@@ -22,6 +22,9 @@ from whdebug.tui.marks import (
     outcome_label,
 )
 from whdebug.tui.widgets.detail import DetailPane, heading, placeholder
+
+if TYPE_CHECKING:
+    from whdebug.engine.report import Report
 
 STEP_NAMES = ("challenge", "verify", "extract", "dedupe", "match")
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from whdebug.engine.report import Attempt, SignatureResult
 from whdebug.tui.analysis import Analysis
 from whdebug.tui.marks import MUTED, SIGNATURE_SYMBOLS, STEP_STYLES, printable
 from whdebug.tui.widgets.detail import DetailPane, heading, placeholder
+
+if TYPE_CHECKING:
+    from whdebug.engine.report import Attempt, SignatureResult
 
 _VERDICT_STYLES = {"pass": STEP_STYLES["pass"], "fail": STEP_STYLES["fail"], "skipped": MUTED}
 _SOURCE_STYLES = {"present": "$text-success", "empty": "$text-warning", "absent": MUTED}
