@@ -180,9 +180,14 @@ def _analyze(
         )
         return stopped(outcome)
 
-    steps.append(Step("challenge", "skip", "not a challenge request"))
+    steps.append(_NOT_A_CHALLENGE)
     findings += _name_editor_newline(signature_findings, signature, capture)
-    steps.append(_verify_step(signature))
+    memo = plan.memo
+    verify_key = ("verify", signature.verdict, signature.reason)
+    verify_step = memo.get(verify_key)
+    if verify_step is None:
+        verify_step = _remember(memo, verify_key, _verify_step(signature))
+    steps.append(verify_step)
     if signature.verdict == "fail":
         outcome = Outcome(
             "rejected",
@@ -202,9 +207,12 @@ def _analyze(
         steps.append(Step("extract", "fail", "no event extracted"))
     else:
         warn = any(f.code == "EVT_PART_MISSING" for f in event_findings)
-        steps.append(
-            Step("extract", "warn" if warn else "pass", f"event {event.value!r} ({event.strategy})")
-        )
+        extract_key = ("extract", warn, event.value, event.strategy)
+        extract_step = memo.get(extract_key)
+        if extract_step is None:
+            extract_step = _remember(memo, extract_key, Step(
+                "extract", "warn" if warn else "pass", f"event {event.value!r} ({event.strategy})"))
+        steps.append(extract_step)
     if event.variants and event.value is not None:
         assumptions.append(f"missing composite parts join as {options.missing_part!r}")
 
@@ -229,9 +237,15 @@ def _analyze(
     sync, sync_findings = check_sync(plan.sync, event.value, body, plan.trigger_events)
     findings += customer_findings + sync_findings
 
-    triggers, trigger_findings = match_triggers(
-        event, plan.triggers, plan.ns, request, body
-    )
+    match_key = ("match", event.value, tuple(event.variants.items()) if event.variants else None)
+    matching = memo.get(match_key)
+    if matching is None:
+        triggers, trigger_list = match_triggers(event, plan.triggers, plan.ns, request, body)
+        trigger_findings = tuple(trigger_list)
+        if triggers.matched:  # then it depends on the event alone
+            _remember(memo, match_key, (triggers, trigger_findings))
+    else:
+        triggers, trigger_findings = matching
     findings += trigger_findings
     if duplicate_of is not None:
         steps.append(Step("match", "skip", "dropped as a duplicate"))
@@ -245,10 +259,15 @@ def _analyze(
         steps.append(Step("match", "fail", "no event to match"))
         outcome = Outcome("no-event", response_status, (), "no event extracted: nothing fires")
     elif triggers.matched:
-        steps.append(Step("match", "pass", "fires " + ", ".join(triggers.matched)))
-        outcome = Outcome(
-            "fires", response_status, triggers.matched, f"fires {', '.join(triggers.matched)}"
-        )
+        fires_key = ("fires", response_status, triggers.matched)
+        fired = memo.get(fires_key)
+        if fired is None:
+            fired = _remember(memo, fires_key, (
+                Step("match", "pass", "fires " + ", ".join(triggers.matched)),
+                Outcome("fires", response_status, triggers.matched,
+                        f"fires {', '.join(triggers.matched)}")))
+        steps.append(fired[0])
+        outcome = fired[1]
     else:
         steps.append(Step("match", "fail", f"no trigger for {event.value!r}"))
         outcome = Outcome(
@@ -274,6 +293,18 @@ def _analyze(
         secret_set,
         body_hash,
     )
+
+
+_NOT_A_CHALLENGE = Step("challenge", "skip", "not a challenge request")
+_MEMO_LIMIT = 4096
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    """`value`, kept in a plan's memo under `key` (the memo is emptied when full)."""
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _deduplicate(transaction: TransactionResult, dedupe: DedupeIndex | None,
@@ -551,7 +582,8 @@ def _report(
             "body_size": request.size,
             "body_sha256": request.body_sha256 if body_hash is None else body_hash.result(),
         },
-        definition={"ns": plan.ns, "version": plan.version},
+        definition=plan.memo.get("definition") or _remember(
+            plan.memo, "definition", {"ns": plan.ns, "version": plan.version}),
         challenge=challenge,
         signature=signature,
         event=event,

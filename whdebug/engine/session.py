@@ -28,7 +28,8 @@ from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
 from whdebug.engine.patches import PatchError, apply_patch
 from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import SUMMARY_SCHEMA, Finding, Report, encode_report
+from whdebug.engine.report import SUMMARY_SCHEMA, Finding, Report
+from whdebug.engine.reportline import encode_report
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.engine.steps.triggers import add_trigger_fix
