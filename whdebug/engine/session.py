@@ -202,6 +202,10 @@ class ReplaySession:
         analysed without the history, as the parallel replay does, calls it)."""
         return self._keep_witnesses_working(request, report)
 
+    def wants_witness(self, key: tuple[str, str, bool]) -> bool:
+        """Whether `witness` would remember a fired request of this key (its first)."""
+        return key not in self._witnesses and len(self._witnesses) < _MAX_WITNESSES
+
     def witness(self, request: CapturedRequest, key: tuple[str, str, bool]) -> None:
         """Remember a fired request by (event, extraction strategy, fallback used)."""
         if key not in self._witnesses and len(self._witnesses) < _MAX_WITNESSES:

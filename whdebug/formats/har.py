@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -195,6 +195,70 @@ def parse_har(data: bytes, name: str = "<har>") -> list[Capture]:
         raise field_error(name, "$.log", "missing (not a HAR file)")
     return [_parse_entry(entry, name, f"$.log.entries[{index}]")
             for index, entry in enumerate(document.log.entries)]
+
+
+class _RawLog(msgspec.Struct):
+    entries: list[msgspec.Raw] = []
+
+
+class _RawDocument(msgspec.Struct):
+    log: _RawLog | None = None
+
+
+_RAW_DOCUMENT = msgspec.json.Decoder(_RawDocument)
+_ENTRY = msgspec.json.Decoder(_Entry)
+
+
+class HarEntries(Sequence[Capture]):
+    """A HAR file's captures, each read when it is first asked for (`parse_har` reads them
+    all at once): a long replay's worker processes read their own entries. The document's
+    JSON was checked as a whole; an entry that is wrong raises, when it is read, the
+    RequestFileError `parse_har` gives for it."""
+
+    def __init__(self, data: bytes, name: str, entries: list[msgspec.Raw]) -> None:
+        self._data = data
+        self.name = name
+        self._entries = entries
+        self._whole: list[Capture] | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Capture: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Capture]: ...
+
+    def __getitem__(self, index: int | slice) -> Capture | list[Capture]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._entries)
+        raw = self._entries[index]  # IndexError past the end, as a list says
+        where = f"$.log.entries[{index}]"
+        try:
+            entry = _ENTRY.decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            entry = None
+        if entry is None:  # the whole file's reading words the problem, or reads it
+            if self._whole is None:
+                self._whole = parse_har(self._data, self.name)
+            return self._whole[index]
+        return _parse_entry(entry, self.name, where)
+
+
+def read_har_lazily(data: bytes, name: str = "<har>") -> Sequence[Capture]:
+    """The entries of a HAR file, each read when asked for (`HarEntries`); a file whose
+    structure is wrong raises RequestFileError now, as `parse_har` does."""
+    text = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    try:
+        document = _RAW_DOCUMENT.decode(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return parse_har(data, name)  # its message; or what json.loads reads
+    if document.log is None:
+        raise field_error(name, "$.log", "missing (not a HAR file)")
+    return HarEntries(data, name, document.log.entries)
 
 
 def _har_url(request: CapturedRequest) -> str:

@@ -1,0 +1,87 @@
+"""`replay --file N.har` spread over worker processes that read the HAR's entries themselves
+(engine/fanout.py): the same bytes on stdout as one process gives, and a bad entry is the
+same one-line error before any report is out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cli_support import error_line, run
+from factories import SECRET, make_capture, make_definition
+
+from whdebug.engine import fanout
+from whdebug.formats.har import format_har
+
+
+def write_har(tmp_path: Path, count: int = 120) -> tuple[Path, str]:
+    """Deliveries with redeliveries near and far (also across chunks), wrong signatures,
+    events no trigger takes, no event, and a body holding the secret (scrubbed)."""
+    captures = []
+    for i in range(count):
+        body: dict[str, object] = {"event": "contact.created" if i % 5 else "deal.won",
+                                   "id": f"evt-{(i - (i % 4 == 0)) % 37}"}
+        options: dict[str, object] = {}
+        if i % 7 == 3:
+            options["signature"] = "0" * 64
+        if i % 11 == 4:
+            body = {"event": "contact.created", "id": f"x-{i}", "note": SECRET}
+        if i % 13 == 8:
+            body = {"id": f"n-{i}"}
+        if i % 17 == 9:
+            body = {"event": "contact.deleted", "id": f"d-{i}"}
+        captures.append(make_capture(
+            body, received_at=datetime(2025, 11, 24, 15, 59, i % 60, tzinfo=UTC), **options))
+    har = tmp_path / "many.har"
+    har.write_bytes(format_har(captures))
+    definition = tmp_path / "acme.json"
+    definition.write_text(json.dumps(make_definition().data))
+    return har, str(definition)
+
+
+def replay(har: Path, definition: str, workers: str, *extra: str):  # type: ignore[no-untyped-def]
+    return run("replay", "--definition", definition, "--file", str(har), "--credential",
+               f"webhookSecret={SECRET}", "--now", "2025-11-24T16:00:05Z", *extra,
+               env={"WHDEBUG_WORKERS": workers})
+
+
+@pytest.mark.parametrize("mode", [["--json"], [], ["--dedupe-window", "5", "--json"]])
+def test_workers_print_the_bytes_of_one_process(tmp_path: Path, mode: list[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fanout, "CHUNK", 7)  # many chunks, two workers taking turns
+    har, definition = write_har(tmp_path)
+    alone = replay(har, definition, "1", *mode)
+    spread = replay(har, definition, "2", *mode)
+    assert alone.exit_code == spread.exit_code == 1, spread.output
+    assert spread.stdout == alone.stdout
+    assert SECRET not in spread.stdout
+    if "--json" in mode:
+        reports = [json.loads(line) for line in spread.stdout.splitlines()]
+        statuses = {report["outcome"]["status"] for report in reports[:-1]}
+        assert statuses == {"fires", "duplicate", "rejected", "no-event", "no-trigger"}
+        assert reports[-1]["requests"] == 120
+    else:
+        assert spread.stdout.splitlines()[0].split()[:2] == ["time", "method"]  # rows
+        assert "summary: 120 requests" in spread.stdout
+
+
+@pytest.mark.parametrize("bad", [[95], [30, 95]])
+def test_a_bad_entry_is_the_first_error_and_no_report_is_out(
+        tmp_path: Path, bad: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers read their chunks before any report is printed: the first bad entry of
+    the file is said in one line, as one process says it."""
+    monkeypatch.setattr(fanout, "CHUNK", 10)
+    har, definition = write_har(tmp_path)
+    document = json.loads(har.read_text())
+    for index in bad:
+        document["log"]["entries"][index]["request"]["postData"]["text"] = "%%%not base64"
+    har.write_text(json.dumps(document))
+    alone = replay(har, definition, "1", "--json")
+    spread = replay(har, definition, "2", "--json")
+    assert alone.exit_code == spread.exit_code == 2
+    assert spread.stdout == "" and alone.stdout == ""
+    assert error_line(spread) == error_line(alone)
+    assert f"$.log.entries[{bad[0]}].request.postData.text" in error_line(spread)
+    assert "invalid base64" in error_line(spread)
