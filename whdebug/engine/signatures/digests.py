@@ -149,7 +149,11 @@ def strip_runtime_prefix(value: str) -> str:
 
 def equal(a: str, b: str) -> bool:
     """Constant-time string comparison (latin-1 keeps every header byte)."""
-    return constant_time.bytes_eq(a.encode("latin-1", "replace"), b.encode("latin-1", "replace"))
+    try:
+        return hmac.compare_digest(a, b)  # ASCII text (a hex or base64 digest): no copies
+    except TypeError:
+        return constant_time.bytes_eq(a.encode("latin-1", "replace"),
+                                      b.encode("latin-1", "replace"))
 
 
 _PRINTABLE = bytes(b if 32 <= b < 127 else 46 for b in range(256))
