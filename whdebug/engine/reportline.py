@@ -21,7 +21,7 @@ import msgspec
 
 from whdebug.engine.report import REPORT_SCHEMA, EventResult, Report, report_json
 
-__all__ = ["LineEncoder", "encode_report", "encoded_line"]
+__all__ = ["encode_report", "encoded_line"]
 
 
 def encode_report(report: Report) -> str:
@@ -44,30 +44,23 @@ class _Unsafe(Exception):
     """A member msgspec would not write as json.dumps does: the whole line goes the slow way."""
 
 
-class LineEncoder:
-    """Writes report lines, remembering the encodings of the members reports share.
+class _LineEncoder:
+    """Writes report lines, remembering the encodings of the members reports share, by the
+    identity of the object encoded (kept alive here, so an id is never reused while its
+    entry lives), once it is seen a second time."""
 
-    Encodings are remembered by the identity of the object encoded (kept alive here, so an
-    id is never reused while its entry lives). With `holds` (does this ASCII JSON text hold
-    a secret? `SecretSet.in_ascii`, for secrets none of whose forms holds a `"`, so none can
-    span the punctuation between two members), each member is looked at once: a shared one
-    when it is first encoded, the others every time.
-    """
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Any, bytes | None]] = {}
+        self._seen: dict[int, Any] = {}
+        """Members seen once (kept alive here until the next are), by identity."""
 
-    def __init__(self, holds: Callable[[bytes], bool] | None = None) -> None:
-        self._memo: dict[int, tuple[Any, bytes | None, bool]] = {}
-        self._holds = holds
-        self._held = False
-
-    def line(self, report: Report) -> tuple[str, bool] | None:
-        """The report's JSON line and whether a member holds a secret (always False without
-        `holds`), or None when msgspec could write another text than json.dumps."""
+    def line(self, report: Report) -> str | None:
+        """The report's JSON line, or None when msgspec could write another text than
+        json.dumps."""
         signature = report.signature
         if signature.timestamp_age_seconds is not None:
             return None
         transaction = report.transaction
-        self._held = False
-        fresh = self._fresh
         shared = self._shared
         try:
             tx = _struct(transaction)
@@ -76,53 +69,55 @@ class LineEncoder:
                     return None
                 tx = tx[: -len(_NO_EXACT_ID)] + b"}"
             parts = [
-                _HEAD, fresh(_struct(report.source)),
-                b',"request":', fresh(_struct(report.request)),
+                _HEAD, _struct(report.source), b',"request":', _struct(report.request),
                 b',"definition":', shared(report.definition, _plain_value),
                 b',"challenge":', shared(report.challenge, _struct),
-                b',"signature":', fresh(_struct(signature)),
+                b',"signature":', _struct(signature),
                 b',"event":', shared(report.event, _event),
                 b',"triggers":', shared(report.triggers, _struct),
-                b',"transaction":', fresh(tx),
-                b',"customer":', fresh(_fields_of(report.customer)),
-                b',"sync":', fresh(_fields_of(report.sync)),
+                b',"transaction":', tx,
+                b',"customer":', _fields_of(report.customer),
+                b',"sync":', _fields_of(report.sync),
                 b',"outcome":', shared(report.outcome, _outcome),
-                b',"findings":', fresh(_struct(report.findings)) if report.findings else b"[]",
+                b',"findings":', _struct(report.findings) if report.findings else b"[]",
                 b',"steps":[', b",".join([shared(step, _struct) for step in report.steps]),
-                b'],"assumptions":', fresh(_struct(report.assumptions)),
+                b'],"assumptions":', _struct(report.assumptions),
             ]
             if report.profile is not None:
-                parts += (b',"profile":', fresh(_plain_value(report.profile)))
+                parts += (b',"profile":', _plain_value(report.profile))
         except _Unsafe:
             return None
         parts.append(b"}")
-        return b"".join(parts).decode("ascii"), self._held
-
-    def _fresh(self, data: bytes) -> bytes:
-        if self._holds is not None and not self._held and self._holds(data):
-            self._held = True
-        return data
+        return b"".join(parts).decode("ascii")
 
     def _shared(self, value: Any, encode: Callable[[Any], bytes]) -> bytes:
+        """The encoding of a member reports may share: remembered once it is seen a second
+        time (an object made for one report is only encoded)."""
         hit = self._memo.get(id(value))
-        if hit is None or hit[0] is not value:
+        if hit is not None and hit[0] is value:
+            data = hit[1]
+        else:
             try:
-                data: bytes | None = encode(value)
+                data = encode(value)
             except _Unsafe:
                 data = None
-            held = data is not None and self._holds is not None and self._holds(data)
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            hit = self._memo[id(value)] = (value, data, held)
-        if hit[1] is None:
+            seen = self._seen.get(id(value))
+            if seen is not None and seen is value:  # a second time: shared
+                if len(self._memo) >= _MEMO_LIMIT:
+                    self._memo.clear()
+                self._memo[id(value)] = (value, data)
+            else:
+                if len(self._seen) >= _SEEN_LIMIT:
+                    self._seen.clear()
+                self._seen[id(value)] = value
+        if data is None:
             raise _Unsafe
-        if hit[2]:
-            self._held = True
-        return hit[1]
+        return data
 
 
 _MEMO_LIMIT = 4096
-_PLAIN = LineEncoder()
+_SEEN_LIMIT = 256
+_LINES = _LineEncoder()
 
 
 def _ascii(data: bytes) -> bytes:
@@ -183,8 +178,7 @@ def _fields_of(result: Any) -> bytes:
 
 def encoded_line(report: Report) -> str | None:
     """The report's JSON line from msgspec, or None when it could differ from json.dumps."""
-    found = _PLAIN.line(report)
-    return found[0] if found is not None else None
+    return _LINES.line(report)
 
 
 def _plain(value: Any) -> bool:

@@ -29,7 +29,7 @@ from whdebug.engine.patches import PatchError, apply_patch
 from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import SUMMARY_SCHEMA, Finding, Report
-from whdebug.engine.reportline import LineEncoder, encode_report
+from whdebug.engine.reportline import encode_report
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.engine.steps.triggers import add_trigger_fix
@@ -74,8 +74,6 @@ class ReplaySession:
         self.secret_set = secret_set if secret_set is not None else SecretSet.of(
             secrets, self.plan.secret_config)
         self.dedupe = DedupeIndex(window=window)
-        self._line_secrets: SecretSet | None = None
-        self._lines = LineEncoder()
         self._now = now
         self._analyzer: Analyzer = analyzer or self._analyze_definition
         self.uses_definition = analyzer is None
@@ -174,21 +172,9 @@ class ReplaySession:
 
     def encode(self, report: Report) -> tuple[Report, str]:
         """The report and its JSON line, any secret in them masked."""
-        secret_set = self.secret_set
-        if secret_set is not self._line_secrets:  # the members a line shares, per secret set
-            self._line_secrets = secret_set
-            self._lines = LineEncoder(
-                secret_set.in_ascii if secret_set and not secret_set.quoted else None)
-        found = self._lines.line(report)
-        if found is None:
-            line = encode_report(report)
-            held = bool(secret_set) and secret_set.contains(line)
-        else:
-            line, held = found
-            if secret_set and secret_set.quoted:
-                held = secret_set.contains(line)
-        if held:
-            report = secret_set.scrub(report)
+        line = encode_report(report)
+        if self.secret_set and self.secret_set.contains(line):
+            report = self.secret_set.scrub(report)
             line = encode_report(report)
         return report, line
 

@@ -250,19 +250,6 @@ class SecretSet:
                 return True
         return False
 
-    def in_ascii(self, data: bytes) -> bool:
-        """`contains` for ASCII text given as bytes (a JSON line): the same answer, since a
-        form beyond ASCII occurs in neither."""
-        for raw in self._raw_forms()[0]:
-            if raw in data:
-                return True
-        return False
-
-    @property
-    def quoted(self) -> bool:
-        """Some form holds a `"`: it could span JSON's punctuation between two values."""
-        return any(b'"' in raw for raw in self._raw_forms()[0])
-
     def scrub(self, value: Any) -> Any:
         """`value` (a string, or dataclasses, Structs, dicts, lists and tuples of them) masked."""
         if not self.values:
