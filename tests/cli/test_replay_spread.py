@@ -85,3 +85,30 @@ def test_a_bad_entry_is_the_first_error_and_no_report_is_out(
     assert error_line(spread) == error_line(alone)
     assert f"$.log.entries[{bad[0]}].request.postData.text" in error_line(spread)
     assert "invalid base64" in error_line(spread)
+
+
+def test_rows_reach_a_stdout_that_cannot_encode_the_cut_mark(tmp_path: Path) -> None:
+    """A path longer than its column is cut with "…"; on an ASCII stdout the rows are still
+    written (click's replacement), not a crash."""
+    import os
+    import subprocess
+    import sys
+
+    captures = [make_capture({"event": "contact.created", "id": f"evt-{i}"},
+                             path="/miniapps/acme/webhooks/" + "x" * 40,
+                             received_at=datetime(2025, 11, 24, 15, 59, i % 60, tzinfo=UTC))
+                for i in range(45)]
+    har = tmp_path / "long.har"
+    har.write_bytes(format_har(captures))
+    definition = tmp_path / "acme.json"
+    definition.write_text(json.dumps(make_definition().data))
+    result = subprocess.run(
+        [sys.executable, "-m", "whdebug", "replay", "--definition", str(definition), "--file",
+         str(har), "--credential", f"webhookSecret={SECRET}", "--now",
+         "2025-11-24T16:00:05Z"], capture_output=True, check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii", "WHDEBUG_WORKERS": "1"})
+    assert result.returncode == 0, result.stderr  # they fire (REQ_WRONG_PATH aside)
+    rows = result.stdout.decode("ascii").splitlines()[1:46]
+    assert len(rows) == 45 and all("REQ_WRONG_PATH" in row for row in rows)
+    assert rows[0].split()[2] == "/miniapps/acme/webhooks/xxxxxxxx?"
+    assert b"Traceback" not in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -71,8 +72,16 @@ def _earlier_captures(store: CaptureStore, chosen: Sequence[int], window: int | 
 
 
 def _write_lines(lines: list[str]) -> None:
-    """Write JSON lines (ASCII: json.dumps escapes the rest) to stdout and empty the list."""
-    click.echo("\n".join(lines))
+    """Write lines to stdout and empty the list: JSON lines (ASCII: json.dumps escapes the
+    rest) or rows (request text escaped), so there is no terminal escape for click.echo to
+    strip when stdout is not a terminal, and a block goes out as it is (then flushed, as
+    click.echo does, so it stays in order with what rich writes)."""
+    text = "\n".join(lines) + "\n"
+    try:
+        sys.stdout.write(text)  # encoded whole before anything is written
+        sys.stdout.flush()
+    except UnicodeEncodeError:  # a terminal that cannot show "…": click.echo replaces it
+        click.echo(text, nl=False)
     lines.clear()
 
 
