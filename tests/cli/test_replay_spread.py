@@ -110,5 +110,5 @@ def test_rows_reach_a_stdout_that_cannot_encode_the_cut_mark(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr  # they fire (REQ_WRONG_PATH aside)
     rows = result.stdout.decode("ascii").splitlines()[1:46]
     assert len(rows) == 45 and all("REQ_WRONG_PATH" in row for row in rows)
-    assert rows[0].split()[2] == "/miniapps/acme/webhooks/xxxxxxxx?"
+    assert rows[0].split()[2] == "/miniapps/acme/webhooks/xxxxxxx?"  # 31 and the mark
     assert b"Traceback" not in result.stderr
