@@ -104,8 +104,20 @@ def analyze(
 
 
 def _evidence(options: AnalysisOptions, secret_set: SecretSet) -> Evidence:
+    """What the diagnosis search may use beyond the request (one per options and secrets)."""
+    key = (id(options), id(secret_set))
+    hit = _EVIDENCE.get(key)
+    if hit is not None and hit[0] is options and hit[1] is secret_set:
+        return hit[2]
     name, expected = options.expected_body or ("--expected-body", None)
-    return Evidence(options.peers, expected, name, secret_set)
+    evidence = Evidence(options.peers, expected, name, secret_set)
+    if len(_EVIDENCE) >= 64:
+        _EVIDENCE.clear()
+    _EVIDENCE[key] = (options, secret_set, evidence)
+    return evidence
+
+
+_EVIDENCE: dict[tuple[int, int], tuple[AnalysisOptions, SecretSet, Evidence]] = {}
 
 
 def _analyze(

@@ -171,15 +171,11 @@ def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
 
     extension = entry.extension or _NO_EXTENSION
     body_size = extension.body_size
-    captured = CapturedRequest(
-        method=request.method,
-        path=path,
-        query=query,
-        headers=tuple(headers),
-        body=body,
-        http_version=_http_version(request.http_version or ""),
-        body_size=body_size if body_size is not None and body_size >= len(body) else len(body),
-        truncated=extension.truncated is True,
+    captured = CapturedRequest(  # positional: the fields in order (method ... truncated)
+        request.method, path, query, tuple(headers), body,
+        _http_version(request.http_version or ""),
+        body_size if body_size is not None and body_size >= len(body) else len(body),
+        extension.truncated is True,
     )
     return Capture(captured, Source(extension.capture_id, name, received_at, extension.client),
                    reply)

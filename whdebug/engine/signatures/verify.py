@@ -74,20 +74,12 @@ def verify_signature(
     ) -> tuple[SignatureResult, list[Finding]]:
         age = check_timestamp(context, scheme, detect=verdict != "pass")
         return (
-            SignatureResult(
-                type=kind,
-                header=header_name,
-                encoding=enc,
-                secret_key=secret_key,
-                received=_mask_received(kind, received_raw),
-                secret=status,
-                verdict=verdict,  # type: ignore[arg-type]
-                reason=reason,
-                attempts=tuple(attempts),
-                scheme=scheme.name if scheme else None,
-                timestamp_age_seconds=age,
-                search=SearchSummary(searched.tried + 1, searched.bodies_tried,
-                                     tuple(searched.notes)) if searched else None,
+            SignatureResult(  # positional, in field order: type ... search
+                kind, header_name, enc, secret_key, _mask_received(kind, received_raw), status,
+                verdict, reason, tuple(attempts),  # type: ignore[arg-type]
+                scheme.name if scheme else None, age,
+                SearchSummary(searched.tried + 1, searched.bodies_tried,
+                              tuple(searched.notes)) if searched else None,
             ),
             context.findings,
         )
@@ -179,18 +171,10 @@ def verify_signature(
         digest = compute_hmac(secret_bytes, algorithm, request.body)
     computed = encode_digest(digest, encoding)
     match = equal(computed, received)
-    runtime_attempt = Attempt(
-        secret_source=status.resolved_from or "none",
-        algorithm=algorithm,
-        encoding=encoding,
-        content="raw-body",
-        match=match,
-        runtime=True,
-        secret_hint=secret_hint(secret),
-        received_from=f"header {header_name}",
-        received=received,
-        computed=computed,
-        signed=describe_content("raw-body", request.body),
+    runtime_attempt = Attempt(  # positional, in field order: secret_source ... signed
+        status.resolved_from or "none", algorithm, encoding, "raw-body", match, True, "as-is",
+        secret_hint(secret), f"header {header_name}", received, computed,
+        describe_content("raw-body", request.body),
     )
     if match:
         return result(
