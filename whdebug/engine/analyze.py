@@ -581,8 +581,7 @@ def _report(
                           f"({request.method} {request.path}); as a delivery: {outcome.summary}")
     signature = _masked_previews(signature, secret_set)
     token_header = signature.header if signature.type == "header-token" else None
-    masked = [[name, value] for name, value in secret_set.mask_headers(
-        request.headers, also=(token_header,) if token_header else ())]
+    masked = secret_set.masked_pairs(request.headers, (token_header,) if token_header else ())
     return Report(
         source={"capture_id": source.capture_id, "file": source.file},
         request={
