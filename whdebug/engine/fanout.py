@@ -52,6 +52,7 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
     try:
         for index in range(workers):
             receiver, sender = context.Pipe(duplex=False)
+            _widen(receiver)
             process = context.Process(
                 target=_work, args=(session, captures, chunks[index::workers], lines, row,
                                     sender), daemon=True)
@@ -75,6 +76,21 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
         for pipe in pipes:
             pipe.close()
         gc.unfreeze()
+
+
+def _widen(pipe: Connection) -> None:
+    """A pipe that holds a whole chunk's results (Linux: 1 MiB when allowed), so a worker
+    goes on to its next chunk instead of waiting for this process to read."""
+    try:
+        import fcntl
+    except ImportError:  # not Unix
+        return
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setter is not None:
+        try:
+            fcntl.fcntl(pipe.fileno(), setter, 1 << 20)
+        except OSError:
+            pass  # the system's limit is lower: the default size works too
 
 
 def _receive(pipe: Connection) -> Any:
