@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import mmap
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ from whdebug.formats._json import decode_file, field_error
 from whdebug.formats.capture_json import decode_base64, format_timestamp, parse_timestamp, wire_text
 from whdebug.model.request import Capture, CapturedRequest, Reply, Source
 
+Buffer = bytes | mmap.mmap
+"""A HAR file's bytes, or the file mapped read-only."""
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -211,7 +214,7 @@ class HarEntries(Sequence[Capture]):
     JSON was checked as a whole; an entry that is wrong raises, when it is read, the
     RequestFileError `parse_har` gives for it."""
 
-    def __init__(self, data: bytes, name: str, entries: list[msgspec.Raw]) -> None:
+    def __init__(self, data: Buffer, name: str, entries: list[msgspec.Raw]) -> None:
         self._data = data
         self.name = name
         self._entries = entries
@@ -239,19 +242,22 @@ class HarEntries(Sequence[Capture]):
             entry = None
         if entry is None:  # the whole file's reading words the problem, or reads it
             if self._whole is None:
-                self._whole = parse_har(self._data, self.name)
+                self._whole = parse_har(bytes(self._data), self.name)
             return self._whole[index]
         return _parse_entry(entry, self.name, where)
 
 
-def read_har_lazily(data: bytes, name: str = "<har>") -> Sequence[Capture]:
-    """The entries of a HAR file, each read when asked for (`HarEntries`); a file whose
-    structure is wrong raises RequestFileError now, as `parse_har` does."""
-    text = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+def read_har_lazily(data: Buffer, name: str = "<har>") -> Sequence[Capture]:
+    """The entries of a HAR file (bytes, or the file mapped), each read when asked for
+    (`HarEntries`); a file whose structure is wrong raises RequestFileError now, as
+    `parse_har` does."""
+    text = memoryview(data)
+    if bytes(text[:3]) == b"\xef\xbb\xbf":
+        text = text[3:]
     try:
         document = _RAW_DOCUMENT.decode(text)
     except (msgspec.ValidationError, msgspec.DecodeError):
-        return parse_har(data, name)  # its message; or what json.loads reads
+        return parse_har(bytes(data), name)  # its message; or what json.loads reads
     if document.log is None:
         raise field_error(name, "$.log", "missing (not a HAR file)")
     return HarEntries(data, name, document.log.entries)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import mmap
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -118,6 +119,11 @@ def read_requests_lazily(paths: Sequence[str | Path]) -> Sequence[Capture]:
     parts: list[Sequence[Capture]] = []
     for path in paths:
         name = str(path)
+        if Path(path).suffix.lower() == ".har":
+            mapped = _mapped(path)
+            if mapped is not None:  # read in place: worker processes share its pages
+                parts.append(read_har_lazily(mapped, name))
+                continue
         if Path(path).suffix.lower() in (".har", ".json"):
             data = read_input(path, "request", RequestFileError)
             if sniff(data, name) == "har":
@@ -129,6 +135,15 @@ def read_requests_lazily(paths: Sequence[str | Path]) -> Sequence[Capture]:
     if not any(isinstance(part, HarEntries) for part in parts):
         return [capture for part in parts for capture in part]
     return parts[0] if len(parts) == 1 else _Joined(parts)
+
+
+def _mapped(path: str | Path) -> mmap.mmap | None:
+    """The file mapped read-only, or None (then it is read, and a problem said, as usual)."""
+    try:
+        with open(path, "rb") as handle:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # missing, a directory, empty, or not mappable
+        return None
 
 
 class _Joined(Sequence[Capture]):
