@@ -112,3 +112,32 @@ def test_rows_reach_a_stdout_that_cannot_encode_the_cut_mark(tmp_path: Path) -> 
     assert len(rows) == 45 and all("REQ_WRONG_PATH" in row for row in rows)
     assert rows[0].split()[2] == "/miniapps/acme/webhooks/xxxxxxx?"  # 31 and the mark
     assert b"Traceback" not in result.stderr
+
+
+def test_several_files_are_spread_as_one_replay(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two HAR files and a .http file between them: the workers read entries across the
+    files; the reports and their dedupe (a redelivery in the second file) are one process's."""
+    monkeypatch.setattr(fanout, "CHUNK", 9)
+    har, definition = write_har(tmp_path)
+    document = json.loads(har.read_text())
+    entries = document["log"]["entries"]
+    first, second = tmp_path / "first.har", tmp_path / "second.har"
+    first.write_text(json.dumps({"log": {**document["log"], "entries": entries[:50]}}))
+    second.write_text(json.dumps({"log": {**document["log"], "entries": entries[50:]}}))
+    http = tmp_path / "one.http"
+    http.write_bytes(b"POST /miniapps/acme/webhooks HTTP/1.1\r\nContent-Type: application/json"
+                     b"\r\n\r\n{\"event\": \"contact.created\", \"id\": \"evt-3\"}")
+    files = ["--file", str(first), "--file", str(http), "--file", str(second)]
+    outputs = []
+    for workers in ("1", "2"):
+        result = run("replay", "--definition", definition, *files, "--credential",
+                     f"webhookSecret={SECRET}", "--now", "2025-11-24T16:00:05Z", "--json",
+                     env={"WHDEBUG_WORKERS": workers})
+        assert result.exit_code == 1, result.output
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    reports = [json.loads(line) for line in outputs[1].splitlines()]
+    assert reports[-1]["requests"] == 121
+    assert reports[50]["source"]["file"] == str(http)
+    assert reports[51]["source"]["file"] == str(second)
