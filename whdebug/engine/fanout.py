@@ -120,6 +120,7 @@ def _work(session: ReplaySession, captures: Sequence[Capture], chunks: list[tupl
     """In a worker: read every chunk (send the first unreadable index, or None), then send
     each chunk's results."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers itself
+    gc.disable()  # reading builds many objects and no cycles: nothing for the collector
     try:
         read: list[list[Capture]] = []
         for start, end in chunks:
@@ -131,6 +132,8 @@ def _work(session: ReplaySession, captures: Sequence[Capture], chunks: list[tupl
                     pipe.send(index)
                     return
             read.append(chunk)
+        gc.enable()
+        gc.freeze()  # what was read stays until its chunk is done: never scan it
         pipe.send(None)
         for number in range(len(read)):
             chunk, read[number] = read[number], []
