@@ -478,8 +478,9 @@ def _masked_previews(signature: SignatureResult, secret_set: SecretSet) -> Signa
         signed = attempt.signed
         masked = secret_set.mask_head(bytes.fromhex(signed.head_hex)) if signed else None
         if signed is not None and masked is not None:
-            attempt = replace(attempt, signed=replace(signed, head_hex=masked[0],
-                                                      head_text=masked[1]))
+            attempt = msgspec.structs.replace(attempt, signed=msgspec.structs.replace(
+                signed, head_hex=masked[0], head_text=masked[1]))
             changed = True
         attempts.append(attempt)
-    return replace(signature, attempts=tuple(attempts)) if changed else signature
+    return msgspec.structs.replace(signature, attempts=tuple(attempts)) if changed else (
+        signature)

@@ -236,9 +236,7 @@ def diagnosis(code: str, message: str, fix: str | None = None, *, step: str,
                    patch=patch)
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class SignedContent:
+class SignedContent(msgspec.Struct, frozen=True):
     """What was fed to the HMAC, described without repeating the whole body."""
 
     label: str
@@ -247,9 +245,7 @@ class SignedContent:
     head_text: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(msgspec.Struct, frozen=True):
     secret_source: str
     algorithm: str
     encoding: str
@@ -266,9 +262,7 @@ class Attempt:
     note: str | None = None
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class SecretStatus:
+class SecretStatus(msgspec.Struct, frozen=True):
     resolved_from: str | None
     credentials: str
     auth_config: str
@@ -278,9 +272,7 @@ class SecretStatus:
     whdebug's default `||`, and `||` under --nullish."""
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class SearchSummary:
+class SearchSummary(msgspec.Struct, frozen=True):
     """How much the diagnosis search tried, and the evidence when nothing matched."""
 
     combinations: int
@@ -290,9 +282,7 @@ class SearchSummary:
     evidence: tuple[str, ...] = ()
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class SignatureResult:
+class SignatureResult(msgspec.Struct, frozen=True):
     type: str | None
     header: str | None
     encoding: str | None
@@ -359,9 +349,7 @@ class TriggerResult:
     suggested_paths: tuple[PathSuggestion, ...] = ()
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class TransactionResult:
+class TransactionResult(msgspec.Struct, frozen=True):
     id: str | None
     generated: bool
     duplicate_of: str | int | None
