@@ -11,7 +11,8 @@ import pytest
 from conftest import FIXTURES
 
 from whdebug.engine import DedupeIndex, analyze
-from whdebug.engine.report import FINDING_CODES, PROFILE_AND_READINESS_CODES, encode_report
+from whdebug.engine.report import FINDING_CODES, PROFILE_AND_READINESS_CODES
+from whdebug.engine.reportline import encode_report
 from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
 from whdebug.model.secrecy import Secrets, SecretSet

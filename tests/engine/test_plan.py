@@ -20,7 +20,7 @@ from whdebug.engine.bodypaths import compile_body_path
 from whdebug.engine.lint.definition import check_definition
 from whdebug.engine.locations import pointer
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import encode_report
+from whdebug.engine.reportline import encode_report
 from whdebug.engine.signatures.digests import PARALLEL_MIN_BODY
 from whdebug.formats.read import read_request_file
 from whdebug.model.definition import Definition, load_definition

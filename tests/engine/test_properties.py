@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from whdebug.engine import DedupeIndex, analyze
-from whdebug.engine.report import FINDING_CODES, encode_report
+from whdebug.engine.report import FINDING_CODES
+from whdebug.engine.reportline import encode_report
 from whdebug.model.definition import Definition
 from whdebug.model.request import CapturedRequest, Secrets
 

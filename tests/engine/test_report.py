@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from factories import make_definition, make_request, run
+from factories import NOW, SECRET, make_definition, make_request, run
 
-from whdebug.engine.report import encode_report, report_json
+from whdebug.engine.report import report_json
+from whdebug.engine.reportline import encode_report
 
 CUSTOMERS = {"basePath": "$.customer", "mapping": {
     "code": "id", "firstName": "name", "lastName": "big", "primaryEmail": "tiny",
@@ -44,7 +45,7 @@ def test_every_fixture_report_encodes_as_json_dumps_writes_it() -> None:
     from conftest import FIXTURES
 
     from whdebug.engine import DedupeIndex, analyze
-    from whdebug.engine.report import _encoded
+    from whdebug.engine.reportline import encoded_line as _encoded
     from whdebug.formats.read import read_request_file
     from whdebug.model.definition import load_definition
     from whdebug.model.secrecy import Secrets
@@ -68,13 +69,45 @@ def test_every_fixture_report_encodes_as_json_dumps_writes_it() -> None:
 
 
 def test_json_key_named_raw_type_in_free_form_values_keeps_json_dumps_text() -> None:
-    from whdebug.engine.report import _encoded
+    from whdebug.engine.reportline import encoded_line as _encoded
 
     customers = {"basePath": "$.customer", "mapping": {"code": "id", "raw_type": "raw_type"}}
     body = b'{"event": "contact.created", "customer": {"id": "c1", "raw_type": "null}"}}'
     report = run(make_request(body), make_definition(customerExtraction=customers))
     assert report.customer is not None and report.customer.fields["raw_type"] == "null}"
-    assert _encoded(report) is None  # a "raw_type" key the engine did not write: json.dumps
     line = encode_report(report)
+    # the event is encoded apart from the free-form values: its parts' raw_type is cut there
+    assert _encoded(report) == line
     assert line == json.dumps(report_json(report), separators=(",", ":"))
     assert '"raw_type":"null}"' in line
+
+
+def _lines_for_event(event: str, secret: str) -> list[str]:
+    """Three fired deliveries of `event`, a configured trigger, replayed in one session whose
+    secret is `secret` (also given as a --config value, so the event holds a secret)."""
+    from factories import make_capture
+
+    from whdebug.engine.session import ReplaySession
+    from whdebug.model.secrecy import Secrets
+
+    definition = make_definition(triggers=[{"type": "miniapps:acme", "event": event}])
+    session = ReplaySession(definition, Secrets({"webhookSecret": SECRET},
+                                                {"leaked": secret}), now=NOW)
+    return [session.replay_line(make_capture({"event": event, "id": f"evt-{i}"}))[1]
+            for i in range(3)]
+
+
+def test_a_secret_only_in_shared_members_is_masked_in_every_line() -> None:
+    """A fired event that is a secret: its steps and outcome are shared by every report
+    (encoded once); each line is still masked, not only the first."""
+    lines = _lines_for_event("hook.s3cr3t-event-name", "s3cr3t-event-name")
+    for line in lines:
+        assert "s3cr3t-event-name" not in line
+        assert '"value":"hook.[masked]"' in line
+        assert line == json.dumps(json.loads(line), separators=(",", ":"))
+
+
+def test_a_secret_holding_a_quote_is_looked_for_in_the_whole_line() -> None:
+    lines = _lines_for_event('hook.s3"cret-value', 's3"cret-value')
+    for line in lines:
+        assert 's3\\"cret-value' not in line and "[masked]" in line

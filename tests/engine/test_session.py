@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from factories import NOW, SECRET, make_definition, make_request
 
-from whdebug.engine.report import encode_report
+from whdebug.engine.reportline import encode_report
 from whdebug.engine.session import ReplaySession
 from whdebug.model.secrecy import MASK, Secrets
 

@@ -19,9 +19,9 @@ from whdebug.engine.report import (
     FINDING_CODES,
     PROFILE_AND_READINESS_CODES,
     Report,
-    encode_report,
     report_json,
 )
+from whdebug.engine.reportline import encode_report
 from whdebug.errors import WhdebugError
 from whdebug.formats.http import format_http
 from whdebug.model.request import CapturedRequest, Secrets

@@ -297,19 +297,21 @@ class FilesReading:
     """The request files, read in a thread while the command goes on importing the engine and
     loading the definition: reading a file and hashing drop the GIL, so a 64 MiB body is read
     beside the start-up instead of after it. `result()` gives the captures, or raises what
-    reading raised, where the command asks for them (so its errors keep their order)."""
+    reading raised, where the command asks for them (so its errors keep their order). A HAR
+    file's entries are read when asked for (`read_requests_lazily`): worker processes may
+    read them instead."""
 
     def __init__(self, files: Sequence[str]) -> None:
         import threading
 
-        from whdebug.formats.read import read_requests  # imported here, never in the thread
+        from whdebug.formats.read import read_requests_lazily  # here, never in the thread
 
-        self._captures: list[Capture] = []
+        self._captures: Sequence[Capture] = []
         self._error: Exception | None = None
 
         def run() -> None:
             try:
-                self._captures = read_requests(files)
+                self._captures = read_requests_lazily(files)
             except Exception as error:  # raised again by result()
                 self._error = error
 
@@ -317,7 +319,7 @@ class FilesReading:
         if files:
             self._thread.start()
 
-    def result(self) -> list[Capture]:
+    def result(self) -> Sequence[Capture]:
         """Every capture in the files, in order, once read."""
         if self._thread.is_alive():
             self._thread.join()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from whdebug.engine._specs import VerificationSpec
 from whdebug.engine.forwarding import app_status_findings
 from whdebug.engine.paths import Body, parse_body
 from whdebug.engine.plan import Plan, compile_definition
@@ -31,10 +29,11 @@ from whdebug.engine.signatures.digests import (
 )
 from whdebug.engine.signatures.search import Evidence
 from whdebug.engine.signatures.verify import verify_signature
-from whdebug.engine.steps.body import body_findings, unparsed_body_caveats
+from whdebug.engine.steps.body import unparsed_body_caveats
 from whdebug.engine.steps.challenge import detect_challenge
 from whdebug.engine.steps.customers import extract_customer
 from whdebug.engine.steps.events import extract_event
+from whdebug.engine.steps.request import ROUTING_CODES, request_findings
 from whdebug.engine.steps.sync import check_sync
 from whdebug.engine.steps.transactions import (
     DedupeIndex,
@@ -104,8 +103,20 @@ def analyze(
 
 
 def _evidence(options: AnalysisOptions, secret_set: SecretSet) -> Evidence:
+    """What the diagnosis search may use beyond the request (one per options and secrets)."""
+    key = (id(options), id(secret_set))
+    hit = _EVIDENCE.get(key)
+    if hit is not None and hit[0] is options and hit[1] is secret_set:
+        return hit[2]
     name, expected = options.expected_body or ("--expected-body", None)
-    return Evidence(options.peers, expected, name, secret_set)
+    evidence = Evidence(options.peers, expected, name, secret_set)
+    if len(_EVIDENCE) >= 64:
+        _EVIDENCE.clear()
+    _EVIDENCE[key] = (options, secret_set, evidence)
+    return evidence
+
+
+_EVIDENCE: dict[tuple[int, int], tuple[AnalysisOptions, SecretSet, Evidence]] = {}
 
 
 def _analyze(
@@ -127,7 +138,7 @@ def _analyze(
 
     if prefetch is not None:
         _ = body.kind  # parse now, while the worker thread computes the HMAC
-    findings += _request_findings(request, plan, body)
+    findings += request_findings(request, plan, body)
 
     challenge, challenge_findings = detect_challenge(plan.challenge, body)
     findings += challenge_findings
@@ -180,9 +191,14 @@ def _analyze(
         )
         return stopped(outcome)
 
-    steps.append(Step("challenge", "skip", "not a challenge request"))
+    steps.append(_NOT_A_CHALLENGE)
     findings += _name_editor_newline(signature_findings, signature, capture)
-    steps.append(_verify_step(signature))
+    memo = plan.memo
+    verify_key = ("verify", signature.verdict, signature.reason)
+    verify_step = memo.get(verify_key)
+    if verify_step is None:
+        verify_step = _remember(memo, verify_key, _verify_step(signature))
+    steps.append(verify_step)
     if signature.verdict == "fail":
         outcome = Outcome(
             "rejected",
@@ -202,9 +218,12 @@ def _analyze(
         steps.append(Step("extract", "fail", "no event extracted"))
     else:
         warn = any(f.code == "EVT_PART_MISSING" for f in event_findings)
-        steps.append(
-            Step("extract", "warn" if warn else "pass", f"event {event.value!r} ({event.strategy})")
-        )
+        extract_key = ("extract", warn, event.value, event.strategy)
+        extract_step = memo.get(extract_key)
+        if extract_step is None:
+            extract_step = _remember(memo, extract_key, Step(
+                "extract", "warn" if warn else "pass", f"event {event.value!r} ({event.strategy})"))
+        steps.append(extract_step)
     if event.variants and event.value is not None:
         assumptions.append(f"missing composite parts join as {options.missing_part!r}")
 
@@ -229,9 +248,15 @@ def _analyze(
     sync, sync_findings = check_sync(plan.sync, event.value, body, plan.trigger_events)
     findings += customer_findings + sync_findings
 
-    triggers, trigger_findings = match_triggers(
-        event, plan.triggers, plan.ns, request, body
-    )
+    match_key = ("match", event.value, tuple(event.variants.items()) if event.variants else None)
+    matching = memo.get(match_key)
+    if matching is None:
+        triggers, trigger_list = match_triggers(event, plan.triggers, plan.ns, request, body)
+        trigger_findings = tuple(trigger_list)
+        if triggers.matched:  # then it depends on the event alone
+            _remember(memo, match_key, (triggers, trigger_findings))
+    else:
+        triggers, trigger_findings = matching
     findings += trigger_findings
     if duplicate_of is not None:
         steps.append(Step("match", "skip", "dropped as a duplicate"))
@@ -245,10 +270,15 @@ def _analyze(
         steps.append(Step("match", "fail", "no event to match"))
         outcome = Outcome("no-event", response_status, (), "no event extracted: nothing fires")
     elif triggers.matched:
-        steps.append(Step("match", "pass", "fires " + ", ".join(triggers.matched)))
-        outcome = Outcome(
-            "fires", response_status, triggers.matched, f"fires {', '.join(triggers.matched)}"
-        )
+        fires_key = ("fires", response_status, triggers.matched)
+        fired = memo.get(fires_key)
+        if fired is None:
+            fired = _remember(memo, fires_key, (
+                Step("match", "pass", "fires " + ", ".join(triggers.matched)),
+                Outcome("fires", response_status, triggers.matched,
+                        f"fires {', '.join(triggers.matched)}")))
+        steps.append(fired[0])
+        outcome = fired[1]
     else:
         steps.append(Step("match", "fail", f"no trigger for {event.value!r}"))
         outcome = Outcome(
@@ -274,6 +304,18 @@ def _analyze(
         secret_set,
         body_hash,
     )
+
+
+_NOT_A_CHALLENGE = Step("challenge", "skip", "not a challenge request")
+_MEMO_LIMIT = 4096
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    """`value`, kept in a plan's memo under `key` (the memo is emptied when full)."""
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _deduplicate(transaction: TransactionResult, dedupe: DedupeIndex | None,
@@ -344,63 +386,6 @@ def _source_name(source: str | int) -> str:
     return f"capture #{source}" if isinstance(source, int) else str(source)
 
 
-def _request_findings(
-    request: CapturedRequest, plan: Plan, body: Body
-) -> list[Finding]:
-    findings: list[Finding] = []
-    findings += routing_findings(request, plan.webhook_path)
-    verification = plan.verification
-    if request.truncated and (verification is None or _skips_verification(verification)):
-        findings.append(
-            finding(
-                "REQ_BODY_TRUNCATED",
-                f"only {len(request.body)} of {request.size} body bytes were "
-                "stored: event and ids are read from a partial body",
-                "raise --max-body on the receiver and send the request again",
-                step="request",
-            )
-        )
-    hostile = [] if request.truncated else body_findings(body)
-    findings += hostile
-    mismatch = _length_mismatch(request)
-    if mismatch is not None:
-        findings.append(mismatch)
-    if body.kind == "invalid" and not request.truncated and (mismatch is not None or hostile):
-        pass  # the length mismatch or the hostile-body finding explains it
-    elif body.kind == "invalid" and not request.truncated:
-        findings.append(
-            finding(
-                "REQ_NOT_JSON",
-                f"the body is not JSON ({body.error}); body paths find nothing",
-                "check the provider's content type setting (JSON, not form or XML)",
-                step="request",
-            )
-        )
-    elif body.kind == "form" and _looks_like_json(request.body):
-        findings.append(
-            finding(
-                "REQ_CONTENT_TYPE",
-                f"the body is JSON but Content-Type is {request.content_type!r}, so it is read "
-                "as a form and no JSON path finds anything (curl --data-binary sends "
-                "application/x-www-form-urlencoded unless told otherwise)",
-                "send the request with -H 'Content-Type: application/json' (or fix the "
-                "sender's content type)",
-                step="request",
-            )
-        )
-    elif body.kind == "form":
-        findings.append(
-            finding(
-                "REQ_FORM_BODY",
-                "the body is form-encoded; whdebug parses it into an object (and "
-                "JSON inside fields such as `payload`), the runtime may not",
-                "prefer the provider's JSON delivery format if it has one",
-                step="request",
-            )
-        )
-    return findings
-
-
 def _name_editor_newline(findings: list[Finding], signature: SignatureResult,
                          capture: Capture) -> list[Finding]:
     """SIG_BODY_MODIFIED for a request file whose body matches without its final line break:
@@ -425,90 +410,6 @@ def _name_editor_newline(findings: list[Finding], signature: SignatureResult,
         fix=f"delete the final line break of {name} (turn off the editor's \"insert final "
         "newline\" for .http files), or put a `###` line after the body",
     ) if item.code == "SIG_BODY_MODIFIED" else item for item in findings]
-
-
-ROUTING_CODES = ("REQ_WRONG_PATH", "REQ_WRONG_METHOD")
-"""Findings that mean the runtime never routes the request here: they lead the report."""
-
-
-def routing_findings(request: CapturedRequest, expected: str | None) -> list[Finding]:
-    """REQ_WRONG_PATH and REQ_WRONG_METHOD: `expected` is `/miniapps/{ns}/webhooks`."""
-    if not expected:
-        return []
-    findings: list[Finding] = []
-    method = request.method.upper()
-    if request.path.rstrip("/") != expected:
-        findings.append(finding(
-            "REQ_WRONG_PATH",
-            f"{request.method} {request.path} is not POST {expected}: the runtime routes "
-            "webhooks by that URL, so this request never reaches this MiniApp",
-            f"register {{SAAS_API_URL}}{expected} (POST) with the provider; a request to "
-            "another path (a browser's /favicon.ico) is not a delivery",
-            step="request"))
-    if method != "POST":
-        findings.append(finding(
-            "REQ_WRONG_METHOD",
-            f"the method is {request.method}, not POST: the runtime takes webhook deliveries "
-            f"as POST {expected} only, so this request is not processed as one (a browser, an "
-            "uptime check, or a provider's URL check)",
-            "nothing to change if this is not a delivery; a provider that must see a GET "
-            "answered (URL validation) is not covered by Karzoun's webhook docs: ask Karzoun",
-            step="request"))
-    return findings
-
-
-def _length_mismatch(request: CapturedRequest) -> Finding | None:
-    """REQ_LENGTH_MISMATCH: a Content-Length that is not the body's size (a hand-edited
-    file; a server reads exactly Content-Length bytes)."""
-    if request.truncated or request.header("Transfer-Encoding") is not None:
-        return None
-    announced = request.header("Content-Length")
-    if announced is None or not announced.strip().isdigit():
-        return None
-    length, size = int(announced.strip()), len(request.body)
-    if length == size:
-        return None
-    encoding = request.header("Content-Encoding")
-    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
-        return finding(
-            "REQ_LENGTH_MISMATCH",
-            f"Content-Length is {length} but the body is {size} bytes: Content-Length counts "
-            f"the {encoding} bytes on the wire, and this body is stored decoded (HAR exports "
-            "and some proxies store it so); this file does not show whether the provider "
-            "signed the encoded or the decoded bytes",
-            "capture the delivery with whdebug serve, which stores the bytes as they arrive",
-            step="request", severity="info")
-    if length < size:
-        extra = request.body[length:]
-        shown = "its final line break" if extra.strip(b"\r\n") == b"" else f"{len(extra)} bytes"
-        message = (f"Content-Length is {length} but the body is {size} bytes: a server reads only "
-                   f"the first {length}, so {shown} after them would not be part of the "
-                   f"request; whdebug analyses all {size} bytes as they are in the file")
-    else:
-        message = (f"Content-Length is {length} but the body is {size} bytes: {length - size} "
-                   "bytes are missing, so a server would wait for them (the file was edited or "
-                   "cut after the header was written)")
-    return finding(
-        "REQ_LENGTH_MISMATCH", message,
-        "make the body exactly as sent by the provider and set Content-Length to its size "
-        "(or delete the header: whdebug uses the body as it is)",
-        step="request", severity="error" if length > size else "warning")
-
-
-def _skips_verification(verification: VerificationSpec) -> bool:
-    """Verification never looks at the body, so it cannot say the body is partial."""
-    return verification.type in (None, "none") and verification.type_error is None
-
-
-def _looks_like_json(raw: bytes) -> bool:
-    """A body that parses as a JSON object or array, whatever its Content-Type says."""
-    if raw.lstrip()[:1] not in (b"{", b"["):
-        return False
-    try:
-        json.loads(raw)
-    except (ValueError, RecursionError):
-        return False
-    return True
 
 
 def _report(
@@ -538,8 +439,7 @@ def _report(
                           f"({request.method} {request.path}); as a delivery: {outcome.summary}")
     signature = _masked_previews(signature, secret_set)
     token_header = signature.header if signature.type == "header-token" else None
-    masked = [[name, value] for name, value in secret_set.mask_headers(
-        request.headers, also=(token_header,) if token_header else ())]
+    masked = secret_set.masked_pairs(request.headers, (token_header,) if token_header else ())
     return Report(
         source={"capture_id": source.capture_id, "file": source.file},
         request={
@@ -551,7 +451,8 @@ def _report(
             "body_size": request.size,
             "body_sha256": request.body_sha256 if body_hash is None else body_hash.result(),
         },
-        definition={"ns": plan.ns, "version": plan.version},
+        definition=plan.memo.get("definition") or _remember(
+            plan.memo, "definition", {"ns": plan.ns, "version": plan.version}),
         challenge=challenge,
         signature=signature,
         event=event,
@@ -577,8 +478,9 @@ def _masked_previews(signature: SignatureResult, secret_set: SecretSet) -> Signa
         signed = attempt.signed
         masked = secret_set.mask_head(bytes.fromhex(signed.head_hex)) if signed else None
         if signed is not None and masked is not None:
-            attempt = replace(attempt, signed=replace(signed, head_hex=masked[0],
-                                                      head_text=masked[1]))
+            attempt = msgspec.structs.replace(attempt, signed=msgspec.structs.replace(
+                signed, head_hex=masked[0], head_text=masked[1]))
             changed = True
         attempts.append(attempt)
-    return replace(signature, attempts=tuple(attempts)) if changed else signature
+    return msgspec.structs.replace(signature, attempts=tuple(attempts)) if changed else (
+        signature)

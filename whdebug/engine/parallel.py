@@ -43,6 +43,8 @@ class Replayed:
     top_code: str | None
     report: Report | None
     """The report, when asked for (`keep`) or replayed in this process."""
+    row: str | None = None
+    """A fired request's one-line row, when a worker wrote it (`fanout.spread`)."""
 
 
 def replay_here(session: ReplaySession, capture: Capture, *, lines: bool = True) -> Replayed:

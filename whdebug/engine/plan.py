@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from whdebug.engine._projection import Projection, build_projection
@@ -90,6 +90,9 @@ class Plan:
     """The secret values in auth.config (`model.secrecy.config_secrets`), for masking."""
     path: str | None = None
     """The file the definition was read from, for messages."""
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Results that depend only on this plan and a few values (the steps and outcome of a
+    fired event, the report's `definition`): a replay's requests share one object each."""
 
     @property
     def webhook_path(self) -> str | None:

@@ -7,8 +7,6 @@ order; `report_json` and `msgspec.to_builtins` turn them into JSON-ready builtin
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -238,9 +236,7 @@ def diagnosis(code: str, message: str, fix: str | None = None, *, step: str,
                    patch=patch)
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class SignedContent:
+class SignedContent(msgspec.Struct, frozen=True):
     """What was fed to the HMAC, described without repeating the whole body."""
 
     label: str
@@ -249,9 +245,7 @@ class SignedContent:
     head_text: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(msgspec.Struct, frozen=True):
     secret_source: str
     algorithm: str
     encoding: str
@@ -268,9 +262,7 @@ class Attempt:
     note: str | None = None
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class SecretStatus:
+class SecretStatus(msgspec.Struct, frozen=True):
     resolved_from: str | None
     credentials: str
     auth_config: str
@@ -280,9 +272,7 @@ class SecretStatus:
     whdebug's default `||`, and `||` under --nullish."""
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class SearchSummary:
+class SearchSummary(msgspec.Struct, frozen=True):
     """How much the diagnosis search tried, and the evidence when nothing matched."""
 
     combinations: int
@@ -292,9 +282,7 @@ class SearchSummary:
     evidence: tuple[str, ...] = ()
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class SignatureResult:
+class SignatureResult(msgspec.Struct, frozen=True):
     type: str | None
     header: str | None
     encoding: str | None
@@ -361,9 +349,7 @@ class TriggerResult:
     suggested_paths: tuple[PathSuggestion, ...] = ()
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class TransactionResult:
+class TransactionResult(msgspec.Struct, frozen=True):
     id: str | None
     generated: bool
     duplicate_of: str | int | None
@@ -471,80 +457,6 @@ def report_json(report: Report) -> dict[str, Any]:
     if document["transaction"].get("exact_id") is None:
         document["transaction"].pop("exact_id", None)
     return document
-
-
-def encode_report(report: Report) -> str:
-    """The report as one compact JSON line, exactly as `json.dumps` writes it.
-
-    msgspec encodes the report directly when that gives the same text: plain ASCII (json.dumps
-    escapes every other character) and no float or out-of-range integer in the free-form
-    values (json.dumps writes `1e+16` where msgspec writes `1e16`). Otherwise json.dumps does.
-    """
-    line = _encoded(report)
-    if line is not None:
-        return line
-    return json.dumps(report_json(report), separators=(",", ":"))
-
-
-_ENCODER = msgspec.json.Encoder()
-_RAW_TYPE_KEY = b',"raw_type":'
-_NO_EXACT_ID = b',"exact_id":null}'
-_RAW_TYPE_VALUE = re.compile(rb'null|"[a-z]*"')
-_INT_RANGE = range(-(2**63), 2**63)
-
-
-def _encoded(report: Report) -> str | None:
-    """The report's JSON line from msgspec, or None when it could differ from json.dumps."""
-    if report.signature.timestamp_age_seconds is not None:
-        return None
-    # source and request hold strings and integers the engine made; these come from the
-    # definition or the body, as they are
-    loose = (report.definition, report.outcome.if_verified, report.profile,
-             report.customer.fields if report.customer else None,
-             report.sync.fields if report.sync else None)
-    for value in loose:
-        if value is not None and not _plain(value):
-            return None
-    try:
-        data = _ENCODER.encode(report)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not data.isascii() or b"\x7f" in data:
-        return None
-    # EventPart.raw_type is for the text view only. As a key (never inside a JSON string,
-    # where its quotes are escaped) it ends every event part: cut each up to its `}`.
-    kept = []
-    position = 0
-    for _ in report.event.parts:
-        start = data.find(_RAW_TYPE_KEY, position)
-        end = data.find(b"}", start)
-        if start < 0 or not _RAW_TYPE_VALUE.fullmatch(data, start + len(_RAW_TYPE_KEY), end):
-            return None
-        kept.append(data[position:start])
-        position = end
-    if data.find(_RAW_TYPE_KEY, position) >= 0:
-        return None
-    kept.append(data[position:])
-    data = b"".join(kept)
-    if report.transaction.exact_id is None:  # in JSON only when set; the transaction's last key
-        if data.count(_NO_EXACT_ID) != 1:
-            return None
-        data = data.replace(_NO_EXACT_ID, b"}")
-    return data.decode("ascii")
-
-
-def _plain(value: Any) -> bool:
-    """True when msgspec and json.dumps write `value` the same way, ASCII aside: strings,
-    booleans, None, 64-bit integers, and lists, tuples and string-keyed dicts of them."""
-    if value is None or isinstance(value, (str, bool)):
-        return True
-    if type(value) is int:
-        return value in _INT_RANGE
-    if isinstance(value, (list, tuple)):
-        return all(_plain(item) for item in value)
-    if type(value) is dict:
-        return all(type(key) is str and _plain(item) for key, item in value.items())
-    return False
 
 
 def summarize(reports: list[Report], trigger_events: list[str]) -> dict[str, Any]:

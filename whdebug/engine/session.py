@@ -28,7 +28,8 @@ from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
 from whdebug.engine.patches import PatchError, apply_patch
 from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
-from whdebug.engine.report import SUMMARY_SCHEMA, EventResult, Finding, Report, encode_report
+from whdebug.engine.report import SUMMARY_SCHEMA, EventResult, Finding, Report
+from whdebug.engine.reportline import encode_report
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.engine.steps.triggers import add_trigger_fix, join_caveat
@@ -200,6 +201,10 @@ class ReplaySession:
         suggestions that would break one remembered (`replay_line` does it; a face that
         analysed without the history, as the parallel replay does, calls it)."""
         return self._keep_witnesses_working(request, report)
+
+    def wants_witness(self, key: tuple[str, str, bool]) -> bool:
+        """Whether `witness` would remember a fired request of this key (its first)."""
+        return key not in self._witnesses and len(self._witnesses) < _MAX_WITNESSES
 
     def witness(self, request: CapturedRequest, key: tuple[str, str, bool]) -> None:
         """Remember a fired request by (event, extraction strategy, fallback used)."""

@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 import msgspec
@@ -25,8 +26,10 @@ def format_timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds") + "Z"
 
 
+@lru_cache(maxsize=4096)
 def parse_timestamp(text: str) -> datetime:
-    """An aware UTC datetime from ISO 8601 text (`Z` or any offset; naive means UTC)."""
+    """An aware UTC datetime from ISO 8601 text (`Z` or any offset; naive means UTC);
+    remembered (a capture file's requests share their seconds; a datetime never changes)."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import mmap
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -17,6 +18,8 @@ from whdebug.formats._json import decode_file, field_error
 from whdebug.formats.capture_json import decode_base64, format_timestamp, parse_timestamp, wire_text
 from whdebug.model.request import Capture, CapturedRequest, Reply, Source
 
+Buffer = bytes | mmap.mmap
+"""A HAR file's bytes, or the file mapped read-only."""
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -171,15 +174,11 @@ def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
 
     extension = entry.extension or _NO_EXTENSION
     body_size = extension.body_size
-    captured = CapturedRequest(
-        method=request.method,
-        path=path,
-        query=query,
-        headers=tuple(headers),
-        body=body,
-        http_version=_http_version(request.http_version or ""),
-        body_size=body_size if body_size is not None and body_size >= len(body) else len(body),
-        truncated=extension.truncated is True,
+    captured = CapturedRequest(  # positional: the fields in order (method ... truncated)
+        request.method, path, query, tuple(headers), body,
+        _http_version(request.http_version or ""),
+        body_size if body_size is not None and body_size >= len(body) else len(body),
+        extension.truncated is True,
     )
     return Capture(captured, Source(extension.capture_id, name, received_at, extension.client),
                    reply)
@@ -195,6 +194,73 @@ def parse_har(data: bytes, name: str = "<har>") -> list[Capture]:
         raise field_error(name, "$.log", "missing (not a HAR file)")
     return [_parse_entry(entry, name, f"$.log.entries[{index}]")
             for index, entry in enumerate(document.log.entries)]
+
+
+class _RawLog(msgspec.Struct):
+    entries: list[msgspec.Raw] = []
+
+
+class _RawDocument(msgspec.Struct):
+    log: _RawLog | None = None
+
+
+_RAW_DOCUMENT = msgspec.json.Decoder(_RawDocument)
+_ENTRY = msgspec.json.Decoder(_Entry)
+
+
+class HarEntries(Sequence[Capture]):
+    """A HAR file's captures, each read when it is first asked for (`parse_har` reads them
+    all at once): a long replay's worker processes read their own entries. The document's
+    JSON was checked as a whole; an entry that is wrong raises, when it is read, the
+    RequestFileError `parse_har` gives for it."""
+
+    def __init__(self, data: Buffer, name: str, entries: list[msgspec.Raw]) -> None:
+        self._data = data
+        self.name = name
+        self._entries = entries
+        self._whole: list[Capture] | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Capture: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Capture]: ...
+
+    def __getitem__(self, index: int | slice) -> Capture | list[Capture]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._entries)
+        raw = self._entries[index]  # IndexError past the end, as a list says
+        where = f"$.log.entries[{index}]"
+        try:
+            entry = _ENTRY.decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            entry = None
+        if entry is None:  # the whole file's reading words the problem, or reads it
+            if self._whole is None:
+                self._whole = parse_har(bytes(self._data), self.name)
+            return self._whole[index]
+        return _parse_entry(entry, self.name, where)
+
+
+def read_har_lazily(data: Buffer, name: str = "<har>") -> Sequence[Capture]:
+    """The entries of a HAR file (bytes, or the file mapped), each read when asked for
+    (`HarEntries`); a file whose structure is wrong raises RequestFileError now, as
+    `parse_har` does."""
+    text = memoryview(data)
+    if bytes(text[:3]) == b"\xef\xbb\xbf":
+        text = text[3:]
+    try:
+        document = _RAW_DOCUMENT.decode(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return parse_har(bytes(data), name)  # its message; or what json.loads reads
+    if document.log is None:
+        raise field_error(name, "$.log", "missing (not a HAR file)")
+    return HarEntries(data, name, document.log.entries)
 
 
 def _har_url(request: CapturedRequest) -> str:

@@ -3,16 +3,18 @@ bare JSON payload apart, by extension first and by content otherwise."""
 
 from __future__ import annotations
 
+import bisect
 import json
+import mmap
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from whdebug.errors import RequestFileError, WhdebugError, read_input
 from whdebug.formats.capture_json import parse_capture_json
-from whdebug.formats.har import parse_har
+from whdebug.formats.har import HarEntries, parse_har, read_har_lazily
 from whdebug.formats.http import parse_http_file, read_http_file
 from whdebug.model.request import Capture, Source
 
@@ -108,6 +110,77 @@ def read_requests(paths: Sequence[str | Path]) -> list[Capture]:
     for path in paths:
         captures.extend(read_file(path).captures)
     return captures
+
+
+def read_requests_lazily(paths: Sequence[str | Path]) -> Sequence[Capture]:
+    """`read_requests`, with a HAR file's entries read only when asked for (`HarEntries`):
+    a bad entry raises when it is read. A file that is not a HAR is read now; a list when
+    every file was."""
+    parts: list[Sequence[Capture]] = []
+    for path in paths:
+        name = str(path)
+        if Path(path).suffix.lower() == ".har":
+            mapped = _mapped(path)
+            if mapped is not None:  # read in place: worker processes share its pages
+                parts.append(read_har_lazily(mapped, name))
+                continue
+        if Path(path).suffix.lower() in (".har", ".json"):
+            data = read_input(path, "request", RequestFileError)
+            if sniff(data, name) == "har":
+                parts.append(read_har_lazily(data, name))
+                continue
+            parts.append(parse_file(data, name).captures)
+        else:
+            parts.append(read_file(path).captures)
+    if not any(isinstance(part, HarEntries) for part in parts):
+        return [capture for part in parts for capture in part]
+    return parts[0] if len(parts) == 1 else _Joined(parts)
+
+
+def _mapped(path: str | Path) -> mmap.mmap | None:
+    """The file mapped read-only, or None (then it is read, and a problem said, as usual)."""
+    try:
+        with open(path, "rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # missing, a directory, empty, or not mappable
+        return None
+    if hasattr(mmap, "MADV_WILLNEED"):
+        # read ahead now: a file not in the page cache, read page by page as the decoder
+        # reaches it, was several times slower than one read()
+        mapped.madvise(mmap.MADV_WILLNEED)
+    return mapped
+
+
+class _Joined(Sequence[Capture]):
+    """Several files' captures, one after the other."""
+
+    def __init__(self, parts: list[Sequence[Capture]]) -> None:
+        self._parts = parts
+        self._starts: list[int] = []
+        total = 0
+        for part in parts:
+            self._starts.append(total)
+            total += len(part)
+        self._total = total
+
+    def __len__(self) -> int:
+        return self._total
+
+    @overload
+    def __getitem__(self, index: int) -> Capture: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Capture]: ...
+
+    def __getitem__(self, index: int | slice) -> Capture | list[Capture]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._total))]
+        if index < 0:
+            index += self._total
+        if not 0 <= index < self._total:
+            raise IndexError(index)
+        part = bisect.bisect_right(self._starts, index) - 1
+        return self._parts[part][index - self._starts[part]]
 
 
 def numbered(found: RequestFile) -> list[Capture]:

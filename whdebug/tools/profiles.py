@@ -152,14 +152,14 @@ def analyze_profile(
             )
         )
         reason = f"matches {KARZOUN_PREVIOUS} with your secret: the previous secret of a rotation"
-        signature = dataclasses.replace(signature, reason=reason)
+        signature = msgspec.structs.replace(signature, reason=reason)
         steps = [
             dataclasses.replace(step, reason=reason) if step.name == "verify" else step
             for step in steps
         ]
     elif matched == "current":
         reason = f"matches {KARZOUN_SIGNATURE} with your secret: the current secret"
-        signature = dataclasses.replace(signature, reason=reason)
+        signature = msgspec.structs.replace(signature, reason=reason)
         steps = [
             dataclasses.replace(step, reason=reason) if step.name == "verify" else step
             for step in steps

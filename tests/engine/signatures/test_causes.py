@@ -15,7 +15,8 @@ from conftest import FIXTURES
 
 from whdebug.engine import analyze
 from whdebug.engine.analyze import AnalysisOptions
-from whdebug.engine.report import Report, encode_report
+from whdebug.engine.report import Report
+from whdebug.engine.reportline import encode_report
 from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
 from whdebug.model.secrecy import Secrets, SecretSet

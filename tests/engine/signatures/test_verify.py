@@ -7,7 +7,7 @@ from datetime import UTC
 import pytest
 from factories import SECRET, make_capture, make_definition, make_request, run, sign
 
-from whdebug.engine.report import encode_report
+from whdebug.engine.reportline import encode_report
 from whdebug.engine.signatures.digests import compute_hmac
 from whdebug.engine.signatures.schemes import detect_scheme
 from whdebug.engine.signatures.secrets import secret_hint

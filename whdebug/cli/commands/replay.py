@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -25,6 +26,7 @@ from whdebug.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from whdebug.engine.fanout import Row
     from whdebug.engine.parallel import Replayed
     from whdebug.engine.session import ReplaySession
     from whdebug.model.request import Capture
@@ -71,8 +73,16 @@ def _earlier_captures(store: CaptureStore, chosen: Sequence[int], window: int | 
 
 
 def _write_lines(lines: list[str]) -> None:
-    """Write JSON lines (ASCII: json.dumps escapes the rest) to stdout and empty the list."""
-    click.echo("\n".join(lines))
+    """Write lines to stdout and empty the list: JSON lines (ASCII: json.dumps escapes the
+    rest) or rows (request text escaped), so there is no terminal escape for click.echo to
+    strip when stdout is not a terminal, and a block goes out as it is (then flushed, as
+    click.echo does, so it stays in order with what rich writes)."""
+    text = "\n".join(lines) + "\n"
+    try:
+        sys.stdout.write(text)  # encoded whole before anything is written
+        sys.stdout.flush()
+    except UnicodeEncodeError:  # a terminal that cannot show "…": click.echo replaces it
+        click.echo(text, nl=False)
     lines.clear()
 
 
@@ -129,7 +139,9 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
         secrets = load_secrets(credentials_file, credential_pairs, config_pairs)
         definition, analyzer = definition_and_analyzer(definition_path, profile_name,
                                                        secrets, show_secrets)
-        file_requests = reading.result()
+        file_requests = _settle(reading.result(), spreads=lambda count: (
+            not uses_store and analyzer is None
+            and (as_json or not full and count > _screenful())))
     finally:
         gc.enable()
         gc.freeze()  # and what was read stays for the whole replay: never scan it again
@@ -174,7 +186,7 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
 
         progress = Progress(len(ids) + len(file_requests))
         lines: list[str] = []
-        for done, (_, replayed) in enumerate(_replayed(
+        for done, (_, _, replayed) in enumerate(_replayed(
                 session, requests(), file_requests, store is None, keep_fired=False), 1):
             lines.append(replayed.line)
             if len(lines) >= 256:  # written in blocks: one write per line is the cost
@@ -189,33 +201,68 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
 
         total = len(ids) + len(file_requests)
         rows = not full and total > screenful()
-        _replay_text(session, _replayed(session, requests(), file_requests, store is None,
-                                        keep_fired=not rows, lines=not rows),
-                     total, rows=rows, verbose=verbose, profile_name=profile_name)
+        _replay_text(session, lambda row: _replayed(
+            session, requests(), file_requests, store is None, keep_fired=not rows,
+            lines=not rows, row=row), file_requests, total, rows=rows, verbose=verbose,
+            profile_name=profile_name)
     ctx.exit(ExitStatus.SUCCESS if session.all_ok else ExitStatus.FINDING)
 
 
+def _screenful() -> int:
+    from whdebug.cli.output.rows import screenful
+
+    return screenful()
+
+
+def _settle(found: Sequence[Capture], *, spreads: Callable[[int], bool]) -> Sequence[Capture]:
+    """The requests read from the files (`FilesReading`: a HAR file's entries not read yet).
+    When the replay of `count` requests is spread over worker processes (`spreads(count)`:
+    files alone, a definition, and no full report of a fired request to keep; and many
+    requests), a HAR file's entries are left for the workers to read (`fanout.spread`);
+    otherwise every request is read now."""
+    from whdebug.engine.parallel import worker_count
+
+    if isinstance(found, list) or (worker_count(len(found)) > 1 and spreads(len(found))):
+        return found
+    return list(found)  # each entry read now: a bad one raises before any report
+
+
 def _replayed(session: ReplaySession, captures: Iterator[Capture],
-              file_requests: list[Capture], files_only: bool, *,
-              keep_fired: bool, lines: bool = True) -> Iterator[tuple[Capture, Replayed]]:
-    """Each capture with its result, in arrival order; requests read from files alone are
+              file_requests: Sequence[Capture], files_only: bool, *,
+              keep_fired: bool, lines: bool = True,
+              row: Row | None = None) -> Iterator[tuple[int, Capture | None, Replayed]]:
+    """Each capture's index, the capture (None when it was read in a worker alone: then
+    `file_requests[index]`) and its result, in arrival order; requests read from files alone are
     spread over the machine's cores when there are many (same reports, byte for byte).
-    Without `lines`, a fired request's JSON line is not made (the one-row view)."""
-    from whdebug.engine.parallel import replay_here, replay_many
+    Without `lines`, a fired request's JSON line is not made (the one-row view); with `row`,
+    a worker writes a fired request's row."""
+    from whdebug.engine.parallel import replay_here, replay_many, worker_count
 
     if files_only and session.uses_definition:
-        yield from zip(file_requests, replay_many(session, file_requests,
-                                                  keep_fired=keep_fired, lines=lines),
-                       strict=True)
+        workers = worker_count(len(file_requests))
+        if workers > 1 and not keep_fired:
+            from whdebug.engine.fanout import spread
+
+            for index, replayed in spread(session, file_requests, workers, lines=lines,
+                                          row=row):
+                yield index, None, replayed
+            return
+        for index, replayed in enumerate(replay_many(
+                session, file_requests, keep_fired=keep_fired, lines=lines, workers=workers)):
+            yield index, file_requests[index], replayed
         return
-    for capture in captures:
-        yield capture, replay_here(session, capture, lines=lines)
+    for index, capture in enumerate(captures):
+        yield index, capture, replay_here(session, capture, lines=lines)
 
 
-def _replay_text(session: ReplaySession, results: Iterator[tuple[Capture, Replayed]],
-                 total: int, *, rows: bool, verbose: bool, profile_name: str | None) -> None:
+def _replay_text(session: ReplaySession,
+                 replayed_with: Callable[[Row | None], Iterator[tuple[int, Capture | None,
+                                                                      Replayed]]],
+                 file_requests: Sequence[Capture], total: int, *, rows: bool, verbose: bool,
+                 profile_name: str | None) -> None:
     """Full reports up to a screenful of requests (every one with --full); past it one row
-    per request, then the full report of each request that does not fire; the summary."""
+    per request, then the full report of each request that does not fire; the summary.
+    `replayed_with(row)` gives the results; a worker writes a fired request's `row`."""
     from whdebug.cli.output.marks import symbol
     from whdebug.cli.output.report import render_replay_summary, render_report
     from whdebug.cli.output.rows import Progress, format_row, row_header
@@ -223,7 +270,7 @@ def _replay_text(session: ReplaySession, results: Iterator[tuple[Capture, Replay
 
     console = stdout_console()
     if not rows:
-        for _, replayed in results:
+        for _, _, replayed in replayed_with(None):
             assert replayed.report is not None
             render_report(console, replayed.report, verbose=verbose)
             console.print()
@@ -233,8 +280,15 @@ def _replay_text(session: ReplaySession, results: Iterator[tuple[Capture, Replay
         held = []
         lines = [row_header()]
         masks = session.secret_set
-        for done, (capture, replayed) in enumerate(results, 1):
-            lines.append(format_row(capture, replayed, symbols, masks))
+
+        def row(capture: Capture, replayed: Replayed) -> str:
+            return format_row(capture, replayed, symbols, masks)
+
+        for done, (index, capture, replayed) in enumerate(replayed_with(row), 1):
+            if replayed.row is not None:
+                lines.append(replayed.row)
+            else:
+                lines.append(row(capture or file_requests[index], replayed))
             if replayed.status != "fires":
                 assert replayed.report is not None
                 held.append(replayed.report)

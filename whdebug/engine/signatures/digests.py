@@ -44,10 +44,21 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
 
 def compute_hmac(secret: bytes, algorithm: str, content: bytes) -> bytes:
     """HMAC with `cryptography`, which keeps the GIL: on a busy receiver, releasing it for a
-    2 KB body costs far more in thread hand-offs than the hash itself."""
-    mac = crypto_hmac.HMAC(secret, _HASHES[algorithm]())
+    2 KB body costs far more in thread hand-offs than the hash itself. A copy of an HMAC
+    already keyed with the secret (remembered per secret and algorithm) skips the keying."""
+    keyed = _KEYED.get((secret, algorithm))
+    if keyed is None:
+        keyed = crypto_hmac.HMAC(secret, _HASHES[algorithm]())
+        if len(_KEYED) >= 256:  # the diagnosis search tries many secret forms
+            _KEYED.clear()
+        _KEYED[(secret, algorithm)] = keyed
+    mac = keyed.copy()
     mac.update(content)
     return mac.finalize()
+
+
+_KEYED: dict[tuple[bytes, str], crypto_hmac.HMAC] = {}
+"""HMACs keyed with a secret and not yet fed (only ever copied)."""
 
 
 def compute_hmac_releasing_gil(secret: bytes, algorithm: str, content: bytes) -> bytes:
@@ -149,7 +160,11 @@ def strip_runtime_prefix(value: str) -> str:
 
 def equal(a: str, b: str) -> bool:
     """Constant-time string comparison (latin-1 keeps every header byte)."""
-    return constant_time.bytes_eq(a.encode("latin-1", "replace"), b.encode("latin-1", "replace"))
+    try:
+        return hmac.compare_digest(a, b)  # ASCII text (a hex or base64 digest): no copies
+    except TypeError:
+        return constant_time.bytes_eq(a.encode("latin-1", "replace"),
+                                      b.encode("latin-1", "replace"))
 
 
 _PRINTABLE = bytes(b if 32 <= b < 127 else 46 for b in range(256))

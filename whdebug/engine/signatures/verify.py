@@ -60,9 +60,8 @@ def verify_signature(
     header_name = spec.header_name
     secret_key = spec.secret_key
     encoding: str = spec.encoding
-    resolution = resolve_secret(secret_key, auth_config, secrets) if secret_key else None
+    resolution, status = _resolved(secret_key, auth_config, secrets, nullish)
     context = VerifyContext(request, spec, resolution, now, received_at)
-    status = _secret_status(resolution, nullish)
     received_raw = request.header(header_name) if header_name else None
 
     def result(
@@ -75,20 +74,12 @@ def verify_signature(
     ) -> tuple[SignatureResult, list[Finding]]:
         age = check_timestamp(context, scheme, detect=verdict != "pass")
         return (
-            SignatureResult(
-                type=kind,
-                header=header_name,
-                encoding=enc,
-                secret_key=secret_key,
-                received=_mask_received(kind, received_raw),
-                secret=status,
-                verdict=verdict,  # type: ignore[arg-type]
-                reason=reason,
-                attempts=tuple(attempts),
-                scheme=scheme.name if scheme else None,
-                timestamp_age_seconds=age,
-                search=SearchSummary(searched.tried + 1, searched.bodies_tried,
-                                     tuple(searched.notes)) if searched else None,
+            SignatureResult(  # positional, in field order: type ... search
+                kind, header_name, enc, secret_key, _mask_received(kind, received_raw), status,
+                verdict, reason, tuple(attempts),  # type: ignore[arg-type]
+                scheme.name if scheme else None, age,
+                SearchSummary(searched.tried + 1, searched.bodies_tried,
+                              tuple(searched.notes)) if searched else None,
             ),
             context.findings,
         )
@@ -180,18 +171,10 @@ def verify_signature(
         digest = compute_hmac(secret_bytes, algorithm, request.body)
     computed = encode_digest(digest, encoding)
     match = equal(computed, received)
-    runtime_attempt = Attempt(
-        secret_source=status.resolved_from or "none",
-        algorithm=algorithm,
-        encoding=encoding,
-        content="raw-body",
-        match=match,
-        runtime=True,
-        secret_hint=secret_hint(secret),
-        received_from=f"header {header_name}",
-        received=received,
-        computed=computed,
-        signed=describe_content("raw-body", request.body),
+    runtime_attempt = Attempt(  # positional, in field order: secret_source ... signed
+        status.resolved_from or "none", algorithm, encoding, "raw-body", match, True, "as-is",
+        secret_hint(secret), f"header {header_name}", received, computed,
+        describe_content("raw-body", request.body),
     )
     if match:
         return result(
@@ -219,6 +202,27 @@ def verify_signature(
         reason = (f"the empty credentials.{resolution.key} is used (`??`, --nullish)"
                   + ("; " + reason if reason.startswith("matches only") else ""))
     return result("fail", reason, [runtime_attempt, *attempts], search.scheme, searched=search)
+
+
+_RESOLVED: dict[tuple[str | None, int, int, bool], tuple[
+    Mapping[str, Any], Secrets, Resolution | None, SecretStatus]] = {}
+"""Secrets resolved, by key and the identity of the auth.config and Secrets (kept here, so an
+identity is never reused while its entry lives): a replay resolves its one secret once."""
+
+
+def _resolved(secret_key: str | None, auth_config: Mapping[str, Any], secrets: Secrets,
+              nullish: bool) -> tuple[Resolution | None, SecretStatus]:
+    """`resolve_secret` and `_secret_status`, remembered (neither Mapping is ever changed)."""
+    memo_key = (secret_key, id(auth_config), id(secrets), nullish)
+    hit = _RESOLVED.get(memo_key)
+    if hit is not None and hit[0] is auth_config and hit[1] is secrets:
+        return hit[2], hit[3]
+    resolution = resolve_secret(secret_key, auth_config, secrets) if secret_key else None
+    status = _secret_status(resolution, nullish)
+    if len(_RESOLVED) >= 64:
+        _RESOLVED.clear()
+    _RESOLVED[memo_key] = (auth_config, secrets, resolution, status)
+    return resolution, status
 
 
 def _secret_status(resolution: Resolution | None, nullish: bool = False) -> SecretStatus:

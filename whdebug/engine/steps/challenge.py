@@ -14,17 +14,19 @@ NOTE = (
     "(the docs do not say)"
 )
 
+NOT_A_CHALLENGE = ChallengeResult(False, None)
+
 
 def detect_challenge(
     spec: ChallengeSpec | None, body: Body
 ) -> tuple[ChallengeResult, list[Finding]]:
     """Is this a challenge request, and what would the runtime answer?"""
     if spec is None or body.kind not in ("json", "form"):
-        return ChallengeResult(False, None), []
+        return NOT_A_CHALLENGE, []
     field = spec.identify_field.text
     found = body.select(spec.identify_field)
     if not found or not _same(found[0], spec.identify_value):
-        return ChallengeResult(False, None), []
+        return NOT_A_CHALLENGE, []
     path = spec.challenge_path.text if spec.challenge_path is not None else None
     tokens = body.select(spec.challenge_path) if spec.challenge_path is not None else []
     if not tokens:

@@ -168,10 +168,44 @@ def _composite(
                 pointer="/webhook/eventExtraction/compositeStrategy/separator",
             )
         )
+    results = [read_lookup(spec, request, body) for spec in composite.parts]
+    key = _memo_key(results)
+    if key is not None:
+        hit = _COMPOSITES.get((id(composite), missing_part, key))
+        if hit is not None and hit[0] is composite and hit[1] == separator:
+            return hit[2], [*findings, *hit[3]]
+    start = len(findings)
+    event = _composed(composite, body, separator, results, missing_part, findings)
+    if key is not None:
+        if len(_COMPOSITES) >= 1024:
+            _COMPOSITES.clear()
+        _COMPOSITES[(id(composite), missing_part, key)] = (
+            composite, separator, event, tuple(findings[start:]))
+    return event, findings
+
+
+_COMPOSITES: dict[tuple[int, str, tuple[Any, ...]], tuple[
+    CompositeSpec, str, EventResult, tuple[Finding, ...]]] = {}
+"""Composite events by the values their parts read (one object while they are the same)."""
+
+
+def _memo_key(results: list[Lookup]) -> tuple[Any, ...] | None:
+    """What a composite event depends on beyond its spec when every part holds a string:
+    each part's count and value (None otherwise: a missing part's finding also says what
+    the body is, so it is not remembered)."""
+    key: list[Any] = []
+    for result in results:
+        if not result.found or type(result.value) is not str or result.error is not None:
+            return None
+        key += (result.count, result.value)
+    return tuple(key)
+
+
+def _composed(composite: CompositeSpec, body: Body, separator: str, results: list[Lookup],
+              missing_part: str, findings: list[Finding]) -> EventResult:
     parts: list[EventPart] = []
     values: list[Any] = []
-    for spec in composite.parts:
-        result = read_lookup(spec, request, body)
+    for spec, result in zip(composite.parts, results, strict=True):
         part = _part(spec, result)
         parts.append(part)
         values.append(result.value if result.found else MISSING)
@@ -214,5 +248,4 @@ def _composite(
                 pointer="/webhook/eventExtraction/compositeStrategy/parts",
             )
         )
-        return EventResult(value, "composite", False, tuple(parts), variants), findings
-    return EventResult(value, "composite", False, tuple(parts), variants), findings
+    return EventResult(value, "composite", False, tuple(parts), variants)

@@ -61,23 +61,19 @@ class DedupeIndex:
         return len(self._seen)
 
 
-def _value(path: BodyPath, body: Body) -> tuple[str | None, str | None]:
-    """The value as JavaScript's String() gives it, and with every digit (the same unless
-    it is an integer beyond 2**53, which JSON.parse rounds)."""
+def _value(path: BodyPath, body: Body) -> tuple[str | None, str | None, bool]:
+    """The value as JavaScript's String() gives it, with every digit (the same unless it is
+    an integer beyond 2**53, which JSON.parse rounds), and whether it is such an integer."""
     found = body.select(path)
     if not found or found[0] is None:
-        return None, None
-    text = js_string(found[0])
+        return None, None, False
     exact = found[0]
+    if type(exact) is str:
+        return exact or None, exact or None, False
+    text = js_string(exact)
     if isinstance(exact, int) and not isinstance(exact, bool) and abs(exact) > SAFE_INTEGER:
-        return text or None, str(exact)
-    return text or None, text or None
-
-
-def _unsafe(path: BodyPath, body: Body) -> bool:
-    found = body.select(path)
-    value = found[0] if found else None
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > SAFE_INTEGER
+        return text or None, str(exact), True
+    return text or None, text or None, False
 
 
 def string_id_path(body: Body, exact: str) -> str | None:
@@ -163,8 +159,7 @@ def extract_transaction(
     if separator and len(paths) > 1:
         transaction_id = separator.join(v or "" for v in values) if any(values) else None
         exact_id = separator.join(v or "" for v in exacts) if any(exacts) else None
-        unsafe = any(v != e for v, e in pairs) or any(
-            _unsafe(path, body) for path in compiled)
+        unsafe = any(v != e or big for v, e, big in pairs)
         for path, value in zip(paths, values, strict=True):
             if value is None and transaction_id is not None:
                 findings.append(
@@ -178,8 +173,8 @@ def extract_transaction(
                 )
     else:
         index = next((i for i, v in enumerate(values) if v), None)
-        transaction_id, exact_id = pairs[index] if index is not None else (None, None)
-        unsafe = index is not None and _unsafe(compiled[index], body)
+        transaction_id, exact_id, unsafe = pairs[index] if index is not None else (
+            None, None, False)
     if transaction_id is not None:
         result = TransactionResult(transaction_id, False, None, tuple(paths), override,
                                    exact_id if unsafe else None)

@@ -1,0 +1,195 @@
+"""A report's compact JSON line (`replay --json`), exactly as `json.dumps` writes it.
+
+msgspec writes the line when that gives the same text: plain ASCII (json.dumps escapes every
+other character) and no float or out-of-range integer in the free-form values (json.dumps
+writes `1e+16` where msgspec writes `1e16`); otherwise json.dumps over `report_json` does.
+
+The line is put together from its members' encodings. A long replay's reports share most of
+their parts (the steps that pass, the challenge and event results, the outcome: the engine
+reuses one object for each while the values are the same), so a member's encoding is
+remembered by the object's identity and only what differs per request is encoded again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from whdebug.engine.report import REPORT_SCHEMA, EventResult, Report, report_json
+
+__all__ = ["encode_report", "encoded_line"]
+
+
+def encode_report(report: Report) -> str:
+    """The report as one compact JSON line, exactly as `json.dumps` writes it."""
+    line = encoded_line(report)
+    if line is not None:
+        return line
+    return json.dumps(report_json(report), separators=(",", ":"))
+
+
+_ENCODE = msgspec.json.Encoder().encode
+_RAW_TYPE_KEY = b',"raw_type":'
+_NO_EXACT_ID = b',"exact_id":null}'
+_RAW_TYPE_VALUE = re.compile(rb'null|"[a-z]*"')
+_INT_RANGE = range(-(2**63), 2**63)
+_HEAD = b'{"schema":' + json.dumps(REPORT_SCHEMA).encode() + b',"source":'
+
+
+class _Unsafe(Exception):
+    """A member msgspec would not write as json.dumps does: the whole line goes the slow way."""
+
+
+class _LineEncoder:
+    """Writes report lines, remembering the encodings of the members reports share, by the
+    identity of the object encoded (kept alive here, so an id is never reused while its
+    entry lives), once it is seen a second time."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Any, bytes | None]] = {}
+        self._seen: dict[int, Any] = {}
+        """Members seen once (kept alive here until the next are), by identity."""
+
+    def line(self, report: Report) -> str | None:
+        """The report's JSON line, or None when msgspec could write another text than
+        json.dumps."""
+        signature = report.signature
+        if signature.timestamp_age_seconds is not None:
+            return None
+        transaction = report.transaction
+        shared = self._shared
+        try:
+            tx = _struct(transaction)
+            if transaction.exact_id is None:  # in JSON only when set: its last key
+                if not tx.endswith(_NO_EXACT_ID):
+                    return None
+                tx = tx[: -len(_NO_EXACT_ID)] + b"}"
+            parts = [
+                _HEAD, _struct(report.source), b',"request":', _struct(report.request),
+                b',"definition":', shared(report.definition, _plain_value),
+                b',"challenge":', shared(report.challenge, _struct),
+                b',"signature":', _struct(signature),
+                b',"event":', shared(report.event, _event),
+                b',"triggers":', shared(report.triggers, _struct),
+                b',"transaction":', tx,
+                b',"customer":', _fields_of(report.customer),
+                b',"sync":', _fields_of(report.sync),
+                b',"outcome":', shared(report.outcome, _outcome),
+                b',"findings":', _struct(report.findings) if report.findings else b"[]",
+                b',"steps":[', b",".join([shared(step, _struct) for step in report.steps]),
+                b'],"assumptions":', _struct(report.assumptions),
+            ]
+            if report.profile is not None:
+                parts += (b',"profile":', _plain_value(report.profile))
+        except _Unsafe:
+            return None
+        parts.append(b"}")
+        return b"".join(parts).decode("ascii")
+
+    def _shared(self, value: Any, encode: Callable[[Any], bytes]) -> bytes:
+        """The encoding of a member reports may share: remembered once it is seen a second
+        time (an object made for one report is only encoded)."""
+        hit = self._memo.get(id(value))
+        if hit is not None and hit[0] is value:
+            data = hit[1]
+        else:
+            try:
+                data = encode(value)
+            except _Unsafe:
+                data = None
+            seen = self._seen.get(id(value))
+            if seen is not None and seen is value:  # a second time: shared
+                if len(self._memo) >= _MEMO_LIMIT:
+                    self._memo.clear()
+                self._memo[id(value)] = (value, data)
+            else:
+                if len(self._seen) >= _SEEN_LIMIT:
+                    self._seen.clear()
+                self._seen[id(value)] = value
+        if data is None:
+            raise _Unsafe
+        return data
+
+
+_MEMO_LIMIT = 4096
+_SEEN_LIMIT = 256
+_LINES = _LineEncoder()
+
+
+def _ascii(data: bytes) -> bytes:
+    if not data.isascii() or b"\x7f" in data:
+        raise _Unsafe
+    return data
+
+
+def _plain_value(value: Any) -> bytes:
+    """A free-form value (from the definition or the body) that msgspec writes as json.dumps
+    does, encoded."""
+    if not _plain(value):
+        raise _Unsafe
+    return _ascii(_ENCODE(value))
+
+
+def _struct(value: Any) -> bytes:
+    try:
+        return _ascii(_ENCODE(value))
+    except (TypeError, ValueError, OverflowError):
+        raise _Unsafe from None
+
+
+def _event(event: EventResult) -> bytes:
+    """The event without its parts' `raw_type` (for the text view only). As a key (never
+    inside a JSON string, where its quotes are escaped) it ends every part: cut each up to
+    its `}`."""
+    data = _struct(event)
+    kept = []
+    position = 0
+    for _ in event.parts:
+        start = data.find(_RAW_TYPE_KEY, position)
+        end = data.find(b"}", start)
+        if start < 0 or not _RAW_TYPE_VALUE.fullmatch(data, start + len(_RAW_TYPE_KEY), end):
+            raise _Unsafe
+        kept.append(data[position:start])
+        position = end
+    if data.find(_RAW_TYPE_KEY, position) >= 0:
+        raise _Unsafe
+    kept.append(data[position:])
+    return b"".join(kept)
+
+
+def _outcome(outcome: Any) -> bytes:
+    if outcome.if_verified is not None and not _plain(outcome.if_verified):
+        raise _Unsafe
+    return _struct(outcome)
+
+
+def _fields_of(result: Any) -> bytes:
+    """A customer or sync result: its `fields` come from the body."""
+    if result is None:
+        return b"null"
+    if not _plain(result.fields):
+        raise _Unsafe
+    return _struct(result)
+
+
+def encoded_line(report: Report) -> str | None:
+    """The report's JSON line from msgspec, or None when it could differ from json.dumps."""
+    return _LINES.line(report)
+
+
+def _plain(value: Any) -> bool:
+    """True when msgspec and json.dumps write `value` the same way, ASCII aside: strings,
+    booleans, None, 64-bit integers, and lists, tuples and string-keyed dicts of them."""
+    if value is None or isinstance(value, (str, bool)):
+        return True
+    if type(value) is int:
+        return value in _INT_RANGE
+    if isinstance(value, (list, tuple)):
+        return all(_plain(item) for item in value)
+    if type(value) is dict:
+        return all(type(key) is str and _plain(item) for key, item in value.items())
+    return False
