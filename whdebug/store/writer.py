@@ -71,6 +71,11 @@ class CaptureWriter:
         result: int = await self._submit(capture=capture)
         return result
 
+    def insert_soon(self, capture: Capture) -> asyncio.Future[int]:
+        """`insert` for a caller without a coroutine: the future of the capture's id, set
+        once its batch is durable (or its error). Call on the event loop."""
+        return self._submit(capture=capture)
+
     async def call(self, operation: Callable[[Store], T]) -> T:
         """Run any store operation on the writer thread, after inserts already queued."""
         result: T = await self._submit(call=operation)
