@@ -29,6 +29,7 @@ from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.engine.session import ReplaySession, accepted_transaction
 from whdebug.model.definition import Definition
+from whdebug.model.records import fast_init
 from whdebug.model.request import Capture, CapturedRequest, Reply, Secrets
 from whdebug.receiver.history import LiveHistory, Place
 from whdebug.receiver.intake import (
@@ -99,6 +100,7 @@ class ReceiverSettings:
         object.__setattr__(self, "plan", plan)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CaptureEvent:
     """One arrival as the console line and the TUI show it."""

@@ -108,8 +108,8 @@ def captured(scope: Scope, body: bytes, received_at: datetime, size: int,
         method=scope["method"],
         path=path,
         query=scope.get("query_string", b"").decode("latin-1"),
-        headers=tuple((name.decode("latin-1"), value.decode("latin-1"))
-                      for name, value in (scope["headers"] if raw is None else raw)),
+        headers=tuple([(name.decode("latin-1"), value.decode("latin-1"))
+                       for name, value in (scope["headers"] if raw is None else raw)]),
         body=body,
         http_version=scope.get("http_version", "1.1"),
         body_size=size,

@@ -166,9 +166,19 @@ def _parse_timestamp(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+_HEADERS_JSON = msgspec.json.Encoder()
+
+
 def _encode_headers(headers: Iterable[tuple[str, str]]) -> bytes:
-    pairs = [[name, value] for name, value in headers]
-    return json.dumps(pairs, separators=(",", ":")).encode("ascii")
+    """`[["Name","value"],...]` as `json.dumps(..., separators=(",", ":"))` writes it
+    (ASCII: anything else escaped), the pairs in order. Printable ASCII, which msgspec
+    writes the same way five times faster, goes through msgspec."""
+    pairs = headers if isinstance(headers, tuple) else tuple(headers)
+    for name, value in pairs:
+        if not (name.isascii() and name.isprintable() and value.isascii()
+                and value.isprintable()):
+            return json.dumps(pairs, separators=(",", ":")).encode("ascii")
+    return _HEADERS_JSON.encode(pairs)
 
 
 def _decode_headers(blob: bytes) -> tuple[tuple[str, str], ...]:
@@ -196,6 +206,14 @@ def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
     request, source = capture.request, capture.source
     reply = capture.reply or _NO_REPLY
     forward = capture.forward or _NOT_FORWARDED
+    # request.content_type and request.header("user-agent"), in one pass over the headers.
+    content_type = user_agent = None
+    for name, value in request.headers:
+        lower = name.lower()
+        if lower == "content-type":
+            content_type = value if content_type is None else f"{content_type}, {value}"
+        elif lower == "user-agent":
+            user_agent = value if user_agent is None else f"{user_agent}, {value}"
     return (
         _format_timestamp(source.received_at or now),
         source.client,
@@ -206,8 +224,8 @@ def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
         request.size,
         int(request.truncated),
         reply.status,
-        request.content_type,
-        request.header("user-agent"),
+        content_type,
+        user_agent,
         forward.status,
         forward.error,
         _encode_headers(request.headers),
