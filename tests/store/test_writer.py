@@ -44,3 +44,41 @@ def test_where_a_batch_commits(tmp_path: Path, durability: str, where: str) -> N
         threads = _committing_threads(store)
         assert set(threads) == {where}, threads
         assert store.ids() == [1, 2, 3]
+
+
+def test_wal_checkpoints_leave_the_loop_for_their_own_thread(tmp_path: Path) -> None:
+    """Commits on the loop never checkpoint (wal_autocheckpoint is 0 while the writer runs);
+    the checkpoint thread copies the WAL into the database file meanwhile; the store's own
+    setting is back after close, and every row is there."""
+    import os
+    import sqlite3
+    import time
+    from contextlib import closing
+
+    path = tmp_path / "c.db"
+    big = CapturedRequest("POST", "/hook", headers=(("X-A", "1"),), body=b"x" * 50_000)
+    with Store.open(path) as store:
+        connection = store._connection
+        assert connection is not None
+        (default,) = connection.execute("PRAGMA wal_autocheckpoint").fetchone()
+        threads: list[str] = []
+
+        async def main() -> int:
+            writer = CaptureWriter(store, close_store=False)
+            for _ in range(40):
+                await asyncio.gather(*(writer.insert(big) for _ in range(10)))
+            (during,) = connection.execute("PRAGMA wal_autocheckpoint").fetchone()
+            threads.extend(thread.name for thread in threading.enumerate())
+            deadline = time.monotonic() + 10
+            while os.path.getsize(path) < 15_000_000 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)  # the last checkpoint may still be running
+            await writer.aclose()
+            return int(during)
+
+        assert asyncio.run(main()) == 0
+        assert "whdebug-wal-checkpoint" in threads
+        assert os.path.getsize(path) >= 15_000_000  # 400 x 50 kB copied out of the WAL
+        assert connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == default
+        assert store.count() == 400 and store.get(400).request.body == big.body
+    with closing(sqlite3.connect(path)) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
