@@ -145,24 +145,18 @@ class DirectCapture:
             answer, reply = (_OK, _OK_REPLY) if wrong_path else (self.answer, self.reply)
             capture = captured(scope, body, self.received_at, len(body), False, reply, path)
         try:
-            future = self.receiver.writer.insert_soon(capture)
+            self.receiver.writer.insert_then(
+                capture, lambda new_id, failure: self._stored(
+                    capture, answer, wrong_path, scope, respond, new_id, failure))
         except Exception as error:  # the writer is closed
             self._stored(capture, answer, wrong_path, scope, respond, None, error)
-            return
-        future.add_done_callback(
-            lambda done: self._stored(capture, answer, wrong_path, scope, respond, done, None))
 
     def _stored(self, capture: Capture, answer: _Answer | None, wrong_path: bool, scope: Scope,
-                respond: Respond, done: asyncio.Future[int] | None,
+                respond: Respond, capture_id: int | None,
                 failure: BaseException | None) -> None:
         """After the commit, as Receiver._store_and_answer does after `writer.insert`."""
         receiver = self.receiver
         note: str | None = None
-        capture_id: int | None = None
-        if done is not None:
-            failure = done.exception()
-            if failure is None:
-                capture_id = done.result()
         if failure is not None:
             _log.warning("capture not stored: %s", describe_error(failure))
             note = f"not stored: {describe_error(failure)}"

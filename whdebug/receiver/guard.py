@@ -127,6 +127,14 @@ class LingeringTransport:
         if self._held_bytes >= COALESCE_BYTES:
             self.flush()
 
+    def write_whole(self, data: bytes) -> None:
+        """One whole answer, head and body (the direct path's): it goes out at once, as
+        nothing is left to coalesce it with, unless earlier writes are still held."""
+        if self._held or self._closing:
+            self.write(data)
+        elif not self._transport.is_closing():
+            self._transport.write(data)
+
     def flush(self) -> None:
         """Send what is held, in one write."""
         held = self._held

@@ -60,6 +60,7 @@ from whdebug.receiver.guard import (
     RAW_HEADERS,
     ConnectionLimits,
     Guard,
+    LingeringTransport,
     emfile_reporter,
     install_emfile_reporter,
     raise_fd_limit,
@@ -232,7 +233,10 @@ class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
             content.append(b"connection: close\r\n")
         content += (b"\r\n", body)
         transport = cycle.transport
-        transport.write(b"".join(content))
+        if isinstance(transport, LingeringTransport):
+            transport.write_whole(b"".join(content))
+        else:
+            transport.write(b"".join(content))
         cycle.response_complete = True
         cycle.message_event.set()
         if not cycle.keep_alive:

@@ -97,9 +97,12 @@ class _Job:
     """One store operation from one request: an insert (grouped) or any other call."""
 
     loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
+    future: asyncio.Future[Any] | None
+    """Resolved with the outcome (None when `then` takes it instead)."""
     capture: Capture | None = None
     call: Callable[[Store], Any] | None = None
+    then: Callable[[Any, BaseException | None], None] | None = None
+    """Called on the loop with (id, None) or (None, error), without a future's callback."""
 
 
 class CaptureWriter:
@@ -135,22 +138,29 @@ class CaptureWriter:
 
     async def insert(self, capture: Capture) -> int:
         """Commit one capture (with whatever else is waiting); its id once durable."""
-        result: int = await self._submit(capture=capture)
+        future = self._submit(capture=capture)
+        assert future is not None
+        result: int = await future
         return result
 
-    def insert_soon(self, capture: Capture) -> asyncio.Future[int]:
-        """`insert` for a caller without a coroutine: the future of the capture's id, set
-        once its batch is durable (or its error). Call on the event loop."""
-        return self._submit(capture=capture)
+    def insert_then(self, capture: Capture,
+                    then: Callable[[int | None, BaseException | None], None]) -> None:
+        """`insert` for a caller without a coroutine: `then(id, None)` once the capture's
+        batch is durable, or `then(None, error)`, called on the event loop (straight after
+        the commit, with no future in between). Call on the event loop."""
+        self._submit(capture=capture, then=then)
 
     async def call(self, operation: Callable[[Store], T]) -> T:
         """Run any store operation on the writer thread, after inserts already queued."""
-        result: T = await self._submit(call=operation)
+        future = self._submit(call=operation)
+        assert future is not None
+        result: T = await future
         return result
 
-    def _submit(self, **work: Any) -> asyncio.Future[Any]:
+    def _submit(self, **work: Any) -> asyncio.Future[Any] | None:
+        """Queue one job for this loop turn's hand-over; its future (None with `then`)."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+        future = loop.create_future() if work.get("then") is None else None
         with self._lock:
             if self._closed:
                 raise StoreError("capture store is closed", display_location(self.store.path))
@@ -172,23 +182,28 @@ class CaptureWriter:
             jobs = self._pending.pop(loop, None)
             if not jobs:
                 return
-            if self._queued == 0 and not self._closed and self._commit_now(jobs):
+            settled = None
+            if self._queued == 0 and not self._closed:
+                settled = self._commit_now(jobs)
+            if settled is None:
+                self._queued += 1
+                self._jobs.put(jobs)
                 return
-            self._queued += 1
-            self._jobs.put(jobs)
+        _settle(settled)  # outside the lock: a `then` may submit the next request's insert
 
-    def _commit_now(self, jobs: list[_Job]) -> bool:
+    def _commit_now(self, jobs: list[_Job]) -> list[tuple[_Job, Any, BaseException | None]] | None:
         """Commit inserts on the loop when the store can say at once that it is locked
-        (SQLite: busy timeout 0); False, with nothing written, when it cannot or is locked."""
+        (SQLite: busy timeout 0); their outcomes, or None (nothing written) when it cannot or
+        is locked."""
         connection = getattr(self.store, "_connection", None)
         if not isinstance(connection, sqlite3.Connection) or any(
                 job.capture is None for job in jobs):
-            return False
+            return None
         try:
             if self._waits is None:  # the timeout stays 0 until the thread needs it again
                 (synchronous,) = connection.execute("PRAGMA synchronous").fetchone()
                 if int(synchronous) >= 2:  # FULL fsyncs every commit: never on the loop
-                    return False
+                    return None
                 (waits,) = connection.execute("PRAGMA busy_timeout").fetchone()
                 connection.execute("PRAGMA busy_timeout = 0")
                 self._waits = int(waits)
@@ -197,13 +212,11 @@ class CaptureWriter:
             ids = self.store.insert_many(job.capture for job in jobs if job.capture)
         except Exception as error:
             if "locked" in str(error):  # the thread waits for the lock, the loop serves on
-                return False
-            _settle([(job, None, error) for job in jobs])  # as the thread would: 503s
-            return True
-        _settle([(job, new_id, None) for job, new_id in zip(jobs, ids, strict=True)])
+                return None
+            return [(job, None, error) for job in jobs]  # as the thread would: 503s
         if self._checkpointer is not None:
             self._checkpointer.committed(len(jobs), _body_bytes(jobs))
-        return True
+        return [(job, new_id, None) for job, new_id in zip(jobs, ids, strict=True)]
 
     def _take_checkpoints(self, connection: sqlite3.Connection) -> None:
         """Move the WAL checkpoints out of the loop's commits (see _Checkpointer)."""
@@ -352,7 +365,14 @@ def _wake(settled: Iterable[tuple[_Job, Any, BaseException | None]]) -> None:
 
 def _settle(items: list[tuple[_Job, Any, BaseException | None]]) -> None:
     for job, value, error in items:
-        if job.future.done():
+        then = job.then
+        if then is not None:
+            try:
+                then(value, error)
+            except Exception as failure:  # one caller's bug must not strand the others
+                _log.error("capture writer callback failed: %s", describe_error(failure))
+            continue
+        if job.future is None or job.future.done():
             continue
         if error is not None:
             job.future.set_exception(error)
