@@ -382,7 +382,7 @@ def test_sigkill_loses_no_committed_row(tmp_path: Path) -> None:
 def test_stored_header_json_is_what_json_dumps_writes(tmp_path: Path) -> None:
     """The headers column keeps one spelling whichever encoder wrote it: printable ASCII
     goes through msgspec, anything else through json.dumps (non-ASCII escaped)."""
-    from whdebug.store.store import _encode_headers
+    from whdebug.store.columns import encode_headers as _encode_headers
 
     texts = ["", "plain", 'q"uote', "back\\slash", "sl/ash", "tab\there", "\x00\x1f\x7f",
              "é latin-1 ÿ", "\u2028", "x" * 300, *(f"<{chr(code)}>" for code in range(0x180))]
