@@ -225,3 +225,36 @@ class TestDeferredDefinition:
         assert got == [b"HTTP/1.1 202 Accepted\r\ndate: D\r\n"
                        b"content-type: text/plain; charset=utf-8\r\ncontent-length: 8\r\n"
                        b"x-whdebug-capture-id: 1\r\n\r\naccepted"]
+
+
+class TestKeepAliveTimeout:
+    """An idle keep-alive connection is closed after uvicorn's keep-alive timeout, counted
+    from its last answer; each new request starts the count again."""
+
+    @pytest.mark.usefixtures("path_taken")
+    async def test_idle_connections_close_busy_ones_stay(
+            self, store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from whdebug.receiver import server as server_module
+
+        real = server_module.uvicorn_config
+
+        def short_keep_alive(*args: Any, **kwargs: Any) -> Any:
+            config = real(*args, **kwargs)
+            config.timeout_keep_alive = 1
+            return config
+
+        monkeypatch.setattr(server_module, "uvicorn_config", short_keep_alive)
+        async with receiving(store_path, settings()) as running:
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            try:
+                for number in range(1, 4):  # 0.6 s apart: each inside the timeout
+                    writer.write(post("/k", b"{}"))
+                    await writer.drain()
+                    assert masked(await read_answer(reader)) == OK_ANSWER % number
+                    await asyncio.sleep(0.6)
+                started = asyncio.get_running_loop().time()
+                assert await asyncio.wait_for(reader.read(1), TIMEOUT) == b""  # closed
+                waited = asyncio.get_running_loop().time() - started
+                assert 0.2 < waited < 4.0, waited  # ~0.4 s: 1 s after the last answer
+            finally:
+                writer.close()
