@@ -718,6 +718,52 @@ class TestDeferredAnalysis:
             line = complete(live, store, session)
         assert (line.outcome, line.duplicate_of) == ("duplicate", earlier)
 
+    def test_a_batch_read_at_once_gives_the_lines_read_one_by_one(
+            self, store_path: Path) -> None:
+        """The analyst reads a batch of ids in one query; the lines are those of reading
+        each capture alone, a missing id included."""
+        import io
+        import pickle
+        import struct
+
+        from whdebug.receiver import analyst
+
+        body = b'{"event": "contact.created", "id": "evt-1"}'
+        signed = Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                                         headers=(("X-Signature", sign(body)),)),
+                         Source(received_at=NOW))
+        bad = replace(signed, request=replace(signed.request,
+                                              headers=(("X-Signature", "00"),)))
+        wrong = replace(signed, request=replace(signed.request, path="/elsewhere"))
+        with Store.open(store_path) as store:
+            ids = store.insert_many([signed, bad, wrong, signed])
+        batch = [*ids, ids[-1] + 1]  # the last one is not in the store
+
+        def lines(frames: list[list[int]]) -> list[Any]:
+            stream = io.BytesIO()
+            for frame in frames:
+                data = pickle.dumps(frame)
+                stream.write(struct.pack("!I", len(data)) + data)
+            stream.write(struct.pack("!I", 0))
+            stream.seek(0)
+            got: list[Any] = []
+
+            class Sink:
+                def lines(self, events: list[Any]) -> None:
+                    got.extend(events)
+
+            analyst._run(stream, str(store_path), make_definition().data, None,
+                         {"webhookSecret": SECRET}, {}, DEFAULT_OPTIONS, None, Sink(), None)
+            return [(e.capture_id, e.method, e.path, e.size, e.response_status, e.wrong_path,
+                     e.event, e.signature, e.outcome, e.duplicate_of,
+                     (e.error or "")[:22]) for e in got]
+
+        together = lines([batch])
+        assert together == lines([[capture_id] for capture_id in batch])
+        assert [line[8] for line in together] == [
+            "fires", "rejected", None, "duplicate", None]
+        assert together[-1][-1].startswith("capture not readable")
+
 
 def test_the_parser_does_not_depend_on_what_else_is_installed(
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -376,3 +377,21 @@ def test_sigkill_loses_no_committed_row(tmp_path: Path) -> None:
         assert reopened.get(committed[-1]).request.body == b"x" * 3000
     with closing(sqlite3.connect(path)) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_stored_header_json_is_what_json_dumps_writes(tmp_path: Path) -> None:
+    """The headers column keeps one spelling whichever encoder wrote it: printable ASCII
+    goes through msgspec, anything else through json.dumps (non-ASCII escaped)."""
+    from whdebug.store.columns import encode_headers as _encode_headers
+
+    texts = ["", "plain", 'q"uote', "back\\slash", "sl/ash", "tab\there", "\x00\x1f\x7f",
+             "é latin-1 ÿ", "\u2028", "x" * 300, *(f"<{chr(code)}>" for code in range(0x180))]
+    for text in texts:
+        for pairs in (((text, "v"),), (("Name", text),), (("A", "1"), (text, text))):
+            expected = json.dumps([[n, v] for n, v in pairs], separators=(",", ":"))
+            assert _encode_headers(pairs) == expected.encode("ascii"), text
+            assert _encode_headers(iter(pairs)) == expected.encode("ascii"), text
+    headers = (("X-Odd", "é\x7f"), ("Host", "h"))
+    with Store.open(tmp_path / "c.db") as store:
+        new_id = store.insert(CapturedRequest("POST", "/", headers=headers, body=b"{}"))
+        assert store.get(new_id).request.headers == headers

@@ -44,3 +44,74 @@ def test_where_a_batch_commits(tmp_path: Path, durability: str, where: str) -> N
         threads = _committing_threads(store)
         assert set(threads) == {where}, threads
         assert store.ids() == [1, 2, 3]
+
+
+def test_wal_checkpoints_leave_the_loop_for_their_own_thread(tmp_path: Path) -> None:
+    """Commits on the loop never checkpoint (wal_autocheckpoint is 0 while the writer runs);
+    the checkpoint thread copies the WAL into the database file meanwhile; the store's own
+    setting is back after close, and every row is there."""
+    import os
+    import sqlite3
+    import time
+    from contextlib import closing
+
+    path = tmp_path / "c.db"
+    big = CapturedRequest("POST", "/hook", headers=(("X-A", "1"),), body=b"x" * 50_000)
+    with Store.open(path) as store:
+        connection = store._connection
+        assert connection is not None
+        (default,) = connection.execute("PRAGMA wal_autocheckpoint").fetchone()
+        threads: list[str] = []
+
+        async def main() -> int:
+            writer = CaptureWriter(store, close_store=False)
+            for _ in range(40):
+                await asyncio.gather(*(writer.insert(big) for _ in range(10)))
+            (during,) = connection.execute("PRAGMA wal_autocheckpoint").fetchone()
+            threads.extend(thread.name for thread in threading.enumerate())
+            deadline = time.monotonic() + 10
+            while os.path.getsize(path) < 15_000_000 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)  # the last checkpoint may still be running
+            await writer.aclose()
+            return int(during)
+
+        assert asyncio.run(main()) == 0
+        assert "whdebug-wal-checkpoint" in threads
+        assert os.path.getsize(path) >= 15_000_000  # 400 x 50 kB copied out of the WAL
+        assert connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == default
+        assert store.count() == 400 and store.get(400).request.body == big.body
+    with closing(sqlite3.connect(path)) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_insert_then_calls_back_after_the_commit_and_may_insert_again(tmp_path: Path) -> None:
+    """`insert_then` (the receiver's direct path) gets (id, None) once the row is durable; a
+    callback may submit the next insert at once, and one that raises strands no other."""
+    results: list[tuple[int | None, str | None]] = []
+    with Store.open(tmp_path / "c.db") as store:
+
+        async def main() -> None:
+            writer = CaptureWriter(store, close_store=False)
+            done = asyncio.get_running_loop().create_future()
+
+            def first(new_id: int | None, error: BaseException | None) -> None:
+                assert store.get(new_id or 0).request.body == REQUEST.body  # committed
+                results.append((new_id, None if error is None else str(error)))
+                writer.insert_then(REQUEST, second)
+                raise RuntimeError("a buggy callback")
+
+            def second(new_id: int | None, error: BaseException | None) -> None:
+                results.append((new_id, None if error is None else str(error)))
+                done.set_result(None)
+
+            writer.insert_then(REQUEST, first)
+            writer.insert_then(REQUEST, lambda new_id, error: results.append((new_id, None)))
+            await asyncio.wait_for(done, 5)
+            await writer.aclose()
+            writer_closed: list[BaseException | None] = []
+            with pytest.raises(Exception, match="closed"):
+                writer.insert_then(REQUEST, lambda new_id, error: writer_closed.append(error))
+
+        asyncio.run(main())
+        assert results == [(1, None), (2, None), (3, None)]
+        assert store.ids() == [1, 2, 3]

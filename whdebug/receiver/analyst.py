@@ -208,7 +208,9 @@ def _run(stream: BinaryIO, store_path: str, data: dict[str, Any], path: str | No
             ok, batch = _read_frame(stream)
             if not ok:
                 return
-            sink.lines([complete(capture_id, store, session) for capture_id in batch])
+            read = _read_batch(store, batch)
+            sink.lines([complete(capture_id, store, session, read.get(capture_id))
+                        for capture_id in batch])
     finally:
         store.close()
 
@@ -234,10 +236,28 @@ def seed_history(session: ReplaySession, store: Any, before_run: int | None) -> 
             continue
 
 
-def complete(capture_id: int, store: Any, session: ReplaySession) -> CaptureEvent:
-    """The console line's event for the next stored capture, with its verdict (never raises)."""
+def _read_batch(store: Any, batch: list[int]) -> dict[int, Any]:
+    """The batch's captures by id, read in one query when their ids are close together
+    (they usually follow each other); {} when that fails (each is then read alone)."""
+    if len(batch) < 2:
+        return {}
+    first, last = min(batch), max(batch)
+    if last - first >= 2 * len(batch):
+        return {}
     try:
-        capture = store.get(capture_id)
+        return {capture.source.capture_id: capture
+                for capture in store.captures_between(first, last)}
+    except Exception:  # each capture's own read says what is wrong with it
+        return {}
+
+
+def complete(capture_id: int, store: Any, session: ReplaySession,
+             capture: Any = None) -> CaptureEvent:
+    """The console line's event for the next stored capture (read here unless given), with
+    its verdict (never raises)."""
+    try:
+        if capture is None:
+            capture = store.get(capture_id)
     except Exception as error:
         return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
                             error=f"capture not readable: {describe_error(error)}")

@@ -29,6 +29,7 @@ from whdebug.engine.analyze import DEFAULT_OPTIONS
 from whdebug.engine.plan import Plan, compile_definition
 from whdebug.engine.session import ReplaySession, accepted_transaction
 from whdebug.model.definition import Definition
+from whdebug.model.records import fast_init
 from whdebug.model.request import Capture, CapturedRequest, Reply, Secrets
 from whdebug.receiver.history import LiveHistory, Place
 from whdebug.receiver.intake import (
@@ -99,6 +100,7 @@ class ReceiverSettings:
         object.__setattr__(self, "plan", plan)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CaptureEvent:
     """One arrival as the console line and the TUI show it."""
@@ -139,12 +141,21 @@ class _Answer:
     headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
-async def _send(send: Send, answer: _Answer, capture_id: int | None) -> None:
+def answer_headers(answer: _Answer, capture_id: int | None) -> list[tuple[bytes, bytes]]:
+    """The headers of an answer, in the order they are sent."""
     headers = [(b"content-type", answer.content_type.encode("latin-1")),
                (b"content-length", str(len(answer.body)).encode("ascii"))]
     if capture_id is not None:
-        headers.append((CAPTURE_ID_HEADER.encode("ascii"), str(capture_id).encode("ascii")))
+        headers.append((_CAPTURE_ID, str(capture_id).encode("ascii")))
     headers += answer.headers
+    return headers
+
+
+_CAPTURE_ID = CAPTURE_ID_HEADER.encode("ascii")
+
+
+async def _send(send: Send, answer: _Answer, capture_id: int | None) -> None:
+    headers = answer_headers(answer, capture_id)
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
 
@@ -214,10 +225,15 @@ def _answer(definition: Plan, report: Report | None, strict: bool,
 
 
 def _is_wrong_path(definition: Plan, request: CapturedRequest) -> bool:
+    return wrong_target(definition, request.method, request.path)
+
+
+def wrong_target(definition: Plan, method: str, path: str) -> bool:
+    """A definition is loaded and this is not `POST /miniapps/{ns}/webhooks`."""
     expected = definition.webhook_path
     if expected is None:
         return False
-    return request.method.upper() != "POST" or request.path.rstrip("/") != expected
+    return method.upper() != "POST" or path.rstrip("/") != expected
 
 
 def _capture_event(capture: Capture, capture_id: int | None, answer: _Answer | None,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from starlette.types import Receive, Scope
 
 from whdebug.model.request import Capture, CapturedRequest, Reply, Source
-from whdebug.receiver.protocol import DISCONNECTED, RAW_HEADERS
+from whdebug.receiver.guard import DISCONNECTED, RAW_HEADERS
 
 DEFAULT_MAX_INFLIGHT = 134_217_728
 """128 MiB: request bodies buffered at once, over all requests; beyond it, answer 503.
@@ -90,20 +90,26 @@ def disconnected(scope: Scope) -> bool:
     return check is not None and check()
 
 
-def captured(scope: Scope, body: bytes, received_at: datetime, size: int,
-             truncated: bool, reply: Reply | None = None) -> Capture:
-    """The request as received: raw path and query (never percent-decoded), header names
-    byte for byte as sent."""
+def path_of(scope: Scope) -> str:
+    """The request's path as sent (never percent-decoded)."""
     raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    return raw_path.decode("latin-1") if raw_path else str(scope["path"])
+
+
+def captured(scope: Scope, body: bytes, received_at: datetime, size: int,
+             truncated: bool, reply: Reply | None = None, path: str | None = None) -> Capture:
+    """The request as received: raw path and query (never percent-decoded), header names
+    byte for byte as sent (`path`: path_of(scope), when the caller has it already)."""
+    if path is None:
+        path = path_of(scope)
     extensions = scope.get("extensions")
     raw = extensions.get(RAW_HEADERS) if extensions else None
     request = CapturedRequest(
         method=scope["method"],
         path=path,
         query=scope.get("query_string", b"").decode("latin-1"),
-        headers=tuple((name.decode("latin-1"), value.decode("latin-1"))
-                      for name, value in (scope["headers"] if raw is None else raw)),
+        headers=tuple([(name.decode("latin-1"), value.decode("latin-1"))
+                       for name, value in (scope["headers"] if raw is None else raw)]),
         body=body,
         http_version=scope.get("http_version", "1.1"),
         body_size=size,

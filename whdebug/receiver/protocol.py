@@ -27,6 +27,10 @@ what whdebug.receiver.guard shares between them:
 h11 answers 400 to an HTTP/1.1 request without a Host header (or with two) and to a request
 head over 16 KiB; httptools (llhttp) accepts all three, so ReceiverProtocol checks them by
 hand and answers the same 400.
+
+ReceiverProtocol also serves plain captures itself, without an ASGI task (see
+whdebug.receiver.direct): the hot path of `whdebug serve`. Every other request, and every
+request on H11ReceiverProtocol, runs through the app.
 """
 
 from __future__ import annotations
@@ -37,8 +41,14 @@ from typing import Any
 import h11
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from whdebug.receiver.direct import (
+    DIRECT_BODY_LIMIT,
+    DirectCapture,
+    DirectCaptures,
+    direct_captures,
+)
 from whdebug.receiver.guard import (
     BODY,
     DEFAULT_LIMITS,
@@ -50,6 +60,7 @@ from whdebug.receiver.guard import (
     RAW_HEADERS,
     ConnectionLimits,
     Guard,
+    LingeringTransport,
     emfile_reporter,
     install_emfile_reporter,
     raise_fd_limit,
@@ -60,12 +71,30 @@ __all__ = ["DEFAULT_LIMITS", "DISCONNECTED", "LIMITS_ATTRIBUTE", "RAW_HEADERS",
            "install_emfile_reporter", "raise_fd_limit"]
 
 
+_NOT_PLAIN = frozenset((b"transfer-encoding", b"x-forwarded-for", b"x-forwarded-proto"))
+"""Headers that send a request through the app: a chunked body; what uvicorn's proxy-headers
+middleware reads to rewrite the client."""
+
+
 class _BadHead(Exception):
     """A request head h11 would have refused (httptools turns it into a parser error: 400)."""
 
 
+class _Plain:
+    """Passed to uvicorn in place of the app for a request that may be served directly
+    (it travels with the cycle through uvicorn's pipeline queue to `_start_asgi_task`)."""
+
+    __slots__ = ("announced",)
+
+    def __init__(self, announced: int) -> None:
+        self.announced = announced
+
+
 class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
     """uvicorn's HttpToolsProtocol with the guards listed in the module docstring."""
+
+    direct = True
+    """Serve plain captures without the ASGI cycle (off: every request goes to the app)."""
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -77,6 +106,17 @@ class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
         """The parsed head's size: target and headers (the exact check once it is whole)."""
         self._hosts = 0
         self._raw: list[tuple[bytes, bytes]] = []
+        self._length: int | None = None
+        """The head's Content-Length (the first one), when it is a number."""
+        self._plain = True
+        """No header so far makes the request one for the app (see whdebug.receiver.direct)."""
+        self._app = self.app
+        self._captures: DirectCaptures | None = None
+        if self.direct:
+            self._captures = direct_captures(config, self.app)
+        self._direct: DirectCapture | None = None
+        """The request being served directly (its answer not yet written)."""
+        self._direct_cycle: Any = None
 
     def _phase(self) -> str:
         return self._state
@@ -99,6 +139,8 @@ class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
         self._state = HEAD
         self._raw = []
         self._head_size = self._hosts = 0
+        self._length = None
+        self._plain = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # uvicorn's on_header, keeping the name as sent beside the lower-cased one.
@@ -108,6 +150,11 @@ class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
             self.expect_100_continue = True
         elif lower == b"host":
             self._hosts += 1
+        elif lower == b"content-length":
+            if self._length is None:
+                self._length = int(value) if value.isdigit() else -1
+        elif lower in _NOT_PLAIN:
+            self._plain = False
         self.headers.append((lower, value))
         self._raw.append((name, value))
         self._head_size += len(name) + len(value) + 4
@@ -117,17 +164,89 @@ class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
             raise _BadHead("request head too large")
         if self._hosts > 1 or (self._hosts == 0 and self.parser.get_http_version() == "1.1"):
             raise _BadHead("missing or repeated Host header")
-        if self.parser.get_method() == b"CONNECT":  # an authority target, not a path
+        method = self.parser.get_method()
+        if method == b"CONNECT":  # an authority target, not a path
             target, self.url = self.url, b"/"
             super().on_headers_complete()
             self.scope["path"] = target.decode("latin-1")
             self.scope["raw_path"] = target
             self.scope["query_string"] = b""
+        elif self._captures is not None and self._is_plain(method):
+            # uvicorn hands `self.app` with the new cycle to _start_asgi_task, now or (a
+            # pipelined request) once the answer before it is complete.
+            self.app = _Plain(self._length or 0)
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = self._app
         else:
             super().on_headers_complete()
         self._state = BODY
         self._head_bytes = 0
         self._new_request(self._raw)
+
+    def _is_plain(self, method: bytes) -> bool:
+        """Whether the request may be served directly (see whdebug.receiver.direct)."""
+        length = self._length
+        return (self._plain and method != b"HEAD" and not self.expect_100_continue
+                and (length is None or 0 <= length <= DIRECT_BODY_LIMIT)
+                and not self.parser.should_upgrade() and not self.flow.write_paused)
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        if type(app) is not _Plain:
+            super()._start_asgi_task(cycle, app)
+            return
+        direct = None
+        captures = self._captures
+        if captures is not None and not cycle.scope["path"].startswith("/_whdebug/"):
+            direct = captures.start(cycle.scope, app.announced)
+        if direct is None:
+            super()._start_asgi_task(cycle, self._app)
+            return
+        self._direct, self._direct_cycle = direct, cycle
+        if not cycle.more_body:  # a pipelined request, read whole while it waited
+            self._finish_direct(gone=False)
+
+    def _finish_direct(self, gone: bool) -> None:
+        direct, cycle = self._direct, self._direct_cycle
+        assert direct is not None
+        self._direct = self._direct_cycle = None
+        body, cycle.body = bytes(cycle.body), bytearray()
+        direct.finish(cycle.scope, body, gone,
+                      lambda status, headers, content: self._answer(cycle, status, headers,
+                                                                    content))
+
+    def _answer(self, cycle: Any, status: int, headers: list[tuple[bytes, bytes]],
+                body: bytes) -> None:
+        """What uvicorn's `RequestResponseCycle.send` writes for a start and a body message
+        with these headers (a Content-Length, never chunked), in one write."""
+        if cycle.disconnected or cycle.response_started:
+            return
+        cycle.response_started = True
+        cycle.waiting_for_100_continue = False
+        content = [STATUS_LINE[status]]
+        for name, value in cycle.default_headers:
+            content += (name.lower(), b": ", value, b"\r\n")
+        for name, value in headers:
+            content += (name, b": ", value, b"\r\n")
+        if not cycle.keep_alive:
+            content.append(b"connection: close\r\n")
+        content += (b"\r\n", body)
+        transport = cycle.transport
+        if isinstance(transport, LingeringTransport):
+            transport.write_whole(b"".join(content))
+        else:
+            transport.write(b"".join(content))
+        cycle.response_complete = True
+        cycle.message_event.set()
+        if not cycle.keep_alive:
+            transport.close()
+        cycle.on_response()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._direct is not None:  # the client left during the body: store what came
+            self._finish_direct(gone=True)
 
     def _unsupported_upgrade_warning(self) -> None:
         """CONNECT and Upgrade requests are captured and answered like any other."""
@@ -136,6 +255,9 @@ class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
         super().on_message_complete()
         self._state = DONE
         self._head_bytes = 0
+        if self._direct is not None and self._direct_cycle is self.cycle and (
+                not self.cycle.more_body):
+            self._finish_direct(gone=False)
 
     def on_response_complete(self) -> None:
         if self._state is DONE:

@@ -15,7 +15,6 @@ never read or rewrite body pages.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,8 +25,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
-
-import msgspec
 
 from whdebug.errors import StoreError
 from whdebug.model.request import (
@@ -40,6 +37,11 @@ from whdebug.model.request import (
 )
 from whdebug.store import analyses
 from whdebug.store.analyses import AnalysisRow, AnalysisSet, FilterTerm
+from whdebug.store.columns import decode_headers as _decode_headers
+from whdebug.store.columns import encode_headers as _encode_headers
+from whdebug.store.columns import format_timestamp as _format_timestamp
+from whdebug.store.columns import parse_timestamp as _parse_timestamp
+from whdebug.store.columns import row as _row
 from whdebug.store.permissions import check_store_path
 
 APPLICATION_ID = 0x77686462
@@ -152,32 +154,6 @@ _CAPTURE_SQL = (
 )
 _GET_SQL = _CAPTURE_SQL + "WHERE c.id = ?"
 _RANGE_SQL = _CAPTURE_SQL + "WHERE c.id BETWEEN ? AND ? ORDER BY c.id"
-_HEADERS = msgspec.json.Decoder(list[tuple[str, str]])
-
-
-def _format_timestamp(moment: datetime) -> str:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="microseconds") + "Z"
-
-
-def _parse_timestamp(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _encode_headers(headers: Iterable[tuple[str, str]]) -> bytes:
-    pairs = [[name, value] for name, value in headers]
-    return json.dumps(pairs, separators=(",", ":")).encode("ascii")
-
-
-def _decode_headers(blob: bytes) -> tuple[tuple[str, str], ...]:
-    try:
-        return tuple(_HEADERS.decode(blob))
-    except msgspec.DecodeError:  # a lone surrogate ("\ud800"), which msgspec refuses
-        return tuple((str(name), str(value)) for name, value in json.loads(blob))
-
-
 def _capture(row: Sequence[Any]) -> Capture:
     """A capture from a `_CAPTURE_SQL` row."""
     request = CapturedRequest(row[2], row[3], row[4], _decode_headers(row[10]),
@@ -190,37 +166,6 @@ def _capture(row: Sequence[Any]) -> Capture:
         forward = ForwardResult(row[9], row[12], headers, row[16], row[14])
     return Capture(request, source, reply, forward)
 
-
-def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
-    """The captures row of one capture (its body goes to the bodies table)."""
-    request, source = capture.request, capture.source
-    reply = capture.reply or _NO_REPLY
-    forward = capture.forward or _NOT_FORWARDED
-    return (
-        _format_timestamp(source.received_at or now),
-        source.client,
-        request.method,
-        request.path,
-        request.query,
-        request.http_version,
-        request.size,
-        int(request.truncated),
-        reply.status,
-        request.content_type,
-        request.header("user-agent"),
-        forward.status,
-        forward.error,
-        _encode_headers(request.headers),
-        reply.body,
-        forward.body,
-        None if forward.headers is None else _encode_headers(forward.headers),
-        forward.latency,
-        capture.source.edited_from,
-    )
-
-
-_NO_REPLY = Reply(None)
-_NOT_FORWARDED = ForwardResult()
 
 
 def _summary(row: tuple[Any, ...]) -> CaptureSummary:

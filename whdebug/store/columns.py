@@ -1,0 +1,88 @@
+"""How the SQLite store spells a capture in its columns: timestamps as ISO text in UTC,
+headers as a JSON array of [name, value] pairs, and the `captures` row of one capture."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from whdebug.model.request import Capture, ForwardResult, Reply
+
+HEADERS = msgspec.json.Decoder(list[tuple[str, str]])
+
+
+def format_timestamp(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds") + "Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+_HEADERS_JSON = msgspec.json.Encoder()
+
+
+def encode_headers(headers: Iterable[tuple[str, str]]) -> bytes:
+    """`[["Name","value"],...]` as `json.dumps(..., separators=(",", ":"))` writes it
+    (ASCII: anything else escaped), the pairs in order. Printable ASCII, which msgspec
+    writes the same way five times faster, goes through msgspec."""
+    pairs = headers if isinstance(headers, tuple) else tuple(headers)
+    for name, value in pairs:
+        if not (name.isascii() and name.isprintable() and value.isascii()
+                and value.isprintable()):
+            return json.dumps(pairs, separators=(",", ":")).encode("ascii")
+    return _HEADERS_JSON.encode(pairs)
+
+
+def decode_headers(blob: bytes) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(HEADERS.decode(blob))
+    except msgspec.DecodeError:  # a lone surrogate ("\ud800"), which msgspec refuses
+        return tuple((str(name), str(value)) for name, value in json.loads(blob))
+
+
+def row(capture: Capture, now: datetime) -> tuple[Any, ...]:
+    """The captures row of one capture (its body goes to the bodies table)."""
+    request, source = capture.request, capture.source
+    reply = capture.reply or _NO_REPLY
+    forward = capture.forward or _NOT_FORWARDED
+    # request.content_type and request.header("user-agent"), in one pass over the headers.
+    content_type = user_agent = None
+    for name, value in request.headers:
+        lower = name.lower()
+        if lower == "content-type":
+            content_type = value if content_type is None else f"{content_type}, {value}"
+        elif lower == "user-agent":
+            user_agent = value if user_agent is None else f"{user_agent}, {value}"
+    return (
+        format_timestamp(source.received_at or now),
+        source.client,
+        request.method,
+        request.path,
+        request.query,
+        request.http_version,
+        request.size,
+        int(request.truncated),
+        reply.status,
+        content_type,
+        user_agent,
+        forward.status,
+        forward.error,
+        encode_headers(request.headers),
+        reply.body,
+        forward.body,
+        None if forward.headers is None else encode_headers(forward.headers),
+        forward.latency,
+        capture.source.edited_from,
+    )
+
+
+_NO_REPLY = Reply(None)
+_NOT_FORWARDED = ForwardResult()
