@@ -26,6 +26,8 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
 
+import msgspec
+
 from whdebug.errors import StoreError
 from whdebug.model.request import (
     Capture,
