@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import re
 import resource
+import sys
 import time
 import weakref
 from collections.abc import Callable
@@ -42,6 +44,8 @@ HEAD, BODY, DONE = "head", "body", "done"
 request body, or done reading the request (its answer pending)."""
 
 _log = logging.getLogger("whdebug.receiver")
+INVALID_REQUEST = "Invalid HTTP request received."
+"""What uvicorn logs (and answers, with 400) when its parser refuses a request."""
 TIMEOUT_408 = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
                b"connection: close\r\ncontent-length: 36\r\n\r\n"
                b"request head not received in time.\r\n")
@@ -181,6 +185,8 @@ class Guard:
     flow: Any
     cycle: Any
     connections: set[Any]
+    logger: Any
+    client: tuple[str, int] | None
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -206,6 +212,7 @@ class Guard:
     def connection_made(self, transport: asyncio.Transport) -> None:
         self._raw_transport = transport
         super().connection_made(LingeringTransport(transport, self))  # type: ignore[misc]
+        self.logger = ConnectionLog(self.logger, self.client)
         self._head_since = self._last_data = time.monotonic()
         self._arm(self.limits.header_timeout)
         if len(self.connections) > self._cap:
@@ -374,3 +381,52 @@ def emfile_reporter(previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any
 
 def install_emfile_reporter(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(emfile_reporter(loop.get_exception_handler()))
+
+
+class ConnectionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A connection's stand-in for uvicorn's `uvicorn.error` logger, which its protocol logs
+    to. uvicorn says only "Invalid HTTP request received." when its parser refuses a request;
+    this says who sent it, what the parser refused and that it was answered 400 and not
+    captured, on whdebug's own logger (`whdebug serve` prints it; the TUI keeps it quiet).
+    Anything else goes to uvicorn's logger as before."""
+
+    def __init__(self, logger: logging.Logger, client: tuple[str, int] | None) -> None:
+        super().__init__(logger, {})
+        self.client = client
+
+    @property
+    def level(self) -> int:  # uvicorn reads `logger.level` (its trace checks)
+        return int(self.logger.level)
+
+    def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        if msg == INVALID_REQUEST:
+            refused(self.client, parser_reason(sys.exc_info()[1]))
+        else:
+            self.logger.warning(msg, *args, **kwargs)
+
+
+def refused(client: tuple[str, int] | None, reason: str) -> None:
+    """Log a request answered 400 before it was captured (why, and from whom)."""
+    sender = f"{client[0]}:{client[1]}" if client else "a client"
+    _log.warning("%s sent a request that is not valid HTTP (%s): answered 400, not captured",
+                 sender, reason)
+
+
+def parser_reason(error: BaseException | None) -> str:
+    """What the HTTP parser refused, in its words (or the receiver's, for a head it refused
+    itself in a parser callback: the error's context)."""
+    if error is None:
+        return "malformed request"
+    cause = error.__cause__ or error.__context__
+    if cause is not None and type(error).__name__ == "HttpParserCallbackError":
+        error = cause
+    text = _BYTES_REPR.sub(r"'\2'", str(error).strip().rstrip("."))
+    # what the sender sent may be in it: printable ASCII only, never a terminal escape
+    text = "".join(c if " " <= c <= "~" else "?" for c in text)
+    if len(text) > 100:
+        text = text[:99] + "…"
+    return text[:1].lower() + text[1:] if text else type(error).__name__
+
+
+_BYTES_REPR = re.compile(r"""(?:bytearray\()?b(['"])(.*?)\1\)?""")
+"""h11 quotes what it refused as `bytearray(b'...')`: shown as '...'."""

@@ -55,6 +55,7 @@ from whdebug.receiver.guard import (
     DISCONNECTED,
     DONE,
     HEAD,
+    INVALID_REQUEST,
     LIMITS_ATTRIBUTE,
     MAX_HEAD_BYTES,
     RAW_HEADERS,
@@ -64,6 +65,7 @@ from whdebug.receiver.guard import (
     emfile_reporter,
     install_emfile_reporter,
     raise_fd_limit,
+    refused,
 )
 
 __all__ = ["DEFAULT_LIMITS", "DISCONNECTED", "LIMITS_ATTRIBUTE", "RAW_HEADERS",
@@ -130,7 +132,8 @@ class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
         super().data_received(data)
         if (self._state is HEAD and self._head_bytes > MAX_HEAD_BYTES
                 and not self.transport.is_closing()):
-            self.send_400_response("Invalid HTTP request received.")
+            refused(self.client, f"request head over {MAX_HEAD_BYTES // 1024} KiB")
+            self.send_400_response(INVALID_REQUEST)
 
     # Parser callbacks -------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import errno
 import gc
 import ipaddress
@@ -121,6 +122,20 @@ def parser_name() -> str:
     return "h11" if os.environ.get(PARSER_VARIABLE, "").strip().lower() == "h11" else "httptools"
 
 
+def serve_log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up for `whdebug serve`, plus whdebug's receiver logger: its
+    lines (a request refused before it was captured, descriptors running out) go to standard
+    error with the date and time the capture lines carry."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["whdebug"] = {"format": "%(asctime)s  %(message)s",
+                                       "datefmt": "%Y-%m-%d %H:%M:%S"}
+    config["handlers"]["whdebug"] = {"formatter": "whdebug", "class": "logging.StreamHandler",
+                                     "stream": "ext://sys.stderr"}
+    config["loggers"]["whdebug.receiver"] = {"handlers": ["whdebug"], "level": "INFO",
+                                             "propagate": False}
+    return config
+
+
 def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool,
                    stock: bool = False, parser: str | None = None,
                    on_uvloop: bool = False) -> uvicorn.Config:
@@ -152,7 +167,7 @@ def uvicorn_config(app: ASGIApp, settings: ServerSettings, *, embedded: bool,
         protocol = chosen
     else:
         protocol = H11ReceiverProtocol if chosen == "h11" else ReceiverProtocol
-    extra: dict[str, Any] = {"log_config": None} if embedded else {}
+    extra: dict[str, Any] = {"log_config": None if embedded else serve_log_config()}
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from whdebug.receiver.app import CaptureEvent
     from whdebug.receiver.server import RunningServer
 
-_QUIET_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "whdebug.receiver.app")
+_QUIET_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "whdebug.receiver")
 
 
 def _url(host: str, port: int) -> str:
