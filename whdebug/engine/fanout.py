@@ -34,13 +34,21 @@ CHUNK = 250
 
 Row = Callable[[Capture, Replayed], str]
 """How a face shows a fired request in one line (the worker writes it)."""
+Finish = Callable[[int, Replayed], str]
+"""How a face shows a request finished in this process (given its index): its line."""
 
 
 def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
-           lines: bool = True, row: Row | None = None) -> Iterator[tuple[int, Replayed]]:
-    """(index, result) of each capture, in arrival order, as `replay_here` gives it; counted
-    in the session's summary. Without `lines` a fired request's line is "" (`encode_shown`);
-    with `row`, a fired request's result carries its row (`Replayed.row`)."""
+           finish: Finish, row: Row | None = None) -> Iterator[tuple[int, str]]:
+    """The output of the replay, in arrival order, as blocks of whole lines ("\n" after
+    each), with the number of requests done so far; counted in the session's summary.
+
+    A fired request's line is the worker's: its JSON line, or with `row` its row. Any other
+    request (one that does not fire, or a duplicate) is finished here (`replay_here`, or
+    weighed against the witnesses and encoded) and `finish(index, replayed)` gives its line.
+    Without `row`, the lines are the reports' JSON lines; with it, fired requests' reports
+    are not encoded (`encode_shown`)."""
+    lines = row is None
     chunks = [(start, min(start + CHUNK, len(captures)))
               for start in range(0, len(captures), CHUNK)]
     context = multiprocessing.get_context("fork")
@@ -54,7 +62,7 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
             receiver, sender = context.Pipe(duplex=False)
             _widen(receiver)
             process = context.Process(
-                target=_work, args=(session, captures, chunks[index::workers], lines, row,
+                target=_work, args=(session, captures, chunks[index::workers], row,
                                     sender), daemon=True)
             process.start()
             sender.close()
@@ -65,9 +73,9 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
         if bad:
             captures[min(bad)]  # raises that entry's RequestFileError here
             raise RuntimeError(f"request {min(bad)} could not be read in a worker")
-        for number, (start, _) in enumerate(chunks):
-            results = _receive(pipes[number % workers])
-            yield from _enter(session, captures, start, results, lines)
+        for number, (start, end) in enumerate(chunks):
+            text, results = _receive(pipes[number % workers])
+            yield end, _enter(session, captures, start, text, results, lines, finish)
     finally:
         for process in processes:
             if process.is_alive():
@@ -107,18 +115,17 @@ class _Failure:
         self.text = text
 
 
-_Fields = tuple[str, str, "str | None", str, "str | None", "str | None"]
-"""A fired request's Replayed fields: line, status, event, verdict, top code, row."""
-_Result = tuple["str | None", "str | int", "tuple[_Fields, tuple[str, str, bool], " 
-                "tuple[str, ...], bool] | None", Any]
-"""A request's accepted transaction id, its source key, and either what it fired (its fields,
-witness key, triggers and whether it is ok) or its report to finish here."""
+_Fired = tuple[tuple[str, str, bool], tuple[str, ...], bool]
+"""A fired request: its witness key, triggers and whether it is ok."""
+_Result = tuple["str | None", "str | int", int, "_Fired | None", Any]
+"""A request's accepted transaction id, its source key, where its line ends in the chunk's
+text, and either what it fired or its report to finish here."""
 
 
 def _work(session: ReplaySession, captures: Sequence[Capture], chunks: list[tuple[int, int]],
-          lines: bool, row: Row | None, pipe: Connection) -> None:
+          row: Row | None, pipe: Connection) -> None:
     """In a worker: read every chunk (send the first unreadable index, or None), then send
-    each chunk's results."""
+    each chunk's text (its fired requests' lines, one string) and results."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers itself
     gc.disable()  # reading builds many objects and no cycles: nothing for the collector
     try:
@@ -137,49 +144,78 @@ def _work(session: ReplaySession, captures: Sequence[Capture], chunks: list[tupl
         pipe.send(None)
         for number in range(len(read)):
             chunk, read[number] = read[number], []
-            pipe.send([_analyse(session, capture, lines, row) for capture in chunk])
+            out: list[str] = []
+            results = []
+            size = 0
+            for capture in chunk:
+                result, line = _analyse(session, capture, row)
+                if line is not None:
+                    out.append(line)
+                    size += len(line)
+                results.append((*result[:2], size, *result[2:]))
+            pipe.send(("".join(out), results))
     except BaseException:  # noqa: BLE001 - said to the parent, which raises it
         pipe.send(_Failure(traceback.format_exc()))
     finally:
         pipe.close()
 
 
-def _analyse(session: ReplaySession, capture: Capture, lines: bool, row: Row | None) -> _Result:
+def _analyse(session: ReplaySession, capture: Capture,
+             row: Row | None) -> tuple[tuple[Any, ...], str | None]:
+    """A request's result (without its line's end), and a fired request's line ("\n" ended)."""
     report = session.check(capture)
     transaction_id = accepted_transaction(report)
     key = capture.source.key
     if report.outcome.status != "fires":
-        return transaction_id, key, None, report
+        return (transaction_id, key, None, report), None
     witness = witness_key(report)
-    report, line = session.encode(report) if lines else session.encode_shown(report)
-    replayed = Replayed(line, report.outcome.status, report.event.value,
-                        report.signature.verdict,
-                        report.findings[0].code if report.findings else None, None)
-    shown = row(capture, replayed) if row is not None else None
-    fields = (line, replayed.status, replayed.event, replayed.verdict, replayed.top_code, shown)
-    return transaction_id, key, (fields, witness, report.outcome.triggers, report.ok), None
+    if row is None:
+        report, line = session.encode(report)
+    else:
+        report, _ = session.encode_shown(report)
+        line = row(capture, Replayed(
+            "", report.outcome.status, report.event.value, report.signature.verdict,
+            report.findings[0].code if report.findings else None, None))
+    return (transaction_id, key, (witness, report.outcome.triggers, report.ok), None), (
+        line + "\n")
 
 
-def _enter(session: ReplaySession, captures: Sequence[Capture], start: int,
-           results: list[_Result], lines: bool) -> Iterator[tuple[int, Replayed]]:
-    """A chunk's results entered into the history in arrival order (`parallel.replay_many`)."""
-    for index, (transaction_id, key, fired, checked) in enumerate(results, start):
+def _enter(session: ReplaySession, captures: Sequence[Capture], start: int, text: str,
+           results: list[_Result], lines: bool, finish: Finish) -> str:
+    """A chunk's results entered into the history in arrival order (`parallel.replay_many`):
+    its output, the worker's lines with those of the requests finished here put in."""
+    dedupe, count = session.dedupe, session.count
+    lookup, record, advance = dedupe.lookup, dedupe.record, dedupe.advance
+    wants_witness = session.wants_witness
+    parts: list[str] = []
+    position = 0  # in `text`: the start of the worker's lines not yet in `parts`
+    line_start = 0
+    for index, (transaction_id, key, end, fired, checked) in enumerate(results, start):
+        begin, line_start = line_start, end  # this request's line in `text` ("" unless fired)
         if transaction_id is not None:
-            if session.dedupe.lookup(transaction_id) is not None:
-                yield index, replay_here(session, captures[index], lines=lines)
+            if lookup(transaction_id) is not None:  # analysed again, with the history
+                parts.append(text[position:begin])
+                position = end
+                parts.append(finish(index, replay_here(session, captures[index],
+                                                       lines=lines)) + "\n")
                 continue
-            session.dedupe.record(transaction_id, key)
-        session.dedupe.advance()
+            record(transaction_id, key)
+        advance()
         if fired is not None:  # its line is final; the request may be a new witness
-            (line, status, event, verdict, top_code, shown), witness, triggers, ok = fired
-            if session.wants_witness(witness):
+            witness, triggers, ok = fired
+            if wants_witness(witness):
                 session.witness(captures[index].request, witness)
-            session.count(status, triggers, ok)
-            yield index, Replayed(line, status, event, verdict, top_code, None, shown)
+            count("fires", triggers, ok)
         else:  # weighed against the fired requests before it, then encoded, here
+            parts.append(text[position:begin])
+            position = end
             report = session.keep_witnesses_working(captures[index].request, checked)
             report, line = session.encode(report)
-            session.count(report.outcome.status, report.outcome.triggers, report.ok)
-            yield index, Replayed(line, report.outcome.status, report.event.value,
-                                  report.signature.verdict,
-                                  report.findings[0].code if report.findings else None, report)
+            count(report.outcome.status, report.outcome.triggers, report.ok)
+            parts.append(finish(index, Replayed(
+                line, report.outcome.status, report.event.value, report.signature.verdict,
+                report.findings[0].code if report.findings else None, report)) + "\n")
+    if not parts:
+        return text
+    parts.append(text[position:])
+    return "".join(parts)
