@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
 import traceback
@@ -57,12 +58,13 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
     sys.stdout.flush()  # nothing buffered here is written again by a worker's exit
     sys.stderr.flush()
     gc.freeze()  # forked workers then never scan (and so copy) this process's heap
+    claims = _Claims(context, len(chunks))
     try:
         for index in range(workers):
             receiver, sender = context.Pipe(duplex=False)
             _widen(receiver)
             process = context.Process(
-                target=_work, args=(session, captures, chunks[index::workers], row,
+                target=_work, args=(session, captures, chunks, index, workers, claims, row,
                                     sender), daemon=True)
             process.start()
             sender.close()
@@ -73,8 +75,7 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
         if bad:
             captures[min(bad)]  # raises that entry's RequestFileError here
             raise RuntimeError(f"request {min(bad)} could not be read in a worker")
-        for number, (start, end) in enumerate(chunks):
-            text, results = _receive(pipes[number % workers])
+        for start, end, text, results in _in_order(pipes, chunks):
             yield end, _enter(session, captures, start, text, results, lines, finish)
     finally:
         for process in processes:
@@ -84,6 +85,47 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
         for pipe in pipes:
             pipe.close()
         gc.unfreeze()
+
+
+def _in_order(pipes: list[Connection], chunks: list[tuple[int, int]]) -> Iterator[
+        tuple[int, int, str, list[_Result]]]:
+    """Each chunk's bounds, text and results, in order, from whichever worker analysed it:
+    a pipe is read when the next chunk is not in yet (so no worker waits on a full pipe while
+    this process waits for another)."""
+    waiting: dict[int, tuple[str, list[_Result]]] = {}
+    live = list(pipes)
+    for number, (start, end) in enumerate(chunks):
+        while number not in waiting:
+            if not live:
+                raise RuntimeError(f"no replay worker sent chunk {number}")
+            for pipe in multiprocessing.connection.wait(live):
+                assert isinstance(pipe, Connection)
+                try:
+                    taken, text, results = _receive(pipe)
+                except EOFError:  # that worker is done
+                    live.remove(pipe)
+                    continue
+                waiting[taken] = (text, results)
+        text, results = waiting.pop(number)
+        yield start, end, text, results
+
+
+class _Claims:
+    """Which chunks a worker has taken (shared by the workers): each worker takes its own in
+    order, then the others' not taken yet, last first, so none stands idle while the others
+    still have chunks to do (a loaded machine gives the workers unequal shares)."""
+
+    def __init__(self, context: Any, count: int) -> None:
+        self._taken = context.RawArray("b", count)
+        self._lock = context.Lock()
+
+    def take(self, number: int) -> bool:
+        """Take chunk `number`: False when a worker already has it."""
+        with self._lock:
+            if self._taken[number]:
+                return False
+            self._taken[number] = 1
+            return True
 
 
 def _widen(pipe: Connection) -> None:
@@ -123,14 +165,18 @@ text, and either what it fired or its report to finish here."""
 
 
 def _work(session: ReplaySession, captures: Sequence[Capture], chunks: list[tuple[int, int]],
-          row: Row | None, pipe: Connection) -> None:
-    """In a worker: read every chunk (send the first unreadable index, or None), then send
-    each chunk's text (its fired requests' lines, one string) and results."""
+          worker: int, workers: int, claims: _Claims, row: Row | None,
+          pipe: Connection) -> None:
+    """In a worker: read its own chunks (every `workers`-th from `worker`; send the first
+    unreadable index, or None), then send each chunk it takes (its number, text and
+    results): its own in order, then any the others have not taken, last first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers itself
     gc.disable()  # reading builds many objects and no cycles: nothing for the collector
     try:
-        read: list[list[Capture]] = []
-        for start, end in chunks:
+        own = list(range(worker, len(chunks), workers))
+        read: dict[int, list[Capture]] = {}
+        for number in own:
+            start, end = chunks[number]
             chunk = []
             for index in range(start, end):
                 try:
@@ -138,26 +184,40 @@ def _work(session: ReplaySession, captures: Sequence[Capture], chunks: list[tupl
                 except WhdebugError:
                     pipe.send(index)
                     return
-            read.append(chunk)
+            read[number] = chunk
         gc.enable()
         gc.freeze()  # what was read stays until its chunk is done: never scan it
         pipe.send(None)
-        for number in range(len(read)):
-            chunk, read[number] = read[number], []
-            out: list[str] = []
-            results = []
-            size = 0
-            for capture in chunk:
-                result, line = _analyse(session, capture, row)
-                if line is not None:
-                    out.append(line)
-                    size += len(line)
-                results.append((*result[:2], size, *result[2:]))
-            pipe.send(("".join(out), results))
+        for number in own:
+            chunk = read.pop(number)
+            if claims.take(number):
+                pipe.send((number, *_analysed(session, chunk, row)))
+        for number in range(len(chunks) - 1, -1, -1):
+            if number % workers != worker and claims.take(number):
+                try:  # its owner read it already: a bad entry is said by the owner
+                    chunk = [captures[index] for index in range(*chunks[number])]
+                except WhdebugError:
+                    return
+                pipe.send((number, *_analysed(session, chunk, row)))
     except BaseException:  # noqa: BLE001 - said to the parent, which raises it
         pipe.send(_Failure(traceback.format_exc()))
     finally:
         pipe.close()
+
+
+def _analysed(session: ReplaySession, chunk: list[Capture],
+              row: Row | None) -> tuple[str, list[_Result]]:
+    """A chunk's text (its fired requests' lines, one string) and results."""
+    out: list[str] = []
+    results: list[_Result] = []
+    size = 0
+    for capture in chunk:
+        result, line = _analyse(session, capture, row)
+        if line is not None:
+            out.append(line)
+            size += len(line)
+        results.append((result[0], result[1], size, result[2], result[3]))
+    return "".join(out), results
 
 
 def _analyse(session: ReplaySession, capture: Capture,
