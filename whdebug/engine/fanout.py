@@ -2,15 +2,19 @@
 
 `parallel.replay_many` forks workers that share the requests this process already read. Here
 the requests may not be read yet (`formats.har.HarEntries`: a HAR file's entries, each read
-when asked for), so reading them is spread too. Each worker takes every `workers`-th chunk of
-requests, reads all of its chunks first and says whether each one read (a bad entry: this
-process reads that entry itself and raises its RequestFileError, the first one in the file,
-before any report is out), then analyses its chunks in order without the history, as
-`ReplaySession.check` does. This process takes the chunks back in arrival order and enters each
-result into the history as `parallel.replay_many` does, so the reports are the ones
-`ReplaySession.replay_line` gives, byte for byte. A request is read here only when this
-process needs it: a duplicate (analysed again, with the history), a request that does not fire
-(weighed against the fired ones), or a new witness.
+when asked for), so reading them is spread too. Each worker owns every `workers`-th chunk of
+requests, reads all of them first and says whether each one read (a bad entry: this process
+reads that entry itself and raises its RequestFileError, the first one in the file, before
+any report is out), then analyses them in order without the history, as
+`ReplaySession.check` does; done with its own, it takes the chunks the others have not taken
+yet, last first, so a worker the machine slows down holds no one up. A chunk comes back as
+one string, the lines of its fired requests (JSON lines, or rows), and a small result per
+request. This process takes the chunks in arrival order, enters each result into the
+history as `parallel.replay_many` does, and writes the chunk's string as it is, with the
+lines of the requests it finishes put in: a duplicate (analysed again, with the history) and
+a request that does not fire (weighed against the fired ones, then encoded). So the output
+is the one `ReplaySession.replay_line` gives, byte for byte. A request is read here only
+when this process needs it: one of those, or a new witness.
 """
 
 from __future__ import annotations
