@@ -2,21 +2,26 @@
 
 `parallel.replay_many` forks workers that share the requests this process already read. Here
 the requests may not be read yet (`formats.har.HarEntries`: a HAR file's entries, each read
-when asked for), so reading them is spread too. Each worker takes every `workers`-th chunk of
-requests, reads all of its chunks first and says whether each one read (a bad entry: this
-process reads that entry itself and raises its RequestFileError, the first one in the file,
-before any report is out), then analyses its chunks in order without the history, as
-`ReplaySession.check` does. This process takes the chunks back in arrival order and enters each
-result into the history as `parallel.replay_many` does, so the reports are the ones
-`ReplaySession.replay_line` gives, byte for byte. A request is read here only when this
-process needs it: a duplicate (analysed again, with the history), a request that does not fire
-(weighed against the fired ones), or a new witness.
+when asked for), so reading them is spread too. Each worker owns every `workers`-th chunk of
+requests, reads all of them first and says whether each one read (a bad entry: this process
+reads that entry itself and raises its RequestFileError, the first one in the file, before
+any report is out), then analyses them in order without the history, as
+`ReplaySession.check` does; done with its own, it takes the chunks the others have not taken
+yet, last first, so a worker the machine slows down holds no one up. A chunk comes back as
+one string, the lines of its fired requests (JSON lines, or rows), and a small result per
+request. This process takes the chunks in arrival order, enters each result into the
+history as `parallel.replay_many` does, and writes the chunk's string as it is, with the
+lines of the requests it finishes put in: a duplicate (analysed again, with the history) and
+a request that does not fire (weighed against the fired ones, then encoded). So the output
+is the one `ReplaySession.replay_line` gives, byte for byte. A request is read here only
+when this process needs it: one of those, or a new witness.
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
 import traceback
@@ -34,13 +39,21 @@ CHUNK = 250
 
 Row = Callable[[Capture, Replayed], str]
 """How a face shows a fired request in one line (the worker writes it)."""
+Finish = Callable[[int, Replayed], str]
+"""How a face shows a request finished in this process (given its index): its line."""
 
 
 def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
-           lines: bool = True, row: Row | None = None) -> Iterator[tuple[int, Replayed]]:
-    """(index, result) of each capture, in arrival order, as `replay_here` gives it; counted
-    in the session's summary. Without `lines` a fired request's line is "" (`encode_shown`);
-    with `row`, a fired request's result carries its row (`Replayed.row`)."""
+           finish: Finish, row: Row | None = None) -> Iterator[tuple[int, str]]:
+    """The output of the replay, in arrival order, as blocks of whole lines ("\n" after
+    each), with the number of requests done so far; counted in the session's summary.
+
+    A fired request's line is the worker's: its JSON line, or with `row` its row. Any other
+    request (one that does not fire, or a duplicate) is finished here (`replay_here`, or
+    weighed against the witnesses and encoded) and `finish(index, replayed)` gives its line.
+    Without `row`, the lines are the reports' JSON lines; with it, fired requests' reports
+    are not encoded (`encode_shown`)."""
+    lines = row is None
     chunks = [(start, min(start + CHUNK, len(captures)))
               for start in range(0, len(captures), CHUNK)]
     context = multiprocessing.get_context("fork")
@@ -49,12 +62,14 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
     sys.stdout.flush()  # nothing buffered here is written again by a worker's exit
     sys.stderr.flush()
     gc.freeze()  # forked workers then never scan (and so copy) this process's heap
+    claims = _Claims(context, len(chunks))
+    _keep_freed_memory()  # here too: each chunk's message and text
     try:
         for index in range(workers):
             receiver, sender = context.Pipe(duplex=False)
             _widen(receiver)
             process = context.Process(
-                target=_work, args=(session, captures, chunks[index::workers], lines, row,
+                target=_work, args=(session, captures, chunks, index, workers, claims, row,
                                     sender), daemon=True)
             process.start()
             sender.close()
@@ -65,9 +80,8 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
         if bad:
             captures[min(bad)]  # raises that entry's RequestFileError here
             raise RuntimeError(f"request {min(bad)} could not be read in a worker")
-        for number, (start, _) in enumerate(chunks):
-            results = _receive(pipes[number % workers])
-            yield from _enter(session, captures, start, results, lines)
+        for start, end, text, results in _in_order(pipes, chunks):
+            yield end, _enter(session, captures, start, text, results, lines, finish)
     finally:
         for process in processes:
             if process.is_alive():
@@ -76,6 +90,47 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
         for pipe in pipes:
             pipe.close()
         gc.unfreeze()
+
+
+def _in_order(pipes: list[Connection], chunks: list[tuple[int, int]]) -> Iterator[
+        tuple[int, int, str, list[_Result]]]:
+    """Each chunk's bounds, text and results, in order, from whichever worker analysed it:
+    a pipe is read when the next chunk is not in yet (so no worker waits on a full pipe while
+    this process waits for another)."""
+    waiting: dict[int, tuple[str, list[_Result]]] = {}
+    live = list(pipes)
+    for number, (start, end) in enumerate(chunks):
+        while number not in waiting:
+            if not live:
+                raise RuntimeError(f"no replay worker sent chunk {number}")
+            for pipe in multiprocessing.connection.wait(live):
+                assert isinstance(pipe, Connection)
+                try:
+                    taken, text, results = _receive(pipe)
+                except EOFError:  # that worker is done
+                    live.remove(pipe)
+                    continue
+                waiting[taken] = (text, results)
+        text, results = waiting.pop(number)
+        yield start, end, text, results
+
+
+class _Claims:
+    """Which chunks a worker has taken (shared by the workers): each worker takes its own in
+    order, then the others' not taken yet, last first, so none stands idle while the others
+    still have chunks to do (a loaded machine gives the workers unequal shares)."""
+
+    def __init__(self, context: Any, count: int) -> None:
+        self._taken = context.RawArray("b", count)
+        self._lock = context.Lock()
+
+    def take(self, number: int) -> bool:
+        """Take chunk `number`: False when a worker already has it."""
+        with self._lock:
+            if self._taken[number]:
+                return False
+            self._taken[number] = 1
+            return True
 
 
 def _widen(pipe: Connection) -> None:
@@ -107,23 +162,26 @@ class _Failure:
         self.text = text
 
 
-_Fields = tuple[str, str, "str | None", str, "str | None", "str | None"]
-"""A fired request's Replayed fields: line, status, event, verdict, top code, row."""
-_Result = tuple["str | None", "str | int", "tuple[_Fields, tuple[str, str, bool], " 
-                "tuple[str, ...], bool] | None", Any]
-"""A request's accepted transaction id, its source key, and either what it fired (its fields,
-witness key, triggers and whether it is ok) or its report to finish here."""
+_Fired = tuple[tuple[str, str, bool], tuple[str, ...], bool]
+"""A fired request: its witness key, triggers and whether it is ok."""
+_Result = tuple["str | None", "str | int", int, "_Fired | None", Any]
+"""A request's accepted transaction id, its source key, where its line ends in the chunk's
+text, and either what it fired or its report to finish here."""
 
 
 def _work(session: ReplaySession, captures: Sequence[Capture], chunks: list[tuple[int, int]],
-          lines: bool, row: Row | None, pipe: Connection) -> None:
-    """In a worker: read every chunk (send the first unreadable index, or None), then send
-    each chunk's results."""
+          worker: int, workers: int, claims: _Claims, row: Row | None,
+          pipe: Connection) -> None:
+    """In a worker: read its own chunks (every `workers`-th from `worker`; send the first
+    unreadable index, or None), then send each chunk it takes (its number, text and
+    results): its own in order, then any the others have not taken, last first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers itself
     gc.disable()  # reading builds many objects and no cycles: nothing for the collector
     try:
-        read: list[list[Capture]] = []
-        for start, end in chunks:
+        own = list(range(worker, len(chunks), workers))
+        read: dict[int, list[Capture]] = {}
+        for number in own:
+            start, end = chunks[number]
             chunk = []
             for index in range(start, end):
                 try:
@@ -131,55 +189,116 @@ def _work(session: ReplaySession, captures: Sequence[Capture], chunks: list[tupl
                 except WhdebugError:
                     pipe.send(index)
                     return
-            read.append(chunk)
+            read[number] = chunk
         gc.enable()
         gc.freeze()  # what was read stays until its chunk is done: never scan it
         pipe.send(None)
-        for number in range(len(read)):
-            chunk, read[number] = read[number], []
-            pipe.send([_analyse(session, capture, lines, row) for capture in chunk])
+        for number in own:
+            chunk = read.pop(number)
+            if claims.take(number):
+                pipe.send((number, *_analysed(session, chunk, row)))
+        for number in range(len(chunks) - 1, -1, -1):
+            if number % workers != worker and claims.take(number):
+                try:  # its owner read it already: a bad entry is said by the owner
+                    chunk = [captures[index] for index in range(*chunks[number])]
+                except WhdebugError:
+                    return
+                pipe.send((number, *_analysed(session, chunk, row)))
     except BaseException:  # noqa: BLE001 - said to the parent, which raises it
         pipe.send(_Failure(traceback.format_exc()))
     finally:
         pipe.close()
 
 
-def _analyse(session: ReplaySession, capture: Capture, lines: bool, row: Row | None) -> _Result:
+def _keep_freed_memory() -> None:
+    """glibc: a chunk's text and its pickle (hundreds of KiB each) come from the heap and go
+    back to it, instead of being mapped and unmapped each time (page faults every chunk: a
+    third of a worker's system time). Set in this process too, so the workers inherit it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+    except (ImportError, OSError, AttributeError):
+        pass  # not glibc: the default works too
+
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def _analysed(session: ReplaySession, chunk: list[Capture],
+              row: Row | None) -> tuple[str, list[_Result]]:
+    """A chunk's text (its fired requests' lines, one string) and results."""
+    out: list[str] = []
+    results: list[_Result] = []
+    size = 0
+    for capture in chunk:
+        result, line = _analyse(session, capture, row)
+        if line is not None:
+            out.append(line)
+            size += len(line)
+        results.append((result[0], result[1], size, result[2], result[3]))
+    return "".join(out), results
+
+
+def _analyse(session: ReplaySession, capture: Capture,
+             row: Row | None) -> tuple[tuple[Any, ...], str | None]:
+    """A request's result (without its line's end), and a fired request's line ("\n" ended)."""
     report = session.check(capture)
     transaction_id = accepted_transaction(report)
     key = capture.source.key
     if report.outcome.status != "fires":
-        return transaction_id, key, None, report
+        return (transaction_id, key, None, report), None
     witness = witness_key(report)
-    report, line = session.encode(report) if lines else session.encode_shown(report)
-    replayed = Replayed(line, report.outcome.status, report.event.value,
-                        report.signature.verdict,
-                        report.findings[0].code if report.findings else None, None)
-    shown = row(capture, replayed) if row is not None else None
-    fields = (line, replayed.status, replayed.event, replayed.verdict, replayed.top_code, shown)
-    return transaction_id, key, (fields, witness, report.outcome.triggers, report.ok), None
+    if row is None:
+        report, line = session.encode(report)
+    else:
+        report, _ = session.encode_shown(report)
+        line = row(capture, Replayed(
+            "", report.outcome.status, report.event.value, report.signature.verdict,
+            report.findings[0].code if report.findings else None, None))
+    return (transaction_id, key, (witness, report.outcome.triggers, report.ok), None), (
+        line + "\n")
 
 
-def _enter(session: ReplaySession, captures: Sequence[Capture], start: int,
-           results: list[_Result], lines: bool) -> Iterator[tuple[int, Replayed]]:
-    """A chunk's results entered into the history in arrival order (`parallel.replay_many`)."""
-    for index, (transaction_id, key, fired, checked) in enumerate(results, start):
+def _enter(session: ReplaySession, captures: Sequence[Capture], start: int, text: str,
+           results: list[_Result], lines: bool, finish: Finish) -> str:
+    """A chunk's results entered into the history in arrival order (`parallel.replay_many`):
+    its output, the worker's lines with those of the requests finished here put in."""
+    dedupe, count = session.dedupe, session.count
+    lookup, record, advance = dedupe.lookup, dedupe.record, dedupe.advance
+    wants_witness = session.wants_witness
+    parts: list[str] = []
+    position = 0  # in `text`: the start of the worker's lines not yet in `parts`
+    line_start = 0
+    for index, (transaction_id, key, end, fired, checked) in enumerate(results, start):
+        begin, line_start = line_start, end  # this request's line in `text` ("" unless fired)
         if transaction_id is not None:
-            if session.dedupe.lookup(transaction_id) is not None:
-                yield index, replay_here(session, captures[index], lines=lines)
+            if lookup(transaction_id) is not None:  # analysed again, with the history
+                parts.append(text[position:begin])
+                position = end
+                parts.append(finish(index, replay_here(session, captures[index],
+                                                       lines=lines)) + "\n")
                 continue
-            session.dedupe.record(transaction_id, key)
-        session.dedupe.advance()
+            record(transaction_id, key)
+        advance()
         if fired is not None:  # its line is final; the request may be a new witness
-            (line, status, event, verdict, top_code, shown), witness, triggers, ok = fired
-            if session.wants_witness(witness):
+            witness, triggers, ok = fired
+            if wants_witness(witness):
                 session.witness(captures[index].request, witness)
-            session.count(status, triggers, ok)
-            yield index, Replayed(line, status, event, verdict, top_code, None, shown)
+            count("fires", triggers, ok)
         else:  # weighed against the fired requests before it, then encoded, here
+            parts.append(text[position:begin])
+            position = end
             report = session.keep_witnesses_working(captures[index].request, checked)
             report, line = session.encode(report)
-            session.count(report.outcome.status, report.outcome.triggers, report.ok)
-            yield index, Replayed(line, report.outcome.status, report.event.value,
-                                  report.signature.verdict,
-                                  report.findings[0].code if report.findings else None, report)
+            count(report.outcome.status, report.outcome.triggers, report.ok)
+            parts.append(finish(index, Replayed(
+                line, report.outcome.status, report.event.value, report.signature.verdict,
+                report.findings[0].code if report.findings else None, report)) + "\n")
+    if not parts:
+        return text
+    parts.append(text[position:])
+    return "".join(parts)

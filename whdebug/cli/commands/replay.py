@@ -26,7 +26,6 @@ from whdebug.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from whdebug.engine.fanout import Row
     from whdebug.engine.parallel import Replayed
     from whdebug.engine.session import ReplaySession
     from whdebug.model.request import Capture
@@ -73,17 +72,21 @@ def _earlier_captures(store: CaptureStore, chosen: Sequence[int], window: int | 
 
 
 def _write_lines(lines: list[str]) -> None:
-    """Write lines to stdout and empty the list: JSON lines (ASCII: json.dumps escapes the
+    """`_write_text` of the lines, each ended by "\\n"; the list is emptied."""
+    _write_text("\n".join(lines) + "\n")
+    lines.clear()
+
+
+def _write_text(text: str) -> None:
+    """Write whole lines to stdout: JSON lines (ASCII: json.dumps escapes the
     rest) or rows (request text escaped), so there is no terminal escape for click.echo to
     strip when stdout is not a terminal, and a block goes out as it is (then flushed, as
     click.echo does, so it stays in order with what rich writes)."""
-    text = "\n".join(lines) + "\n"
     try:
         sys.stdout.write(text)  # encoded whole before anything is written
         sys.stdout.flush()
     except UnicodeEncodeError:  # a terminal that cannot show "…": click.echo replaces it
         click.echo(text, nl=False)
-    lines.clear()
 
 
 @click.command(short_help="Analyse captures or request files; print a report for each.")
@@ -181,18 +184,28 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
                 session.seed(capture)
         yield from file_requests
 
+    workers = _spread_over(session, file_requests, store is None)
     if as_json:
         from whdebug.cli.output.progress import Progress
 
         progress = Progress(len(ids) + len(file_requests))
         lines: list[str] = []
-        for done, (_, _, replayed) in enumerate(_replayed(
-                session, requests(), file_requests, store is None, keep_fired=False), 1):
-            lines.append(replayed.line)
-            if len(lines) >= 256:  # written in blocks: one write per line is the cost
+        if workers > 1:
+            from whdebug.engine.fanout import spread
+
+            for done, text in spread(session, file_requests, workers,
+                                     finish=lambda _, replayed: replayed.line):
                 progress.hide()
-                _write_lines(lines)
+                _write_text(text)
                 progress.update(done)
+        else:
+            for done, (_, replayed) in enumerate(_replayed(
+                    session, requests(), file_requests, store is None, keep_fired=False), 1):
+                lines.append(replayed.line)
+                if len(lines) >= 256:  # written in blocks: one write per line is the cost
+                    progress.hide()
+                    _write_lines(lines)
+                    progress.update(done)
         progress.close()
         lines.append(json.dumps(session.summary(), separators=(",", ":")))
         _write_lines(lines)
@@ -201,10 +214,10 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
 
         total = len(ids) + len(file_requests)
         rows = not full and total > screenful()
-        _replay_text(session, lambda row: _replayed(
+        _replay_text(session, lambda: _replayed(
             session, requests(), file_requests, store is None, keep_fired=not rows,
-            lines=not rows, row=row), file_requests, total, rows=rows, verbose=verbose,
-            profile_name=profile_name)
+            lines=not rows), file_requests, total, rows=rows, verbose=verbose,
+            profile_name=profile_name, workers=workers)
     ctx.exit(ExitStatus.SUCCESS if session.all_ok else ExitStatus.FINDING)
 
 
@@ -227,42 +240,44 @@ def _settle(found: Sequence[Capture], *, spreads: Callable[[int], bool]) -> Sequ
     return list(found)  # each entry read now: a bad one raises before any report
 
 
+def _spread_over(session: ReplaySession, file_requests: Sequence[Capture],
+                 files_only: bool) -> int:
+    """The worker processes that read and analyse the requests (`fanout.spread`): requests
+    read from files alone, analysed by a definition, and many of them; 1: none."""
+    from whdebug.engine.parallel import worker_count
+
+    if not (files_only and session.uses_definition):
+        return 1
+    return worker_count(len(file_requests))
+
+
 def _replayed(session: ReplaySession, captures: Iterator[Capture],
               file_requests: Sequence[Capture], files_only: bool, *,
-              keep_fired: bool, lines: bool = True,
-              row: Row | None = None) -> Iterator[tuple[int, Capture | None, Replayed]]:
-    """Each capture's index, the capture (None when it was read in a worker alone: then
-    `file_requests[index]`) and its result, in arrival order; requests read from files alone are
-    spread over the machine's cores when there are many (same reports, byte for byte).
-    Without `lines`, a fired request's JSON line is not made (the one-row view); with `row`,
-    a worker writes a fired request's row."""
+              keep_fired: bool, lines: bool = True) -> Iterator[tuple[Capture, Replayed]]:
+    """Each capture and its result, in arrival order; requests read from files alone are
+    spread over the machine's cores when there are many (`parallel.replay_many`: same reports,
+    byte for byte). Without `lines`, a fired request's JSON line is not made (the one-row
+    view)."""
     from whdebug.engine.parallel import replay_here, replay_many, worker_count
 
     if files_only and session.uses_definition:
         workers = worker_count(len(file_requests))
-        if workers > 1 and not keep_fired:
-            from whdebug.engine.fanout import spread
-
-            for index, replayed in spread(session, file_requests, workers, lines=lines,
-                                          row=row):
-                yield index, None, replayed
-            return
         for index, replayed in enumerate(replay_many(
                 session, file_requests, keep_fired=keep_fired, lines=lines, workers=workers)):
-            yield index, file_requests[index], replayed
+            yield file_requests[index], replayed
         return
-    for index, capture in enumerate(captures):
-        yield index, capture, replay_here(session, capture, lines=lines)
+    for capture in captures:
+        yield capture, replay_here(session, capture, lines=lines)
 
 
 def _replay_text(session: ReplaySession,
-                 replayed_with: Callable[[Row | None], Iterator[tuple[int, Capture | None,
-                                                                      Replayed]]],
+                 replayed_with: Callable[[], Iterator[tuple[Capture, Replayed]]],
                  file_requests: Sequence[Capture], total: int, *, rows: bool, verbose: bool,
-                 profile_name: str | None) -> None:
+                 profile_name: str | None, workers: int) -> None:
     """Full reports up to a screenful of requests (every one with --full); past it one row
     per request, then the full report of each request that does not fire; the summary.
-    `replayed_with(row)` gives the results; a worker writes a fired request's `row`."""
+    `replayed_with()` gives the results; with `workers` (more than 1), rows are written by
+    worker processes (`fanout.spread`)."""
     from whdebug.cli.output.marks import symbol
     from whdebug.cli.output.report import render_replay_summary, render_report
     from whdebug.cli.output.rows import Progress, format_row, row_header
@@ -270,7 +285,7 @@ def _replay_text(session: ReplaySession,
 
     console = stdout_console()
     if not rows:
-        for _, _, replayed in replayed_with(None):
+        for _, replayed in replayed_with():
             assert replayed.report is not None
             render_report(console, replayed.report, verbose=verbose)
             console.print()
@@ -284,18 +299,29 @@ def _replay_text(session: ReplaySession,
         def row(capture: Capture, replayed: Replayed) -> str:
             return format_row(capture, replayed, symbols, masks)
 
-        for done, (index, capture, replayed) in enumerate(replayed_with(row), 1):
-            if replayed.row is not None:
-                lines.append(replayed.row)
-            else:
-                lines.append(row(capture or file_requests[index], replayed))
+        def shown(capture: Capture, replayed: Replayed) -> str:
             if replayed.status != "fires":
                 assert replayed.report is not None
                 held.append(replayed.report)
-            if len(lines) >= 256:
+            return row(capture, replayed)
+
+        if workers > 1:
+            from whdebug.engine.fanout import spread
+
+            _write_lines(lines)
+            for done, text in spread(
+                    session, file_requests, workers, row=row,
+                    finish=lambda index, replayed: shown(file_requests[index], replayed)):
                 progress.hide()
-                _write_lines(lines)
+                _write_text(text)
                 progress.update(done)
+        else:
+            for done, (capture, replayed) in enumerate(replayed_with(), 1):
+                lines.append(shown(capture, replayed))
+                if len(lines) >= 256:
+                    progress.hide()
+                    _write_lines(lines)
+                    progress.update(done)
         progress.close()
         if lines:
             _write_lines(lines)
