@@ -24,7 +24,14 @@ from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
 from whdebug.errors import StoreError, WhdebugError
-from whdebug.store.base import CaptureStore, StoreLocation, open_store, store_location
+from whdebug.store.base import (
+    CaptureStore,
+    StoreLocation,
+    open_store,
+    store_location,
+    supports_index,
+)
+from whdebug.store.fingerprints import engine_digest
 from whdebug.tui.analysis import Analysis, Analyzer, SharedStore
 from whdebug.tui.commands import WhdebugCommands
 from whdebug.tui.indexing import IndexState, first_verdicts, index_state
@@ -96,6 +103,7 @@ class WhdebugApp(App[int]):
         """The analysis index of the current generation (None: verdicts kept in memory)."""
         self._open_store()
         self.rows = CaptureRows(self.store)
+        self.rows.preload()  # on_mount takes them
         self.receiver = EmbeddedReceiver(self)
         self.receiver.on_arrival = self._poll_store
         self.watcher = FileWatcher(lambda paths: self.post_message(FilesChanged(paths)))
@@ -116,6 +124,9 @@ class WhdebugApp(App[int]):
             self.store = open_store(self.store_path)
             self.analyzer = Analyzer(SharedStore(open_store(self.store_path)), self.workspace,
                                      show_secrets=self.options.show_secrets)
+            if supports_index(self.store):  # the first frame's index lookup hashes it
+                threading.Thread(target=engine_digest, name="whdebug-engine-digest",
+                                 daemon=True).start()
         except StoreError as error:
             if self.store is not None:
                 self.store.close()
