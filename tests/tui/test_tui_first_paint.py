@@ -6,8 +6,10 @@ import json
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cli_support import run
 from factories import BASE_DEFINITION, NOW, SECRET, make_capture
 from textual.widgets import Static
 from tui_support import shown, wait_for
@@ -112,3 +114,66 @@ def test_reload_raises_what_reading_in_the_thread_raised(tmp_path: Path) -> None
     rows.preload()
     with pytest.raises(StoreError, match="closed"):
         rows.reload()
+
+
+@pytest.fixture
+def indexed(tmp_path: Path) -> WhdebugApp:
+    """Six captures (#3 signed wrongly) whose verdicts `whdebug list` put in the index."""
+    store = tmp_path / "captures.db"
+    with Store.open(store) as opened:
+        opened.insert_many(
+            make_capture({"event": "deal.won", "id": f"t{n}"},
+                         signature="0" * 64 if n == 3 else "auto",
+                         received_at=NOW + timedelta(seconds=n))
+            for n in range(1, 7))
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps(BASE_DEFINITION))
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"webhookSecret": SECRET}))
+    cli = run("list", "--store", str(store), "--definition", str(definition),
+              "--credentials", str(credentials), "--json")
+    assert cli.exit_code == 0, cli.output
+    options = TuiOptions(store_path=store, definition_path=definition,
+                         credentials_path=credentials, listen=False)
+    return WhdebugApp(options, watch=False)
+
+
+@pytest.mark.parametrize("thread_fails", [False, True])
+async def test_the_first_frames_verdicts_are_read_beside_the_ids(
+        indexed: WhdebugApp, thread_fails: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index's verdicts for the first screenful are read in the thread reading the ids;
+    if that fails, on the UI thread as before. Either way the first frame has them."""
+    from whdebug.tui import app as app_module
+    from whdebug.tui import workers
+
+    def nothing(*args: Any, **kwargs: Any) -> None:
+        """No worker reads a verdict: only what the app read before its first frame shows."""
+
+    monkeypatch.setattr(workers, "compute_verdicts", nothing)
+    monkeypatch.setattr(workers, "fill_index", nothing)
+    real = app_module.first_verdicts
+    read_on: list[str] = []
+
+    def first_verdicts(*args: Any) -> Any:
+        read_on.append(threading.current_thread().name)
+        if thread_fails and len(read_on) == 1:
+            raise RuntimeError("planted")
+        return real(*args)
+
+    monkeypatch.setattr(app_module, "first_verdicts", first_verdicts)
+    app = WhdebugApp(indexed.options, watch=False)  # built after the patch: it reads at once
+    at_first_frame: list[list[str | None]] = []
+    real_first_frame = app._first_frame
+
+    def first_frame() -> None:
+        assert app.analyzer is not None
+        at_first_frame.append([getattr(app.analyzer.verdict(i), "status", None)
+                               for i in range(6, 0, -1)])
+        real_first_frame()
+
+    monkeypatch.setattr(app, "_first_frame", first_frame)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(at_first_frame))
+    assert at_first_frame == [["fires", "fires", "fires", "rejected", "fires", "fires"]]
+    ui = threading.main_thread().name
+    assert read_on == (["whdebug-read-ids", ui] if thread_fails else ["whdebug-read-ids"])

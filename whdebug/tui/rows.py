@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from whdebug.errors import WhdebugError
 from whdebug.store.base import CaptureStore
@@ -31,10 +31,10 @@ class CaptureRows:
         self._view_index: dict[int, int] = {}
         self._preloaded: tuple[threading.Thread, list[list[int] | Exception]] | None = None
 
-    def preload(self) -> None:
+    def preload(self, then: Callable[[list[int]], None] | None = None) -> None:
         """Start reading every id in a thread: SQLite reads them without holding the GIL, so
         the app's start-up goes on meanwhile. The next `reload` takes them (or raises what
-        reading them raised)."""
+        reading them raised), once `then(ids)` has run in that thread too."""
         store = self.store
         if store is None:
             return
@@ -42,9 +42,13 @@ class CaptureRows:
 
         def read_ids() -> None:
             try:
-                read.append(store.ids())
+                ids = store.ids()
             except Exception as error:  # raised by reload, on the caller's thread
                 read.append(error)
+                return
+            read.append(ids)
+            if then is not None:
+                then(list(ids))
 
         thread = threading.Thread(target=read_ids, name="whdebug-read-ids", daemon=True)
         thread.start()
