@@ -315,6 +315,28 @@ class TestListing:
         assert store.ids() == ids
         assert store.ids(last=2) == ids[-2:]
 
+    def test_ids_with_and_without_gaps(self, store: Store) -> None:
+        """Without gaps the ids are the span min..max (no list read); with any gap, every
+        id that is left, read from the store."""
+        ids = fill(store, 8)
+        statements: list[str] = []
+        assert store._connection is not None
+        store._connection.set_trace_callback(statements.append)
+        assert store.ids() == ids == list(range(ids[0], ids[-1] + 1))
+        store.delete(ids[0])  # the span still has no gap
+        store.delete(ids[-1])
+        assert store.ids() == ids[1:-1]
+        assert not any("group_concat" in sql for sql in statements)
+        store.delete(ids[3])
+        store.delete(ids[4])
+        assert store.ids() == [ids[1], ids[2], ids[5], ids[6]]
+        assert any("group_concat" in sql for sql in statements)
+        store.delete(ids[1])
+        assert store.ids() == [ids[2], ids[5], ids[6]]
+        for capture_id in (ids[2], ids[5], ids[6]):
+            store.delete(capture_id)
+        assert store.ids() == []
+
     def test_delete(self, store: Store) -> None:
         ids = fill(store, 3)
         store.delete(ids[-1])

@@ -250,6 +250,9 @@ first_frame, seen = app._first_frame, {}
 
 def drawn():
     seen["engine"] = sorted(m for m in sys.modules if m.startswith("whdebug.engine"))
+    seen["dialogs"] = sorted(m for m in sys.modules if m in (
+        "whdebug.tui.screens.export", "whdebug.tui.screens.notices",
+        "whdebug.tui.screens.prompts"))
     seen["verdict"] = str(app.analyzer.verdict(app.rows.id_at(0)))
     first_frame()
 
@@ -269,7 +272,7 @@ asyncio.run(main())
 def test_the_first_frame_is_drawn_before_the_engine_is_imported(
         setup: dict[str, Path]) -> None:
     """A fresh `whdebug tui` over an indexed store draws its first frame, with the newest
-    row's verdict read from the index, before it imports the analysis engine."""
+    row's verdict read from the index, before it imports the analysis engine (or a dialog)."""
     cli = run("list", "--store", str(setup["store"]), "--definition", str(setup["definition"]),
               "--credentials", str(setup["credentials"]), "--json")
     assert cli.exit_code == 0, cli.output
@@ -281,6 +284,7 @@ def test_the_first_frame_is_drawn_before_the_engine_is_imported(
     assert child.returncode == 0, child.stderr
     seen = json.loads(child.stdout.strip().splitlines()[-1])
     assert seen["engine"] == []
+    assert seen["dialogs"] == []  # imported when one opens (the keys' tests open them)
     assert "status='fires'" in seen["verdict"]  # #60 passes (#55, #50... are rejected)
     assert seen["after"] is True
 

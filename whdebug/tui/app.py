@@ -25,9 +25,9 @@ from textual.worker import Worker, get_current_worker
 
 from whdebug.errors import StoreError, WhdebugError
 from whdebug.store.base import CaptureStore, StoreLocation, open_store, store_location
-from whdebug.tui.analysis import Analysis, Analyzer, SharedStore
+from whdebug.tui.analysis import Analysis, Analyzer, RowVerdict, SharedStore
 from whdebug.tui.commands import WhdebugCommands
-from whdebug.tui.indexing import IndexState, first_verdicts, index_state
+from whdebug.tui.indexing import IndexState, first_parts, first_verdicts, index_state
 from whdebug.tui.messages import (
     CapturesArrived,
     DefinitionReloaded,
@@ -56,6 +56,8 @@ QUIET = 0.25
 FIRST_FRAME_WAIT = 3.0
 """At most this many seconds background work waits for the first frame."""
 STARTUP_QUIET = 1.0
+FIRST_SCREENFUL = 200
+"""Rows whose verdicts the first frame reads from the index."""
 """Seconds it holds off after the first frame: the first analyses go first."""
 
 
@@ -96,6 +98,10 @@ class WhdebugApp(App[int]):
         """The analysis index of the current generation (None: verdicts kept in memory)."""
         self._open_store()
         self.rows = CaptureRows(self.store)
+        self._early_verdicts: tuple[frozenset[int], dict[str, bytes] | None,
+                                    dict[int, RowVerdict]] | None = None
+        """The first screenful's verdicts, read beside the ids (`_read_first_verdicts`)."""
+        self.rows.preload(then=self._read_first_verdicts)  # on_mount takes them
         self.receiver = EmbeddedReceiver(self)
         self.receiver.on_arrival = self._poll_store
         self.watcher = FileWatcher(lambda paths: self.post_message(FilesChanged(paths)))
@@ -151,13 +157,33 @@ class WhdebugApp(App[int]):
                 self.receiver.start(self.store_path, self.options.host, self.options.port)
         self.live = True
 
-    def _first_verdicts(self, screenful: int = 200) -> None:
+    def _read_first_verdicts(self, ids: list[int]) -> None:
+        """In the thread reading the ids, while Textual starts: the first screenful's
+        verdicts (SQLite reads without the GIL). `_first_verdicts` takes them if the profile
+        is still the one they were read for; on any error it reads them itself."""
+        if self.analyzer is None:
+            return
+        newest = ids[-FIRST_SCREENFUL:]
+        try:
+            parts = first_parts(self.analyzer)
+            self._early_verdicts = (frozenset(newest), parts,
+                                    first_verdicts(self.analyzer, newest, parts))
+        except Exception:  # read again, and reported, on the UI thread
+            self._early_verdicts = None
+
+    def _first_verdicts(self, screenful: int = FIRST_SCREENFUL) -> None:
         """The first frame shows the newest rows' verdicts when the index has them (one
         read, without the engine; everything else waits for the first frame)."""
         if self.analyzer is None:
             return
+        newest = self.rows.ids_between(0, screenful)
+        early, self._early_verdicts = self._early_verdicts, None
         try:
-            found = first_verdicts(self.analyzer, self.rows.ids_between(0, screenful))
+            parts = first_parts(self.analyzer)
+            if early is not None and early[:2] == (frozenset(newest), parts):
+                found = early[2]
+            else:
+                found = first_verdicts(self.analyzer, newest, parts)
         except WhdebugError:
             return  # the fill's worker says what is wrong
         if found:

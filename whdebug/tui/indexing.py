@@ -127,27 +127,32 @@ def fill_batches(state: IndexState, shared: SharedStore, history: DedupeHistory,
         yield checked, verdicts, counts
 
 
-def first_verdicts(analyzer: Analyzer, capture_ids: list[int]) -> dict[int, RowVerdict]:
-    """On the UI thread, before the first frame and without the engine: the verdicts an
-    existing set of the current profile holds for these captures (the first screenful), read
-    without writing (the fill's worker opens the set, or creates it, after the first frame).
-
-    The set is recognised by every part of its fingerprint but the definition's findings,
-    which only the engine computes and which the other parts decide
-    (whdebug.store.fingerprints)."""
+def first_parts(analyzer: Analyzer) -> dict[str, bytes] | None:
+    """The current profile's fingerprint but the definition's findings (which only the
+    engine computes and which the other parts decide, whdebug.store.fingerprints); None
+    when the first frame reads no verdict from the index."""
     workspace = analyzer.workspace
-    shared = analyzer.store
-    if not capture_ids or not workspace.single_group or not supports_index(shared.store):
-        return {}
+    if not workspace.single_group or not supports_index(analyzer.store.store):
+        return None
     resolved = workspace.resolve(0, "/")
     if resolved is None:
-        return {}
+        return None
     try:
-        parts = parts_but_findings(
+        return parts_but_findings(
             resolved.definition.data, resolved.secrets, analyzer.analysis_options_part(),
             resolved.now, resolved.builtin.name if resolved.builtin else None)
     except ValueError:  # not encodable (a lone surrogate): the fill's worker says so
+        return None
+
+
+def first_verdicts(analyzer: Analyzer, capture_ids: list[int],
+                   parts: dict[str, bytes] | None) -> dict[int, RowVerdict]:
+    """Before the first frame and without the engine: the verdicts an existing set with
+    these `first_parts` holds for these captures (the first screenful), read without
+    writing (the fill's worker opens the set, or creates it, after the first frame)."""
+    if not capture_ids or parts is None:
         return {}
+    shared = analyzer.store
     with shared.lock:
         store = indexed(shared.store)
         found = set_without_findings(store.other_analysis_sets(-1), store.analysis_salt(),

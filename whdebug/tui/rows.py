@@ -7,8 +7,9 @@ positions being drawn. A filter replaces the full list with a view of matching i
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from whdebug.errors import WhdebugError
 from whdebug.store.base import CaptureStore
@@ -28,10 +29,42 @@ class CaptureRows:
         self._view: list[int] | None = None
         """Filtered ids, newest first; None shows every capture."""
         self._view_index: dict[int, int] = {}
+        self._preloaded: tuple[threading.Thread, list[list[int] | Exception]] | None = None
+
+    def preload(self, then: Callable[[list[int]], None] | None = None) -> None:
+        """Start reading every id in a thread: SQLite reads them without holding the GIL, so
+        the app's start-up goes on meanwhile. The next `reload` takes them (or raises what
+        reading them raised), once `then(ids)` has run in that thread too."""
+        store = self.store
+        if store is None:
+            return
+        read: list[list[int] | Exception] = []
+
+        def read_ids() -> None:
+            try:
+                ids = store.ids()
+            except Exception as error:  # raised by reload, on the caller's thread
+                read.append(error)
+                return
+            read.append(ids)
+            if then is not None:
+                then(list(ids))
+
+        thread = threading.Thread(target=read_ids, name="whdebug-read-ids", daemon=True)
+        thread.start()
+        self._preloaded = (thread, read)
 
     def reload(self) -> None:
         """Read every id from the store again (a few ms per 100,000 captures)."""
-        self._ids = self.store.ids() if self.store is not None else []
+        preloaded, self._preloaded = self._preloaded, None
+        if preloaded is not None:
+            thread, read = preloaded
+            thread.join()
+            if isinstance(read[0], Exception):
+                raise read[0]
+            self._ids = read[0]
+        else:
+            self._ids = self.store.ids() if self.store is not None else []
         self._summaries.clear()
 
     def all_ids(self) -> list[int]:

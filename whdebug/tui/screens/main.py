@@ -40,14 +40,6 @@ from whdebug.tui.messages import (
 from whdebug.tui.options import TuiOptions
 from whdebug.tui.receiver_worker import EmbeddedReceiver
 from whdebug.tui.rows import CaptureRows
-from whdebug.tui.screens.export import ExportChoice, ExportScreen
-from whdebug.tui.screens.notices import ConfirmScreen, ResendResultScreen, SnippetScreen
-from whdebug.tui.screens.prompts import (
-    definition_prompt,
-    filter_prompt,
-    resend_prompt,
-    secret_prompt,
-)
 from whdebug.tui.screens.tools import TOOL_BINDINGS, CaptureTools
 from whdebug.tui.widgets.banner import Banner
 from whdebug.tui.widgets.capture_list import CaptureList
@@ -55,6 +47,8 @@ from whdebug.tui.widgets.event_lab import EventLab
 from whdebug.tui.widgets.header import HeaderState, WhdebugHeader
 from whdebug.tui.widgets.tabs import LABELS, DetailTabs
 from whdebug.tui.workspace import DefinitionSlot, Workspace
+
+# The dialogs (screens.export, .notices, .prompts) are imported where they open, not at start.
 
 _ROWS_DELAY = 0.05
 """Seconds visible rows wait before being analysed, so the selected capture goes first."""
@@ -399,6 +393,7 @@ class MainScreen(CaptureTools, Screen[None]):
             if secret and self.selected_id == capture_id:
                 self.analyse_selected(capture_id, trial_secret=secret)
 
+        from whdebug.tui.screens.prompts import secret_prompt
         self.app.push_screen(secret_prompt(key), tried)
 
     def action_export(self) -> None:
@@ -406,6 +401,7 @@ class MainScreen(CaptureTools, Screen[None]):
         if current is None or current.capture is None:
             return
         capture = current.capture
+        from whdebug.tui.screens.export import ExportChoice, ExportScreen
 
         def chosen(choice: ExportChoice | None) -> None:
             if choice is None:
@@ -435,6 +431,7 @@ class MainScreen(CaptureTools, Screen[None]):
                                 thread=True, group="resend", exit_on_error=False)
 
         default = self._resend_url or self.shell.receiver.base_url
+        from whdebug.tui.screens.prompts import resend_prompt
         self.app.push_screen(resend_prompt(default), chosen)
 
     def action_deliveries(self) -> None:
@@ -445,6 +442,7 @@ class MainScreen(CaptureTools, Screen[None]):
 
     @on(ResendFinished)
     def _resend_finished(self, message: ResendFinished) -> None:
+        from whdebug.tui.screens.notices import ResendResultScreen
         if self.shell.live:
             self.app.push_screen(ResendResultScreen(message.url, message.answer, message.error,
                                                     self.screen_masks(self.current)))
@@ -469,6 +467,7 @@ class MainScreen(CaptureTools, Screen[None]):
             self.capture_list.reset()
             self.notify(f"Deleted capture #{capture_id}.")
 
+        from whdebug.tui.screens.notices import ConfirmScreen
         self.app.push_screen(ConfirmScreen(f"Delete capture #{capture_id} from the store?"),
                              confirmed)
 
@@ -483,6 +482,7 @@ class MainScreen(CaptureTools, Screen[None]):
 
     @on(EventLab.SnippetRequested)
     def _snippet_requested(self, message: EventLab.SnippetRequested) -> None:
+        from whdebug.tui.screens.notices import SnippetScreen
         self.app.push_screen(SnippetScreen(message.suggestion))
 
     # -- definitions, keys -----------------------------------------------------------------
@@ -500,6 +500,7 @@ class MainScreen(CaptureTools, Screen[None]):
             if path and path.strip():
                 self.shell.load_definition(path.strip())
 
+        from whdebug.tui.screens.prompts import definition_prompt
         self.app.push_screen(definition_prompt(current), chosen)
 
     def action_reload(self) -> None:
@@ -519,6 +520,7 @@ class MainScreen(CaptureTools, Screen[None]):
 
     def action_filter(self) -> None:
         current = self.capture_filter.text if self.capture_filter is not None else ""
+        from whdebug.tui.screens.prompts import filter_prompt
         self.app.push_screen(filter_prompt(current), self._filter_chosen)
 
     def _filter_chosen(self, text: str | None) -> None:

@@ -97,12 +97,18 @@ class PipelineView(DetailPane):
     def compose(self) -> ComposeResult:
         yield Static(id="pipeline-outcome")
         yield Static(heading("Steps"), id="pipeline-steps-title")
-        with Container(id="pipeline-steps"):
-            for index in range(len(STEP_NAMES) + 3):
-                yield Static(id=f"step-{index}-mark")
-                yield Static(id=f"step-{index}-name", classes="step-name")
-                yield Static(id=f"step-{index}-reason")
+        # The step rows are mounted with the first report (_mount_steps): the first frame
+        # has none to show, and is drawn sooner without two dozen hidden widgets.
+        yield Container(id="pipeline-steps")
         yield Static(id="pipeline-findings")
+
+    def _mount_steps(self) -> None:
+        """Mount the step rows' widgets, once."""
+        steps = self.query_one("#pipeline-steps", Container)
+        if not steps.children:
+            steps.mount_all(
+                Static(id=f"step-{index}-{part}", classes="step-name" if part == "name" else "")
+                for index in range(len(STEP_NAMES) + 3) for part in ("mark", "name", "reason"))
 
     def draw(self, analysis: Analysis | None) -> None:
         outcome = self.query_one("#pipeline-outcome", Static)
@@ -113,6 +119,10 @@ class PipelineView(DetailPane):
         rows = step_rows(report, analysis.pending) if (
             analysis is not None and report is not None) else []
         slots = len(STEP_NAMES) + 3
+        if not rows and not self.query_one("#pipeline-steps", Container).children:
+            slots = 0  # no step rows mounted, none to show
+        else:
+            self._mount_steps()
         for index in range(slots):
             status, name, reason = rows[index] if index < len(rows) else ("", "", "")
             shown = index < len(rows)
