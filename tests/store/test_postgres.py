@@ -189,29 +189,30 @@ def test_a_newer_schema_is_refused_with_one_line(pg_url: str) -> None:
 
 
 class _LostAnswer:
-    """The store's session, with the connection failing around the COMMIT: after it landed
-    (`after=True`: the answer to COMMIT is lost) or before it (the transaction rolls back)."""
+    """The store's session for an insert batch (one statement, its own transaction), with
+    the connection failing around it: after the commit landed (`after=True`: the answer is
+    lost) or before the statement arrived (nothing is written)."""
 
     def __init__(self, store: PostgresStore, *, after: bool) -> None:
         self.store, self.after, self.real = store, after, store._session
 
-    def __call__(self, write: bool = False) -> Any:
+    def __call__(self, write: bool = False, batch: bool = False) -> Any:
         from contextlib import contextmanager
 
         @contextmanager
         def session() -> Any:
-            if not write:
+            if not batch:
                 with self.real(write) as connection:
                     yield connection
                 return
-            with self.real(write) as connection:
-                yield connection
-                if not self.after:  # the server ends the session before COMMIT arrives
+            with self.real(write, batch) as connection:
+                if not self.after:  # the server ends the session before the batch arrives
                     import psycopg
 
                     with psycopg.connect(self.store.url, autocommit=True) as other:
                         other.execute("SELECT pg_terminate_backend(%s)",
                                       (connection.info.backend_pid,))
+                yield connection
             if self.after:
                 self.store._drop()
                 raise StoreError("PostgreSQL capture store unavailable: server closed the "
@@ -301,3 +302,15 @@ def test_a_forked_worker_killed_with_sigterm_leaves_the_cluster_running(
     assert child.exitcode == -signal.SIGTERM
     with psycopg.connect(pg_cluster.url(), autocommit=True) as connection:
         assert connection.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_failed_batch_is_not_mistaken_for_an_equal_capture_stored_before(pg_url: str) -> None:
+    """A batch whose statement never ran is not reported stored because a capture equal to
+    it in every byte (a second import of one file) was committed before it was sent."""
+    with PostgresStore.open(pg_url) as store:
+        assert store.insert_many([make_request()]) == [1]
+        store._session = _LostAnswer(store, after=False)  # type: ignore[method-assign]
+        with pytest.raises(StoreError):
+            store.insert_many([make_request()])
+        del store._session
+        assert store.ids() == [1]

@@ -66,20 +66,31 @@ _INSERT_BODY = "INSERT INTO whdebug_bodies (capture_id, body) VALUES "
 
 
 def _insert_rows(head: str, rows: int) -> str:
-    """`head` with `rows` placeholder tuples (as many as the statement's columns)."""
+    """`head` with `rows` placeholder tuples (as many as the statement's columns); the first
+    column of row i is the batch's i-th id (see `_insert_batch`)."""
     width = head.count(",", head.index("("), head.index(")")) + 1
-    one = "(" + ", ".join(["%b"] * width) + ")"
-    return head + ", ".join([one] * rows)
+    return head + ", ".join(
+        "((SELECT drawn[" + str(row) + "] FROM ids), " + ", ".join(["%b"] * (width - 1)) + ")"
+        for row in range(1, rows + 1))
 
 
 @functools.lru_cache(maxsize=64)
 def _insert_batch(rows: int) -> str:
-    """One statement for a batch of `rows` captures: their rows, their bodies, the NOTIFY
-    (psycopg's executemany costs a pipeline step per row in Python). Parameters go in
+    """ONE statement for a batch of `rows` captures, run outside any explicit transaction
+    (autocommit: the statement is its own transaction, so BEGIN and COMMIT cost no round
+    trips): the commit lock, the ids (drawn only once the lock is held), both tables' rows,
+    the NOTIFY, and the ids back. The lock is held only while the server runs this one
+    statement and commits it, never across a round trip to the client. Parameters go in
     binary (`%b`): a bytea array in text format costs a regex per header, and binary
     parameters cut the client's CPU per row by about a third."""
-    return (f"WITH captures AS ({_insert_rows(_INSERT, rows)}), "
-            f"bodies AS ({_insert_rows(_INSERT_BODY, rows)}) SELECT pg_notify(%b, %b)")
+    return (
+        "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(%b)), "
+        "ids AS MATERIALIZED (SELECT array_agg(id ORDER BY id) AS drawn FROM ("
+        f"SELECT nextval('whdebug_capture_ids') AS id FROM held, generate_series(1, {rows})"
+        ") AS drawn), "
+        f"captures AS ({_insert_rows(_INSERT, rows)}), "
+        f"bodies AS ({_insert_rows(_INSERT_BODY, rows)}) "
+        f"SELECT drawn, pg_notify(%b, drawn[{rows}]::text) FROM ids")
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,15 +138,18 @@ def _text(data: bytes | memoryview | None) -> str | None:
     return None if data is None else bytes(data).decode("latin-1")
 
 
-def _row(capture_id: int, capture: Capture, now: datetime) -> tuple[Any, ...]:
+def _received(capture: Capture, now: datetime) -> datetime:
+    received = capture.source.received_at or now
+    return received if received.tzinfo is not None else received.replace(tzinfo=UTC)
+
+
+def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
+    """A capture's row of `whdebug_captures`, after its id (which the statement draws)."""
     request, source = capture.request, capture.source
     reply = capture.reply or Reply(None)
     forward = capture.forward or ForwardResult()
-    received = source.received_at or now
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=UTC)
     return (
-        capture_id, received, source.client, request.method, _bytes(request.path),
+        _received(capture, now), source.client, request.method, _bytes(request.path),
         _bytes(request.query), request.http_version, request.size, request.truncated,
         reply.status, _bytes(request.content_type), _bytes(request.header("user-agent")),
         forward.status, forward.error, [name.encode("latin-1") for name, _ in request.headers],
@@ -204,6 +218,9 @@ class PostgresStore(PostgresIndex):
         self._where = mask_url(url)
         self._connection: Any = None
         self._closed = False
+        self._floor: int | None = None
+        """An id at or above every capture committed before this store's next insert
+        (None: not known yet); see `_landed`."""
 
     @classmethod
     def open(cls, url: str) -> PostgresStore:
@@ -243,6 +260,11 @@ class PostgresStore(PostgresIndex):
                              self._where) from None
         try:
             migrate(connection, self._where)
+            if self._floor is None:  # ids not yet drawn cannot be committed
+                (floor,) = connection.execute(
+                    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+                    "FROM whdebug_capture_ids").fetchone()
+                self._floor = int(floor)
         except driver.Error as error:
             connection.close()
             raise StoreError(f"capture store error: {_reason(error)}", self._where) from None
@@ -253,8 +275,9 @@ class PostgresStore(PostgresIndex):
         return connection
 
     @contextmanager
-    def _session(self, write: bool = False) -> Iterator[Any]:
-        """The connection (reconnecting if it broke); a transaction when `write`."""
+    def _session(self, write: bool = False, batch: bool = False) -> Iterator[Any]:
+        """The connection (reconnecting if it broke); a transaction when `write` (a `batch`
+        insert is one statement, its own transaction in autocommit)."""
         if self._closed:
             raise StoreError("capture store is closed", self._where)
         driver = _require_driver()
@@ -287,41 +310,58 @@ class PostgresStore(PostgresIndex):
         batch = [as_capture(capture) for capture in captures]
         if not batch:
             return []
-        # Two statements per batch (each round trip costs the client more than the server):
-        # the commit lock then the ids (a row of the join is projected, so nextval runs,
-        # only once the lock is held), then both tables' rows and the NOTIFY.
-        ids: list[int] = []
+        # One statement, one round trip, its own transaction (see _insert_batch); the
+        # parameters are built before it is sent, so nothing waits on the client's CPU
+        # while the commit lock is held.
+        values: list[Any] = [_COMMIT_LOCK]
+        for capture in batch:
+            values += _row(capture, now)
+        values += [capture.request.body for capture in batch]
+        values.append(CHANNEL)
         try:
-            with self._session(write=True) as connection:
-                ids = sorted(int(row[0]) for row in connection.execute(
-                    "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
-                    "SELECT nextval('whdebug_capture_ids') FROM held, generate_series(1, %s)",
-                    (_COMMIT_LOCK, len(batch))))
-                pairs = list(zip(ids, batch, strict=True))
-                _insert_cursor(connection).execute(_insert_batch_raw(len(pairs)), [
-                    *(value for capture_id, capture in pairs
-                      for value in _row(capture_id, capture, now)),
-                    *(value for capture_id, capture in pairs
-                      for value in (capture_id, capture.request.body)),
-                    CHANNEL, str(ids[-1])])
+            with self._session(batch=True) as connection:
+                cursor = _insert_cursor(connection)
+                cursor.execute(_insert_batch_raw(len(batch)), values)
+                row = cursor.fetchone()
         except StoreError:
-            if ids and self._landed(ids):
-                return ids  # the COMMIT landed and only its answer was lost
+            ids = self._landed(batch, now)
+            if ids is not None:
+                return ids  # the commit landed and only its answer was lost
             raise
+        ids = [int(value) for value in row[0]]
+        self._floor = max(self._floor or 0, ids[-1])
         return ids
 
-    def _landed(self, ids: list[int]) -> bool:
-        """Whether a batch whose COMMIT failed is stored after all (the connection broke
-        after the server committed): its ids are unique, so its rows say. False when the
-        store cannot be asked, which is answered 503 as before."""
+    def _landed(self, batch: list[Capture], now: datetime) -> list[int] | None:
+        """The ids of a batch whose statement failed but which is stored after all (the
+        connection broke after the server committed), or None (not stored, or the store
+        cannot be asked: answered 503 as before).
+
+        The batch's ids are unknown then; its rows are found as a run of consecutive ids
+        above `_floor` (an id at or above every capture committed before the batch was sent)
+        holding exactly its captures: the same arrival time to the microsecond, client
+        address and port, method, path, query, headers and body bytes, in order. Rows
+        equal in all of that can only be another copy of the same delivery stored by
+        someone else in that window, which an arrival time and a client port rule out."""
+        floor = self._floor
+        if floor is None:
+            return None
         try:
             with self._session() as connection:
-                (found,) = connection.execute(
-                    "SELECT count(*) FROM whdebug_captures WHERE id = ANY(%s)",
-                    (ids,)).fetchone()
+                rows = connection.execute(
+                    _GET + "WHERE c.id > %s AND c.received_at = ANY(%s) ORDER BY c.id",
+                    (floor, [_received(capture, now) for capture in batch])).fetchall()
         except StoreError:
-            return False
-        return int(found) == len(ids)
+            return None
+        found = [_capture(row) for row in rows]
+        for start in range(len(found) - len(batch) + 1):
+            run = found[start:start + len(batch)]
+            ids = [item.source.capture_id for item in run]
+            if all(isinstance(i, int) for i in ids) and \
+                    ids == list(range(int(ids[0] or 0), int(ids[0] or 0) + len(batch))) and \
+                    all(_same(stored, sent, now) for stored, sent in zip(run, batch, strict=True)):
+                return [int(i or 0) for i in ids]
+        return None
 
     def _update(self, capture_id: int, sql: str, values: tuple[Any, ...]) -> None:
         with self._session(write=True) as connection:
@@ -464,6 +504,15 @@ def _listen(url: str, callback: Callable[[], None], stop: threading.Event) -> No
                         callback()
         except driver.Error:
             stop.wait(1.0)
+
+
+def _same(stored: Capture, sent: Capture, now: datetime) -> bool:
+    """Whether a stored capture is the one sent (see PostgresStore._landed)."""
+    a, b = stored.request, sent.request
+    return (stored.source.received_at == _received(sent, now)
+            and stored.source.client == sent.source.client
+            and (a.method, a.path, a.query, a.headers, a.body)
+            == (b.method, b.path, b.query, b.headers, b.body))
 
 
 def _capture(row: Any) -> Capture:
