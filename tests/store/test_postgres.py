@@ -314,3 +314,60 @@ def test_a_failed_batch_is_not_mistaken_for_an_equal_capture_stored_before(pg_ur
             store.insert_many([make_request()])
         del store._session
         assert store.ids() == [1]
+
+
+def test_the_writer_commits_postgres_batches_on_its_event_loop(pg_url: str) -> None:
+    """The receiver's inserts on PostgreSQL go through the store's AsyncConnection on the
+    event loop, never through the writer thread, and every capture gets its own row."""
+    import asyncio
+
+    from whdebug.store.writer import CaptureWriter
+
+    store = PostgresStore.open(pg_url)
+    on_thread: list[int] = []
+    real = store.insert_many
+    store.insert_many = lambda captures: on_thread.append(1) or real(captures)  # type: ignore[method-assign]
+    writer = CaptureWriter(store, close_store=True)
+
+    async def main() -> list[int]:
+        ids = await asyncio.gather(*(writer.insert(make_request(body=b"%d" % i))
+                                     for i in range(20)))
+        assert store._async is not None
+        await writer.aclose()
+        return list(ids)
+
+    ids = asyncio.run(main())
+    assert sorted(ids) == list(range(1, 21)) and on_thread == []
+    with PostgresStore.open(pg_url) as check:
+        assert [check.get(i).request.body for i in ids] == [b"%d" % i for i in range(20)]
+
+
+@pytest.mark.parametrize("landed", [True, False])
+def test_an_async_batch_whose_answer_was_lost(pg_url: str, monkeypatch: pytest.MonkeyPatch,
+                                              landed: bool) -> None:
+    """On the loop as on the thread: a batch that committed although its answer was lost is
+    reported stored with its ids; one that never ran raises StoreError and stores nothing."""
+    import asyncio
+
+    import psycopg
+
+    real_execute = psycopg.AsyncRawCursor.execute
+
+    async def execute(cursor: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if "pg_notify" not in str(query):
+            return await real_execute(cursor, query, params, **kwargs)
+        if landed:
+            await real_execute(cursor, query, params, **kwargs)
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    with PostgresStore.open(pg_url) as store:
+        assert store.insert_many([make_request()]) == [1]  # an equal capture stored before
+        monkeypatch.setattr(psycopg.AsyncRawCursor, "execute", execute)
+        batch = [make_request(), make_request(body=b"{}")]
+        if landed:
+            assert asyncio.run(store.insert_many_async(batch)) == [2, 3]
+        else:
+            with pytest.raises(StoreError, match="unavailable"):
+                asyncio.run(store.insert_many_async(batch))
+        monkeypatch.undo()
+        assert store.ids() == ([1, 2, 3] if landed else [1])
