@@ -371,3 +371,36 @@ def test_an_async_batch_whose_answer_was_lost(pg_url: str, monkeypatch: pytest.M
                 asyncio.run(store.insert_many_async(batch))
         monkeypatch.undo()
         assert store.ids() == ([1, 2, 3] if landed else [1])
+
+
+def test_a_version_3_database_compresses_new_bodies_with_lz4_and_reads_all_back_exactly(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schema version 4 stores bodies with lz4 (cheaper for the server than pglz); bodies
+    stored before it keep pglz; every body reads back byte for byte."""
+    import os
+
+    import psycopg
+
+    from whdebug.store import pg_schema
+
+    def bodies(seed: bytes) -> list[bytes]:  # compressible, incompressible, at the threshold
+        return [b'{"a":"' + seed * 3000 + b'"}', os.urandom(9000), os.urandom(700).hex().encode()
+                + seed * 700]
+
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:3])
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", 3)
+    old = bodies(b"o")
+    with PostgresStore.open(pg_url) as store:
+        assert store.insert_many([make_request(body=body) for body in old]) == [1, 2, 3]
+    monkeypatch.undo()
+    new = bodies(b"n")
+    with PostgresStore.open(pg_url) as store:
+        assert store.insert_many([make_request(body=body) for body in new]) == [4, 5, 6]
+        assert [store.get(i).request.body for i in range(1, 7)] == old + new
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute("SELECT max(version) FROM whdebug_migrations").fetchone() == (
+            SCHEMA_VERSION,) == (4,)
+        methods = dict(connection.execute(
+            "SELECT capture_id, pg_column_compression(body) FROM whdebug_bodies").fetchall())
+    assert methods[1] == methods[3] == "pglz" and methods[4] == methods[6] == "lz4"
+    assert methods[2] is None and methods[5] is None  # random bytes are stored uncompressed
