@@ -116,6 +116,8 @@ class CaptureWriter:
     commits them itself, without waiting for any lock (see `_commit_now`): no thread
     hand-off at all. A store locked by another process makes that attempt fail at once,
     and the batch goes to the thread, which waits for the lock while the loop serves on.
+    A store that commits on an event loop (`insert_many_async`: PostgreSQL) gets its inserts
+    from the loop directly (see `_commit_on_loop`); the thread keeps every other call.
     """
 
     def __init__(self, store: Store, *, close_store: bool, max_batch: int = 256) -> None:
