@@ -189,29 +189,30 @@ def test_a_newer_schema_is_refused_with_one_line(pg_url: str) -> None:
 
 
 class _LostAnswer:
-    """The store's session, with the connection failing around the COMMIT: after it landed
-    (`after=True`: the answer to COMMIT is lost) or before it (the transaction rolls back)."""
+    """The store's session for an insert batch (one statement, its own transaction), with
+    the connection failing around it: after the commit landed (`after=True`: the answer is
+    lost) or before the statement arrived (nothing is written)."""
 
     def __init__(self, store: PostgresStore, *, after: bool) -> None:
         self.store, self.after, self.real = store, after, store._session
 
-    def __call__(self, write: bool = False) -> Any:
+    def __call__(self, write: bool = False, batch: bool = False) -> Any:
         from contextlib import contextmanager
 
         @contextmanager
         def session() -> Any:
-            if not write:
+            if not batch:
                 with self.real(write) as connection:
                     yield connection
                 return
-            with self.real(write) as connection:
-                yield connection
-                if not self.after:  # the server ends the session before COMMIT arrives
+            with self.real(write, batch) as connection:
+                if not self.after:  # the server ends the session before the batch arrives
                     import psycopg
 
                     with psycopg.connect(self.store.url, autocommit=True) as other:
                         other.execute("SELECT pg_terminate_backend(%s)",
                                       (connection.info.backend_pid,))
+                yield connection
             if self.after:
                 self.store._drop()
                 raise StoreError("PostgreSQL capture store unavailable: server closed the "
@@ -301,3 +302,105 @@ def test_a_forked_worker_killed_with_sigterm_leaves_the_cluster_running(
     assert child.exitcode == -signal.SIGTERM
     with psycopg.connect(pg_cluster.url(), autocommit=True) as connection:
         assert connection.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_failed_batch_is_not_mistaken_for_an_equal_capture_stored_before(pg_url: str) -> None:
+    """A batch whose statement never ran is not reported stored because a capture equal to
+    it in every byte (a second import of one file) was committed before it was sent."""
+    with PostgresStore.open(pg_url) as store:
+        assert store.insert_many([make_request()]) == [1]
+        store._session = _LostAnswer(store, after=False)  # type: ignore[method-assign]
+        with pytest.raises(StoreError):
+            store.insert_many([make_request()])
+        del store._session
+        assert store.ids() == [1]
+
+
+def test_the_writer_commits_postgres_batches_on_its_event_loop(pg_url: str) -> None:
+    """The receiver's inserts on PostgreSQL go through the store's AsyncConnection on the
+    event loop, never through the writer thread, and every capture gets its own row."""
+    import asyncio
+
+    from whdebug.store.writer import CaptureWriter
+
+    store = PostgresStore.open(pg_url)
+    on_thread: list[int] = []
+    real = store.insert_many
+    store.insert_many = lambda captures: on_thread.append(1) or real(captures)  # type: ignore[method-assign]
+    writer = CaptureWriter(store, close_store=True)
+
+    async def main() -> list[int]:
+        ids = await asyncio.gather(*(writer.insert(make_request(body=b"%d" % i))
+                                     for i in range(20)))
+        assert store._async is not None
+        await writer.aclose()
+        return list(ids)
+
+    ids = asyncio.run(main())
+    assert sorted(ids) == list(range(1, 21)) and on_thread == []
+    with PostgresStore.open(pg_url) as check:
+        assert [check.get(i).request.body for i in ids] == [b"%d" % i for i in range(20)]
+
+
+@pytest.mark.parametrize("landed", [True, False])
+def test_an_async_batch_whose_answer_was_lost(pg_url: str, monkeypatch: pytest.MonkeyPatch,
+                                              landed: bool) -> None:
+    """On the loop as on the thread: a batch that committed although its answer was lost is
+    reported stored with its ids; one that never ran raises StoreError and stores nothing."""
+    import asyncio
+
+    import psycopg
+
+    real_execute = psycopg.AsyncRawCursor.execute
+
+    async def execute(cursor: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if "pg_notify" not in str(query):
+            return await real_execute(cursor, query, params, **kwargs)
+        if landed:
+            await real_execute(cursor, query, params, **kwargs)
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    with PostgresStore.open(pg_url) as store:
+        assert store.insert_many([make_request()]) == [1]  # an equal capture stored before
+        monkeypatch.setattr(psycopg.AsyncRawCursor, "execute", execute)
+        batch = [make_request(), make_request(body=b"{}")]
+        if landed:
+            assert asyncio.run(store.insert_many_async(batch)) == [2, 3]
+        else:
+            with pytest.raises(StoreError, match="unavailable"):
+                asyncio.run(store.insert_many_async(batch))
+        monkeypatch.undo()
+        assert store.ids() == ([1, 2, 3] if landed else [1])
+
+
+def test_a_version_3_database_compresses_new_bodies_with_lz4_and_reads_all_back_exactly(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schema version 4 stores bodies with lz4 (cheaper for the server than pglz); bodies
+    stored before it keep pglz; every body reads back byte for byte."""
+    import os
+
+    import psycopg
+
+    from whdebug.store import pg_schema
+
+    def bodies(seed: bytes) -> list[bytes]:  # compressible, incompressible, at the threshold
+        return [b'{"a":"' + seed * 3000 + b'"}', os.urandom(9000), os.urandom(700).hex().encode()
+                + seed * 700]
+
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:3])
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", 3)
+    old = bodies(b"o")
+    with PostgresStore.open(pg_url) as store:
+        assert store.insert_many([make_request(body=body) for body in old]) == [1, 2, 3]
+    monkeypatch.undo()
+    new = bodies(b"n")
+    with PostgresStore.open(pg_url) as store:
+        assert store.insert_many([make_request(body=body) for body in new]) == [4, 5, 6]
+        assert [store.get(i).request.body for i in range(1, 7)] == old + new
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute("SELECT max(version) FROM whdebug_migrations").fetchone() == (
+            SCHEMA_VERSION,) == (4,)
+        methods = dict(connection.execute(
+            "SELECT capture_id, pg_column_compression(body) FROM whdebug_bodies").fetchall())
+    assert methods[1] == methods[3] == "pglz" and methods[4] == methods[6] == "lz4"
+    assert methods[2] is None and methods[5] is None  # random bytes are stored uncompressed

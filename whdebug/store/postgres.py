@@ -21,7 +21,6 @@ receiver answers 503 with it), and the next call connects again.
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +33,15 @@ from whdebug.errors import StoreError
 from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source, as_capture
 from whdebug.store import analyses
 from whdebug.store.pg_analyses import POSTGRES, PostgresIndex, lock_for_deletion
+from whdebug.store.pg_batch import (
+    CHANNEL,
+    batch_values,
+    binary_lists,
+    header_arrays,
+    insert_batch_raw,
+    match,
+    received,
+)
 from whdebug.store.pg_schema import SCHEMA_VERSION, migrate
 from whdebug.store.store import CaptureSummary
 
@@ -44,8 +52,6 @@ try:
 except ImportError:  # pragma: no cover - depends on the installation
     psycopg = None  # type: ignore[assignment]
 
-CHANNEL = "whdebug_captures"
-_COMMIT_LOCK = 0x7768_6462_0002
 _NEWEST = 2**63 - 1
 _CONNECT = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle": 5,
             "keepalives_interval": 2, "keepalives_count": 3}
@@ -55,49 +61,11 @@ about 11 s (the receiver then answers 503 instead of hanging); URL parameters ov
 _SUMMARY = ("id, received_at, client, method, path, query, body_size, truncated, "
             "response_status, content_type, user_agent, forward_status, forward_latency, "
             "edited_from")
-_INSERT = (
-    "INSERT INTO whdebug_captures (id, received_at, client, method, path, query, "
-    "http_version, body_size, truncated, response_status, content_type, user_agent, "
-    "forward_status, forward_error, header_names, header_values, response_body, forward_body, "
-    "forward_header_names, forward_header_values, forward_latency, edited_from) "
-    "VALUES "
-)
-_INSERT_BODY = "INSERT INTO whdebug_bodies (capture_id, body) VALUES "
-
-
-def _insert_rows(head: str, rows: int) -> str:
-    """`head` with `rows` placeholder tuples (as many as the statement's columns)."""
-    width = head.count(",", head.index("("), head.index(")")) + 1
-    one = "(" + ", ".join(["%b"] * width) + ")"
-    return head + ", ".join([one] * rows)
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_batch(rows: int) -> str:
-    """One statement for a batch of `rows` captures: their rows, their bodies, the NOTIFY
-    (psycopg's executemany costs a pipeline step per row in Python). Parameters go in
-    binary (`%b`): a bytea array in text format costs a regex per header, and binary
-    parameters cut the client's CPU per row by about a third."""
-    return (f"WITH captures AS ({_insert_rows(_INSERT, rows)}), "
-            f"bodies AS ({_insert_rows(_INSERT_BODY, rows)}) SELECT pg_notify(%b, %b)")
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_batch_raw(rows: int) -> str:
-    """`_insert_batch` with PostgreSQL's own `$n` placeholders, for a RawCursor. psycopg
-    caches its parsing of `%b` queries only up to 50 parameters: a batch's statement was
-    parsed again (a regex over it) every time, about 40 us per row."""
-    parts = _insert_batch(rows).split("%b")
-    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
-
-
 def _insert_cursor(connection: Any) -> Any:
     """A RawCursor whose parameters go in binary, lists (the header arrays) included."""
-    from psycopg.types.array import ListBinaryDumper
+    return binary_lists(psycopg.RawCursor(connection))
 
-    cursor = psycopg.RawCursor(connection)
-    cursor.adapters.register_dumper(list, ListBinaryDumper)
-    return cursor
+
 _GET = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.header_names, c.header_values, "
@@ -106,6 +74,7 @@ _GET = (
     "FROM whdebug_captures AS c LEFT JOIN whdebug_bodies AS b ON b.capture_id = c.id "
 )
 _GET_ONE = _GET + "WHERE c.id = %s"
+_LANDED = _GET + "WHERE c.id > %s AND c.received_at = ANY(%s) ORDER BY c.id"
 _GET_RANGE = _GET + "WHERE c.id BETWEEN %s AND %s ORDER BY c.id"
 
 
@@ -119,39 +88,8 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-def _bytes(text: str | None) -> bytes | None:
-    return None if text is None else text.encode("latin-1")
-
-
 def _text(data: bytes | memoryview | None) -> str | None:
     return None if data is None else bytes(data).decode("latin-1")
-
-
-def _row(capture_id: int, capture: Capture, now: datetime) -> tuple[Any, ...]:
-    request, source = capture.request, capture.source
-    reply = capture.reply or Reply(None)
-    forward = capture.forward or ForwardResult()
-    received = source.received_at or now
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=UTC)
-    return (
-        capture_id, received, source.client, request.method, _bytes(request.path),
-        _bytes(request.query), request.http_version, request.size, request.truncated,
-        reply.status, _bytes(request.content_type), _bytes(request.header("user-agent")),
-        forward.status, forward.error, [name.encode("latin-1") for name, _ in request.headers],
-        [value.encode("latin-1") for _, value in request.headers], reply.body, forward.body,
-        *_header_arrays(forward.headers), forward.latency, source.edited_from,
-    )
-
-
-def _header_arrays(headers: tuple[tuple[str, str], ...] | Iterable[tuple[str, str]] | None
-                   ) -> tuple[list[bytes] | None, list[bytes] | None]:
-    """Header names and values as two bytea arrays (None when there are no headers)."""
-    if headers is None:
-        return None, None
-    pairs = list(headers)
-    return ([name.encode("latin-1") for name, _ in pairs],
-            [value.encode("latin-1") for _, value in pairs])
 
 
 def _header_pairs(names: list[Any] | None, values: list[Any] | None
@@ -204,6 +142,11 @@ class PostgresStore(PostgresIndex):
         self._where = mask_url(url)
         self._connection: Any = None
         self._closed = False
+        self._async: Any = None
+        """The AsyncConnection of `insert_many_async` (the receiver's event loop)."""
+        self._floor: int | None = None
+        """An id at or above every capture committed before this store's next insert
+        (None: not known yet); see `_landed`."""
 
     @classmethod
     def open(cls, url: str) -> PostgresStore:
@@ -225,6 +168,12 @@ class PostgresStore(PostgresIndex):
     def close(self) -> None:
         self._closed = True
         self._drop()
+        connection, self._async = self._async, None
+        if connection is not None:  # its loop is gone: close the socket without it
+            try:
+                connection.pgconn.finish()
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
@@ -243,6 +192,11 @@ class PostgresStore(PostgresIndex):
                              self._where) from None
         try:
             migrate(connection, self._where)
+            if self._floor is None:  # ids not yet drawn cannot be committed
+                (floor,) = connection.execute(
+                    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+                    "FROM whdebug_capture_ids").fetchone()
+                self._floor = int(floor)
         except driver.Error as error:
             connection.close()
             raise StoreError(f"capture store error: {_reason(error)}", self._where) from None
@@ -253,8 +207,9 @@ class PostgresStore(PostgresIndex):
         return connection
 
     @contextmanager
-    def _session(self, write: bool = False) -> Iterator[Any]:
-        """The connection (reconnecting if it broke); a transaction when `write`."""
+    def _session(self, write: bool = False, batch: bool = False) -> Iterator[Any]:
+        """The connection (reconnecting if it broke); a transaction when `write` (a `batch`
+        insert is one statement, its own transaction in autocommit)."""
         if self._closed:
             raise StoreError("capture store is closed", self._where)
         driver = _require_driver()
@@ -287,41 +242,110 @@ class PostgresStore(PostgresIndex):
         batch = [as_capture(capture) for capture in captures]
         if not batch:
             return []
-        # Two statements per batch (each round trip costs the client more than the server):
-        # the commit lock then the ids (a row of the join is projected, so nextval runs,
-        # only once the lock is held), then both tables' rows and the NOTIFY.
-        ids: list[int] = []
+        # One statement, one round trip, its own transaction (see _insert_batch); the
+        # parameters are built before it is sent, so nothing waits on the client's CPU
+        # while the commit lock is held.
+        values = batch_values(batch, now)
         try:
-            with self._session(write=True) as connection:
-                ids = sorted(int(row[0]) for row in connection.execute(
-                    "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
-                    "SELECT nextval('whdebug_capture_ids') FROM held, generate_series(1, %s)",
-                    (_COMMIT_LOCK, len(batch))))
-                pairs = list(zip(ids, batch, strict=True))
-                _insert_cursor(connection).execute(_insert_batch_raw(len(pairs)), [
-                    *(value for capture_id, capture in pairs
-                      for value in _row(capture_id, capture, now)),
-                    *(value for capture_id, capture in pairs
-                      for value in (capture_id, capture.request.body)),
-                    CHANNEL, str(ids[-1])])
+            with self._session(batch=True) as connection:
+                cursor = _insert_cursor(connection)
+                cursor.execute(insert_batch_raw(len(batch)), values)
+                row = cursor.fetchone()
         except StoreError:
-            if ids and self._landed(ids):
-                return ids  # the COMMIT landed and only its answer was lost
+            ids = self._landed(batch, now)
+            if ids is not None:
+                return ids  # the commit landed and only its answer was lost
             raise
+        ids = [int(value) for value in row[0]]
+        self._floor = max(self._floor or 0, ids[-1])
         return ids
 
-    def _landed(self, ids: list[int]) -> bool:
-        """Whether a batch whose COMMIT failed is stored after all (the connection broke
-        after the server committed): its ids are unique, so its rows say. False when the
-        store cannot be asked, which is answered 503 as before."""
+    def _landed(self, batch: list[Capture], now: datetime) -> list[int] | None:
+        """The ids of a batch whose statement failed but which is stored after all (the
+        connection broke after the server committed), or None (not stored, or the store
+        cannot be asked: answered 503 as before).
+
+        The batch's ids are unknown then; its rows are found as a run of consecutive ids
+        above `_floor` (an id at or above every capture committed before the batch was sent)
+        holding exactly its captures: the same arrival time to the microsecond, client
+        address and port, method, path, query, headers and body bytes, in order. Rows
+        equal in all of that can only be another copy of the same delivery stored by
+        someone else in that window, which an arrival time and a client port rule out."""
+        floor = self._floor
+        if floor is None:
+            return None
         try:
             with self._session() as connection:
-                (found,) = connection.execute(
-                    "SELECT count(*) FROM whdebug_captures WHERE id = ANY(%s)",
-                    (ids,)).fetchone()
+                rows = connection.execute(_LANDED, (floor, [
+                    received(capture, now) for capture in batch])).fetchall()
         except StoreError:
-            return False
-        return int(found) == len(ids)
+            return None
+        return match([_capture(row) for row in rows], batch, now)
+
+    async def insert_many_async(self, captures: Sequence[Capture]) -> list[int]:
+        """`insert_many` for an event loop: the same statement on this store's own
+        AsyncConnection (made on first use, on the calling loop), so the receiver's loop
+        commits its batches itself and no thread waits for the GIL to send them."""
+        driver = _require_driver()
+        now = datetime.now(UTC)
+        batch = list(captures)
+        if not batch:
+            return []
+        values = batch_values(batch, now)
+        try:
+            connection = self._async
+            if connection is None or connection.closed or connection.broken:
+                self._async = None
+                connection = await driver.AsyncConnection.connect(
+                    self.url, autocommit=True, **_connect_options(self.url))
+                self._async = connection
+            cursor = driver.AsyncRawCursor(connection)
+            binary_lists(cursor)
+            await cursor.execute(insert_batch_raw(len(batch)), values)
+            row = await cursor.fetchone()
+        except driver.Error as error:
+            ids = await self._landed_async(batch, now)
+            if ids is not None:
+                return ids  # the commit landed and only its answer was lost
+            kind = ("unavailable" if isinstance(error, driver.OperationalError)
+                    else "error")
+            text = ("PostgreSQL capture store unavailable" if kind == "unavailable"
+                    else "capture store error")
+            raise StoreError(f"{text}: {_reason(error)}", self._where) from None
+        ids = [int(value) for value in row[0]]
+        self._floor = max(self._floor or 0, ids[-1])
+        return ids
+
+    async def _landed_async(self, batch: list[Capture], now: datetime) -> list[int] | None:
+        """`_landed` on a new AsyncConnection (the broken one is dropped)."""
+        driver = _require_driver()
+        broken, self._async = self._async, None
+        if broken is not None:
+            try:
+                await broken.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+        floor = self._floor
+        if floor is None:
+            return None
+        try:
+            async with await driver.AsyncConnection.connect(
+                    self.url, autocommit=True, **_connect_options(self.url)) as connection:
+                cursor = await connection.execute(_LANDED, (floor, [
+                    received(capture, now) for capture in batch]))
+                rows = await cursor.fetchall()
+        except driver.Error:
+            return None
+        return match([_capture(row) for row in rows], batch, now)
+
+    async def close_async(self) -> None:
+        """Close the AsyncConnection `insert_many_async` made (on its loop)."""
+        connection, self._async = self._async, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
 
     def _update(self, capture_id: int, sql: str, values: tuple[Any, ...]) -> None:
         with self._session(write=True) as connection:
@@ -339,7 +363,7 @@ class PostgresStore(PostgresIndex):
     ) -> None:
         """Record what the --forward-to target answered (or why forwarding failed): status,
         body, headers and the seconds it took."""
-        names, values = _header_arrays(headers)
+        names, values = header_arrays(headers)
         self._update(capture_id, "UPDATE whdebug_captures SET forward_status = %s, "
                      "forward_body = %s, forward_error = %s, forward_header_names = %s, "
                      "forward_header_values = %s, forward_latency = %s WHERE id = %s",

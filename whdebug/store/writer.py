@@ -116,6 +116,8 @@ class CaptureWriter:
     commits them itself, without waiting for any lock (see `_commit_now`): no thread
     hand-off at all. A store locked by another process makes that attempt fail at once,
     and the batch goes to the thread, which waits for the lock while the loop serves on.
+    A store that commits on an event loop (`insert_many_async`: PostgreSQL) gets its inserts
+    from the loop directly (see `_commit_on_loop`); the thread keeps every other call.
     """
 
     def __init__(self, store: Store, *, close_store: bool, max_batch: int = 256) -> None:
@@ -135,6 +137,12 @@ class CaptureWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._on_loop: list[_Job] = []
+        """Inserts waiting for the loop's next batch (a store with `insert_many_async`)."""
+        self._loop_task: asyncio.Task[None] | None = None
+        """The task committing `_on_loop` batches one after another (None: idle)."""
+        self._store_loop: asyncio.AbstractEventLoop | None = None
+        """The loop whose batches the store commits itself (its async connection's)."""
 
     async def insert(self, capture: Capture) -> int:
         """Commit one capture (with whatever else is waiting); its id once durable."""
@@ -184,12 +192,47 @@ class CaptureWriter:
                 return
             settled = None
             if self._queued == 0 and not self._closed:
+                if self._commit_on_loop(jobs, loop):
+                    return
                 settled = self._commit_now(jobs)
             if settled is None:
                 self._queued += 1
                 self._jobs.put(jobs)
                 return
         _settle(settled)  # outside the lock: a `then` may submit the next request's insert
+
+    def _commit_on_loop(self, jobs: list[_Job], loop: asyncio.AbstractEventLoop) -> bool:
+        """Hand inserts to the loop's own batches when the store commits on an event loop
+        (PostgreSQL: `insert_many_async`); whether it took them. While a batch is in flight,
+        the next one gathers, as on the thread, but no thread waits for the GIL to send it
+        or to wake the loop with its outcome."""
+        if getattr(self.store, "insert_many_async", None) is None or any(
+                job.capture is None for job in jobs) or self._store_loop not in (None, loop):
+            return False
+        self._store_loop = loop
+        self._on_loop += jobs
+        if self._loop_task is None:
+            self._loop_task = loop.create_task(self._commit_batches())
+        return True
+
+    async def _commit_batches(self) -> None:
+        """Commit `_on_loop` one batch at a time until it is empty."""
+        store: Any = self.store
+        try:
+            while self._on_loop:
+                batch = self._on_loop[:self._max_batch]
+                del self._on_loop[:len(batch)]
+                settled: list[tuple[_Job, Any, BaseException | None]]
+                try:
+                    ids = await store.insert_many_async([job.capture for job in batch])
+                except Exception as error:  # every request of the batch is answered 503
+                    settled = [(job, None, error) for job in batch]
+                else:
+                    settled = [(job, new_id, None)
+                               for job, new_id in zip(batch, ids, strict=True)]
+                _settle(settled)
+        finally:
+            self._loop_task = None
 
     def _commit_now(self, jobs: list[_Job]) -> list[tuple[_Job, Any, BaseException | None]] | None:
         """Commit inserts on the loop when the store can say at once that it is locked
@@ -249,6 +292,13 @@ class CaptureWriter:
             if self._closed:
                 return
             self._closed = True
+        task = self._loop_task
+        if task is not None:  # the loop's batches commit before the thread's last ones
+            await asyncio.shield(task)
+        closer = getattr(self.store, "close_async", None)
+        if closer is not None and self._store_loop is asyncio.get_running_loop():
+            await closer()
+        with self._lock:
             thread = self._thread
             for jobs in self._pending.values():  # submitted in this very turn
                 self._jobs.put(jobs)
