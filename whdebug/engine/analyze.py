@@ -430,10 +430,12 @@ def _report(
     body_hash: BodyHashThread | None = None,
 ) -> Report:
     request, source = capture.request, capture.source
-    findings = unparsed_body_caveats(findings)
+    if findings:
+        findings = unparsed_body_caveats(findings)
     findings += app_status_findings(capture.forward, outcome)
-    findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
-                                 _SEVERITY_ORDER.get(f.severity, 3)))
+    if len(findings) > 1:
+        findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
+                                     _SEVERITY_ORDER.get(f.severity, 3)))
     if findings and findings[0].code in ROUTING_CODES:
         outcome = replace(outcome, summary="never reaches this MiniApp "
                           f"({request.method} {request.path}); as a delivery: {outcome.summary}")
