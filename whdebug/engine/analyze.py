@@ -213,11 +213,12 @@ def _analyze(
         plan.event_extraction, request, body, options.missing_part
     )
     findings += event_findings
-    no_event = event.value is None or any(f.code == "EVT_NOT_FOUND" for f in event_findings)
+    no_event = event.value is None or bool(event_findings) and any(
+        f.code == "EVT_NOT_FOUND" for f in event_findings)
     if no_event:
         steps.append(Step("extract", "fail", "no event extracted"))
     else:
-        warn = any(f.code == "EVT_PART_MISSING" for f in event_findings)
+        warn = bool(event_findings) and any(f.code == "EVT_PART_MISSING" for f in event_findings)
         extract_key = ("extract", warn, event.value, event.strategy)
         extract_step = memo.get(extract_key)
         if extract_step is None:
@@ -391,8 +392,8 @@ def _name_editor_newline(findings: list[Finding], signature: SignatureResult,
     """SIG_BODY_MODIFIED for a request file whose body matches without its final line break:
     that line break is most likely the editor's, added when the file was saved."""
     name, body = capture.source.file, capture.request.body
-    if capture.source.capture_id is not None or not name or not name.lower().endswith(
-            (".http", ".rest")) or not body.endswith(b"\n"):
+    if not body.endswith(b"\n") or capture.source.capture_id is not None or not name or (
+            not name.lower().endswith((".http", ".rest"))):
         return findings
     newline = "CRLF" if body.endswith(b"\r\n") else "LF"
     unsigned = body[: -2 if newline == "CRLF" else -1]
@@ -465,14 +466,19 @@ def _report(
         outcome=outcome,
         findings=tuple(findings),
         steps=tuple(steps),
-        assumptions=tuple(a for a in assumptions if a),
+        assumptions=tuple(filter(None, assumptions)),
     )
 
 
 def _masked_previews(signature: SignatureResult, secret_set: SecretSet) -> SignatureResult:
     """The attempts' signed-content previews with any secret in them masked, also one the
     32-byte cut leaves half shown."""
-    if not secret_set or not any(a.signed for a in signature.attempts):
+    if not secret_set:
+        return signature
+    for attempt in signature.attempts:
+        if attempt.signed:
+            break
+    else:
         return signature
     attempts = []
     changed = False

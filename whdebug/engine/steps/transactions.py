@@ -150,7 +150,7 @@ def extract_transaction(
     if event is not None and event in spec.overrides:
         compiled = spec.overrides[event]
         override = event
-    paths = tuple(path.text for path in compiled)
+    paths = tuple([path.text for path in compiled])
     separator = spec.separator
     pairs = [_value(path, body) for path in compiled]
     exact_id: str | None
