@@ -212,9 +212,20 @@ def test_js_string_agrees_with_node(values: list[float | int]) -> None:
     assert result.stdout.splitlines() == [js_string(v) for v in json.loads(text)]
 
 
-def test_composite_memo_tells_apart_what_its_parts_read() -> None:
+def test_composite_memo_tells_apart_what_its_parts_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """One compiled spec, requests that differ only in one part: a string and the number
     that stringifies the same, a repeated header, a header value."""
+    import whdebug.engine.steps.events as events
+
+    composed: list[str] = []
+    original = events._composed
+
+    def counting(*args):
+        event = original(*args)
+        composed.append(event.value)
+        return event
+
+    monkeypatch.setattr(events, "_composed", counting)
     spec = compile_definition(make_definition(eventExtraction=COMPOSITE)).event_extraction
     projection = build_projection([("action",)])
 
@@ -241,3 +252,6 @@ def test_composite_memo_tells_apart_what_its_parts_read() -> None:
     as_true = make_request({"action": True}, headers=[("X-Kind", "push")])
     assert read(as_number)[0].value == "push.1"
     assert read(as_true)[0].value == "push.true"
+    before = len(composed)
+    assert read(as_text)[0].value == "push.1" and len(composed) == before  # remembered
+    assert read(as_true)[0].value == "push.true" and len(composed) == before + 1
