@@ -157,12 +157,6 @@ def _analyze(
     )
     response_status, _ = response_of(plan)
 
-    def stopped(outcome: Outcome) -> Report:
-        """The report of a request that ends before event extraction."""
-        return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
-                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
-                       body_hash)
-
     if challenge.detected:
         assumptions.append(challenge.note or "")
         ok = challenge.response_body is not None
@@ -189,7 +183,9 @@ def _analyze(
             (),
             "challenge answered" if ok else "challenge detected but not answered",
         )
-        return stopped(outcome)
+        return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
+                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
+                       body_hash)  # a request that ends before event extraction
 
     steps.append(_NOT_A_CHALLENGE)
     findings += _name_editor_newline(signature_findings, signature, capture)
@@ -207,7 +203,9 @@ def _analyze(
             f"rejected with 401: {signature.reason}",
             _if_verified(request, plan, body, options),
         )
-        return stopped(outcome)
+        return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
+                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
+                       body_hash)  # a request that ends before event extraction
 
     event, event_findings = extract_event(
         plan.event_extraction, request, body, options.missing_part
