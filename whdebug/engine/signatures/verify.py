@@ -221,7 +221,7 @@ def _passes(request: CapturedRequest, spec: VerificationSpec, kind: Any,
 
     Only the received and computed digests and the signed content's size and head vary
     between such requests; the rest is the same as the full path builds it."""
-    algorithm = TYPE_ALGORITHM.get(kind)  # type: ignore[arg-type]
+    algorithm = TYPE_ALGORITHM.get(kind)
     if (algorithm is None or spec.type_error is not None or request.truncated
             or resolution is None or resolution.credentials == "empty"
             or spec.timestamp_header or not received_raw.strip()):
