@@ -33,9 +33,20 @@ class Projection:
     paths: frozenset[tuple[str, ...]]
     root: dict[str, _Node]
     decoder: msgspec.json.Decoder[Any] = field(repr=False)
+    _covered: dict[tuple[str, ...], bool] = field(default_factory=dict, repr=False,
+                                                  compare=False)
+    """`covers`, remembered by key path (the tree never changes)."""
 
     def covers(self, keys: tuple[str, ...]) -> bool:
         """Can `lookup` answer this path: does it reach a value decoded whole?"""
+        covered = self._covered.get(keys)
+        if covered is None:
+            if len(self._covered) >= 1024:
+                self._covered.clear()
+            covered = self._covered[keys] = self._walks_to_whole(keys)
+        return covered
+
+    def _walks_to_whole(self, keys: tuple[str, ...]) -> bool:
         nodes: dict[str, _Node] | None = self.root
         for key in keys:
             if nodes is None:

@@ -157,12 +157,6 @@ def _analyze(
     )
     response_status, _ = response_of(plan)
 
-    def stopped(outcome: Outcome) -> Report:
-        """The report of a request that ends before event extraction."""
-        return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
-                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
-                       body_hash)
-
     if challenge.detected:
         assumptions.append(challenge.note or "")
         ok = challenge.response_body is not None
@@ -189,7 +183,9 @@ def _analyze(
             (),
             "challenge answered" if ok else "challenge detected but not answered",
         )
-        return stopped(outcome)
+        return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
+                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
+                       body_hash)  # a request that ends before event extraction
 
     steps.append(_NOT_A_CHALLENGE)
     findings += _name_editor_newline(signature_findings, signature, capture)
@@ -207,17 +203,20 @@ def _analyze(
             f"rejected with 401: {signature.reason}",
             _if_verified(request, plan, body, options),
         )
-        return stopped(outcome)
+        return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
+                       _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
+                       body_hash)  # a request that ends before event extraction
 
     event, event_findings = extract_event(
         plan.event_extraction, request, body, options.missing_part
     )
     findings += event_findings
-    no_event = event.value is None or any(f.code == "EVT_NOT_FOUND" for f in event_findings)
+    no_event = event.value is None or bool(event_findings) and any(
+        f.code == "EVT_NOT_FOUND" for f in event_findings)
     if no_event:
         steps.append(Step("extract", "fail", "no event extracted"))
     else:
-        warn = any(f.code == "EVT_PART_MISSING" for f in event_findings)
+        warn = bool(event_findings) and any(f.code == "EVT_PART_MISSING" for f in event_findings)
         extract_key = ("extract", warn, event.value, event.strategy)
         extract_step = memo.get(extract_key)
         if extract_step is None:
@@ -391,8 +390,8 @@ def _name_editor_newline(findings: list[Finding], signature: SignatureResult,
     """SIG_BODY_MODIFIED for a request file whose body matches without its final line break:
     that line break is most likely the editor's, added when the file was saved."""
     name, body = capture.source.file, capture.request.body
-    if capture.source.capture_id is not None or not name or not name.lower().endswith(
-            (".http", ".rest")) or not body.endswith(b"\n"):
+    if not body.endswith(b"\n") or capture.source.capture_id is not None or not name or (
+            not name.lower().endswith((".http", ".rest"))):
         return findings
     newline = "CRLF" if body.endswith(b"\r\n") else "LF"
     unsigned = body[: -2 if newline == "CRLF" else -1]
@@ -430,10 +429,12 @@ def _report(
     body_hash: BodyHashThread | None = None,
 ) -> Report:
     request, source = capture.request, capture.source
-    findings = unparsed_body_caveats(findings)
+    if findings:
+        findings = unparsed_body_caveats(findings)
     findings += app_status_findings(capture.forward, outcome)
-    findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
-                                 _SEVERITY_ORDER.get(f.severity, 3)))
+    if len(findings) > 1:
+        findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
+                                     _SEVERITY_ORDER.get(f.severity, 3)))
     if findings and findings[0].code in ROUTING_CODES:
         outcome = replace(outcome, summary="never reaches this MiniApp "
                           f"({request.method} {request.path}); as a delivery: {outcome.summary}")
@@ -463,14 +464,19 @@ def _report(
         outcome=outcome,
         findings=tuple(findings),
         steps=tuple(steps),
-        assumptions=tuple(a for a in assumptions if a),
+        assumptions=tuple(filter(None, assumptions)),
     )
 
 
 def _masked_previews(signature: SignatureResult, secret_set: SecretSet) -> SignatureResult:
     """The attempts' signed-content previews with any secret in them masked, also one the
     32-byte cut leaves half shown."""
-    if not secret_set or not any(a.signed for a in signature.attempts):
+    if not secret_set:
+        return signature
+    for attempt in signature.attempts:
+        if attempt.signed:
+            break
+    else:
         return signature
     attempts = []
     changed = False

@@ -67,7 +67,8 @@ class CapturedRequest:
 
     def header(self, name: str) -> str | None:
         """The header as Node.js presents it: repeated values joined with ', '; None if absent."""
-        values = self._header_index().get(name.lower())
+        index = self._index
+        values = (index if index is not None else self._header_index()).get(name.lower())
         if not values:
             return None
         return values[0] if len(values) == 1 else ", ".join(values)

@@ -320,11 +320,11 @@ class SecretSet:
         common case: no secret value in any header, names masking as before."""
         if not headers or (not self.by_name and not self.values):
             return [[name, value] for name, value in headers]
-        names, values = zip(*headers, strict=True)
-        if self.values and self.contains("\n".join(values)):
+        if self.values and self.contains("\n".join([value for _, value in headers])):
             return [[name, value] for name, value in self.mask_headers(headers, also=also)]
         if not self.by_name:
             return [[name, value] for name, value in headers]
+        names = tuple([name for name, _ in headers])
         key = (names, False, also)
         masked = self._by_header.get(key)
         if masked is None:
@@ -334,7 +334,7 @@ class SecretSet:
         if not any(masked):
             return [[name, value] for name, value in headers]
         return [[name, MASK if mask else value]
-                for name, value, mask in zip(names, values, masked, strict=True)]
+                for (name, value), mask in zip(headers, masked, strict=True)]
 
     def mask_query(self, query: str) -> str:
         """A raw query string with credential-looking parameters and secrets masked.

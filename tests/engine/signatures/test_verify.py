@@ -343,3 +343,36 @@ def test_stale_timestamp_measured_against_received_at() -> None:
 def test_unknown_type_is_reported() -> None:
     report = run(make_request(), make_definition(verification={**VERIFY, "type": "hmac-sha512"}))
     assert report.signature.verdict == "fail" and "SIG_ALGORITHM" in report.codes()
+
+
+def test_passing_results_share_only_what_is_the_same() -> None:
+    """A passing HMAC's result is built from parts remembered across requests: two requests
+    that differ only in the secret, the header name or the body each get their own."""
+    body = b'{"id": 1, "event": "order.created"}'
+    other = b'{"id": 2, "event": "order.created"}'
+    first = run(make_request(body, signature=sign(body)))
+    second_secret = "another-webhook-secret-value"
+    second = run(make_request(body, signature=sign(body, second_secret)),
+                 credentials={"webhookSecret": second_secret})
+    renamed = run(make_request(body, signature=None, headers=[("X-Other-Sig", sign(body))]),
+                  make_definition(verification={**VERIFY, "headerName": "X-Other-Sig"}))
+    changed = run(make_request(other, signature=sign(other)))
+    for report in (first, second, renamed, changed):
+        assert report.signature.verdict == "pass"
+        assert not [f for f in report.findings if f.step == "verify"]
+    assert first.signature.attempts[0].secret_hint == secret_hint(SECRET)
+    assert second.signature.attempts[0].secret_hint == secret_hint(second_secret)
+    assert second.signature.secret is not None
+    assert second.signature.secret.hint == secret_hint(second_secret)
+    assert renamed.signature.reason.endswith("matches X-Other-Sig")
+    assert renamed.signature.attempts[0].received_from == "header X-Other-Sig"
+    assert first.signature.reason.endswith("matches X-Signature")
+    signed = [r.signature.attempts[0] for r in (first, changed)]
+    assert signed[0].computed == sign(body) and signed[1].computed == sign(other)
+    assert signed[0].received == sign(body) and signed[1].received == sign(other)
+    assert signed[0].signed is not None and signed[1].signed is not None
+    assert signed[0].signed.head_hex != signed[1].signed.head_hex
+    # the same request with a wrong signature right after a passing one still fails
+    failing = run(make_request(body, signature=sign(body, "not-the-secret-at-all")))
+    assert failing.signature.verdict == "fail"
+    assert any(f.code.startswith("SIG_") for f in failing.findings)

@@ -210,3 +210,48 @@ def test_js_string_agrees_with_node(values: list[float | int]) -> None:
     script = f"for (const v of JSON.parse({json.dumps(text)})) console.log(String(v))"
     result = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines() == [js_string(v) for v in json.loads(text)]
+
+
+def test_composite_memo_tells_apart_what_its_parts_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One compiled spec, requests that differ only in one part: a string and the number
+    that stringifies the same, a repeated header, a header value."""
+    import whdebug.engine.steps.events as events
+
+    composed: list[str] = []
+    original = events._composed
+
+    def counting(*args):
+        event = original(*args)
+        composed.append(event.value)
+        return event
+
+    monkeypatch.setattr(events, "_composed", counting)
+    spec = compile_definition(make_definition(eventExtraction=COMPOSITE)).event_extraction
+    projection = build_projection([("action",)])
+
+    def read(request):  # as analyze reads a body: through the plan's projection
+        return extract_event(spec, request, parse_body(request, projection))
+
+    as_text = make_request({"action": "1"}, headers=[("X-Kind", "push")])
+    as_number = make_request({"action": 1}, headers=[("X-Kind", "push")])
+    for request in (as_text, as_number, as_text):
+        read(request)
+    text_result, text_findings = read(as_text)
+    number_result, number_findings = read(as_number)
+    assert text_result.value == number_result.value == "push.1"
+    assert not text_findings
+    assert [f.code for f in number_findings] == ["EVT_NOT_STRING"]
+    assert number_result.parts[1].raw_type == "number"
+    twice = make_request({"action": "1"}, headers=[("X-Kind", "push"), ("X-Kind", "tag")])
+    result, _ = read(twice)
+    assert result.value == "push, tag.1"
+    other, _ = read(make_request({"action": "1"}, headers=[("X-Kind", "release")]))
+    assert other.value == "release.1"
+    assert read(as_text)[0].value == "push.1"
+    # 1 == True in Python: a memo keyed by raw values would give `true` the event of `1`
+    as_true = make_request({"action": True}, headers=[("X-Kind", "push")])
+    assert read(as_number)[0].value == "push.1"
+    assert read(as_true)[0].value == "push.true"
+    before = len(composed)
+    assert read(as_text)[0].value == "push.1" and len(composed) == before  # remembered
+    assert read(as_true)[0].value == "push.true" and len(composed) == before + 1

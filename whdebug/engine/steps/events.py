@@ -168,12 +168,13 @@ def _composite(
                 pointer="/webhook/eventExtraction/compositeStrategy/separator",
             )
         )
-    results = [read_lookup(spec, request, body) for spec in composite.parts]
-    key = _memo_key(results)
+    key = _strings_read(composite.parts, request, body)
     if key is not None:
         hit = _COMPOSITES.get((id(composite), missing_part, key))
         if hit is not None and hit[0] is composite and hit[1] == separator:
             return hit[2], [*findings, *hit[3]]
+    results = [read_lookup(spec, request, body) for spec in composite.parts]
+    key = _memo_key(results)
     start = len(findings)
     event = _composed(composite, body, separator, results, missing_part, findings)
     if key is not None:
@@ -187,6 +188,30 @@ def _composite(
 _COMPOSITES: dict[tuple[int, str, tuple[Any, ...]], tuple[
     CompositeSpec, str, EventResult, tuple[Finding, ...]]] = {}
 """Composite events by the values their parts read (one object while they are the same)."""
+
+
+def _strings_read(parts: tuple[LookupSpec, ...], request: CapturedRequest,
+                  body: Body) -> tuple[Any, ...] | None:
+    """`_memo_key` of the parts' lookups, read without building them: each part's count and
+    value when every part is a header or body lookup that holds a string, else None (the
+    lookups are then read as usual)."""
+    key: list[Any] = []
+    for spec in parts:
+        if spec.error is not None:
+            return None
+        if spec.source == "header":
+            value = request.header(spec.path)
+            if value is None:
+                return None
+            key += (1, value)
+        elif spec.source == "body" and spec.body_path is not None:
+            matches = body.select(spec.body_path)
+            if not matches or type(matches[0]) is not str:
+                return None
+            key += (len(matches), matches[0])
+        else:
+            return None
+    return tuple(key)
 
 
 def _memo_key(results: list[Lookup]) -> tuple[Any, ...] | None:

@@ -150,13 +150,13 @@ def extract_transaction(
     if event is not None and event in spec.overrides:
         compiled = spec.overrides[event]
         override = event
-    paths = [path.text for path in compiled]
+    paths = tuple([path.text for path in compiled])
     separator = spec.separator
     pairs = [_value(path, body) for path in compiled]
-    values = [pair[0] for pair in pairs]
-    exacts = [pair[1] for pair in pairs]
     exact_id: str | None
     if separator and len(paths) > 1:
+        values = [pair[0] for pair in pairs]
+        exacts = [pair[1] for pair in pairs]
         transaction_id = separator.join(v or "" for v in values) if any(values) else None
         exact_id = separator.join(v or "" for v in exacts) if any(exacts) else None
         unsafe = any(v != e or big for v, e, big in pairs)
@@ -172,11 +172,13 @@ def extract_transaction(
                     )
                 )
     else:
-        index = next((i for i, v in enumerate(values) if v), None)
-        transaction_id, exact_id, unsafe = pairs[index] if index is not None else (
-            None, None, False)
+        transaction_id, exact_id, unsafe = None, None, False
+        for pair in pairs:
+            if pair[0]:
+                transaction_id, exact_id, unsafe = pair
+                break
     if transaction_id is not None:
-        result = TransactionResult(transaction_id, False, None, tuple(paths), override,
+        result = TransactionResult(transaction_id, False, None, paths, override,
                                    exact_id if unsafe else None)
         return result, findings
     for path in paths:
@@ -194,7 +196,7 @@ def extract_transaction(
                 pointer="/webhook/transactionId/paths",
             )
         )
-        return TransactionResult(None, True, None, tuple(paths), override), findings
+        return TransactionResult(None, True, None, paths, override), findings
     findings.append(
         finding(
             "TX_NOT_FOUND",
