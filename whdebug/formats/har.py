@@ -208,7 +208,34 @@ _RAW_DOCUMENT = msgspec.json.Decoder(_RawDocument)
 _ENTRY = msgspec.json.Decoder(_Entry)
 
 
-class HarEntries(Sequence[Capture]):
+class LazyCaptures(Sequence[Capture]):
+    """A sequence of captures each made when asked for: a subclass gives its length and
+    `_capture(index)` for an index within it; slices and negative indexes are done here."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _capture(self, index: int) -> Capture:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Capture: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Capture]: ...
+
+    def __getitem__(self, index: int | slice) -> Capture | list[Capture]:
+        length = len(self)
+        if isinstance(index, slice):
+            return [self._capture(i) for i in range(*index.indices(length))]
+        if index < 0:
+            index += length
+        if not 0 <= index < length:
+            raise IndexError(index)
+        return self._capture(index)
+
+
+class HarEntries(LazyCaptures):
     """A HAR file's captures, each read when it is first asked for (`parse_har` reads them
     all at once): a long replay's worker processes read their own entries. The document's
     JSON was checked as a whole; an entry that is wrong raises, when it is read, the
@@ -223,18 +250,8 @@ class HarEntries(Sequence[Capture]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    @overload
-    def __getitem__(self, index: int) -> Capture: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Capture]: ...
-
-    def __getitem__(self, index: int | slice) -> Capture | list[Capture]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self._entries)
-        raw = self._entries[index]  # IndexError past the end, as a list says
+    def _capture(self, index: int) -> Capture:
+        raw = self._entries[index]
         where = f"$.log.entries[{index}]"
         try:
             entry = _ENTRY.decode(raw)

@@ -10,11 +10,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 from whdebug.errors import RequestFileError, WhdebugError, read_input
 from whdebug.formats.capture_json import parse_capture_json
-from whdebug.formats.har import HarEntries, parse_har, read_har_lazily
+from whdebug.formats.har import HarEntries, LazyCaptures, parse_har, read_har_lazily
 from whdebug.formats.http import parse_http_file, read_http_file
 from whdebug.model.request import Capture, Source
 
@@ -151,7 +151,7 @@ def _mapped(path: str | Path) -> mmap.mmap | None:
     return mapped
 
 
-class _Joined(Sequence[Capture]):
+class _Joined(LazyCaptures):
     """Several files' captures, one after the other."""
 
     def __init__(self, parts: list[Sequence[Capture]]) -> None:
@@ -166,19 +166,7 @@ class _Joined(Sequence[Capture]):
     def __len__(self) -> int:
         return self._total
 
-    @overload
-    def __getitem__(self, index: int) -> Capture: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Capture]: ...
-
-    def __getitem__(self, index: int | slice) -> Capture | list[Capture]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._total))]
-        if index < 0:
-            index += self._total
-        if not 0 <= index < self._total:
-            raise IndexError(index)
+    def _capture(self, index: int) -> Capture:
         part = bisect.bisect_right(self._starts, index) - 1
         return self._parts[part][index - self._starts[part]]
 

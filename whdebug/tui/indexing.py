@@ -63,17 +63,24 @@ class IndexState:
 def index_state(analyzer: Analyzer) -> IndexState | None:
     """The index of the one profile every capture is analysed with, for the current
     generation; None when there is no such profile (the demo) or no definition."""
-    workspace = analyzer.workspace
-    if not workspace.single_group or not supports_index(analyzer.store.store):
-        return None
-    resolved = workspace.resolve(0, "/")
+    resolved = _indexed_profile(analyzer)
     if resolved is None:
         return None
     from whdebug.store.index import IndexProfile
 
     profile = IndexProfile(resolved.definition, resolved.secrets, analyzer.analysis_options(),
                            now=resolved.now, builtin=resolved.builtin, plan=resolved.plan)
-    return IndexState(workspace.generation, profile, resolved)
+    return IndexState(analyzer.workspace.generation, profile, resolved)
+
+
+def _indexed_profile(analyzer: Analyzer) -> Resolved | None:
+    """The one profile every capture is analysed with, resolved, when its verdicts can come
+    from the store's index; None when there is no such profile (the demo), no definition,
+    or a store without an index."""
+    workspace = analyzer.workspace
+    if not workspace.single_group or not supports_index(analyzer.store.store):
+        return None
+    return workspace.resolve(0, "/")
 
 
 _OPENING = threading.Lock()
@@ -131,10 +138,7 @@ def first_parts(analyzer: Analyzer) -> dict[str, bytes] | None:
     """The current profile's fingerprint but the definition's findings (which only the
     engine computes and which the other parts decide, whdebug.store.fingerprints); None
     when the first frame reads no verdict from the index."""
-    workspace = analyzer.workspace
-    if not workspace.single_group or not supports_index(analyzer.store.store):
-        return None
-    resolved = workspace.resolve(0, "/")
+    resolved = _indexed_profile(analyzer)
     if resolved is None:
         return None
     try:
