@@ -37,7 +37,8 @@ EMFILE_INTERVAL = 10.0
 """Seconds between two reports that the process ran out of file descriptors."""
 MAX_HEAD_BYTES = 16 * 1024
 """A request head (request line and headers) larger than this is answered 400: h11's
-default maximum incomplete event size, enforced by hand on httptools (which has no limit)."""
+default maximum incomplete event size, enforced by hand on both parsers (httptools has no
+limit; h11's applies only to a head that has not arrived whole)."""
 
 HEAD, BODY, DONE = "head", "body", "done"
 """Where a connection's parser is: waiting for (or reading) a request head, reading a

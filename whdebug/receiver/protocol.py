@@ -269,14 +269,18 @@ class ReceiverProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc]
 
 
 class _RawNamesConnection(h11.Connection):
-    """h11's connection, remembering the last request head's names as sent."""
+    """h11's connection, remembering the last request head's names as sent, and refusing a
+    head over MAX_HEAD_BYTES as the httptools protocol does (h11's own limit applies only
+    to a head still incomplete, so one that arrived in a single read passed)."""
 
     raw_headers: list[tuple[bytes, bytes]] | None = None
 
     def next_event(self) -> Any:
         event = super().next_event()
         if type(event) is h11.Request:
-            self.raw_headers = event.headers.raw_items()
+            self.raw_headers = raw = event.headers.raw_items()
+            if len(event.target) + sum(len(n) + len(v) + 4 for n, v in raw) > MAX_HEAD_BYTES:
+                raise h11.RemoteProtocolError("request head too large", 400)
         return event
 
 
