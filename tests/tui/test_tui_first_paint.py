@@ -23,18 +23,24 @@ from whdebug.tui.rows import CaptureRows
 SIZE = (140, 40)
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> WhdebugApp:
-    """Three captures: #1 fires, #2 has a wrong signature (rejected), #3 fires."""
+def deliveries(tmp_path: Path, count: int, wrong: int) -> tuple[Path, Path]:
+    """(store, definition): captures #1..#count of deal.won, #wrong signed wrongly."""
     store = tmp_path / "captures.db"
     with Store.open(store) as opened:
         opened.insert_many(
             make_capture({"event": "deal.won", "id": f"t{n}"},
-                         signature="0" * 64 if n == 2 else "auto",
+                         signature="0" * 64 if n == wrong else "auto",
                          received_at=NOW + timedelta(seconds=n))
-            for n in (1, 2, 3))
+            for n in range(1, count + 1))
     definition = tmp_path / "definition.json"
     definition.write_text(json.dumps(BASE_DEFINITION))
+    return store, definition
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> WhdebugApp:
+    """Three captures: #1 fires, #2 has a wrong signature (rejected), #3 fires."""
+    store, definition = deliveries(tmp_path, 3, wrong=2)
     options = TuiOptions(store_path=store, definition_path=definition,
                          credentials={"webhookSecret": SECRET}, listen=False)
     return WhdebugApp(options, watch=False)
@@ -119,15 +125,7 @@ def test_reload_raises_what_reading_in_the_thread_raised(tmp_path: Path) -> None
 @pytest.fixture
 def indexed(tmp_path: Path) -> WhdebugApp:
     """Six captures (#3 signed wrongly) whose verdicts `whdebug list` put in the index."""
-    store = tmp_path / "captures.db"
-    with Store.open(store) as opened:
-        opened.insert_many(
-            make_capture({"event": "deal.won", "id": f"t{n}"},
-                         signature="0" * 64 if n == 3 else "auto",
-                         received_at=NOW + timedelta(seconds=n))
-            for n in range(1, 7))
-    definition = tmp_path / "definition.json"
-    definition.write_text(json.dumps(BASE_DEFINITION))
+    store, definition = deliveries(tmp_path, 6, wrong=3)
     credentials = tmp_path / "credentials.json"
     credentials.write_text(json.dumps({"webhookSecret": SECRET}))
     cli = run("list", "--store", str(store), "--definition", str(definition),
