@@ -131,3 +131,25 @@ def test_no_trigger_fix_for_a_composite_with_a_missing_part_names_every_join_rul
                definition)
     [plain] = [f for f in full.findings if f.code == "EVT_NO_TRIGGER"]
     assert plain.fix is not None and "EVT_PART_MISSING" not in plain.fix
+
+
+def test_ambiguous_match_names_the_rule_replayed() -> None:
+    # with --missing-part skip the event is 'app_mention', so a trigger 'app_mention.' fires
+    # only under the 'empty' rule; the message must not call 'skip' whdebug's default
+    definition = make_definition(
+        eventExtraction={"compositeStrategy": {"separator": ".", "parts": [
+            {"source": "body", "path": "$.event.type"},
+            {"source": "body", "path": "$.event.subtype"}]}},
+        triggers=[{"type": "miniapps:acme", "event": "app_mention."}])
+    request = make_request({"event": {"type": "app_mention"}, "id": "1"})
+    skip = run(request, definition, missing_part="skip")
+    [ambiguous] = [f for f in skip.findings if f.code == "EVT_AMBIGUOUS_MATCH"]
+    assert ambiguous.message == (
+        "trigger 'app_mention.' fires only if the runtime joins a missing composite part with "
+        "the 'empty' rule; under the 'skip' rule replayed here (--missing-part) the event is "
+        "'app_mention'")
+    default = run(make_request({"event": {"type": "app_mention"}, "id": "2"}),
+                  make_definition(eventExtraction=definition.webhook["eventExtraction"],
+                                  triggers=[{"type": "miniapps:acme", "event": "app_mention"}]))
+    [plain] = [f for f in default.findings if f.code == "EVT_AMBIGUOUS_MATCH"]
+    assert plain.message.endswith("under whdebug's default the event is 'app_mention.'")

@@ -46,13 +46,16 @@ def match_triggers(
     if event.variants:
         others = {v for k, v in event.variants.items() if v != value}
         ambiguous = tuple(e for e in events if e in others and e not in matched)
+        replayed = ("whdebug's default" if value == event.variants.get("empty") else
+                    "the " + next((repr(k) for k, v in event.variants.items() if v == value),
+                                  "chosen") + " rule replayed here (--missing-part)")
         for name in ambiguous:
             rule = next(k for k, v in event.variants.items() if v == name)
             findings.append(
                 finding(
                     "EVT_AMBIGUOUS_MATCH",
                     f"trigger {name!r} fires only if the runtime joins a missing composite part "
-                    f"with the {rule!r} rule; under whdebug's default the event is {value!r}",
+                    f"with the {rule!r} rule; under {replayed} the event is {value!r}",
                     f"add a trigger for {value!r} as well, or make sure every part is present",
                     step="match",
                 )
