@@ -215,6 +215,38 @@ class TestSlowClients:
         assert status == 200 and json.loads(body)["status"] == "ok"
         assert elapsed < 1.0
 
+    async def test_a_connection_not_yet_read_is_not_the_one_making_room(
+            self, store_path: Path) -> None:
+        """A burst of connections accepted in one loop turn, before any of them is read: the
+        first of them, which sent a whole request, must not be closed to make room for the
+        rest (it looked like the longest waiting once the older ones were gone)."""
+        limits = ConnectionLimits(max_connections=10)
+        async with receiving(store_path, limits=limits) as running:
+            slow = [await asyncio.open_connection("127.0.0.1", running.port) for _ in range(10)]
+            for _, writer in slow:
+                writer.write(b"POST /slow HTTP/1.1\r\nHost: x\r\n")  # never finished
+                await writer.drain()
+            await asyncio.sleep(0.2)
+            # Blocking sockets, without yielding to the loop: the kernel completes every
+            # handshake and holds the data, and the server accepts them all in one turn.
+            first = socket.create_connection(("127.0.0.1", running.port))
+            first.sendall(b"GET /_whdebug/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            burst = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(15)]
+            for sock in burst:
+                sock.sendall(b"POST /burst HTTP/1.1\r\nHost: x\r\n")
+            try:
+                first.setblocking(False)
+                reader, writer = await asyncio.open_connection(sock=first)
+                answer = await read_all(reader)
+                writer.close()
+            finally:
+                for sock in burst:
+                    sock.close()
+                for _, writer in slow:
+                    writer.close()
+        status, _, body = response_of(answer)
+        assert status == 200 and json.loads(body)["status"] == "ok"
+
 
 class TestStoreAndMemory:
     async def test_health_answers_while_the_store_is_locked(self, store_path: Path) -> None:

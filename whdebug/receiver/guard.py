@@ -35,6 +35,10 @@ LINGER_BYTES = 64 * 1024 * 1024
 """How much of it is read and discarded at most."""
 EMFILE_INTERVAL = 10.0
 """Seconds between two reports that the process ran out of file descriptors."""
+UNREAD_GRACE = 1.0
+"""Seconds a newly accepted connection is spared from making room under the cap until the
+receiver has read from it: a burst accepted in one loop turn must not close its own first
+members (their requests may already be waiting, unread) for the later ones."""
 MAX_HEAD_BYTES = 16 * 1024
 """A request head (request line and headers) larger than this is answered 400: h11's
 default maximum incomplete event size, enforced by hand on both parsers (httptools has no
@@ -198,6 +202,8 @@ class Guard:
         self._head_since: float | None = None
         """When this connection began waiting for a request head (None: a request is on)."""
         self._last_data = 0.0
+        self._unread_until: float | None = None
+        """Until when this connection, not yet read from, is spared (None: it has been read)."""
         self._raw_transport: asyncio.Transport | None = None
         self._drained: int | None = None
         """Bytes discarded while lingering (None: not lingering)."""
@@ -214,17 +220,21 @@ class Guard:
         self._raw_transport = transport
         super().connection_made(LingeringTransport(transport, self))  # type: ignore[misc]
         self.logger = ConnectionLog(self.logger, self.client)
-        self._head_since = self._last_data = time.monotonic()
+        self._head_since = self._last_data = now = time.monotonic()
+        self._unread_until = now + UNREAD_GRACE
         self._arm(self.limits.header_timeout)
         if len(self.connections) > self._cap:
             self._make_room()
 
     def _make_room(self) -> None:
-        """Over the cap: close whoever has waited longest for a head, else refuse self."""
+        """Over the cap: close whoever has waited longest for a head (once read from, or
+        after UNREAD_GRACE), else refuse self."""
         oldest: Guard | None = None
+        now = time.monotonic()
         for other in self.connections:
             if (other is not self and isinstance(other, Guard)
                     and other._head_since is not None
+                    and (other._unread_until is None or other._unread_until <= now)
                     and (oldest is None or other._head_since < oldest._head_since)):  # type: ignore[operator]
                 oldest = other
         if oldest is not None:
@@ -270,6 +280,7 @@ class Guard:
                 self._raw_transport.close()
             return
         self._last_data = time.monotonic()
+        self._unread_until = None
         super().data_received(data)  # type: ignore[misc]
         phase = self._phase()
         if phase is HEAD:
