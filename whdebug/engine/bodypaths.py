@@ -15,6 +15,7 @@ every body whdebug can parse.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -38,6 +39,10 @@ class BodyPath:
     """The compiled python-jsonpath query of any other valid path."""
     error: str | None = None
     """Why the path does not compile (then it selects nothing)."""
+    descendants: tuple[str, ...] | None = None
+    """The names of a query that is only `$..name` (or `$..['a','b']`), walked here in
+    python-jsonpath's order without its per-level generators, which cost time in proportion
+    to a node's depth for every node (seconds for a crafted deep body)."""
 
     @property
     def ok(self) -> bool:
@@ -56,6 +61,10 @@ class BodyPath:
             # python-jsonpath would parse a str as JSON text; a JSON string body is a scalar
             # that only `$` (a key path, above) selects
             return []
+        if self.descendants is not None:
+            found = _descendant_values(document, self.descendants)
+            if found is not None:
+                return found
         import jsonpath
 
         try:
@@ -85,9 +94,60 @@ def compile_body_path(text: str) -> BodyPath:
     # everything `jsonpath.compile` raises for a malformed query (see the module docstring)
     errors = (jsonpath.JSONPathError, ValueError, OverflowError, RecursionError)
     try:
-        return BodyPath(text, None, _environment().compile(full))
+        query = _environment().compile(full)
     except errors as error:
         return BodyPath(text, None, None, _first_line(error))
+    return BodyPath(text, None, query, descendants=_descendant_names(query))
+
+
+def _descendant_names(query: Any) -> tuple[str, ...] | None:
+    """The names of a compiled `$..name` / `$..['a','b']` query, else None."""
+    from jsonpath.path import JSONPath
+    from jsonpath.segments import JSONPathRecursiveDescentSegment
+    from jsonpath.selectors import NameSelector
+
+    if type(query) is not JSONPath or query.pseudo_root or len(query.segments) != 1:
+        return None
+    segment = query.segments[0]
+    selectors = segment.selectors
+    if type(segment) is not JSONPathRecursiveDescentSegment or not all(
+            type(selector) is NameSelector for selector in selectors):
+        return None
+    return tuple(selector.name for selector in selectors if isinstance(selector, NameSelector))
+
+
+def _descendant_values(document: Any, names: tuple[str, ...]) -> list[Any] | None:
+    """What python-jsonpath's `$..name` selects, in its order (depth first, pre-order: a
+    node's own members, then its children's), iteratively; [] past DESCENT_LIMIT levels, as
+    its recursion error gives; None for a node type other than the parser's dict, list and
+    str (the caller then asks python-jsonpath)."""
+    found: list[Any] = []
+    stack: list[tuple[Any, int]] = [(iter((document,)), 1)]
+    while stack:
+        children, depth = stack[-1]
+        for node in children:
+            kind = type(node)
+            if kind is dict:
+                if depth > DESCENT_LIMIT:
+                    return []
+                for name in names:
+                    if name in node:
+                        found.append(node[name])
+                stack.append((iter(node.values()), depth + 1))
+                break
+            if kind is list:
+                if depth > DESCENT_LIMIT:
+                    return []
+                stack.append((iter(node), depth + 1))
+                break
+            if kind is str:  # visited (and counted for the limit), selects nothing
+                if depth > DESCENT_LIMIT:
+                    return []
+            elif isinstance(node, (Mapping, Sequence)):
+                return None
+        else:
+            stack.pop()
+    return found
 
 
 @lru_cache(maxsize=1)
