@@ -399,8 +399,58 @@ def test_a_version_3_database_compresses_new_bodies_with_lz4_and_reads_all_back_
         assert [store.get(i).request.body for i in range(1, 7)] == old + new
     with psycopg.connect(pg_url) as connection:
         assert connection.execute("SELECT max(version) FROM whdebug_migrations").fetchone() == (
-            SCHEMA_VERSION,) == (4,)
+            SCHEMA_VERSION,) and SCHEMA_VERSION >= 4
         methods = dict(connection.execute(
             "SELECT capture_id, pg_column_compression(body) FROM whdebug_bodies").fetchall())
     assert methods[1] == methods[3] == "pglz" and methods[4] == methods[6] == "lz4"
     assert methods[2] is None and methods[5] is None  # random bytes are stored uncompressed
+
+
+def _orphan_bodies(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM whdebug_bodies AS b WHERE NOT EXISTS "
+            "(SELECT 1 FROM whdebug_captures AS c WHERE c.id = b.capture_id)").fetchone()
+    return int(row[0])
+
+
+def test_a_version_4_database_drops_the_body_foreign_key_and_deletes_still_take_bodies(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schema version 5 drops the bodies' foreign key (a check per stored body); captures
+    stored before read back the same, and `delete` and `prune` still remove the bodies of
+    the captures they remove, as the key's ON DELETE CASCADE did."""
+    import psycopg
+
+    from whdebug.store import pg_schema
+
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:4])
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", 4)
+    now = datetime.now(UTC)
+    old = [make_request(body=b"old %d" % i, received_at=now - timedelta(days=(10, 9, 8, 1)[i]))
+           for i in range(4)]
+    with PostgresStore.open(pg_url) as store:
+        assert store.insert_many(old) == [1, 2, 3, 4]
+    foreign_keys = ("SELECT count(*) FROM pg_constraint WHERE "
+                    "conrelid = 'whdebug_bodies'::regclass AND contype = 'f'")
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute(foreign_keys).fetchone() == (1,)
+    monkeypatch.undo()
+    with PostgresStore.open(pg_url) as store:
+        with psycopg.connect(pg_url) as connection:
+            assert connection.execute(foreign_keys).fetchone() == (0,)
+            assert connection.execute("SELECT max(version) FROM whdebug_migrations"
+                                      ).fetchone() == (SCHEMA_VERSION,)
+        assert store.insert_many([make_request(body=b"new", received_at=now)]) == [5]
+        assert [store.get(i).request.body for i in range(1, 6)] == [
+            b"old 0", b"old 1", b"old 2", b"old 3", b"new"]
+        store.delete(2)
+        assert _orphan_bodies(pg_url) == 0
+        assert store.prune(timedelta(days=7)) == 2  # captures 1 and 3 (10 and 8 days old)
+        assert store.ids() == [4, 5]
+        assert _orphan_bodies(pg_url) == 0
+        with psycopg.connect(pg_url) as connection:
+            assert connection.execute("SELECT capture_id FROM whdebug_bodies ORDER BY 1"
+                                      ).fetchall() == [(4,), (5,)]
+        assert [store.get(i).request.body for i in (4, 5)] == [b"old 3", b"new"]

@@ -73,6 +73,13 @@ _GET = (
     "c.forward_header_values, c.forward_latency, c.edited_from, c.id "
     "FROM whdebug_captures AS c LEFT JOIN whdebug_bodies AS b ON b.capture_id = c.id "
 )
+_PRUNE = (
+    "WITH gone AS (DELETE FROM whdebug_captures WHERE received_at < %s AND id NOT IN "
+    "(SELECT id FROM whdebug_captures ORDER BY id DESC LIMIT %s) RETURNING id), "
+    "bodies AS (DELETE FROM whdebug_bodies WHERE capture_id IN (SELECT id FROM gone)) "
+    "SELECT count(*) FROM gone")
+"""Captures older than a cutoff, except the newest N, and their bodies, in one statement
+(no foreign key deletes a body with its capture since schema version 5)."""
 _GET_ONE = _GET + "WHERE c.id = %s"
 _LANDED = _GET + "WHERE c.id > %s AND c.received_at = ANY(%s) ORDER BY c.id"
 _GET_RANGE = _GET + "WHERE c.id BETWEEN %s AND %s ORDER BY c.id"
@@ -444,6 +451,8 @@ class PostgresStore(PostgresIndex):
         with self._session(write=True) as connection:
             lock_for_deletion(connection)
             analyses.forget_capture(connection, capture_id, POSTGRES)
+            # no foreign key deletes the body (schema version 5): this transaction does
+            connection.execute("DELETE FROM whdebug_bodies WHERE capture_id = %s", (capture_id,))
             if connection.execute("DELETE FROM whdebug_captures WHERE id = %s",
                                   (capture_id,)).rowcount == 0:
                 raise StoreError(f"no capture #{capture_id}", self._where)
@@ -454,13 +463,11 @@ class PostgresStore(PostgresIndex):
         cutoff = datetime.now(UTC) - older_than
         with self._session(write=True) as connection:
             lock_for_deletion(connection)
-            cursor = connection.execute(
-                "DELETE FROM whdebug_captures WHERE received_at < %s AND id NOT IN "
-                "(SELECT id FROM whdebug_captures ORDER BY id DESC LIMIT %s)",
-                (cutoff, max(keep_last, 0)))
-            if cursor.rowcount:  # later verdicts saw the pruned captures in their dedupe history
+            row = connection.execute(_PRUNE, (cutoff, max(keep_last, 0))).fetchone()
+            deleted = int(row[0]) if row is not None else 0
+            if deleted:  # later verdicts saw the pruned captures in their dedupe history
                 analyses.forget_all(connection, POSTGRES)
-            return int(cursor.rowcount)
+            return deleted
 
     def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback` (on a thread) after every batch any receiver commits; a function
