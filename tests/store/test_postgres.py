@@ -351,18 +351,18 @@ def test_an_async_batch_whose_answer_was_lost(pg_url: str, monkeypatch: pytest.M
 
     import psycopg
 
-    real_execute = psycopg.AsyncRawCursor.execute
+    from whdebug.store import postgres
 
-    async def execute(cursor: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        if "pg_notify" not in str(query):
-            return await real_execute(cursor, query, params, **kwargs)
+    real_send = postgres.send_batch
+
+    async def send_batch(*args: Any) -> list[int]:
         if landed:
-            await real_execute(cursor, query, params, **kwargs)
+            await real_send(*args)
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     with PostgresStore.open(pg_url) as store:
         assert store.insert_many([make_request()]) == [1]  # an equal capture stored before
-        monkeypatch.setattr(psycopg.AsyncRawCursor, "execute", execute)
+        monkeypatch.setattr(postgres, "send_batch", send_batch)
         batch = [make_request(), make_request(body=b"{}")]
         if landed:
             assert asyncio.run(store.insert_many_async(batch)) == [2, 3]
@@ -454,3 +454,37 @@ def test_a_version_4_database_drops_the_body_foreign_key_and_deletes_still_take_
             assert connection.execute("SELECT capture_id FROM whdebug_bodies ORDER BY 1"
                                       ).fetchall() == [(4,), (5,)]
         assert [store.get(i).request.body for i in (4, 5)] == [b"old 3", b"new"]
+
+
+def test_batches_committed_on_the_event_loop_read_back_as_sqlite_does(
+        pg_url: str, tmp_path: Path) -> None:
+    """The loop's batches are encoded by whdebug itself (pg_wire.py, binary parameters):
+    every column reads back equal to SQLite's, for prepared (small) and unprepared (large)
+    batches, and for a prepared statement used a second time."""
+    import asyncio
+
+    from whdebug.store.pg_wire import PREPARED_ROWS
+
+    full = Capture(ODD.request, Source(None, None, T0 - timedelta(days=9000), None,
+                                       edited_from=7),
+                   Reply(201, b""), ForwardResult(201, b"ok\x00", (("X-A", "1"), ("x-a", "\xff")),
+                                                  0.125, "caf\xe9 refused"))
+    naive = make_request(received_at=datetime(2031, 2, 3, 4, 5, 6, 999999))
+    captures = [ODD, full, naive, make_request(body=b"", headers=())]
+    big = [make_request(body=b"%d" % i, received_at=T0 + timedelta(microseconds=i))
+           for i in range(PREPARED_ROWS + 3)]
+
+    async def main(store: PostgresStore) -> list[int]:
+        ids = await store.insert_many_async(captures)
+        ids += await store.insert_many_async(big)
+        ids += await store.insert_many_async(captures)
+        await store.close_async()
+        return ids
+
+    with PostgresStore.open(pg_url) as pg, Store.open(tmp_path / "c.db") as lite:
+        ids = asyncio.run(main(pg))
+        assert ids == list(range(1, 2 * len(captures) + len(big) + 1))
+        assert lite.insert_many(captures + big + captures) == ids
+        assert pg.captures_between(1, len(ids)) == lite.captures_between(1, len(ids))
+        assert pg.get(2).forward == full.forward and pg.get(2).source.edited_from == 7
+        assert pg.get(3).source.received_at == datetime(2031, 2, 3, 4, 5, 6, 999999, tzinfo=UTC)

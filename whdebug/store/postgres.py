@@ -43,6 +43,7 @@ from whdebug.store.pg_batch import (
     received,
 )
 from whdebug.store.pg_schema import SCHEMA_VERSION, migrate
+from whdebug.store.pg_wire import send_batch
 from whdebug.store.store import CaptureSummary
 
 __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -151,6 +152,8 @@ class PostgresStore(PostgresIndex):
         self._closed = False
         self._async: Any = None
         """The AsyncConnection of `insert_many_async` (the receiver's event loop)."""
+        self._prepared: set[int] = set()
+        """The batch sizes whose statement is prepared on `_async` (see pg_wire.py)."""
         self._floor: int | None = None
         """An id at or above every capture committed before this store's next insert
         (None: not known yet); see `_landed`."""
@@ -292,34 +295,35 @@ class PostgresStore(PostgresIndex):
     async def insert_many_async(self, captures: Sequence[Capture]) -> list[int]:
         """`insert_many` for an event loop: the same statement on this store's own
         AsyncConnection (made on first use, on the calling loop), so the receiver's loop
-        commits its batches itself and no thread waits for the GIL to send them."""
+        commits its batches itself and no thread waits for the GIL to send them. It is sent
+        on the libpq connection directly, prepared per row count (see pg_wire.py)."""
         driver = _require_driver()
         now = datetime.now(UTC)
         batch = list(captures)
         if not batch:
             return []
-        values = batch_values(batch, now)
         try:
             connection = self._async
             if connection is None or connection.closed or connection.broken:
                 self._async = None
                 connection = await driver.AsyncConnection.connect(
                     self.url, autocommit=True, **_connect_options(self.url))
-                self._async = connection
-            cursor = driver.AsyncRawCursor(connection)
-            binary_lists(cursor)
-            await cursor.execute(insert_batch_raw(len(batch)), values)
-            row = await cursor.fetchone()
+                self._async, self._prepared = connection, set()
+            ids = await send_batch(connection, batch, now, self._prepared)
         except driver.Error as error:
-            ids = await self._landed_async(batch, now)
-            if ids is not None:
-                return ids  # the commit landed and only its answer was lost
+            ids_found = await self._landed_async(batch, now)
+            if ids_found is not None:
+                return ids_found  # the commit landed and only its answer was lost
             kind = ("unavailable" if isinstance(error, driver.OperationalError)
                     else "error")
             text = ("PostgreSQL capture store unavailable" if kind == "unavailable"
                     else "capture store error")
             raise StoreError(f"{text}: {_reason(error)}", self._where) from None
-        ids = [int(value) for value in row[0]]
+        except BaseException:  # cancelled mid-batch: the connection's state is unknown
+            connection, self._async = self._async, None
+            if connection is not None:
+                connection.pgconn.finish()
+            raise
         self._floor = max(self._floor or 0, ids[-1])
         return ids
 
