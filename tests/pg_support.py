@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,28 @@ def pg_cluster() -> Iterator[Cluster]:
 def pg_url(pg_cluster: Cluster) -> str:
     """A fresh, empty database on the session's cluster."""
     return pg_cluster.new_database()
+
+
+def store_as_before_version_6(url: str, captures: list[Any]) -> list[int]:
+    """Store captures as schema versions 1 to 5 did (each body in whdebug_bodies); their ids."""
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from whdebug.store import pg_batch
+
+    head = pg_batch._INSERT
+    columns = head[head.index("(") + 1:head.index(")")].split(", ")
+    assert columns[0] == "id" and columns[-1] == "body"
+    insert = (f"INSERT INTO whdebug_captures ({', '.join(columns[:-1])}) "
+              f"VALUES ({', '.join(['%s'] * (len(columns) - 1))})")
+    ids = []
+    with psycopg.connect(url) as connection:
+        for capture in captures:
+            (capture_id,) = connection.execute("SELECT nextval('whdebug_capture_ids')").fetchone()
+            *row, body = pg_batch._row(capture, datetime.now(UTC))
+            connection.execute(insert, (capture_id, *row))
+            connection.execute("INSERT INTO whdebug_bodies (capture_id, body) VALUES (%s, %s)",
+                               (capture_id, body))
+            ids.append(capture_id)
+    return ids

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_support import store_as_before_version_6
 
 from whdebug.errors import StoreError
 from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
@@ -390,8 +391,9 @@ def test_a_version_3_database_compresses_new_bodies_with_lz4_and_reads_all_back_
     monkeypatch.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:3])
     monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", 3)
     old = bodies(b"o")
-    with PostgresStore.open(pg_url) as store:
-        assert store.insert_many([make_request(body=body) for body in old]) == [1, 2, 3]
+    PostgresStore.open(pg_url).close()
+    assert store_as_before_version_6(pg_url, [make_request(body=body) for body in old]) == [
+        1, 2, 3]
     monkeypatch.undo()
     new = bodies(b"n")
     with PostgresStore.open(pg_url) as store:
@@ -400,8 +402,10 @@ def test_a_version_3_database_compresses_new_bodies_with_lz4_and_reads_all_back_
     with psycopg.connect(pg_url) as connection:
         assert connection.execute("SELECT max(version) FROM whdebug_migrations").fetchone() == (
             SCHEMA_VERSION,) and SCHEMA_VERSION >= 4
-        methods = dict(connection.execute(
-            "SELECT capture_id, pg_column_compression(body) FROM whdebug_bodies").fetchall())
+        methods = dict(connection.execute(  # bodies in their capture's row since version 6
+            "SELECT capture_id, pg_column_compression(body) FROM whdebug_bodies UNION ALL "
+            "SELECT id, pg_column_compression(body) FROM whdebug_captures "
+            "WHERE body IS NOT NULL").fetchall())
     assert methods[1] == methods[3] == "pglz" and methods[4] == methods[6] == "lz4"
     assert methods[2] is None and methods[5] is None  # random bytes are stored uncompressed
 
@@ -430,8 +434,8 @@ def test_a_version_4_database_drops_the_body_foreign_key_and_deletes_still_take_
     now = datetime.now(UTC)
     old = [make_request(body=b"old %d" % i, received_at=now - timedelta(days=(10, 9, 8, 1)[i]))
            for i in range(4)]
-    with PostgresStore.open(pg_url) as store:
-        assert store.insert_many(old) == [1, 2, 3, 4]
+    PostgresStore.open(pg_url).close()
+    assert store_as_before_version_6(pg_url, old) == [1, 2, 3, 4]
     foreign_keys = ("SELECT count(*) FROM pg_constraint WHERE "
                     "conrelid = 'whdebug_bodies'::regclass AND contype = 'f'")
     with psycopg.connect(pg_url) as connection:
@@ -450,10 +454,13 @@ def test_a_version_4_database_drops_the_body_foreign_key_and_deletes_still_take_
         assert store.prune(timedelta(days=7)) == 2  # captures 1 and 3 (10 and 8 days old)
         assert store.ids() == [4, 5]
         assert _orphan_bodies(pg_url) == 0
-        with psycopg.connect(pg_url) as connection:
+        with psycopg.connect(pg_url) as connection:  # a new body is in its capture's row
             assert connection.execute("SELECT capture_id FROM whdebug_bodies ORDER BY 1"
-                                      ).fetchall() == [(4,), (5,)]
+                                      ).fetchall() == [(4,)]
+            assert connection.execute("SELECT id FROM whdebug_captures WHERE body IS NOT NULL"
+                                      ).fetchall() == [(5,)]
         assert [store.get(i).request.body for i in (4, 5)] == [b"old 3", b"new"]
+        assert store.captures_between(1, 9) == [store.get(4), store.get(5)]
 
 
 def test_batches_committed_on_the_event_loop_read_back_as_sqlite_does(

@@ -27,7 +27,7 @@ _INT8, _INT4, _BOOL, _TEXT, _BYTEA, _FLOAT8, _TIMESTAMPTZ, _BYTEA_ARRAY = (
     20, 23, 16, 25, 17, 701, 1184, 1001)
 _ROW_TYPES = (_TIMESTAMPTZ, _TEXT, _TEXT, _BYTEA, _BYTEA, _TEXT, _INT8, _BOOL, _INT4, _BYTEA,
               _BYTEA, _INT4, _TEXT, _BYTEA_ARRAY, _BYTEA_ARRAY, _BYTEA, _BYTEA, _BYTEA_ARRAY,
-              _BYTEA_ARRAY, _FLOAT8, _INT8)
+              _BYTEA_ARRAY, _FLOAT8, _INT8, _BYTEA)
 """The types of `pg_batch._row`'s values, in order (whdebug_captures' columns after id)."""
 PREPARED_ROWS = 32
 """Batches of up to this many rows run a statement prepared on the connection; larger ones
@@ -42,9 +42,9 @@ _TRUE, _FALSE = b"\x01", b"\x00"
 
 
 def param_types(rows: int) -> list[int]:
-    """The parameter types of `insert_batch_raw(rows)`: the lock key, each row's values, each
-    row's body and the NOTIFY channel."""
-    return [_INT8, *(_ROW_TYPES * rows), *([_BYTEA] * rows), _TEXT]
+    """The parameter types of `insert_batch_raw(rows)`: the lock key, each row's values (its
+    body last) and the NOTIFY channel."""
+    return [_INT8, *(_ROW_TYPES * rows), _TEXT]
 
 
 def _timestamp(value: datetime) -> bytes:
@@ -60,7 +60,7 @@ def batch_params(batch: Sequence[Capture], now: datetime, encoding: str) -> list
     for capture in batch:
         (received, client, method, path, query, version, size, truncated, status, content_type,
          agent, forward_status, forward_error, names, values, reply_body, forward_body,
-         forward_names, forward_values, latency, edited_from) = _row(capture, now)
+         forward_names, forward_values, latency, edited_from, body) = _row(capture, now)
         params += (
             _timestamp(received),
             None if client is None else client.encode(encoding),
@@ -73,9 +73,8 @@ def batch_params(batch: Sequence[Capture], now: datetime, encoding: str) -> list
             None if forward_names is None else _dump_bytea_array(forward_names),
             None if forward_values is None else _dump_bytea_array(forward_values),
             None if latency is None else _PACK_FLOAT8(latency),
-            None if edited_from is None else _PACK_INT8(edited_from),
+            None if edited_from is None else _PACK_INT8(edited_from), body,
         )
-    params += (capture.request.body for capture in batch)
     params.append(CHANNEL.encode(encoding))
     return params
 

@@ -70,10 +70,12 @@ def _insert_cursor(connection: Any) -> Any:
 _GET = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.header_names, c.header_values, "
-    "c.response_body, c.forward_body, b.body, c.forward_error, c.forward_header_names, "
-    "c.forward_header_values, c.forward_latency, c.edited_from, c.id "
+    "c.response_body, c.forward_body, COALESCE(c.body, b.body), c.forward_error, "
+    "c.forward_header_names, c.forward_header_values, c.forward_latency, c.edited_from, c.id "
     "FROM whdebug_captures AS c LEFT JOIN whdebug_bodies AS b ON b.capture_id = c.id "
 )
+"""A whole capture. Its body is in its own row since schema version 6; bodies stored before
+stay in whdebug_bodies (no migration rewrites a store's rows)."""
 _PRUNE = (
     "WITH gone AS (DELETE FROM whdebug_captures WHERE received_at < %s AND id NOT IN "
     "(SELECT id FROM whdebug_captures ORDER BY id DESC LIMIT %s) RETURNING id), "
