@@ -20,8 +20,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from whdebug.model.request import Capture
-from whdebug.store.pg_batch import _COMMIT_LOCK, CHANNEL, _dump_bytea_array, _row, insert_batch_raw
+from whdebug.model.request import Capture, ForwardResult, Reply
+from whdebug.store.pg_batch import (
+    _ARRAY_HEAD,
+    _COMMIT_LOCK,
+    _EMPTY_ARRAY,
+    CHANNEL,
+    insert_batch_raw,
+    received,
+)
 
 _INT8, _INT4, _BOOL, _TEXT, _BYTEA, _FLOAT8, _TIMESTAMPTZ, _BYTEA_ARRAY = (
     20, 23, 16, 25, 17, 701, 1184, 1001)
@@ -39,6 +46,7 @@ _PACK_INT8 = struct.Struct("!q").pack
 _PACK_INT4 = struct.Struct("!i").pack
 _PACK_FLOAT8 = struct.Struct("!d").pack
 _TRUE, _FALSE = b"\x01", b"\x00"
+_NO_REPLY, _NO_FORWARD = Reply(None), ForwardResult()
 
 
 def param_types(rows: int) -> list[int]:
@@ -55,28 +63,48 @@ def _timestamp(value: datetime) -> bytes:
 
 
 def batch_params(batch: Sequence[Capture], now: datetime, encoding: str) -> list[bytes | None]:
-    """The binary parameters of `insert_batch_raw(len(batch))` (types: `param_types`)."""
+    """The binary parameters of `insert_batch_raw(len(batch))` (types: `param_types`): each
+    capture's values in the order of `pg_batch._row`, encoded straight from the capture (the
+    header arrays in one pass), which took about half the CPU of encoding `_row`'s values."""
     params: list[bytes | None] = [_PACK_INT8(_COMMIT_LOCK)]
     for capture in batch:
-        (received, client, method, path, query, version, size, truncated, status, content_type,
-         agent, forward_status, forward_error, names, values, reply_body, forward_body,
-         forward_names, forward_values, latency, edited_from, body) = _row(capture, now)
+        request, source = capture.request, capture.source
+        reply, forward = capture.reply or _NO_REPLY, capture.forward or _NO_FORWARD
+        names, values = _header_arrays(request.headers)
+        client, error, latency = source.client, forward.error, forward.latency
+        content_type, agent = request.header("content-type"), request.header("user-agent")
+        forward_names, forward_values = (
+            (None, None) if forward.headers is None else _header_arrays(forward.headers))
         params += (
-            _timestamp(received),
+            _timestamp(received(capture, now)),
             None if client is None else client.encode(encoding),
-            method.encode(encoding), path, query, version.encode(encoding),
-            _PACK_INT8(size), _TRUE if truncated else _FALSE,
-            None if status is None else _PACK_INT4(status), content_type, agent,
-            None if forward_status is None else _PACK_INT4(forward_status),
-            None if forward_error is None else forward_error.encode(encoding),
-            _dump_bytea_array(names), _dump_bytea_array(values), reply_body, forward_body,
-            None if forward_names is None else _dump_bytea_array(forward_names),
-            None if forward_values is None else _dump_bytea_array(forward_values),
+            request.method.encode(encoding), request.path.encode("latin-1"),
+            request.query.encode("latin-1"), request.http_version.encode(encoding),
+            _PACK_INT8(request.size), _TRUE if request.truncated else _FALSE,
+            None if reply.status is None else _PACK_INT4(reply.status),
+            None if content_type is None else content_type.encode("latin-1"),
+            None if agent is None else agent.encode("latin-1"),
+            None if forward.status is None else _PACK_INT4(forward.status),
+            None if error is None else error.encode(encoding),
+            names, values, reply.body, forward.body, forward_names, forward_values,
             None if latency is None else _PACK_FLOAT8(latency),
-            None if edited_from is None else _PACK_INT8(edited_from), body,
+            None if source.edited_from is None else _PACK_INT8(source.edited_from),
+            request.body,
         )
     params.append(CHANNEL.encode(encoding))
     return params
+
+
+def _header_arrays(headers: Sequence[tuple[str, str]]) -> tuple[bytes, bytes]:
+    """Header names and values as two binary bytea[] (see `pg_batch._dump_bytea_array`)."""
+    if not headers:
+        return _EMPTY_ARRAY, _EMPTY_ARRAY
+    head = _ARRAY_HEAD.pack(1, 0, _BYTEA, len(headers), 1)
+    names, values = [head], [head]
+    for name, value in headers:  # latin-1: one byte per character
+        names += (_PACK_INT4(len(name)), name.encode("latin-1"))
+        values += (_PACK_INT4(len(value)), value.encode("latin-1"))
+    return b"".join(names), b"".join(values)
 
 
 async def send_batch(connection: Any, batch: Sequence[Capture], now: datetime,
