@@ -14,7 +14,11 @@ answered 2xx but missing from the store (must be 0).
 
 `--servers bare,pg2` runs TWO `whdebug serve` processes sharing one PostgreSQL store (half the
 connections to each; target >= 0.5 of one bare app). `--postgres URL` names the database;
-without it a throwaway cluster is started with the tests' helper (needs initdb/pg_ctl).
+without it a throwaway cluster is started with the tests' helper (needs initdb/pg_ctl), with
+the tests' settings: fsync and full_page_writes off, so a commit waits for no disk flush.
+`--durable` keeps PostgreSQL's defaults (both on) as a user's server has them: every batch's
+commit then waits for a flush, and since batches of all receivers commit one after another
+(ids in commit order, docs/store.md), throughput is bounded by the disk's flush latency.
 
 `+ PostgreSQL N us/req` (pg2 on the throwaway cluster) is the CPU of all the server's
 processes per request, beside the receivers' own `cpu us/req`.
@@ -388,6 +392,10 @@ def main() -> None:
                         "(default: bare,whdebug,whdebug+def)")
     parser.add_argument("--postgres", metavar="URL",
                         help="the PostgreSQL store for pg2 (default: a throwaway cluster)")
+    parser.add_argument("--durable", action="store_true",
+                        help="the throwaway cluster keeps PostgreSQL's default fsync and "
+                        "full_page_writes (on, as on a user's server); without it both are "
+                        "off, as in the tests, and commits cost no disk flush")
     parser.add_argument("--serve", nargs=3, metavar=("KIND", "STORE", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -405,7 +413,7 @@ def main() -> None:
         sys.path.insert(0, str(ROOT / "tests"))
         from pg_support import Cluster  # type: ignore[import-not-found]
 
-        cluster = Cluster()
+        cluster = Cluster(durable=args.durable)
         args.postgres = cluster.new_database()
         args.postgres_data = cluster.data
     try:

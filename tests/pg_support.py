@@ -43,7 +43,10 @@ def find_bin(name: str) -> str | None:
 class Cluster:
     """One running cluster; `url(db)` for a fresh database on its socket."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """`durable`: keep PostgreSQL's own fsync and full_page_writes (on), as a user's
+        server has them; the tests turn both off, which makes every commit cheaper."""
+        self.durable = durable
         initdb, self.pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
         if initdb is None or self.pg_ctl is None:
             raise FileNotFoundError(SKIP_REASON)
@@ -66,7 +69,9 @@ class Cluster:
 
     def _ctl(self, action: str) -> None:
         options = (f"-c listen_addresses='' -c unix_socket_directories='{self.root}' "
-                   "-c fsync=off -c full_page_writes=off -c max_connections=100")
+                   "-c max_connections=100")
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run([self.pg_ctl, "-D", str(self.data), "-o", options, "-l",
                    str(self.root / "log"), "-w", "-t", "60", "-m", "fast", action])
 
