@@ -14,7 +14,14 @@ answered 2xx but missing from the store (must be 0).
 
 `--servers bare,pg2` runs TWO `whdebug serve` processes sharing one PostgreSQL store (half the
 connections to each; target >= 0.5 of one bare app). `--postgres URL` names the database;
-without it a throwaway cluster is started with the tests' helper (needs initdb/pg_ctl).
+without it a throwaway cluster is started with the tests' helper (needs initdb/pg_ctl), with
+the tests' settings: fsync and full_page_writes off, so a commit waits for no disk flush.
+`--durable` keeps PostgreSQL's defaults (both on) as a user's server has them: every batch's
+commit then waits for a flush, and since batches of all receivers commit one after another
+(ids in commit order, docs/store.md), throughput is bounded by the disk's flush latency.
+
+`+ PostgreSQL N us/req` (pg2 on the throwaway cluster) is the CPU of all the server's
+processes per request, beside the receivers' own `cpu us/req`.
 
 The default client speaks HTTP/1.1 over raw keep-alive sockets so that the generator, not
 the server, is never the bottleneck on a small machine; `--client httpx` uses an httpx pool.
@@ -264,6 +271,17 @@ def process_cpu(pid: int) -> float | None:
     return total
 
 
+def server_pids(data: Path | None) -> list[int]:
+    """The postmaster of the throwaway cluster in `data` (None: an external --postgres, not
+    measured); its backends are its children, counted by `process_cpu`."""
+    if data is None:
+        return []
+    try:
+        return [int((data / "postmaster.pid").read_text().split()[0])]
+    except (OSError, ValueError, IndexError):
+        return []
+
+
 def stored_markers(store: Path | str) -> set[str]:
     sys.path.insert(0, str(ROOT))
     from whdebug.store.base import open_store, store_location
@@ -298,9 +316,12 @@ def run_shared_round(number: int, args: argparse.Namespace, workdir: Path) -> di
         asyncio.run(both(warmup))
         requests = [(f"p{number}-{i}", make_request(f"p{number}-{i}", args.body_size))
                     for i in range(args.requests)]
+        postgres = server_pids(args.postgres_data)
         cpu_before = [process_cpu(process.pid) for process, _ in servers]
+        pg_before = [process_cpu(pid) or 0.0 for pid in postgres]
         result = asyncio.run(both(requests))
         cpu_after = [process_cpu(process.pid) for process, _ in servers]
+        pg_after = [process_cpu(pid) or 0.0 for pid in postgres]
         lost = len(result.answered - stored_markers(args.postgres))
     finally:
         for process, _ in servers:
@@ -310,9 +331,10 @@ def run_shared_round(number: int, args: argparse.Namespace, workdir: Path) -> di
     if None not in cpu_before and None not in cpu_after:
         cpu = (sum(after or 0.0 for after in cpu_after) - sum(b or 0.0 for b in cpu_before)
                ) / len(latencies) * 1e6
+    pg_cpu = (sum(pg_after) - sum(pg_before)) / len(latencies) * 1e6 if postgres else -1.0
     return {"rps": len(latencies) / result.seconds, "p50": statistics.median(latencies) * 1000,
             "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000, "cpu": cpu,
-            "errors": result.errors, "lost": lost}
+            "pg_cpu": pg_cpu, "errors": result.errors, "lost": lost}
 
 
 def run_round(kind: str, number: int, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
@@ -370,6 +392,10 @@ def main() -> None:
                         "(default: bare,whdebug,whdebug+def)")
     parser.add_argument("--postgres", metavar="URL",
                         help="the PostgreSQL store for pg2 (default: a throwaway cluster)")
+    parser.add_argument("--durable", action="store_true",
+                        help="the throwaway cluster keeps PostgreSQL's default fsync and "
+                        "full_page_writes (on, as on a user's server); without it both are "
+                        "off, as in the tests, and commits cost no disk flush")
     parser.add_argument("--serve", nargs=3, metavar=("KIND", "STORE", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -382,17 +408,26 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
     cluster = None
+    args.postgres_data = None
     if "pg2" in kinds and not args.postgres:
         sys.path.insert(0, str(ROOT / "tests"))
         from pg_support import Cluster  # type: ignore[import-not-found]
 
-        cluster = Cluster()
+        cluster = Cluster(durable=args.durable)
         args.postgres = cluster.new_database()
+        args.postgres_data = cluster.data
     try:
         report(kinds, args)
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def postgres_cpu(row: dict[str, float]) -> str:
+    """The PostgreSQL server's CPU per request (all its processes: the receivers' backends,
+    WAL writer, checkpointer...), shown for pg2 on a throwaway cluster."""
+    value = row.get("pg_cpu", -1.0)
+    return "" if value < 0 else f"  + PostgreSQL {value:.0f} us/req"
 
 
 def report(kinds: list[str], args: argparse.Namespace) -> None:
@@ -409,15 +444,16 @@ def report(kinds: list[str], args: argparse.Namespace) -> None:
                 lost = "-" if row["lost"] < 0 else str(int(row["lost"]))
                 print(f"{number:>5}  {kind:<12} {row['rps']:>8.0f} {row['p50']:>8.2f} "
                       f"{row['p99']:>8.2f} {row['cpu']:>10.0f} {int(row['errors']):>6} "
-                      f"{lost:>5}", flush=True)
+                      f"{lost:>5}{postgres_cpu(row)}", flush=True)
 
     def median(kind: str, key: str) -> float:
-        return statistics.median(row[key] for row in rows[kind])
+        return statistics.median(row.get(key, -1.0) for row in rows[kind])
 
     bare = median("bare", "rps")
     for kind in kinds:
         print(f"median  {kind:<12} {median(kind, 'rps'):>8.0f} {median(kind, 'p50'):>8.2f} "
-              f"{median(kind, 'p99'):>8.2f} {median(kind, 'cpu'):>10.0f}")
+              f"{median(kind, 'p99'):>8.2f} {median(kind, 'cpu'):>10.0f}"
+              f"{postgres_cpu({'pg_cpu': median(kind, 'pg_cpu')})}")
     for kind in kinds[1:]:
         ratio = median(kind, "rps") / bare
         if kind in ANCHORS:

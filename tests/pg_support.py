@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,10 @@ def find_bin(name: str) -> str | None:
 class Cluster:
     """One running cluster; `url(db)` for a fresh database on its socket."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """`durable`: keep PostgreSQL's own fsync and full_page_writes (on), as a user's
+        server has them; the tests turn both off, which makes every commit cheaper."""
+        self.durable = durable
         initdb, self.pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
         if initdb is None or self.pg_ctl is None:
             raise FileNotFoundError(SKIP_REASON)
@@ -65,7 +69,9 @@ class Cluster:
 
     def _ctl(self, action: str) -> None:
         options = (f"-c listen_addresses='' -c unix_socket_directories='{self.root}' "
-                   "-c fsync=off -c full_page_writes=off -c max_connections=100")
+                   "-c max_connections=100")
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run([self.pg_ctl, "-D", str(self.data), "-o", options, "-l",
                    str(self.root / "log"), "-w", "-t", "60", "-m", "fast", action])
 
@@ -144,3 +150,28 @@ def pg_cluster() -> Iterator[Cluster]:
 def pg_url(pg_cluster: Cluster) -> str:
     """A fresh, empty database on the session's cluster."""
     return pg_cluster.new_database()
+
+
+def store_as_before_version_6(url: str, captures: list[Any]) -> list[int]:
+    """Store captures as schema versions 1 to 5 did (each body in whdebug_bodies); their ids."""
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from whdebug.store import pg_batch
+
+    head = pg_batch._INSERT
+    columns = head[head.index("(") + 1:head.index(")")].split(", ")
+    assert columns[0] == "id" and columns[-1] == "body"
+    insert = (f"INSERT INTO whdebug_captures ({', '.join(columns[:-1])}) "
+              f"VALUES ({', '.join(['%s'] * (len(columns) - 1))})")
+    ids = []
+    with psycopg.connect(url) as connection:
+        for capture in captures:
+            (capture_id,) = connection.execute("SELECT nextval('whdebug_capture_ids')").fetchone()
+            *row, body = pg_batch._row(capture, datetime.now(UTC))
+            connection.execute(insert, (capture_id, *row))
+            connection.execute("INSERT INTO whdebug_bodies (capture_id, body) VALUES (%s, %s)",
+                               (capture_id, body))
+            ids.append(capture_id)
+    return ids

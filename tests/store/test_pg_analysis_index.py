@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from factories import NOW, SECRET, make_capture, make_definition
+from pg_support import store_as_before_version_6
 
 from whdebug.model.request import Capture, Secrets
 from whdebug.store import index, pg_schema
@@ -219,8 +220,8 @@ def test_a_version_2_database_migrates_and_keeps_its_captures(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:2])
     monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", 2)
-    with PostgresStore.open(pg_url) as old:
-        old.insert_many(_captures())
+    PostgresStore.open(pg_url).close()
+    store_as_before_version_6(pg_url, _captures())  # a body in its row needs version 6
     with psycopg.connect(pg_url) as connection:
         assert connection.execute("SELECT max(version) FROM whdebug_migrations").fetchone() == (2,)
         assert connection.execute("SELECT to_regclass('whdebug_analyses')").fetchone() == (None,)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_support import store_as_before_version_6
 
 from whdebug.errors import StoreError
 from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
@@ -351,18 +352,18 @@ def test_an_async_batch_whose_answer_was_lost(pg_url: str, monkeypatch: pytest.M
 
     import psycopg
 
-    real_execute = psycopg.AsyncRawCursor.execute
+    from whdebug.store import postgres
 
-    async def execute(cursor: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        if "pg_notify" not in str(query):
-            return await real_execute(cursor, query, params, **kwargs)
+    real_send = postgres.send_batch
+
+    async def send_batch(*args: Any) -> list[int]:
         if landed:
-            await real_execute(cursor, query, params, **kwargs)
+            await real_send(*args)
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     with PostgresStore.open(pg_url) as store:
         assert store.insert_many([make_request()]) == [1]  # an equal capture stored before
-        monkeypatch.setattr(psycopg.AsyncRawCursor, "execute", execute)
+        monkeypatch.setattr(postgres, "send_batch", send_batch)
         batch = [make_request(), make_request(body=b"{}")]
         if landed:
             assert asyncio.run(store.insert_many_async(batch)) == [2, 3]
@@ -390,8 +391,9 @@ def test_a_version_3_database_compresses_new_bodies_with_lz4_and_reads_all_back_
     monkeypatch.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:3])
     monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", 3)
     old = bodies(b"o")
-    with PostgresStore.open(pg_url) as store:
-        assert store.insert_many([make_request(body=body) for body in old]) == [1, 2, 3]
+    PostgresStore.open(pg_url).close()
+    assert store_as_before_version_6(pg_url, [make_request(body=body) for body in old]) == [
+        1, 2, 3]
     monkeypatch.undo()
     new = bodies(b"n")
     with PostgresStore.open(pg_url) as store:
@@ -399,8 +401,97 @@ def test_a_version_3_database_compresses_new_bodies_with_lz4_and_reads_all_back_
         assert [store.get(i).request.body for i in range(1, 7)] == old + new
     with psycopg.connect(pg_url) as connection:
         assert connection.execute("SELECT max(version) FROM whdebug_migrations").fetchone() == (
-            SCHEMA_VERSION,) == (4,)
-        methods = dict(connection.execute(
-            "SELECT capture_id, pg_column_compression(body) FROM whdebug_bodies").fetchall())
+            SCHEMA_VERSION,) and SCHEMA_VERSION >= 4
+        methods = dict(connection.execute(  # bodies in their capture's row since version 6
+            "SELECT capture_id, pg_column_compression(body) FROM whdebug_bodies UNION ALL "
+            "SELECT id, pg_column_compression(body) FROM whdebug_captures "
+            "WHERE body IS NOT NULL").fetchall())
     assert methods[1] == methods[3] == "pglz" and methods[4] == methods[6] == "lz4"
     assert methods[2] is None and methods[5] is None  # random bytes are stored uncompressed
+
+
+def _orphan_bodies(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM whdebug_bodies AS b WHERE NOT EXISTS "
+            "(SELECT 1 FROM whdebug_captures AS c WHERE c.id = b.capture_id)").fetchone()
+    return int(row[0])
+
+
+def test_a_version_4_database_drops_the_body_foreign_key_and_deletes_still_take_bodies(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schema version 5 drops the bodies' foreign key (a check per stored body); captures
+    stored before read back the same, and `delete` and `prune` still remove the bodies of
+    the captures they remove, as the key's ON DELETE CASCADE did."""
+    import psycopg
+
+    from whdebug.store import pg_schema
+
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:4])
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", 4)
+    now = datetime.now(UTC)
+    old = [make_request(body=b"old %d" % i, received_at=now - timedelta(days=(10, 9, 8, 1)[i]))
+           for i in range(4)]
+    PostgresStore.open(pg_url).close()
+    assert store_as_before_version_6(pg_url, old) == [1, 2, 3, 4]
+    foreign_keys = ("SELECT count(*) FROM pg_constraint WHERE "
+                    "conrelid = 'whdebug_bodies'::regclass AND contype = 'f'")
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute(foreign_keys).fetchone() == (1,)
+    monkeypatch.undo()
+    with PostgresStore.open(pg_url) as store:
+        with psycopg.connect(pg_url) as connection:
+            assert connection.execute(foreign_keys).fetchone() == (0,)
+            assert connection.execute("SELECT max(version) FROM whdebug_migrations"
+                                      ).fetchone() == (SCHEMA_VERSION,)
+        assert store.insert_many([make_request(body=b"new", received_at=now)]) == [5]
+        assert [store.get(i).request.body for i in range(1, 6)] == [
+            b"old 0", b"old 1", b"old 2", b"old 3", b"new"]
+        store.delete(2)
+        assert _orphan_bodies(pg_url) == 0
+        assert store.prune(timedelta(days=7)) == 2  # captures 1 and 3 (10 and 8 days old)
+        assert store.ids() == [4, 5]
+        assert _orphan_bodies(pg_url) == 0
+        with psycopg.connect(pg_url) as connection:  # a new body is in its capture's row
+            assert connection.execute("SELECT capture_id FROM whdebug_bodies ORDER BY 1"
+                                      ).fetchall() == [(4,)]
+            assert connection.execute("SELECT id FROM whdebug_captures WHERE body IS NOT NULL"
+                                      ).fetchall() == [(5,)]
+        assert [store.get(i).request.body for i in (4, 5)] == [b"old 3", b"new"]
+        assert store.captures_between(1, 9) == [store.get(4), store.get(5)]
+
+
+def test_batches_committed_on_the_event_loop_read_back_as_sqlite_does(
+        pg_url: str, tmp_path: Path) -> None:
+    """The loop's batches are encoded by whdebug itself (pg_wire.py, binary parameters):
+    every column reads back equal to SQLite's, for prepared (small) and unprepared (large)
+    batches, and for a prepared statement used a second time."""
+    import asyncio
+
+    from whdebug.store.pg_wire import PREPARED_ROWS
+
+    full = Capture(ODD.request, Source(None, None, T0 - timedelta(days=9000), None,
+                                       edited_from=7),
+                   Reply(201, b""), ForwardResult(201, b"ok\x00", (("X-A", "1"), ("x-a", "\xff")),
+                                                  0.125, "caf\xe9 refused"))
+    naive = make_request(received_at=datetime(2031, 2, 3, 4, 5, 6, 999999))
+    captures = [ODD, full, naive, make_request(body=b"", headers=())]
+    big = [make_request(body=b"%d" % i, received_at=T0 + timedelta(microseconds=i))
+           for i in range(PREPARED_ROWS + 3)]
+
+    async def main(store: PostgresStore) -> list[int]:
+        ids = await store.insert_many_async(captures)
+        ids += await store.insert_many_async(big)
+        ids += await store.insert_many_async(captures)
+        await store.close_async()
+        return ids
+
+    with PostgresStore.open(pg_url) as pg, Store.open(tmp_path / "c.db") as lite:
+        ids = asyncio.run(main(pg))
+        assert ids == list(range(1, 2 * len(captures) + len(big) + 1))
+        assert lite.insert_many(captures + big + captures) == ids
+        assert pg.captures_between(1, len(ids)) == lite.captures_between(1, len(ids))
+        assert pg.get(2).forward == full.forward and pg.get(2).source.edited_from == 7
+        assert pg.get(3).source.received_at == datetime(2031, 2, 3, 4, 5, 6, 999999, tzinfo=UTC)

@@ -19,10 +19,9 @@ _INSERT = (
     "INSERT INTO whdebug_captures (id, received_at, client, method, path, query, "
     "http_version, body_size, truncated, response_status, content_type, user_agent, "
     "forward_status, forward_error, header_names, header_values, response_body, forward_body, "
-    "forward_header_names, forward_header_values, forward_latency, edited_from) "
+    "forward_header_names, forward_header_values, forward_latency, edited_from, body) "
     "VALUES "
 )
-_INSERT_BODY = "INSERT INTO whdebug_bodies (capture_id, body) VALUES "
 
 
 def _insert_rows(head: str, rows: int) -> str:
@@ -42,14 +41,14 @@ def _insert_batch(rows: int) -> str:
     the NOTIFY, and the ids back. The lock is held only while the server runs this one
     statement and commits it, never across a round trip to the client. Parameters go in
     binary (`%b`): a bytea array in text format costs a regex per header, and binary
-    parameters cut the client's CPU per row by about a third."""
+    parameters cut the client's CPU per row by about a third. The body is a column of its
+    capture's row (schema version 6; see pg_schema.py)."""
     return (
         "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(%b)), "
         "ids AS MATERIALIZED (SELECT array_agg(id ORDER BY id) AS drawn FROM ("
         f"SELECT nextval('whdebug_capture_ids') AS id FROM held, generate_series(1, {rows})"
         ") AS drawn), "
-        f"captures AS ({_insert_rows(_INSERT, rows)}), "
-        f"bodies AS ({_insert_rows(_INSERT_BODY, rows)}) "
+        f"captures AS ({_insert_rows(_INSERT, rows)}) "
         f"SELECT drawn, pg_notify(%b, drawn[{rows}]::text) FROM ids")
 
 
@@ -109,7 +108,6 @@ def batch_values(batch: list[Capture], now: datetime) -> list[Any]:
     values: list[Any] = [_COMMIT_LOCK]
     for capture in batch:
         values += _row(capture, now)
-    values += [capture.request.body for capture in batch]
     values.append(CHANNEL)
     return values
 def _bytes(text: str | None) -> bytes | None:
@@ -132,7 +130,7 @@ def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
         reply.status, _bytes(request.content_type), _bytes(request.header("user-agent")),
         forward.status, forward.error, [name.encode("latin-1") for name, _ in request.headers],
         [value.encode("latin-1") for _, value in request.headers], reply.body, forward.body,
-        *header_arrays(forward.headers), forward.latency, source.edited_from,
+        *header_arrays(forward.headers), forward.latency, source.edited_from, request.body,
     )
 
 

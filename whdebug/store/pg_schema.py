@@ -53,21 +53,57 @@ _V2 = (
 )
 
 
-def _compress_bodies_with_lz4(connection: Any) -> None:
-    """Bodies over about 2 KB are compressed by PostgreSQL (TOAST) as they are stored; its
-    default, pglz, cost the server about 20 us per 2 KB body, lz4 about 5 us, and lz4's
-    result was smaller (measured on PostgreSQL 15). Compression is invisible to readers:
-    bodies stay byte-exact `bytea`, and rows stored before keep pglz and read back the same.
-    A server built without lz4 (or older than 14) keeps pglz: the migration is then a no-op."""
-    try:
-        with connection.transaction():  # a savepoint: the rest of the migration goes on
-            connection.execute("ALTER TABLE whdebug_bodies ALTER COLUMN body SET COMPRESSION lz4")
-    except Exception:  # noqa: BLE001 - no lz4 in this server: pglz, as before
-        pass
+def _lz4(table: str) -> Callable[[Any], None]:
+    """A step that compresses `table`'s body column with lz4 (see `_compress_bodies_with_lz4`)."""
+
+    def compress(connection: Any) -> None:
+        try:
+            with connection.transaction():  # a savepoint: the rest of the migration goes on
+                connection.execute(f"ALTER TABLE {table} ALTER COLUMN body SET COMPRESSION lz4")
+        except Exception:  # noqa: BLE001 - no lz4 in this server: pglz, as before
+            pass
+
+    return compress
+
+
+_compress_bodies_with_lz4 = _lz4("whdebug_bodies")
+"""Bodies over about 2 KB are compressed by PostgreSQL (TOAST) as they are stored; its
+default, pglz, cost the server about 20 us per 2 KB body, lz4 about 5 us, and lz4's result
+was smaller (measured on PostgreSQL 15). Compression is invisible to readers: bodies stay
+byte-exact `bytea`, and rows stored before keep pglz and read back the same. A server built
+without lz4 (or older than 14) keeps pglz: the migration is then a no-op."""
 
 
 _V4 = (_compress_bodies_with_lz4,)
-MIGRATIONS: list[tuple[str | Callable[[Any], None], ...]] = [_V1, _V2, V3, _V4]
+
+
+def _drop_body_foreign_key(connection: Any) -> None:
+    """A body row no longer references its capture with a foreign key: the check cost the
+    server a trigger and a lookup of the capture per stored body (about 10 us of its CPU per
+    row in batches of 4 to 8, measured on PostgreSQL 15). What the key guaranteed, the store
+    keeps itself: a body is only ever stored by the statement that stores its capture (one
+    transaction), and the deletes that remove captures (`delete`, `prune`) remove their
+    bodies in the same transaction (see postgres.py)."""
+    from psycopg import sql
+
+    names = connection.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'whdebug_bodies'::regclass "
+        "AND contype = 'f'").fetchall()
+    for (name,) in names:
+        connection.execute(sql.SQL("ALTER TABLE whdebug_bodies DROP CONSTRAINT {}").format(
+            sql.Identifier(name)))
+
+
+_V5 = (_drop_body_foreign_key,)
+_V6 = (
+    # A capture's body moves into its own row: one heap row and one index entry fewer per
+    # capture, and no second insert in the batch's statement. Adding a nullable column
+    # rewrites nothing: bodies stored before stay in whdebug_bodies, read with a join, and
+    # deleted with their captures as before (see postgres.py).
+    "ALTER TABLE whdebug_captures ADD COLUMN body bytea",
+    _lz4("whdebug_captures"),
+)
+MIGRATIONS: list[tuple[str | Callable[[Any], None], ...]] = [_V1, _V2, V3, _V4, _V5, _V6]
 """MIGRATIONS[n] upgrades schema version n to n + 1 (recorded in whdebug_migrations): SQL
 statements, or a step that takes the connection (V3 generates the index's salt)."""
 SCHEMA_VERSION = len(MIGRATIONS)

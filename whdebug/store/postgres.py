@@ -43,6 +43,7 @@ from whdebug.store.pg_batch import (
     received,
 )
 from whdebug.store.pg_schema import SCHEMA_VERSION, migrate
+from whdebug.store.pg_wire import send_batch
 from whdebug.store.store import CaptureSummary
 
 __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -69,10 +70,19 @@ def _insert_cursor(connection: Any) -> Any:
 _GET = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.header_names, c.header_values, "
-    "c.response_body, c.forward_body, b.body, c.forward_error, c.forward_header_names, "
-    "c.forward_header_values, c.forward_latency, c.edited_from, c.id "
+    "c.response_body, c.forward_body, COALESCE(c.body, b.body), c.forward_error, "
+    "c.forward_header_names, c.forward_header_values, c.forward_latency, c.edited_from, c.id "
     "FROM whdebug_captures AS c LEFT JOIN whdebug_bodies AS b ON b.capture_id = c.id "
 )
+"""A whole capture. Its body is in its own row since schema version 6; bodies stored before
+stay in whdebug_bodies (no migration rewrites a store's rows)."""
+_PRUNE = (
+    "WITH gone AS (DELETE FROM whdebug_captures WHERE received_at < %s AND id NOT IN "
+    "(SELECT id FROM whdebug_captures ORDER BY id DESC LIMIT %s) RETURNING id), "
+    "bodies AS (DELETE FROM whdebug_bodies WHERE capture_id IN (SELECT id FROM gone)) "
+    "SELECT count(*) FROM gone")
+"""Captures older than a cutoff, except the newest N, and their bodies, in one statement
+(no foreign key deletes a body with its capture since schema version 5)."""
 _GET_ONE = _GET + "WHERE c.id = %s"
 _LANDED = _GET + "WHERE c.id > %s AND c.received_at = ANY(%s) ORDER BY c.id"
 _GET_RANGE = _GET + "WHERE c.id BETWEEN %s AND %s ORDER BY c.id"
@@ -144,6 +154,8 @@ class PostgresStore(PostgresIndex):
         self._closed = False
         self._async: Any = None
         """The AsyncConnection of `insert_many_async` (the receiver's event loop)."""
+        self._prepared: set[int] = set()
+        """The batch sizes whose statement is prepared on `_async` (see pg_wire.py)."""
         self._floor: int | None = None
         """An id at or above every capture committed before this store's next insert
         (None: not known yet); see `_landed`."""
@@ -285,34 +297,35 @@ class PostgresStore(PostgresIndex):
     async def insert_many_async(self, captures: Sequence[Capture]) -> list[int]:
         """`insert_many` for an event loop: the same statement on this store's own
         AsyncConnection (made on first use, on the calling loop), so the receiver's loop
-        commits its batches itself and no thread waits for the GIL to send them."""
+        commits its batches itself and no thread waits for the GIL to send them. It is sent
+        on the libpq connection directly, prepared per row count (see pg_wire.py)."""
         driver = _require_driver()
         now = datetime.now(UTC)
         batch = list(captures)
         if not batch:
             return []
-        values = batch_values(batch, now)
         try:
             connection = self._async
             if connection is None or connection.closed or connection.broken:
                 self._async = None
                 connection = await driver.AsyncConnection.connect(
                     self.url, autocommit=True, **_connect_options(self.url))
-                self._async = connection
-            cursor = driver.AsyncRawCursor(connection)
-            binary_lists(cursor)
-            await cursor.execute(insert_batch_raw(len(batch)), values)
-            row = await cursor.fetchone()
+                self._async, self._prepared = connection, set()
+            ids = await send_batch(connection, batch, now, self._prepared)
         except driver.Error as error:
-            ids = await self._landed_async(batch, now)
-            if ids is not None:
-                return ids  # the commit landed and only its answer was lost
+            ids_found = await self._landed_async(batch, now)
+            if ids_found is not None:
+                return ids_found  # the commit landed and only its answer was lost
             kind = ("unavailable" if isinstance(error, driver.OperationalError)
                     else "error")
             text = ("PostgreSQL capture store unavailable" if kind == "unavailable"
                     else "capture store error")
             raise StoreError(f"{text}: {_reason(error)}", self._where) from None
-        ids = [int(value) for value in row[0]]
+        except BaseException:  # cancelled mid-batch: the connection's state is unknown
+            connection, self._async = self._async, None
+            if connection is not None:
+                connection.pgconn.finish()
+            raise
         self._floor = max(self._floor or 0, ids[-1])
         return ids
 
@@ -444,6 +457,8 @@ class PostgresStore(PostgresIndex):
         with self._session(write=True) as connection:
             lock_for_deletion(connection)
             analyses.forget_capture(connection, capture_id, POSTGRES)
+            # no foreign key deletes the body (schema version 5): this transaction does
+            connection.execute("DELETE FROM whdebug_bodies WHERE capture_id = %s", (capture_id,))
             if connection.execute("DELETE FROM whdebug_captures WHERE id = %s",
                                   (capture_id,)).rowcount == 0:
                 raise StoreError(f"no capture #{capture_id}", self._where)
@@ -454,13 +469,11 @@ class PostgresStore(PostgresIndex):
         cutoff = datetime.now(UTC) - older_than
         with self._session(write=True) as connection:
             lock_for_deletion(connection)
-            cursor = connection.execute(
-                "DELETE FROM whdebug_captures WHERE received_at < %s AND id NOT IN "
-                "(SELECT id FROM whdebug_captures ORDER BY id DESC LIMIT %s)",
-                (cutoff, max(keep_last, 0)))
-            if cursor.rowcount:  # later verdicts saw the pruned captures in their dedupe history
+            row = connection.execute(_PRUNE, (cutoff, max(keep_last, 0))).fetchone()
+            deleted = int(row[0]) if row is not None else 0
+            if deleted:  # later verdicts saw the pruned captures in their dedupe history
                 analyses.forget_all(connection, POSTGRES)
-            return int(cursor.rowcount)
+            return deleted
 
     def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback` (on a thread) after every batch any receiver commits; a function
