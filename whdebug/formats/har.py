@@ -67,6 +67,32 @@ class _Entry(msgspec.Struct):
     extension: _Extension | None = msgspec.field(default=None, name="_whdebug")
 
 
+class _Base64Content(msgspec.Struct):
+    """postData read with its text as base64 bytes (msgspec decodes it in the one pass):
+    right only when `encoding` is "base64", which the reader checks."""
+
+    text: bytes | None = None
+    encoding: str | None = None
+    params: Any = None
+
+
+class _Base64Request(msgspec.Struct):
+    method: str | None = None
+    url: str | None = None
+    http_version: str | None = msgspec.field(default=None, name="httpVersion")
+    headers: list[_Header] = []
+    post_data: _Base64Content | None = msgspec.field(default=None, name="postData")
+
+
+class _Base64Entry(msgspec.Struct):
+    """An entry whose postData text is base64 (what whdebug and browsers export)."""
+
+    request: _Base64Request | None = None
+    started: str | None = msgspec.field(default=None, name="startedDateTime")
+    response: _Response | None = None
+    extension: _Extension | None = msgspec.field(default=None, name="_whdebug")
+
+
 class _Log(msgspec.Struct):
     entries: list[_Entry] = []
 
@@ -133,7 +159,7 @@ def _http_version(text: str) -> str:
     return version or "1.1"
 
 
-def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
+def _parse_entry(entry: _Entry | _Base64Entry, name: str, where: str) -> Capture:
     request = entry.request
     if request is None:
         raise field_error(name, f"{where}.request", "missing")
@@ -156,7 +182,11 @@ def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
             continue  # HTTP/2 pseudo-headers (:authority, :path) are not request headers
         headers.append((key if key.isascii() else wire_text(key),
                         value if value.isascii() else wire_text(value)))
-    body = _content(request.post_data, name, f"{at}.postData") or b""
+    post_data = request.post_data
+    if isinstance(post_data, _Base64Content) and post_data.text is not None:
+        body = post_data.text  # its base64 text, decoded with the entry
+    else:
+        body = _content(post_data, name, f"{at}.postData") or b""
 
     started = entry.started
     try:
@@ -206,6 +236,28 @@ class _RawDocument(msgspec.Struct):
 
 _RAW_DOCUMENT = msgspec.json.Decoder(_RawDocument)
 _ENTRY = msgspec.json.Decoder(_Entry)
+_BASE64_ENTRY = msgspec.json.Decoder(_Base64Entry)
+
+
+def _decode_entry(raw: msgspec.Raw) -> _Entry | _Base64Entry | None:
+    """One entry (None when it does not decode: its whole file's reading words why). An
+    entry whose postData says base64 has its text decoded by msgspec while the entry is
+    (the same strict decoder `decode_base64` tries first); one with text in any other
+    encoding, or text that is not strict base64, is read again with its text as a string
+    and goes through `_content`."""
+    try:
+        entry = _BASE64_ENTRY.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    else:
+        request = entry.request
+        post_data = request.post_data if request is not None else None
+        if post_data is None or post_data.text is None or post_data.encoding == "base64":
+            return entry
+    try:
+        return _ENTRY.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 class LazyCaptures(Sequence[Capture]):
@@ -251,12 +303,8 @@ class HarEntries(LazyCaptures):
         return len(self._entries)
 
     def _capture(self, index: int) -> Capture:
-        raw = self._entries[index]
+        entry = _decode_entry(self._entries[index])
         where = f"$.log.entries[{index}]"
-        try:
-            entry = _ENTRY.decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            entry = None
         if entry is None:  # the whole file's reading words the problem, or reads it
             if self._whole is None:
                 self._whole = parse_har(bytes(self._data), self.name)
