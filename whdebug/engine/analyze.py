@@ -23,6 +23,7 @@ from whdebug.engine.report import (
     finding,
 )
 from whdebug.engine.signatures.digests import (
+    PARALLEL_MIN_BODY,
     BodyHashThread,
     DigestThread,
     prefetch_runtime_digest,
@@ -88,6 +89,8 @@ def analyze(
     plan = definition if isinstance(definition, Plan) else compile_definition(definition)
     if secret_set is None:
         secret_set = SecretSet.of(secrets, plan.secret_config)
+    if len(request.body) < PARALLEL_MIN_BODY:  # no thread for either digest: see below
+        return _analyze(capture, plan, secrets, now, options, dedupe, None, secret_set)
     prefetch = prefetch_runtime_digest(
         request, plan.verification, plan.auth_config, secrets, nullish=options.nullish
     )
@@ -155,7 +158,7 @@ def _analyze(
         prefetch=prefetch,
         evidence=_evidence(options, secret_set),
     )
-    response_status, _ = response_of(plan)
+    response_status = plan.response.status
 
     if challenge.detected:
         assumptions.append(challenge.note or "")
@@ -431,7 +434,8 @@ def _report(
     request, source = capture.request, capture.source
     if findings:
         findings = unparsed_body_caveats(findings)
-    findings += app_status_findings(capture.forward, outcome)
+    if capture.forward is not None:
+        findings += app_status_findings(capture.forward, outcome)
     if len(findings) > 1:
         findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
                                      _SEVERITY_ORDER.get(f.severity, 3)))
@@ -446,7 +450,7 @@ def _report(
         request={
             "method": request.method,
             "path": request.path,
-            "query": secret_set.mask_query(request.query),
+            "query": secret_set.mask_query(request.query) if request.query else "",
             "headers": masked,
             "content_type": request.content_type,
             "body_size": request.size,
