@@ -475,7 +475,7 @@ def _report(
 def _masked_previews(signature: SignatureResult, secret_set: SecretSet) -> SignatureResult:
     """The attempts' signed-content previews with any secret in them masked, also one the
     32-byte cut leaves half shown."""
-    if not secret_set:
+    if not secret_set.values:
         return signature
     for attempt in signature.attempts:
         if attempt.signed:

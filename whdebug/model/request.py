@@ -11,6 +11,8 @@ from typing import Any
 
 from whdebug.model.records import fast_init
 
+_sha256 = hashlib.sha256
+
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
     "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
@@ -86,7 +88,7 @@ class CapturedRequest:
 
     @property
     def body_sha256(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
+        return _sha256(self.body).hexdigest()
 
     def query_pairs(self) -> list[tuple[str, str]]:
         from urllib.parse import parse_qsl
