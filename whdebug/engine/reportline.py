@@ -99,9 +99,10 @@ class _LineEncoder:
                 tx = tx[: -len(_NO_EXACT_ID)] + b"}"
             data = _ENCODE(_Line(
                 report.source, report.request, shared(report.definition, _plain_value),
-                report.challenge, signature, shared(report.event, _event), report.triggers,
-                msgspec.Raw(tx), customer, sync, outcome, report.findings, report.steps,
-                report.assumptions, report.profile))
+                shared(report.challenge, _struct), signature, shared(report.event, _event),
+                shared(report.triggers, _struct), msgspec.Raw(tx), customer, sync,
+                shared(outcome, _struct), report.findings, report.steps, report.assumptions,
+                report.profile))
         except (_Unsafe, TypeError, ValueError, OverflowError):
             return None
         if not data.isascii() or b"\x7f" in data:
