@@ -109,27 +109,35 @@ def _where(path: str) -> str:
     return path
 
 
-def _content(content: _Content | None, name: str, where: str,
+def _content(content: _Content | _Base64Content | None, name: str, entry: int, where: str,
              text_key: str = "text") -> bytes | None:
-    """postData / response.content bytes: base64 when `encoding` says so, else UTF-8 text."""
+    """postData / response.content bytes: base64 when `encoding` says so, else UTF-8 text.
+    A problem is said at `$.log.entries[entry]` + `where` (made only then)."""
     if content is None:
         return None
     text = content.text
     if text is None:
         if content.params:
-            raise field_error(name, f"{where}.params", "form params without 'text' are not "
-                              "supported")
+            raise field_error(name, f"{_entry_at(entry)}{where}.params",
+                              "form params without 'text' are not supported")
         return None
+    if isinstance(text, bytes):  # `_Base64Content`: decoded with the entry (base64 said)
+        return text
     encoding = content.encoding
     if encoding is None or encoding == "":
         return text.encode("utf-8")
     if encoding != "base64":
-        raise field_error(name, f"{where}.encoding", f"unsupported {encoding!r} (expected "
-                          "'base64')")
+        raise field_error(name, f"{_entry_at(entry)}{where}.encoding",
+                          f"unsupported {encoding!r} (expected 'base64')")
     try:
         return decode_base64(text)
     except ValueError as error:
-        raise field_error(name, f"{where}.{text_key}", str(error)) from None
+        raise field_error(name, f"{_entry_at(entry)}{where}.{text_key}", str(error)) from None
+
+
+def _entry_at(index: int) -> str:
+    """Where an entry is, as msgspec writes it (`$.log.entries[0]`)."""
+    return f"$.log.entries[{index}]"
 
 
 @lru_cache(maxsize=1024)
@@ -159,46 +167,47 @@ def _http_version(text: str) -> str:
     return version or "1.1"
 
 
-def _parse_entry(entry: _Entry | _Base64Entry, name: str, where: str) -> Capture:
+def _parse_entry(entry: _Entry | _Base64Entry, name: str, index: int) -> Capture:
+    """Entry `index`'s capture (a problem raises RequestFileError, said where it is)."""
     request = entry.request
     if request is None:
-        raise field_error(name, f"{where}.request", "missing")
-    at = f"{where}.request"
+        raise field_error(name, f"{_entry_at(index)}.request", "missing")
     if not request.method:
-        raise field_error(name, f"{at}.method", "missing")
+        raise field_error(name, f"{_entry_at(index)}.request.method", "missing")
     url = request.url
     if url is None:
-        raise field_error(name, f"{at}.url", "missing")
+        raise field_error(name, f"{_entry_at(index)}.request.url", "missing")
     try:
         path, query = split_url(url)
     except ValueError as error:
-        raise field_error(name, f"{at}.url", f"{error}: {url!r}") from None
+        raise field_error(name, f"{_entry_at(index)}.request.url",
+                          f"{error}: {url!r}") from None
     headers: list[tuple[str, str]] = []
-    for index, header in enumerate(request.headers):
+    for number, header in enumerate(request.headers):
         key, value = header.name, header.value or ""
         if not key:
-            raise field_error(name, f"{at}.headers[{index}].name", "missing")
+            raise field_error(name, f"{_entry_at(index)}.request.headers[{number}].name",
+                              "missing")
         if key[0] == ":":
             continue  # HTTP/2 pseudo-headers (:authority, :path) are not request headers
         headers.append((key if key.isascii() else wire_text(key),
                         value if value.isascii() else wire_text(value)))
-    post_data = request.post_data
-    if isinstance(post_data, _Base64Content) and post_data.text is not None:
-        body = post_data.text  # its base64 text, decoded with the entry
-    else:
-        body = _content(post_data, name, f"{at}.postData") or b""
+    body = _content(request.post_data, name, index, ".request.postData") or b""
 
     started = entry.started
     try:
         received_at = parse_timestamp(started) if started else None
     except ValueError:
-        raise field_error(name, f"{where}.startedDateTime",
+        raise field_error(name, f"{_entry_at(index)}.startedDateTime",
                           f"not an ISO 8601 timestamp: {started!r}") from None
 
     reply = None
-    if entry.response is not None:
-        status = entry.response.status or None  # HAR writes 0 for "no response"
-        reply_body = _content(entry.response.content, name, f"{where}.response.content")
+    response = entry.response
+    if response is not None:
+        status = response.status or None  # HAR writes 0 for "no response"
+        content = response.content
+        reply_body = _content(content, name, index, ".response.content") if (
+            content is not None) else None
         if status is not None or reply_body is not None:
             reply = Reply(status, reply_body)
 
@@ -222,7 +231,7 @@ def parse_har(data: bytes, name: str = "<har>") -> list[Capture]:
     document = decode_file(data, _DOCUMENT, name, _where)
     if document.log is None:
         raise field_error(name, "$.log", "missing (not a HAR file)")
-    return [_parse_entry(entry, name, f"$.log.entries[{index}]")
+    return [_parse_entry(entry, name, index)
             for index, entry in enumerate(document.log.entries)]
 
 
@@ -304,12 +313,11 @@ class HarEntries(LazyCaptures):
 
     def _capture(self, index: int) -> Capture:
         entry = _decode_entry(self._entries[index])
-        where = f"$.log.entries[{index}]"
         if entry is None:  # the whole file's reading words the problem, or reads it
             if self._whole is None:
                 self._whole = parse_har(bytes(self._data), self.name)
             return self._whole[index]
-        return _parse_entry(entry, self.name, where)
+        return _parse_entry(entry, self.name, index)
 
 
 def read_har_lazily(data: Buffer, name: str = "<har>") -> Sequence[Capture]:
