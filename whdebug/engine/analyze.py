@@ -29,7 +29,7 @@ from whdebug.engine.signatures.digests import (
     prefetch_runtime_digest,
 )
 from whdebug.engine.signatures.search import Evidence
-from whdebug.engine.signatures.verify import verify_signature
+from whdebug.engine.signatures.verify import passing_signature, verify_signature
 from whdebug.engine.steps.body import unparsed_body_caveats
 from whdebug.engine.steps.challenge import detect_challenge
 from whdebug.engine.steps.customers import extract_customer
@@ -145,19 +145,27 @@ def _analyze(
 
     challenge, challenge_findings = detect_challenge(plan.challenge, body)
     findings += challenge_findings
-    signature, signature_findings = verify_signature(
-        request,
-        plan.verification,
-        plan.auth_config,
-        secrets,
-        now=now,
-        received_at=source.received_at,
-        body=body,
-        nullish=options.nullish,
-        diagnose=options.diagnose and not challenge.detected,
-        prefetch=prefetch,
-        evidence=_evidence(options, secret_set),
-    )
+    passed, known = passing_signature(
+        request, plan.verification, plan.auth_config, secrets, options.nullish
+    ) if prefetch is None else (None, None)
+    if passed is not None:
+        signature, signature_findings = passed, []
+    else:
+        signature, signature_findings = verify_signature(
+            request,
+            plan.verification,
+            plan.auth_config,
+            secrets,
+            now=now,
+            received_at=source.received_at,
+            body=body,
+            nullish=options.nullish,
+            diagnose=options.diagnose and not challenge.detected,
+            prefetch=prefetch,
+            evidence=_evidence(options, secret_set),
+            passing_tried=prefetch is None,
+            known=known,
+        )
     response_status = plan.response.status
 
     if challenge.detected:
