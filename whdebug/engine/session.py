@@ -24,12 +24,12 @@ from typing import Any, Protocol
 
 import msgspec
 
-from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
+from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze, analyze_planned
 from whdebug.engine.patches import PatchError, apply_patch
 from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import SUMMARY_SCHEMA, EventResult, Finding, Report
-from whdebug.engine.reportline import encode_report
+from whdebug.engine.reportline import encode_report, encoded_line
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.engine.steps.triggers import add_trigger_fix, join_caveat
@@ -115,6 +115,10 @@ class ReplaySession:
         Enter it with `settle(accepted_transaction(report), source)`, in arrival order.
         """
         capture = as_capture(capture)
+        now = self._now
+        if self._analyzer == self._analyze_definition and not callable(now):
+            return analyze_planned(capture, self.plan, self.secrets, now, self.options, None,
+                                   self.secret_set)
         return self._analyzer(capture, now=self.now_for(capture), options=self.options,
                               dedupe=None)
 
@@ -172,8 +176,10 @@ class ReplaySession:
 
     def encode(self, report: Report) -> tuple[Report, str]:
         """The report and its JSON line, any secret in them masked."""
-        line = encode_report(report)
-        if self.secret_set and self.secret_set.contains(line):
+        line = encoded_line(report)
+        if line is None:
+            line = encode_report(report)
+        if self.secret_set.values and self.secret_set.contains(line):
             report = self.secret_set.scrub(report)
             line = encode_report(report)
         return report, line
