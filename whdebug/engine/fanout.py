@@ -230,37 +230,34 @@ _M_MMAP_THRESHOLD = -3
 
 def _analysed(session: ReplaySession, chunk: list[Capture],
               row: Row | None) -> tuple[str, list[_Result]]:
-    """A chunk's text (its fired requests' lines, one string) and results."""
+    """A chunk's text (its fired requests' lines, one string, each "\n" ended) and results."""
     out: list[str] = []
     results: list[_Result] = []
-    size = 0
+    size = 0  # where the last line so far ends in the text
+    check = session.check
     for capture in chunk:
-        result, line = _analyse(session, capture, row)
-        if line is not None:
-            out.append(line)
-            size += len(line)
-        results.append((result[0], result[1], size, result[2], result[3]))
-    return "".join(out), results
-
-
-def _analyse(session: ReplaySession, capture: Capture,
-             row: Row | None) -> tuple[tuple[Any, ...], str | None]:
-    """A request's result (without its line's end), and a fired request's line ("\n" ended)."""
-    report = session.check(capture)
-    transaction_id = accepted_transaction(report)
-    key = capture.source.key
-    if report.outcome.status != "fires":
-        return (transaction_id, key, None, report), None
-    witness = witness_key(report)
-    if row is None:
-        report, line = session.encode(report)
-    else:
-        report, _ = session.encode_shown(report)
-        line = row(capture, Replayed(
-            "", report.outcome.status, report.event.value, report.signature.verdict,
-            report.findings[0].code if report.findings else None, None))
-    return (transaction_id, key, (witness, report.outcome.triggers, report.ok), None), (
-        line + "\n")
+        report = check(capture)
+        transaction_id = accepted_transaction(report)
+        key = capture.source.key
+        if report.outcome.status != "fires":
+            results.append((transaction_id, key, size, None, report))
+            continue
+        witness = witness_key(report)
+        if row is None:
+            report, line = session.encode(report)
+        else:
+            report, _ = session.encode_shown(report)
+            line = row(capture, Replayed(
+                "", report.outcome.status, report.event.value, report.signature.verdict,
+                report.findings[0].code if report.findings else None, None))
+        out.append(line)
+        size += len(line) + 1
+        results.append((transaction_id, key, size,
+                         (witness, report.outcome.triggers, report.ok), None))
+    if not out:
+        return "", results
+    out.append("")  # the last line's end
+    return "\n".join(out), results
 
 
 def _enter(session: ReplaySession, captures: Sequence[Capture], start: int, text: str,
