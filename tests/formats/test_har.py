@@ -160,6 +160,19 @@ class TestLazyEntries:
                           '{"name":"café"}'.encode(), b"", b""]
         assert list(lazily) == parse_har(har_document(*entries), "x.har")
 
+    def test_entries_with_only_a_status_get_their_own_status(self) -> None:
+        """A reply of which only the status is known is one object per status: an entry
+        with another status, or with a body, gets its own."""
+        entries = [har_entry() for _ in range(4)]
+        for entry, status in zip(entries, (200, 404, 200, 0), strict=True):
+            entry["response"] = {"status": status, "content": {"size": 0}}
+        with_body = har_entry()
+        with_body["response"] = {"status": 200, "content": {"size": 2, "text": "ok"}}
+        lazily = read_har_lazily(har_document(*entries, with_body), "x.har")
+        replies = [lazily[index].reply for index in range(5)]
+        assert replies == [Reply(200), Reply(404), Reply(200), None, Reply(200, b"ok")]
+        assert list(lazily) == parse_har(har_document(*entries, with_body), "x.har")
+
     @pytest.mark.parametrize(
         ("post_data", "words"),
         [

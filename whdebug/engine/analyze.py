@@ -246,13 +246,17 @@ def _analyze(
                 "extract", "warn" if warn else "pass", f"event {event.value!r} ({event.strategy})"))
         steps.append(extract_step)
     if event.variants and event.value is not None:
-        assumptions.append(f"missing composite parts join as {options.missing_part!r}")
+        joined = _JOIN_ASSUMPTIONS.get(options.missing_part)
+        if joined is None:
+            joined = f"missing composite parts join as {options.missing_part!r}"
+        assumptions.append(joined)
 
     transaction, tx_findings = extract_transaction(
         plan.transaction, event.value, request, body
     )
     findings += tx_findings
-    duplicate_of, dedupe_findings = _deduplicate(transaction, dedupe, source.key, body)
+    duplicate_of, dedupe_findings = _deduplicate(
+        transaction, dedupe, source.key if dedupe is not None else None, body)
     findings += dedupe_findings
     if duplicate_of is not None:
         transaction = TransactionResult(
@@ -267,7 +271,8 @@ def _analyze(
 
     customer, customer_findings = extract_customer(plan.customer, event.value, body)
     sync, sync_findings = check_sync(plan.sync, event.value, body, plan.trigger_events)
-    findings += customer_findings + sync_findings
+    if customer_findings or sync_findings:
+        findings += customer_findings + sync_findings
 
     match_key = ("match", event.value, tuple(event.variants.items()) if event.variants else None)
     matching = memo.get(match_key)
@@ -328,6 +333,9 @@ def _analyze(
 
 
 _NOT_A_CHALLENGE = Step("challenge", "skip", "not a challenge request")
+_JOIN_ASSUMPTIONS = {rule: f"missing composite parts join as {rule!r}"
+                     for rule in ("empty", "skip", "undefined")}
+"""The assumption a composite event states, by missing-part rule (any other is written)."""
 _MEMO_LIMIT = 4096
 
 
@@ -340,12 +348,14 @@ def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
 
 
 def _deduplicate(transaction: TransactionResult, dedupe: DedupeIndex | None,
-                 source: str | int, body: Body) -> tuple[str | int | None, list[Finding]]:
-    """The earlier request this one duplicates (recording a new id), and what to say."""
+                 source: str | int | None, body: Body) -> tuple[str | int | None, list[Finding]]:
+    """The earlier request this one duplicates (recording a new id under `source`, given
+    with a history), and what to say."""
     transaction_id = transaction.id
     unsafe = [unsafe_integer_finding(transaction, body=body)] if transaction.exact_id else []
     if transaction_id is None or dedupe is None:
         return None, unsafe
+    assert source is not None
     duplicate_of = dedupe.lookup(transaction_id)
     if duplicate_of is None:
         dedupe.record(transaction_id, source)

@@ -208,7 +208,13 @@ def _parse_entry(entry: _Entry | _Base64Entry, name: str, index: int) -> Capture
         content = response.content
         reply_body = _content(content, name, index, ".response.content") if (
             content is not None) else None
-        if status is not None or reply_body is not None:
+        if reply_body is None and status is not None:
+            reply = _STATUS_ONLY.get(status)
+            if reply is None:
+                reply = Reply(status)
+                if len(_STATUS_ONLY) < 1024:
+                    _STATUS_ONLY[status] = reply
+        elif status is not None or reply_body is not None:
             reply = Reply(status, reply_body)
 
     extension = entry.extension or _NO_EXTENSION
@@ -224,6 +230,9 @@ def _parse_entry(entry: _Entry | _Base64Entry, name: str, index: int) -> Capture
 
 
 _NO_EXTENSION = _Extension()
+_STATUS_ONLY: dict[int, Reply] = {}
+"""A reply of which only the status is known, by status (a Reply is never changed): the
+entries of one file share one per status."""
 
 
 def parse_har(data: bytes, name: str = "<har>") -> list[Capture]:
