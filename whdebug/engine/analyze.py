@@ -159,6 +159,7 @@ def _analyze(
     passed, known = passing_signature(
         request, plan.verification, plan.auth_config, secrets, options.nullish
     ) if prefetch is None else (None, None)
+    signature_findings: list[Finding]
     if passed is not None:
         signature, signature_findings = passed, []
     else:

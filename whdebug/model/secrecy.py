@@ -365,11 +365,11 @@ class SecretSet:
     def mask_head(self, head: bytes) -> tuple[str, str] | None:
         """The first bytes of a body (a preview cut after N bytes) as (hex, text), with every
         secret masked, also one cut short at the end; None when no secret is in it."""
-        raw = self._raw if self._raw is not None else self._raw_forms()
+        known = self._raw if self._raw is not None else self._raw_forms()
         if self._any_start is None or self._any_start.search(head) is None:
             return None  # no form begins anywhere in it: the common case, in one C scan
         spans: list[tuple[int, int]] = []
-        raws, starts, longest = raw
+        raws, starts, longest = known
         for raw in raws:
             start = head.find(raw)
             while start >= 0:
