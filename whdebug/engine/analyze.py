@@ -105,17 +105,6 @@ def analyze(
             body_hash.result()
 
 
-def analyze_planned(capture: Capture, plan: Plan, secrets: Secrets, now: datetime,
-                    options: AnalysisOptions, dedupe: DedupeIndex | None,
-                    secret_set: SecretSet) -> Report:
-    """`analyze` for a caller that holds the plan and the secret set (a replay session),
-    with its arguments in order."""
-    if len(capture.request.body) < PARALLEL_MIN_BODY:  # no thread for either digest
-        return _analyze(capture, plan, secrets, now, options, dedupe, None, secret_set)
-    return analyze(capture, plan, secrets, now=now, options=options, dedupe=dedupe,
-                   secret_set=secret_set)
-
-
 def _evidence(options: AnalysisOptions, secret_set: SecretSet) -> Evidence:
     """What the diagnosis search may use beyond the request (one per options and secrets)."""
     key = (id(options), id(secret_set))

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze, analyze_planned
+from whdebug.engine.analyze import DEFAULT_OPTIONS, AnalysisOptions, analyze
 from whdebug.engine.patches import PatchError, apply_patch
 from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
@@ -115,10 +115,6 @@ class ReplaySession:
         Enter it with `settle(accepted_transaction(report), source)`, in arrival order.
         """
         capture = as_capture(capture)
-        now = self._now
-        if self._analyzer == self._analyze_definition and not callable(now):
-            return analyze_planned(capture, self.plan, self.secrets, now, self.options, None,
-                                   self.secret_set)
         return self._analyzer(capture, now=self.now_for(capture), options=self.options,
                               dedupe=None)
 
