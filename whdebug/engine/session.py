@@ -198,6 +198,16 @@ class ReplaySession:
         self._outcomes[status] = self._outcomes.get(status, 0) + 1
         self._fired.update(triggers)
 
+    def count_many(self, status: str, requests: int, triggers: Iterable[Iterable[str]],
+                   all_ok: bool) -> None:
+        """`count` for `requests` requests of one outcome: the triggers each fired, and
+        whether every one of them is ok."""
+        self.requests += requests
+        self.all_ok = self.all_ok and all_ok
+        self._outcomes[status] = self._outcomes.get(status, 0) + requests
+        for fired in triggers:
+            self._fired.update(fired)
+
     def keep_witnesses_working(self, request: CapturedRequest, report: Report) -> Report:
         """In arrival order, after the analysis: remember a fired request; drop path
         suggestions that would break one remembered (`replay_line` does it; a face that
