@@ -102,3 +102,45 @@ def test_a_secret_in_a_fired_request_s_event_is_masked_in_its_row() -> None:
         replay, requests, 2, row=lambda capture, replayed: f"{replayed.event}",
         finish=lambda _, replayed: f"{replayed.event}"))
     assert SECRET not in text and MASK in text.splitlines()[-1]
+
+
+@pytest.mark.parametrize("window", [None, 2])
+def test_a_chunk_of_new_fired_deliveries_is_entered_at_once(monkeypatch: pytest.MonkeyPatch,
+                                                            window: int | None) -> None:
+    """A chunk whose requests all fire with new ids is entered in one step: the same text,
+    summary and witnesses as one process; a chunk with an id seen before, an id twice, a
+    request that does not fire, or a dedupe window goes one request at a time."""
+    ids = ["a0", "a1", "a2", "a3",  # new: at once
+           "a4", "a1", "a5", "a6",  # an id of an earlier chunk
+           "b0", "b1", "b1", "b2",  # an id twice in the chunk
+           "c0", "c1", "c2", "c3",  # new, and a new event: at once, a new witness
+           "d0", None, "d1", "d2",  # one without an id: at once
+           "e0", "e1", "e2", "e3"]  # one does not fire
+    requests = []
+    for index, ident in enumerate(ids):
+        body: dict[str, str] = {"event": "deal.won" if 12 <= index < 16 else "contact.created"}
+        if ident is not None:
+            body["id"] = ident
+        options = {"signature": "0" * 64} if index == 22 else {}
+        requests.append(make_capture(body, file=f"f#{index}", **options))
+    entered: list[bool] = []
+    at_once = fanout._enter_fired_run
+
+    def watched(*args):  # type: ignore[no-untyped-def]
+        entered.append(at_once(*args))
+        return entered[-1]
+
+    monkeypatch.setattr(fanout, "CHUNK", 4)
+    monkeypatch.setattr(fanout, "_enter_fired_run", watched)
+    alone = session(window)
+    expected = one_process(alone, requests)
+    spread = session(window)
+    blocks = list(fanout.spread(spread, requests, 2, finish=lambda _, replayed: replayed.line))
+    assert "".join(text for _, text in blocks) == expected
+    assert spread.summary() == alone.summary() and spread.all_ok == alone.all_ok
+    assert spread._witnesses.keys() == alone._witnesses.keys()
+    assert [request.headers for request in spread._witnesses.values()] == [
+        request.headers for request in alone._witnesses.values()]
+    assert entered == ([True, False, False, True, True, False] if window is None
+                       else [False] * 6)
+    assert '"status":"duplicate"' in expected and '"status":"rejected"' in expected

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from whdebug.errors import RequestFileError
-from whdebug.formats.har import format_har, parse_har, split_url
+from whdebug.formats.har import format_har, parse_har, read_har_lazily, split_url
 from whdebug.model.request import Capture, CapturedRequest, Reply, Source
 
 
@@ -136,6 +136,60 @@ class TestParseHar:
         with pytest.raises(RequestFileError) as caught:
             parse_har(data, "x.har")
         assert str(caught.value).startswith("x.har")
+        assert words in str(caught.value)
+
+
+class TestLazyEntries:
+    """`read_har_lazily` decodes a base64 postData's text with the entry itself: only when
+    the entry says base64; any other text stays the text it is."""
+
+    def test_base64_text_is_decoded_only_when_the_entry_says_base64(self) -> None:
+        body = b"\x00\xff\r\n\xc3("
+        looks_base64 = base64.b64encode(b"plain").decode()  # "cGxhaW4=": valid base64
+        entries = [
+            har_entry(postData={"text": base64.b64encode(body).decode(), "encoding": "base64"}),
+            har_entry(postData={"text": looks_base64}),
+            har_entry(postData={"text": looks_base64, "encoding": ""}),
+            har_entry(postData={"text": '{"name":"café"}'}),
+            har_entry(method="GET", url="/ping"),
+            har_entry(postData={"mimeType": "application/json"}),
+        ]
+        lazily = read_har_lazily(har_document(*entries), "x.har")
+        bodies = [lazily[index].request.body for index in range(len(entries))]
+        assert bodies == [body, looks_base64.encode(), looks_base64.encode(),
+                          '{"name":"café"}'.encode(), b"", b""]
+        assert list(lazily) == parse_har(har_document(*entries), "x.har")
+
+    def test_entries_with_only_a_status_get_their_own_status(self) -> None:
+        """A reply of which only the status is known is one object per status: an entry
+        with another status, or with a body, gets its own."""
+        entries = [har_entry() for _ in range(4)]
+        for entry, status in zip(entries, (200, 404, 200, 0), strict=True):
+            entry["response"] = {"status": status, "content": {"size": 0}}
+        with_body = har_entry()
+        with_body["response"] = {"status": 200, "content": {"size": 2, "text": "ok"}}
+        lazily = read_har_lazily(har_document(*entries, with_body), "x.har")
+        replies = [lazily[index].reply for index in range(5)]
+        assert replies == [Reply(200), Reply(404), Reply(200), None, Reply(200, b"ok")]
+        assert list(lazily) == parse_har(har_document(*entries, with_body), "x.har")
+
+    @pytest.mark.parametrize(
+        ("post_data", "words"),
+        [
+            ({"text": "!!", "encoding": "base64"}, "postData.text: invalid base64"),
+            ({"text": "cGxhaW4=", "encoding": "gzip"}, "postData.encoding: unsupported 'gzip'"),
+            ({"params": [{"name": "a"}], "encoding": "base64"},
+             "postData.params: form params without 'text'"),
+        ],
+    )
+    def test_a_bad_post_data_says_what_parse_har_says(self, post_data: dict[str, Any],
+                                                      words: str) -> None:
+        lazily = read_har_lazily(har_document(har_entry(), har_entry(postData=post_data)),
+                                 "x.har")
+        assert lazily[0].request.body == b""
+        with pytest.raises(RequestFileError) as caught:
+            lazily[1]
+        assert str(caught.value).startswith("x.har: $.log.entries[1].request.")
         assert words in str(caught.value)
 
 

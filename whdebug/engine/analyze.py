@@ -23,12 +23,13 @@ from whdebug.engine.report import (
     finding,
 )
 from whdebug.engine.signatures.digests import (
+    PARALLEL_MIN_BODY,
     BodyHashThread,
     DigestThread,
     prefetch_runtime_digest,
 )
 from whdebug.engine.signatures.search import Evidence
-from whdebug.engine.signatures.verify import verify_signature
+from whdebug.engine.signatures.verify import passing_signature, verify_signature
 from whdebug.engine.steps.body import unparsed_body_caveats
 from whdebug.engine.steps.challenge import detect_challenge
 from whdebug.engine.steps.customers import extract_customer
@@ -88,6 +89,8 @@ def analyze(
     plan = definition if isinstance(definition, Plan) else compile_definition(definition)
     if secret_set is None:
         secret_set = SecretSet.of(secrets, plan.secret_config)
+    if len(request.body) < PARALLEL_MIN_BODY:  # no thread for either digest: see below
+        return _analyze(capture, plan, secrets, now, options, dedupe, None, secret_set)
     prefetch = prefetch_runtime_digest(
         request, plan.verification, plan.auth_config, secrets, nullish=options.nullish
     )
@@ -142,20 +145,29 @@ def _analyze(
 
     challenge, challenge_findings = detect_challenge(plan.challenge, body)
     findings += challenge_findings
-    signature, signature_findings = verify_signature(
-        request,
-        plan.verification,
-        plan.auth_config,
-        secrets,
-        now=now,
-        received_at=source.received_at,
-        body=body,
-        nullish=options.nullish,
-        diagnose=options.diagnose and not challenge.detected,
-        prefetch=prefetch,
-        evidence=_evidence(options, secret_set),
-    )
-    response_status, _ = response_of(plan)
+    passed, known = passing_signature(
+        request, plan.verification, plan.auth_config, secrets, options.nullish
+    ) if prefetch is None else (None, None)
+    signature_findings: list[Finding]
+    if passed is not None:
+        signature, signature_findings = passed, []
+    else:
+        signature, signature_findings = verify_signature(
+            request,
+            plan.verification,
+            plan.auth_config,
+            secrets,
+            now=now,
+            received_at=source.received_at,
+            body=body,
+            nullish=options.nullish,
+            diagnose=options.diagnose and not challenge.detected,
+            prefetch=prefetch,
+            evidence=_evidence(options, secret_set),
+            passing_tried=prefetch is None,
+            known=known,
+        )
+    response_status = plan.response.status
 
     if challenge.detected:
         assumptions.append(challenge.note or "")
@@ -224,13 +236,17 @@ def _analyze(
                 "extract", "warn" if warn else "pass", f"event {event.value!r} ({event.strategy})"))
         steps.append(extract_step)
     if event.variants and event.value is not None:
-        assumptions.append(f"missing composite parts join as {options.missing_part!r}")
+        joined = _JOIN_ASSUMPTIONS.get(options.missing_part)
+        if joined is None:
+            joined = f"missing composite parts join as {options.missing_part!r}"
+        assumptions.append(joined)
 
     transaction, tx_findings = extract_transaction(
         plan.transaction, event.value, request, body
     )
     findings += tx_findings
-    duplicate_of, dedupe_findings = _deduplicate(transaction, dedupe, source.key, body)
+    duplicate_of, dedupe_findings = _deduplicate(
+        transaction, dedupe, source.key if dedupe is not None else None, body)
     findings += dedupe_findings
     if duplicate_of is not None:
         transaction = TransactionResult(
@@ -245,7 +261,8 @@ def _analyze(
 
     customer, customer_findings = extract_customer(plan.customer, event.value, body)
     sync, sync_findings = check_sync(plan.sync, event.value, body, plan.trigger_events)
-    findings += customer_findings + sync_findings
+    if customer_findings or sync_findings:
+        findings += customer_findings + sync_findings
 
     match_key = ("match", event.value, tuple(event.variants.items()) if event.variants else None)
     matching = memo.get(match_key)
@@ -306,6 +323,9 @@ def _analyze(
 
 
 _NOT_A_CHALLENGE = Step("challenge", "skip", "not a challenge request")
+_JOIN_ASSUMPTIONS = {rule: f"missing composite parts join as {rule!r}"
+                     for rule in ("empty", "skip", "undefined")}
+"""The assumption a composite event states, by missing-part rule (any other is written)."""
 _MEMO_LIMIT = 4096
 
 
@@ -318,12 +338,14 @@ def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
 
 
 def _deduplicate(transaction: TransactionResult, dedupe: DedupeIndex | None,
-                 source: str | int, body: Body) -> tuple[str | int | None, list[Finding]]:
-    """The earlier request this one duplicates (recording a new id), and what to say."""
+                 source: str | int | None, body: Body) -> tuple[str | int | None, list[Finding]]:
+    """The earlier request this one duplicates (recording a new id under `source`, given
+    with a history), and what to say."""
     transaction_id = transaction.id
     unsafe = [unsafe_integer_finding(transaction, body=body)] if transaction.exact_id else []
     if transaction_id is None or dedupe is None:
         return None, unsafe
+    assert source is not None
     duplicate_of = dedupe.lookup(transaction_id)
     if duplicate_of is None:
         dedupe.record(transaction_id, source)
@@ -431,7 +453,8 @@ def _report(
     request, source = capture.request, capture.source
     if findings:
         findings = unparsed_body_caveats(findings)
-    findings += app_status_findings(capture.forward, outcome)
+    if capture.forward is not None:
+        findings += app_status_findings(capture.forward, outcome)
     if len(findings) > 1:
         findings.sort(key=lambda f: (f.code not in ROUTING_CODES,
                                      _SEVERITY_ORDER.get(f.severity, 3)))
@@ -446,7 +469,7 @@ def _report(
         request={
             "method": request.method,
             "path": request.path,
-            "query": secret_set.mask_query(request.query),
+            "query": secret_set.mask_query(request.query) if request.query else "",
             "headers": masked,
             "content_type": request.content_type,
             "body_size": request.size,
@@ -471,7 +494,7 @@ def _report(
 def _masked_previews(signature: SignatureResult, secret_set: SecretSet) -> SignatureResult:
     """The attempts' signed-content previews with any secret in them masked, also one the
     32-byte cut leaves half shown."""
-    if not secret_set:
+    if not secret_set.values:
         return signature
     for attempt in signature.attempts:
         if attempt.signed:

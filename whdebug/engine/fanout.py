@@ -230,43 +230,42 @@ _M_MMAP_THRESHOLD = -3
 
 def _analysed(session: ReplaySession, chunk: list[Capture],
               row: Row | None) -> tuple[str, list[_Result]]:
-    """A chunk's text (its fired requests' lines, one string) and results."""
+    """A chunk's text (its fired requests' lines, one string, each "\n" ended) and results."""
     out: list[str] = []
     results: list[_Result] = []
-    size = 0
+    size = 0  # where the last line so far ends in the text
+    check = session.check
     for capture in chunk:
-        result, line = _analyse(session, capture, row)
-        if line is not None:
-            out.append(line)
-            size += len(line)
-        results.append((result[0], result[1], size, result[2], result[3]))
-    return "".join(out), results
-
-
-def _analyse(session: ReplaySession, capture: Capture,
-             row: Row | None) -> tuple[tuple[Any, ...], str | None]:
-    """A request's result (without its line's end), and a fired request's line ("\n" ended)."""
-    report = session.check(capture)
-    transaction_id = accepted_transaction(report)
-    key = capture.source.key
-    if report.outcome.status != "fires":
-        return (transaction_id, key, None, report), None
-    witness = witness_key(report)
-    if row is None:
-        report, line = session.encode(report)
-    else:
-        report, _ = session.encode_shown(report)
-        line = row(capture, Replayed(
-            "", report.outcome.status, report.event.value, report.signature.verdict,
-            report.findings[0].code if report.findings else None, None))
-    return (transaction_id, key, (witness, report.outcome.triggers, report.ok), None), (
-        line + "\n")
+        report = check(capture)
+        transaction_id = accepted_transaction(report)
+        key = capture.source.key
+        if report.outcome.status != "fires":
+            results.append((transaction_id, key, size, None, report))
+            continue
+        witness = witness_key(report)
+        if row is None:
+            report, line = session.encode(report)
+        else:
+            report, _ = session.encode_shown(report)
+            line = row(capture, Replayed(
+                "", report.outcome.status, report.event.value, report.signature.verdict,
+                report.findings[0].code if report.findings else None, None))
+        out.append(line)
+        size += len(line) + 1
+        results.append((transaction_id, key, size,
+                         (witness, report.outcome.triggers, report.ok), None))
+    if not out:
+        return "", results
+    out.append("")  # the last line's end
+    return "\n".join(out), results
 
 
 def _enter(session: ReplaySession, captures: Sequence[Capture], start: int, text: str,
            results: list[_Result], lines: bool, finish: Finish) -> str:
     """A chunk's results entered into the history in arrival order (`parallel.replay_many`):
     its output, the worker's lines with those of the requests finished here put in."""
+    if _enter_fired_run(session, captures, start, results):
+        return text
     dedupe, count = session.dedupe, session.count
     lookup, record, advance = dedupe.lookup, dedupe.record, dedupe.advance
     wants_witness = session.wants_witness
@@ -302,3 +301,30 @@ def _enter(session: ReplaySession, captures: Sequence[Capture], start: int, text
         return text
     parts.append(text[position:])
     return "".join(parts)
+
+
+def _enter_fired_run(session: ReplaySession, captures: Sequence[Capture], start: int,
+                     results: list[_Result]) -> bool:
+    """`_enter` for a chunk whose requests all fired with new transaction ids (none seen
+    before, none twice in the chunk) and no dedupe window, in one step: the history records
+    them all, the first request of each witness key not yet known is remembered, and the
+    summary counts them; False, and nothing entered, for any other chunk."""
+    if not results or any(fired is None for _, _, _, fired, _ in results):
+        return False
+    if not session.dedupe.record_new_run(
+            [(transaction_id, key) for transaction_id, key, _, _, _ in results]):
+        return False
+    keys: set[tuple[str, str, bool]] = set()
+    triggers: set[tuple[str, ...]] = set()
+    all_ok = True
+    for index, (_, _, _, fired, _) in enumerate(results, start):
+        assert fired is not None
+        witness, fired_triggers, ok = fired
+        if witness not in keys:  # a key's first request in the chunk (`_enter`'s order)
+            keys.add(witness)
+            if session.wants_witness(witness):
+                session.witness(captures[index].request, witness)
+        triggers.add(fired_triggers)
+        all_ok = all_ok and ok
+    session.count_many("fires", len(results), triggers, all_ok)
+    return True

@@ -389,10 +389,9 @@ class ChallengeResult:
     note: str | None = None
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One row of the pipeline: challenge, verify, extract, dedupe, match."""
+class Step(msgspec.Struct, frozen=True):
+    """One row of the pipeline: challenge, verify, extract, dedupe, match (a Struct: a
+    replay builds and encodes several per request)."""
 
     name: str
     status: Literal["pass", "fail", "warn", "skip"]

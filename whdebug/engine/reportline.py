@@ -4,10 +4,12 @@ msgspec writes the line when that gives the same text: plain ASCII (json.dumps e
 other character) and no float or out-of-range integer in the free-form values (json.dumps
 writes `1e+16` where msgspec writes `1e16`); otherwise json.dumps over `report_json` does.
 
-The line is put together from its members' encodings. A long replay's reports share most of
-their parts (the steps that pass, the challenge and event results, the outcome: the engine
-reuses one object for each while the values are the same), so a member's encoding is
-remembered by the object's identity and only what differs per request is encoded again.
+The line is one msgspec encoding of the report's members (`_Line`), in one call: the members
+msgspec writes otherwise than the line (the event's parts carry a `raw_type` the line leaves
+out, a transaction's `exact_id` is in the line only when set) go in already encoded, as
+`msgspec.Raw`. A long replay's reports share their event and definition (the engine reuses
+one object while the values are the same), so those encodings are remembered by the object's
+identity.
 """
 
 from __future__ import annotations
@@ -37,11 +39,32 @@ _RAW_TYPE_KEY = b',"raw_type":'
 _NO_EXACT_ID = b',"exact_id":null}'
 _RAW_TYPE_VALUE = re.compile(rb'null|"[a-z]*"')
 _INT_RANGE = range(-(2**63), 2**63)
-_HEAD = b'{"schema":' + json.dumps(REPORT_SCHEMA).encode() + b',"source":'
 
 
 class _Unsafe(Exception):
     """A member msgspec would not write as json.dumps does: the whole line goes the slow way."""
+
+
+class _Line(msgspec.Struct, tag_field="schema", tag=REPORT_SCHEMA, omit_defaults=True):
+    """A report's line as msgspec writes it in one call: the report's members in order, the
+    ones written another way than msgspec would (the event, the transaction) and the
+    definition as `msgspec.Raw` encodings; `profile` only when set."""
+
+    source: Any
+    request: Any
+    definition: Any
+    challenge: Any
+    signature: Any
+    event: Any
+    triggers: Any
+    transaction: Any
+    customer: Any
+    sync: Any
+    outcome: Any
+    findings: Any
+    steps: Any
+    assumptions: Any
+    profile: Any = None
 
 
 class _LineEncoder:
@@ -50,7 +73,7 @@ class _LineEncoder:
     entry lives), once it is seen a second time."""
 
     def __init__(self) -> None:
-        self._memo: dict[int, tuple[Any, bytes | None]] = {}
+        self._memo: dict[int, tuple[Any, msgspec.Raw | None]] = {}
         self._seen: dict[int, Any] = {}
         """Members seen once (kept alive here until the next are), by identity."""
 
@@ -61,36 +84,32 @@ class _LineEncoder:
         if signature.timestamp_age_seconds is not None:
             return None
         transaction = report.transaction
+        outcome, customer, sync = report.outcome, report.customer, report.sync
+        if (outcome.if_verified is not None and not _plain(outcome.if_verified)) or (
+                customer is not None and not _plain(customer.fields)) or (
+                sync is not None and not _plain(sync.fields)) or (
+                report.profile is not None and not _plain(report.profile)):
+            return None
         shared = self._shared
         try:
-            tx = _struct(transaction)
+            tx = _ENCODE(transaction)
             if transaction.exact_id is None:  # in JSON only when set: its last key
                 if not tx.endswith(_NO_EXACT_ID):
                     return None
                 tx = tx[: -len(_NO_EXACT_ID)] + b"}"
-            parts = [
-                _HEAD, _struct(report.source), b',"request":', _struct(report.request),
-                b',"definition":', shared(report.definition, _plain_value),
-                b',"challenge":', shared(report.challenge, _struct),
-                b',"signature":', _struct(signature),
-                b',"event":', shared(report.event, _event),
-                b',"triggers":', shared(report.triggers, _struct),
-                b',"transaction":', tx,
-                b',"customer":', _fields_of(report.customer),
-                b',"sync":', _fields_of(report.sync),
-                b',"outcome":', shared(report.outcome, _outcome),
-                b',"findings":', _struct(report.findings) if report.findings else b"[]",
-                b',"steps":[', b",".join([shared(step, _struct) for step in report.steps]),
-                b'],"assumptions":', _struct(report.assumptions),
-            ]
-            if report.profile is not None:
-                parts += (b',"profile":', _plain_value(report.profile))
-        except _Unsafe:
+            data = _ENCODE(_Line(
+                report.source, report.request, shared(report.definition, _plain_value),
+                shared(report.challenge, _struct), signature, shared(report.event, _event),
+                shared(report.triggers, _struct), msgspec.Raw(tx), customer, sync,
+                shared(outcome, _struct), report.findings, report.steps, report.assumptions,
+                report.profile))
+        except (_Unsafe, TypeError, ValueError, OverflowError):
             return None
-        parts.append(b"}")
-        return b"".join(parts).decode("ascii")
+        if not data.isascii() or b"\x7f" in data:
+            return None
+        return data.decode("ascii")
 
-    def _shared(self, value: Any, encode: Callable[[Any], bytes]) -> bytes:
+    def _shared(self, value: Any, encode: Callable[[Any], bytes]) -> msgspec.Raw:
         """The encoding of a member reports may share: remembered once it is seen a second
         time (an object made for one report is only encoded)."""
         hit = self._memo.get(id(value))
@@ -98,7 +117,7 @@ class _LineEncoder:
             data = hit[1]
         else:
             try:
-                data = encode(value)
+                data = msgspec.Raw(encode(value))
             except _Unsafe:
                 data = None
             seen = self._seen.get(id(value))
@@ -120,23 +139,17 @@ _SEEN_LIMIT = 256
 _LINES = _LineEncoder()
 
 
-def _ascii(data: bytes) -> bytes:
-    if not data.isascii() or b"\x7f" in data:
-        raise _Unsafe
-    return data
-
-
 def _plain_value(value: Any) -> bytes:
     """A free-form value (from the definition or the body) that msgspec writes as json.dumps
     does, encoded."""
     if not _plain(value):
         raise _Unsafe
-    return _ascii(_ENCODE(value))
+    return _struct(value)
 
 
 def _struct(value: Any) -> bytes:
     try:
-        return _ascii(_ENCODE(value))
+        return _ENCODE(value)
     except (TypeError, ValueError, OverflowError):
         raise _Unsafe from None
 
@@ -159,21 +172,6 @@ def _event(event: EventResult) -> bytes:
         raise _Unsafe
     kept.append(data[position:])
     return b"".join(kept)
-
-
-def _outcome(outcome: Any) -> bytes:
-    if outcome.if_verified is not None and not _plain(outcome.if_verified):
-        raise _Unsafe
-    return _struct(outcome)
-
-
-def _fields_of(result: Any) -> bytes:
-    """A customer or sync result: its `fields` come from the body."""
-    if result is None:
-        return b"null"
-    if not _plain(result.fields):
-        raise _Unsafe
-    return _struct(result)
 
 
 def encoded_line(report: Report) -> str | None:

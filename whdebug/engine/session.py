@@ -29,7 +29,7 @@ from whdebug.engine.patches import PatchError, apply_patch
 from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import SUMMARY_SCHEMA, EventResult, Finding, Report
-from whdebug.engine.reportline import encode_report
+from whdebug.engine.reportline import encode_report, encoded_line
 from whdebug.engine.steps.events import extract_event
 from whdebug.engine.steps.transactions import DedupeIndex
 from whdebug.engine.steps.triggers import add_trigger_fix, join_caveat
@@ -172,8 +172,10 @@ class ReplaySession:
 
     def encode(self, report: Report) -> tuple[Report, str]:
         """The report and its JSON line, any secret in them masked."""
-        line = encode_report(report)
-        if self.secret_set and self.secret_set.contains(line):
+        line = encoded_line(report)
+        if line is None:
+            line = encode_report(report)
+        if self.secret_set.values and self.secret_set.contains(line):
             report = self.secret_set.scrub(report)
             line = encode_report(report)
         return report, line
@@ -195,6 +197,16 @@ class ReplaySession:
         self.all_ok = self.all_ok and ok
         self._outcomes[status] = self._outcomes.get(status, 0) + 1
         self._fired.update(triggers)
+
+    def count_many(self, status: str, requests: int, triggers: Iterable[Iterable[str]],
+                   all_ok: bool) -> None:
+        """`count` for `requests` requests of one outcome: the triggers each fired, and
+        whether every one of them is ok."""
+        self.requests += requests
+        self.all_ok = self.all_ok and all_ok
+        self._outcomes[status] = self._outcomes.get(status, 0) + requests
+        for fired in triggers:
+            self._fired.update(fired)
 
     def keep_witnesses_working(self, request: CapturedRequest, report: Report) -> Report:
         """In arrival order, after the analysis: remember a fired request; drop path

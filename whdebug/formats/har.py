@@ -67,6 +67,32 @@ class _Entry(msgspec.Struct):
     extension: _Extension | None = msgspec.field(default=None, name="_whdebug")
 
 
+class _Base64Content(msgspec.Struct):
+    """postData read with its text as base64 bytes (msgspec decodes it in the one pass):
+    right only when `encoding` is "base64", which the reader checks."""
+
+    text: bytes | None = None
+    encoding: str | None = None
+    params: Any = None
+
+
+class _Base64Request(msgspec.Struct):
+    method: str | None = None
+    url: str | None = None
+    http_version: str | None = msgspec.field(default=None, name="httpVersion")
+    headers: list[_Header] = []
+    post_data: _Base64Content | None = msgspec.field(default=None, name="postData")
+
+
+class _Base64Entry(msgspec.Struct):
+    """An entry whose postData text is base64 (what whdebug and browsers export)."""
+
+    request: _Base64Request | None = None
+    started: str | None = msgspec.field(default=None, name="startedDateTime")
+    response: _Response | None = None
+    extension: _Extension | None = msgspec.field(default=None, name="_whdebug")
+
+
 class _Log(msgspec.Struct):
     entries: list[_Entry] = []
 
@@ -83,27 +109,35 @@ def _where(path: str) -> str:
     return path
 
 
-def _content(content: _Content | None, name: str, where: str,
+def _content(content: _Content | _Base64Content | None, name: str, entry: int, where: str,
              text_key: str = "text") -> bytes | None:
-    """postData / response.content bytes: base64 when `encoding` says so, else UTF-8 text."""
+    """postData / response.content bytes: base64 when `encoding` says so, else UTF-8 text.
+    A problem is said at `$.log.entries[entry]` + `where` (made only then)."""
     if content is None:
         return None
     text = content.text
     if text is None:
         if content.params:
-            raise field_error(name, f"{where}.params", "form params without 'text' are not "
-                              "supported")
+            raise field_error(name, f"{_entry_at(entry)}{where}.params",
+                              "form params without 'text' are not supported")
         return None
+    if isinstance(text, bytes):  # `_Base64Content`: decoded with the entry (base64 said)
+        return text
     encoding = content.encoding
     if encoding is None or encoding == "":
         return text.encode("utf-8")
     if encoding != "base64":
-        raise field_error(name, f"{where}.encoding", f"unsupported {encoding!r} (expected "
-                          "'base64')")
+        raise field_error(name, f"{_entry_at(entry)}{where}.encoding",
+                          f"unsupported {encoding!r} (expected 'base64')")
     try:
         return decode_base64(text)
     except ValueError as error:
-        raise field_error(name, f"{where}.{text_key}", str(error)) from None
+        raise field_error(name, f"{_entry_at(entry)}{where}.{text_key}", str(error)) from None
+
+
+def _entry_at(index: int) -> str:
+    """Where an entry is, as msgspec writes it (`$.log.entries[0]`)."""
+    return f"$.log.entries[{index}]"
 
 
 @lru_cache(maxsize=1024)
@@ -133,43 +167,54 @@ def _http_version(text: str) -> str:
     return version or "1.1"
 
 
-def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
+def _parse_entry(entry: _Entry | _Base64Entry, name: str, index: int) -> Capture:
+    """Entry `index`'s capture (a problem raises RequestFileError, said where it is)."""
     request = entry.request
     if request is None:
-        raise field_error(name, f"{where}.request", "missing")
-    at = f"{where}.request"
+        raise field_error(name, f"{_entry_at(index)}.request", "missing")
     if not request.method:
-        raise field_error(name, f"{at}.method", "missing")
+        raise field_error(name, f"{_entry_at(index)}.request.method", "missing")
     url = request.url
     if url is None:
-        raise field_error(name, f"{at}.url", "missing")
+        raise field_error(name, f"{_entry_at(index)}.request.url", "missing")
     try:
         path, query = split_url(url)
     except ValueError as error:
-        raise field_error(name, f"{at}.url", f"{error}: {url!r}") from None
+        raise field_error(name, f"{_entry_at(index)}.request.url",
+                          f"{error}: {url!r}") from None
     headers: list[tuple[str, str]] = []
-    for index, header in enumerate(request.headers):
+    for number, header in enumerate(request.headers):
         key, value = header.name, header.value or ""
         if not key:
-            raise field_error(name, f"{at}.headers[{index}].name", "missing")
+            raise field_error(name, f"{_entry_at(index)}.request.headers[{number}].name",
+                              "missing")
         if key[0] == ":":
             continue  # HTTP/2 pseudo-headers (:authority, :path) are not request headers
         headers.append((key if key.isascii() else wire_text(key),
                         value if value.isascii() else wire_text(value)))
-    body = _content(request.post_data, name, f"{at}.postData") or b""
+    body = _content(request.post_data, name, index, ".request.postData") or b""
 
     started = entry.started
     try:
         received_at = parse_timestamp(started) if started else None
     except ValueError:
-        raise field_error(name, f"{where}.startedDateTime",
+        raise field_error(name, f"{_entry_at(index)}.startedDateTime",
                           f"not an ISO 8601 timestamp: {started!r}") from None
 
     reply = None
-    if entry.response is not None:
-        status = entry.response.status or None  # HAR writes 0 for "no response"
-        reply_body = _content(entry.response.content, name, f"{where}.response.content")
-        if status is not None or reply_body is not None:
+    response = entry.response
+    if response is not None:
+        status = response.status or None  # HAR writes 0 for "no response"
+        content = response.content
+        reply_body = _content(content, name, index, ".response.content") if (
+            content is not None) else None
+        if reply_body is None and status is not None:
+            reply = _STATUS_ONLY.get(status)
+            if reply is None:
+                reply = Reply(status)
+                if len(_STATUS_ONLY) < 1024:
+                    _STATUS_ONLY[status] = reply
+        elif status is not None or reply_body is not None:
             reply = Reply(status, reply_body)
 
     extension = entry.extension or _NO_EXTENSION
@@ -185,6 +230,9 @@ def _parse_entry(entry: _Entry, name: str, where: str) -> Capture:
 
 
 _NO_EXTENSION = _Extension()
+_STATUS_ONLY: dict[int, Reply] = {}
+"""A reply of which only the status is known, by status (a Reply is never changed): the
+entries of one file share one per status."""
 
 
 def parse_har(data: bytes, name: str = "<har>") -> list[Capture]:
@@ -192,7 +240,7 @@ def parse_har(data: bytes, name: str = "<har>") -> list[Capture]:
     document = decode_file(data, _DOCUMENT, name, _where)
     if document.log is None:
         raise field_error(name, "$.log", "missing (not a HAR file)")
-    return [_parse_entry(entry, name, f"$.log.entries[{index}]")
+    return [_parse_entry(entry, name, index)
             for index, entry in enumerate(document.log.entries)]
 
 
@@ -206,6 +254,28 @@ class _RawDocument(msgspec.Struct):
 
 _RAW_DOCUMENT = msgspec.json.Decoder(_RawDocument)
 _ENTRY = msgspec.json.Decoder(_Entry)
+_BASE64_ENTRY = msgspec.json.Decoder(_Base64Entry)
+
+
+def _decode_entry(raw: msgspec.Raw) -> _Entry | _Base64Entry | None:
+    """One entry (None when it does not decode: its whole file's reading words why). An
+    entry whose postData says base64 has its text decoded by msgspec while the entry is
+    (the same strict decoder `decode_base64` tries first); one with text in any other
+    encoding, or text that is not strict base64, is read again with its text as a string
+    and goes through `_content`."""
+    try:
+        entry = _BASE64_ENTRY.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    else:
+        request = entry.request
+        post_data = request.post_data if request is not None else None
+        if post_data is None or post_data.text is None or post_data.encoding == "base64":
+            return entry
+    try:
+        return _ENTRY.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 class LazyCaptures(Sequence[Capture]):
@@ -251,17 +321,12 @@ class HarEntries(LazyCaptures):
         return len(self._entries)
 
     def _capture(self, index: int) -> Capture:
-        raw = self._entries[index]
-        where = f"$.log.entries[{index}]"
-        try:
-            entry = _ENTRY.decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            entry = None
+        entry = _decode_entry(self._entries[index])
         if entry is None:  # the whole file's reading words the problem, or reads it
             if self._whole is None:
                 self._whole = parse_har(bytes(self._data), self.name)
             return self._whole[index]
-        return _parse_entry(entry, self.name, where)
+        return _parse_entry(entry, self.name, index)
 
 
 def read_har_lazily(data: Buffer, name: str = "<har>") -> Sequence[Capture]:

@@ -11,6 +11,8 @@ from typing import Any
 
 from whdebug.model.records import fast_init
 
+_sha256 = hashlib.sha256
+
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
     "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
@@ -41,15 +43,15 @@ class CapturedRequest:
     body_size: int | None = None
     """Size announced or received; may exceed len(body) when truncated."""
     truncated: bool = False
-    _index: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
-                                                compare=False)
+    _index: dict[str, tuple[int, ...]] | None = field(default=None, init=False, repr=False,
+                                                      compare=False)
 
-    def _header_index(self) -> dict[str, list[str]]:
+    def _header_index(self) -> dict[str, tuple[int, ...]]:
+        """Where each header (by its lowercased name) is in `headers`: shared by every request
+        whose header names are these, in this order (`_positions`)."""
         index = self._index
         if index is None:
-            index = {}
-            for key, value in self.headers:
-                index.setdefault(key.lower(), []).append(value)
+            index = _positions(tuple([key for key, _ in self.headers]))
             object.__setattr__(self, "_index", index)  # a cache, not state: built on first use
         return index
 
@@ -63,15 +65,19 @@ class CapturedRequest:
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header `name` (case-insensitive), in arrival order."""
-        return list(self._header_index().get(name.lower(), ()))
+        headers = self.headers
+        return [headers[at][1] for at in self._header_index().get(name.lower(), ())]
 
     def header(self, name: str) -> str | None:
         """The header as Node.js presents it: repeated values joined with ', '; None if absent."""
         index = self._index
-        values = (index if index is not None else self._header_index()).get(name.lower())
-        if not values:
+        found = (index if index is not None else self._header_index()).get(name.lower())
+        if found is None:
             return None
-        return values[0] if len(values) == 1 else ", ".join(values)
+        headers = self.headers
+        if len(found) == 1:
+            return headers[found[0]][1]
+        return ", ".join([headers[at][1] for at in found])
 
     def has_header(self, name: str) -> bool:
         return name.lower() in self._header_index()
@@ -82,12 +88,31 @@ class CapturedRequest:
 
     @property
     def body_sha256(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
+        return _sha256(self.body).hexdigest()
 
     def query_pairs(self) -> list[tuple[str, str]]:
         from urllib.parse import parse_qsl
 
         return parse_qsl(self.query, keep_blank_values=True)
+
+
+def _positions(names: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """Each lowercased header name's positions among `names` (remembered by the exact names
+    in order: a long replay's requests mostly send the same headers)."""
+    index = _POSITIONS.get(names)
+    if index is None:
+        found: dict[str, list[int]] = {}
+        for at, key in enumerate(names):
+            found.setdefault(key.lower(), []).append(at)
+        index = {key: tuple(at) for key, at in found.items()}
+        if len(_POSITIONS) >= 1024:
+            _POSITIONS.clear()
+        _POSITIONS[names] = index
+    return index
+
+
+_POSITIONS: dict[tuple[str, ...], dict[str, tuple[int, ...]]] = {}
+"""`_positions` remembered; an entry is never changed once made."""
 
 
 @fast_init

@@ -245,7 +245,8 @@ class SecretSet:
 
     def contains(self, text: str) -> bool:
         """True when some form of some secret occurs in `text`."""
-        for form in self.forms:
+        forms = self._forms
+        for form in forms if forms is not None else self.forms:
             if form in text:
                 return True
         return False
@@ -320,11 +321,11 @@ class SecretSet:
         common case: no secret value in any header, names masking as before."""
         if not headers or (not self.by_name and not self.values):
             return [[name, value] for name, value in headers]
-        if self.values and self.contains("\n".join([value for _, value in headers])):
+        names, values = zip(*headers, strict=True)
+        if self.values and self.contains("\n".join(values)):
             return [[name, value] for name, value in self.mask_headers(headers, also=also)]
         if not self.by_name:
             return [[name, value] for name, value in headers]
-        names = tuple([name for name, _ in headers])
         key = (names, False, also)
         masked = self._by_header.get(key)
         if masked is None:
@@ -364,10 +365,11 @@ class SecretSet:
     def mask_head(self, head: bytes) -> tuple[str, str] | None:
         """The first bytes of a body (a preview cut after N bytes) as (hex, text), with every
         secret masked, also one cut short at the end; None when no secret is in it."""
-        spans: list[tuple[int, int]] = []
-        raws, starts, longest = self._raw_forms()
+        known = self._raw if self._raw is not None else self._raw_forms()
         if self._any_start is None or self._any_start.search(head) is None:
             return None  # no form begins anywhere in it: the common case, in one C scan
+        spans: list[tuple[int, int]] = []
+        raws, starts, longest = known
         for raw in raws:
             start = head.find(raw)
             while start >= 0:

@@ -9,7 +9,6 @@ the event at `$.event` of a versioned envelope. Credentials: `secret` (and `toke
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -154,18 +153,18 @@ def analyze_profile(
         reason = f"matches {KARZOUN_PREVIOUS} with your secret: the previous secret of a rotation"
         signature = msgspec.structs.replace(signature, reason=reason)
         steps = [
-            dataclasses.replace(step, reason=reason) if step.name == "verify" else step
+            msgspec.structs.replace(step, reason=reason) if step.name == "verify" else step
             for step in steps
         ]
     elif matched == "current":
         reason = f"matches {KARZOUN_SIGNATURE} with your secret: the current secret"
         signature = msgspec.structs.replace(signature, reason=reason)
         steps = [
-            dataclasses.replace(step, reason=reason) if step.name == "verify" else step
+            msgspec.structs.replace(step, reason=reason) if step.name == "verify" else step
             for step in steps
         ]
     steps = [
-        dataclasses.replace(step, reason=f"{step.reason} (the profile accepts every event)")
+        msgspec.structs.replace(step, reason=f"{step.reason} (the profile accepts every event)")
         if step.name == "match" and step.status == "pass"
         else step
         for step in steps

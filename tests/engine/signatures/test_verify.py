@@ -376,3 +376,46 @@ def test_passing_results_share_only_what_is_the_same() -> None:
     failing = run(make_request(body, signature=sign(body, "not-the-secret-at-all")))
     assert failing.signature.verdict == "fail"
     assert any(f.code.startswith("SIG_") for f in failing.findings)
+
+
+@pytest.mark.parametrize(
+    ("verification", "signature", "credentials", "config"),
+    [
+        ({}, "auto", {"webhookSecret": SECRET}, {}),
+        ({"encoding": "base64"}, "base64", {"webhookSecret": SECRET}, {}),
+        ({"type": "hmac-sha1"}, "sha1", {"webhookSecret": SECRET}, {}),
+        ({}, "github", {"webhookSecret": SECRET}, {}),
+        ({}, "auto", {}, {"webhookSecret": SECRET}),
+        ({}, "auto", {"webhookSecret": ""}, {"webhookSecret": SECRET}),
+        ({"timestampHeader": "X-Timestamp"}, "auto", {"webhookSecret": SECRET}, {}),
+        ({}, "wrong", {"webhookSecret": SECRET}, {}),
+        ({}, None, {"webhookSecret": SECRET}, {}),
+    ],
+)
+def test_the_analysis_fast_path_gives_what_verify_signature_gives(
+        verification: dict[str, str], signature: str | None, credentials: dict[str, str],
+        config: dict[str, str]) -> None:
+    """`analyze` asks `passing_signature` first: a report says what `verify_signature` alone
+    says, whether the fast path answers (a plain pass) or hands over (anything else)."""
+    from datetime import datetime
+
+    from whdebug.engine.plan import compile_definition
+    from whdebug.engine.signatures.verify import passing_signature, verify_signature
+    from whdebug.model.request import Secrets
+
+    definition = make_definition(verification={**VERIFY, **verification})
+    body = make_request().body
+    signed = {"auto": sign(body), "base64": sign(body, scheme="base64"),
+              "sha1": sign(body, algorithm="sha1"), "github": sign(body, scheme="github"),
+              "wrong": sign(b"other"), None: None}[signature]
+    request = make_request(signature=signed)
+    report = run(request, definition, credentials=credentials, config=config)
+    plan = compile_definition(definition)
+    secrets = Secrets(credentials, config)
+    alone, findings = verify_signature(request, plan.verification, plan.auth_config, secrets,
+                                       now=datetime(2025, 11, 24, 16, 0, 5, tzinfo=UTC))
+    assert report.signature == alone
+    assert {f.code for f in findings} <= {f.code for f in report.findings}
+    fast, _ = passing_signature(request, plan.verification, plan.auth_config, secrets, False)
+    assert (fast is not None) == (alone.verdict == "pass" and not findings
+                                  and "timestampHeader" not in verification)

@@ -73,3 +73,31 @@ def test_path_is_a_header() -> None:
     report = run(request, definition)
     finding = next(f for f in report.findings if f.code == "TX_PATH_IS_HEADER")
     assert "X-GitHub-Delivery" in finding.message
+
+
+def test_a_run_of_new_ids_is_recorded_as_one_at_a_time_would_be() -> None:
+    """`record_new_run` enters a run only when none of its ids is a duplicate (of the
+    history or within the run) and there is no window; otherwise it changes nothing."""
+    one_by_one, at_once = DedupeIndex(), DedupeIndex()
+    for index in (one_by_one, at_once):
+        index.record("a", "first")
+        index.advance()
+    run: list[tuple[str | None, str | int]] = [("b", 1), (None, 2), ("c", 3)]
+    for transaction_id, source in run:
+        if transaction_id is not None:
+            one_by_one.record(transaction_id, source)
+        one_by_one.advance()
+    assert at_once.record_new_run(run)
+    for transaction_id in ("a", "b", "c", "d"):
+        assert at_once.lookup(transaction_id) == one_by_one.lookup(transaction_id)
+    assert len(at_once) == len(one_by_one) == 3
+    at_once.record("d", 9)  # positions carry on as one at a time
+    one_by_one.record("d", 9)
+    assert at_once._seen == one_by_one._seen
+
+    for refused in ([("e", 1), ("a", 2)], [("e", 1), ("e", 2)]):
+        before = dict(at_once._seen)
+        assert not at_once.record_new_run(refused)
+        assert at_once._seen == before and at_once.lookup("e") is None
+    windowed = DedupeIndex(window=3)
+    assert not windowed.record_new_run([("x", 1)]) and windowed.lookup("x") is None

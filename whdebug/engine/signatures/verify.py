@@ -49,11 +49,15 @@ def verify_signature(
     diagnose: bool = True,
     prefetch: DigestThread | None = None,
     evidence: Evidence | None = None,
+    passing_tried: bool = False,
+    known: bytes | None = None,
 ) -> tuple[SignatureResult, list[Finding]]:
     """Run the runtime's verification; on failure search for what would have matched.
 
     `evidence` gives the search what the request alone cannot: other captures of this
-    provider and the bytes the sender says it signed."""
+    provider and the bytes the sender says it signed. With `passing_tried`, the caller
+    asked `passing_signature` first and got no result (and `known`, the runtime digest it
+    computed, if it did)."""
     kind = spec.type if spec is not None else None
     if spec is None or (kind in (None, "none") and spec.type_error is None):
         return _unverified(request, kind, now)
@@ -62,8 +66,8 @@ def verify_signature(
     encoding: str = spec.encoding
     resolution, status = _resolved(secret_key, auth_config, secrets, nullish)
     received_raw = request.header(header_name) if header_name else None
-    known: bytes | None = None  # the runtime digest, when `_passes` computed it
-    if prefetch is None and received_raw is not None:
+    # `known`: the runtime digest, when `_passes` computed it (here, or the caller's)
+    if prefetch is None and received_raw is not None and not passing_tried:
         passed, known = _passes(request, spec, kind, resolution, status, received_raw, nullish)
         if passed is not None:
             return passed, []
@@ -209,6 +213,27 @@ def verify_signature(
         reason = (f"the empty credentials.{resolution.key} is used (`??`, --nullish)"
                   + ("; " + reason if reason.startswith("matches only") else ""))
     return result("fail", reason, [runtime_attempt, *attempts], search.scheme, searched=search)
+
+
+def passing_signature(request: CapturedRequest, spec: VerificationSpec | None,
+                      auth_config: Mapping[str, Any], secrets: Secrets,
+                      nullish: bool) -> tuple[SignatureResult | None, bytes | None]:
+    """The result `verify_signature` gives a request whose HMAC matches when nothing else
+    can be said about it (`_passes`), without the rest of its set-up; else None, and the
+    runtime digest if it was computed: then call `verify_signature` with
+    `passing_tried=True` and that digest as `known` (for a body read in full: no
+    `prefetch`)."""
+    if spec is None:
+        return None, None
+    kind = spec.type
+    header_name = spec.header_name
+    if (kind in (None, "none") and spec.type_error is None) or not header_name:
+        return None, None
+    received_raw = request.header(header_name)
+    if received_raw is None:
+        return None, None
+    resolution, status = _resolved(spec.secret_key, auth_config, secrets, nullish)
+    return _passes(request, spec, kind, resolution, status, received_raw, nullish)
 
 
 def _passes(request: CapturedRequest, spec: VerificationSpec, kind: Any,

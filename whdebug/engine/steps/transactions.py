@@ -39,6 +39,25 @@ class DedupeIndex:
             self._seen[transaction_id] = (source, self._position)
             self._exact.pop(transaction_id, None)
 
+    def record_new_run(self, entries: list[tuple[str | None, str | int]]) -> bool:
+        """The next requests, in order, as (accepted transaction id or None, source), each
+        `record`ed when it has an id and `advance`d past, when none of them is a duplicate
+        (of an earlier request, or of another in the run) and there is no window; False,
+        and nothing changed, otherwise (enter them one by one then)."""
+        if self.window is not None:
+            return False
+        seen = self._seen
+        position = self._position
+        fresh = {transaction_id: (source, position + offset)
+                 for offset, (transaction_id, source) in enumerate(entries)
+                 if transaction_id is not None}
+        if len(fresh) != sum(1 for transaction_id, _ in entries if transaction_id is not None) \
+                or not seen.keys().isdisjoint(fresh):
+            return False
+        seen.update(fresh)  # new ids: none has an exact form remembered (`record` pops it)
+        self._position = position + len(entries)
+        return True
+
     def remember_exact(self, transaction_id: str, exact: str) -> None:
         """The id just recorded came from an integer beyond 2**53: keep its every digit."""
         if transaction_id in self._seen:
