@@ -93,7 +93,7 @@ class TestOpen:
         path = tmp_path / "c.db"
         Store.open(path).close()
         assert pragma(path, "journal_mode") == "wal"
-        assert pragma(path, "user_version") == SCHEMA_VERSION == 3
+        assert pragma(path, "user_version") == SCHEMA_VERSION == 4
         assert pragma(path, "application_id") == APPLICATION_ID
 
     def test_reopen_keeps_rows(self, tmp_path: Path) -> None:
@@ -230,7 +230,7 @@ class TestInsertAndGet:
         store.delete(3)
         bodies = [f"body {n}".encode() for n in range(4)]
         ids = store.insert_many([make_request(body=body) for body in bodies])
-        assert ids == [4, 5, 6, 7]  # AUTOINCREMENT never reuses the deleted id
+        assert ids == [4, 5, 6, 7]  # a deleted id is never given again
         assert [store.get(capture_id).request.body for capture_id in ids] == bodies
 
     def test_insert_many_is_one_transaction(self, store: Store) -> None:
