@@ -703,6 +703,29 @@ class TestDeferredAnalysis:
         assert [(e.outcome, e.signature, e.duplicate_of) for e in lines] == [
             ("fires", "pass", None), ("rejected", "fail", None), ("duplicate", "pass", ids[0])]
 
+    def test_analyst_lines_mask_a_secret_sent_as_the_event(self, store_path: Path) -> None:
+        """The line shows the event: a secret there is masked whether the request fires
+        (only its event is checked) or not (the whole report is masked)."""
+        from whdebug.receiver.analyst import analyst_session, complete
+
+        definition = make_definition(triggers=[{"type": "miniapps:acme", "event": SECRET}])
+
+        def signed(event: str) -> Capture:
+            body = json.dumps({"event": event, "id": event}).encode()
+            return Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                                           headers=(("X-Signature", sign(body)),)),
+                           Source(received_at=NOW))
+
+        with Store.open(store_path) as store:
+            ids = store.insert_many([signed(SECRET), signed(f"{SECRET}.other")])
+            session = analyst_session(definition, Secrets({"webhookSecret": SECRET}),
+                                      DEFAULT_OPTIONS, None)
+            lines = [complete(i, store, session) for i in ids]
+        assert [(line.outcome, line.signature) for line in lines] == [
+            ("fires", "pass"), ("no-trigger", "pass")]
+        assert [line.event for line in lines] == ["[masked]", "[masked].other"]
+        assert not any(SECRET in trigger for line in lines for trigger in line.triggers)
+
     def test_analyst_seeds_with_the_captures_before_the_run(self, store_path: Path) -> None:
         from whdebug.receiver.analyst import analyst_session, complete, seed_history
 
