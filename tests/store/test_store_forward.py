@@ -110,8 +110,8 @@ def test_a_version_3_store_loses_autoincrement_but_never_gives_an_id_twice(
             connection.execute(
                 "INSERT INTO captures (received_at, method, path, body_size, headers, "
                 "forward_status, forward_latency, edited_from) VALUES (?, 'POST', ?, 2, "
-                "'[[\"X-A\",\"1\"]]', 201, 0.5, ?)", (f"2025-01-0{number}T00:00:00.000000Z", f"/old{number}",
-                            number - 1 or None))
+                "'[[\"X-A\",\"1\"]]', 201, 0.5, ?)",
+                (f"2025-01-0{number}T00:00:00.000000Z", f"/old{number}", number - 1 or None))
             connection.execute("INSERT INTO bodies (capture_id, body) VALUES (?, ?)",
                                (number, f"body {number}".encode()))
         connection.execute("DELETE FROM bodies WHERE capture_id IN (2, 4)")
