@@ -726,6 +726,50 @@ class TestDeferredAnalysis:
         assert [line.event for line in lines] == ["[masked]", "[masked].other"]
         assert not any(SECRET in trigger for line in lines for trigger in line.triggers)
 
+    def test_lines_and_strict_answers_skip_the_failed_signatures_diagnosis(
+            self, store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A line (the analyst's or an inline one) and a --strict answer show only the
+        verdict: the search for what would have matched (about 1.1 ms a capture) never
+        runs, and the verdict and outcome are those of a diagnosed replay."""
+        from whdebug.engine.signatures import verify
+        from whdebug.receiver.analyst import analyst_session, complete
+
+        body = b'{"event": "contact.created", "id": "evt-1"}'
+        bad = Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                                      headers=(("X-Signature", sign(body, "wrong")),)),
+                      Source(received_at=NOW))
+        diagnosed = session_module.ReplaySession(
+            make_definition(), Secrets({"webhookSecret": SECRET}), now=NOW).replay(bad)
+        assert diagnosed.signature.verdict == "fail" and len(diagnosed.signature.attempts) > 1
+
+        class Searched(Exception):
+            pass
+
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise Searched
+
+        monkeypatch.setattr(verify, "DiagnosisSearch", refuse)
+        with Store.open(store_path) as store:
+            (capture_id,) = store.insert_many([bad])
+            session = analyst_session(make_definition(), Secrets({"webhookSecret": SECRET}),
+                                      DEFAULT_OPTIONS, None)
+            line = complete(capture_id, store, session)
+        assert (line.signature, line.outcome, line.error) == (
+            diagnosed.signature.verdict, diagnosed.outcome.status, None)
+        printed: list[CaptureEvent] = []
+        receiver_settings = settings(definition=make_definition(), strict=True,
+                                     secrets=Secrets({"webhookSecret": SECRET}),
+                                     on_capture=printed.append)
+
+        async def post() -> httpx.Response:
+            async with asgi_client(store_path, receiver_settings) as client:
+                return await client.post("/miniapps/acme/webhooks", content=body,
+                                         headers={"X-Signature": sign(body, "wrong")})
+
+        assert asyncio.run(post()).status_code == 401
+        assert [(e.signature, e.outcome, e.error) for e in printed] == [
+            ("fail", "rejected", None)]
+
     def test_analyst_seeds_with_the_captures_before_the_run(self, store_path: Path) -> None:
         from whdebug.receiver.analyst import analyst_session, complete, seed_history
 

@@ -33,7 +33,7 @@ from whdebug.engine.plan import Plan
 from whdebug.engine.session import ReplaySession
 from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
-from whdebug.receiver.app import CaptureEvent
+from whdebug.receiver.app import CaptureEvent, undiagnosed
 from whdebug.receiver.sink import ServeSink
 from whdebug.store.base import StoreLocation
 from whdebug.store.writer import describe_error
@@ -223,8 +223,13 @@ def _run(stream: BinaryIO, store_path: str, data: dict[str, Any], path: str | No
 
 def analyst_session(definition: Definition, secrets: Secrets, options: AnalysisOptions,
                     analysis_now: datetime | None) -> ReplaySession:
-    """The run's session: timestamps judged at `--now`, else at each capture's arrival."""
-    return ReplaySession(definition, secrets, options=options,
+    """The run's session: timestamps judged at `--now`, else at each capture's arrival.
+
+    Without the diagnosis of a failed signature (which scheme, secret or body would have
+    matched): the line shows only the verdict, and the search took about 1.1 ms per
+    capture against 50 us for the rest of the analysis, so a sender with the wrong secret
+    left the lines further behind with every request."""
+    return ReplaySession(definition, secrets, options=undiagnosed(options),
                          now=lambda capture: analysis_now or capture.source.received_at
                          or datetime.now(UTC))
 
