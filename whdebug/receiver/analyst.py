@@ -24,7 +24,6 @@ import struct
 import subprocess
 import sys
 import threading
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -276,25 +275,27 @@ def complete(capture_id: int, store: Any, session: ReplaySession,
     expected = session.plan.webhook_path
     wrong_path = expected is not None and (
         request.method.upper() != "POST" or request.path.rstrip("/") != expected)
-    event = CaptureEvent(
-        capture_id, capture.source.received_at or datetime.now(UTC), request.method,
-        request.path, request.query, request.size, request.truncated,
-        reply.status if reply is not None else None,
-        wrong_path=wrong_path, expected_path=expected)
+
+    def line(**verdict: Any) -> CaptureEvent:  # built once, with its verdict (no `replace`)
+        return CaptureEvent(
+            capture_id, capture.source.received_at or datetime.now(UTC), request.method,
+            request.path, request.query, request.size, request.truncated,
+            reply.status if reply is not None else None,
+            wrong_path=wrong_path, expected_path=expected, **verdict)
+
     if wrong_path or request.truncated:
         try:
             session.seed(capture)
         except Exception:  # the line has no verdict to lose
             pass
-        return event
+        return line()
     try:
         # The line shows the event, the signature verdict, the outcome and the triggers: a
         # fired report needs only its event masked, not its whole JSON line encoded (a
         # tenth of the analyst's CPU); any other report is masked whole, as `replay` does.
         report, _ = session.replay_line(capture, lines=False)
     except Exception as error:  # a line without a verdict, never a dead analyst
-        return replace(event, error=f"analysis failed: {describe_error(error)}")
-    return replace(
-        event, event=report.event.value, signature=report.signature.verdict,
-        outcome=report.outcome.status, triggers=report.outcome.triggers,
-        duplicate_of=report.transaction.duplicate_of)
+        return line(error=f"analysis failed: {describe_error(error)}")
+    return line(event=report.event.value, signature=report.signature.verdict,
+                outcome=report.outcome.status, triggers=report.outcome.triggers,
+                duplicate_of=report.transaction.duplicate_of)
