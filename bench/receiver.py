@@ -8,9 +8,11 @@ when its `webhook` binary is installed (Debian package `webhook`), with a hook t
 every POST to the bench path.
 
 Each server runs in its own process (a fresh store each round); this process is the load
-generator. Rounds alternate bare / whdebug so machine noise hits both alike. Reports
-requests/s, p50/p99 latency, the whdebug/bare ratio (SPEC target >= 0.7) and requests lost:
-answered 2xx but missing from the store (must be 0).
+generator. A whdebug server's CPU is read once it has printed every capture's line: with a
+definition, the analyst process prints its lines behind a burst, and their CPU counts.
+Rounds alternate bare / whdebug so machine noise hits both alike. Reports requests/s,
+p50/p99 latency, the whdebug/bare ratio (SPEC target >= 0.7) and requests lost: answered
+2xx but missing from the store (must be 0).
 
 `--servers bare,pg2` runs TWO `whdebug serve` processes sharing one PostgreSQL store (half the
 connections to each; target >= 0.5 of one bare app). `--postgres URL` names the database;
@@ -282,6 +284,18 @@ def server_pids(data: Path | None) -> list[int]:
         return []
 
 
+def printed(output: Path, lines: int, timeout: float = 120.0) -> None:
+    """Wait until the server (and with a definition its analyst process, whose lines lag a
+    burst) has printed `lines` capture lines, so that "cpu us/req" counts their work too."""
+    deadline = time.monotonic() + timeout
+    while output.read_text(encoding="utf-8", errors="replace").count("  -> ") < lines:
+        if time.monotonic() > deadline:
+            print(f"warning: fewer than {lines} capture lines after {timeout:.0f} s",
+                  file=sys.stderr)
+            return
+        time.sleep(0.05)
+
+
 def stored_markers(store: Path | str) -> set[str]:
     sys.path.insert(0, str(ROOT))
     from whdebug.store.base import open_store, store_location
@@ -341,7 +355,8 @@ def run_round(kind: str, number: int, args: argparse.Namespace, workdir: Path) -
     if kind == "pg2":
         return run_shared_round(number, args, workdir)
     store = workdir / f"{kind}-{number}.db"
-    process, port = start(kind, store, workdir / f"{kind}-{number}.out")
+    output = workdir / f"{kind}-{number}.out"
+    process, port = start(kind, store, output)
     try:
         load = load_raw if args.client == "raw" else load_httpx
         warmup = [(f"w{number}-{i}", make_request(f"w{number}-{i}", args.body_size))
@@ -349,8 +364,12 @@ def run_round(kind: str, number: int, args: argparse.Namespace, workdir: Path) -
         asyncio.run(load(port, warmup, args.concurrency))
         requests = [(f"r{number}-{i}", make_request(f"r{number}-{i}", args.body_size))
                     for i in range(args.requests)]
+        if kind.startswith("whdebug"):
+            printed(output, len(warmup))
         cpu_before = process_cpu(process.pid)
         result = asyncio.run(load(port, requests, args.concurrency))
+        if kind.startswith("whdebug"):  # the analyst's lines lag a burst: count their CPU
+            printed(output, len(warmup) + len(requests))
         cpu_after = process_cpu(process.pid)
         lost = -1
         if kind.startswith("whdebug"):  # every answered request must already be committed

@@ -703,6 +703,73 @@ class TestDeferredAnalysis:
         assert [(e.outcome, e.signature, e.duplicate_of) for e in lines] == [
             ("fires", "pass", None), ("rejected", "fail", None), ("duplicate", "pass", ids[0])]
 
+    def test_analyst_lines_mask_a_secret_sent_as_the_event(self, store_path: Path) -> None:
+        """The line shows the event: a secret there is masked whether the request fires
+        (only its event is checked) or not (the whole report is masked)."""
+        from whdebug.receiver.analyst import analyst_session, complete
+
+        definition = make_definition(triggers=[{"type": "miniapps:acme", "event": SECRET}])
+
+        def signed(event: str) -> Capture:
+            body = json.dumps({"event": event, "id": event}).encode()
+            return Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                                           headers=(("X-Signature", sign(body)),)),
+                           Source(received_at=NOW))
+
+        with Store.open(store_path) as store:
+            ids = store.insert_many([signed(SECRET), signed(f"{SECRET}.other")])
+            session = analyst_session(definition, Secrets({"webhookSecret": SECRET}),
+                                      DEFAULT_OPTIONS, None)
+            lines = [complete(i, store, session) for i in ids]
+        assert [(line.outcome, line.signature) for line in lines] == [
+            ("fires", "pass"), ("no-trigger", "pass")]
+        assert [line.event for line in lines] == ["[masked]", "[masked].other"]
+        assert not any(SECRET in trigger for line in lines for trigger in line.triggers)
+
+    def test_lines_and_strict_answers_skip_the_failed_signatures_diagnosis(
+            self, store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A line (the analyst's or an inline one) and a --strict answer show only the
+        verdict: the search for what would have matched (about 1.1 ms a capture) never
+        runs, and the verdict and outcome are those of a diagnosed replay."""
+        from whdebug.engine.signatures import verify
+        from whdebug.receiver.analyst import analyst_session, complete
+
+        body = b'{"event": "contact.created", "id": "evt-1"}'
+        bad = Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                                      headers=(("X-Signature", sign(body, "wrong")),)),
+                      Source(received_at=NOW))
+        diagnosed = session_module.ReplaySession(
+            make_definition(), Secrets({"webhookSecret": SECRET}), now=NOW).replay(bad)
+        assert diagnosed.signature.verdict == "fail" and len(diagnosed.signature.attempts) > 1
+
+        class Searched(Exception):
+            pass
+
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise Searched
+
+        monkeypatch.setattr(verify, "DiagnosisSearch", refuse)
+        with Store.open(store_path) as store:
+            (capture_id,) = store.insert_many([bad])
+            session = analyst_session(make_definition(), Secrets({"webhookSecret": SECRET}),
+                                      DEFAULT_OPTIONS, None)
+            line = complete(capture_id, store, session)
+        assert (line.signature, line.outcome, line.error) == (
+            diagnosed.signature.verdict, diagnosed.outcome.status, None)
+        printed: list[CaptureEvent] = []
+        receiver_settings = settings(definition=make_definition(), strict=True,
+                                     secrets=Secrets({"webhookSecret": SECRET}),
+                                     on_capture=printed.append)
+
+        async def post() -> httpx.Response:
+            async with asgi_client(store_path, receiver_settings) as client:
+                return await client.post("/miniapps/acme/webhooks", content=body,
+                                         headers={"X-Signature": sign(body, "wrong")})
+
+        assert asyncio.run(post()).status_code == 401
+        assert [(e.signature, e.outcome, e.error) for e in printed] == [
+            ("fail", "rejected", None)]
+
     def test_analyst_seeds_with_the_captures_before_the_run(self, store_path: Path) -> None:
         from whdebug.receiver.analyst import analyst_session, complete, seed_history
 

@@ -93,7 +93,7 @@ class TestOpen:
         path = tmp_path / "c.db"
         Store.open(path).close()
         assert pragma(path, "journal_mode") == "wal"
-        assert pragma(path, "user_version") == SCHEMA_VERSION == 3
+        assert pragma(path, "user_version") == SCHEMA_VERSION == 4
         assert pragma(path, "application_id") == APPLICATION_ID
 
     def test_reopen_keeps_rows(self, tmp_path: Path) -> None:
@@ -230,7 +230,7 @@ class TestInsertAndGet:
         store.delete(3)
         bodies = [f"body {n}".encode() for n in range(4)]
         ids = store.insert_many([make_request(body=body) for body in bodies])
-        assert ids == [4, 5, 6, 7]  # AUTOINCREMENT never reuses the deleted id
+        assert ids == [4, 5, 6, 7]  # a deleted id is never given again
         assert [store.get(capture_id).request.body for capture_id in ids] == bodies
 
     def test_insert_many_is_one_transaction(self, store: Store) -> None:
@@ -401,13 +401,29 @@ def test_sigkill_loses_no_committed_row(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_received_at_is_spelled_the_same_from_any_zone() -> None:
+    """The receiver's UTC clock takes a shortcut; every zone gives the one spelling."""
+    from datetime import timezone
+
+    from whdebug.store.columns import format_timestamp
+
+    spelled = "2024-01-02T01:04:05.000000Z"
+    for moment in (datetime(2024, 1, 2, 1, 4, 5, tzinfo=UTC),
+                   datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+                   datetime(2024, 1, 2, 1, 4, 5)):
+        assert format_timestamp(moment) == spelled
+    assert format_timestamp(datetime(1, 1, 1, 0, 0, 0, 7, tzinfo=UTC)) == (
+        "0001-01-01T00:00:00.000007Z")
+
+
 def test_stored_header_json_is_what_json_dumps_writes(tmp_path: Path) -> None:
     """The headers column keeps one spelling whichever encoder wrote it: printable ASCII
     goes through msgspec, anything else through json.dumps (non-ASCII escaped)."""
     from whdebug.store.columns import encode_headers as _encode_headers
 
     texts = ["", "plain", 'q"uote', "back\\slash", "sl/ash", "tab\there", "\x00\x1f\x7f",
-             "é latin-1 ÿ", "\u2028", "x" * 300, *(f"<{chr(code)}>" for code in range(0x180))]
+             "é latin-1 ÿ", "\u2028", "\ud800 lone surrogate", "x" * 300,
+             *(f"<{chr(code)}>" for code in range(0x180))]
     for text in texts:
         for pairs in (((text, "v"),), (("Name", text),), (("A", "1"), (text, text))):
             expected = json.dumps([[n, v] for n, v in pairs], separators=(",", ":"))

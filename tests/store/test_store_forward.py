@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 
 from whdebug.model.request import Capture, CapturedRequest, Source
@@ -94,3 +95,50 @@ def test_import_drops_an_edited_from_link_of_another_store(tmp_path: Path) -> No
         assert store.get(4).source.edited_from is None
     listing = run("list", "--store", str(new))
     assert listing.exit_code == 0 and "edited from" not in listing.output
+
+
+def test_a_version_3_store_loses_autoincrement_but_never_gives_an_id_twice(
+        tmp_path: Path) -> None:
+    """Schema 4 rebuilds `captures` without AUTOINCREMENT (whose sqlite_sequence page was
+    rewritten by every commit): rows, ids and bodies are kept, and an id deleted before the
+    migration (the newest one, which only sqlite_sequence remembered) is not given again."""
+    path = tmp_path / "v3.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        for migrate in MIGRATIONS[:3]:
+            migrate(connection)
+        for number in range(1, 5):
+            connection.execute(
+                "INSERT INTO captures (received_at, method, path, body_size, headers, "
+                "forward_status, forward_latency, edited_from) VALUES (?, 'POST', ?, 2, "
+                "'[[\"X-A\",\"1\"]]', 201, 0.5, ?)",
+                (f"2025-01-0{number}T00:00:00.000000Z", f"/old{number}", number - 1 or None))
+            connection.execute("INSERT INTO bodies (capture_id, body) VALUES (?, ?)",
+                               (number, f"body {number}".encode()))
+        connection.execute("DELETE FROM bodies WHERE capture_id IN (2, 4)")
+        connection.execute("DELETE FROM captures WHERE id IN (2, 4)")
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute("PRAGMA user_version = 3")
+    with Store.open(path, create=False) as store:
+        assert store.ids() == [1, 3] and store.count() == 2
+        old = store.get(3)
+        assert (old.request.path, old.request.body, old.request.headers) == (
+            "/old3", b"body 3", (("X-A", "1"),))
+        assert old.source.edited_from == 2 and old.forward is not None
+        assert (old.forward.status, old.forward.latency) == (201, 0.5)
+        assert store.insert_many([REQUEST, REQUEST]) == [5, 6]  # 4 was given before
+        store.delete(6)
+        assert store.insert(REQUEST) == 7
+        assert store.prune(timedelta(0)) == 4 and store.count() == 0
+        assert store.insert(REQUEST) == 8
+        assert [store.get(number).request.body for number in store.ids()] == [REQUEST.body]
+    with closing(sqlite3.connect(path)) as connection:
+        (schema,) = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'captures'").fetchone()
+        assert "AUTOINCREMENT" not in schema.upper()
+        assert connection.execute("SELECT count(*) FROM sqlite_sequence "
+                                  "WHERE name = 'captures'").fetchone() == (0,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (4,)
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert connection.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                                  "tbl_name = 'captures'").fetchall() == [
+            ("captures_received_at",)]

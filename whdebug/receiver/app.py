@@ -100,6 +100,13 @@ class ReceiverSettings:
         object.__setattr__(self, "plan", plan)
 
 
+def undiagnosed(options: AnalysisOptions) -> AnalysisOptions:
+    """`options` without the diagnosis of a failed signature (which scheme, secret or body
+    would have matched): a capture's line and answer need only the verdict, and the search
+    took about 1.1 ms per capture against 50 us for the rest of the analysis."""
+    return replace(options, diagnose=False) if options.diagnose else options
+
+
 @fast_init
 @dataclass(frozen=True, slots=True)
 class CaptureEvent:
@@ -297,7 +304,7 @@ class Receiver:
             assert settings.definition is not None
             pinned, clock = settings.analysis_now, settings.now
             session = ReplaySession(
-                settings.definition, settings.secrets, options=settings.options,
+                settings.definition, settings.secrets, options=undiagnosed(settings.options),
                 now=lambda capture: pinned or capture.source.received_at or clock())
             history = None
             if settings.dedupe:

@@ -16,6 +16,9 @@ HEADERS = msgspec.json.Decoder(list[tuple[str, str]])
 
 
 def format_timestamp(moment: datetime) -> str:
+    """`2026-01-02T03:04:05.000006Z`: the moment in UTC (a naive one is taken as UTC)."""
+    if moment.tzinfo is UTC:  # the receiver's clock: "...+00:00" is cut, not converted
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="microseconds") + "Z"
@@ -31,14 +34,18 @@ _HEADERS_JSON = msgspec.json.Encoder()
 
 def encode_headers(headers: Iterable[tuple[str, str]]) -> bytes:
     """`[["Name","value"],...]` as `json.dumps(..., separators=(",", ":"))` writes it
-    (ASCII: anything else escaped), the pairs in order. Printable ASCII, which msgspec
-    writes the same way five times faster, goes through msgspec."""
+    (ASCII: anything else escaped), the pairs in order. msgspec writes printable ASCII
+    the same way five times faster: its output is kept when it escaped nothing (no
+    backslash) and holds only printable ASCII; anything else is written by json."""
     pairs = headers if isinstance(headers, tuple) else tuple(headers)
-    for name, value in pairs:
-        if not (name.isascii() and name.isprintable() and value.isascii()
-                and value.isprintable()):
-            return json.dumps(pairs, separators=(",", ":")).encode("ascii")
-    return _HEADERS_JSON.encode(pairs)
+    try:
+        encoded = _HEADERS_JSON.encode(pairs)
+    except (TypeError, ValueError):  # a lone surrogate: msgspec writes only UTF-8
+        encoded = None
+    if encoded is not None and encoded.isascii() and b"\\" not in encoded and (
+            b"\x7f" not in encoded):
+        return encoded
+    return json.dumps(pairs, separators=(",", ":")).encode("ascii")
 
 
 def decode_headers(blob: bytes) -> tuple[tuple[str, str], ...]:

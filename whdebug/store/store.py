@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +37,7 @@ from whdebug.store.columns import encode_headers as _encode_headers
 from whdebug.store.columns import format_timestamp as _format_timestamp
 from whdebug.store.columns import parse_timestamp as _parse_timestamp
 from whdebug.store.columns import row as _row
+from whdebug.store.migrations import CAPTURE_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 from whdebug.store.permissions import check_store_path
 
 APPLICATION_ID = 0x77686462
@@ -84,63 +85,21 @@ class CaptureSummary:
         return f"{self.path}?{self.query}" if self.query else self.path
 
 
-def _migrate_to_1(connection: sqlite3.Connection) -> None:
-    connection.execute(
-        """CREATE TABLE captures (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            received_at TEXT NOT NULL,
-            client TEXT,
-            method TEXT NOT NULL,
-            path TEXT NOT NULL,
-            query TEXT NOT NULL DEFAULT '',
-            http_version TEXT NOT NULL DEFAULT '1.1',
-            body_size INTEGER NOT NULL,
-            truncated INTEGER NOT NULL DEFAULT 0,
-            response_status INTEGER,
-            content_type TEXT,
-            user_agent TEXT,
-            forward_status INTEGER,
-            forward_error TEXT,
-            headers BLOB NOT NULL,
-            response_body BLOB,
-            forward_body BLOB
-        )"""
-    )
-    # Small rows: count(*) scans this index instead of the table.
-    connection.execute("CREATE INDEX captures_received_at ON captures (received_at)")
-    connection.execute(
-        """CREATE TABLE bodies (
-            capture_id INTEGER PRIMARY KEY REFERENCES captures (id),
-            body BLOB NOT NULL
-        )"""
-    )
-
-
-def _migrate_to_3(connection: sqlite3.Connection) -> None:
-    """The app's answer headers and latency (`serve --forward-to`), and the capture an edited
-    request was made from (the TUI's edit and re-send)."""
-    connection.execute("ALTER TABLE captures ADD COLUMN forward_headers BLOB")
-    connection.execute("ALTER TABLE captures ADD COLUMN forward_latency REAL")
-    connection.execute("ALTER TABLE captures ADD COLUMN edited_from INTEGER")
-
-
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, analyses.migrate_to_2,
-                                                      _migrate_to_3]
-"""MIGRATIONS[n] upgrades schema version n to n + 1, inside the opening transaction."""
-SCHEMA_VERSION = len(MIGRATIONS)
-
 _SUMMARY_COLUMNS = (
     "id, received_at, client, method, path, query, body_size, truncated, response_status, "
     "content_type, user_agent, forward_status, forward_latency, edited_from"
 )
 PAGE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id < ? ORDER BY id DESC LIMIT ?"
 SINCE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id > ? ORDER BY id ASC LIMIT ?"
-_INSERT_SQL = (
-    "INSERT INTO captures (received_at, client, method, path, query, http_version, body_size, "
-    "truncated, response_status, content_type, user_agent, forward_status, forward_error, "
-    "headers, response_body, forward_body, forward_headers, forward_latency, edited_from) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_INSERT_SQL = (f"INSERT INTO captures (id, {CAPTURE_COLUMNS}) "
+               f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_NEXT_ID_SQL = ("SELECT max(coalesce((SELECT max(id) FROM captures), 0), "
+                "coalesce((SELECT given FROM capture_ids), 0)) + 1")
+"""The next capture's id: above every id in the table and every id given out before (a
+deleted newest capture's id is not given again)."""
+_GIVEN_SQL = ("UPDATE capture_ids SET given = max(given, coalesce((SELECT max(id) FROM "
+              "captures), 0))")
+"""Before a deletion: remember the highest id given out (see _NEXT_ID_SQL)."""
 _CAPTURE_SQL = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.headers, c.response_body, "
@@ -313,8 +272,8 @@ class Store:
         """Store captures in ONE transaction (group commit); their new ids, increasing.
 
         A capture with no `received_at` is stamped now. Rows go in with two executemany
-        calls: inside one IMMEDIATE transaction no other writer can interleave, so
-        AUTOINCREMENT hands out consecutive ids.
+        calls: inside one IMMEDIATE transaction no other writer can interleave, so the ids
+        after the highest one given out so far (`_NEXT_ID_SQL`) are free.
         """
         now = datetime.now(UTC)
         batch = [as_capture(capture) for capture in captures]
@@ -322,9 +281,10 @@ class Store:
             return []
         rows = [_row(capture, now) for capture in batch]
         with self._writing() as connection:
-            connection.executemany(_INSERT_SQL, rows)
-            (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
-            ids = list(range(last - len(batch) + 1, last + 1))
+            (first,) = connection.execute(_NEXT_ID_SQL).fetchone()
+            ids = list(range(first, first + len(batch)))
+            connection.executemany(_INSERT_SQL, [(capture_id, *row) for capture_id, row
+                                                 in zip(ids, rows, strict=True)])
             connection.executemany(
                 "INSERT INTO bodies (capture_id, body) VALUES (?, ?)",
                 [(capture_id, capture.request.body)
@@ -435,6 +395,7 @@ class Store:
     def delete(self, capture_id: int) -> None:
         """Remove a capture and its body; ids are never reused."""
         with self._writing() as connection:
+            connection.execute(_GIVEN_SQL)
             connection.execute("DELETE FROM bodies WHERE capture_id = ?", (capture_id,))
             analyses.forget_capture(connection, capture_id)
             if connection.execute("DELETE FROM captures WHERE id = ?", (capture_id,)).rowcount == 0:
@@ -446,6 +407,7 @@ class Store:
         cutoff = _format_timestamp(datetime.now(UTC) - older_than)
         keep = "SELECT id FROM captures ORDER BY id DESC LIMIT ?"
         with self._writing() as connection:
+            connection.execute(_GIVEN_SQL)
             connection.execute(
                 f"DELETE FROM bodies WHERE capture_id IN (SELECT id FROM captures "
                 f"WHERE received_at < ? AND id NOT IN ({keep}))", (cutoff, max(keep_last, 0)))
