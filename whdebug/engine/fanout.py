@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from whdebug.engine.parallel import Replayed, replay_here
+from whdebug.engine.parallel import Replayed, frozen_heap, replay_here
 from whdebug.engine.session import ReplaySession, accepted_transaction, witness_key
 from whdebug.errors import WhdebugError
 from whdebug.model.request import Capture
@@ -61,35 +61,34 @@ def spread(session: ReplaySession, captures: Sequence[Capture], workers: int, *,
     processes = []
     sys.stdout.flush()  # nothing buffered here is written again by a worker's exit
     sys.stderr.flush()
-    gc.freeze()  # forked workers then never scan (and so copy) this process's heap
-    claims = _Claims(context, len(chunks))
-    _keep_freed_memory()  # here too: each chunk's message and text
-    try:
-        for index in range(workers):
-            receiver, sender = context.Pipe(duplex=False)
-            _widen(receiver)
-            process = context.Process(
-                target=_work, args=(session, captures, chunks, index, workers, claims, row,
-                                    sender), daemon=True)
-            process.start()
-            sender.close()
-            pipes.append(receiver)
-            processes.append(process)
-        failed = [_receive(pipe) for pipe in pipes]
-        bad = [index for index in failed if index is not None]
-        if bad:
-            captures[min(bad)]  # raises that entry's RequestFileError here
-            raise RuntimeError(f"request {min(bad)} could not be read in a worker")
-        for start, end, text, results in _in_order(pipes, chunks):
-            yield end, _enter(session, captures, start, text, results, lines, finish)
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-            process.join()
-        for pipe in pipes:
-            pipe.close()
-        gc.unfreeze()
+    with frozen_heap():
+        claims = _Claims(context, len(chunks))
+        _keep_freed_memory()  # here too: each chunk's message and text
+        try:
+            for index in range(workers):
+                receiver, sender = context.Pipe(duplex=False)
+                _widen(receiver)
+                process = context.Process(
+                    target=_work, args=(session, captures, chunks, index, workers, claims, row,
+                                        sender), daemon=True)
+                process.start()
+                sender.close()
+                pipes.append(receiver)
+                processes.append(process)
+            failed = [_receive(pipe) for pipe in pipes]
+            bad = [index for index in failed if index is not None]
+            if bad:
+                captures[min(bad)]  # raises that entry's RequestFileError here
+                raise RuntimeError(f"request {min(bad)} could not be read in a worker")
+            for start, end, text, results in _in_order(pipes, chunks):
+                yield end, _enter(session, captures, start, text, results, lines, finish)
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+                process.join()
+            for pipe in pipes:
+                pipe.close()
 
 
 def _in_order(pipes: list[Connection], chunks: list[tuple[int, int]]) -> Iterator[

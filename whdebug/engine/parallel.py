@@ -13,6 +13,8 @@ the witnesses before it and encoded here, as `replay_line` does.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
@@ -29,6 +31,21 @@ CHUNK = 250
 """Requests per task sent to a worker."""
 WORKERS_VARIABLE = "WHDEBUG_WORKERS"
 """Environment variable: the number of worker processes (1: replay in this process)."""
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """This process's heap frozen (`gc.freeze`) while workers are forked and run, so they
+    never scan, and so copy, the pages they share with it; afterwards as frozen as it was: a
+    caller that froze what it read for its whole run (`replay`) keeps it so, and the exit's
+    collection does not scan it all again."""
+    was_frozen = gc.get_freeze_count() > 0
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not was_frozen:
+            gc.unfreeze()
 
 
 @fast_init

@@ -24,7 +24,6 @@ Any other change, or a part this module does not know, re-runs everything.
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -265,23 +264,21 @@ class IndexFill:
         readable = [captures[i] for i in run]
         if workers > 1 and len(run) >= PARALLEL_RUN and all(
                 isinstance(capture, Capture) for capture in readable):
-            from whdebug.engine.parallel import replay_many
+            from whdebug.engine.parallel import frozen_heap, replay_many
 
             batch = [capture for capture in readable if isinstance(capture, Capture)]
-            gc.freeze()  # forked workers then never scan (and so copy) this process's heap
-            try:
-                for replayed in replay_many(self.session, batch, keep_fired=False,
-                                            workers=workers):
-                    capture_id = run[len(rows)]
-                    rows.append(row_of(capture_id, replayed.report) if replayed.report
-                                else row_of_line(capture_id, replayed.line))
-            except Exception as error:  # noqa: BLE001 - an engine failure is the capture's row
-                if not isinstance(error.__cause__, RemoteTraceback):
-                    # This process was replaying the capture: the session has entered it.
-                    rows.append(_failed(run[len(rows)], error))
-                # else: a worker failed on a chunk none of which was entered; go on here
-            finally:
-                gc.unfreeze()
+            with frozen_heap():  # forked workers never scan (so copy) this heap
+                try:
+                    for replayed in replay_many(self.session, batch, keep_fired=False,
+                                                workers=workers):
+                        capture_id = run[len(rows)]
+                        rows.append(row_of(capture_id, replayed.report) if replayed.report
+                                    else row_of_line(capture_id, replayed.line))
+                except Exception as error:  # noqa: BLE001 - an engine failure is the capture's row
+                    if not isinstance(error.__cause__, RemoteTraceback):
+                        # This process was replaying the capture: the session has entered it.
+                        rows.append(_failed(run[len(rows)], error))
+                    # else: a worker failed on a chunk none of which was entered; go on here
         for capture_id in run[len(rows):]:
             pause()
             rows.append(self._replay(capture_id, captures[capture_id]))
