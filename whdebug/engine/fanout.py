@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import multiprocessing.connection
+import pickle
 import signal
 import sys
 import traceback
@@ -147,8 +148,16 @@ def _widen(pipe: Connection) -> None:
             pass  # the system's limit is lower: the default size works too
 
 
+def _send(pipe: Connection, message: Any) -> None:
+    """A message to the parent, pickled by the plain pickler: multiprocessing's
+    ForkingPickler (`Connection.send`) took three times as long for a chunk's text and
+    results (1.5 ms against 0.5 ms for 250 requests), and the messages hold nothing it
+    alone can reduce (no connection, socket or lock)."""
+    pipe.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def _receive(pipe: Connection) -> Any:
-    message = pipe.recv()
+    message = pickle.loads(pipe.recv_bytes())
     if isinstance(message, _Failure):
         raise RuntimeError(f"a replay worker failed:\n{message.text}")
     return message
@@ -186,25 +195,25 @@ def _work(session: ReplaySession, captures: Sequence[Capture], chunks: list[tupl
                 try:
                     chunk.append(captures[index])
                 except WhdebugError:
-                    pipe.send(index)
+                    _send(pipe, index)
                     return
             read[number] = chunk
         gc.enable()
         gc.freeze()  # what was read stays until its chunk is done: never scan it
-        pipe.send(None)
+        _send(pipe, None)
         for number in own:
             chunk = read.pop(number)
             if claims.take(number):
-                pipe.send((number, *_analysed(session, chunk, row)))
+                _send(pipe, (number, *_analysed(session, chunk, row)))
         for number in range(len(chunks) - 1, -1, -1):
             if number % workers != worker and claims.take(number):
                 try:  # its owner read it already: a bad entry is said by the owner
                     chunk = [captures[index] for index in range(*chunks[number])]
                 except WhdebugError:
                     return
-                pipe.send((number, *_analysed(session, chunk, row)))
+                _send(pipe, (number, *_analysed(session, chunk, row)))
     except BaseException:  # noqa: BLE001 - said to the parent, which raises it
-        pipe.send(_Failure(traceback.format_exc()))
+        _send(pipe, _Failure(traceback.format_exc()))
     finally:
         pipe.close()
 
