@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from paths import REPO
 from processes import alive, descendants
 
@@ -140,3 +141,27 @@ def test_max_inflight_reaches_the_receiver(tmp_path: Path) -> None:
         small, large = httpx.post(url, content=b"x" * 64), httpx.post(url, content=b"x" * 65)
     assert small.status_code == 200
     assert large.status_code == 503 and "--max-inflight 64 bytes" in large.json()["error"]
+
+
+@pytest.mark.parametrize(("arguments", "hint"), [
+    (("--config", "webhookSecret=config-secret-value"), " (plus your --config flags)"),
+    (("--credential", "webhookSecret=config-secret-value", "--config", "region=eu"),
+     " (plus your --credential and --config flags)"),
+    (("--credentials", "creds.json"), " --credentials creds.json\n"),
+])
+def test_the_parting_hint_names_the_secret_flags_given_never_their_values(
+        tmp_path: Path, arguments: tuple[str, ...], hint: str) -> None:
+    (tmp_path / "creds.json").write_text('{"webhookSecret": "config-secret-value"}')
+    with serving(tmp_path, "--definition", str(DEFINITION), *arguments) as serve:
+        process, port = serve.process, serve.port()
+        response = httpx.post(f"http://127.0.0.1:{port}/miniapps/github/webhooks",
+                              content=b'{"zen": "x"}', headers={"X-GitHub-Event": "ping"})
+        assert response.status_code == 200  # serving, its signal handlers in place
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        assert serve.finish()
+    stderr = "".join(serve.stderr)
+    assert process.returncode == 0, stderr
+    assert "Explain the newest capture: whdebug replay --last 1" in stderr
+    assert hint in stderr, stderr
+    assert "config-secret-value" not in stderr + "".join(serve.stdout)

@@ -87,8 +87,12 @@ def serve(ctx: click.Context, host: str, port: int, store_path: str | None, max_
     run_server(path, settings, ServerSettings(host=host, port=port), sink)
     store = "" if store_path is None else f" --store {shlex.quote(display_location(path))}"
     if definition_path is not None:
-        secret_flags = " (plus your --credential flags)" if (
-            credentials_file or credential_pairs or config_pairs) else ""
+        # The file's path is no secret; the values given inline are: named, never shown.
+        if credentials_file:
+            store += f" --credentials {shlex.quote(credentials_file)}"
+        inline = [flag for flag, given in (("--credential", credential_pairs),
+                                            ("--config", config_pairs)) if given]
+        secret_flags = f" (plus your {' and '.join(inline)} flags)" if inline else ""
         click.echo(f"receiver stopped. Explain the newest capture: whdebug replay --last 1 "
                    f"--definition {shlex.quote(definition_path)}{store}{secret_flags}",
                    err=True)
