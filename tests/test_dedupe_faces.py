@@ -159,8 +159,9 @@ def test_serve_gives_the_replay_verdicts(tmp_path: Path, definition_path: Path, 
     assert outcomes[3] == "rejected" and outcomes[66] == "fires"  # W was never accepted
 
 
-async def test_the_tui_list_gives_the_replay_verdicts(tmp_path: Path,
-                                                      definition_path: Path) -> None:
+async def test_the_tui_list_gives_the_replay_verdicts(tmp_path: Path, definition_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("whdebug.tui.app.FREEZE_AFTER", None)  # this process's collector
     store_path = seeded_store(tmp_path)
     with Store.open(store_path) as store:
         store.insert_many(delivery(t) for t in LIVE)

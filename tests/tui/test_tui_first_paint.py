@@ -178,3 +178,22 @@ async def test_the_first_frames_verdicts_are_read_beside_the_ids(
     assert at_first_frame == [["fires", "fires", "fires", "rejected", "fires", "fires"]]
     ui = threading.main_thread().name
     assert read_on == (["whdebug-read-ids", ui] if thread_fails else ["whdebug-read-ids"])
+
+
+async def test_the_heap_built_at_start_up_is_frozen_once_started(
+        indexed: WhdebugApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full collections over a started app's heap took 60-100 ms with 100,000 captures and
+    landed on keystrokes: what exists once it has started is frozen (gc.freeze)."""
+    import gc
+
+    from whdebug.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "FREEZE_AFTER", 0.05)
+    gc.unfreeze()
+    app = WhdebugApp(indexed.options, watch=False)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: gc.get_freeze_count() > 0)
+            assert app.painted.is_set()
+    finally:
+        gc.unfreeze()

@@ -339,3 +339,20 @@ async def test_the_first_frame_reads_no_verdict_of_another_profile(
         verdict = analyzer.verdict(60)
         assert verdict is not None
         assert verdict.status == ("rejected" if change == "credentials" else "fires")
+
+
+def test_row_verdicts_are_not_tracked_by_the_garbage_collector() -> None:
+    """The list keeps one verdict per capture (100,000 in a large store): as tracked objects
+    they made each full collection about 100 ms, which landed on keystrokes (selection p95
+    over 100 ms in bench/tui.py). A verdict holds only strings, numbers and a tuple of
+    strings, so it can be in no reference cycle."""
+    import gc
+
+    from whdebug.store.analyses import AnalysisRow
+    from whdebug.tui.indexing import verdict_of
+
+    row = AnalysisRow(7, "order.created", "rejected", "fail", ("SIG_MISMATCH",))
+    verdict = verdict_of(row)
+    assert (verdict.event, verdict.signature, verdict.status, verdict.codes) == (
+        "order.created", "fail", "rejected", ("SIG_MISMATCH",))
+    assert not gc.is_tracked(verdict)
