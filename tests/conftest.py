@@ -31,3 +31,13 @@ pytest_plugins = ["pg_support"]
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def _apps_keep_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests share their process's garbage collector: no TUI app freezes the heap (see
+    whdebug.tui.app.FREEZE_AFTER), except in the test that checks it does. The TUI tests
+    import the app module when collected, so it is there before they run."""
+    module = sys.modules.get("whdebug.tui.app")
+    if module is not None:
+        monkeypatch.setattr(module, "FREEZE_AFTER", None)
