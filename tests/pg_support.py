@@ -153,24 +153,30 @@ def pg_url(pg_cluster: Cluster) -> str:
 
 
 def store_as_before_version_6(url: str, captures: list[Any]) -> list[int]:
-    """Store captures as schema versions 1 to 5 did (each body in whdebug_bodies); their ids."""
+    """Store captures as schema versions 1 to 5 did (each body in whdebug_bodies); their ids.
+    Each row's values are the receiver's own binary parameters (`pg_wire.batch_params`)."""
     from datetime import UTC, datetime
 
     import psycopg
 
-    from whdebug.store import pg_batch
+    from whdebug.store import pg_batch, pg_wire
 
     head = pg_batch._INSERT
     columns = head[head.index("(") + 1:head.index(")")].split(", ")
     assert columns[0] == "id" and columns[-1] == "body"
-    insert = (f"INSERT INTO whdebug_captures ({', '.join(columns[:-1])}) "
-              f"VALUES ({', '.join(['%s'] * (len(columns) - 1))})")
+    types = [pg_wire._INT8, *pg_wire._ROW_TYPES[:-1]]
+    insert = (f"INSERT INTO whdebug_captures ({', '.join(columns[:-1])}) VALUES "
+              f"({', '.join(f'${number}' for number in range(1, len(types) + 1))})").encode()
     ids = []
-    with psycopg.connect(url) as connection:
+    with psycopg.connect(url, autocommit=True) as connection:
         for capture in captures:
             (capture_id,) = connection.execute("SELECT nextval('whdebug_capture_ids')").fetchone()
-            *row, body = pg_batch._row(capture, datetime.now(UTC))
-            connection.execute(insert, (capture_id, *row))
+            *row, body = pg_wire.batch_params([capture], datetime.now(UTC),
+                                              connection.info.encoding)[1:-1]
+            params = [capture_id.to_bytes(8, "big", signed=True), *row]
+            result = connection.pgconn.exec_params(insert, params, param_types=types,
+                                                   param_formats=[1] * len(params))
+            pg_wire._check([result], connection)
             connection.execute("INSERT INTO whdebug_bodies (capture_id, body) VALUES (%s, %s)",
                                (capture_id, body))
             ids.append(capture_id)

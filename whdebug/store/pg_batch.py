@@ -8,9 +8,8 @@ import functools
 import struct
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
-from whdebug.model.request import Capture, ForwardResult, Reply
+from whdebug.model.request import Capture
 
 CHANNEL = "whdebug_captures"
 _COMMIT_LOCK = 0x7768_6462_0002
@@ -54,84 +53,21 @@ def _insert_batch(rows: int) -> str:
 
 @functools.lru_cache(maxsize=64)
 def insert_batch_raw(rows: int) -> str:
-    """`_insert_batch` with PostgreSQL's own `$n` placeholders, for a RawCursor. psycopg
-    caches its parsing of `%b` queries only up to 50 parameters: a batch's statement was
-    parsed again (a regex over it) every time, about 40 us per row."""
+    """`_insert_batch` with PostgreSQL's own `$n` placeholders, sent on libpq by
+    `pg_wire` (psycopg's cursor re-parsed a `%b` query of over 50 parameters each time,
+    about 40 us per row)."""
     parts = _insert_batch(rows).split("%b")
     return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
-
-
-def binary_lists(cursor: Any) -> Any:
-    """The cursor, dumping lists (only ever header arrays: lists of bytes) as binary
-    `bytea[]` with `_dump_bytea_array`."""
-    cursor.adapters.register_dumper(list, _bytea_array_dumper())
-    return cursor
 
 
 _BYTEA, _BYTEA_ARRAY = 17, 1001
 _ARRAY_HEAD = struct.Struct("!iiIii")
 _EMPTY_ARRAY = struct.pack("!iiI", 0, 0, _BYTEA)
-_LENGTH = struct.Struct("!i")
-
-
-def _dump_bytea_array(items: list[bytes]) -> bytes:
-    """A list of bytes in PostgreSQL's binary array format: one dimension, no NULLs, element
-    type bytea, then each element's length and bytes. psycopg's generic list dumper looks up
-    a dumper for every element; with this one the writer's CPU per stored capture went from
-    about 55 to 41 us (16 connections, 2 KB bodies, one process, on the shared machine)."""
-    if not items:
-        return _EMPTY_ARRAY
-    pack = _LENGTH.pack
-    parts = [_ARRAY_HEAD.pack(1, 0, _BYTEA, len(items), 1)]
-    for item in items:
-        parts += (pack(len(item)), item)
-    return b"".join(parts)
-
-
-@functools.cache
-def _bytea_array_dumper() -> type:
-    from psycopg.adapt import Dumper
-    from psycopg.pq import Format
-
-    class ByteaArrayDumper(Dumper):
-        format = Format.BINARY
-        oid = _BYTEA_ARRAY
-
-        def dump(self, obj: Any) -> bytes:
-            return _dump_bytea_array(obj)
-
-    return ByteaArrayDumper
-
-
-def batch_values(batch: list[Capture], now: datetime) -> list[Any]:
-    """The parameters of `insert_batch_raw(len(batch))`."""
-    values: list[Any] = [_COMMIT_LOCK]
-    for capture in batch:
-        values += _row(capture, now)
-    values.append(CHANNEL)
-    return values
-def _bytes(text: str | None) -> bytes | None:
-    return None if text is None else text.encode("latin-1")
 
 
 def received(capture: Capture, now: datetime) -> datetime:
     received = capture.source.received_at or now
     return received if received.tzinfo is not None else received.replace(tzinfo=UTC)
-
-
-def _row(capture: Capture, now: datetime) -> tuple[Any, ...]:
-    """A capture's row of `whdebug_captures`, after its id (which the statement draws)."""
-    request, source = capture.request, capture.source
-    reply = capture.reply or Reply(None)
-    forward = capture.forward or ForwardResult()
-    return (
-        received(capture, now), source.client, request.method, _bytes(request.path),
-        _bytes(request.query), request.http_version, request.size, request.truncated,
-        reply.status, _bytes(request.content_type), _bytes(request.header("user-agent")),
-        forward.status, forward.error, [name.encode("latin-1") for name, _ in request.headers],
-        [value.encode("latin-1") for _, value in request.headers], reply.body, forward.body,
-        *header_arrays(forward.headers), forward.latency, source.edited_from, request.body,
-    )
 
 
 def header_arrays(headers: tuple[tuple[str, str], ...] | Iterable[tuple[str, str]] | None

@@ -1,12 +1,14 @@
-"""The receiver's insert batch sent on the libpq connection itself (psycopg's documented
+"""A batch of captures sent on the libpq connection itself (psycopg's documented
 `psycopg.pq` layer), without psycopg's cursor machinery: see `send_batch`.
 
 A batch is the statement of `pg_batch.insert_batch_raw`, prepared once per connection and
 row count with its parameter types declared, and executed with every parameter in
 PostgreSQL's binary format, encoded here: bytea as is, text in the connection's encoding,
-integers, booleans, floats and timestamps in network byte order, header arrays with
-`pg_batch._dump_bytea_array`. psycopg's cursor (its query conversion, prepared-statement
-bookkeeping, adaptation of every parameter and its generator-based waiting) cost the
+integers, booleans, floats and timestamps in network byte order, header arrays in
+PostgreSQL's binary array format. The receiver's loop (`send_batch`, prepared) and every
+other writer (`run_batch`) send the same parameters. psycopg's cursor (its query
+conversion, prepared-statement bookkeeping, adaptation of every parameter and its
+generator-based waiting) cost the
 receiver's event loop about twice the CPU per batch of this path: measured on one
 AsyncConnection with the bench's 2 KB captures, 158 -> 73 us of user CPU per batch of 2 and
 290 -> 158 us per batch of 8.
@@ -35,7 +37,8 @@ _INT8, _INT4, _BOOL, _TEXT, _BYTEA, _FLOAT8, _TIMESTAMPTZ, _BYTEA_ARRAY = (
 _ROW_TYPES = (_TIMESTAMPTZ, _TEXT, _TEXT, _BYTEA, _BYTEA, _TEXT, _INT8, _BOOL, _INT4, _BYTEA,
               _BYTEA, _INT4, _TEXT, _BYTEA_ARRAY, _BYTEA_ARRAY, _BYTEA, _BYTEA, _BYTEA_ARRAY,
               _BYTEA_ARRAY, _FLOAT8, _INT8, _BYTEA)
-"""The types of `pg_batch._row`'s values, in order (whdebug_captures' columns after id)."""
+"""The types of a capture's values in `batch_params`, in order (whdebug_captures' columns
+after id, the body last)."""
 PREPARED_ROWS = 32
 """Batches of up to this many rows run a statement prepared on the connection; larger ones
 (rare: the receiver's batches are as large as the requests that arrive during one commit)
@@ -64,8 +67,9 @@ def _timestamp(value: datetime) -> bytes:
 
 def batch_params(batch: Sequence[Capture], now: datetime, encoding: str) -> list[bytes | None]:
     """The binary parameters of `insert_batch_raw(len(batch))` (types: `param_types`): each
-    capture's values in the order of `pg_batch._row`, encoded straight from the capture (the
-    header arrays in one pass), which took about half the CPU of encoding `_row`'s values."""
+    capture's values in the order of `whdebug_captures`' columns after id, encoded straight
+    from the capture (the header arrays in one pass): about half the CPU of psycopg's
+    adaptation of the same values."""
     params: list[bytes | None] = [_PACK_INT8(_COMMIT_LOCK)]
     for capture in batch:
         request, source = capture.request, capture.source
@@ -96,7 +100,8 @@ def batch_params(batch: Sequence[Capture], now: datetime, encoding: str) -> list
 
 
 def _header_arrays(headers: Sequence[tuple[str, str]]) -> tuple[bytes, bytes]:
-    """Header names and values as two binary bytea[] (see `pg_batch._dump_bytea_array`)."""
+    """Header names and values as two binary bytea[]: one dimension, no NULLs, element type
+bytea, then each element's length and bytes."""
     if not headers:
         return _EMPTY_ARRAY, _EMPTY_ARRAY
     head = _ARRAY_HEAD.pack(1, 0, _BYTEA, len(headers), 1)
@@ -129,8 +134,24 @@ async def send_batch(connection: Any, batch: Sequence[Capture], now: datetime,
         pgconn.send_query_params(insert_batch_raw(rows).encode(), params,
                                  param_types=param_types(rows), param_formats=formats,
                                  result_format=0)
-    result = _check(await _results(pgconn), connection)
-    drawn = result.get_value(0, 0)  # int8[] in text: {41,42,43}
+    return _ids(_check(await _results(pgconn), connection))
+
+
+def run_batch(connection: Any, batch: Sequence[Capture], now: datetime) -> list[int]:
+    """`send_batch` on a blocking connection (psycopg Connection in autocommit: `import`,
+    the commands that store captures): the same statement and binary parameters, parsed
+    each time."""
+    rows = len(batch)
+    params = batch_params(batch, now, connection.info.encoding)
+    result = connection.pgconn.exec_params(
+        insert_batch_raw(rows).encode(), params, param_types=param_types(rows),
+        param_formats=[1] * len(params), result_format=0)
+    return _ids(_check([result], connection))
+
+
+def _ids(result: Any) -> list[int]:
+    """The ids the batch's statement drew (an int8[] in text: {41,42,43})."""
+    drawn = result.get_value(0, 0)
     return [int(value) for value in bytes(drawn)[1:-1].split(b",")]
 
 

@@ -35,15 +35,12 @@ from whdebug.store import analyses
 from whdebug.store.pg_analyses import POSTGRES, PostgresIndex, lock_for_deletion
 from whdebug.store.pg_batch import (
     CHANNEL,
-    batch_values,
-    binary_lists,
     header_arrays,
-    insert_batch_raw,
     match,
     received,
 )
 from whdebug.store.pg_schema import SCHEMA_VERSION, migrate
-from whdebug.store.pg_wire import send_batch
+from whdebug.store.pg_wire import run_batch, send_batch
 from whdebug.store.store import CaptureSummary
 
 __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -62,11 +59,6 @@ about 11 s (the receiver then answers 503 instead of hanging); URL parameters ov
 _SUMMARY = ("id, received_at, client, method, path, query, body_size, truncated, "
             "response_status, content_type, user_agent, forward_status, forward_latency, "
             "edited_from")
-def _insert_cursor(connection: Any) -> Any:
-    """A RawCursor whose parameters go in binary, lists (the header arrays) included."""
-    return binary_lists(psycopg.RawCursor(connection))
-
-
 _GET = (
     "SELECT c.received_at, c.client, c.method, c.path, c.query, c.http_version, c.body_size, "
     "c.truncated, c.response_status, c.forward_status, c.header_names, c.header_values, "
@@ -257,18 +249,14 @@ class PostgresStore(PostgresIndex):
         # One statement, one round trip, its own transaction (see _insert_batch); the
         # parameters are built before it is sent, so nothing waits on the client's CPU
         # while the commit lock is held.
-        values = batch_values(batch, now)
         try:
             with self._session(batch=True) as connection:
-                cursor = _insert_cursor(connection)
-                cursor.execute(insert_batch_raw(len(batch)), values)
-                row = cursor.fetchone()
+                ids = run_batch(connection, batch, now)
         except StoreError:
-            ids = self._landed(batch, now)
-            if ids is not None:
-                return ids  # the commit landed and only its answer was lost
+            landed = self._landed(batch, now)
+            if landed is not None:
+                return landed  # the commit landed and only its answer was lost
             raise
-        ids = [int(value) for value in row[0]]
         self._floor = max(self._floor or 0, ids[-1])
         return ids
 
