@@ -23,6 +23,7 @@ from whdebug.errors import StoreError
 from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source
 from whdebug.store.store import (
     APPLICATION_ID,
+    COUNT_SQL,
     PAGE_SQL,
     SCHEMA_VERSION,
     SINCE_SQL,
@@ -93,7 +94,7 @@ class TestOpen:
         path = tmp_path / "c.db"
         Store.open(path).close()
         assert pragma(path, "journal_mode") == "wal"
-        assert pragma(path, "user_version") == SCHEMA_VERSION == 4
+        assert pragma(path, "user_version") == SCHEMA_VERSION == 5
         assert pragma(path, "application_id") == APPLICATION_ID
 
     def test_reopen_keeps_rows(self, tmp_path: Path) -> None:
@@ -356,10 +357,29 @@ class TestListing:
                 )
                 assert "USING INTEGER PRIMARY KEY" in plan
                 assert "TEMP B-TREE" not in plan
-            plan = str(
-                connection.execute("EXPLAIN QUERY PLAN SELECT count(*) FROM captures").fetchall()
-            )
-            assert "COVERING INDEX" in plan
+            # The count reads the capture_ids row and the highest id: no scan of captures.
+            plan = str(connection.execute("EXPLAIN QUERY PLAN " + COUNT_SQL).fetchall())
+            assert "SEARCH captures" in plan and "SCAN captures" not in plan
+
+    def test_the_count_follows_inserts_deletions_and_prunes(self, store: Store) -> None:
+        """The count without a scan (ids given out less ids removed) is count(*) after every
+        kind of change, including deleting the newest capture and pruning everything."""
+        def scanned() -> int:
+            with closing(sqlite3.connect(store.path)) as connection:
+                return int(connection.execute("SELECT count(*) FROM captures").fetchone()[0])
+
+        assert store.count() == scanned() == 0
+        fill(store, 6)
+        for change in (lambda: store.delete(6), lambda: store.delete(2),
+                       lambda: store.insert_many([make_request(), make_request()]),
+                       lambda: store.delete(8), lambda: store.prune(timedelta(0), keep_last=2),
+                       lambda: store.insert(make_request()),
+                       lambda: store.prune(timedelta(0))):
+            change()
+            assert store.count() == scanned(), change
+            assert len(store.ids()) == scanned()
+        assert store.count() == 0 and store.insert(make_request()) == 10
+        assert store.count() == 1 == scanned()
 
     def test_summaries_skip_bodies(self, store: Store) -> None:
         assert "body" not in PAGE_SQL.replace("body_size", "")

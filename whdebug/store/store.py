@@ -108,8 +108,13 @@ _CAPTURE_SQL = (
 )
 _GET_SQL = _CAPTURE_SQL + "WHERE c.id = ?"
 _RANGE_SQL = _CAPTURE_SQL + "WHERE c.id BETWEEN ? AND ? ORDER BY c.id"
-_ID_SPAN_SQL = ("SELECT (SELECT min(id) FROM captures), (SELECT max(id) FROM captures), "
-                "(SELECT count(*) FROM captures)")  # each one optimised by SQLite alone
+COUNT_SQL = ("SELECT max(given, coalesce((SELECT max(id) FROM captures), 0)) - removed "
+              "FROM capture_ids")
+"""How many captures there are: the ids given out (every one from 1 up, once) less those
+deleted (`removed`, raised by `delete` and `prune`); no scan, no index to keep up."""
+_ID_SPAN_SQL = (f"SELECT (SELECT min(id) FROM captures), (SELECT max(id) FROM captures), "
+                f"({COUNT_SQL})")  # each one optimised by SQLite alone
+_REMOVED_SQL = "UPDATE capture_ids SET removed = removed + ?"
 
 
 def _capture(row: Sequence[Any]) -> Capture:
@@ -374,7 +379,7 @@ class Store:
 
     def count(self) -> int:
         with self._reading() as connection:
-            row = connection.execute("SELECT count(*) FROM captures").fetchone()
+            row = connection.execute(COUNT_SQL).fetchone()
         return int(row[0])
 
     def ids(self, last: int | None = None) -> list[int]:
@@ -384,9 +389,8 @@ class Store:
                 low, high, count = connection.execute(_ID_SPAN_SQL).fetchone()
                 if count and high - low + 1 == count:  # unique ids: every one in between
                     return list(range(low, high + 1))
-                # Gaps (deletions): one string from the small received_at index, decoded in C.
-                (text,) = connection.execute("SELECT group_concat(id) FROM captures "
-                                             "INDEXED BY captures_received_at").fetchone()
+                # Gaps (deletions): one string, decoded in C.
+                (text,) = connection.execute("SELECT group_concat(id) FROM captures").fetchone()
                 return sorted(msgspec.json.decode(f"[{text or ''}]"))
             rows = connection.execute(
                 "SELECT id FROM captures ORDER BY id DESC LIMIT ?", (max(last, 0),)).fetchall()
@@ -400,6 +404,7 @@ class Store:
             analyses.forget_capture(connection, capture_id)
             if connection.execute("DELETE FROM captures WHERE id = ?", (capture_id,)).rowcount == 0:
                 raise StoreError(f"no capture #{capture_id}", str(self.path))
+            connection.execute(_REMOVED_SQL, (1,))
 
     def prune(self, older_than: timedelta, *, keep_last: int = 0) -> int:
         """Delete captures received more than `older_than` ago, except the newest
@@ -415,6 +420,7 @@ class Store:
                 f"DELETE FROM captures WHERE received_at < ? AND id NOT IN ({keep})",
                 (cutoff, max(keep_last, 0))).rowcount)
             if deleted:  # later verdicts saw the pruned captures in their dedupe history
+                connection.execute(_REMOVED_SQL, (deleted,))
                 analyses.forget_all(connection)
             return deleted
 
