@@ -135,34 +135,6 @@ def test_sigterm_runs_the_cleanup_and_exits_0(tmp_path: Path) -> None:
     assert len(captured) == 3, serve.stdout  # the analyst printed every line before it stopped
 
 
-def test_plain_serve_prints_its_lines_from_a_second_process(tmp_path: Path) -> None:
-    """Without a definition the lines are read back from the store and printed by a child
-    process, off the receiver's loop: one line per capture, in order, each as the receiver
-    would print it, every one printed before serve stops; with --forward-to the receiver
-    prints them itself, so each forward line follows its capture's."""
-    with serving(tmp_path, "--max-body", "1000") as serve:
-        process, port = serve.process, serve.port()
-        children = the_analyst(process.pid)
-        for number in range(5):
-            response = httpx.post(f"http://127.0.0.1:{port}/hook?n={number}",
-                                  content=b"x" * (number + 1))
-            assert response.status_code == 200
-        big = httpx.post(f"http://127.0.0.1:{port}/big", content=b"y" * 2000)
-        assert big.status_code == 413
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
-        assert gone(children)
-        assert serve.finish()
-    assert process.returncode == 0, serve.stderr
-    lines = [line.rstrip("\n") for line in serve.stdout if "  -> " in line]
-    assert [line.split("  ", 1)[1] for line in lines] == [
-        *(f"POST /hook?n={number}  {number + 1} B  -> 200  #{number + 1}"
-          for number in range(5)),
-        "POST /big  2.0 KB truncated  -> 413  #6"], serve.stdout
-    with serving(tmp_path, "--forward-to", "http://127.0.0.1:9/") as serve:
-        assert not descendants(serve.process.pid)
-
-
 def test_max_inflight_reaches_the_receiver(tmp_path: Path) -> None:
     with serving(tmp_path, "--max-inflight", "64") as serve:
         url = f"http://127.0.0.1:{serve.port()}/hook"

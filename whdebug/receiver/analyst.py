@@ -1,5 +1,4 @@
-"""`whdebug serve`: console lines (with `--definition`, their analysis) in a second process,
-off the request path.
+"""`whdebug serve --definition`: console-line analysis in a second process, off the request path.
 
 When the answer does not depend on the analysis (no `--strict`, no challenge handling), the
 receiver stores and answers each request, then hands its capture id here. A child process
@@ -9,9 +8,6 @@ receiving. Before its first batch the child seeds the session with every capture
 the store before the run (oldest first), so a redelivery of an earlier capture is a duplicate
 here as in `whdebug replay --all`. Wrong-path and truncated captures get a line without a
 verdict, but enter the history all the same, as they do in a replay.
-
-Without a definition the child only prints: it reads each capture's summary back and
-prints its line (`print_lines`).
 """
 
 from __future__ import annotations
@@ -67,14 +63,12 @@ class Analyst:
     stops it once it has printed the lines of the captures already received.
     """
 
-    def __init__(self, store_path: StoreLocation, definition: Definition | None,
-                 secrets: Secrets, options: AnalysisOptions, analysis_now: datetime | None,
+    def __init__(self, store_path: StoreLocation, definition: Definition, secrets: Secrets,
+                 options: AnalysisOptions, analysis_now: datetime | None,
                  sink: ServeSink, before_run: int | None = None) -> None:
         """`sink` is pickled to the child process, which reports each capture's line to it;
-        captures up to id `before_run` (the store before this run) seed its history.
-        Without a definition the child only prints the lines (see `print_lines`)."""
-        self._setup = (str(store_path), None if definition is None else definition.data,
-                       None if definition is None else definition.path,
+        captures up to id `before_run` (the store before this run) seed its history."""
+        self._setup = (str(store_path), definition.data, definition.path,
                        dict(secrets.credentials), dict(secrets.config), options, analysis_now,
                        sink, before_run)
         self._process: subprocess.Popen[bytes] | None = None
@@ -204,20 +198,16 @@ def main(parent: int) -> None:
         _run(stream, *setup)
 
 
-def _run(stream: BinaryIO, store_path: str, data: dict[str, Any] | None, path: str | None,
+def _run(stream: BinaryIO, store_path: str, data: dict[str, Any], path: str | None,
          credentials: dict[str, Any], config: dict[str, Any], options: AnalysisOptions,
          analysis_now: datetime | None, sink: ServeSink, before_run: int | None) -> None:
-    """The child: seed the history, then analyse each capture it is sent, in order (without
-    a definition: print each capture's line)."""
+    """The child: seed the history, then analyse each capture it is sent, in order."""
     from whdebug.store.base import open_store, store_location
 
+    session = analyst_session(Definition(data, path), Secrets(credentials, config), options,
+                              analysis_now)
     store = open_store(store_location(store_path), create=False)
     try:
-        if data is None:
-            print_lines(stream, store, sink)
-            return
-        session = analyst_session(Definition(data, path), Secrets(credentials, config),
-                                  options, analysis_now)
         seed_history(session, store, before_run)
         while True:
             ok, batch = _read_frame(stream)
@@ -228,36 +218,6 @@ def _run(stream: BinaryIO, store_path: str, data: dict[str, Any] | None, path: s
                         for capture_id in batch])
     finally:
         store.close()
-
-
-def print_lines(stream: BinaryIO, store: Any, sink: ServeSink) -> None:
-    """Plain `serve` (no definition): each capture's console line, read back from its
-    stored summary. Formatting and printing a line cost the receiver's loop about a tenth
-    of its CPU per capture; here it runs beside it, at a lower priority."""
-    while True:
-        ok, batch = _read_frame(stream)
-        if not ok:
-            return
-        try:
-            found = {summary.id: summary for summary in store.summaries(batch)}
-        except Exception as error:
-            sink.lines([_unreadable(capture_id, error) for capture_id in batch])
-            continue
-        sink.lines([_summary_line(capture_id, found.get(capture_id)) for capture_id in batch])
-
-
-def _summary_line(capture_id: int, summary: Any) -> CaptureEvent:
-    if summary is None:  # deleted before its line was printed
-        return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
-                            error="capture deleted before its line was printed")
-    return CaptureEvent(capture_id, summary.received_at, summary.method, summary.path,
-                        summary.query, summary.body_size, summary.truncated,
-                        summary.response_status)
-
-
-def _unreadable(capture_id: int, error: BaseException) -> CaptureEvent:
-    return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
-                        error=f"capture not readable: {describe_error(error)}")
 
 
 def analyst_session(definition: Definition, secrets: Secrets, options: AnalysisOptions,
@@ -309,7 +269,8 @@ def complete(capture_id: int, store: Any, session: ReplaySession,
         if capture is None:
             capture = store.get(capture_id)
     except Exception as error:
-        return _unreadable(capture_id, error)
+        return CaptureEvent(capture_id, datetime.now(UTC), "?", "?", "", 0, False, None,
+                            error=f"capture not readable: {describe_error(error)}")
     request, reply = capture.request, capture.reply
     expected = session.plan.webhook_path
     wrong_path = expected is not None and (

@@ -342,8 +342,7 @@ class Receiver:
         capture = intake.capture
         report: Report | None = None
         note: str | None = None
-        deferred = (_defers(settings, definition) if definition is not None
-                    else settings.defer_analysis is not None)  # plain: the line is printed there
+        deferred = definition is not None and _defers(settings, definition)
         session, history = (None, None) if definition is None or deferred else (
             self._session(settings))
         wrong_path = definition is not None and _is_wrong_path(definition, capture.request)

@@ -190,7 +190,8 @@ class DirectCapture:
         receiver, settings, definition = self.receiver, self.settings, self.definition
         try:
             sink = settings.on_capture
-            if capture_id is not None and settings.defer_analysis is not None:
+            if definition is not None and capture_id is not None and (
+                    settings.defer_analysis is not None):
                 sink = settings.defer_analysis
             if settings.forward_to and capture_id is not None and answer is not None:
                 receiver._relay.send(capture_id, capture.request, settings.forward_to,

@@ -438,12 +438,10 @@ def serve(
 
 def _start_analyst(store_path: StoreLocation, settings: ReceiverSettings, sink: ServeSink,
                    before_run: int | None) -> Analyst | None:
-    """A second process for the console lines (and their analysis, with a definition), when
-    the answers do not need the analysis and the sink can report from another process."""
+    """A second process for the console lines' analysis, when the answers do not need it
+    and the sink can report from another process."""
     definition = settings.definition
-    if definition is not None and not defers(settings.plan, settings.strict):
-        return None
-    if definition is None and settings.forward_to:  # each ↳ line right below its capture's
+    if definition is None or not defers(settings.plan, settings.strict):
         return None
     child_sink = sink.for_child()
     if child_sink is None:
