@@ -7,6 +7,8 @@ import pickle
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 
 from whdebug.cli.output.serve import ConsoleSink
@@ -27,6 +29,16 @@ class TestText:
     ])
     def test_format_size(self, size: int, shown: str) -> None:
         assert format_size(size) == shown
+
+    @given(st.integers(min_value=0, max_value=10**15)
+           | st.sampled_from([999, 1000, 999_999, 1_000_000, 999_999_999, 10**9]))
+    def test_format_size_picks_riches_unit(self, size: int) -> None:
+        """The hand-unrolled units agree with rich's pick_unit_and_suffix everywhere."""
+        from rich.filesize import pick_unit_and_suffix
+
+        unit, suffix = pick_unit_and_suffix(size, ["B", "KB", "MB", "GB"], 1000)
+        assert format_size(size) == (f"{size} B" if unit == 1
+                                     else f"{size / unit:.1f} {suffix}")
 
     def test_plural(self) -> None:
         assert plural(1, "request") == "1 request"

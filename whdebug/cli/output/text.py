@@ -14,12 +14,10 @@ import sys
 from typing import TextIO, cast
 
 from rich.console import Console
-from rich.filesize import pick_unit_and_suffix
 from rich.text import Text
 
 # C0/C1 controls, bidi overrides and zero-width characters: shown escaped, never raw.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-_SIZE_UNITS = ["B", "KB", "MB", "GB"]
 
 
 def _escape_match(match: re.Match[str]) -> str:
@@ -44,9 +42,17 @@ def safe_text(value: object, style: str = "") -> Text:
 
 
 def format_size(size: int) -> str:
-    """Bytes in decimal units with one decimal: `275 B`, `7.0 KB`, `1.2 MB`."""
-    unit, suffix = pick_unit_and_suffix(size, _SIZE_UNITS, 1000)
-    return f"{size} B" if unit == 1 else f"{size / unit:.1f} {suffix}"
+    """Bytes in decimal units with one decimal: `275 B`, `7.0 KB`, `1.2 MB`.
+
+    rich's `pick_unit_and_suffix` picks the same unit (a test compares them); this runs once
+    per capture line of a busy `serve`, and the loop over units cost it a microsecond."""
+    if size < 1000:
+        return f"{size} B"
+    if size < 1_000_000:
+        return f"{size / 1000:.1f} KB"
+    if size < 1_000_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1_000_000_000:.1f} GB"
 
 
 #: The width of output without a terminal: wide enough that no line is ever wrapped.
