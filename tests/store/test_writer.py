@@ -125,6 +125,41 @@ def test_the_wal_starts_over_under_a_steady_load(tmp_path: Path,
     assert os.path.getsize(path) >= 100_000_000
 
 
+def test_a_reader_holding_the_wal_does_not_make_every_commit_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a reader's snapshot holds frames, the WAL cannot start over; the loop still
+    tries only once per request of the checkpointer thread, not before every commit (each
+    try flushes the disk twice on the event loop)."""
+    import sqlite3
+    from contextlib import closing
+
+    from whdebug.store import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "CHECKPOINT_COMMITS", 4)
+    monkeypatch.setattr(writer_module, "REWIND_FRAMES", 16)
+    tries: list[int] = []
+    rewind = writer_module._rewind
+    monkeypatch.setattr(writer_module, "_rewind",
+                        lambda connection: (tries.append(1), rewind(connection))[1])
+    path = tmp_path / "c.db"
+    big = CapturedRequest("POST", "/hook", headers=(("X-A", "1"),), body=b"x" * 20_000)
+    with Store.open(path) as store, closing(sqlite3.connect(path)) as reader:
+
+        async def main() -> None:
+            writer = CaptureWriter(store, close_store=False)
+            await writer.insert(big)
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM bodies").fetchone()  # holds a snapshot
+            for _ in range(200):
+                await asyncio.gather(*(writer.insert(big) for _ in range(10)))
+            reader.execute("COMMIT")
+            await writer.aclose()
+
+        asyncio.run(main())
+        assert store.count() == 2001
+    assert 0 < len(tries) <= 200 // 4, f"{len(tries)} checkpoints on the loop in 200 commits"
+
+
 def test_insert_then_calls_back_after_the_commit_and_may_insert_again(tmp_path: Path) -> None:
     """`insert_then` (the receiver's direct path) gets (id, None) once the row is durable; a
     callback may submit the next insert at once, and one that raises strands no other."""

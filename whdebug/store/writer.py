@@ -55,12 +55,12 @@ class _Checkpointer:
     committed more frames while each checkpoint ran. The WAL grew by the whole load (296 MB
     for 40,000 captures of 2 kB) and every commit wrote into new file pages. So when this
     thread's checkpoint leaves more than REWIND_FRAMES frames in the WAL, it sets `rewind`,
-    and the loop (or the writer thread), before its next commit, checkpoints what it
-    committed meanwhile (a few
-    commits' worth; a FULL checkpoint from this thread instead seldom got the write lock
-    between the loop's back-to-back commits). That commit then starts the WAL over, unless
-    a reader still reads from it. Until the rest is copied, this thread starts no checkpoint
-    of its own, which would keep the committer's from running.
+    and the loop (or the writer thread) checkpoints, once, before its next commit: a copy of
+    the few commits made meanwhile and two flushes, about once per 2,000 captures of 2 KB.
+    (A FULL checkpoint from this thread instead seldom got the write lock between the
+    loop's back-to-back commits.) That commit then starts the WAL over, unless a reader
+    still reads from it; if one does, the next round tries again. Until the committer has
+    tried, this thread starts no checkpoint of its own, which would make that one busy.
     """
 
     def __init__(self, path: Any) -> None:
@@ -102,6 +102,7 @@ class _Checkpointer:
                     (_, frames, _) = connection.execute(
                         "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     if frames > REWIND_FRAMES:  # the loop kept committing meanwhile
+                        self._wake.clear()  # the committer's checkpoint goes first
                         self.rewind = True
                 except sqlite3.Error as error:  # the next one tries again
                     _log.warning("WAL checkpoint failed: %s", describe_error(error))
@@ -276,7 +277,8 @@ class CaptureWriter:
                     self._take_checkpoints(connection)
             checkpointer = self._checkpointer
             if checkpointer is not None and checkpointer.rewind:
-                checkpointer.rewind = not _rewind(connection)
+                checkpointer.rewind = False
+                _rewind(connection)
             ids = self.store.insert_many(job.capture for job in jobs if job.capture)
         except Exception as error:
             if "locked" in str(error):  # the thread waits for the lock, the loop serves on
@@ -401,7 +403,8 @@ class CaptureWriter:
             connection = getattr(self.store, "_connection", None)
             if checkpointer is not None and checkpointer.rewind and isinstance(
                     connection, sqlite3.Connection):  # no commit on the loop meanwhile
-                checkpointer.rewind = not _rewind(connection)
+                checkpointer.rewind = False
+                _rewind(connection)
             try:
                 ids = self.store.insert_many(job.capture for job in inserts if job.capture)
             except Exception as error:  # every request of the batch is answered 503
@@ -421,16 +424,14 @@ class CaptureWriter:
         _wake(settled)
 
 
-def _rewind(connection: sqlite3.Connection) -> bool:
+def _rewind(connection: sqlite3.Connection) -> None:
     """Copy the frames committed since the checkpointer's last checkpoint, so the next
-    commit starts the WAL over (see _Checkpointer); whether every frame is copied (False:
-    the checkpointer's own checkpoint is still running, or a reader holds frames)."""
+    commit starts the WAL over (see _Checkpointer). Tried once per request of the
+    checkpointer: a reader holding frames must not make every commit checkpoint."""
     try:
-        (busy, frames, copied) = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     except sqlite3.Error as error:
         _log.warning("WAL checkpoint failed: %s", describe_error(error))
-        return True  # not again before the checkpointer asks
-    return not busy and frames == copied
 
 
 def _body_bytes(jobs: list[_Job]) -> int:
