@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,29 @@ class TestInsertAndGet:
         with pytest.raises(StoreError):
             store.insert_many([make_request(), bad])
         assert store.count() == 0
+
+    def test_receipts_and_forwarded_or_edited_captures_read_back_whole(
+            self, store: Store) -> None:
+        """A batch of fresh receipts binds only their columns; a batch with one forwarded or
+        edited capture binds every column. Both read back exactly as they went in."""
+        def fresh(n: int) -> Capture:
+            return replace(make_request(path=f"/r/{n}", received_at=T0 + timedelta(seconds=n),
+                                        truncated=bool(n % 2), body_size=n + 100),
+                           reply=Reply(202, b"accepted"))
+
+        forwarded = replace(fresh(7), forward=ForwardResult(
+            201, b"created", headers=(("X-B", "2"),), latency=0.25))
+        edited = replace(fresh(8), source=replace(fresh(8).source, edited_from=1))
+        batches = [[fresh(1), fresh(2)], [fresh(3), forwarded], [edited, fresh(9)]]
+        for batch in batches:
+            ids = store.insert_many(batch)
+            for capture_id, capture in zip(ids, batch, strict=True):
+                got = store.get(capture_id)
+                assert got.request == capture.request and got.reply == capture.reply
+                assert got.forward == capture.forward
+                assert (got.source.received_at, got.source.client, got.source.edited_from) == (
+                    capture.source.received_at, capture.source.client,
+                    capture.source.edited_from)
 
     def test_capture_id_on_input_is_ignored(self, store: Store) -> None:
         assert store.insert(make_request(capture_id=99)) == 1

@@ -55,11 +55,21 @@ def decode_headers(blob: bytes) -> tuple[tuple[str, str], ...]:
         return tuple((str(name), str(value)) for name, value in json.loads(blob))
 
 
-def row(capture: Capture, now: datetime) -> tuple[Any, ...]:
-    """The captures row of one capture (its body goes to the bodies table)."""
-    request, source = capture.request, capture.source
+RECEIPT_COLUMNS = ("received_at, client, method, path, query, http_version, body_size, "
+                   "truncated, response_status, content_type, user_agent, headers, response_body")
+"""The columns of a capture as it arrived and was answered: what `receipt` fills."""
+LATER_COLUMNS = ("forward_status, forward_error, forward_body, forward_headers, forward_latency, "
+                 "edited_from")
+"""The columns only a forwarded or edited capture fills (NULL for a fresh receipt)."""
+
+
+def receipt(capture: Capture, now: datetime) -> tuple[Any, ...]:
+    """The RECEIPT_COLUMNS of one capture (its body goes to the bodies table).
+
+    The receiver's captures are neither forwarded yet nor edited, and binding only these 13
+    values instead of all 19 took about 2 µs less per row."""
+    request = capture.request
     reply = capture.reply or _NO_REPLY
-    forward = capture.forward or _NOT_FORWARDED
     # request.content_type and request.header("user-agent"), in one pass over the headers.
     content_type = user_agent = None
     for name, value in request.headers:
@@ -69,8 +79,8 @@ def row(capture: Capture, now: datetime) -> tuple[Any, ...]:
         elif lower == "user-agent":
             user_agent = value if user_agent is None else f"{user_agent}, {value}"
     return (
-        format_timestamp(source.received_at or now),
-        source.client,
+        format_timestamp(capture.source.received_at or now),
+        capture.source.client,
         request.method,
         request.path,
         request.query,
@@ -80,15 +90,22 @@ def row(capture: Capture, now: datetime) -> tuple[Any, ...]:
         reply.status,
         content_type,
         user_agent,
-        forward.status,
-        forward.error,
         encode_headers(request.headers),
         reply.body,
-        forward.body,
-        None if forward.headers is None else encode_headers(forward.headers),
-        forward.latency,
-        capture.source.edited_from,
     )
+
+
+def is_receipt(capture: Capture) -> bool:
+    """Nothing for LATER_COLUMNS: `receipt` is the whole row."""
+    return capture.forward is None and capture.source.edited_from is None
+
+
+def row(capture: Capture, now: datetime) -> tuple[Any, ...]:
+    """The captures row of one capture: RECEIPT_COLUMNS, then LATER_COLUMNS."""
+    forward = capture.forward or _NOT_FORWARDED
+    return (*receipt(capture, now), forward.status, forward.error, forward.body,
+            None if forward.headers is None else encode_headers(forward.headers),
+            forward.latency, capture.source.edited_from)
 
 
 _NO_REPLY = Reply(None)

@@ -32,12 +32,13 @@ from whdebug.errors import StoreError
 from whdebug.model.request import Capture, CapturedRequest, ForwardResult, Reply, Source, as_capture
 from whdebug.store import analyses
 from whdebug.store.analyses import AnalysisRow, AnalysisSet, FilterTerm
+from whdebug.store.columns import LATER_COLUMNS, RECEIPT_COLUMNS, is_receipt, receipt
 from whdebug.store.columns import decode_headers as _decode_headers
 from whdebug.store.columns import encode_headers as _encode_headers
 from whdebug.store.columns import format_timestamp as _format_timestamp
 from whdebug.store.columns import parse_timestamp as _parse_timestamp
 from whdebug.store.columns import row as _row
-from whdebug.store.migrations import CAPTURE_COLUMNS, MIGRATIONS, SCHEMA_VERSION
+from whdebug.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from whdebug.store.permissions import check_store_path
 
 APPLICATION_ID = 0x77686462
@@ -97,8 +98,11 @@ _SUMMARY_COLUMNS = (
 )
 PAGE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id < ? ORDER BY id DESC LIMIT ?"
 SINCE_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM captures WHERE id > ? ORDER BY id ASC LIMIT ?"
-_INSERT_SQL = (f"INSERT INTO captures (id, {CAPTURE_COLUMNS}) "
+_INSERT_SQL = (f"INSERT INTO captures (id, {RECEIPT_COLUMNS}, {LATER_COLUMNS}) "
                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_RECEIPT_SQL = (f"INSERT INTO captures (id, {RECEIPT_COLUMNS}) "
+                       f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+"""A batch of captures as the receiver stores them (none forwarded or edited yet)."""
 _NEXT_ID_SQL = ("SELECT max(coalesce((SELECT max(id) FROM captures), 0), "
                 "coalesce((SELECT given FROM capture_ids), 0)) + 1")
 """The next capture's id: above every id in the table and every id given out before (a
@@ -290,12 +294,15 @@ class Store:
         batch = [as_capture(capture) for capture in captures]
         if not batch:
             return []
-        rows = [_row(capture, now) for capture in batch]
+        if all(is_receipt(capture) for capture in batch):
+            sql, rows = _INSERT_RECEIPT_SQL, [receipt(capture, now) for capture in batch]
+        else:
+            sql, rows = _INSERT_SQL, [_row(capture, now) for capture in batch]
         with self._writing() as connection:
             (first,) = connection.execute(_NEXT_ID_SQL).fetchone()
             ids = list(range(first, first + len(batch)))
-            connection.executemany(_INSERT_SQL, [(capture_id, *row) for capture_id, row
-                                                 in zip(ids, rows, strict=True)])
+            connection.executemany(sql, [(capture_id, *row) for capture_id, row
+                                         in zip(ids, rows, strict=True)])
             connection.executemany(
                 "INSERT INTO bodies (capture_id, body) VALUES (?, ?)",
                 [(capture_id, capture.request.body)
