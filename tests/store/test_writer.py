@@ -125,6 +125,43 @@ def test_the_wal_starts_over_under_a_steady_load(tmp_path: Path,
     assert os.path.getsize(path) >= 100_000_000
 
 
+def test_a_burst_that_ends_with_a_rewind_pending_is_still_copied_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checkpointer leaves the rest of the WAL to the next commit; when none comes (the
+    burst is over) it copies the rest itself after REWIND_WAIT, so the database file holds
+    every row without waiting for the store to close. Before, it waited for a commit
+    forever, and under load the file stayed short of the rows."""
+    import os
+    import time
+
+    from whdebug.store import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "CHECKPOINT_COMMITS", 2)
+    monkeypatch.setattr(writer_module, "REWIND_FRAMES", 16)
+    monkeypatch.setattr(writer_module, "REWIND_WAIT", 0.2)
+    path = tmp_path / "c.db"
+    big = CapturedRequest("POST", "/hook", headers=(("X-A", "1"),), body=b"x" * 50_000)
+    with Store.open(path) as store:
+
+        async def main() -> tuple[bool, int]:
+            writer = CaptureWriter(store, close_store=False)
+            for _ in range(40):
+                await asyncio.gather(*(writer.insert(big) for _ in range(10)))
+            checkpointer = writer._checkpointer
+            assert checkpointer is not None
+            deadline = time.monotonic() + 10
+            while (os.path.getsize(path) < 20_000_000 or checkpointer.rewind) and (
+                    time.monotonic() < deadline):
+                await asyncio.sleep(0.05)
+            pending, size = checkpointer.rewind, os.path.getsize(path)
+            await writer.aclose()
+            return pending, size
+
+        pending, size = asyncio.run(main())
+    assert size >= 20_000_000, f"{size:,} bytes copied out of 20 MB of rows"
+    assert not pending
+
+
 def test_a_reader_holding_the_wal_does_not_make_every_commit_checkpoint(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """While a reader's snapshot holds frames, the WAL cannot start over; the loop still

@@ -36,6 +36,9 @@ CHECKPOINT_BYTES = 8 * 1024 * 1024
 REWIND_FRAMES = 1000
 """WAL frames (pages) a passive checkpoint may leave behind before the loop copies the rest
 itself, so that the WAL starts over (SQLite's own autocheckpoint threshold)."""
+REWIND_WAIT = 0.5
+"""Seconds the checkpointer waits for a commit to take its `rewind` before it copies the
+rest itself (a burst that ended leaves nothing behind in the WAL for long)."""
 
 
 class _Checkpointer:
@@ -60,7 +63,9 @@ class _Checkpointer:
     (A FULL checkpoint from this thread instead seldom got the write lock between the
     loop's back-to-back commits.) That commit then starts the WAL over, unless a reader
     still reads from it; if one does, the next round tries again. Until the committer has
-    tried, this thread starts no checkpoint of its own, which would make that one busy.
+    tried, this thread starts no checkpoint of its own, which would make that one busy,
+    except when no commit comes within REWIND_WAIT: then it copies the rest itself, and
+    the next commit, whenever it comes, starts the WAL over.
     """
 
     def __init__(self, path: Any) -> None:
@@ -94,14 +99,18 @@ class _Checkpointer:
             return
         try:
             while True:
-                self._wake.wait()
+                asked = self._wake.wait(REWIND_WAIT if self.rewind else None)
                 self._wake.clear()
                 if self._stopping:
                     return
+                if not asked:  # no commit came to take the rewind: copy the rest here
+                    self.rewind = False
                 try:
                     (_, frames, _) = connection.execute(
                         "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if frames > REWIND_FRAMES:  # the loop kept committing meanwhile
+                    # Commits during this checkpoint left frames behind it (an idle WAL
+                    # is all copied now, and the next commit starts it over by itself).
+                    if asked and frames > REWIND_FRAMES:
                         self._wake.clear()  # the committer's checkpoint goes first
                         self.rewind = True
                 except sqlite3.Error as error:  # the next one tries again
