@@ -89,6 +89,15 @@ class _Checkpointer:
             self.commits = self.bytes = 0
             self._wake.set()
 
+    def before_commit(self, connection: sqlite3.Connection) -> None:
+        """Called by the committer, on the store's connection, before each commit: when
+        `rewind` is set, copy the frames committed since this thread's last checkpoint, so
+        that this commit starts the WAL over. Tried once per request: a reader holding
+        frames must not make every commit checkpoint."""
+        if self.rewind:
+            self.rewind = False
+            _rewind(connection)
+
     def _run(self) -> None:
         try:
             connection = sqlite3.connect(
@@ -284,10 +293,8 @@ class CaptureWriter:
                 self._waits = int(waits)
                 if self._checkpointer is None:
                     self._take_checkpoints(connection)
-            checkpointer = self._checkpointer
-            if checkpointer is not None and checkpointer.rewind:
-                checkpointer.rewind = False
-                _rewind(connection)
+            if self._checkpointer is not None:
+                self._checkpointer.before_commit(connection)
             ids = self.store.insert_many(job.capture for job in jobs if job.capture)
         except Exception as error:
             if "locked" in str(error):  # the thread waits for the lock, the loop serves on
@@ -408,12 +415,9 @@ class CaptureWriter:
         settled: list[tuple[_Job, Any, BaseException | None]] = []
         inserts = [job for job in batch if job.capture is not None]
         if inserts:
-            checkpointer = self._checkpointer
             connection = getattr(self.store, "_connection", None)
-            if checkpointer is not None and checkpointer.rewind and isinstance(
-                    connection, sqlite3.Connection):  # no commit on the loop meanwhile
-                checkpointer.rewind = False
-                _rewind(connection)
+            if self._checkpointer is not None and isinstance(connection, sqlite3.Connection):
+                self._checkpointer.before_commit(connection)  # no commit on the loop meanwhile
             try:
                 ids = self.store.insert_many(job.capture for job in inserts if job.capture)
             except Exception as error:  # every request of the batch is answered 503
@@ -434,9 +438,7 @@ class CaptureWriter:
 
 
 def _rewind(connection: sqlite3.Connection) -> None:
-    """Copy the frames committed since the checkpointer's last checkpoint, so the next
-    commit starts the WAL over (see _Checkpointer). Tried once per request of the
-    checkpointer: a reader holding frames must not make every commit checkpoint."""
+    """One passive checkpoint on the committer's connection (see _Checkpointer)."""
     try:
         connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     except sqlite3.Error as error:
