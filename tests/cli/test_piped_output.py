@@ -98,3 +98,28 @@ def test_in_a_terminal_a_long_url_in_a_fix_is_printed_whole(width: int) -> None:
         f"set auth.auth_url.url to {url}", step="definition")])
     text = output.getvalue()
     assert url in text.replace("\n", "") and url in text  # on one line, not folded
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_serve_banner_says_a_failing_signature_is_answered_as_usual_unless_strict(
+        tmp_path: Path, strict: bool) -> None:
+    """Without --strict the receiver answers the definition's response even when a line then
+    says `sig ✗ rejected`: the banner says so once, and how to answer as the runtime does."""
+    from whdebug.cli.output.serve import print_banner
+    from whdebug.model.definition import parse_definition
+    from whdebug.receiver.app import ReceiverSettings
+
+    definition = parse_definition('{"ns": "shop", "version": "1.0.0"}')
+    output = io.StringIO()
+    print_banner(Console(file=output, width=200, color_system=None), "http://127.0.0.1:8787",
+                 tmp_path / "c.db", ReceiverSettings(definition=definition, strict=strict))
+    answers = [line for line in output.getvalue().splitlines()
+               if line.startswith("  answers   ")]
+    if strict:
+        assert answers == []
+        assert "  strict    answers 401 when the signature does not verify" in (
+            output.getvalue().splitlines())
+    else:
+        assert answers == ["  answers   the definition's response, also when the signature "
+                           "does not verify (the runtime answers 401: add --strict to do "
+                           "the same)"]

@@ -176,6 +176,9 @@ def print_banner(console: Console, url: str, store_path: Path | str,
         line(f"  forward   {masks.mask_target(settings.forward_to)}")
     if settings.strict:
         line("  strict    answers 401 when the signature does not verify")
+    elif definition is not None:  # a line may say `sig ✗ rejected` beside `-> 200`
+        line("  answers   the definition's response, also when the signature does not verify "
+             "(the runtime answers 401: add --strict to do the same)")
     console.print("Press Ctrl-C to stop.", style="dim")
 
 
