@@ -100,8 +100,8 @@ def batch_params(batch: Sequence[Capture], now: datetime, encoding: str) -> list
 
 
 def _header_arrays(headers: Sequence[tuple[str, str]]) -> tuple[bytes, bytes]:
-    """Header names and values as two binary bytea[]: one dimension, no NULLs, element type
-bytea, then each element's length and bytes."""
+    """Header names and values as two binary bytea[]: one dimension, no NULLs, element
+    type bytea, then each element's length and bytes."""
     if not headers:
         return _EMPTY_ARRAY, _EMPTY_ARRAY
     head = _ARRAY_HEAD.pack(1, 0, _BYTEA, len(headers), 1)
