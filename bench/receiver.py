@@ -5,7 +5,8 @@ The bare app runs on uvicorn's stock httptools protocol and uvloop (the fast sta
 header names, timeouts, connection cap). `bare-h11` (optional) is the same app on uvicorn's
 stock h11 protocol and the asyncio loop; `webhook` (optional) is adnanh/webhook, a Go peer,
 when its `webhook` binary is installed (Debian package `webhook`), with a hook that answers
-every POST to the bench path.
+every POST to the bench path. `whdebug-nostore` (optional, a diagnostic) is `whdebug serve`
+with its SQLite insert replaced by a counter: what the receiver costs apart from storing.
 
 Each server runs in its own process (a fresh store each round); this process is the load
 generator. A whdebug server's CPU is read once it has printed every capture's line: with a
@@ -52,8 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFINITION = ROOT / "whdebug" / "demo" / "definitions" / "github.json"
 SECRET = "bench-webhook-secret"
 PATH = "/miniapps/github/webhooks"
-SERVERS = ("bare", "bare-h11", "webhook", "whdebug", "whdebug+def", "pg2")
-ANCHORS = ("bare-h11", "webhook")
+SERVERS = ("bare", "bare-h11", "webhook", "whdebug", "whdebug+def", "pg2", "whdebug-nostore")
+ANCHORS = ("bare-h11", "webhook", "whdebug-nostore")
 """Rows shown for comparison, with no target."""
 TARGETS = {"whdebug": 0.7, "whdebug+def": 0.6, "pg2": 0.5}
 """Throughput ratio targets against bare (SPEC section 8; pg2: issue 15)."""
@@ -75,6 +76,8 @@ def run_server(kind: str, store: str, port_file: str) -> None:
         from whdebug.receiver.server import serve
 
         receiver = ReceiverSettings()
+        if kind == "whdebug-nostore":  # a diagnostic, not a product: see store_off()
+            store_off()
         if kind == "whdebug+def":  # every capture is also analysed for its console line
             receiver = ReceiverSettings(definition=load_definition(DEFINITION),
                                         secrets=Secrets({"webhookSecret": SECRET}))
@@ -105,6 +108,22 @@ def run_server(kind: str, store: str, port_file: str) -> None:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         pass
+
+
+def store_off() -> None:
+    """`whdebug-nostore`: serve with the SQLite store's insert replaced by a counter of ids,
+    so the row prices everything the receiver does apart from storing (parsing, the guards,
+    the group-commit hand-off, the answer, the console line). Its captures are not stored,
+    so it has no `lost` column and no target."""
+    import itertools
+
+    from whdebug.store.store import Store
+
+    ids = itertools.count(1)
+    def insert_many(self: Store, captures: list[object]) -> list[int]:
+        return [next(ids) for _ in captures]
+
+    Store.insert_many = insert_many  # type: ignore[method-assign,assignment]
 
 
 def make_request(marker: str, size: int) -> bytes:
@@ -382,7 +401,7 @@ def run_round(kind: str, number: int, args: argparse.Namespace, workdir: Path) -
             printed(output, len(warmup) + len(requests))
         cpu_after = process_cpu(process.pid)
         lost = -1
-        if kind.startswith("whdebug"):  # every answered request must already be committed
+        if kind.startswith("whdebug") and kind != "whdebug-nostore":  # answered: committed
             lost = len(result.answered - stored_markers(store))
     finally:
         stop(process)
@@ -464,7 +483,7 @@ def report(kinds: list[str], args: argparse.Namespace) -> None:
     rows: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     print(f"{args.requests} requests x {args.rounds} rounds, concurrency {args.concurrency}, "
           f"~{args.body_size} B signed bodies, {args.client} client, {os.cpu_count()} CPUs")
-    print(f"{'round':>5}  {'server':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"{'round':>5}  {'server':<15} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'cpu us/req':>10} {'errors':>6} {'lost':>5}")
     with tempfile.TemporaryDirectory(prefix="whdebug-bench-") as directory:
         for number in range(1, args.rounds + 1):
@@ -472,7 +491,7 @@ def report(kinds: list[str], args: argparse.Namespace) -> None:
                 row = run_round(kind, number, args, Path(directory))
                 rows[kind].append(row)
                 lost = "-" if row["lost"] < 0 else str(int(row["lost"]))
-                print(f"{number:>5}  {kind:<12} {row['rps']:>8.0f} {row['p50']:>8.2f} "
+                print(f"{number:>5}  {kind:<15} {row['rps']:>8.0f} {row['p50']:>8.2f} "
                       f"{row['p99']:>8.2f} {row['cpu']:>10.0f} {int(row['errors']):>6} "
                       f"{lost:>5}{postgres_cpu(row)}", flush=True)
 
@@ -481,7 +500,7 @@ def report(kinds: list[str], args: argparse.Namespace) -> None:
 
     bare = median("bare", "rps")
     for kind in kinds:
-        print(f"median  {kind:<12} {median(kind, 'rps'):>8.0f} {median(kind, 'p50'):>8.2f} "
+        print(f"median  {kind:<15} {median(kind, 'rps'):>8.0f} {median(kind, 'p50'):>8.2f} "
               f"{median(kind, 'p99'):>8.2f} {median(kind, 'cpu'):>10.0f}"
               f"{postgres_cpu({'pg_cpu': median(kind, 'pg_cpu')})}")
     for kind in kinds[1:]:
