@@ -247,6 +247,36 @@ class TestSlowClients:
         status, _, body = response_of(answer)
         assert status == 200 and json.loads(body)["status"] == "ok"
 
+    async def test_a_burst_that_fills_the_cap_does_not_lock_out_its_last_member(
+            self, store_path: Path) -> None:
+        """A burst accepted in one loop turn fills the cap with connections not yet read (a
+        slowloris reconnecting), and a health check arrives last in it: it must not be
+        refused 503 because everyone else was still spared. Once they are read and found
+        trickling a head, the one waiting longest makes room (the CI flake of
+        test_slowloris: health got 503)."""
+        limits = ConnectionLimits(max_connections=10)
+        async with receiving(store_path, limits=limits) as running:
+            # Blocking sockets, without yielding to the loop: the server accepts them all in
+            # one turn, and reads none of them before the health check is accepted.
+            burst = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(10)]
+            for sock in burst:
+                sock.sendall(b"POST /burst HTTP/1.1\r\nHost: x\r\n")  # never finished
+            last = socket.create_connection(("127.0.0.1", running.port))
+            last.sendall(b"GET /_whdebug/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            try:
+                last.setblocking(False)
+                reader, writer = await asyncio.open_connection(sock=last)
+                answer = await read_all(reader)
+                writer.close()
+                burst[0].settimeout(2.0)
+                cut = burst[0].recv(100)  # the longest waiting made room: closed, no answer
+            finally:
+                for sock in burst:
+                    sock.close()
+        status, _, body = response_of(answer)
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        assert cut == b""
+
 
 class TestStoreAndMemory:
     async def test_health_answers_while_the_store_is_locked(self, store_path: Path) -> None:

@@ -204,6 +204,8 @@ class Guard:
         self._last_data = 0.0
         self._unread_until: float | None = None
         """Until when this connection, not yet read from, is spared (None: it has been read)."""
+        self._over_cap = False
+        """Accepted over the cap when nobody could make room: decided at its first read."""
         self._raw_transport: asyncio.Transport | None = None
         self._drained: int | None = None
         """Bytes discarded while lingering (None: not lingering)."""
@@ -224,11 +226,15 @@ class Guard:
         self._unread_until = now + UNREAD_GRACE
         self._arm(self.limits.header_timeout)
         if len(self.connections) > self._cap:
-            self._make_room()
+            self._make_room(refuse=False)
 
-    def _make_room(self) -> None:
+    def _make_room(self, *, refuse: bool) -> bool:
         """Over the cap: close whoever has waited longest for a head (once read from, or
-        after UNREAD_GRACE), else refuse self."""
+        after UNREAD_GRACE). When nobody can go, refuse self with 503 if `refuse`, else
+        decide again at this connection's first read (`_over_cap`): a burst accepted in one
+        loop turn (a slowloris reconnecting) can fill the cap with connections not read yet,
+        and its last member, a health check say, was refused before any of them was found
+        trickling a head. Whether this connection stays."""
         oldest: Guard | None = None
         now = time.monotonic()
         for other in self.connections:
@@ -239,8 +245,17 @@ class Guard:
                 oldest = other
         if oldest is not None:
             oldest._cut(None)
-        else:
+            return True
+        if refuse:
             self._cut(BUSY_503)
+            return False
+        self._over_cap = True
+        return True
+
+    def _room_at_first_read(self) -> bool:
+        """An over-cap connection's first read: make room now, or refuse it (503)."""
+        self._over_cap = False
+        return len(self.connections) <= self._cap or self._make_room(refuse=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -281,6 +296,8 @@ class Guard:
             return
         self._last_data = time.monotonic()
         self._unread_until = None
+        if self._over_cap and not self._room_at_first_read():
+            return
         super().data_received(data)  # type: ignore[misc]
         phase = self._phase()
         if phase is HEAD:
