@@ -137,6 +137,30 @@ class TestExactHeaderNames:
                          ["Host", "x-SECOND", "Content-Length"]]
 
 
+HEALTH = b"GET /_whdebug/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+PARTIAL_HEAD = b"POST /burst HTTP/1.1\r\nHost: x\r\n"
+"""A request head never finished."""
+
+
+def accepted_together(port: int, count: int, data: bytes) -> list[socket.socket]:
+    """`count` connections, each sent `data`, opened with blocking sockets without yielding
+    to the event loop: the kernel completes every handshake and holds the data, and the
+    server (on this loop) accepts them all in one turn."""
+    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    for sock in sockets:
+        sock.sendall(data)
+    return sockets
+
+
+async def answer_on(sock: socket.socket) -> bytes:
+    """Everything the server sends on `sock` until it closes."""
+    sock.setblocking(False)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    answer = await read_all(reader)
+    writer.close()
+    return answer
+
+
 class TestSlowClients:
     async def test_a_trickled_head_is_cut_with_408(self, store_path: Path) -> None:
         async with receiving(store_path, limits=SHORT) as running:
@@ -227,18 +251,10 @@ class TestSlowClients:
                 writer.write(b"POST /slow HTTP/1.1\r\nHost: x\r\n")  # never finished
                 await writer.drain()
             await asyncio.sleep(0.2)
-            # Blocking sockets, without yielding to the loop: the kernel completes every
-            # handshake and holds the data, and the server accepts them all in one turn.
-            first = socket.create_connection(("127.0.0.1", running.port))
-            first.sendall(b"GET /_whdebug/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            burst = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(15)]
-            for sock in burst:
-                sock.sendall(b"POST /burst HTTP/1.1\r\nHost: x\r\n")
+            [first] = accepted_together(running.port, 1, HEALTH)
+            burst = accepted_together(running.port, 15, PARTIAL_HEAD)
             try:
-                first.setblocking(False)
-                reader, writer = await asyncio.open_connection(sock=first)
-                answer = await read_all(reader)
-                writer.close()
+                answer = await answer_on(first)
             finally:
                 for sock in burst:
                     sock.close()
@@ -256,18 +272,11 @@ class TestSlowClients:
         test_slowloris: health got 503)."""
         limits = ConnectionLimits(max_connections=10)
         async with receiving(store_path, limits=limits) as running:
-            # Blocking sockets, without yielding to the loop: the server accepts them all in
-            # one turn, and reads none of them before the health check is accepted.
-            burst = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(10)]
-            for sock in burst:
-                sock.sendall(b"POST /burst HTTP/1.1\r\nHost: x\r\n")  # never finished
-            last = socket.create_connection(("127.0.0.1", running.port))
-            last.sendall(b"GET /_whdebug/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            # None of them is read before the health check is accepted.
+            burst = accepted_together(running.port, 10, PARTIAL_HEAD)
+            [last] = accepted_together(running.port, 1, HEALTH)
             try:
-                last.setblocking(False)
-                reader, writer = await asyncio.open_connection(sock=last)
-                answer = await read_all(reader)
-                writer.close()
+                answer = await answer_on(last)
                 burst[0].settimeout(2.0)
                 cut = burst[0].recv(100)  # the longest waiting made room: closed, no answer
             finally:
