@@ -6,7 +6,8 @@ header names, timeouts, connection cap). `bare-h11` (optional) is the same app o
 stock h11 protocol and the asyncio loop; `webhook` (optional) is adnanh/webhook, a Go peer,
 when its `webhook` binary is installed (Debian package `webhook`), with a hook that answers
 every POST to the bench path. `whdebug-nostore` (optional, a diagnostic) is `whdebug serve`
-with its SQLite insert replaced by a counter: what the receiver costs apart from storing.
+with its SQLite insert replaced by a counter: what the receiver costs apart from storing
+(with `whdebug` beside it, a last line sets the CPU storing costs against what 0.7x allows).
 
 Each server runs in its own process (a fresh store each round); this process is the load
 generator. A whdebug server's CPU is read once it has printed every capture's line: with a
@@ -522,6 +523,12 @@ def report(kinds: list[str], args: argparse.Namespace) -> None:
         print(f"{kind}/bare: throughput ratio {ratio:.2f} (target >= {target:.2f}; per round "
               f"{rounds}, median {statistics.median(paired):.2f}), server CPU per request "
               f"ratio {cpu_ratio:.2f}, lost {lost_total} (must be 0): {verdict}")
+    if {"whdebug", "whdebug-nostore"} <= set(kinds):
+        base_cpu = median("bare", "cpu")
+        storing = median("whdebug", "cpu") - median("whdebug-nostore", "cpu")
+        print(f"storing: {storing:.0f} us of CPU per capture (whdebug less whdebug-nostore, "
+              f"medians); 0.70x of bare leaves {base_cpu / 0.7 - base_cpu:.0f} us per request "
+              f"above the bare app's {base_cpu:.0f} (docs/store.md)")
 
 
 if __name__ == "__main__":
