@@ -92,8 +92,8 @@ class _Checkpointer:
     def before_commit(self, connection: sqlite3.Connection) -> None:
         """Called by the committer, on the store's connection, before each commit: when
         `rewind` is set, copy the frames committed since this thread's last checkpoint, so
-        that this commit starts the WAL over. Tried once per request: a reader holding
-        frames must not make every commit checkpoint."""
+        that this commit starts the WAL over. Tried once each time this thread asks: a
+        reader holding frames must not make every commit checkpoint."""
         if self.rewind:
             self.rewind = False
             _rewind(connection)
