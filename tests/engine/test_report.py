@@ -111,3 +111,36 @@ def test_a_secret_holding_a_quote_is_looked_for_in_the_whole_line() -> None:
     lines = _lines_for_event('hook.s3"cret-value', 's3"cret-value')
     for line in lines:
         assert 's3\\"cret-value' not in line and "[masked]" in line
+
+
+def test_analyze_builds_the_masks_of_a_set_of_secrets_once_and_masks_each_sets_own(
+        monkeypatch) -> None:
+    """`analyze` without a SecretSet (the API, built-in profiles, readiness) builds one per
+    distinct set of secrets, not one per call: building its masks' byte forms took longer
+    than the rest of the analysis (the engine bench: 4,300 reports/s against 14,000 with
+    one set). A second set of secrets must still be masked by its own values."""
+    from whdebug.engine import analyze
+    from whdebug.engine.plan import compile_definition
+    from whdebug.model.secrecy import MASK, Secrets, SecretSet
+
+    built = []
+    original = SecretSet.of.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+        built.append(args)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(SecretSet, "of", classmethod(counting))
+    plan = compile_definition(make_definition())
+    first, second = "first-secret-value-1234", "second-secret-value-5678"
+    for secret in (first, first, first, second, second):
+        # The secret itself sits in a header, where the report would show it unmasked.
+        request = make_request(headers=[("X-Echo", f"token {secret}")])
+        report = analyze(request, plan, Secrets({"webhookSecret": secret}), now=NOW)
+        text = json.dumps(report_json(report))
+        assert secret not in text and MASK in text
+    assert len(built) == 2  # one build per distinct set of secrets
+    # A credential whose value is not hashable still gets a set of its own.
+    odd = Secrets({"webhookSecret": first, "extra": {"nested": ["x"]}})
+    report = analyze(make_request(headers=[("X-Echo", first)]), plan, odd, now=NOW)
+    assert first not in json.dumps(report_json(report))

@@ -88,7 +88,7 @@ def analyze(
     request = capture.request
     plan = definition if isinstance(definition, Plan) else compile_definition(definition)
     if secret_set is None:
-        secret_set = SecretSet.of(secrets, plan.secret_config)
+        secret_set = _secret_set(secrets, plan)
     if len(request.body) < PARALLEL_MIN_BODY:  # no thread for either digest: see below
         return _analyze(capture, plan, secrets, now, options, dedupe, None, secret_set)
     prefetch = prefetch_runtime_digest(
@@ -103,6 +103,27 @@ def analyze(
             prefetch.close()
         if body_hash is not None:
             body_hash.result()
+
+
+def _secret_set(secrets: Secrets, plan: Plan) -> SecretSet:
+    """The SecretSet of `secrets` and the plan's secret auth.config values, built once per
+    distinct set of values: its masks' byte forms, built on first use, took longer than the
+    rest of an analysis. Keyed by the values themselves, so a changed credential gets its
+    own set; a credential that is not hashable (a nested bag) gets one for this call."""
+    try:
+        key = (tuple(secrets.credentials.items()), tuple(secrets.config.items()),
+               plan.secret_config)
+        found = _SECRET_SETS.get(key)
+    except TypeError:
+        return SecretSet.of(secrets, plan.secret_config)
+    if found is None:
+        if len(_SECRET_SETS) >= 64:
+            _SECRET_SETS.clear()
+        found = _SECRET_SETS[key] = SecretSet.of(secrets, plan.secret_config)
+    return found
+
+
+_SECRET_SETS: dict[tuple[Any, ...], SecretSet] = {}
 
 
 def _evidence(options: AnalysisOptions, secret_set: SecretSet) -> Evidence:
