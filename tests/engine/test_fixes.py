@@ -191,6 +191,25 @@ def test_a_big_id_alone_is_a_warning_that_names_the_risk() -> None:
     assert found.severity == "warning" and report.outcome.status == "fires"
 
 
+def test_a_big_id_fix_shows_the_string_it_points_at_and_removes_the_finding() -> None:
+    """Salla's order carries its id in a URL: the fix names that path and shows the value,
+    so the reader can judge it as an id; applied, it removes the warning."""
+    data = docs("salla.js")
+    body = json.dumps({"event": "order.created", "data": {
+        "id": BIG_A, "urls": {"customer": f"https://store.salla.sa/order/{BIG_A}"}}}).encode()
+    request = make_request(body, signature=None, path="/miniapps/salla/webhooks",
+                           headers=[("X-Salla-Signature", sign(body, "salla-secret"))])
+    secrets = Secrets({"webhookSecret": "salla-secret"})
+    report = analyze(request, Definition(data), secrets, now=NOW)
+    found = only(list(report.findings), "TX_UNSAFE_INTEGER")
+    assert "$.data.urls.customer" in (found.fix or "")
+    assert f'"https://store.salla.sa/order/{BIG_A}"' in (found.fix or "")
+    assert found.patch is not None
+    fixed = analyze(request, Definition(apply_patch(data, found.patch)), secrets, now=NOW)
+    assert "TX_UNSAFE_INTEGER" not in fixed.codes() and fixed.outcome.status == "fires"
+    assert fixed.transaction.id == f"https://store.salla.sa/order/{BIG_A}"
+
+
 def _shopify_samples(tmp_path: Any) -> Any:
     folder = tmp_path / "samples"
     folder.mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from whdebug.engine._specs import TransactionSpec
@@ -95,15 +96,16 @@ def _value(path: BodyPath, body: Body) -> tuple[str | None, str | None, bool]:
     return text or None, text or None, False
 
 
-def string_id_path(body: Body, exact: str) -> str | None:
+def string_id_path(body: Body, exact: str) -> tuple[str, str] | None:
     """A body string that holds the id's every digit (Shopify's `admin_graphql_api_id`:
-    `gid://shopify/Order/820982911946154508`), which JSON.parse keeps exactly."""
+    `gid://shopify/Order/820982911946154508`), which JSON.parse keeps exactly: its path and
+    value."""
     if body.kind != "json" or "|" in exact or not exact.lstrip("-").isdigit():
         return None
     pattern = re.compile(rf"(?<![0-9]){re.escape(exact)}(?![0-9])")
     for path, value in iter_leaves(body.document, limit=2000):
         if isinstance(value, str) and "[" not in path and pattern.search(value):
-            return path
+            return path, value
     return None
 
 
@@ -114,13 +116,18 @@ def unsafe_integer_finding(result: TransactionResult, first: str | None = None,
     delivery (`first`, the exact id of `duplicate_of`) look like this one. With the `body`,
     a string field holding the same digits becomes the first transactionId path (a patch)."""
     exact = result.exact_id or ""
-    string_path = string_id_path(body, exact) if body is not None else None
+    found = string_id_path(body, exact) if body is not None else None
     paths = ("/webhook/transactionId/overrides/"
              + (result.override or "").replace("~", "~0").replace("/", "~1") + "/paths"
              if result.override else "/webhook/transactionId/paths")
-    if string_path is not None:
-        advice = (f"put {string_path} first in transactionId.paths: it holds the same id as a "
-                  "string, which JSON.parse keeps exactly")
+    if found is not None:
+        string_path, value = found
+        shown = json.dumps(value if len(value) <= 80 else value[:77] + "...",
+                           ensure_ascii=False)
+        held = ("holds the same id as a string" if value == exact
+                else "holds every digit of the id in a string")
+        advice = (f"put {string_path} first in transactionId.paths: its value {shown} {held}, "
+                  "which JSON.parse keeps exactly")
         patch: tuple[PatchOp, ...] | None = (add(paths + "/0", string_path),)
     else:
         advice = ("point transactionId.paths at a string id first, such as "
