@@ -18,7 +18,9 @@ and subtracts a one-request run of the same command (process start-up; SPEC sect
    inside one warm process (no start-up to subtract). Peak RSS above the interpreter's
    baseline divided by the body size (target <= 1.3).
 
-The machine may be shared: run it a few times and compare medians.
+Each round runs the replay commands and their baselines one after another (`interleaved`), so
+a machine whose speed drifts slows them alike; the per-round ratios are printed beside the
+ratio of the medians. The machine may be shared: run it a few times and compare medians.
 """
 
 from __future__ import annotations
@@ -197,8 +199,15 @@ def peak_rss(command: list[str]) -> int:
     return int(out.stdout) * 1024
 
 
-def median_time(command: list[str], rounds: int) -> float:
-    return statistics.median(run(command) for _ in range(rounds))
+def interleaved(commands: dict[str, list[str]], rounds: int) -> dict[str, list[float]]:
+    """Each command's wall seconds per round, the commands run one after another in every
+    round: a machine whose speed drifts from minute to minute (a VM) slows all of them
+    alike, where a command's runs back to back would meet one speed."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, command in commands.items():
+            times[name].append(run(command))
+    return times
 
 
 def main() -> None:
@@ -230,27 +239,46 @@ def main() -> None:
           f"({many.stat().st_size / 1e6:.0f} MB HAR); {args.large_mib} MiB body; "
           f"median of {rounds} runs; python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
 
-    start_json = median_time([*whdebug, "--file", str(one), "--json"], rounds)
-    many_json = median_time([*whdebug, "--file", str(many), "--json"], rounds)
-    bare_one = median_time([*env_python, "-c", BARE_HAR, str(one), SECRET], rounds)
-    bare_many = median_time([*env_python, "-c", BARE_HAR, str(many), SECRET], rounds)
-    fast_one = median_time([*env_python, "-c", BARE_HAR_MSGSPEC, str(one), SECRET], rounds)
-    fast_many = median_time([*env_python, "-c", BARE_HAR_MSGSPEC, str(many), SECRET], rounds)
+    times = interleaved({
+        "start_json": [*whdebug, "--file", str(one), "--json"],
+        "many_json": [*whdebug, "--file", str(many), "--json"],
+        "bare_one": [*env_python, "-c", BARE_HAR, str(one), SECRET],
+        "bare_many": [*env_python, "-c", BARE_HAR, str(many), SECRET],
+        "fast_one": [*env_python, "-c", BARE_HAR_MSGSPEC, str(one), SECRET],
+        "fast_many": [*env_python, "-c", BARE_HAR_MSGSPEC, str(many), SECRET],
+        "start_text": [*whdebug, "--file", str(one)],
+        "many_text": [*whdebug, "--file", str(many)],
+    }, rounds)
+
+    def rates(many_name: str, one_name: str) -> list[float]:
+        return [n / max(m - o, 1e-9) for m, o in zip(times[many_name], times[one_name],
+                                                      strict=True)]
+
+    def per_round(rates_a: list[float], rates_b: list[float]) -> str:
+        ratios = [a / b for a, b in zip(rates_a, rates_b, strict=True)]
+        return (f"per round {statistics.median(ratios):.3f} median, "
+                f"{min(ratios):.3f}-{max(ratios):.3f}")
+
+    median = {name: statistics.median(values) for name, values in times.items()}
+    start_json, many_json = median["start_json"], median["many_json"]
     json_rate = n / max(many_json - start_json, 1e-9)
-    bare_rate = n / max(bare_many - bare_one, 1e-9)
-    fast_rate = n / max(fast_many - fast_one, 1e-9)
+    bare_rate = n / max(median["bare_many"] - median["bare_one"], 1e-9)
+    fast_rate = n / max(median["fast_many"] - median["fast_one"], 1e-9)
+    json_rates = rates("many_json", "start_json")
     print(f"replay --json: {many_json:.2f} s, start-up {start_json:.2f} s -> "
-          f"{json_rate:,.0f} reports/s (target >= 30,000, goal 50,000)")
+          f"{json_rate:,.0f} reports/s (target >= 30,000, goal 50,000; per round "
+          f"{min(json_rates):,.0f}-{max(json_rates):,.0f})")
     print(f"  bare json.load + base64 + HMAC: {bare_rate:,.0f} requests/s; "
-          f"whdebug/bare = {json_rate / bare_rate:.3f}")
+          f"whdebug/bare = {json_rate / bare_rate:.3f} "
+          f"({per_round(json_rates, rates('bare_many', 'bare_one'))})")
     print(f"  bare msgspec + base64 + HMAC: {fast_rate:,.0f} requests/s; "
-          f"whdebug/bare = {json_rate / fast_rate:.3f}")
+          f"whdebug/bare = {json_rate / fast_rate:.3f} "
+          f"({per_round(json_rates, rates('fast_many', 'fast_one'))})")
     for name, rate in (("json", bare_rate), ("msgspec", fast_rate)):
         if rate < 30_000:
             print(f"  note: the bare {name} baseline itself does {rate:,.0f}/s on this "
                   "machine, under the 30,000/s target")
-    start_text = median_time([*whdebug, "--file", str(one)], rounds)
-    many_text = median_time([*whdebug, "--file", str(many)], rounds)
+    start_text, many_text = median["start_text"], median["many_text"]
     text_rate = n / max(many_text - start_text, 1e-9)
     print(f"replay (text): {many_text:.2f} s, start-up {start_text:.2f} s -> "
           f"{text_rate:,.0f} requests/s (target >= 20,000); text/json = "
