@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from conftest import FIXTURES
 
-from whdebug.engine import DedupeIndex, analyze
+from whdebug.engine import AnalysisOptions, DedupeIndex, analyze
 from whdebug.engine.report import FINDING_CODES, PROFILE_AND_READINESS_CODES
 from whdebug.engine.reportline import encode_report
+from whdebug.engine.session import ReplaySession
 from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
 from whdebug.model.secrecy import Secrets, SecretSet
@@ -76,3 +77,34 @@ def test_every_engine_finding_code_has_a_fixture() -> None:
         if not code.startswith("DEF_") and code not in PROFILE_AND_READINESS_CODES
     }
     assert request_codes - produced == set()
+
+
+def verdicts(report: Any) -> tuple[Any, ...]:
+    """What serve's console line shows of a report, and what a history keeps."""
+    return (report.challenge.detected, report.signature.verdict, report.signature.reason,
+            report.event.value, report.transaction.id, report.transaction.duplicate_of,
+            report.triggers.matched, report.outcome.status, report.outcome.http_status,
+            report.outcome.triggers, report.steps)
+
+
+@pytest.mark.parametrize("scenario", MANIFEST, ids=[s["name"] for s in MANIFEST])
+def test_the_verdict_only_analysis_gives_the_verdicts_of_the_full_one(
+        scenario: dict[str, Any]) -> None:
+    """`replay_verdict` (serve's console lines, a history's seeds) skips the findings, the
+    request section and the customer and sync sections: every verdict, in order with the
+    history, is the full analysis's, and its report holds nothing that needs masking."""
+    definition = load_definition(FIXTURES / scenario["definition"])
+    secrets = Secrets(scenario["credentials"], scenario["config"])
+    now = datetime.fromisoformat(scenario["now"].replace("Z", "+00:00"))
+    requests = [r for f in scenario["files"] for r in read_request_file(FIXTURES / f)]
+    options = AnalysisOptions(diagnose=False)
+    full = ReplaySession(definition, secrets, now=now, options=options)
+    lite = ReplaySession(definition, secrets, now=now, options=options)
+    forms = SecretSet.build(definition, secrets).forms
+    for request in requests:
+        expected, report = full.replay(request), lite.replay_verdict(request)
+        assert verdicts(report) == verdicts(expected)
+        assert report.findings == () and report.customer is None and report.sync is None
+        assert set(report.request) == {"method", "path", "body_size"}
+        text = encode_report(report)
+        assert not [form for form in forms if form in text]

@@ -78,7 +78,8 @@ class ReplaySession:
         self._analyzer: Analyzer = analyzer or self._analyze_definition
         self.uses_definition = analyzer is None
         """Analysed by the definition (not a profile's analyser, which may not fork)."""
-        self._seeding = dataclasses.replace(options, diagnose=False)
+        self._seeding = dataclasses.replace(options, diagnose=False, verdict_only=True)
+        """For what needs only the verdicts: a seed's or a line's (`replay_verdict`)."""
         self._trigger_events = self.plan.trigger_events
         self._outcomes: dict[str, int] = {}
         self._fired: set[str] = set()
@@ -169,6 +170,23 @@ class ReplaySession:
         report, line = self.encode(report) if lines else self.encode_shown(report)
         self.count(report.outcome.status, report.outcome.triggers, report.ok)
         return report, line
+
+    def replay_verdict(self, capture: Capture | CapturedRequest) -> Report:
+        """`replay` for a view that shows only the verdicts (serve's console line: event,
+        signature, outcome, triggers, duplicate): `AnalysisOptions.verdict_only`, without
+        the diagnosis of a failed signature, and any secret in the event masked. The
+        request enters the history as with `replay`, but not the summary (`report.ok`
+        needs the findings)."""
+        capture = as_capture(capture)
+        try:
+            report = self._analyzer(capture, now=self.now_for(capture),
+                                    options=self._seeding, dedupe=self.dedupe)
+        finally:
+            self.dedupe.advance()
+        event = report.event.value
+        if event is not None and self.secret_set and self.secret_set.contains(event):
+            report = self.secret_set.scrub(report)
+        return report
 
     def encode(self, report: Report) -> tuple[Report, str]:
         """The report and its JSON line, any secret in them masked."""

@@ -290,10 +290,10 @@ def complete(capture_id: int, store: Any, session: ReplaySession,
             pass
         return line()
     try:
-        # The line shows the event, the signature verdict, the outcome and the triggers: a
-        # fired report needs only its event masked, not its whole JSON line encoded (a
-        # tenth of the analyst's CPU); any other report is masked whole, as `replay` does.
-        report, _ = session.replay_line(capture, lines=False)
+        # The line shows the event, the signature verdict, the outcome, the triggers and the
+        # duplicate: the verdicts alone, without the findings and the request section that
+        # are most of a full analysis (and its JSON encoding) and that the line never shows.
+        report = session.replay_verdict(capture)
     except Exception as error:  # a line without a verdict, never a dead analyst
         return line(error=f"analysis failed: {describe_error(error)}")
     return line(event=report.event.value, signature=report.signature.verdict,
