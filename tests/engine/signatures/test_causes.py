@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES
+from factories import NOW, SECRET, make_definition, make_request, sign
 
 from whdebug.engine import analyze
 from whdebug.engine.analyze import AnalysisOptions
@@ -147,3 +148,25 @@ def test_verify_reason_says_what_changed_in_words(scenario: dict[str, Any]) -> N
     reason = next(step.reason for step in report.steps if step.name == "verify")
     assert not [edit_id for edit_id in CATALOGUE if edit_id in reason], reason
     assert "the body as signed, before " in reason, reason
+
+
+@pytest.mark.parametrize("received_newline", [b"\n", b""], ids=["print", "stringify"])
+def test_a_re_serialised_body_that_was_signed_with_its_newline_is_not_blamed_on_curl(
+        received_newline: bytes) -> None:
+    """The sender signed a file (compact JSON and the newline an editor ends it with); a test
+    script re-serialised it, pretty, with or without a newline of its own, and sent that
+    with --data-binary. The newline went with the re-serialisation: no "curl -d" and no
+    separate "trailing newline was removed", which sent the reader after the wrong tool."""
+    document = {"event": "contact.created", "id": "evt-7", "note": "re-serialised"}
+    signed = json.dumps(document, separators=(",", ":")).encode() + b"\n"
+    received = json.dumps(document, indent=2).encode() + received_newline
+    request = make_request(received, signature=sign(signed))
+    report = analyze(request, make_definition(), Secrets({"webhookSecret": SECRET}), now=NOW)
+    modified = [f for f in report.findings if f.code == "SIG_BODY_MODIFIED"]
+    assert len(modified) == 1, report.codes()
+    message = modified[0].message
+    assert "the JSON was re-serialised: the signed bytes are compact JSON, ending in a " \
+           "newline" in message, message
+    assert "newline was removed" not in message and "curl -d" not in message, message
+    assert report.signature.reason == (
+        "matches only with: the body as signed, before the JSON was re-serialised")

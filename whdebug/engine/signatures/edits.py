@@ -302,6 +302,9 @@ class Variant:
 
     edits: tuple[Edit, ...]
     content: bytes
+    signed_newline: bool = False
+    """A re-serialisation of bytes that ended in a newline (a saved file): the newline went
+    with the re-serialisation, not with an edit of its own (its id stays in the label)."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -312,8 +315,15 @@ class Variant:
         return "body after undoing: " + " + ".join(self.ids)
 
     @property
+    def clauses(self) -> tuple[str, ...]:
+        """What happened to the signed bytes, one clause per change, in transit order."""
+        if self.signed_newline:
+            return (f"{self.edits[0].transit}, ending in a newline",)
+        return tuple(edit.transit for edit in self.edits)
+
+    @property
     def transit(self) -> str:
-        return ", then ".join(edit.transit for edit in self.edits)
+        return ", then ".join(self.clauses)
 
 
 def body_variants(body: bytes) -> Iterator[Variant]:
@@ -358,7 +368,7 @@ def body_variants(body: bytes) -> Iterator[Variant]:
         if content is not None and not content.endswith(b"\n"):
             with_newline = content + b"\n"
             if fresh(with_newline):
-                yield Variant((edit, BYTE_EDITS[1]), with_newline)
+                yield Variant((edit, BYTE_EDITS[1]), with_newline, signed_newline=True)
 
 
 def describe_difference(signed: bytes, received: bytes, secrets: Sequence[str] = (),

@@ -73,7 +73,7 @@ def _body_modified(search: DiagnosisSearch, hit: Hit) -> str:
 
 def _short_transit(variant: Variant) -> str:
     """What changed the body, in a few words: each edit's clause without its aside."""
-    clauses = (re.sub(r" \(.*?\)|: .*", "", edit.transit) for edit in variant.edits)
+    clauses = (re.sub(r" \(.*?\)|: .*", "", clause) for clause in variant.clauses)
     return ", then ".join(clauses)
 
 
