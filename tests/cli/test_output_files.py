@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -138,3 +139,50 @@ class TestSymlink:
         assert result.exit_code == 2
         assert "refusing to write through a symlink" in error_line(result)
         assert not (tmp_path / "elsewhere.http").exists()
+
+
+def _fifo(tmp_path: Path) -> tuple[Path, list[bytes], object]:
+    """A named pipe (mode 0644) and a reader collecting what is written to it."""
+    import threading
+
+    pipe = tmp_path / "out.fifo"
+    os.mkfifo(pipe, 0o666)
+    os.chmod(pipe, 0o644)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    return pipe, received, reader
+
+
+def test_an_output_that_is_not_a_regular_file_keeps_its_mode(definition: str,
+                                                              tmp_path: Path) -> None:
+    """`-o /dev/null` (or a named pipe) is written to, never chmod-ed: as root, making
+    /dev/null 0600 broke every other user's programs on the machine (PostgreSQL's initdb
+    among them); as a user, the chmod failed and so did the command."""
+    pipe, received, reader = _fifo(tmp_path)
+    result = _sign(definition, tmp_path, pipe)
+    reader.join(10)  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert received and received[0].startswith(b"POST ") and b"X-Hub-Signature-256: sha256=" in (
+        received[0])
+    assert stat.S_IMODE(pipe.stat().st_mode) == 0o644
+
+
+def test_a_bundle_to_a_pipe_is_written_into_it_not_renamed_over_it(
+        definition: str, tmp_path: Path) -> None:
+    """The bundle is written atomically (a temporary file renamed into place) only over a
+    regular file: renamed over `-o /dev/null`, as root, it replaced the device with a zip."""
+    import zipfile
+
+    request = tmp_path / "r.http"
+    request.write_bytes(b"POST /hook HTTP/1.1\r\nX-GitHub-Event: push\r\n\r\n{}")
+    pipe, received, reader = _fifo(tmp_path)
+    result = run("bundle", "--definition", definition, str(request), "-o", str(pipe))
+    if not received:
+        with open(pipe, "wb"):  # the old code never opened the pipe: release the reader
+            pass
+    reader.join(10)  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(pipe.stat().st_mode), "the pipe was replaced by a regular file"
+    assert received and "SUMMARY.md" in zipfile.ZipFile(io.BytesIO(received[0])).namelist()
+    assert not list(tmp_path.glob(".whdebug-bundle-*"))

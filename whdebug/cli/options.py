@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -240,7 +241,9 @@ def refuse_symlink(path: str | Path) -> None:
 
 def write_private(path: str | Path, data: bytes, mode: int = 0o600) -> None:
     """Write an `-o FILE`: mode `mode` whatever the umask (0600: it may hold a token or a
-    signature), and never through a symlink (one could point at another file)."""
+    signature), and never through a symlink (one could point at another file). Only a
+    regular file gets the mode: `-o /dev/null` or a named pipe is written as it is (a
+    chmod of /dev/null, as root, locks every other user out of it)."""
     target = Path(path)
     refusal = _symlink_refusal(target)
     refuse_symlink(target)
@@ -253,7 +256,8 @@ def write_private(path: str | Path, data: bytes, mode: int = 0o600) -> None:
         raise WhdebugError(f"cannot write: {error.strerror}", str(target)) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)  # an existing file keeps its mode otherwise
+            if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                os.fchmod(handle.fileno(), mode)  # an existing file keeps its mode otherwise
             handle.write(data)
     except OSError as error:
         raise WhdebugError(f"cannot write: {error.strerror}", str(target)) from None

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, replace
@@ -89,8 +90,16 @@ def mask_request(request: CapturedRequest, secrets: SecretSet,
     return replace(request, headers=tuple(headers), query=secrets.mask_query(request.query)), count
 
 
+def _regular_or_missing(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # missing (or unreadable: the write says what is wrong)
+        return True
+
+
 def write_zip(path: Path, files: dict[str, bytes], now: datetime) -> None:
-    """Write the zip atomically (a temporary file renamed into place)."""
+    """Write the zip atomically (a temporary file renamed into place) over a regular file or
+    none; into a device or a pipe as it is (a rename over /dev/null would replace it)."""
     stamp = now.timetuple()[:6]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -99,6 +108,14 @@ def write_zip(path: Path, files: dict[str, bytes], now: datetime) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
             archive.writestr(info, data)
+    if not _regular_or_missing(path):  # -o /dev/null, a pipe: written into, never replaced
+        try:
+            descriptor = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(buffer.getvalue())
+        except OSError as error:
+            raise WhdebugError(f"cannot write the bundle: {error.strerror}", str(path)) from None
+        return
     directory = path.parent if str(path.parent) else Path(".")
     try:
         handle, temporary = tempfile.mkstemp(prefix=".whdebug-bundle-", dir=directory)
