@@ -29,7 +29,7 @@ from whdebug.formats.read import REQUEST_SUFFIXES, numbered, parse_file
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, Secrets, Source
 from whdebug.model.secrecy import SecretSet
-from whdebug.tools.signing import SigningError, event_outside_body, sign_request
+from whdebug.tools.signing import SigningError, event_location, event_outside_body, sign_request
 
 READINESS_SCHEMA = "whdebug.readiness/1"
 #: Signs and verifies bare payloads when no secret was given: they test events, not secrets.
@@ -258,6 +258,11 @@ def signing_secrets(definition: Definition, secrets: Secrets) -> tuple[Secrets, 
     return Secrets(credentials, secrets.config), True
 
 
+NAMED_EVENT = "<event>[--<label>].json, __ for /"
+"""How a bare payload's file name names its event, when the definition reads the event
+outside the body (`event_from_name`)."""
+
+
 def event_from_name(name: str) -> str:
     """The event a bare payload's file name stands for: `<event>[--<label>].json`, `__` for `/`."""
     stem = name.rsplit(".", 1)[0] if name.lower().endswith(".json") else name
@@ -340,7 +345,7 @@ def assess(
         )
     verification = _verification(definition, results, findings)
     triggers = _coverage(definition, results, findings)
-    findings += _sample_findings(results)
+    findings += _sample_findings(definition, results)
     handlers = _handlers(definition, results, findings)
     findings.sort(key=lambda item: {"error": 0, "warning": 1}.get(item.severity, 2))
     return Readiness(
@@ -453,8 +458,11 @@ def _coverage(
     return tuple(coverage)
 
 
-def _sample_findings(results: list[SampleResult]) -> list[Finding]:
+def _sample_findings(definition: Definition, results: list[SampleResult]) -> list[Finding]:
     findings: list[Finding] = []
+    unfired = [event for event in dict.fromkeys(definition.trigger_events)
+               if not any(event in result.fired for result in results)]
+    named = event_outside_body(definition)
     for result in results:
         sample, report = result.sample, result.report
         if report is None:
@@ -471,15 +479,21 @@ def _sample_findings(results: list[SampleResult]) -> list[Finding]:
         if result.fired or report.ok or report.outcome.status == "rejected":
             continue  # rejected samples are reported with RDY_VERIFICATION_FAILS
         cause = next((item for item in report.findings if item.severity == "error"), None)
+        fix = (cause.fix if cause is not None and cause.fix
+               else "add a trigger for the sample's event, fix eventExtraction, or remove "
+               "the sample")
+        if named and sample.kind == "payload" and unfired and "#" not in sample.name:
+            # The event came from the file name: the name is what to change first.
+            fix = (f"rename the file after the event it carries ({NAMED_EVENT}), e.g. "
+                   f"{unfired[0].replace('/', '__')}.json: a bare payload's event is taken "
+                   f"from its file name, as the definition reads it from "
+                   f"{event_location(definition)}; or {fix}")
         findings.append(
             finding(
                 "RDY_SAMPLE_FIRES_NOTHING",
                 f"sample {sample.name} fires nothing: {report.outcome.summary}"
                 + (f"; {cause.code}: {cause.message}" if cause is not None else ""),
-                cause.fix
-                if cause is not None and cause.fix
-                else "add a trigger for the sample's event, fix eventExtraction, or remove "
-                "the sample",
+                fix,
                 step="readiness",
             )
         )

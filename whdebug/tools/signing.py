@@ -387,7 +387,7 @@ def _first_fitting_event(draft: _Draft, definition: Definition,
     None with a notice naming what the runtime would extract instead."""
     extraction = compile_definition(definition).event_extraction
     events = list(dict.fromkeys(definition.trigger_events))
-    where = _outside_where(definition)
+    where = event_location(definition)
     for candidate in events:
         trial = _Draft(draft.body, list(draft.headers), list(draft.query), [])
         try:
@@ -410,7 +410,8 @@ def _first_fitting_event(draft: _Draft, definition: Definition,
     return None
 
 
-def _outside_where(definition: Definition) -> str:
+def event_location(definition: Definition) -> str:
+    """Where eventExtraction reads the event outside the body: `header X-WC-Webhook-Topic`."""
     return " and ".join(f"{item.get('source')} {item.get('path')}"
                         for item in _event_lookups(definition)
                         if item.get("source") in ("header", "query"))

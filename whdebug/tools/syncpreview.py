@@ -103,9 +103,16 @@ def parse_sample(data: bytes, name: str,
     the event from a header or the query, the file name names it, as `check --samples` reads
     it: `orders__create.json` is `orders/create`, anything after `--` is a label.
     """
+    return read_sample(data, name, definition)[0]
+
+
+def read_sample(data: bytes, name: str, definition: Definition | None = None
+                ) -> tuple[list[Capture], bool]:
+    """`parse_sample`, and whether the file name gave the event (a bare payload, with the
+    event read outside the body)."""
     found = parse_file(data, name, payloads=True)
     if found.payload is None:
-        return list(found.captures)
+        return list(found.captures), False
     if definition is not None and event_outside_body(definition):
         stand_in, _ = signing_secrets(definition, Secrets())
         try:
@@ -113,11 +120,11 @@ def parse_sample(data: bytes, name: str,
                                   event=event_from_name(PurePath(name).name))
         except SigningError as error:
             raise RequestFileError(f"{name}: {error}") from None
-        return [Capture(signed.request, Source(file=name))]
+        return [Capture(signed.request, Source(file=name))], True
     path = (definition.webhook_path if definition is not None else None) or "/"
     return [Capture(CapturedRequest(method="POST", path=path, body=data,
                                     headers=(("Content-Type", "application/json"),),
-                                    body_size=len(data)), Source(file=name))]
+                                    body_size=len(data)), Source(file=name))], False
 
 
 def preview_sync(definition: Definition, samples: list[Capture]) -> SyncPreview:

@@ -17,23 +17,28 @@ if TYPE_CHECKING:
     from whdebug.model.request import Capture
 
 
-def _sample_requests(paths: Sequence[str], definition: Definition) -> list[Capture]:
-    """Every sample in the given files and directories (.http, .har, .json), sorted by name."""
+def _sample_requests(paths: Sequence[str], definition: Definition
+                     ) -> tuple[list[Capture], set[str]]:
+    """Every sample in the given files and directories (.http, .har, .json), sorted by name,
+    and the names of those whose event their file name gave (bare payloads)."""
     from whdebug.formats.read import from_file, sample_paths
-    from whdebug.tools.syncpreview import parse_sample
+    from whdebug.tools.syncpreview import read_sample
 
     requests: list[Capture] = []
+    named: set[str] = set()
     for path, name in sample_paths(paths):
         try:
             data = path.read_bytes()
         except OSError as error:
             raise WhdebugError(f"cannot read sample: {error.strerror}", name) from None
-        found_requests = parse_sample(data, name, definition)
+        found_requests, by_name = read_sample(data, name, definition)
         if len(found_requests) > 1:
             found_requests = [from_file(capture, f"{name}#{n}")
                               for n, capture in enumerate(found_requests, 1)]
+        if by_name:
+            named.add(name)
         requests.extend(found_requests)
-    return requests
+    return requests, named
 
 
 @click.command(short_help="Preview the record each sync handler writes for sample payloads.")
@@ -58,12 +63,14 @@ def sync(ctx: click.Context, definition_path: str, sample_paths: tuple[str, ...]
     from whdebug.tools.syncpreview import preview_sync
 
     definition = load_definition(definition_path)
-    preview = preview_sync(definition, _sample_requests(sample_paths, definition))
+    requests, named = _sample_requests(sample_paths, definition)
+    preview = preview_sync(definition, requests)
     if as_json:
         click.echo(json.dumps(msgspec.to_builtins(preview), separators=(",", ":")))
     else:
         from whdebug.cli.output.sync import render_sync
         from whdebug.cli.output.text import stdout_console
+        from whdebug.tools.signing import event_location
 
-        render_sync(stdout_console(), preview)
+        render_sync(stdout_console(), preview, named, event_location(definition))
     ctx.exit(ExitStatus.SUCCESS if preview.ok else ExitStatus.FINDING)

@@ -10,7 +10,8 @@ from rich.text import Text
 from whdebug.cli.output.marks import indented, mark, symbol, yes_no
 from whdebug.cli.output.report import render_findings
 from whdebug.cli.output.text import safe_text
-from whdebug.tools.readiness import Readiness, SampleResult
+from whdebug.tools.readiness import NAMED_EVENT, Readiness, SampleResult
+from whdebug.tools.signing import event_location, event_outside_body
 from whdebug.wording import plural
 
 _SEVERITIES = ("error", "warning", "info")
@@ -152,6 +153,10 @@ def _samples_table(console: Console, readiness: Readiness) -> Table:
     table = _table("samples")
     if signed:
         table.caption = "* a bare payload, signed on the fly as `whdebug sign` does"
+        if event_outside_body(readiness.definition):
+            table.caption += (f"; the event is read from {event_location(readiness.definition)}"
+                              ", which a bare payload lacks: it is taken from the file name "
+                              f"({NAMED_EVENT})")
         table.caption_justify = "left"
     table.add_column("sample", no_wrap=True)
     table.add_column("kind", no_wrap=True)

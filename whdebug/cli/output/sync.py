@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from rich.console import Console
@@ -11,18 +12,22 @@ from rich.table import Table
 from whdebug.cli.output.blocks import cut, render_findings, render_verdict
 from whdebug.cli.output.marks import indented
 from whdebug.cli.output.text import safe_text
+from whdebug.tools.readiness import NAMED_EVENT
 from whdebug.tools.syncpreview import SamplePreview, SyncPreview
 from whdebug.wording import plural
 
 
-def render_sync(console: Console, preview: SyncPreview) -> None:
-    """`whdebug sync`: each sample's record, field by field, then cross-sample problems."""
+def render_sync(console: Console, preview: SyncPreview, by_name: Collection[str] = (),
+                location: str = "") -> None:
+    """`whdebug sync`: each sample's record, field by field, then cross-sample problems.
+    `by_name`: the samples whose event their file name gave (the event is read at
+    `location`, outside the body)."""
     named = preview.definition
     console.print(safe_text(f"sync preview for {named.ns or '?'}@{named.version or '?'}: "
                             f"{plural(len(preview.samples), 'sample')}", "bold"))
     for sample in preview.samples:
         console.print()
-        _render_sample(console, sample)
+        _render_sample(console, sample, location if sample.sample in by_name else None)
     if preview.findings:
         console.print()
         console.print(safe_text("across samples and the definition", "bold"))
@@ -34,9 +39,12 @@ def render_sync(console: Console, preview: SyncPreview) -> None:
              "errors above")
 
 
-def _render_sample(console: Console, sample: SamplePreview) -> None:
+def _render_sample(console: Console, sample: SamplePreview, named_at: str | None) -> None:
     head = safe_text(f"{sample.sample}", "bold")
     head.append_text(safe_text(f"  event {json.dumps(sample.event) if sample.event else '(none)'}"))
+    if named_at is not None:  # a bare payload cannot carry a header or query event
+        head.append_text(safe_text(f" (from the file name, {NAMED_EVENT}: the event is read "
+                                   f"from {named_at}, which a bare payload lacks)", "dim"))
     console.print(head)
     if sample.handler is None:
         console.print(indented(safe_text("no handler: nothing is written", "dim")))
