@@ -297,6 +297,15 @@ def read_files(files: Sequence[str]) -> list[Capture]:
     return read_requests(files)
 
 
+def one_reader_of_stdin(files: Sequence[str], credential_pairs: Sequence[str]) -> None:
+    """`--file -` reads standard input once, and nothing else may read it too."""
+    if list(files).count("-") > 1:
+        raise WhdebugError("--file - is given twice: standard input can be read only once")
+    if "-" in files and any(pair.partition("=")[2] == "-" for pair in credential_pairs):
+        raise WhdebugError("--file - and --credential KEY=- both read standard input: "
+                           "give the credential as KEY=@FILE, or the request as a file")
+
+
 class FilesReading:
     """The request files, read in a thread while the command goes on importing the engine and
     loading the definition: reading a file and hashing drop the GIL, so a 64 MiB body is read

@@ -6,7 +6,10 @@ from __future__ import annotations
 import bisect
 import json
 import mmap
+import os
 import re
+import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
@@ -84,10 +87,41 @@ def parse_file(data: bytes, name: str, *, payloads: bool = False) -> RequestFile
     return RequestFile(name, "payload", payload=data)
 
 
+STDIN = "-"
+"""A request file name that means standard input."""
+STDIN_NAME = "<stdin>"
+"""Where a request read from standard input came from, in reports and messages."""
+
+
+def is_stream(path: str | Path) -> bool:
+    """Standard input (`-`) or a path that is not a regular file (a pipe: `<(...)`,
+    /dev/stdin, a named pipe): read once, its kind told by its content, as it has no
+    extension to go by."""
+    if str(path) == STDIN:
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # missing: the read says so
+        return False
+
+
+def read_stream(path: str | Path) -> tuple[bytes, str]:
+    """The bytes of standard input or a pipe, and the name to show for them."""
+    if str(path) == STDIN:
+        try:
+            return sys.stdin.buffer.read(), STDIN_NAME
+        except (OSError, ValueError) as error:  # closed or not readable
+            raise RequestFileError(f"cannot read standard input: {error}", STDIN_NAME) from None
+    return read_input(path, "request", RequestFileError), str(path)
+
+
 def read_file(path: str | Path, *, payloads: bool = False) -> RequestFile:
-    """The requests in the file at `path` (see `parse_file`)."""
+    """The requests in the file at `path` (see `parse_file`); `-` is standard input."""
     name = str(path)
     suffix = Path(path).suffix.lower()
+    if suffix not in REQUEST_SUFFIXES and is_stream(path):
+        data, name = read_stream(path)
+        return parse_file(data, name, payloads=payloads)
     if suffix not in REQUEST_SUFFIXES:
         raise RequestFileError(
             f"unknown request file type {suffix or '(none)'!r} (expected .http, .har or .json)",

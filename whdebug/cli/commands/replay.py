@@ -18,6 +18,7 @@ from whdebug.cli.options import (
     definition_option,
     json_option,
     load_secrets,
+    one_reader_of_stdin,
     parse_now,
     profile_option,
     show_secrets_option,
@@ -92,7 +93,8 @@ def _write_text(text: str) -> None:
 @click.command(short_help="Analyse captures or request files; print a report for each.")
 @click.argument("capture_ids", metavar="[ID]...", nargs=-1, type=click.IntRange(min=1))
 @click.option("--file", "files", metavar="F", multiple=True,
-              help="A .http, .har or .json request file (repeatable).")
+              help="A .http, .har or .json request file (repeatable); - reads standard "
+                   "input (e.g. piped from `whdebug sign`), its kind told by its content.")
 @definition_option("The MiniApp definition (.json, JSON5 or a JS object literal).")
 @profile_option
 @analysis_options
@@ -132,6 +134,7 @@ def replay(ctx: click.Context, capture_ids: tuple[int, ...], files: tuple[str, .
                                "--last N", ctx)
     if (definition_path is None) == (profile_name is None):
         raise click.UsageError("give --definition FILE or --profile NAME (one of them)", ctx)
+    one_reader_of_stdin(files, credential_pairs)
     gc.disable()  # reading builds many objects and no cycles: nothing for the collector
     try:
         reading = FilesReading(files)  # beside the imports and the definition: see there
