@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -32,9 +33,40 @@ class StoreError(WhdebugError):
     """A capture store that is missing, locked, corrupt or not a whdebug store."""
 
 
+STDIN = "-"
+"""A file name that means standard input."""
+STDIN_NAME = "<stdin>"
+"""Where what was read from standard input came from, in reports and messages."""
+_stdin_read_as: list[str] = []
+"""What standard input was read as in this command (it can be read once)."""
+
+
+def read_stdin(what: str, error: type[WhdebugError] = WhdebugError) -> bytes:
+    """Standard input's bytes (on a terminal: what is typed until Ctrl-D), read once per
+    command; `error` when something read it already (`--file -` with `--definition -`)."""
+    if _stdin_read_as:
+        raise error(f"standard input was already read as the {_stdin_read_as[0]}: give the "
+                    f"{what} as a file", STDIN_NAME)
+    _stdin_read_as.append(what)
+    if sys.stdin is None:
+        raise error("there is no standard input to read", STDIN_NAME)
+    try:
+        return sys.stdin.buffer.read()
+    except (OSError, ValueError) as failure:  # closed or not readable
+        raise error(f"cannot read standard input: {failure}", STDIN_NAME) from None
+
+
+def forget_stdin() -> None:
+    """A new command: standard input has not been read yet."""
+    _stdin_read_as.clear()
+
+
 def read_input(path: str | Path, what: str, error: type[WhdebugError] = WhdebugError) -> bytes:
-    """A file's bytes, or `error` with one line: `<what> file not found (path)` and the like."""
+    """A file's bytes (`-`: standard input), or `error` with one line: `<what> file not found
+    (path)` and the like."""
     name = str(path)
+    if name == STDIN:
+        return read_stdin(what, error)
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:

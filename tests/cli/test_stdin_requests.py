@@ -84,3 +84,18 @@ def test_the_file_and_a_credential_cannot_both_read_standard_input(tmp_path: Pat
                  "--credential", "webhookSecret=-", input=_signed(tmp_path))
     assert result.exit_code == 2
     assert "both read standard input" in error_line(result)
+
+
+def test_check_reads_a_definition_from_standard_input() -> None:
+    """`cat app.js | whdebug check -`, as linters read `-`."""
+    text = (FIXTURES / "definitions" / "github.json").read_bytes()
+    piped = run("check", "-", "--json", input=text)
+    named = run("check", GITHUB, "--json")
+    assert piped.exit_code == named.exit_code == 0, piped.output
+    assert json.loads(piped.stdout)["findings"] == json.loads(named.stdout)["findings"]
+
+
+def test_the_definition_and_the_request_cannot_both_read_standard_input(tmp_path: Path) -> None:
+    result = run("replay", "--file", "-", "--definition", "-", input=_signed(tmp_path))
+    assert result.exit_code == 2
+    assert "standard input" in error_line(result) and "already read" in error_line(result)

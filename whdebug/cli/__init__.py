@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from whdebug import __version__
-from whdebug.errors import WhdebugError
+from whdebug.errors import WhdebugError, forget_stdin
 
 
 class ExitStatus(enum.IntEnum):
@@ -95,6 +95,7 @@ class WhdebugGroup(click.Group):
         **extra: Any,
     ) -> Any:
         _escape_unencodable_output()
+        forget_stdin()
         try:
             code = super().main(args, prog_name or "whdebug", complete_var,
                                 standalone_mode=False,

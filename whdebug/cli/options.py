@@ -10,7 +10,6 @@ import errno
 import json
 import os
 import stat
-import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from whdebug.errors import WhdebugError, decode_text, read_input
+from whdebug.errors import WhdebugError, decode_text, read_input, read_stdin
 
 if TYPE_CHECKING:
     from whdebug.engine.session import Analyzer
@@ -176,7 +175,7 @@ def parse_credentials(pairs: Sequence[str]) -> dict[str, str]:
                            f"({', '.join(from_stdin)})")
     for key, value in parsed.items():
         if value == "-":
-            data = sys.stdin.buffer.read()  # click.get_binary_stream is deprecated in click 8.2
+            data = read_stdin(f"--credential {key}")
             parsed[key] = _credential_text(data, f"--credential {key}=-", "standard input")
         elif value.startswith("@"):
             path = value[1:]

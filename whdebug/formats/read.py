@@ -9,13 +9,12 @@ import mmap
 import os
 import re
 import stat
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
-from whdebug.errors import RequestFileError, WhdebugError, read_input
+from whdebug.errors import STDIN, STDIN_NAME, RequestFileError, WhdebugError, read_input
 from whdebug.formats.capture_json import parse_capture_json
 from whdebug.formats.har import HarEntries, LazyCaptures, parse_har, read_har_lazily
 from whdebug.formats.http import parse_http_file, read_http_file
@@ -87,12 +86,6 @@ def parse_file(data: bytes, name: str, *, payloads: bool = False) -> RequestFile
     return RequestFile(name, "payload", payload=data)
 
 
-STDIN = "-"
-"""A request file name that means standard input."""
-STDIN_NAME = "<stdin>"
-"""Where a request read from standard input came from, in reports and messages."""
-
-
 def is_stream(path: str | Path) -> bool:
     """Standard input (`-`) or a path that is not a regular file (a pipe: `<(...)`,
     /dev/stdin, a named pipe): read once, its kind told by its content, as it has no
@@ -107,12 +100,8 @@ def is_stream(path: str | Path) -> bool:
 
 def read_stream(path: str | Path) -> tuple[bytes, str]:
     """The bytes of standard input or a pipe, and the name to show for them."""
-    if str(path) == STDIN:
-        try:
-            return sys.stdin.buffer.read(), STDIN_NAME
-        except (OSError, ValueError) as error:  # closed or not readable
-            raise RequestFileError(f"cannot read standard input: {error}", STDIN_NAME) from None
-    return read_input(path, "request", RequestFileError), str(path)
+    data = read_input(path, "request", RequestFileError)
+    return data, STDIN_NAME if str(path) == STDIN else str(path)
 
 
 def read_file(path: str | Path, *, payloads: bool = False) -> RequestFile:

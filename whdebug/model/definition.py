@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from whdebug.errors import DefinitionError, decode_text, read_input
+from whdebug.errors import STDIN, STDIN_NAME, DefinitionError, decode_text, read_input
 
 CREDENTIAL = re.compile(r"\[\[\s*([^\[\]]+?)\s*\]\]")
 """`[[key]]` in a definition: the install's credentials, then its metadata."""
@@ -433,8 +433,8 @@ def _js_type(value: Any) -> str:
 
 
 def load_definition(path: str | Path) -> Definition:
-    """Read and parse a definition file."""
-    name = str(path)
+    """Read and parse a definition file (`-`: standard input)."""
+    name = STDIN_NAME if str(path) == STDIN else str(path)
     text = decode_text(read_input(path, "definition", DefinitionError), path, "definition",
                        DefinitionError)
     return parse_definition(text, name)
