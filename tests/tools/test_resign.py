@@ -133,3 +133,19 @@ def test_schemes_found_and_bad_input() -> None:
     edited = edit_request(CapturedRequest("POST", "/x", headers=(("x-a", "1"),)),
                           set_headers=[("X-A", "2"), ("X-New", "3")])
     assert edited.headers == (("x-a", "2"), ("X-New", "3"))
+
+
+def test_re_signing_keeps_the_request_s_own_event_and_says_nothing_about_choosing_one() -> None:
+    """A capture carries its event (WooCommerce's topic header); re-signing its body changes
+    only the signature. The note about signing for 'the first trigger whose event fits' was
+    sign's, for a bare payload: here it named an event the request did not carry."""
+    defn = _definition("woocommerce")
+    secrets = Secrets({"webhookSecret": "a-fixture-secret-0123"})
+    original = sign_request(b'{"id":7,"status":"completed"}', defn, secrets, now=SIGNED_AT,
+                            event="order.updated").request
+    edited = edit_request(original, body=b'{"id":7,"status":"refunded"}')
+    result = resign(edited, defn, secrets, now=LATER)
+    assert result.request.header("X-WC-Webhook-Topic") == "order.updated"
+    report = analyze(result.request, defn, secrets, now=SIGNED_AT)
+    assert report.signature.verdict == "pass" and report.event.value == "order.updated"
+    assert not [notice for notice in result.notices if "event" in notice], result.notices

@@ -152,7 +152,7 @@ def resign(request: CapturedRequest, definition: Definition, secrets: Secrets, *
                       if scheme == "standard-webhooks" else None)
         signed = sign_request(request.body, definition, secrets, now=moment,
                               scheme=None if scheme == "definition" else scheme,
-                              message_id=message_id)
+                              message_id=message_id, place_event=False)
         key, source, hint = signed.secret_key, signed.secret_source, signed.secret_hint
         names = (signed.signature_headers if scheme == "definition"
                  else SCHEME_HEADERS[scheme])

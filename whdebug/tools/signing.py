@@ -111,10 +111,13 @@ def sign_request(
     nullish: bool = False,
     missing_part: str = "empty",
     message_id: str | None = None,
+    place_event: bool = True,
 ) -> SignedRequest:
     """The request a provider would send with `payload` as its exact body.
 
-    `headers` are added last and replace generated headers of the same name. Raises
+    `headers` are added last and replace generated headers of the same name. Without
+    `place_event` (a re-signature: the request keeps its own event), no event is chosen,
+    placed or checked. Raises
     SigningError when the request cannot be what was asked for.
     """
     if scheme is not None and scheme not in SCHEMES:
@@ -130,9 +133,9 @@ def sign_request(
     else:
         signed = _sign_as_scheme(draft, scheme, definition, secrets, now, nullish, message_id)
     signature_headers, key, source, hint = signed
-    if event is None and event_outside_body(definition):
+    if place_event and event is None and event_outside_body(definition):
         event = _first_fitting_event(draft, definition, missing_part)
-    if event is not None:
+    if place_event and event is not None:
         _place_event(draft, definition, event)
     draft.set_header("Content-Length", str(len(payload)))
     for name, value in headers:
@@ -146,7 +149,8 @@ def sign_request(
         body=payload,
         body_size=len(payload),
     )
-    extracted = _check_event(request, definition, event, missing_part, draft.notices)
+    extracted = (_check_event(request, definition, event, missing_part, draft.notices)
+                 if place_event else None)
     return SignedRequest(
         request=request,
         scheme=scheme or "definition",
