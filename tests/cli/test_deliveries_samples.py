@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import error_line, json_lines, run
-from paths import REPO
+from paths import FIXTURES, REPO
 
 from whdebug.formats.http import parse_http
 from whdebug.model.definition import load_definition
@@ -309,3 +309,13 @@ class TestSignSample:
         bad = run("sign", "--sample", "github", "--definition", str(DOCS_GITHUB))
         assert bad.exit_code == 2
         assert error_line(bad).startswith("whdebug: expected PROVIDER:EVENT")
+
+
+def test_samples_for_one_trigger_says_one_sample(tmp_path: Path) -> None:
+    woocommerce = json.loads((FIXTURES / "definitions" / "woocommerce.json").read_text())
+    woocommerce["triggers"] = woocommerce["triggers"][:1]
+    definition = tmp_path / "one.json"
+    definition.write_text(json.dumps(woocommerce))
+    result = run("samples", "--for", str(definition), "-o", str(tmp_path / "s"))
+    assert result.exit_code == 0, result.output
+    assert "wrote 1 sample to" in result.stderr, result.stderr

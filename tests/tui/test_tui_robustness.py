@@ -133,3 +133,13 @@ class TestWatching:
             assert app.query_one("#banner").has_class("-shown")
         reloads = [m for m in posted if isinstance(m, DefinitionReloaded)]
         assert len(reloads) >= 3 and not reloads[0].errors and reloads[-1].errors
+
+
+async def test_the_header_counts_one_capture_in_the_singular(tmp_path: Path) -> None:
+    store = store_with(tmp_path / "captures.db", [fixture_request("github-pr-opened.http")])
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await wait_for(pilot, lambda: "1 capture" in shown(app, "#header"))
+        assert "1 capture " in shown(app, "#header") + " "
+        assert "1 captures" not in shown(app, "#header")

@@ -16,6 +16,7 @@ from whdebug.cli.options import (
     write_private,
 )
 from whdebug.errors import WhdebugError
+from whdebug.wording import plural
 
 
 def _list(provider: str | None, as_json: bool) -> None:
@@ -65,8 +66,8 @@ def _for_definition(definition_path: str, output_path: str | None, as_json: bool
                                for item in found], indent=2, ensure_ascii=False))
     else:
         provider = guess_provider(definition)
-        click.echo(f"samples: {provider or 'unknown provider'}: wrote {len(found)} samples to "
-                   f"{folder}", err=True)
+        click.echo(f"samples: {provider or 'unknown provider'}: wrote "
+                   f"{plural(len(found), 'sample')} to {folder}", err=True)
         for item in found:
             notes = f"  ({'; '.join(item.notes)})" if item.notes else ""
             click.echo(f"{item.file_name}  from {item.based_on}{notes}")

@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from whdebug.tui.marks import MUTED, OUTCOME_ORDER, OUTCOME_STYLES, OUTCOME_SYMBOLS
+from whdebug.wording import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ def header_content(state: HeaderState) -> Content:
     counts = Counter(dict(state.counts))
     second: list[str | tuple[str, str]] = [
         " ", (state.definition or "no definition", "bold" if state.definition else MUTED),
-        ("  ", ""), (f"{state.total:,} captures", "bold")]
+        ("  ", ""), (plural(state.total, "capture", grouped=True), "bold")]
     if state.analysed < state.total:
         second.append((f" ({state.analysed:,} analysed)", MUTED))
     for status in OUTCOME_ORDER:
