@@ -305,6 +305,13 @@ def one_reader_of_stdin(files: Sequence[str], credential_pairs: Sequence[str]) -
                            "give the credential as KEY=@FILE, or the request as a file")
 
 
+DIGEST_AHEAD_MIN = 1 << 20
+"""Bodies of this size or more start their SHA-256 (the report's body_sha256) as soon as
+they are read, beside the start-up's imports (hashlib drops the GIL, so it runs on the
+other core), instead of beside the runtime's HMAC and the body's parse, with which it made
+a 64 MiB replay's analysis take 78-93 ms against 41-62 ms without it (a bare HMAC: 58 ms)."""
+
+
 class FilesReading:
     """The request files, read in a thread while the command goes on importing the engine and
     loading the definition: reading a file and hashing drop the GIL, so a 64 MiB body is read
@@ -324,6 +331,10 @@ class FilesReading:
         def run() -> None:
             try:
                 self._captures = read_requests_lazily(files)
+                if isinstance(self._captures, list):
+                    for capture in self._captures:  # see DIGEST_AHEAD_MIN
+                        if len(capture.request.body) >= DIGEST_AHEAD_MIN:
+                            capture.request.start_body_digest()
             except Exception as error:  # raised again by result()
                 self._error = error
 

@@ -97,7 +97,7 @@ def analyze(
     prefetch = prefetch_runtime_digest(
         request, plan.verification, plan.auth_config, secrets, nullish=options.nullish
     )
-    body_hash = BodyHashThread.start(request.body)
+    body_hash = None if request.has_body_digest else BodyHashThread.start(request.body)
     try:
         return _analyze(capture, plan, secrets, now, options, dedupe, prefetch, secret_set,
                         body_hash)

@@ -4,6 +4,7 @@ sent, the forward result, where it came from) and the secrets given to the engin
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,29 @@ HOP_BY_HOP = frozenset({
     "expect",
 })
 """Headers that belong to one connection, or that the sending client computes itself."""
+
+
+class _PendingDigest:
+    """A body's SHA-256 being computed in its own thread. It pickles as the digest itself,
+    so a request sent to a worker process carries no thread."""
+
+    __slots__ = ("_hex", "_thread")
+
+    def __init__(self, body: bytes) -> None:
+        self._hex = ""
+
+        def run() -> None:
+            self._hex = _sha256(body).hexdigest()
+
+        self._thread = threading.Thread(target=run, name="whdebug-sha256", daemon=True)
+        self._thread.start()
+
+    def result(self) -> str:
+        self._thread.join()
+        return self._hex
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (self.result(),)
 
 
 @fast_init
@@ -45,6 +69,8 @@ class CapturedRequest:
     truncated: bool = False
     _index: dict[str, tuple[int, ...]] | None = field(default=None, init=False, repr=False,
                                                       compare=False)
+    _sha256: str | _PendingDigest | None = field(default=None, init=False, repr=False,
+                                                 compare=False)
 
     def _header_index(self) -> dict[str, tuple[int, ...]]:
         """Where each header (by its lowercased name) is in `headers`: shared by every request
@@ -88,7 +114,27 @@ class CapturedRequest:
 
     @property
     def body_sha256(self) -> str:
-        return _sha256(self.body).hexdigest()
+        """The body's SHA-256 (hex), computed once (waiting for `start_body_digest`'s)."""
+        digest = self._sha256
+        if digest is None:
+            digest = _sha256(self.body).hexdigest()
+        elif isinstance(digest, _PendingDigest):
+            digest = digest.result()
+        else:
+            return digest
+        object.__setattr__(self, "_sha256", digest)  # a cache, not state, as _index
+        return digest
+
+    @property
+    def has_body_digest(self) -> bool:
+        """Whether `body_sha256` is computed, or being computed (`start_body_digest`)."""
+        return self._sha256 is not None
+
+    def start_body_digest(self) -> None:
+        """Start computing `body_sha256` in a thread of its own (hashlib drops the GIL), so
+        that a large body's digest is ready when asked for."""
+        if self._sha256 is None:
+            object.__setattr__(self, "_sha256", _PendingDigest(self.body))
 
     def query_pairs(self) -> list[tuple[str, str]]:
         from urllib.parse import parse_qsl
