@@ -13,7 +13,7 @@ from factories import NOW, SECRET, make_definition, make_request
 
 from whdebug.cli.options import DIGEST_AHEAD_MIN, FilesReading
 from whdebug.engine import analyze
-from whdebug.engine.signatures import digests
+from whdebug.model import request as request_module
 from whdebug.model.request import Secrets
 
 
@@ -32,7 +32,7 @@ def test_a_large_file_s_digest_is_ready_when_the_reading_ends(
     (capture,) = FilesReading([str(tmp_path / "big.http")]).result()
     assert capture.request.has_body_digest
     # The analysis then starts no digest thread of its own, and reports the same digest.
-    monkeypatch.setattr(digests.BodyHashThread, "start", _no_thread)
+    monkeypatch.setattr(request_module._PendingDigest, "__init__", _no_thread)
     report = analyze(capture, make_definition(), Secrets({"webhookSecret": SECRET}), now=NOW)
     assert report.signature.verdict == "pass"
     assert report.request["body_sha256"] == hashlib.sha256(body).hexdigest()
@@ -56,7 +56,7 @@ def test_the_digest_is_computed_once_and_belongs_to_its_body() -> None:
     assert edited.body_sha256 == hashlib.sha256(b"{}").hexdigest()
 
 
-def _no_thread(content: bytes) -> None:
+def _no_thread(self: object, body: bytes) -> None:
     raise AssertionError("a second SHA-256 of a body whose digest is known")
 
 

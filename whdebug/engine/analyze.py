@@ -24,7 +24,6 @@ from whdebug.engine.report import (
 )
 from whdebug.engine.signatures.digests import (
     PARALLEL_MIN_BODY,
-    BodyHashThread,
     DigestThread,
     prefetch_runtime_digest,
 )
@@ -97,15 +96,15 @@ def analyze(
     prefetch = prefetch_runtime_digest(
         request, plan.verification, plan.auth_config, secrets, nullish=options.nullish
     )
-    body_hash = None if request.has_body_digest else BodyHashThread.start(request.body)
+    # The report's body_sha256, in its own thread beside the HMAC and the parse (unless the
+    # reading of the file started it already: the request keeps it).
+    request.start_body_digest()
     try:
-        return _analyze(capture, plan, secrets, now, options, dedupe, prefetch, secret_set,
-                        body_hash)
+        return _analyze(capture, plan, secrets, now, options, dedupe, prefetch, secret_set)
     finally:
         if prefetch is not None:
             prefetch.close()
-        if body_hash is not None:
-            body_hash.result()
+        _ = request.body_sha256  # no digest thread outlives the analysis that started it
 
 
 def _secret_set(secrets: Secrets, plan: Plan) -> SecretSet:
@@ -155,7 +154,6 @@ def _analyze(
     dedupe: DedupeIndex | None,
     prefetch: DigestThread | None,
     secret_set: SecretSet,
-    body_hash: BodyHashThread | None = None,
 ) -> Report:
     request, source = capture.request, capture.source
     body = parse_body(request, plan.projection)
@@ -223,7 +221,7 @@ def _analyze(
         )
         return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
                        _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
-                       body_hash, verdict_only)  # a request that ends before event extraction
+                       verdict_only)  # a request that ends before event extraction
 
     steps.append(_NOT_A_CHALLENGE)
     findings += _name_editor_newline(signature_findings, signature, capture)
@@ -243,7 +241,7 @@ def _analyze(
         )
         return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
                        _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,
-                       body_hash, verdict_only)  # a request that ends before event extraction
+                       verdict_only)  # a request that ends before event extraction
 
     event, event_findings = extract_event(
         plan.event_extraction, request, body, options.missing_part
@@ -346,7 +344,6 @@ def _analyze(
         steps,
         assumptions,
         secret_set,
-        body_hash,
         verdict_only,
     )
 
@@ -477,7 +474,6 @@ def _report(
     steps: list[Step],
     assumptions: list[str],
     secret_set: SecretSet,
-    body_hash: BodyHashThread | None = None,
     verdict_only: bool = False,
 ) -> Report:
     request, source = capture.request, capture.source
@@ -506,7 +502,7 @@ def _report(
             "headers": masked,
             "content_type": request.content_type,
             "body_size": request.size,
-            "body_sha256": request.body_sha256 if body_hash is None else body_hash.result(),
+            "body_sha256": request.body_sha256,
         },
         definition=_definition_section(plan),
         challenge=challenge,

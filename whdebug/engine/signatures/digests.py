@@ -12,7 +12,6 @@ bodies under `PARALLEL_MIN_BODY` never start one.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 import threading
@@ -96,32 +95,6 @@ class DigestThread:
     def close(self) -> None:
         """Wait for the thread, so none outlives the analysis that started it."""
         self._thread.join()
-
-
-class BodyHashThread:
-    """The SHA-256 of a large body (the report's `body_sha256`), computed in its own thread
-    beside the runtime's HMAC and the body's parsing: hashlib drops the GIL for it too."""
-
-    __slots__ = ("_thread", "_hex")
-
-    def __init__(self, content: bytes) -> None:
-        self._hex = ""
-
-        def run() -> None:
-            self._hex = hashlib.sha256(content).hexdigest()
-
-        self._thread = threading.Thread(target=run, name="whdebug-sha256", daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def start(cls, content: bytes) -> BodyHashThread | None:
-        """A thread for a body of PARALLEL_MIN_BODY bytes or more, else None."""
-        return cls(content) if len(content) >= PARALLEL_MIN_BODY else None
-
-    def result(self) -> str:
-        """The hex digest, once the thread has finished."""
-        self._thread.join()
-        return self._hex
 
 
 def prefetch_runtime_digest(
