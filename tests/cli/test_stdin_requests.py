@@ -99,3 +99,9 @@ def test_the_definition_and_the_request_cannot_both_read_standard_input(tmp_path
     result = run("replay", "--file", "-", "--definition", "-", input=_signed(tmp_path))
     assert result.exit_code == 2
     assert "standard input" in error_line(result) and "already read" in error_line(result)
+
+
+def test_a_definition_on_standard_input_that_is_not_text_names_stdin() -> None:
+    result = run("check", "-", input=b"garbage\x00\xff")
+    assert result.exit_code == 2
+    assert error_line(result) == "whdebug: definition file is not UTF-8 text (<stdin>)"

@@ -435,6 +435,6 @@ def _js_type(value: Any) -> str:
 def load_definition(path: str | Path) -> Definition:
     """Read and parse a definition file (`-`: standard input)."""
     name = STDIN_NAME if str(path) == STDIN else str(path)
-    text = decode_text(read_input(path, "definition", DefinitionError), path, "definition",
+    text = decode_text(read_input(path, "definition", DefinitionError), name, "definition",
                        DefinitionError)
     return parse_definition(text, name)
