@@ -9,6 +9,7 @@ import click
 
 from whdebug.cli import ExitStatus
 from whdebug.cli.options import (
+    CaptureId,
     definition_option,
     json_option,
     load_secrets,
@@ -35,7 +36,9 @@ SEND_SCHEMA = "whdebug.send/1"
 
 
 @click.command(short_help="Re-send a capture (edited, signed again) and show the app's answer.")
-@click.argument("capture_id", metavar="[ID]", required=False, type=click.IntRange(min=1))
+@click.argument("capture_id", metavar="[ID]", required=False,
+                type=CaptureId("whdebug send --file {} --to URL sends a request file",
+                               url_flag="--to"))
 @click.option("--to", "url", metavar="URL", required=True,
               help="Where to send. A URL without a path gets the capture's path; the "
                    "capture's query string is appended.")
@@ -86,7 +89,7 @@ def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | 
     if resign and (definition_path is None) == (profile_name is None):
         raise click.UsageError("--resign needs --definition FILE or --profile NAME (one of "
                                "them)", ctx)
-    from whdebug.tools.resend import answer_differences, resend, target_url
+    from whdebug.tools.resend import answer_differences, resend_all, target_url
     from whdebug.tools.resign import edit_request, parse_set_headers
 
     set_headers = parse_set_headers(set_header_pairs)
@@ -126,7 +129,7 @@ def send(ctx: click.Context, capture_id: int | None, url: str, file_path: str | 
             click.echo()
         if signed is not None and not as_json:
             _echo_resigned(signed)
-        answers = [resend(request, url, masks=masks) for _ in range(repeat)]
+        answers = resend_all(request, url, repeat, masks=masks)
         differences = [(index + 2, answer_differences(answers[0], other))
                        for index, other in enumerate(answers[1:])]
         differences = [(index, found) for index, found in differences if found]
