@@ -35,6 +35,54 @@ _MIN_SECRET_LENGTH = 4
 
 # --- the flags ----------------------------------------------------------------------------
 
+if TYPE_CHECKING:
+    _IntParamType = click.ParamType[int]
+else:  # click 8.1 and 8.2 have no generic ParamType
+    _IntParamType = click.ParamType
+
+_REQUEST_FILE_SUFFIXES = (".http", ".har", ".json", ".txt", ".rest")
+
+
+class CaptureId(_IntParamType):
+    """A capture's number (`#N` in `whdebug list`). Something else, such as the request file
+    or the URL a user meant to give with another flag, is one line saying where it goes:
+    `file_hint` (e.g. "whdebug replay --file {}") names the command that reads a file;
+    `url_flag` the flag a URL belongs to."""
+
+    name = "capture id"
+
+    def __init__(self, file_hint: str, url_flag: str | None = None) -> None:
+        self.file_hint = file_hint
+        self.url_flag = url_flag
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            number = value
+        else:
+            text = str(value)
+            try:
+                number = int(text.strip().removeprefix("#"))
+            except ValueError:
+                raise click.UsageError(self._not_an_id(text), ctx) from None
+        if number < 1:
+            raise click.UsageError(f"capture ids start at 1, got {number}", ctx)
+        return number
+
+    def _not_an_id(self, text: str) -> str:
+        import shlex
+
+        if self.url_flag is not None and text.lower().startswith(("http://", "https://")):
+            return f"{text!r} is a URL, not a capture id: give it with {self.url_flag} {text}"
+        hint = self.file_hint.format(shlex.quote(text))
+        if os.path.isfile(text):
+            return f"{text!r} is a file, not a capture id: {hint}"
+        if os.sep in text or text.lower().endswith(_REQUEST_FILE_SUFFIXES):
+            return f"{text!r} is a file name, not a capture id (there is no such file): {hint}"
+        return f"{text!r} is not a capture id (the # numbers `whdebug list` shows)"
+
+
+
 
 def _apply(func: F, options: Sequence[Callable[[F], F]]) -> F:
     """`func` with `options` in the order listed (as `--help` shows them)."""

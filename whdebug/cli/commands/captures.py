@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from whdebug.cli.options import (
+    CaptureId,
     analysis_options,
     definition_option,
     json_option,
@@ -394,7 +395,8 @@ def _export_curl(capture_id: int, capture: Capture, url: str,
 
 
 @click.command(short_help="Write a capture as .http, HAR, curl or capture JSON.")
-@click.argument("capture_id", metavar="ID", type=click.IntRange(min=1))
+@click.argument("capture_id", metavar="ID",
+                type=CaptureId("whdebug import {} stores a request file as a capture"))
 @click.option("--format", "format_name", type=click.Choice(["http", "har", "curl", "json"]),
               default="http", show_default=True,
               help="http: the raw request, body byte for byte; curl: a bash command that "

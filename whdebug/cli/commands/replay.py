@@ -12,6 +12,7 @@ import click
 
 from whdebug.cli import ExitStatus
 from whdebug.cli.options import (
+    CaptureId,
     FilesReading,
     analysis_options,
     definition_and_analyzer,
@@ -91,7 +92,8 @@ def _write_text(text: str) -> None:
 
 
 @click.command(short_help="Analyse captures or request files; print a report for each.")
-@click.argument("capture_ids", metavar="[ID]...", nargs=-1, type=click.IntRange(min=1))
+@click.argument("capture_ids", metavar="[ID]...", nargs=-1,
+                type=CaptureId("whdebug replay --file {} reads a request file"))
 @click.option("--file", "files", metavar="F", multiple=True,
               help="A .http, .har or .json request file (repeatable); - reads standard "
                    "input (e.g. piped from `whdebug sign`), its kind told by its content.")
