@@ -631,6 +631,33 @@ class TestSend:
         assert body == Path(payload_file).read_bytes()
         assert headers["X-Salla-Signature"] == hmac_hex(SECRET, body)
 
+    def test_send_adds_no_header_of_its_own(self, payload_file: str, receiver: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+        # What arrives is the signed request: no httpx defaults (Accept, Accept-Encoding,
+        # Connection) and no proxy taken from the environment.
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+        result = run("sign", payload_file, "--definition", SALLA,
+                     "--credential", f"webhookSecret={SECRET}", "--send", receiver)
+        assert result.exit_code == 0, result.stderr
+        _, headers, _ = _Receiver.received[0]
+        written = run("sign", payload_file, "--definition", SALLA,
+                      "--credential", f"webhookSecret={SECRET}").stdout
+        signed_names = {line.split(":", 1)[0].lower()
+                        for line in written.split("\n\n", 1)[0].splitlines()[1:]}
+        assert {name.lower() for name in headers} == signed_names | {"host"}
+
+    def test_a_refused_send_masks_a_token_in_the_url(self, payload_file: str) -> None:
+        server = HTTPServer(("127.0.0.1", 0), _Receiver)
+        port = server.server_address[1]
+        server.server_close()
+        result = run("sign", payload_file, "--definition", SALLA, "--credential",
+                     "webhookSecret=x", "--send",
+                     f"http://127.0.0.1:{port}/hooks?token=planted-url-token-1234")
+        assert result.exit_code == 2
+        assert "planted-url-token-1234" not in result.output
+        assert "connection refused" in result.stderr.splitlines()[-1]
+
     def test_send_keeps_a_given_path_and_adds_the_query(self, receiver: str,
                                                         tmp_path: Path) -> None:
         payload = tmp_path / "p.json"

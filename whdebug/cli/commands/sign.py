@@ -55,27 +55,21 @@ def _read_payload(path: str) -> bytes:
 
 
 def _send(url: str, request: CapturedRequest) -> ExitStatus:
-    """POST the exact body and headers to `url`; print the answer; SUCCESS for a 2xx status."""
-    from urllib.parse import urlsplit, urlunsplit
+    """POST the exact body and headers to `url` as `whdebug send` does (no header of httpx's
+    own, no proxy from the environment, a token in the URL masked in errors); print the
+    answer; SUCCESS for a 2xx status."""
+    from urllib.parse import urlsplit
 
-    import httpx
+    from whdebug.tools.resend import resend
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise WhdebugError(f"--send: expected an http:// or https:// URL, got {url!r}")
-    path = parts.path if parts.path not in ("", "/") else request.path
-    query = "&".join(item for item in (parts.query, request.query) if item)
-    target = urlunsplit((parts.scheme, parts.netloc, path, query, ""))
-    headers = [(name, value) for name, value in request.headers
-               if name.lower() not in ("content-length", "host")]
-    try:
-        response = httpx.post(target, content=request.body, headers=headers, timeout=10.0)
-    except httpx.HTTPError as error:
-        raise WhdebugError(f"cannot send to {target}: {error}") from None
-    click.echo(f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
-    if response.content:
-        click.echo(response.text)
-    return ExitStatus.SUCCESS if 200 <= response.status_code < 300 else ExitStatus.FINDING
+    answer = resend(request, url)
+    click.echo(f"HTTP {answer.status} {answer.reason}".rstrip())
+    if answer.body:
+        click.echo(answer.body.decode("utf-8", "replace"))
+    return ExitStatus.SUCCESS if answer.ok else ExitStatus.FINDING
 
 
 @click.command(short_help="Build a correctly signed .http request from a definition.")
