@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from whdebug.tui.analysis import Analyzer, RowVerdict, SharedStore
 from whdebug.tui.exporting import curl_command, needs_body_file
 from whdebug.tui.filters import parse_filter
 from whdebug.tui.rows import CaptureRows
+from whdebug.tui.widgets.capture_list import row_time
 from whdebug.tui.workspace import Profile, Workspace, find_definition
 
 
@@ -55,6 +56,27 @@ class TestCurl:
 def summary(capture_id: int, path: str = "/miniapps/acme/webhooks") -> CaptureSummary:
     return CaptureSummary(capture_id, datetime(2025, 1, 1, tzinfo=UTC), None, "POST", path, "",
                           10, False, 200, None, None)
+
+
+class TestRowTime:
+    """The list's 8-cell time column: a capture of another day must not read as today's."""
+
+    NOW = datetime(2026, 12, 4, 17, 5, 0).astimezone()
+
+    def test_today_is_the_clock(self) -> None:
+        assert row_time(self.NOW - timedelta(hours=3), self.NOW) == "14:05:00"
+
+    def test_another_day_is_its_date(self) -> None:
+        assert row_time(self.NOW - timedelta(days=1), self.NOW) == "Dec 03"
+        assert row_time(self.NOW - timedelta(days=40), self.NOW) == "Oct 25"
+
+    def test_a_year_or_more_ago_is_month_and_year(self) -> None:
+        assert row_time(datetime(2025, 11, 24, 15, 59, 20, tzinfo=UTC), self.NOW) == "Nov 2025"
+        assert row_time(self.NOW - timedelta(days=330), self.NOW) == "Jan 2026"
+
+    def test_every_form_fills_the_column(self) -> None:
+        for days in (0, 1, 200, 400):
+            assert len(row_time(self.NOW - timedelta(days=days), self.NOW)) <= 8
 
 
 class TestFilter:

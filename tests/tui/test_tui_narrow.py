@@ -3,14 +3,29 @@ of a rejected request, the export dialog, fix texts, and where a copied curl com
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from textual.geometry import Region
 from textual.widgets import Static
-from tui_support import list_lines, scenario_app, scenario_setup, select, shown, wait_for
+from tui_support import (
+    fixture_request,
+    list_lines,
+    scenario_app,
+    scenario_setup,
+    select,
+    shown,
+    wait_for,
+)
 
+from whdebug.model.request import Capture, Source
+from whdebug.store.store import Store
+
+from whdebug.tui.app import WhdebugApp
 from whdebug.tui.demo import DemoSetup
+from whdebug.tui.options import TuiOptions
 from whdebug.tui.widgets.header import HeaderState, header_content
 
 SIZE = (80, 24)
@@ -39,6 +54,25 @@ class TestList:
                           "⇄ challenge"):
                 assert words in legend
             assert "…" not in legend
+
+    async def test_a_capture_of_another_day_shows_its_date(self, tmp_path: Path) -> None:
+        # The time column showed only the clock: last year's capture read as today's.
+        request = fixture_request("github-pr-opened.http")
+        now = datetime.now(UTC)
+        with Store.open(tmp_path / "c.db") as store:
+            store.insert_many([
+                Capture(request, Source(received_at=datetime(2025, 11, 24, 16, tzinfo=UTC))),
+                Capture(request, Source(received_at=now - timedelta(days=2))),
+                Capture(request, Source(received_at=now)),
+            ])
+        app = WhdebugApp(TuiOptions(store_path=tmp_path / "c.db", listen=False), watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: len([line for line in list_lines(app)[1:]
+                                               if line.strip()]) >= 3)
+            newest, two_days, last_year = (line[:9] for line in list_lines(app)[1:4])
+        assert re.fullmatch(r"\d\d:\d\d:\d\d ", newest)
+        assert re.fullmatch(r"[A-Z][a-z]{2} \d\d   ", two_days)
+        assert last_year == "Nov 2025 "
 
     async def test_wide_list_uses_words(self, setup: DemoSetup) -> None:
         app = scenario_app(setup)

@@ -83,8 +83,23 @@ def app_answer(summary: CaptureSummary) -> str:
     return text
 
 
-def _clock(moment: datetime) -> str:
-    return moment.astimezone().strftime("%H:%M:%S")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAY_AND_MONTH_FOR = 300
+"""Days back for which another day's capture shows "Dec 03"; older ones "Nov 2025"."""
+
+
+def row_time(moment: datetime, now: datetime | None = None) -> str:
+    """The list's time column (8 cells), in local time: "15:59:20" for a capture of today,
+    "Dec 03" for another day of the last 300, "Nov 2025" before that (as `ls -l` does,
+    with English month names whatever the locale). The Request tab has the whole time."""
+    local = moment.astimezone()
+    today = (now or datetime.now()).astimezone()
+    if local.date() == today.date():
+        return local.strftime("%H:%M:%S")
+    month = _MONTHS[local.month - 1]
+    if abs((today.date() - local.date()).days) <= _DAY_AND_MONTH_FOR:
+        return f"{month} {local.day:02d}"
+    return f"{month} {local.year}"
 
 
 class CaptureList(ScrollView, can_focus=True):
@@ -336,7 +351,7 @@ class CaptureList(ScrollView, can_focus=True):
         columns = Columns.fit(width)
         verdict = self.verdict_of(summary.id)
         muted = self._accent(style, "muted", cursor)
-        segments = [Segment(_clock(summary.received_at) + " ", muted)]
+        segments = [Segment(_fit(row_time(summary.received_at), columns.time) + " ", muted)]
         if columns.method:
             segments.append(Segment(_fit(summary.method, columns.method) + " ", style))
         if columns.path:
