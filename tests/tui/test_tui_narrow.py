@@ -22,7 +22,6 @@ from tui_support import (
 
 from whdebug.model.request import Capture, Source
 from whdebug.store.store import Store
-
 from whdebug.tui.app import WhdebugApp
 from whdebug.tui.demo import DemoSetup
 from whdebug.tui.options import TuiOptions
