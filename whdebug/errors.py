@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -84,3 +86,21 @@ def decode_text(data: bytes, path: str | Path, what: str,
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise error(f"{what} file is not UTF-8 text", str(path)) from None
+
+
+def is_broken_pipe(error: BaseException) -> bool:
+    """A write failed because the reader of the pipe went away (`whdebug list | head -1`)."""
+    return isinstance(error, BrokenPipeError) or (
+        isinstance(error, OSError) and error.errno == errno.EPIPE)
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null once its reader has gone, so that what is still
+    buffered, and the flush at exit, go nowhere instead of failing again ("Exception
+    ignored ... BrokenPipeError" on stderr)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no descriptor behind it: nothing will be flushed
+        pass

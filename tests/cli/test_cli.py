@@ -570,7 +570,7 @@ class TestEntryPoints:
             assert run(name, "--help").exit_code == 0, name
 
     def test_exit_statuses(self) -> None:
-        assert [int(status) for status in ExitStatus] == [0, 1, 2, 130]
+        assert [int(status) for status in ExitStatus] == [0, 1, 2, 130, 141]
 
     def test_python_dash_m(self) -> None:
         completed = subprocess.run([sys.executable, "-m", "whdebug", "--version"],

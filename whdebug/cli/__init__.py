@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from whdebug import __version__
-from whdebug.errors import WhdebugError, forget_stdin
+from whdebug.errors import WhdebugError, forget_stdin, is_broken_pipe, silence_stdout
 
 
 class ExitStatus(enum.IntEnum):
@@ -32,6 +32,13 @@ class ExitStatus(enum.IntEnum):
     """The input could not be used: a bad flag, an unreadable file, a missing store."""
     INTERRUPTED = 130
     """Ctrl-C."""
+    READER_GONE = 141
+    """Standard output's reader went away (`whdebug list | head -1`): what a shell reports
+    for a program killed by SIGPIPE. Not 1, which would say there were findings."""
+
+
+class _ReaderGone(Exception):
+    """Writing to standard output failed with EPIPE: nobody reads it any more."""
 
 
 COMMANDS = {
@@ -85,6 +92,14 @@ class WhdebugGroup(click.Group):
         assert isinstance(command, click.Command), location
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            if is_broken_pipe(error):  # before click's own handler, which exits 1
+                raise _ReaderGone from None
+            raise
+
     def main(
         self,
         args: Sequence[str] | None = None,
@@ -109,6 +124,9 @@ class WhdebugGroup(click.Group):
             code = _fail(error.format_message(), error.exit_code)
         except click.Abort:
             code = _fail("interrupted", ExitStatus.INTERRUPTED)
+        except _ReaderGone:
+            silence_stdout()
+            code = ExitStatus.READER_GONE
         except WhdebugError as error:
             code = _fail(str(error), error.exit_code)
         except Exception as error:
@@ -116,6 +134,12 @@ class WhdebugGroup(click.Group):
                 raise
             code = _fail(f"internal error: {type(error).__name__}: {error}")
         code = code if isinstance(code, int) else ExitStatus.SUCCESS
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError) as error:
+            if is_broken_pipe(error):
+                silence_stdout()
+                code = ExitStatus.READER_GONE
         if standalone_mode:
             sys.exit(code)
         return code

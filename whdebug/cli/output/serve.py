@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from whdebug.cli.output.text import format_size
+from whdebug.cli.output.text import OutputConsole, format_size
+from whdebug.errors import is_broken_pipe, silence_stdout
 from whdebug.model.secrecy import SecretSet
 from whdebug.receiver.app import CaptureEvent, ReceiverSettings
 from whdebug.receiver.relay import ForwardEvent
@@ -214,26 +215,48 @@ class ConsoleSink:
 
     def __init__(self, console: Console | None = None,
                  error_console: Console | None = None, secrets: SecretSet | None = None) -> None:
-        self.console = console or Console()
+        self.console = console or OutputConsole()
         self.error_console = error_console or Console(stderr=True)
         self.secrets = secrets if secrets is not None else SecretSet()
         """Masked in every line, with credential-looking query parameters."""
+        self.gone = False
+        """Standard output's reader went away: no more lines, the receiver goes on."""
 
     def exposed(self, host: str) -> None:
         print_exposed_warning(self.error_console, host)
 
     def listening(self, url: str, store_path: Path | str, settings: ReceiverSettings) -> None:
-        print_banner(self.console, url, store_path, settings, self.secrets)
+        try:
+            print_banner(self.console, url, store_path, settings, self.secrets)
+        except OSError as error:
+            self._reader_gone(error)
 
     def lines(self, events: Sequence[CaptureEvent | ForwardEvent]) -> None:
-        if events:
-            write_lines(self.console, [_segments(masked(event, self.secrets))
-                                       for event in events])
+        if events and not self.gone:
+            try:
+                write_lines(self.console, [_segments(masked(event, self.secrets))
+                                           for event in events])
+            except OSError as error:
+                self._reader_gone(error)
+
+    def _reader_gone(self, error: OSError) -> None:
+        """`whdebug serve | head -2`, a `less` quit: the lines stop, the captures do not.
+        Receiving is the job (a provider's next delivery must still be stored and
+        answered), so this says so once on stderr and the receiver runs on until Ctrl-C."""
+        if not is_broken_pipe(error):
+            raise error
+        self.gone = True
+        if self.console.file is sys.stdout:
+            silence_stdout()
+        self.error_console.print(
+            "whdebug: standard output is closed (its reader went away), so no more capture "
+            "lines are printed; every capture is still stored: whdebug list shows them",
+            highlight=False, markup=False, soft_wrap=True)
 
     def for_child(self) -> ConsoleSink | None:
         """This sink for another process: only when it prints to this process's stdout,
         which a child process shares (not into a Console that writes elsewhere)."""
-        return self if self.console.file is sys.stdout else None
+        return self if self.console.file is sys.stdout and not self.gone else None
 
     def __getstate__(self) -> dict[str, Any]:
         console = self.console
@@ -241,7 +264,8 @@ class ConsoleSink:
                 "width": console.width, "secrets": self.secrets}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.console = Console(color_system=state["color_system"], no_color=state["no_color"],
-                               width=state["width"])
+        self.console = OutputConsole(color_system=state["color_system"],
+                                     no_color=state["no_color"], width=state["width"])
+        self.gone = False
         self.error_console = Console(stderr=True)
         self.secrets = state["secrets"]

@@ -7,6 +7,7 @@ stray zero-width space.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -95,6 +96,18 @@ class TrimmedLines(io.TextIOBase):
         self._stream.flush()
 
 
+class OutputConsole(Console):
+    """A rich Console that lets a broken pipe (standard output's reader went away) reach the
+    command as BrokenPipeError, where the CLI ends quietly with 141 and `serve` goes on
+    storing; rich's own handling exits 1, which whdebug's exit statuses read as findings."""
+
+    def on_broken_pipe(self) -> None:
+        if self.quiet:
+            return
+        self.quiet = True  # what is still buffered is dropped, not written again
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def stdout_console() -> Console:
     """The console for standard output; a terminal that cannot encode a symbol gets '?'.
 
@@ -106,7 +119,7 @@ def stdout_console() -> Console:
     if encoding != "utf8" and hasattr(stream, "reconfigure"):
         stream.reconfigure(errors="replace")
     if stream.isatty():
-        return Console(highlight=False)
+        return OutputConsole(highlight=False)
     width = os.environ.get("COLUMNS", "")
-    return Console(highlight=False, file=cast(TextIO, TrimmedLines(stream)),
+    return OutputConsole(highlight=False, file=cast(TextIO, TrimmedLines(stream)),
                    width=int(width) if width.isdigit() and int(width) > 0 else UNWRAPPED)
