@@ -158,6 +158,21 @@ def test_find_definition_needs_exactly_one(tmp_path: Path) -> None:
     assert find_definition(tmp_path) is None
 
 
+def test_find_definition_reads_a_definition_written_as_the_docs_write_it(
+        tmp_path: Path) -> None:
+    # Karzoun's examples are JavaScript objects (`const slackMiniApp = {...};`, comments,
+    # unquoted keys, trailing commas): saved as slack.js, the TUI started in that folder
+    # found nothing to analyse with.
+    (tmp_path / "helper.js").write_text("export function add(a, b) { return a + b; }\n")
+    (tmp_path / "slack.js").write_text(
+        "// from the docs\nconst slackMiniApp = {\n  ns: 'slack',\n  name: 'slack',\n"
+        "  triggers: [],\n  webhook: { eventExtraction: { source: 'body', "
+        "path: '$.event.type' }, },\n};\n")
+    assert find_definition(tmp_path) == tmp_path / "slack.js"
+    (tmp_path / "crm.json5").write_text("{ns: 'crm', webhook: {},}")
+    assert find_definition(tmp_path) is None  # two: which one is meant is not known
+
+
 def test_demo_analyses_each_capture_with_its_scenario(tmp_path: Path) -> None:
     import json
     from importlib import resources

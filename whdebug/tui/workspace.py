@@ -273,19 +273,26 @@ def build_workspace(options: TuiOptions, directory: Path | None = None) -> Works
 
 
 def find_definition(directory: Path) -> Path | None:
-    """The only MiniApp definition (`*.json` with `ns` and `webhook`) in a directory, if one."""
+    """The only MiniApp definition (an object with `ns` and `webhook`) in a directory, if
+    there is exactly one: `*.json`, or `*.js` / `*.json5` written as Karzoun's docs write
+    definitions (a JavaScript object, comments, unquoted keys)."""
+    from whdebug.errors import DefinitionError
+    from whdebug.model.definition import parse_definition
+
     found: list[Path] = []
     try:
-        candidates = sorted(directory.glob("*.json"))
+        candidates = sorted(path for pattern in ("*.json", "*.json5", "*.js")
+                            for path in directory.glob(pattern))
     except OSError:
         return None
     for candidate in candidates[:200]:
         try:
-            if candidate.stat().st_size > 4 * 1024 * 1024:
+            if not candidate.is_file() or candidate.stat().st_size > 4 * 1024 * 1024:
                 continue
-            data = json.loads(candidate.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError):
+            data = parse_definition(candidate.read_text(encoding="utf-8-sig"),
+                                    str(candidate)).data
+        except (OSError, ValueError, DefinitionError):
             continue
-        if isinstance(data, dict) and "ns" in data and "webhook" in data:
+        if "ns" in data and "webhook" in data:
             found.append(candidate)
     return found[0] if len(found) == 1 else None

@@ -71,11 +71,14 @@ def start_tui(ctx: click.Context, **options: Any) -> None:
 @click.command()
 @click.option("--listen/--no-listen", default=True, show_default=True,
               help="Run the embedded receiver.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
-@definition_option()
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True,
+              help="Port of the embedded receiver (0: any free port, shown in the header).")
+@definition_option("The MiniApp definition to analyse the captures with (edit it while the "
+                   "TUI runs: the verdicts follow). Default: the only definition (.json, .js, "
+                   ".json5) in the current folder, if there is exactly one.")
 @profile_option
 @analysis_options
-@store_option(None)
+@store_option()
 @show_secrets_option
 @click.pass_context
 def tui(ctx: click.Context, /, **options: Any) -> None:
