@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import json
 import random
@@ -703,6 +704,24 @@ class TestDeferredAnalysis:
         assert [(e.outcome, e.signature, e.duplicate_of) for e in lines] == [
             ("fires", "pass", None), ("rejected", "fail", None), ("duplicate", "pass", ids[0])]
 
+    def test_a_rejected_line_shows_the_event_it_carries(self, store_path: Path) -> None:
+        # `serve --definition` printed "-> 200  sig ✗  rejected" with no event: which
+        # delivery failed was only in the TUI ("(contact.created)") or a replay.
+        from whdebug.receiver.analyst import analyst_session, complete
+
+        body = b'{"event": "contact.created", "id": "evt-1"}'
+        bad = Capture(CapturedRequest("POST", "/miniapps/acme/webhooks", body=body,
+                                      headers=(("X-Signature", sign(body, "x")),)),
+                      Source(received_at=NOW))
+        with Store.open(store_path) as store:
+            (capture_id,) = store.insert_many([bad])
+            session = analyst_session(make_definition(), Secrets({"webhookSecret": SECRET}),
+                                      DEFAULT_OPTIONS, None)
+            line = complete(capture_id, store, session)
+        assert (line.event, line.event_if_verified, line.outcome) == (
+            None, "contact.created", "rejected")
+        assert "  (contact.created)  sig ✗  rejected" in format_capture_line(line).plain
+
     def test_analyst_lines_mask_a_secret_sent_as_the_event(self, store_path: Path) -> None:
         """The line shows the event: a secret there is masked whether the request fires
         (only its event is checked) or not (the whole report is masked)."""
@@ -717,13 +736,19 @@ class TestDeferredAnalysis:
                            Source(received_at=NOW))
 
         with Store.open(store_path) as store:
-            ids = store.insert_many([signed(SECRET), signed(f"{SECRET}.other")])
+            wrongly_signed = signed(SECRET)
+            wrongly_signed = dataclasses.replace(wrongly_signed, request=dataclasses.replace(
+                wrongly_signed.request, headers=(("X-Signature", "00"),)))
+            ids = store.insert_many([signed(SECRET), signed(f"{SECRET}.other"),
+                                     wrongly_signed])
             session = analyst_session(definition, Secrets({"webhookSecret": SECRET}),
                                       DEFAULT_OPTIONS, None)
             lines = [complete(i, store, session) for i in ids]
         assert [(line.outcome, line.signature) for line in lines] == [
-            ("fires", "pass"), ("no-trigger", "pass")]
-        assert [line.event for line in lines] == ["[masked]", "[masked].other"]
+            ("fires", "pass"), ("no-trigger", "pass"), ("rejected", "fail")]
+        assert [line.event for line in lines] == ["[masked]", "[masked].other", None]
+        assert lines[2].event_if_verified == "[masked]"
+        assert SECRET not in format_capture_line(lines[2]).plain
         assert not any(SECRET in trigger for line in lines for trigger in line.triggers)
 
     def test_lines_and_strict_answers_skip_the_failed_signatures_diagnosis(

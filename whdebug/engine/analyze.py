@@ -237,7 +237,7 @@ def _analyze(
             401,
             (),
             f"rejected with 401: {signature.reason}",
-            None if verdict_only else _if_verified(request, plan, body, options),
+            _if_verified(request, plan, body, options),  # serve's line shows its event
         )
         return _report(capture, plan, challenge, signature, _NO_EVENT, TriggerResult(),
                        _NO_TX, None, None, outcome, findings, steps, assumptions, secret_set,

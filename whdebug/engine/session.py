@@ -174,7 +174,8 @@ class ReplaySession:
     def replay_verdict(self, capture: Capture | CapturedRequest) -> Report:
         """`replay` for a view that shows only the verdicts (serve's console line: event,
         signature, outcome, triggers, duplicate): `AnalysisOptions.verdict_only`, without
-        the diagnosis of a failed signature, and any secret in the event masked. The
+        the diagnosis of a failed signature, and any secret in the event (or a rejected
+        request's event once verified) masked. The
         request enters the history as with `replay`, but not the summary (`report.ok`
         needs the findings)."""
         capture = as_capture(capture)
@@ -183,9 +184,11 @@ class ReplaySession:
                                     options=self._seeding, dedupe=self.dedupe)
         finally:
             self.dedupe.advance()
-        event = report.event.value
-        if event is not None and self.secret_set and self.secret_set.contains(event):
-            report = self.secret_set.scrub(report)
+        if_verified = report.outcome.if_verified
+        for event in (report.event.value, if_verified.get("event") if if_verified else None):
+            if event is not None and self.secret_set and self.secret_set.contains(event):
+                scrubbed: Report = self.secret_set.scrub(report)
+                return scrubbed
         return report
 
     def encode(self, report: Report) -> tuple[Report, str]:

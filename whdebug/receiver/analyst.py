@@ -32,7 +32,7 @@ from whdebug.engine.plan import Plan
 from whdebug.engine.session import ReplaySession
 from whdebug.model.definition import Definition
 from whdebug.model.request import Secrets
-from whdebug.receiver.app import CaptureEvent, undiagnosed
+from whdebug.receiver.app import CaptureEvent, event_if_verified, undiagnosed
 from whdebug.receiver.sink import ServeSink
 from whdebug.store.base import StoreLocation
 from whdebug.store.writer import describe_error
@@ -297,5 +297,6 @@ def complete(capture_id: int, store: Any, session: ReplaySession,
     except Exception as error:  # a line without a verdict, never a dead analyst
         return line(error=f"analysis failed: {describe_error(error)}")
     return line(event=report.event.value, signature=report.signature.verdict,
+                event_if_verified=event_if_verified(report),
                 outcome=report.outcome.status, triggers=report.outcome.triggers,
                 duplicate_of=report.transaction.duplicate_of)

@@ -126,6 +126,8 @@ class CaptureEvent:
     """A definition is loaded and this is not `POST /miniapps/{ns}/webhooks`."""
     expected_path: str | None = None
     event: str | None = None
+    event_if_verified: str | None = None
+    """A rejected request's event: the one it carries once its signature verifies."""
     signature: str | None = None
     """pass | fail | skipped; None without a definition or analysis."""
     outcome: str | None = None
@@ -260,11 +262,18 @@ def _capture_event(capture: Capture, capture_id: int | None, answer: _Answer | N
         wrong_path=wrong_path,
         expected_path=definition.webhook_path if definition else None,
         event=report.event.value if report else None,
+        event_if_verified=event_if_verified(report),
         signature=report.signature.verdict if report else None,
         outcome=report.outcome.status if report else None,
         triggers=report.outcome.triggers if report else (),
         error=note,
     )
+
+
+def event_if_verified(report: Report | None) -> str | None:
+    """A rejected request's event once its signature verifies (None for any other)."""
+    if_verified = report.outcome.if_verified if report is not None else None
+    return if_verified.get("event") if if_verified else None
 
 
 def _as_duplicate(event: CaptureEvent, duplicate_of: int | str | None) -> CaptureEvent:

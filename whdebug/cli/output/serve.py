@@ -72,6 +72,8 @@ def capture_segments(event: CaptureEvent) -> Segments:
         line.append((f"  ⚠ {wrong}, expected POST {event.expected_path}", "bold yellow"))
     if event.event is not None:
         line.append(("  " + _printable(event.event, 60), "bold"))
+    elif event.event_if_verified is not None:  # rejected: the event it carries, as the TUI
+        line.append(("  (" + _printable(event.event_if_verified, 60) + ")", "dim"))
     if event.signature is not None:
         mark, style = _SIGNATURE_MARKS.get(event.signature, (f"sig {event.signature}", ""))
         line += [("  ", ""), (mark, style)]
@@ -200,9 +202,13 @@ def masked(event: CaptureEvent | ForwardEvent, secrets: SecretSet) -> CaptureEve
     path, query = secrets.mask(event.path), secrets.mask_query(event.query)
     name = secrets.mask(event.event) if event.event else event.event
     error = secrets.mask(event.error) if event.error else event.error
-    if (path, query, name, error) == (event.path, event.query, event.event, event.error):
+    carried = event.event_if_verified
+    carried = secrets.mask(carried) if carried else carried
+    if (path, query, name, error, carried) == (event.path, event.query, event.event,
+                                               event.error, event.event_if_verified):
         return event  # nothing to mask (the usual case): no copy per capture
-    return replace(event, path=path, query=query, event=name, error=error)
+    return replace(event, path=path, query=query, event=name, error=error,
+                   event_if_verified=carried)
 
 
 class ConsoleSink:
