@@ -131,6 +131,7 @@ FINDING_CODES: dict[str, Severity] = {
     "DEF_AUTH_MISSING": "error",
     "DEF_WEBHOOK_ABSENT": "info",
     "DEF_SECRET_NO_PRODUCER": "error",
+    "DEF_REQUEST_INCOMPLETE": "error",
 }
 
 #: Codes of the troubleshooting commands (urls, source, sync); never in a webhook report.

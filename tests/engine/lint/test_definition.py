@@ -72,7 +72,8 @@ CLEAN: dict[str, Any] = {
         "pull_request.opened": {"resource": "orders", "operation": "upsert",
                                 "dataPath": "$.pull_request"},
     }}},
-    "sources": {"rpc_repos": {"dataPath": "$.items", "valueField": "id", "labelField": "name"}},
+    "sources": {"rpc_repos": {"url": "https://api.github.com/user/repos", "method": "GET",
+                              "dataPath": "$.items", "valueField": "id", "labelField": "name"}},
     "actions": [{"name": "comment", "parameters": {"properties": {
         "repo": {"type": "string", "x-source": "rpc_repos", "x-fallback": "input"},
     }}}],
@@ -303,7 +304,8 @@ class TestDetails:
     def test_every_code_is_registered(self) -> None:
         produced = {case[0] for case in CASES} | {"DEF_STATUS_PUBLIC", "DEF_PARSE"} | {
             "DEF_ASSET_NOT_HTTPS", "DEF_CATEGORY_UNKNOWN", "DEF_AUTH_MISSING",
-            "DEF_WEBHOOK_ABSENT", "DEF_SECRET_NO_PRODUCER"}  # tests/engine/lint/test_docs_schema.py
+            "DEF_WEBHOOK_ABSENT", "DEF_SECRET_NO_PRODUCER",
+            "DEF_REQUEST_INCOMPLETE"}  # tests/engine/lint/test_docs_schema.py
         assert produced <= FINDING_CODES.keys()
         assert {code for code in FINDING_CODES if code.startswith("DEF_")} == produced
 

@@ -28,13 +28,14 @@ CORPUS = REPO / "tests" / "docs_corpus"
 # Errors and warnings `check --submission` gives each docs definition as the page writes it.
 # The examples are published apps ("status": "public"), which a draft must not claim; Slack's
 # signingSecret is stored by nothing; the Salla page elides get_token and refresh_token
-# (/* ... */) and has a "customer.created" handler without a trigger.
+# (/* ... */: requests with no url or method) and has a "customer.created" handler without a
+# trigger.
 EXPECTED = {
     "github.js": {"DEF_STATUS_PUBLIC"},
     "slack.js": {"DEF_STATUS_PUBLIC", "DEF_SECRET_NOT_SENSITIVE", "DEF_SECRET_NO_PRODUCER"},
     "dropbox.js": {"DEF_STATUS_PUBLIC"},
     "salla.js": {"DEF_STATUS_PUBLIC", "DEF_TOKEN_NOT_MAPPED", "DEF_REFRESH_MISSING",
-                 "DEF_HANDLER_WITHOUT_TRIGGER"},
+                 "DEF_HANDLER_WITHOUT_TRIGGER", "DEF_REQUEST_INCOMPLETE"},
     "woocommerce.js": set(),
     "oauth.js": set(),
     "listing.js": set(),
@@ -278,3 +279,67 @@ def test_listing_field_of_the_wrong_type(field: str) -> None:
     assert (found.pointer, found.message) == (f"/{field}",
                                               f"{field} must be a string, not an integer")
     assert [f.code for f in serious(findings)] == ["DEF_SCHEMA"]
+
+
+class TestRequestFields:
+    """guides/actions and guides/dynamic-data-sources mark `url` and `method` required in a
+    request: without `url` the runtime has nowhere to send it. Before DEF_REQUEST_INCOMPLETE
+    such a definition passed `check`."""
+
+    def test_an_action_request_without_url_is_an_error(self) -> None:
+        findings = check_definition(variant(
+            "slack.js", lambda d: d["actions"][0]["requests"][0].pop("url")))
+        found = only(findings, "DEF_REQUEST_INCOMPLETE")
+        assert (found.severity, found.pointer) == ("error", "/actions/0/requests/0/url")
+        assert "actions[0].requests[0] has no url" in found.message
+        assert found.fix is not None and 'add "url"' in found.fix
+
+    def test_a_source_without_method_is_an_error(self) -> None:
+        findings = check_definition(variant(
+            "slack.js", lambda d: d["source"]["rpc_users_list"].pop("method")))
+        found = only(findings, "DEF_REQUEST_INCOMPLETE")
+        assert (found.severity, found.pointer) == ("error", "/source/rpc_users_list/method")
+        assert "GET" in (found.fix or "")
+
+    def test_a_misspelt_method_names_the_closest(self) -> None:
+        findings = check_definition(variant(
+            "slack.js", lambda d: d["actions"][1]["requests"][1].update(method="POTS")))
+        found = only(findings, "DEF_REQUEST_INCOMPLETE")
+        assert (found.severity, found.pointer) == ("error", "/actions/1/requests/1/method")
+        assert found.fix == 'set actions[1].requests[1].method to "POST"'
+
+    def test_an_auth_request_without_method_is_a_warning(self) -> None:
+        # No docs table marks it required there, though every example gives one.
+        findings = check_definition(variant(
+            "slack.js", lambda d: d["auth"]["userDetails"].pop("method")))
+        found = only(findings, "DEF_REQUEST_INCOMPLETE")
+        assert (found.severity, found.pointer) == ("warning", "/auth/userDetails/method")
+
+    def test_an_auth_request_without_url_is_an_error(self) -> None:
+        findings = check_definition(variant(
+            "slack.js", lambda d: d["auth"]["userDetails"].pop("url")))
+        found = only(findings, "DEF_REQUEST_INCOMPLETE")
+        assert (found.severity, found.pointer) == ("error", "/auth/userDetails/url")
+
+    def test_a_function_step_needs_neither(self) -> None:
+        def function_step(data: dict[str, Any]) -> None:
+            data["functions"] = {"shape": {"code": "return {a: 1};"}}
+            data["actions"][0]["requests"].append({"type": "function", "name": "shape"})
+
+        findings = check_definition(variant("slack.js", function_step))
+        assert not [f for f in findings if f.code == "DEF_REQUEST_INCOMPLETE"]
+
+    def test_the_fix_applied_removes_the_finding(self) -> None:
+        broken = variant("slack.js", lambda d: d["actions"][0]["requests"][0].pop("url"))
+        fixed = copy.deepcopy(broken.data)
+        fixed["actions"][0]["requests"][0]["url"] = "https://slack.com/api/chat.postMessage"
+        findings = check_definition(parse_definition(json.dumps(fixed), "slack.js"))
+        assert not [f for f in findings if f.code == "DEF_REQUEST_INCOMPLETE"]
+
+    def test_an_elided_block_is_one_finding(self) -> None:
+        # The Salla page writes `refresh_token: { /* ... */ }`.
+        findings = check_definition(load("salla.js"), submission=True)
+        incomplete = [f for f in findings if f.code == "DEF_REQUEST_INCOMPLETE"]
+        assert [(f.severity, f.pointer) for f in incomplete] == [
+            ("error", "/auth/get_token"), ("error", "/auth/refresh_token")]
+        assert "has no url and no method" in incomplete[1].message

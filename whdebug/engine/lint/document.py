@@ -9,9 +9,11 @@ import json
 import re
 from typing import Any
 
-from whdebug.engine.lint.auth import Producer, credential_producers
-from whdebug.engine.lint.templates import auth_block, install_form_fields
+from whdebug.engine.lint.auth import Producer, credential_producers, source_entries
+from whdebug.engine.lint.templates import actions, auth_block, install_form_fields
+from whdebug.engine.locations import Location
 from whdebug.engine.locations import def_finding as _def
+from whdebug.engine.locations import where as _where
 from whdebug.engine.plan import Plan
 from whdebug.engine.report import Finding
 from whdebug.model.definition import Definition
@@ -43,6 +45,11 @@ TRIGGER_FIELDS: dict[str, str] = {
 CATEGORIES = ("ecommerce", "productivity", "communication", "marketing", "developer", "payment",
               "social", "storage", "analytics", "crm")
 _ASSETS = ("icon", "logo")
+#: guides/actions and guides/dynamic-data-sources, "Request fields": the methods they list.
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_OTHER_METHODS = ("HEAD", "OPTIONS")
+#: The auth flow's requests (guides/authentication): objects with url and method.
+_AUTH_REQUESTS = ("userDetails", "get_token", "refresh_token", "test_token")
 _SIGNED_TYPES = {"hmac-sha256", "hmac-sha1", "header-token"}
 
 
@@ -52,6 +59,7 @@ def document_findings(definition: Definition, plan: Plan, submission: bool) -> l
     findings: list[Finding] = []
     if submission:
         findings += _required_findings(data)
+    findings += _request_findings(definition)
     findings += _asset_findings(data, submission)
     findings += _category_findings(data, submission)
     secret_key = _secret_key(plan)
@@ -93,6 +101,75 @@ def _required_findings(data: dict[str, Any]) -> list[Finding]:
                     "DEF_SCHEMA", f'triggers[{index}] is missing "{field}": the triggers guide '
                     "requires it of every trigger",
                     f'add "{field}" to triggers[{index}]: {hint}', ("triggers", index, field)))
+    return findings
+
+
+def _requests(definition: Definition) -> list[tuple[Location, dict[str, Any], bool]]:
+    """Every HTTP request of the definition: (location, object, whether a docs table marks
+    its method required). Action steps of `type` "function" are not requests."""
+    found: list[tuple[Location, dict[str, Any], bool]] = []
+    for name in _AUTH_REQUESTS:
+        block = auth_block(definition, name)
+        if block is not None and isinstance(block[1], dict):
+            found.append((block[0], block[1], False))
+    registrations = definition.auth.get("registrationRequests")
+    for index, item in enumerate(registrations if isinstance(registrations, list) else []):
+        if isinstance(item, dict):
+            found.append((("auth", "registrationRequests", index), item, False))
+    for path, action in actions(definition.data):
+        steps = action.get("requests")
+        for index, step in enumerate(steps if isinstance(steps, list) else []):
+            if isinstance(step, dict) and step.get("type", "http") == "http":
+                found.append(((*path, "requests", index), step, True))
+    for path, _, spec in source_entries(definition):
+        found.append((path, spec, True))
+    return found
+
+
+def _request_findings(definition: Definition) -> list[Finding]:
+    """A request with no url (the runtime has nowhere to send it), or no method or an unknown
+    one. guides/actions and guides/dynamic-data-sources mark both required; the auth flow's
+    requests have no such table, so a missing method there is a warning."""
+    findings: list[Finding] = []
+    for path, request, method_required in _requests(definition):
+        where = _where(path)
+        url, method = request.get("url"), request.get("method")
+        no_url = not isinstance(url, str) or not url.strip()
+        if no_url and method in (None, ""):  # an empty or elided block ({ /* ... */ })
+            findings.append(_def(
+                "DEF_REQUEST_INCOMPLETE",
+                f"{where} has no url and no method: the runtime has no address to send this "
+                "request to",
+                f'add "url": "https://..." (the provider endpoint) and "method" (one of '
+                f'{", ".join(METHODS)}) to {where}', path))
+            continue
+        if no_url:
+            state = ("has no url" if url is None or isinstance(url, str)
+                     else f"has url {json.dumps(url)}, not a string")
+            findings.append(_def(
+                "DEF_REQUEST_INCOMPLETE",
+                f"{where} {state}: the runtime has no address to send this request to",
+                f'add "url": "https://..." to {where}: the provider endpoint, with [[credential]] '
+                "and {{parameter}} placeholders as needed", (*path, "url")))
+        if method is None or method == "":
+            findings.append(_def(
+                "DEF_REQUEST_INCOMPLETE",
+                f"{where} has no method: " + (
+                    "the request fields table marks it required" if method_required else
+                    "every request of the authentication guide gives one, and which method the "
+                    "runtime uses without it is not documented"),
+                f'add "method" to {where}: one of {", ".join(METHODS)} (what the provider '
+                "endpoint expects)", (*path, "method"),
+                None if method_required else "warning"))
+        elif not isinstance(method, str) or method.upper() not in (*METHODS, *_OTHER_METHODS):
+            close = (difflib.get_close_matches(method.upper(), METHODS, n=1, cutoff=0.75)
+                     if isinstance(method, str) else [])
+            findings.append(_def(
+                "DEF_REQUEST_INCOMPLETE",
+                f"{where}.method is {json.dumps(method)}, not an HTTP method "
+                f"({', '.join(METHODS)})",
+                f'set {where}.method to "{close[0]}"' if close else
+                f"set {where}.method to one of {', '.join(METHODS)}", (*path, "method")))
     return findings
 
 
