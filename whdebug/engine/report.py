@@ -132,6 +132,7 @@ FINDING_CODES: dict[str, Severity] = {
     "DEF_WEBHOOK_ABSENT": "info",
     "DEF_SECRET_NO_PRODUCER": "error",
     "DEF_REQUEST_INCOMPLETE": "error",
+    "DEF_TRIGGER_UNREACHABLE": "warning",
 }
 
 #: Codes of the troubleshooting commands (urls, source, sync); never in a webhook report.

@@ -18,7 +18,6 @@ import msgspec
 
 from whdebug import __version__
 from whdebug.engine import Report
-from whdebug.engine.lint.definition import check_definition
 from whdebug.engine.report import Finding, report_json
 from whdebug.engine.session import ReplaySession
 from whdebug.errors import WhdebugError
@@ -27,6 +26,7 @@ from whdebug.formats.http import format_http
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest
 from whdebug.model.secrecy import MASK, Secrets, SecretSet
+from whdebug.tools.reachability import lint
 from whdebug.tools.redact import redact_text
 from whdebug.wording import plural
 
@@ -53,7 +53,7 @@ def build_bundle(definition: Definition, definition_text: str, requests: list[Ca
     suffix = PurePath(definition.path or "definition.json").suffix or ".json"
     definition_name = f"definition.redacted{suffix}"
     files: dict[str, bytes] = {}
-    findings = check_definition(definition, submission=True)
+    findings = lint(definition, submission=True)
     files[definition_name] = redaction.text.encode("utf-8", "backslashreplace")
     files["check.json"] = _json(_check_document(definition, findings))
     session = ReplaySession(definition, secrets, now=now, secret_set=secret_set)

@@ -90,7 +90,7 @@ def check(ctx: click.Context, definition_path: str, submission: bool, as_json: b
                                "--samples DIR or --previous OLD", ctx)
     if store_path is not None and previous_path is None:
         raise click.UsageError("--store needs --previous OLD", ctx)
-    from whdebug.engine.lint.definition import check_definition, parse_finding
+    from whdebug.engine.lint.definition import parse_finding
     from whdebug.errors import DefinitionError
     from whdebug.model.definition import load_definition
 
@@ -116,7 +116,9 @@ def check(ctx: click.Context, definition_path: str, submission: bool, as_json: b
             _check_samples(ctx, definition, definition_path, samples_dir, secrets,
                            parse_now(now_text), as_json)
             return
-        findings = check_definition(definition, submission=submission)
+        from whdebug.tools.reachability import lint
+
+        findings = lint(definition, submission=submission)
         failure = None
     if as_json:
         click.echo(_check_json(findings, definition, definition_path))
@@ -135,11 +137,11 @@ def _check_samples(ctx: click.Context, definition: Definition, path: str, sample
     """`check --samples`: the readiness table (or JSON); exit 1 when anything blocks review."""
     import msgspec
 
-    from whdebug.engine.lint.definition import check_definition
     from whdebug.model.secrecy import SecretSet
+    from whdebug.tools.reachability import lint as lint_definition
     from whdebug.tools.readiness import assess, load_samples
 
-    lint = check_definition(definition, submission=True)
+    lint = lint_definition(definition, submission=True)
     samples = load_samples(samples_dir, definition, secrets, now=now)
     readiness = SecretSet.build(definition, secrets).scrub(
         assess(definition, samples, secrets, now=now, lint=lint, path=path,

@@ -56,12 +56,12 @@ def check_update(ctx: click.Context, definition: Definition, path: str, previous
     """Lint `definition`, compare it with the one at `previous_path`, print, exit."""
     import msgspec
 
-    from whdebug.engine.lint.definition import check_definition
     from whdebug.model.secrecy import SecretSet, config_secrets
+    from whdebug.tools.reachability import lint as lint_definition
     from whdebug.tools.update import compare_update
 
     previous = _previous(previous_path)
-    lint = check_definition(definition, submission=submission)
+    lint = lint_definition(definition, submission=submission)
     deliveries, source, replay_secrets = _deliveries(ctx, previous, samples_dir, store_path,
                                                      secrets, now)
     comparison = compare_update(previous, definition, deliveries, replay_secrets, now=now,

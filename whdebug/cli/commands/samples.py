@@ -43,6 +43,7 @@ def _write(data: bytes, output_path: str | None, what: str) -> None:
 
 def _for_definition(definition_path: str, output_path: str | None, as_json: bool) -> None:
     from whdebug.model.definition import load_definition
+    from whdebug.tools.reachability import trigger_findings
     from whdebug.tools.samples import guess_provider, samples_for
 
     if output_path is None:
@@ -60,9 +61,19 @@ def _for_definition(definition_path: str, output_path: str | None, as_json: bool
         target = folder / item.file_name
         refuse_symlink(target)
         write_private(target, item.payload)
+    # A sample fires because whdebug wrote its event in; the provider's own delivery may not.
+    unreachable = trigger_findings(definition)
+    by_event: dict[str, str] = {}
+    for finding in unreachable:
+        index = _trigger_index(finding.pointer)
+        trigger = definition.triggers[index] if index is not None else None
+        if isinstance(trigger, dict) and isinstance(trigger.get("event"), str):
+            by_event.setdefault(trigger["event"], finding.message)
     if as_json:
         click.echo(json.dumps([{"event": item.event, "file": item.file_name,
-                                "based_on": item.based_on, "notes": list(item.notes)}
+                                "based_on": item.based_on, "notes": list(item.notes),
+                                **({"warning": by_event[item.event]}
+                                   if item.event in by_event else {})}
                                for item in found], indent=2, ensure_ascii=False))
     else:
         provider = guess_provider(definition)
@@ -71,7 +82,17 @@ def _for_definition(definition_path: str, output_path: str | None, as_json: bool
         for item in found:
             notes = f"  ({'; '.join(item.notes)})" if item.notes else ""
             click.echo(f"{item.file_name}  from {item.based_on}{notes}")
+        for finding in unreachable:
+            click.echo(f"warning: {finding.message}; a sample written here fires all the same. "
+                       f"Fix: {finding.fix}", err=True)
     click.echo(f"next: whdebug check {definition_path} --samples {folder}", err=True)
+
+
+def _trigger_index(pointer: str | None) -> int | None:
+    """N of `/triggers/N/event`."""
+    parts = (pointer or "").split("/")
+    return int(parts[2]) if len(parts) == 4 and parts[1] == "triggers" and (
+        parts[2].isdigit()) else None
 
 
 @click.command(short_help="Write realistic provider payloads (like `stripe trigger`).")

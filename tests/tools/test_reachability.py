@@ -1,0 +1,111 @@
+"""tools/reachability.py: triggers the provider's own deliveries never reach, found by reading
+whdebug's provider samples (with the headers the provider sends) through the definition.
+
+Karzoun's GitHub and Slack examples, as the docs write them, subscribe events that GitHub and
+Slack never produce under their own eventExtraction; `check` passed them (and `samples --for`
+wrote the missing values into the payloads, so `check --samples` passed too)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from cli_support import run
+from paths import FIXTURES, REPO
+
+from whdebug.engine.patches import apply_patch
+from whdebug.engine.report import Finding
+from whdebug.model.definition import Definition, load_definition, parse_definition
+from whdebug.tools.reachability import trigger_findings
+
+CORPUS = REPO / "tests" / "docs_corpus"
+
+
+def findings_of(definition: Definition) -> dict[str, Finding]:
+    return {found.pointer or "": found for found in trigger_findings(definition)}
+
+
+def edited(definition: Definition, change: Any) -> Definition:
+    data = copy.deepcopy(definition.data)
+    change(data)
+    return parse_definition(json.dumps(data), definition.path or "app.json")
+
+
+def test_the_docs_github_example() -> None:
+    definition = load_definition(CORPUS / "github.js")
+    found = findings_of(definition)
+    assert sorted(found) == ["/triggers/0/event", "/triggers/2/event"]
+    push, issues = found["/triggers/0/event"], found["/triggers/2/event"]
+    assert {push.severity, issues.severity} == {"warning"}
+    # A push delivery has no action: the three readings of the missing part are named.
+    assert "GitHub's push delivery: it has no $.action" in push.message
+    assert "reads it as 'push.'" in push.message
+    assert '"push" if the runtime skips it' in push.message
+    assert push.patch is None  # which reading the runtime uses is not documented
+    # GitHub names the delivery `issues` (X-GitHub-Event).
+    assert "reads it as 'issues.opened' (1 character apart)" in issues.message
+    assert issues.fix == 'set triggers[2].event to "issues.opened"'
+    assert issues.patch is not None
+
+
+def test_each_fix_applied_removes_its_finding() -> None:
+    definition = load_definition(CORPUS / "github.js")
+    issues = findings_of(definition)["/triggers/2/event"]
+    assert issues.patch is not None
+    patched = parse_definition(json.dumps(apply_patch(definition.data, issues.patch)), "a.json")
+    assert sorted(findings_of(patched)) == ["/triggers/0/event"]
+
+    def every_push(data: dict[str, Any]) -> None:
+        data["triggers"][0]["event"] = "push."  # the fix's first reading
+
+    assert sorted(findings_of(edited(patched, every_push))) == []
+
+
+@pytest.mark.parametrize("reading", ["push", "push.undefined"])
+def test_a_trigger_one_reading_reaches_is_not_reported(reading: str) -> None:
+    def rename(data: dict[str, Any]) -> None:
+        data["triggers"][0]["event"] = reading
+
+    definition = edited(load_definition(CORPUS / "github.js"), rename)
+    assert "/triggers/0/event" not in findings_of(definition)
+
+
+def test_the_docs_slack_example() -> None:
+    found = findings_of(load_definition(CORPUS / "slack.js"))
+    assert sorted(found) == ["/triggers/0/event", "/triggers/1/event"]
+    assert "Slack's message delivery: it has no $.event.subtype" in (
+        found["/triggers/0/event"].message)
+    assert "Slack's reaction_added delivery: the runtime reads it as 'reaction_added.'" in (
+        found["/triggers/1/event"].message)
+
+
+@pytest.mark.parametrize("name", ["salla.js", "woocommerce.js", "shopify.js", "dropbox.js"])
+def test_docs_examples_whose_triggers_their_provider_sends(name: str) -> None:
+    assert trigger_findings(load_definition(CORPUS / name)) == []
+
+
+def test_an_event_whdebug_has_no_sample_of_is_not_judged() -> None:
+    def release(data: dict[str, Any]) -> None:
+        data["triggers"][1]["event"] = "release.published"
+
+    definition = edited(load_definition(CORPUS / "github.js"), release)
+    assert "/triggers/1/event" not in findings_of(definition)
+
+
+def test_a_missing_separator_is_one_finding_whose_patch_removes_it() -> None:
+    definition = load_definition(FIXTURES / "definitions" / "github-no-separator.json")
+    (found,) = trigger_findings(definition)
+    assert found.pointer == "/webhook/eventExtraction/compositeStrategy/separator"
+    assert "JavaScript's join() puts a comma" in found.message
+    assert found.patch is not None
+    patched = parse_definition(json.dumps(apply_patch(definition.data, found.patch)), "a.json")
+    assert trigger_findings(patched) == []
+
+
+def test_check_prints_it_and_still_exits_0(tmp_path: Any) -> None:
+    result = run("check", str(CORPUS / "github.js"), "--json")
+    assert result.exit_code == 0, result.output
+    codes = [(f["code"], f["pointer"]) for f in json.loads(result.stdout)["findings"]]
+    assert ("DEF_TRIGGER_UNREACHABLE", "/triggers/2/event") in codes

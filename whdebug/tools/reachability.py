@@ -1,0 +1,194 @@
+"""Triggers no real delivery reaches: each trigger event against what the provider's own
+deliveries (whdebug's samples, with the headers the provider sends) are read as.
+
+`check` lints a definition against the docs, and `check --samples` fires the samples it is
+given; neither knows what the provider really sends. Karzoun's own GitHub example subscribes
+`issue.opened`, while GitHub names that delivery `issues` (X-GitHub-Event), so the runtime
+reads `issues.opened`; and `push.received`, while a push delivery has no `action`, so it is
+read as `push.` (or `push` or `push.undefined`, by how the runtime joins a missing composite
+part). `samples --for` then wrote the missing value into the payload, and every check passed.
+
+A trigger is reported only when a provider sample comes close to it: the sample is read as a
+near miss of it (letter case, separators, a character or two), or as its leading parts with a
+part the delivery does not carry. A trigger no sample comes near (a delivery kind whdebug has
+no sample of) is not judged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from whdebug.engine.lint.definition import check_definition
+from whdebug.engine.locations import Location, def_finding, where
+from whdebug.engine.patches import PatchOp
+from whdebug.engine.paths import parse_body
+from whdebug.engine.plan import compile_definition
+from whdebug.engine.report import Finding
+from whdebug.engine.steps.events import extract_event
+from whdebug.engine.steps.triggers import near_miss_reason
+from whdebug.model.definition import Definition
+from whdebug.tools.samples import events, guess_provider, load_sample, sample_request
+
+_SAMPLED_AT = datetime(2025, 11, 24, 16, 0, 0, tzinfo=UTC)
+_READINGS = {"empty": "a missing part joins as empty", "skip": "the runtime skips it",
+             "undefined": "it joins as the text undefined"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """How the runtime reads one provider sample under this definition."""
+
+    sample: str
+    value: str
+    variants: dict[str, str]
+    parts: tuple[tuple[str, bool, str | None], ...]
+    """(path, found, value) per composite part; () for a simple extraction."""
+    separator: str
+    separator_unset: bool
+    """compositeStrategy has no separator, so JavaScript's join() puts a comma."""
+
+
+def lint(definition: Definition, *, submission: bool = False) -> list[Finding]:
+    """`check_definition`, plus the triggers no delivery of the provider reaches."""
+    return [*check_definition(definition, submission=submission),
+            *trigger_findings(definition)]
+
+
+def trigger_findings(definition: Definition) -> list[Finding]:
+    """DEF_TRIGGER_UNREACHABLE for each trigger a provider sample is read close to, but not as."""
+    provider = guess_provider(definition)
+    if provider is None or not definition.triggers:
+        return []
+    try:
+        readings = _readings(definition, provider)
+    except Exception:  # a definition the engine cannot read has its own findings
+        return []
+    subscribed: set[object] = {trigger.get("event") for trigger in definition.triggers
+                               if isinstance(trigger, dict)
+                               and isinstance(trigger.get("event"), str)}
+    # Under any of the runtime's readings of a missing composite part: which one it uses is
+    # not documented, so a trigger one of them reaches is not reported.
+    read = {value for reading in readings
+            for value in (reading.value, *reading.variants.values())}
+    findings: list[Finding] = []
+    seen: set[str | None] = set()
+    for index, trigger in enumerate(definition.triggers):
+        event = trigger.get("event") if isinstance(trigger, dict) else None
+        if not isinstance(event, str) or not event or event in read:
+            continue
+        found = _near(event, readings, provider, subscribed, index)
+        if found is None:
+            found = _missing_part(event, readings, provider, index)
+        if found is not None and not (found.pointer in seen and found.patch):
+            findings.append(found)  # a missing separator, shared by every trigger: said once
+            seen.add(found.pointer)
+    return findings
+
+
+def _readings(definition: Definition, provider: str) -> list[_Reading]:
+    plan = compile_definition(definition)
+    spec = plan.event_extraction
+    if spec is None:
+        return []
+    composite = spec.composite
+    separator = "" if composite is None else (
+        "," if composite.separator is None else composite.separator)
+    readings = []
+    for name in events(provider):
+        request = sample_request(load_sample(provider, name), _SAMPLED_AT)
+        result, _ = extract_event(spec, request, parse_body(request), "empty")
+        if result.value is None:
+            continue
+        parts = tuple((part.path, part.found, part.value) for part in result.parts) \
+            if composite is not None else ()
+        readings.append(_Reading(name, result.value, dict(result.variants or {}), parts,
+                                 separator, composite is not None and composite.separator is None))
+    return readings
+
+
+def _near(event: str, readings: list[_Reading], provider: str, subscribed: set[object],
+          index: int) -> Finding | None:
+    """The trigger is a near miss of what a sample is read as (`issue.opened`: `issues.opened`)."""
+    for reading in readings:
+        reason = near_miss_reason(reading.value, event)
+        if reason is None or reading.value in subscribed:
+            continue
+        at: Location = ("triggers", index, "event")
+        alternatives = _alternatives(reading)
+        joined = _separator_in(event, reading)
+        if reading.separator_unset and joined is not None and (
+                reading.value.replace(",", joined) == event):
+            at = ("webhook", "eventExtraction", "compositeStrategy", "separator")
+            return def_finding(
+                "DEF_TRIGGER_UNREACHABLE",
+                f"trigger {event!r} never fires for {_who(provider)}'s {reading.sample} "
+                f"delivery: compositeStrategy has no separator, so JavaScript's join() puts a "
+                f"comma between the parts and the runtime reads {reading.value!r}",
+                f"set {where(at)} to {json.dumps(joined)}", at,
+                patch=(PatchOp("add", "/webhook/eventExtraction/compositeStrategy/separator",
+                               joined),))
+        return def_finding(
+            "DEF_TRIGGER_UNREACHABLE",
+            f"trigger {event!r} never fires for {_who(provider)}'s {reading.sample} delivery: "
+            f"the runtime reads it as {reading.value!r} ({reason[1]}"
+            f"{'; ' + alternatives[2:-1] if alternatives else ''}), and a trigger fires only "
+            "on the exact event",
+            f"set {where(at)} to {json.dumps(reading.value)}{alternatives}", at,
+            patch=None if alternatives else (
+                PatchOp("replace", f"/triggers/{index}/event", reading.value),))
+    return None
+
+
+def _missing_part(event: str, readings: list[_Reading], provider: str,
+                  index: int) -> Finding | None:
+    """The trigger needs a composite part the delivery lacks (`push.received`: a push has no
+    `action`, so it is read as `push.`)."""
+    for reading in readings:
+        if not reading.parts or not reading.separator:
+            continue
+        pieces = event.split(reading.separator, len(reading.parts) - 1)
+        if len(pieces) != len(reading.parts):
+            continue
+        missing = [path for (path, found, _), piece in zip(reading.parts, pieces, strict=True)
+                   if not found]
+        agree = all(found and value == piece or not found
+                    for (_, found, value), piece in zip(reading.parts, pieces, strict=True))
+        if not missing or not agree or len(missing) == len(reading.parts):
+            continue
+        at = ("triggers", index, "event")
+        alternatives = _alternatives(reading)
+        return def_finding(
+            "DEF_TRIGGER_UNREACHABLE",
+            f"trigger {event!r} never fires for {_who(provider)}'s {reading.sample} delivery: "
+            f"it has no {', '.join(missing)}, so the runtime reads it as {reading.value!r}"
+            f"{alternatives}",
+            f"to fire on every {reading.sample} delivery, set {where(at)} to "
+            f"{json.dumps(reading.value)}{alternatives}; or read the event from a field the "
+            "delivery carries", at)
+    return None
+
+
+def _separator_in(event: str, reading: _Reading) -> str | None:
+    """The character `event` puts after the delivery's first part (`.` in
+    `pull_request.opened`), when it has one."""
+    first = reading.parts[0][2] if reading.parts else None
+    if not first or not event.startswith(first) or len(event) <= len(first):
+        return None
+    joined = event[len(first)]
+    return None if joined.isalnum() else joined
+
+
+def _alternatives(reading: _Reading) -> str:
+    """The other readings of a delivery with a missing composite part (the runtime's rule
+    for joining one is not documented: PLATFORM.md names the three)."""
+    others = [f"{json.dumps(value)} if {_READINGS[mode]}"
+              for mode, value in reading.variants.items()
+              if mode != "empty" and value != reading.value]
+    return f" ({'; '.join(others)})" if others else ""
+
+
+def _who(provider: str) -> str:
+    return {"github": "GitHub", "woocommerce": "WooCommerce", "standard-webhooks":
+            "a Standard Webhooks sender"}.get(provider, provider.capitalize())
