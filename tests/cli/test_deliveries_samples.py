@@ -15,6 +15,7 @@ from cli_support import error_line, json_lines, run
 from paths import FIXTURES, REPO
 
 from whdebug.formats.http import parse_http
+from whdebug.formats.read import read_request_file
 from whdebug.model.definition import load_definition
 from whdebug.model.request import Capture, CapturedRequest, Reply, Secrets, Source
 from whdebug.receiver.app import ReceiverSettings
@@ -309,6 +310,28 @@ class TestSignSample:
         assert received[0].header("x-github-event") == "pull_request"
         assert received[0].header("x-github-delivery")
         assert received[0].header("user-agent") == "GitHub-Hookshot/044aadd"
+
+    def test_a_sample_no_trigger_subscribes_is_signed_as_the_provider_sends_it(
+            self, tmp_path: Path) -> None:
+        # The docs' GitHub example subscribes push.received, which a real push is not read
+        # as: `sign --sample github:push` refused ("--event is required"), so the one command
+        # that shows what GitHub really sends could not send it.
+        output = tmp_path / "push.http"
+        result = run("sign", "--sample", "github:push", "--definition", str(DOCS_GITHUB),
+                     "--credential", f"webhookSecret={SECRET}", "-o", str(output))
+        assert result.exit_code == 0, result.stderr
+        assert "sign: event 'push.'" in result.stderr
+        assert "note: no trigger takes 'push.', what this github:push delivery is read as" in (
+            result.stderr)
+        assert "give --event" not in result.stderr
+        request = read_request_file(output)[0].request
+        assert request.header("X-GitHub-Event") == "push"
+        packaged = resources.files("whdebug") / "samples" / "github" / "push.json"
+        assert request.body == packaged.read_bytes()
+        replayed = run("replay", "--file", str(output), "--definition", str(DOCS_GITHUB),
+                       "--credential", f"webhookSecret={SECRET}", "--json")
+        report = json.loads(replayed.stdout.splitlines()[0])
+        assert (report["signature"]["verdict"], report["event"]["value"]) == ("pass", "push.")
 
     def test_payload_and_sample_are_exclusive(self) -> None:
         result = run("sign", "p.json", "--sample", "github:push", "--definition",

@@ -156,7 +156,9 @@ def sign(ctx: click.Context, payload_path: str | None, sample_ref: str | None,
     signed = sign_request(payload, definition, secrets, now=now, event=event, scheme=scheme,
                           headers=headers, nullish=nullish, missing_part=missing_part,
                           message_id=message_id)
-    if (event is None and event_outside_body(definition)
+    # A bare payload needs the event it stands for; a sample carries the provider's own
+    # headers, and what they are read as (even an event no trigger takes) is the point.
+    if (event is None and sample_ref is None and event_outside_body(definition)
             and signed.event not in definition.trigger_events):
         raise WhdebugError(
             f"--event is required: {one_line(signed.notices[-1])}; without it the runtime "
@@ -170,7 +172,13 @@ def sign(ctx: click.Context, payload_path: str | None, sample_ref: str | None,
                    err=True)
     click.echo(f"sign: event {signed.event!r}" if signed.event is not None
                else "sign: the runtime extracts no event from this request", err=True)
-    for notice in signed.notices:
+    notices = list(signed.notices)
+    if (sample_ref is not None and event is None and event_outside_body(definition)
+            and signed.event not in definition.trigger_events and notices):
+        notices[-1] = (f"no trigger takes {signed.event!r}, what this {sample_ref} delivery is "
+                       "read as, so it fires nothing; `whdebug check` names a trigger it "
+                       "comes close to")
+    for notice in notices:
         click.echo(f"note: {one_line(notice)}", err=True)
     if send_url is not None:
         ctx.exit(_send(send_url, signed.request))
