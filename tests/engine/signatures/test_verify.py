@@ -322,6 +322,30 @@ def test_slack_scheme_detected_without_the_secret() -> None:
     assert detect_scheme(request) is not None
 
 
+@pytest.mark.parametrize(("header", "value"), [
+    ("X-Slack-Signature", "{hex}"),
+    ("Stripe-Signature", "{hex}"),
+    ("Webhook-Signature", "{hex}"),
+])
+def test_a_provider_header_holding_the_runtimes_own_hex_is_not_that_scheme(
+        header: str, value: str) -> None:
+    # The Slack example's definition verifies X-Slack-Signature as a plain HMAC of the raw
+    # body (what `whdebug sign` writes). Signed with the wrong secret, the report said "the
+    # headers carry a Slack (v0) signature ... (0 signature values)" and SIG_UNSUPPORTED_SCHEME,
+    # for a header that holds no v0= value at all: the plain mismatch is the diagnosis.
+    body = b'{"type":"event_callback","event":{"type":"message"}}'
+    request = make_request(body=body, signature=None,
+                           headers=[(header, value.format(hex=sign(body, "another-secret")))])
+    definition = make_definition(verification={**VERIFY, "headerName": header})
+    assert detect_scheme(request) is None
+    report = run(request, definition)
+    assert report.signature.verdict == "fail"
+    assert "SIG_UNSUPPORTED_SCHEME" not in report.codes()
+    assert "SIG_MISMATCH" in report.codes()
+    good = make_request(body=body, signature=None, headers=[(header, sign(body))])
+    assert run(good, definition).signature.verdict == "pass"
+
+
 def test_stale_timestamp_measured_against_received_at() -> None:
     from datetime import datetime
 

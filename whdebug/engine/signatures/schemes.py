@@ -68,11 +68,15 @@ def standard_webhooks_keys(secret: str) -> list[tuple[str, bytes]]:
 
 
 def detect_scheme(request: CapturedRequest) -> Scheme | None:
-    """Slack v0, Stripe t=/v1= and Standard Webhooks/Svix, from their headers."""
+    """Slack v0, Stripe t=/v1= and Standard Webhooks/Svix, from their headers and the shape
+    of the values in them: a header of that name holding something else (a definition that
+    verifies X-Slack-Signature as a plain HMAC of the body, as `whdebug sign` writes it) is
+    no sign of the scheme."""
     slack = request.header("x-slack-signature")
-    if slack is not None:
+    slack_items = [v[3:] for v in split_values(slack) if v.startswith("v0=")] if slack else []
+    if slack_items:
         timestamp = request.header("x-slack-request-timestamp") or ""
-        items = [v[3:] for v in split_values(slack) if v.startswith("v0=")]
+        items = slack_items
         return Scheme(
             "slack",
             "Slack (v0)",
@@ -87,8 +91,8 @@ def detect_scheme(request: CapturedRequest) -> Scheme | None:
             "xoxb-/xoxp- token",
         )
     stripe = request.header("stripe-signature")
-    if stripe is not None:
-        fields = [item.split("=", 1) for item in stripe.split(",") if "=" in item]
+    fields = [item.split("=", 1) for item in stripe.split(",") if "=" in item] if stripe else []
+    if any(key.strip() in ("t", "v1", "v0") for key, _ in fields):
         timestamp = next((v.strip() for k, v in fields if k.strip() == "t"), "")
         items = [v.strip() for k, v in fields if k.strip() == "v1"]
         return Scheme(
@@ -106,7 +110,8 @@ def detect_scheme(request: CapturedRequest) -> Scheme | None:
         )
     for prefix in ("webhook", "svix"):
         signature = request.header(f"{prefix}-signature")
-        if signature is None:
+        if signature is None or not any(item.startswith(("v1,", "v1a,"))
+                                        for item in signature.split()):
             continue
         message_id = request.header(f"{prefix}-id") or ""
         timestamp = request.header(f"{prefix}-timestamp") or ""
