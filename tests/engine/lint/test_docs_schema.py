@@ -27,12 +27,14 @@ CORPUS = REPO / "tests" / "docs_corpus"
 
 # Errors and warnings `check --submission` gives each docs definition as the page writes it.
 # The examples are published apps ("status": "public"), which a draft must not claim; Slack's
-# signingSecret is stored by nothing; the Salla page elides get_token and refresh_token
+# signingSecret is stored by nothing, and its hmac-sha256 of X-Slack-Signature cannot verify
+# what Slack sends (v0=<hex> over v0:{timestamp}:{body}: PLATFORM.md section 3); the Salla page elides get_token and refresh_token
 # (/* ... */: requests with no url or method) and has a "customer.created" handler without a
 # trigger.
 EXPECTED = {
     "github.js": {"DEF_STATUS_PUBLIC"},
-    "slack.js": {"DEF_STATUS_PUBLIC", "DEF_SECRET_NOT_SENSITIVE", "DEF_SECRET_NO_PRODUCER"},
+    "slack.js": {"DEF_STATUS_PUBLIC", "DEF_SECRET_NOT_SENSITIVE", "DEF_SECRET_NO_PRODUCER",
+                 "DEF_SCHEME_UNVERIFIABLE"},
     "dropbox.js": {"DEF_STATUS_PUBLIC"},
     "salla.js": {"DEF_STATUS_PUBLIC", "DEF_TOKEN_NOT_MAPPED", "DEF_REFRESH_MISSING",
                  "DEF_HANDLER_WITHOUT_TRIGGER", "DEF_REQUEST_INCOMPLETE"},
@@ -218,7 +220,10 @@ class TestSecretProducer:
             data["auth"]["config"]["signingSecret"] = ""
             data["auth"]["sensitiveKeys"].append("signingSecret")
 
-        assert serious(check_definition(variant("slack.js", add), submission=True)) == []
+        # What is left is the Slack signing scheme, which no secret fixes (TestSchemeHeaders).
+        assert [f.code for f in serious(check_definition(variant("slack.js", add),
+                                                         submission=True))] == [
+            "DEF_SCHEME_UNVERIFIABLE"]
 
     @pytest.mark.parametrize("producer", [
         lambda a: a.setdefault("form", {}).update(
@@ -343,3 +348,34 @@ class TestRequestFields:
         assert [(f.severity, f.pointer) for f in incomplete] == [
             ("error", "/auth/get_token"), ("error", "/auth/refresh_token")]
         assert "has no url and no method" in incomplete[1].message
+
+
+class TestSchemeHeaders:
+    """PLATFORM.md section 3: the runtime strips only sha256=/sha1= and HMACs the raw body, so
+    Slack's, Stripe's and Standard Webhooks' signatures never verify. `check` passed the
+    Slack example's verification; its first real delivery got 401."""
+
+    def test_the_slack_example_is_told(self) -> None:
+        found = only(check_definition(load("slack.js")), "DEF_SCHEME_UNVERIFIABLE")
+        assert (found.severity, found.pointer) == ("error", "/webhook/verification/headerName")
+        assert "Slack sends 'v0=<hex>'" in found.message
+        assert "every real delivery gets 401" in found.message
+
+    @pytest.mark.parametrize(("header", "who"), [("Stripe-Signature", "Stripe"),
+                                                 ("webhook-signature", "Standard Webhooks"),
+                                                 ("Svix-Signature", "Svix")])
+    def test_other_scheme_headers(self, header: str, who: str) -> None:
+        definition = variant("github.js", lambda d: d["webhook"]["verification"].update(
+            headerName=header))
+        found = only(check_definition(definition), "DEF_SCHEME_UNVERIFIABLE")
+        assert f"{who} sends" in found.message
+
+    def test_a_header_token_check_on_that_header_is_not_flagged(self) -> None:
+        definition = variant("slack.js", lambda d: d["webhook"]["verification"].update(
+            type="header-token"))
+        assert not [f for f in check_definition(definition)
+                    if f.code == "DEF_SCHEME_UNVERIFIABLE"]
+
+    def test_github_is_not_flagged(self) -> None:
+        assert not [f for f in check_definition(load("github.js"))
+                    if f.code == "DEF_SCHEME_UNVERIFIABLE"]

@@ -25,6 +25,7 @@ from whdebug.engine.patches import add as add_op
 from whdebug.engine.patches import replace as replace_op
 from whdebug.engine.plan import Plan, compile_definition, jsonpath_finding
 from whdebug.engine.report import Finding, finding
+from whdebug.engine.signatures.schemes import SCHEME_HEADERS
 from whdebug.engine.steps.sync import handler_without_trigger_fix
 from whdebug.engine.steps.triggers import kebab_ns, trigger_type
 from whdebug.errors import DefinitionError
@@ -282,6 +283,19 @@ def _security_findings(definition: Definition, plan: Plan, submission: bool) -> 
                 "so its value is not treated as a secret",
                 f'add "{key}" to auth.sensitiveKeys', ("auth", "sensitiveKeys"),
                 patch=_sensitive_patch(definition.data, key)))
+    if spec is not None and spec.type in ("hmac-sha256", "hmac-sha1") and spec.header_name:
+        scheme = SCHEME_HEADERS.get(spec.header_name.lower())
+        if scheme is not None:
+            who, sends = scheme
+            findings.append(_def(
+                "DEF_SCHEME_UNVERIFIABLE",
+                f"webhook.verification checks {spec.header_name} as an HMAC of the raw body, "
+                f"but {who} sends {sends}: the runtime strips only a sha256=/sha1= prefix and "
+                "signs nothing but the body, so every real delivery gets 401",
+                "no verification setting makes these signatures pass: ask Karzoun whether the "
+                f"runtime supports {who}'s signing scheme, or use a verification the provider "
+                "also offers (a static token in a header: type header-token)",
+                ("webhook", "verification", "headerName")))
     oauth = definition.auth.get("type") == "oauth2"
     for key, value in definition.auth_config.items():
         reason = config_secret_reason(definition, key)

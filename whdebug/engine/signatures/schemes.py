@@ -10,6 +10,18 @@ from dataclasses import dataclass
 
 from whdebug.model.request import CapturedRequest
 
+SCHEME_HEADERS = {
+    "x-slack-signature": ("Slack", "'v0=<hex>' over 'v0:{timestamp}:{body}'"),
+    "stripe-signature": ("Stripe", "'t=<timestamp>,v1=<hex>' over '{timestamp}.{body}'"),
+    "webhook-signature": ("Standard Webhooks",
+                          "'v1,<base64>' over '{id}.{timestamp}.{body}', keyed with the "
+                          "base64-decoded whsec_ secret"),
+    "svix-signature": ("Svix", "'v1,<base64>' over '{id}.{timestamp}.{body}', keyed with the "
+                       "base64-decoded whsec_ secret"),
+}
+"""The signature headers of the schemes that sign more than the raw body (PLATFORM.md
+section 9), lower-cased: who sends them and what."""
+
 _SIGNATURE_WORDS = ("signature", "hmac", "-sig", "sig-", "token", "hub-")
 
 
