@@ -293,8 +293,8 @@ def _security_findings(definition: Definition, plan: Plan, submission: bool) -> 
                 f"but {who} sends {sends}: the runtime strips only a sha256=/sha1= prefix and "
                 "signs nothing but the body, so every real delivery gets 401",
                 "no verification setting makes these signatures pass: ask Karzoun whether the "
-                f"runtime supports {who}'s signing scheme, or use a verification the provider "
-                "also offers (a static token in a header: type header-token)",
+                f"runtime supports {who}'s signing scheme (if the provider can also send a "
+                "static token in a header, type header-token checks that)",
                 ("webhook", "verification", "headerName")))
     oauth = definition.auth.get("type") == "oauth2"
     for key, value in definition.auth_config.items():
