@@ -133,6 +133,28 @@ def test_no_trigger_fix_for_a_composite_with_a_missing_part_names_every_join_rul
     assert plain.fix is not None and "EVT_PART_MISSING" not in plain.fix
 
 
+def test_no_trigger_names_the_trigger_waiting_for_the_missing_part() -> None:
+    # Karzoun's Slack example subscribes message.posted; a real message has no subtype, so
+    # it is read as 'message.', and the report only listed the configured triggers.
+    definition = make_definition(
+        eventExtraction={"compositeStrategy": {"separator": "::", "parts": [
+            {"source": "body", "path": "$.event.type"},
+            {"source": "body", "path": "$.event.subtype"}]}},
+        triggers=[{"type": "miniapps:acme", "event": "message::posted"},
+                  {"type": "miniapps:acme", "event": "reaction::added"}])
+    report = run(make_request({"event": {"type": "message"}, "id": "1"}), definition)
+    [no_trigger] = [f for f in report.findings if f.code == "EVT_NO_TRIGGER"]
+    assert report.event.value == "message::"
+    assert no_trigger.message.endswith(
+        "; trigger 'message::posted' expects body $.event.subtype 'posted', which this "
+        "request does not carry")
+    assert "reaction" not in no_trigger.message.split(";", 1)[1]
+    full = run(make_request({"event": {"type": "message", "subtype": "edited"}, "id": "2"}),
+               definition)
+    [plain] = [f for f in full.findings if f.code == "EVT_NO_TRIGGER"]
+    assert "expects" not in plain.message
+
+
 def test_ambiguous_match_names_the_rule_replayed() -> None:
     # with --missing-part skip the event is 'app_mention', so a trigger 'app_mention.' fires
     # only under the 'empty' rule; the message must not call 'skip' whdebug's default

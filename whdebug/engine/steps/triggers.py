@@ -6,6 +6,8 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 
+from msgspec.structs import replace
+
 from whdebug.engine._specs import TriggerSpec
 from whdebug.engine.patches import PatchOp, add
 from whdebug.engine.patches import replace as replace_op
@@ -96,8 +98,11 @@ def match_triggers(
     near = tuple(_near_misses(value, unexplained)) if value else ()
     suggestions = tuple(suggest_paths(unexplained, request, body, event))
     if value is not None and value != "":
-        findings.append(_no_trigger(value, events, near, first_index, triggers, ns,
-                                    join_caveat(event)))
+        found = _no_trigger(value, events, near, first_index, triggers, ns, join_caveat(event))
+        waiting = waiting_for_parts(event, unexplained)
+        if waiting:
+            found = replace(found, message=found.message + "; " + "; ".join(waiting))
+        findings.append(found)
     for miss in near:
         index = first_index[miss.event]
         findings.append(
@@ -144,6 +149,51 @@ def join_caveat(event: EventResult) -> str:
     listing = ", ".join(f"{v!r} if it {_JOIN_RULES[r]}" for r, v in others.items())
     return (f"; {event.value!r} is the event if the runtime {_JOIN_RULES[rule]}{default}; "
             f"it is {listing} (EVT_PART_MISSING)")
+
+
+def waiting_for_parts(event: EventResult, trigger_events: Sequence[str]) -> list[str]:
+    """For a composite event with a part the request lacks: each trigger that has the parts
+    the request carries and a value for the missing one, as "trigger 'push.received' expects
+    body $.action 'received', which this request does not carry" (a GitHub push has no
+    action, so it is read as 'push.')."""
+    parts = event.parts
+    if event.strategy != "composite" or len(parts) < 2 or event.value is None or all(
+            part.found for part in parts):
+        return []
+    separator = _separator_of(event)
+    if not separator:
+        return []
+    said = []
+    for candidate in trigger_events:
+        pieces = candidate.split(separator, len(parts) - 1)
+        if len(pieces) != len(parts):
+            continue
+        if not all(piece == part.value for part, piece in zip(parts, pieces, strict=True)
+                   if part.found):
+            continue
+        missing = [(part, piece) for part, piece in zip(parts, pieces, strict=True)
+                   if not part.found and piece]
+        if missing and len(missing) < len(parts):
+            wanted = " and ".join(f"{part.source} {part.path} {piece!r}"
+                                  for part, piece in missing)
+            said.append(f"trigger {candidate!r} expects {wanted}, which this request does not "
+                        "carry")
+    return said
+
+
+def _separator_of(event: EventResult) -> str | None:
+    """The separator the composite joined its parts with (missing parts as empty)."""
+    values = ["" if not part.found or part.value is None else part.value
+              for part in event.parts]
+    joined = (event.variants or {}).get("empty", event.value) or ""
+    first = values[0]
+    if not joined.startswith(first):
+        return None
+    for end in range(len(first) + 1, len(joined) + 1):
+        separator = joined[len(first):end]
+        if separator.join(values) == joined:
+            return separator
+    return None
 
 
 def _no_trigger(value: str, events: list[str], near: tuple[NearMiss, ...],
