@@ -104,6 +104,17 @@ def test_a_missing_separator_is_one_finding_whose_patch_removes_it() -> None:
     assert trigger_findings(patched) == []
 
 
+def test_no_separator_patch_when_a_trigger_relies_on_the_comma() -> None:
+    definition = load_definition(FIXTURES / "definitions" / "github-no-separator.json")
+
+    def comma_trigger(data: dict[str, Any]) -> None:
+        data["triggers"].append({**data["triggers"][0], "event": "issues,opened"})
+
+    (found,) = trigger_findings(edited(definition, comma_trigger))
+    assert found.patch is None
+    assert "written with a comma then need renaming" in (found.fix or "")
+
+
 def test_check_prints_it_and_still_exits_0(tmp_path: Any) -> None:
     result = run("check", str(CORPUS / "github.js"), "--json")
     assert result.exit_code == 0, result.output

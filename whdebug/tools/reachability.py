@@ -81,9 +81,10 @@ def trigger_findings(definition: Definition) -> list[Finding]:
         found = _near(event, readings, provider, subscribed, index)
         if found is None:
             found = _missing_part(event, readings, provider, index)
-        if found is not None and not (found.pointer in seen and found.patch):
+        if found is not None and found.pointer not in seen:
             findings.append(found)  # a missing separator, shared by every trigger: said once
-            seen.add(found.pointer)
+            if not found.pointer or not found.pointer.startswith("/triggers/"):
+                seen.add(found.pointer)
     return findings
 
 
@@ -118,6 +119,7 @@ def _near(event: str, readings: list[_Reading], provider: str, subscribed: set[o
         at: Location = ("triggers", index, "event")
         alternatives = _alternatives(reading)
         joined = _separator_in(event, reading)
+        commas = any(isinstance(other, str) and "," in other for other in subscribed)
         if reading.separator_unset and joined is not None and (
                 reading.value.replace(",", joined) == event):
             at = ("webhook", "eventExtraction", "compositeStrategy", "separator")
@@ -126,9 +128,12 @@ def _near(event: str, readings: list[_Reading], provider: str, subscribed: set[o
                 f"trigger {event!r} never fires for {_who(provider)}'s {reading.sample} "
                 f"delivery: compositeStrategy has no separator, so JavaScript's join() puts a "
                 f"comma between the parts and the runtime reads {reading.value!r}",
-                f"set {where(at)} to {json.dumps(joined)}", at,
-                patch=(PatchOp("add", "/webhook/eventExtraction/compositeStrategy/separator",
-                               joined),))
+                f"set {where(at)} to {json.dumps(joined)}" + (
+                    "; the triggers written with a comma then need renaming too"
+                    if commas else ""), at,
+                # Not as a patch when a trigger relies on the comma: it would stop firing.
+                patch=None if commas else (PatchOp(
+                    "add", "/webhook/eventExtraction/compositeStrategy/separator", joined),))
         return def_finding(
             "DEF_TRIGGER_UNREACHABLE",
             f"trigger {event!r} never fires for {_who(provider)}'s {reading.sample} delivery: "

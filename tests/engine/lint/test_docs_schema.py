@@ -28,9 +28,9 @@ CORPUS = REPO / "tests" / "docs_corpus"
 # Errors and warnings `check --submission` gives each docs definition as the page writes it.
 # The examples are published apps ("status": "public"), which a draft must not claim; Slack's
 # signingSecret is stored by nothing, and its hmac-sha256 of X-Slack-Signature cannot verify
-# what Slack sends (v0=<hex> over v0:{timestamp}:{body}: PLATFORM.md section 3); the Salla page elides get_token and refresh_token
-# (/* ... */: requests with no url or method) and has a "customer.created" handler without a
-# trigger.
+# what Slack sends (v0=<hex> over v0:{timestamp}:{body}: PLATFORM.md section 3); the Salla
+# page elides get_token and refresh_token (/* ... */: requests with no url or method) and has a
+# "customer.created" handler without a trigger.
 EXPECTED = {
     "github.js": {"DEF_STATUS_PUBLIC"},
     "slack.js": {"DEF_STATUS_PUBLIC", "DEF_SECRET_NOT_SENSITIVE", "DEF_SECRET_NO_PRODUCER",
