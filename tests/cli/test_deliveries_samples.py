@@ -236,6 +236,10 @@ class TestSamples:
         assert sorted(item["pointer"] for item in readiness["lint"]["findings"]
                       if item["code"] == "DEF_TRIGGER_UNREACHABLE") == [
             "/triggers/0/event", "/triggers/2/event"]
+        table = run("check", str(definition), "--samples", str(folder)).stdout
+        row = next(line for line in table.splitlines() if line.strip().startswith("triggers "))
+        assert "warn" in row and "3 of 3 fired by a sample" in row
+        assert "the provider's own deliveries never fire: push.received, issue.opened" in row
 
 
     @pytest.mark.parametrize("name", ["salla", "slack"])

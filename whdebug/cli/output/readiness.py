@@ -65,6 +65,24 @@ def _summary_table(console: Console, readiness: Readiness) -> Table:
     return table
 
 
+def _unreachable(readiness: Readiness) -> list[str]:
+    """The trigger events DEF_TRIGGER_UNREACHABLE names (every one for a missing separator)."""
+    triggers = readiness.definition.triggers
+    events: list[str] = []
+    for item in readiness.lint:
+        if item.code != "DEF_TRIGGER_UNREACHABLE":
+            continue
+        parts = (item.pointer or "").split("/")
+        if len(parts) == 4 and parts[1] == "triggers" and parts[2].isdigit():
+            chosen = [triggers[int(parts[2])]] if int(parts[2]) < len(triggers) else []
+        else:
+            chosen = list(triggers)
+        events += [trigger["event"] for trigger in chosen if isinstance(trigger, dict)
+                   and isinstance(trigger.get("event"), str)
+                   and trigger["event"] not in events]
+    return events
+
+
 def _rows(readiness: Readiness) -> list[tuple[str, str, str]]:
     codes = {item.code for item in readiness.findings}
     lint = readiness.lint
@@ -98,7 +116,11 @@ def _rows(readiness: Readiness) -> list[tuple[str, str, str]]:
         detail = f"{len(triggers) - len(never)} of {len(triggers)} fired by a sample"
         if never:
             detail += "; never: " + ", ".join(never)
-        rows.append(("triggers", "fail" if never else "pass", detail))
+        unreached = _unreachable(readiness)
+        if unreached:  # a sample fires it only because it holds what the provider never sends
+            detail += ("; the provider's own deliveries never fire: " + ", ".join(unreached)
+                       + " (DEF_TRIGGER_UNREACHABLE)")
+        rows.append(("triggers", "fail" if never else "warn" if unreached else "pass", detail))
 
     samples = readiness.samples
     nothing = readiness.samples_firing_nothing
