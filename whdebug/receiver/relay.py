@@ -12,6 +12,7 @@ import httpx
 
 from whdebug.model.request import CapturedRequest
 from whdebug.store.writer import CaptureWriter, describe_error
+from whdebug.tools.resend import why_unreachable
 
 FORWARD_TIMEOUT = 10.0
 """Seconds a --forward-to target may take to answer before the relay is recorded as failed."""
@@ -81,7 +82,9 @@ class Relay:
                 answer_headers = tuple((name.decode("latin-1"), value.decode("latin-1"))
                                        for name, value in response.headers.raw)
                 latency = time.perf_counter() - started
-            except Exception as failure:  # a down or misconfigured target is recorded, not fatal
+            except httpx.HTTPError as failure:  # a down target is recorded, not fatal
+                error = why_unreachable(failure, FORWARD_TIMEOUT, "your app")
+            except Exception as failure:  # a misconfigured target too
                 error = describe_error(failure)
         try:
             await self.writer.call(lambda store: store.set_forward(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from whdebug.model.request import CapturedRequest, forwardable_headers
 from whdebug.model.secrecy import SecretSet
 
 __all__ = ["Answer", "answer_differences", "forwardable_headers", "resend", "resend_all",
-           "target_url"]
+           "target_url", "why_unreachable"]
 
 TIMEOUT = 15.0
 """Seconds the target may take to answer."""
@@ -52,17 +53,30 @@ def target_url(url: str, request: CapturedRequest, masks: SecretSet | None = Non
 
 def _why(error: Exception) -> str:
     """A connection failure in words an integrator acts on."""
+    return why_unreachable(error, TIMEOUT)
+
+
+def why_unreachable(error: BaseException, timeout: float, listener: str = "anything") -> str:
+    """Why a request got no answer, in words an integrator acts on: "connection refused (is
+    anything listening there?)", "unknown host", "no answer within 15 s". httpx's async
+    client says only "All connection attempts failed": the refusal is in its cause."""
     import httpx
 
+    if isinstance(error, httpx.TimeoutException):
+        return f"no answer within {timeout:g} s"
     if isinstance(error, httpx.ConnectError):
+        cause: BaseException | None = error
+        while cause is not None:
+            if isinstance(cause, ConnectionRefusedError) or (
+                    isinstance(cause, OSError) and cause.errno in (errno.ECONNREFUSED,)):
+                return f"connection refused (is {listener} listening there?)"
+            cause = cause.__cause__ or cause.__context__
         text = str(error).lower()
         if "refused" in text or "errno 111" in text or "errno 61" in text:
-            return "connection refused (is anything listening there?)"
+            return f"connection refused (is {listener} listening there?)"
         if "name or service not known" in text or "nodename nor servname" in text:
             return "unknown host"
         return f"cannot connect ({error})" if str(error) else "cannot connect"
-    if isinstance(error, httpx.TimeoutException):
-        return f"no answer within {TIMEOUT:g} s"
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
