@@ -45,7 +45,8 @@ def test_the_docs_github_example() -> None:
     assert '"push" if the runtime skips it' in push.message
     assert push.patch is None  # which reading the runtime uses is not documented
     # GitHub names the delivery `issues` (X-GitHub-Event).
-    assert "reads it as 'issues.opened' (1 character apart)" in issues.message
+    assert "reads it as 'issues.opened' ('issue' where the delivery has 'issues')" in (
+        issues.message)
     assert issues.fix == 'set triggers[2].event to "issues.opened"'
     assert issues.patch is not None
 
@@ -92,6 +93,29 @@ def test_an_event_whdebug_has_no_sample_of_is_not_judged() -> None:
 
     definition = edited(load_definition(CORPUS / "github.js"), release)
     assert "/triggers/1/event" not in findings_of(definition)
+
+
+@pytest.mark.parametrize("real", ["pull_request.reopened", "pull_request.edited",
+                                  "pull_request.synchronize"])
+def test_another_event_the_provider_sends_is_not_a_near_miss(real: str) -> None:
+    # 'pull_request.reopened' is two characters from 'pull_request.opened', which GitHub
+    # also sends: renaming it, as a spelling fix would, breaks a working trigger.
+    def subscribe(data: dict[str, Any]) -> None:
+        data["triggers"][1]["event"] = real
+
+    assert "/triggers/1/event" not in findings_of(
+        edited(load_definition(CORPUS / "github.js"), subscribe))
+
+
+@pytest.mark.parametrize(("written", "why"), [
+    ("Pull_Request.Opened", "letter case"), ("pull-request.opened", "separators"),
+    ("pull_requests.opened", "'requests' where the delivery has 'request'")])
+def test_case_separators_and_plurals_are_near_misses(written: str, why: str) -> None:
+    def subscribe(data: dict[str, Any]) -> None:
+        data["triggers"][1]["event"] = written
+
+    found = findings_of(edited(load_definition(CORPUS / "github.js"), subscribe))
+    assert why in found["/triggers/1/event"].message
 
 
 def test_a_missing_separator_is_one_finding_whose_patch_removes_it() -> None:

@@ -17,6 +17,7 @@ no sample of) is not judged.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,10 +28,10 @@ from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import Finding
 from whdebug.engine.steps.events import extract_event
-from whdebug.engine.steps.triggers import near_miss_reason
 from whdebug.model.definition import Definition
 from whdebug.tools.samples import events, guess_provider, load_sample, sample_request
 
+_SEPARATORS = re.compile(r"[\s._/:,\-]+")
 _SAMPLED_AT = datetime(2025, 11, 24, 16, 0, 0, tzinfo=UTC)
 _READINGS = {"empty": "a missing part joins as empty", "skip": "the runtime skips it",
              "undefined": "it joins as the text undefined"}
@@ -113,7 +114,7 @@ def _near(event: str, readings: list[_Reading], provider: str, subscribed: set[o
           index: int) -> Finding | None:
     """The trigger is a near miss of what a sample is read as (`issue.opened`: `issues.opened`)."""
     for reading in readings:
-        reason = near_miss_reason(reading.value, event)
+        reason = _near_words(reading.value, event)
         if reason is None or reading.value in subscribed:
             continue
         at: Location = ("triggers", index, "event")
@@ -137,13 +138,40 @@ def _near(event: str, readings: list[_Reading], provider: str, subscribed: set[o
         return def_finding(
             "DEF_TRIGGER_UNREACHABLE",
             f"trigger {event!r} never fires for {_who(provider)}'s {reading.sample} delivery: "
-            f"the runtime reads it as {reading.value!r} ({reason[1]}"
+            f"the runtime reads it as {reading.value!r} ({reason}"
             f"{'; ' + alternatives[2:-1] if alternatives else ''}), and a trigger fires only "
             "on the exact event",
             f"set {where(at)} to {json.dumps(reading.value)}{alternatives}", at,
             patch=None if alternatives else (
                 PatchOp("replace", f"/triggers/{index}/event", reading.value),))
     return None
+
+
+def _near_words(read: str, event: str) -> str | None:
+    """How `event` differs from `read` when it is the same words, told apart only by letter
+    case, separators (a missing part's trailing one included) or a plural s: the mistakes a
+    trigger for that delivery is written with. Any other difference, however small, may be
+    another event the provider sends (`pull_request.reopened` beside `pull_request.opened`):
+    None."""
+    if read == event:
+        return None
+    if read.lower() == event.lower():
+        return "differs only in letter case"
+    ours, theirs = _words(event), _words(read)
+    if len(ours) != len(theirs) or not ours:
+        return None
+    if ours == theirs:
+        return "differs only in separators"
+    plural = [(mine, delivered) for mine, delivered in zip(ours, theirs, strict=True)
+              if mine != delivered]
+    if all(mine + "s" == delivered or delivered + "s" == mine for mine, delivered in plural):
+        return "; ".join(f"{mine!r} where the delivery has {delivered!r}"
+                         for mine, delivered in plural)
+    return None
+
+
+def _words(event: str) -> list[str]:
+    return [word for word in _SEPARATORS.split(event.lower()) if word]
 
 
 def _missing_part(event: str, readings: list[_Reading], provider: str,
