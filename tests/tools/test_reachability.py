@@ -40,7 +40,9 @@ def test_the_docs_github_example() -> None:
     push, issues = found["/triggers/0/event"], found["/triggers/2/event"]
     assert {push.severity, issues.severity} == {"warning"}
     # A push delivery has no action: the three readings of the missing part are named.
-    assert "GitHub's push delivery: it has no $.action" in push.message
+    assert ("waits for $.action 'received', which GitHub's push delivery (whdebug's sample "
+            "of it) does not carry") in push.message
+    assert "unless some push deliveries carry it, this trigger never fires" in push.message
     assert "reads it as 'push.'" in push.message
     assert '"push" if the runtime skips it' in push.message
     assert push.patch is None  # which reading the runtime uses is not documented
@@ -76,7 +78,7 @@ def test_a_trigger_one_reading_reaches_is_not_reported(reading: str) -> None:
 def test_the_docs_slack_example() -> None:
     found = findings_of(load_definition(CORPUS / "slack.js"))
     assert sorted(found) == ["/triggers/0/event", "/triggers/1/event"]
-    assert "Slack's message delivery: it has no $.event.subtype" in (
+    assert "waits for $.event.subtype 'posted', which Slack's message delivery" in (
         found["/triggers/0/event"].message)
     assert "Slack's reaction_added delivery: the runtime reads it as 'reaction_added.'" in (
         found["/triggers/1/event"].message)

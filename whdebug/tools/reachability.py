@@ -194,9 +194,10 @@ def _missing_part(event: str, readings: list[_Reading], provider: str,
         alternatives = _alternatives(reading)
         return def_finding(
             "DEF_TRIGGER_UNREACHABLE",
-            f"trigger {event!r} never fires for {_who(provider)}'s {reading.sample} delivery: "
-            f"it has no {', '.join(missing)}, so the runtime reads it as {reading.value!r}"
-            f"{alternatives}",
+            f"trigger {event!r} waits for {' and '.join(_wanted(missing, pieces, reading))}, "
+            f"which {_who(provider)}'s {reading.sample} delivery (whdebug's sample of it) "
+            f"does not carry: the runtime reads it as {reading.value!r}{alternatives}, so "
+            f"unless some {reading.sample} deliveries carry it, this trigger never fires",
             f"to fire on every {reading.sample} delivery, set {where(at)} to "
             f"{json.dumps(reading.value)}{alternatives}; or read the event from a field the "
             "delivery carries", at)
@@ -211,6 +212,13 @@ def _separator_in(event: str, reading: _Reading) -> str | None:
         return None
     joined = event[len(first)]
     return None if joined.isalnum() else joined
+
+
+def _wanted(missing: list[str], pieces: list[str], reading: _Reading) -> list[str]:
+    """`$.action 'received'` for each part the delivery lacks and the trigger fills."""
+    by_path = {path: piece for (path, found, _), piece in zip(reading.parts, pieces,
+                                                              strict=True) if not found}
+    return [f"{path} {by_path[path]!r}" for path in missing]
 
 
 def _alternatives(reading: _Reading) -> str:

@@ -118,8 +118,8 @@ def _rows(readiness: Readiness) -> list[tuple[str, str, str]]:
             detail += "; never: " + ", ".join(never)
         unreached = _unreachable(readiness)
         if unreached:  # a sample fires it only because it holds what the provider never sends
-            detail += ("; the provider's own deliveries never fire: " + ", ".join(unreached)
-                       + " (DEF_TRIGGER_UNREACHABLE)")
+            detail += ("; the provider's deliveries, as whdebug samples them, do not fire: "
+                       + ", ".join(unreached) + " (DEF_TRIGGER_UNREACHABLE)")
         rows.append(("triggers", "fail" if never else "warn" if unreached else "pass", detail))
 
     samples = readiness.samples
