@@ -95,6 +95,7 @@ class TestBundle:
                 "`order.created` | fires | `order.created` |") in summary
         assert "- expected event name: `order.updated` (simple extraction)" in summary
         assert "for the 1 secret value it was given" in summary
+        assert "Subject: MiniApp salla 3.1.0: 2 sample webhooks, outcome fires" in summary
 
     def test_rejected_request_still_names_its_event(self, tmp_path: Path) -> None:
         output = tmp_path / "support.zip"

@@ -256,7 +256,7 @@ def _subject(rows: list[tuple[str, str, CapturedRequest, Report]]) -> str:
     statuses = sorted({report.outcome.status for *_, report in rows})
     if not rows:
         return "definition review"
-    return f"{len(rows)} sample webhook(s), outcome {', '.join(statuses)}"
+    return f"{plural(len(rows), 'sample webhook')}, outcome {', '.join(statuses)}"
 
 
 def _code(value: str | None) -> str:
