@@ -130,3 +130,16 @@ def test_kebab_case_is_the_ns_check_suggests(name: str) -> None:
     from whdebug.engine.steps.triggers import kebab_ns
 
     assert kebab_case(name) == kebab_ns(name)
+
+
+def test_the_api_url_can_come_from_the_environment() -> None:
+    # Typed on every call before: `whdebug urls app.json` said "Missing option '--api-url'".
+    from cli_support import run
+
+    definition = str(REPO / "fixtures" / "definitions" / "github.json")
+    result = run("urls", definition, env={"WHDEBUG_API_URL": "https://api.example.test"})
+    assert result.exit_code in (0, 1), result.output
+    assert "https://api.example.test/miniapps/github/webhooks" in result.stdout
+    given = run("urls", definition, "--api-url", "https://other.example.test",
+                env={"WHDEBUG_API_URL": "https://api.example.test"})
+    assert "https://other.example.test/miniapps/github/webhooks" in given.stdout

@@ -12,7 +12,8 @@ from whdebug.cli.options import json_option
 
 @click.command(short_help="Print the OAuth redirect URI and webhook URL to register.")
 @click.argument("definition_path", metavar="DEFINITION")
-@click.option("--api-url", required=True, metavar="URL",
+@click.option("--api-url", required=True, metavar="URL", envvar="WHDEBUG_API_URL",
+              show_envvar=True,
               help="Karzoun's SAAS_API_URL (the API origin, e.g. https://api.example.com).")
 @json_option("One JSON object (whdebug.urls/1).")
 @click.pass_context
