@@ -106,6 +106,26 @@ class TestTabs:
             assert "github@" in shown(app, "#definition-title")
             assert '"eventExtraction"' in shown(app, "#definition-body")
 
+    async def test_the_definition_tab_says_what_check_says(self, tmp_path: Path) -> None:
+        # The TUI showed the definition's blocks, never its findings: a Slack definition whose
+        # verification no real delivery passes looked as good as any other.
+        from tui_support import FIXTURES, fixture_request, store_with
+
+        from whdebug.tui.options import TuiOptions
+
+        store = store_with(tmp_path / "c.db", [fixture_request("github-pr-opened.http")])
+        slack = FIXTURES.parent / "tests" / "docs_corpus" / "slack.js"
+        app = WhdebugApp(TuiOptions(store_path=store, definition_path=slack, listen=False),
+                         watch=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await select(pilot, app, 0)
+            await pilot.press("5")
+            await wait_for(pilot, lambda: "check:" in shown(app, "#definition-title"))
+            title = shown(app, "#definition-title")
+            assert "check: 3 errors · 3 warnings" in title
+            assert "DEF_SCHEME_UNVERIFIABLE" in title and "DEF_TRIGGER_UNREACHABLE" in title
+            assert "whdebug check" in title
+
     async def test_enter_on_a_path_suggestion_shows_the_snippet(self, setup: DemoSetup) -> None:
         app = scenario_app(setup)
         async with app.run_test(size=SIZE) as pilot:
