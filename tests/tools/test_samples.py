@@ -146,3 +146,16 @@ def test_samples_for_a_body_event_writes_the_event_into_the_payload() -> None:
     assert refunded.notes == ("event written into the payload at $.event",)
     assert refunded.based_on == "salla:order.created"
     assert "9007199254740993" in refunded.payload.decode()  # the big id survives
+
+
+def test_a_trigger_written_with_other_separators_is_based_on_its_delivery() -> None:
+    # The Slack example's reaction.added trigger got an app_mention payload (the first
+    # sample), though whdebug has Slack's reaction_added delivery.
+    from paths import REPO
+
+    from whdebug.model.definition import load_definition
+
+    definition = load_definition(REPO / "tests" / "docs_corpus" / "slack.js")
+    based_on = {item.event: item.based_on for item in samples_for(definition)}
+    assert based_on["reaction.added"] == "slack:reaction_added"
+    assert based_on["message.posted"] == "slack:message"

@@ -17,7 +17,6 @@ no sample of) is not judged.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,9 +28,14 @@ from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import Finding
 from whdebug.engine.steps.events import extract_event
 from whdebug.model.definition import Definition
-from whdebug.tools.samples import events, guess_provider, load_sample, sample_request
+from whdebug.tools.samples import (
+    event_words,
+    events,
+    guess_provider,
+    load_sample,
+    sample_request,
+)
 
-_SEPARATORS = re.compile(r"[\s._/:,\-]+")
 _SAMPLED_AT = datetime(2025, 11, 24, 16, 0, 0, tzinfo=UTC)
 _READINGS = {"empty": "a missing part joins as empty", "skip": "the runtime skips it",
              "undefined": "it joins as the text undefined"}
@@ -157,7 +161,7 @@ def _near_words(read: str, event: str) -> str | None:
         return None
     if read.lower() == event.lower():
         return "differs only in letter case"
-    ours, theirs = _words(event), _words(read)
+    ours, theirs = event_words(event), event_words(read)
     if len(ours) != len(theirs) or not ours:
         return None
     if ours == theirs:
@@ -168,10 +172,6 @@ def _near_words(read: str, event: str) -> str | None:
         return "; ".join(f"{mine!r} where the delivery has {delivered!r}"
                          for mine, delivered in plural)
     return None
-
-
-def _words(event: str) -> list[str]:
-    return [word for word in _SEPARATORS.split(event.lower()) if word]
 
 
 def _missing_part(event: str, readings: list[_Reading], provider: str,

@@ -168,12 +168,21 @@ def _base(provider: str | None, event: str) -> Sample | None:
     for candidate in (event, *(event.split(sep)[0] for sep in (".", "/", ":"))):
         if candidate in known:
             return load_sample(provider, candidate)
+    words = event_words(event)  # `reaction.added`: Slack's `reaction_added`
+    for name in known:
+        if event_words(name) == words:
+            return load_sample(provider, name)
     for separator in (".", "/", ":"):
         head = event.split(separator)[0] + separator
         related = [name for name in known if name.startswith(head)]
         if separator in event and related:
             return load_sample(provider, related[0])
     return load_sample(provider, known[0])
+
+
+def event_words(event: str) -> list[str]:
+    """An event's words, whatever separates them."""
+    return [word for word in re.split(r"[\s._/:,\-]+", event.lower()) if word]
 
 
 def _body_parts(definition: Definition, event: str) -> list[tuple[str, str]]:
