@@ -40,7 +40,7 @@ from whdebug.engine.steps.transactions import (
     extract_transaction,
     unsafe_integer_finding,
 )
-from whdebug.engine.steps.triggers import match_triggers
+from whdebug.engine.steps.triggers import match_triggers, waiting_for_parts
 from whdebug.model.definition import Definition
 from whdebug.model.request import Capture, CapturedRequest, as_capture
 from whdebug.model.secrecy import Secrets, SecretSet
@@ -408,13 +408,18 @@ def _if_verified(
     """What the runtime would do once verification passes (findings are not kept)."""
     event, _ = extract_event(plan.event_extraction, request, body, options.missing_part)
     triggers, _ = match_triggers(event, plan.triggers, plan.ns, request, body)
-    return {
+    found: dict[str, Any] = {
         "event": event.value,
         "triggers": list(triggers.matched),
         "status": "fires"
         if triggers.matched
         else ("no-event" if event.value is None else "no-trigger"),
     }
+    if not triggers.matched:  # a trigger that needs a composite part the request lacks
+        waiting = waiting_for_parts(event, list(plan.trigger_events))
+        if waiting:
+            found["waiting"] = waiting
+    return found
 
 
 def response_of(definition: Plan | Definition) -> tuple[int, Any]:

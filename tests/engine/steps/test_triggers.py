@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from factories import make_definition, make_request, run
@@ -175,3 +176,44 @@ def test_ambiguous_match_names_the_rule_replayed() -> None:
                                   triggers=[{"type": "miniapps:acme", "event": "app_mention"}]))
     [plain] = [f for f in default.findings if f.code == "EVT_AMBIGUOUS_MATCH"]
     assert plain.message.endswith("under whdebug's default the event is 'app_mention.'")
+
+
+def test_a_rejected_request_says_which_trigger_waits_once_verified() -> None:
+    # The Slack example's deliveries are rejected (Slack's v0 scheme) and "once verified,
+    # event 'message.' would still match no trigger" said nothing of message.posted.
+    definition = make_definition(
+        eventExtraction={"compositeStrategy": {"separator": ".", "parts": [
+            {"source": "body", "path": "$.event.type"},
+            {"source": "body", "path": "$.event.subtype"}]}},
+        triggers=[{"type": "miniapps:acme", "event": "message.posted"}])
+    report = run(make_request({"event": {"type": "message"}, "id": "1"}, signature="00"),
+                 definition)
+    assert report.outcome.status == "rejected"
+    assert report.outcome.if_verified is not None
+    assert report.outcome.if_verified["waiting"] == [
+        "trigger 'message.posted' expects body $.event.subtype 'posted', which this request "
+        "does not carry"]
+    fired = run(make_request({"event": {"type": "message", "subtype": "posted"}, "id": "2"},
+                             signature="00"), definition)
+    assert fired.outcome.if_verified is not None
+    assert "waiting" not in fired.outcome.if_verified
+
+
+def test_the_text_report_says_it(tmp_path: Any) -> None:
+    from cli_support import run as run_cli
+
+    definition = make_definition(
+        eventExtraction={"compositeStrategy": {"separator": ".", "parts": [
+            {"source": "body", "path": "$.event.type"},
+            {"source": "body", "path": "$.event.subtype"}]}},
+        triggers=[{"type": "miniapps:acme", "event": "message.posted"}])
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(definition.data))
+    request = tmp_path / "r.http"
+    request.write_bytes(b"POST /miniapps/acme/webhooks HTTP/1.1\r\nContent-Type: "
+                        b"application/json\r\nX-Signature: 00\r\n\r\n"
+                        b'{"event":{"type":"message"},"id":"1"}')
+    result = run_cli("replay", "--file", str(request), "--definition", str(path),
+                     "--credential", "webhookSecret=some-secret")
+    assert ("once verified  event 'message.' would still match no trigger: trigger "
+            "'message.posted' expects body $.event.subtype 'posted'") in result.stdout

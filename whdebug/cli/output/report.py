@@ -97,6 +97,9 @@ def _outcome(console: Console, report: Report) -> Table:
             then = "would still extract no event"
         else:
             then = f"event {hypothetical['event']!r} would still match no trigger"
+            waiting = hypothetical.get("waiting")
+            if isinstance(waiting, list) and waiting:
+                then += ": " + "; ".join(str(item) for item in waiting)
         table.add_row(safe_text("  once verified"), safe_text(then))
     return table
 
