@@ -9,6 +9,16 @@ import pytest
 from factories import make_definition, make_request, run
 
 from whdebug.engine.steps.triggers import levenshtein, near_miss_reason
+from whdebug.model.definition import Definition
+
+
+def type_and_subtype(events: list[str], separator: str = ".") -> Definition:
+    """Slack's composite: $.event.type, the separator, $.event.subtype (often missing)."""
+    return make_definition(
+        eventExtraction={"compositeStrategy": {"separator": separator, "parts": [
+            {"source": "body", "path": "$.event.type"},
+            {"source": "body", "path": "$.event.subtype"}]}},
+        triggers=[{"type": "miniapps:acme", "event": event} for event in events])
 
 
 def test_exact_match_fires() -> None:
@@ -113,11 +123,7 @@ def test_no_trigger_fix_for_a_composite_with_a_missing_part_names_every_join_rul
     # Slack's app_mention has no event.subtype: the event is 'app_mention.' only under
     # whdebug's default join rule (PLATFORM.md leaves it open), so a fix that only says "add
     # a trigger for 'app_mention.'" guesses; it names what each rule gives
-    definition = make_definition(
-        eventExtraction={"compositeStrategy": {"separator": ".", "parts": [
-            {"source": "body", "path": "$.event.type"},
-            {"source": "body", "path": "$.event.subtype"}]}},
-        triggers=[{"type": "miniapps:acme", "event": "message.posted"}])
+    definition = type_and_subtype(["message.posted"])
     report = run(make_request({"event": {"type": "app_mention"}, "id": "1"}), definition)
     [no_trigger] = [f for f in report.findings if f.code == "EVT_NO_TRIGGER"]
     assert report.event.value == "app_mention."
@@ -137,12 +143,7 @@ def test_no_trigger_fix_for_a_composite_with_a_missing_part_names_every_join_rul
 def test_no_trigger_names_the_trigger_waiting_for_the_missing_part() -> None:
     # Karzoun's Slack example subscribes message.posted; a real message has no subtype, so
     # it is read as 'message.', and the report only listed the configured triggers.
-    definition = make_definition(
-        eventExtraction={"compositeStrategy": {"separator": "::", "parts": [
-            {"source": "body", "path": "$.event.type"},
-            {"source": "body", "path": "$.event.subtype"}]}},
-        triggers=[{"type": "miniapps:acme", "event": "message::posted"},
-                  {"type": "miniapps:acme", "event": "reaction::added"}])
+    definition = type_and_subtype(["message::posted", "reaction::added"], "::")
     report = run(make_request({"event": {"type": "message"}, "id": "1"}), definition)
     [no_trigger] = [f for f in report.findings if f.code == "EVT_NO_TRIGGER"]
     assert report.event.value == "message::"
@@ -159,11 +160,7 @@ def test_no_trigger_names_the_trigger_waiting_for_the_missing_part() -> None:
 def test_ambiguous_match_names_the_rule_replayed() -> None:
     # with --missing-part skip the event is 'app_mention', so a trigger 'app_mention.' fires
     # only under the 'empty' rule; the message must not call 'skip' whdebug's default
-    definition = make_definition(
-        eventExtraction={"compositeStrategy": {"separator": ".", "parts": [
-            {"source": "body", "path": "$.event.type"},
-            {"source": "body", "path": "$.event.subtype"}]}},
-        triggers=[{"type": "miniapps:acme", "event": "app_mention."}])
+    definition = type_and_subtype(["app_mention."])
     request = make_request({"event": {"type": "app_mention"}, "id": "1"})
     skip = run(request, definition, missing_part="skip")
     [ambiguous] = [f for f in skip.findings if f.code == "EVT_AMBIGUOUS_MATCH"]
@@ -181,11 +178,7 @@ def test_ambiguous_match_names_the_rule_replayed() -> None:
 def test_a_rejected_request_says_which_trigger_waits_once_verified() -> None:
     # The Slack example's deliveries are rejected (Slack's v0 scheme) and "once verified,
     # event 'message.' would still match no trigger" said nothing of message.posted.
-    definition = make_definition(
-        eventExtraction={"compositeStrategy": {"separator": ".", "parts": [
-            {"source": "body", "path": "$.event.type"},
-            {"source": "body", "path": "$.event.subtype"}]}},
-        triggers=[{"type": "miniapps:acme", "event": "message.posted"}])
+    definition = type_and_subtype(["message.posted"])
     report = run(make_request({"event": {"type": "message"}, "id": "1"}, signature="00"),
                  definition)
     assert report.outcome.status == "rejected"
@@ -202,11 +195,7 @@ def test_a_rejected_request_says_which_trigger_waits_once_verified() -> None:
 def test_the_text_report_says_it(tmp_path: Any) -> None:
     from cli_support import run as run_cli
 
-    definition = make_definition(
-        eventExtraction={"compositeStrategy": {"separator": ".", "parts": [
-            {"source": "body", "path": "$.event.type"},
-            {"source": "body", "path": "$.event.subtype"}]}},
-        triggers=[{"type": "miniapps:acme", "event": "message.posted"}])
+    definition = type_and_subtype(["message.posted"])
     path = tmp_path / "app.json"
     path.write_text(json.dumps(definition.data))
     request = tmp_path / "r.http"
