@@ -61,6 +61,18 @@ def lint(definition: Definition, *, submission: bool = False) -> list[Finding]:
             *trigger_findings(definition)]
 
 
+def named_trigger(definition: Definition, finding: Finding) -> str | None:
+    """The event of the trigger a finding points at (`/triggers/N/event`); None when it
+    points elsewhere (a missing separator concerns every trigger)."""
+    parts = (finding.pointer or "").split("/")
+    if len(parts) != 4 or parts[1] != "triggers" or not parts[2].isdigit():
+        return None
+    index = int(parts[2])
+    trigger = definition.triggers[index] if index < len(definition.triggers) else None
+    event = trigger.get("event") if isinstance(trigger, dict) else None
+    return event if isinstance(event, str) else None
+
+
 def trigger_findings(definition: Definition) -> list[Finding]:
     """DEF_TRIGGER_UNREACHABLE for each trigger a provider sample is read close to, but not as."""
     provider = guess_provider(definition)

@@ -43,7 +43,7 @@ def _write(data: bytes, output_path: str | None, what: str) -> None:
 
 def _for_definition(definition_path: str, output_path: str | None, as_json: bool) -> None:
     from whdebug.model.definition import load_definition
-    from whdebug.tools.reachability import trigger_findings
+    from whdebug.tools.reachability import named_trigger, trigger_findings
     from whdebug.tools.samples import guess_provider, samples_for
 
     if output_path is None:
@@ -65,10 +65,9 @@ def _for_definition(definition_path: str, output_path: str | None, as_json: bool
     unreachable = trigger_findings(definition)
     by_event: dict[str, str] = {}
     for finding in unreachable:
-        index = _trigger_index(finding.pointer)
-        trigger = definition.triggers[index] if index is not None else None
-        if isinstance(trigger, dict) and isinstance(trigger.get("event"), str):
-            by_event.setdefault(trigger["event"], finding.message)
+        event = named_trigger(definition, finding)
+        if event is not None:
+            by_event.setdefault(event, finding.message)
     if as_json:
         click.echo(json.dumps([{"event": item.event, "file": item.file_name,
                                 "based_on": item.based_on, "notes": list(item.notes),
@@ -86,13 +85,6 @@ def _for_definition(definition_path: str, output_path: str | None, as_json: bool
             click.echo(f"warning: {finding.message}; a sample written here fires all the same. "
                        f"Fix: {finding.fix}", err=True)
     click.echo(f"next: whdebug check {definition_path} --samples {folder}", err=True)
-
-
-def _trigger_index(pointer: str | None) -> int | None:
-    """N of `/triggers/N/event`."""
-    parts = (pointer or "").split("/")
-    return int(parts[2]) if len(parts) == 4 and parts[1] == "triggers" and (
-        parts[2].isdigit()) else None
 
 
 @click.command(short_help="Write realistic provider payloads (like `stripe trigger`).")

@@ -156,10 +156,11 @@ def sign(ctx: click.Context, payload_path: str | None, sample_ref: str | None,
     signed = sign_request(payload, definition, secrets, now=now, event=event, scheme=scheme,
                           headers=headers, nullish=nullish, missing_part=missing_part,
                           message_id=message_id)
+    unsubscribed = (event is None and event_outside_body(definition)
+                    and signed.event not in definition.trigger_events)
     # A bare payload needs the event it stands for; a sample carries the provider's own
     # headers, and what they are read as (even an event no trigger takes) is the point.
-    if (event is None and sample_ref is None and event_outside_body(definition)
-            and signed.event not in definition.trigger_events):
+    if unsubscribed and sample_ref is None:
         raise WhdebugError(
             f"--event is required: {one_line(signed.notices[-1])}; without it the runtime "
             f"would extract {signed.event!r} from the request")
@@ -173,8 +174,7 @@ def sign(ctx: click.Context, payload_path: str | None, sample_ref: str | None,
     click.echo(f"sign: event {signed.event!r}" if signed.event is not None
                else "sign: the runtime extracts no event from this request", err=True)
     notices = list(signed.notices)
-    if (sample_ref is not None and event is None and event_outside_body(definition)
-            and signed.event not in definition.trigger_events and notices):
+    if unsubscribed and notices:  # a sample's, as the refusal above is a payload's
         notices[-1] = (f"no trigger takes {signed.event!r}, what this {sample_ref} delivery is "
                        "read as, so it fires nothing; `whdebug check` names a trigger it "
                        "comes close to")

@@ -67,19 +67,17 @@ def _summary_table(console: Console, readiness: Readiness) -> Table:
 
 def _unreachable(readiness: Readiness) -> list[str]:
     """The trigger events DEF_TRIGGER_UNREACHABLE names (every one for a missing separator)."""
-    triggers = readiness.definition.triggers
+    from whdebug.tools.reachability import named_trigger
+
+    definition = readiness.definition
+    every = [trigger["event"] for trigger in definition.triggers
+             if isinstance(trigger, dict) and isinstance(trigger.get("event"), str)]
     events: list[str] = []
     for item in readiness.lint:
-        if item.code != "DEF_TRIGGER_UNREACHABLE":
-            continue
-        parts = (item.pointer or "").split("/")
-        if len(parts) == 4 and parts[1] == "triggers" and parts[2].isdigit():
-            chosen = [triggers[int(parts[2])]] if int(parts[2]) < len(triggers) else []
-        else:
-            chosen = list(triggers)
-        events += [trigger["event"] for trigger in chosen if isinstance(trigger, dict)
-                   and isinstance(trigger.get("event"), str)
-                   and trigger["event"] not in events]
+        if item.code == "DEF_TRIGGER_UNREACHABLE":
+            event = named_trigger(definition, item)
+            events += [name for name in ([event] if event is not None else every)
+                       if name not in events]
     return events
 
 
