@@ -146,3 +146,55 @@ def test_check_prints_it_and_still_exits_0(tmp_path: Any) -> None:
     assert result.exit_code == 0, result.output
     codes = [(f["code"], f["pointer"]) for f in json.loads(result.stdout)["findings"]]
     assert ("DEF_TRIGGER_UNREACHABLE", "/triggers/2/event") in codes
+
+
+def shopify_as_the_ecommerce_guide_names_it() -> Definition:
+    """The Shopify corpus file with the names the e-commerce guide gives Shopify's topics
+    ("Topics normalized from orders/create -> order.created"), triggers and handlers alike."""
+    def normalised(data: dict[str, Any]) -> None:
+        names = {"orders/create": "order.created", "orders/updated": "order.updated"}
+        for trigger in data["triggers"]:
+            trigger["event"] = names[trigger["event"]]
+        handlers = data["sync"]["webhooks"]["handlers"]
+        data["sync"]["webhooks"]["handlers"] = {names[key]: value
+                                                for key, value in handlers.items()}
+
+    return edited(load_definition(CORPUS / "shopify.js"), normalised)
+
+
+def test_a_verb_tense_is_a_near_miss_beside_a_plural() -> None:
+    # Shopify sends X-Shopify-Topic: orders/create; the guide's order.created never fires.
+    found = findings_of(shopify_as_the_ecommerce_guide_names_it())
+    assert sorted(found) == ["/triggers/0/event", "/triggers/1/event"]
+    created = found["/triggers/0/event"]
+    assert ("reads it as 'orders/create' ('order' where the delivery has 'orders'; 'created' "
+            "where the delivery has 'create')") in created.message
+    assert "a MiniApp gets no such mapping" in created.message  # the guide's "normalized"
+    assert created.fix is not None and created.fix.startswith(
+        'set triggers[0].event to "orders/create"')
+
+
+def test_the_rename_takes_the_sync_handler_of_that_event_along() -> None:
+    from whdebug.engine.lint.definition import check_definition
+
+    definition = shopify_as_the_ecommerce_guide_names_it()
+    before = {(f.code, f.pointer) for f in check_definition(definition)}
+    created = findings_of(definition)["/triggers/0/event"]
+    assert "sync.webhooks.handlers" in (created.fix or "")
+    patched = definition.data
+    for found in findings_of(definition).values():
+        assert found.patch is not None
+        patched = apply_patch(patched, found.patch)
+    after = parse_definition(json.dumps(patched), "a.json")
+    assert trigger_findings(after) == []
+    assert sorted(after.sync_handlers) == ["orders/create", "orders/updated"]
+    # nothing new: the handlers still match a trigger each
+    assert {(f.code, f.pointer) for f in check_definition(after)} <= before
+
+
+def test_other_words_are_still_not_near_misses() -> None:
+    # 'paid' is not a tense of 'updated', nor 'reopened' of 'opened'
+    from whdebug.tools.reachability import _near_words
+
+    assert _near_words("orders/updated", "order.paid") is None
+    assert _near_words("pull_request.opened", "pull_request.reopened") is None

@@ -159,3 +159,19 @@ def test_a_trigger_written_with_other_separators_is_based_on_its_delivery() -> N
     based_on = {item.event: item.based_on for item in samples_for(definition)}
     assert based_on["reaction.added"] == "slack:reaction_added"
     assert based_on["message.posted"] == "slack:message"
+
+
+def test_shopify_triggers_named_as_the_ecommerce_guide_names_them_get_their_topics() -> None:
+    # order.created used to get the first sample, app/uninstalled (a shop, no order)
+    definition = Definition({
+        "ns": "shop", "triggers": [{"type": "miniapps:shop", "event": "order.created"},
+                                   {"type": "miniapps:shop", "event": "order.updated"},
+                                   {"type": "miniapps:shop", "event": "order.paid"}],
+        "webhook": {"eventExtraction": {"source": "header", "path": "X-Shopify-Topic"},
+                    "verification": {"type": "hmac-sha256",
+                                     "headerName": "X-Shopify-Hmac-Sha256",
+                                     "secretKey": "webhookSecret", "encoding": "base64"}}})
+    based_on = {item.event: item.based_on for item in samples_for(definition)}
+    assert based_on == {"order.created": "shopify:orders/create",
+                        "order.updated": "shopify:orders/updated",
+                        "order.paid": "shopify:orders/create"}  # an order, at least

@@ -9,9 +9,9 @@ read as `push.` (or `push` or `push.undefined`, by how the runtime joins a missi
 part). `samples --for` then wrote the missing value into the payload, and every check passed.
 
 A trigger is reported only when a provider sample comes close to it: the sample is read as a
-near miss of it (letter case, separators, a character or two), or as its leading parts with a
-part the delivery does not carry. A trigger no sample comes near (a delivery kind whdebug has
-no sample of) is not judged.
+near miss of it (the same words in another letter case, with other separators, a plural s or
+a past tense), or as its leading parts with a part the delivery does not carry. A trigger no
+sample comes near (a delivery kind whdebug has no sample of) is not judged.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from whdebug.engine.lint.definition import check_definition
 from whdebug.engine.locations import Location, def_finding, where
@@ -32,6 +33,7 @@ from whdebug.tools.samples import (
     event_words,
     events,
     guess_provider,
+    inflected,
     load_sample,
     sample_request,
 )
@@ -95,7 +97,7 @@ def trigger_findings(definition: Definition) -> list[Finding]:
         event = trigger.get("event") if isinstance(trigger, dict) else None
         if not isinstance(event, str) or not event or event in read:
             continue
-        found = _near(event, readings, provider, subscribed, index)
+        found = _near(event, readings, provider, subscribed, index, definition.sync_handlers)
         if found is None:
             found = _missing_part(event, readings, provider, index)
         if found is not None and found.pointer not in seen:
@@ -127,7 +129,7 @@ def _readings(definition: Definition, provider: str) -> list[_Reading]:
 
 
 def _near(event: str, readings: list[_Reading], provider: str, subscribed: set[object],
-          index: int) -> Finding | None:
+          index: int, handlers: dict[str, Any]) -> Finding | None:
     """The trigger is a near miss of what a sample is read as (`issue.opened`: `issues.opened`)."""
     for reading in readings:
         reason = _near_words(reading.value, event)
@@ -151,24 +153,42 @@ def _near(event: str, readings: list[_Reading], provider: str, subscribed: set[o
                 # Not as a patch when a trigger relies on the comma: it would stop firing.
                 patch=None if commas else (PatchOp(
                     "add", "/webhook/eventExtraction/compositeStrategy/separator", joined),))
+        fix = f"set {where(at)} to {json.dumps(reading.value)}{alternatives}"
+        patch: tuple[PatchOp, ...] = (
+            PatchOp("replace", f"/triggers/{index}/event", reading.value),)
+        if event in handlers and reading.value not in handlers:
+            # a handler keyed by the old name would then match no trigger: it goes along
+            fix += (f", and rename sync.webhooks.handlers[{json.dumps(event)}] to "
+                    f"{json.dumps(reading.value)}, which the runtime looks up by the same event")
+            patch += (PatchOp("move", "/sync/webhooks/handlers/" + _token(reading.value),
+                              from_="/sync/webhooks/handlers/" + _token(event)),)
         return def_finding(
             "DEF_TRIGGER_UNREACHABLE",
             f"trigger {event!r} never fires for {_who(provider)}'s {reading.sample} delivery: "
             f"the runtime reads it as {reading.value!r} ({reason}"
             f"{'; ' + alternatives[2:-1] if alternatives else ''}), and a trigger fires only "
-            "on the exact event",
-            f"set {where(at)} to {json.dumps(reading.value)}{alternatives}", at,
-            patch=None if alternatives else (
-                PatchOp("replace", f"/triggers/{index}/event", reading.value),))
+            f"on the exact event{_NO_MAPPING.get(provider, '')}",
+            fix, at, patch=None if alternatives else patch)
     return None
+
+
+_NO_MAPPING = {"shopify": " (the e-commerce guide speaks of Shopify topics normalized, "
+                          "orders/create to order.created; a MiniApp gets no such mapping: "
+                          "eventExtraction reads the topic as Shopify sends it)"}
+"""What a provider's docs say that leads to the near miss, answered."""
+
+
+def _token(key: str) -> str:
+    """A key as one JSON Pointer reference token (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _near_words(read: str, event: str) -> str | None:
     """How `event` differs from `read` when it is the same words, told apart only by letter
-    case, separators (a missing part's trailing one included) or a plural s: the mistakes a
-    trigger for that delivery is written with. Any other difference, however small, may be
-    another event the provider sends (`pull_request.reopened` beside `pull_request.opened`):
-    None."""
+    case, separators (a missing part's trailing one included), a plural s or a past tense:
+    the mistakes a trigger for that delivery is written with. Any other difference, however
+    small, may be another event the provider sends (`pull_request.reopened` beside
+    `pull_request.opened`): None."""
     if read == event:
         return None
     if read.lower() == event.lower():
@@ -178,11 +198,11 @@ def _near_words(read: str, event: str) -> str | None:
         return None
     if ours == theirs:
         return "differs only in separators"
-    plural = [(mine, delivered) for mine, delivered in zip(ours, theirs, strict=True)
-              if mine != delivered]
-    if all(mine + "s" == delivered or delivered + "s" == mine for mine, delivered in plural):
+    changed = [(mine, delivered) for mine, delivered in zip(ours, theirs, strict=True)
+               if mine != delivered]
+    if all(inflected(mine, delivered) for mine, delivered in changed):
         return "; ".join(f"{mine!r} where the delivery has {delivered!r}"
-                         for mine, delivered in plural)
+                         for mine, delivered in changed)
     return None
 
 

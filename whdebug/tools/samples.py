@@ -169,13 +169,19 @@ def _base(provider: str | None, event: str) -> Sample | None:
         if candidate in known:
             return load_sample(provider, candidate)
     words = event_words(event)  # `reaction.added`: Slack's `reaction_added`
-    for name in known:
-        if event_words(name) == words:
-            return load_sample(provider, name)
+    for alike in (list.__eq__, words_alike):  # `order.created`: Shopify's `orders/create`
+        for name in known:
+            if alike(event_words(name), words):
+                return load_sample(provider, name)
     for separator in (".", "/", ":"):
         head = event.split(separator)[0] + separator
         related = [name for name in known if name.startswith(head)]
         if separator in event and related:
+            return load_sample(provider, related[0])
+    if len(words) > 1:  # `order.paid`: one of Shopify's `orders/...`
+        related = [name for name in known if len(event_words(name)) > 1
+                   and words_alike(event_words(name)[:1], words[:1])]
+        if related:
             return load_sample(provider, related[0])
     return load_sample(provider, known[0])
 
@@ -183,6 +189,20 @@ def _base(provider: str | None, event: str) -> Sample | None:
 def event_words(event: str) -> list[str]:
     """An event's words, whatever separates them."""
     return [word for word in re.split(r"[\s._/:,\-]+", event.lower()) if word]
+
+
+def inflected(one: str, other: str) -> bool:
+    """One word written as the other with a plural s or a past-tense d/ed (`order` for
+    `orders`, `created` for Shopify's `create`)."""
+    short, long = sorted((one, other), key=len)
+    return long in (short + "s", short + "d", short + "ed")
+
+
+def words_alike(ours: list[str], theirs: list[str]) -> bool:
+    """The same words, each as written or `inflected`."""
+    return len(ours) == len(theirs) > 0 and all(
+        mine == delivered or inflected(mine, delivered)
+        for mine, delivered in zip(ours, theirs, strict=True))
 
 
 def _body_parts(definition: Definition, event: str) -> list[tuple[str, str]]:
