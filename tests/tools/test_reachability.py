@@ -84,7 +84,7 @@ def test_the_docs_slack_example() -> None:
         found["/triggers/1/event"].message)
 
 
-@pytest.mark.parametrize("name", ["salla.js", "woocommerce.js", "shopify.js", "dropbox.js"])
+@pytest.mark.parametrize("name", ["salla.js", "woocommerce.js", "dropbox.js"])
 def test_docs_examples_whose_triggers_their_provider_sends(name: str) -> None:
     assert trigger_findings(load_definition(CORPUS / name)) == []
 
@@ -186,7 +186,8 @@ def test_the_rename_takes_the_sync_handler_of_that_event_along() -> None:
         assert found.patch is not None
         patched = apply_patch(patched, found.patch)
     after = parse_definition(json.dumps(patched), "a.json")
-    assert trigger_findings(after) == []
+    assert [f.code for f in trigger_findings(after)] == [
+        "DEF_TX_NOT_PER_DELIVERY"]  # the corpus file's own: its test is below
     assert sorted(after.sync_handlers) == ["orders/create", "orders/updated"]
     # nothing new: the handlers still match a trigger each
     assert {(f.code, f.pointer) for f in check_definition(after)} <= before
@@ -198,3 +199,57 @@ def test_other_words_are_still_not_near_misses() -> None:
 
     assert _near_words("orders/updated", "order.paid") is None
     assert _near_words("pull_request.opened", "pull_request.reopened") is None
+
+
+def test_an_id_two_deliveries_about_one_order_share_drops_the_second() -> None:
+    # transactionId $.id is the order's id: Shopify's orders/create and orders/updated about
+    # one order carry the same one, and the runtime drops the second as a duplicate.
+    from whdebug.engine.lint.definition import check_definition
+
+    definition = load_definition(CORPUS / "shopify.js")
+    (found,) = trigger_findings(definition)
+    assert (found.code, found.severity) == ("DEF_TX_NOT_PER_DELIVERY", "warning")
+    assert found.pointer == "/webhook/transactionId/paths"
+    assert ("Shopify's orders/create and orders/updated deliveries about one order carry the "
+            "same transaction id ($.id: 820982911946154508") in found.message
+    assert "trigger 'orders/updated' never fires for an order already created" in found.message
+    assert found.fix is not None and '"orders/updated": {"paths": ["$.id", "$.updated_at"]}' in (
+        found.fix)
+    assert found.patch is not None
+    patched = parse_definition(json.dumps(apply_patch(definition.data, found.patch)), "a.json")
+    assert trigger_findings(patched) == []
+    before = {(f.code, f.pointer) for f in check_definition(definition)}
+    assert {(f.code, f.pointer) for f in check_definition(patched)} <= before
+    # the override joins the two: a retry (the same body) is still one id, the update another
+    tx = patched.data["webhook"]["transactionId"]
+    assert tx["separator"] == "_" and tx["paths"] == ["$.id"]
+
+
+def test_no_patch_when_a_separator_would_join_the_fallback_paths() -> None:
+    def fallbacks(data: dict[str, Any]) -> None:
+        data["webhook"]["transactionId"]["paths"] = ["$.id", "$.admin_graphql_api_id"]
+
+    (found,) = trigger_findings(edited(load_definition(CORPUS / "shopify.js"), fallbacks))
+    assert found.code == "DEF_TX_NOT_PER_DELIVERY"
+    assert found.patch is None
+    assert "first non-empty" in (found.fix or "")
+
+
+def test_one_subscribed_event_of_the_pair_is_enough_and_none_is_not() -> None:
+    def only(events: list[str]) -> Any:
+        def keep(data: dict[str, Any]) -> None:
+            data["triggers"] = [t for t in data["triggers"] if t["event"] in events]
+            data["sync"]["webhooks"]["handlers"] = {
+                key: value for key, value in data["sync"]["webhooks"]["handlers"].items()
+                if key in events}
+        return keep
+
+    corpus = load_definition(CORPUS / "shopify.js")
+    assert [f.code for f in trigger_findings(edited(corpus, only(["orders/updated"])))] == [
+        "DEF_TX_NOT_PER_DELIVERY"]  # every later update of one order is dropped too
+
+    def customers(data: dict[str, Any]) -> None:
+        data["triggers"] = [{**data["triggers"][0], "event": "customers/create"}]
+        data["sync"]["webhooks"]["handlers"] = {}
+
+    assert trigger_findings(edited(corpus, customers)) == []

@@ -435,3 +435,25 @@ def test_payload_samples_are_real_json_files() -> None:
         document = json.loads(path.read_text())
         assert document["event"] == path.stem
         assert not path.read_bytes().startswith(b"version https://git-lfs")  # no LFS pointers
+
+
+def test_a_duplicate_sample_is_told_to_have_its_own_id_not_to_be_renamed(tmp_path: Path) -> None:
+    # samples --for on the Shopify corpus file: orders/create and orders/updated share $.id.
+    # The fix said to rename orders__updated.json to orders__updated.json.
+    from paths import REPO
+
+    from whdebug.tools.samples import samples_for
+
+    definition = load_definition(REPO / "tests" / "docs_corpus" / "shopify.js")
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    for item in samples_for(definition):
+        (folder / item.file_name).write_bytes(item.payload)
+    result = readiness(definition, folder)
+    (dropped,) = [f for f in result.findings if f.code == "RDY_SAMPLE_FIRES_NOTHING"]
+    assert "orders__updated.json" in dropped.message
+    assert dropped.fix is not None
+    assert "rename" not in dropped.fix
+    assert ("carries transaction id 820982911946154508 ($.id), as orders__create.json did"
+            in dropped.fix)
+    assert "DEF_TX_NOT_PER_DELIVERY" in dropped.fix  # two events about one order

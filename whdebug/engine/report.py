@@ -133,6 +133,7 @@ FINDING_CODES: dict[str, Severity] = {
     "DEF_SECRET_NO_PRODUCER": "error",
     "DEF_REQUEST_INCOMPLETE": "error",
     "DEF_TRIGGER_UNREACHABLE": "warning",
+    "DEF_TX_NOT_PER_DELIVERY": "warning",
     "DEF_SCHEME_UNVERIFIABLE": "error",
 }
 

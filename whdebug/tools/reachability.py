@@ -23,11 +23,12 @@ from typing import Any
 
 from whdebug.engine.lint.definition import check_definition
 from whdebug.engine.locations import Location, def_finding, where
-from whdebug.engine.patches import PatchOp
+from whdebug.engine.patches import PatchError, PatchOp, apply_patch
 from whdebug.engine.paths import parse_body
 from whdebug.engine.plan import compile_definition
 from whdebug.engine.report import Finding
 from whdebug.engine.steps.events import extract_event
+from whdebug.engine.steps.transactions import extract_transaction
 from whdebug.model.definition import Definition
 from whdebug.tools.samples import (
     event_words,
@@ -55,6 +56,14 @@ class _Reading:
     separator: str
     separator_unset: bool
     """compositeStrategy has no separator, so JavaScript's join() puts a comma."""
+    transaction: str | None = None
+    """The transaction id the runtime dedupes this delivery on (None: none, or generated),
+    with every digit of the payload."""
+    override: str | None = None
+    """The transactionId.overrides entry that gave it, if one did."""
+    transaction_paths: tuple[str, ...] = ()
+    document: Any = None
+    """The delivery's JSON body."""
 
 
 def lint(definition: Definition, *, submission: bool = False) -> list[Finding]:
@@ -104,6 +113,7 @@ def trigger_findings(definition: Definition) -> list[Finding]:
             findings.append(found)  # a missing separator, shared by every trigger: said once
             if not found.pointer or not found.pointer.startswith("/triggers/"):
                 seen.add(found.pointer)
+    findings += _shared_ids(definition, readings, provider, read_as=subscribed)
     return findings
 
 
@@ -117,14 +127,26 @@ def _readings(definition: Definition, provider: str) -> list[_Reading]:
         "," if composite.separator is None else composite.separator)
     readings = []
     for name in events(provider):
-        request = sample_request(load_sample(provider, name), _SAMPLED_AT)
-        result, _ = extract_event(spec, request, parse_body(request), "empty")
+        sample = load_sample(provider, name)
+        request = sample_request(sample, _SAMPLED_AT)
+        body = parse_body(request)
+        result, _ = extract_event(spec, request, body, "empty")
         if result.value is None:
             continue
         parts = tuple((part.path, part.found, part.value) for part in result.parts) \
             if composite is not None else ()
-        readings.append(_Reading(name, result.value, dict(result.variants or {}), parts,
-                                 separator, composite is not None and composite.separator is None))
+        transaction, said = extract_transaction(plan.transaction, result.value, request, body) \
+            if plan.transaction is not None else (None, [])
+        # an id with a part the sample lacks is not judged: the sample may be the one short
+        judged = transaction is not None and not transaction.generated and not any(
+            item.code == "TX_NOT_FOUND" for item in said)
+        readings.append(_Reading(
+            name, result.value, dict(result.variants or {}), parts, separator,
+            composite is not None and composite.separator is None,
+            (transaction.exact_id or transaction.id) if judged and transaction else None,
+            transaction.override if transaction is not None else None,
+            transaction.paths if transaction is not None else (),
+            json.loads(sample.payload)))
     return readings
 
 
@@ -234,6 +256,155 @@ def _missing_part(event: str, readings: list[_Reading], provider: str,
             f"{json.dumps(reading.value)}{alternatives}; or read the event from a field the "
             "delivery carries", at)
     return None
+
+
+def _shared_ids(definition: Definition, readings: list[_Reading], provider: str, *,
+                read_as: set[object]) -> list[Finding]:
+    """DEF_TX_NOT_PER_DELIVERY: two deliveries of different events (one a trigger's) read with
+    one transaction id. It then names the thing they are about (an order), not the delivery,
+    and the runtime drops whichever comes second."""
+    findings: list[Finding] = []
+    by_id: dict[str, list[_Reading]] = {}
+    for reading in readings:
+        if reading.transaction:
+            by_id.setdefault(reading.transaction, []).append(reading)
+    for transaction, group in by_id.items():
+        kinds = {reading.value: reading for reading in group}
+        if len(kinds) < 2 or not any(event in read_as for event in kinds):
+            continue
+        first, *later = _in_course(list(kinds.values()))
+        dropped = next((r for r in later if r.value in read_as), later[0])
+        thing = _thing(first.value, dropped.value)
+        spec = definition.webhook.get("transactionId")
+        spec = spec if isinstance(spec, dict) else {}
+        override = dropped.override or first.override
+        at: Location = (("webhook", "transactionId", "overrides", override, "paths")
+                        if override else ("webhook", "transactionId", "paths"))
+        shown_paths = ", ".join(dropped.transaction_paths) or "its path"
+        fix, patch = _own_id_fix(definition, dropped, first, spec, provider, read_as)
+        findings.append(def_finding(
+            "DEF_TX_NOT_PER_DELIVERY",
+            f"{_who(provider)}'s {first.sample} and {dropped.sample} deliveries about one "
+            f"{thing} carry the same transaction id ({shown_paths}: {transaction} in both of "
+            "whdebug's samples): the runtime drops a delivery whose id it has already seen, "
+            f"so trigger {dropped.value!r} never fires for {_a(thing)} already "
+            f"{_done(first.value)}, and fires once at most per {thing}",
+            fix, at, patch=patch))
+    return findings
+
+
+_LATER_FIELDS = ("updated_at", "date_modified", "modified_at", "updatedat", "modified")
+"""Body fields that change with each event about one object (`updated_at`)."""
+
+
+def _own_id_fix(definition: Definition, dropped: _Reading, first: _Reading,
+                spec: dict[str, Any], provider: str,
+                read_as: set[object]) -> tuple[str, tuple[PatchOp, ...] | None]:
+    """Give the dropped event its own id: an override joining the id with a field that
+    changes with each event (as the webhooks guide does for order.updated), as a patch when
+    it fits the definition and removes the finding."""
+    paths = [path for path in spec.get("paths", []) if isinstance(path, str)] \
+        if isinstance(spec.get("paths"), list) else []
+    separator = spec.get("separator")
+    overrides = spec.get("overrides")
+    field = _later_field(dropped.document, first.document)
+    general = (f"make the id name the delivery, not what it is about: point "
+               f"webhook.transactionId at a field that changes with each event, in an override "
+               f"for {dropped.value!r} joined with a separator")
+    if field is None or not paths:
+        return general, None
+    joined = [*paths, field] if separator else [paths[0], field]
+    entry = {dropped.value: {"paths": joined}}
+    fix = (f"give {dropped.value!r} its own id: add \"overrides\": {json.dumps(entry)}"
+           + ("" if separator else ' and "separator": "_"') + " to webhook.transactionId "
+           "(the id and the time of the change, as the webhooks guide does for order.updated)")
+    if not separator and len(paths) > 1:
+        return fix + (f"; set a separator only if you mean it: transactionId.paths "
+                      f"({', '.join(paths)}) are tried in turn and the first non-empty wins, "
+                      "while a separator joins them all"), None
+    if isinstance(overrides, dict) and dropped.value in overrides:
+        return general, None
+    if not separator and isinstance(overrides, dict) and any(
+            isinstance(o, dict) and isinstance(o.get("paths"), list) and len(o["paths"]) > 1
+            for o in overrides.values()):
+        return fix, None  # a separator would join the paths of the overrides there too
+    patch: tuple[PatchOp, ...]
+    if isinstance(overrides, dict):
+        patch = (PatchOp("add", "/webhook/transactionId/overrides/" + _token(dropped.value),
+                         entry[dropped.value]),)
+    else:
+        patch = (PatchOp("add", "/webhook/transactionId/overrides", entry),)
+    if not separator:
+        patch += (PatchOp("add", "/webhook/transactionId/separator", "_"),)
+    try:
+        patched = Definition(apply_patch(definition.data, patch), definition.path)
+        still = _shared_ids(patched, _readings(patched, provider), provider, read_as=read_as)
+    except (PatchError, ValueError, TypeError):
+        return fix, None
+    return fix, (None if still else patch)
+
+
+def _later_field(document: Any, other: Any) -> str | None:
+    """The JSONPath of a field of `document` that changes with each event (`$.updated_at`),
+    whose value `other` does not share."""
+    found: list[str] = []
+
+    def walk(node: Any, path: str, depth: int) -> None:
+        if not isinstance(node, dict) or depth > 3:
+            return
+        for key, value in node.items():
+            if not isinstance(key, str) or not key.replace("_", "").isalnum():
+                continue
+            child = f"{path}.{key}"
+            if key.lower() in _LATER_FIELDS:
+                leaf = value.get("date") if isinstance(value, dict) else value
+                where_ = f"{child}.date" if isinstance(value, dict) else child
+                if isinstance(leaf, (str, int)) and leaf != "" and \
+                        _at(other, where_) != leaf:
+                    found.append(where_)
+            else:
+                walk(value, child, depth + 1)
+
+    walk(document, "$", 0)
+    return min(found, key=lambda path: path.count("."), default=None)
+
+
+def _at(document: Any, path: str) -> Any:
+    for key in path.split(".")[1:]:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document
+
+
+_FIRST_WORDS = ("create", "created", "add", "added", "new", "opened", "open", "placed")
+
+
+def _in_course(group: list[_Reading]) -> list[_Reading]:
+    """Deliveries about one object in the order they come: a creation first."""
+    return sorted(group, key=lambda r: (not any(w in _FIRST_WORDS for w in event_words(r.value)),
+                                        r.sample))
+
+
+def _thing(one: str, other: str) -> str:
+    """What two events are about (`order` for `orders/create` and `orders/updated`)."""
+    mine, theirs = event_words(one)[:1], event_words(other)[:1]
+    if mine and theirs and (mine == theirs or inflected(mine[0], theirs[0])):
+        word = min(mine[0], theirs[0], key=len)
+        return word[:-1] if word.endswith("s") and len(word) > 3 else word
+    return "object"
+
+
+def _a(thing: str) -> str:
+    return ("an " if thing[:1] in "aeiou" else "a ") + thing
+
+
+def _done(event: str) -> str:
+    """`created` for `orders/create`: what the first delivery says happened."""
+    last = event_words(event)[-1] if event_words(event) else "sent"
+    if last.endswith("ed"):
+        return last
+    return last + ("d" if last.endswith("e") else "ed")
 
 
 def _separator_in(event: str, reading: _Reading) -> str | None:

@@ -482,7 +482,10 @@ def _sample_findings(definition: Definition, results: list[SampleResult]) -> lis
         fix = (cause.fix if cause is not None and cause.fix
                else "add a trigger for the sample's event, fix eventExtraction, or remove "
                "the sample")
-        if named and sample.kind == "payload" and unfired and "#" not in sample.name:
+        duplicate = report.transaction.duplicate_of
+        if duplicate is not None:
+            fix = _own_id(report, results, str(duplicate))
+        elif named and sample.kind == "payload" and unfired and "#" not in sample.name:
             # The event came from the file name: the name is what to change first.
             fix = (f"rename the file after the event it carries ({NAMED_EVENT}), e.g. "
                    f"{unfired[0].replace('/', '__')}.json: a bare payload's event is taken "
@@ -498,6 +501,19 @@ def _sample_findings(definition: Definition, results: list[SampleResult]) -> lis
             )
         )
     return findings
+
+
+def _own_id(report: Report, results: list[SampleResult], duplicate: str) -> str:
+    """What to do about a sample dropped as a duplicate of an earlier one."""
+    tx = report.transaction
+    earlier = next((r.report for r in results if r.sample.name == duplicate and r.report), None)
+    text = (f"it carries transaction id {tx.exact_id or tx.id} ({', '.join(tx.paths)}), as "
+            f"{duplicate} did, and the runtime drops a delivery whose id it has already seen")
+    if earlier is not None and earlier.event.value != report.event.value:
+        return (f"{text}: two events about one object share the id, so the definition needs "
+                "the change DEF_TX_NOT_PER_DELIVERY gives (the later event's own id, in "
+                "webhook.transactionId.overrides)")
+    return f"{text}: give each sample its own id (a retry of one delivery is dropped, as here)"
 
 
 def _handlers(
