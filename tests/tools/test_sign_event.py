@@ -79,3 +79,30 @@ def test_command_without_a_fitting_trigger_exits_2(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr.startswith("whdebug: --event is required")
     assert "'.closed'" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_sample_keeps_its_own_event_header_and_says_nothing_of_triggers(tmp_path: Path) -> None:
+    # sign --sample shopify:orders/updated said it "signed for the first trigger whose event
+    # fits this payload, 'orders/create'", then that the runtime extracts 'orders/updated'.
+    corpus = Path(__file__).resolve().parent.parent / "docs_corpus" / "shopify.js"
+    out = tmp_path / "updated.http"
+    result = run("sign", "--sample", "shopify:orders/updated", "--definition", str(corpus),
+                 "--credential", "webhookSecret=shop-secret", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "sign: event 'orders/updated'" in result.stderr
+    assert "note:" not in result.stderr, result.stderr
+    request = parse_http(out.read_bytes())
+    assert [v for n, v in request.headers if n == "X-Shopify-Topic"] == ["orders/updated"]
+
+
+def test_a_topic_header_given_with_a_payload_is_kept_too() -> None:
+    definition = parse_definition(json.dumps({
+        "ns": "shop", "triggers": [{"type": "miniapps:shop", "event": "orders/create"},
+                                   {"type": "miniapps:shop", "event": "orders/updated"}],
+        "webhook": {"eventExtraction": {"source": "header", "path": "X-Shopify-Topic"},
+                    "verification": {"type": "hmac-sha256", "headerName": "X-Shopify-Hmac-Sha256",
+                                     "secretKey": "webhookSecret", "encoding": "base64"}}}))
+    signed = sign_request(b'{"id":1}', definition, SECRETS, now=NOW,
+                          headers=[("X-Shopify-Topic", "orders/updated")])
+    assert signed.event == "orders/updated"
+    assert signed.notices == ()

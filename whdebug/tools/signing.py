@@ -133,7 +133,8 @@ def sign_request(
     else:
         signed = _sign_as_scheme(draft, scheme, definition, secrets, now, nullish, message_id)
     signature_headers, key, source, hint = signed
-    if place_event and event is None and event_outside_body(definition):
+    if place_event and event is None and event_outside_body(definition) and not (
+            _event_given(payload, headers, definition, missing_part)):
         event = _first_fitting_event(draft, definition, missing_part)
     if place_event and event is not None:
         _place_event(draft, definition, event)
@@ -383,6 +384,19 @@ def event_outside_body(definition: Definition) -> bool:
     """The event (or a part of it) is read from a header or the query string, where a
     payload alone cannot carry it."""
     return any(item.get("source") in ("header", "query") for item in _event_lookups(definition))
+
+
+def _event_given(payload: bytes, headers: Sequence[tuple[str, str]], definition: Definition,
+                 missing_part: str) -> bool:
+    """The headers given (a sample's, as its provider sends them, or --header) carry every
+    part of the event the runtime reads outside the body: nothing to choose or place."""
+    extraction = compile_definition(definition).event_extraction
+    if extraction is None or not headers:
+        return False
+    probe = CapturedRequest(method="POST", path="/", headers=tuple(headers), body=payload)
+    result, _ = extract_event(extraction, probe, parse_body(probe), missing_part)
+    parts_found = all(part.found for part in result.parts) if result.parts else True
+    return result.value is not None and parts_found
 
 
 def _first_fitting_event(draft: _Draft, definition: Definition,
