@@ -134,6 +134,7 @@ FINDING_CODES: dict[str, Severity] = {
     "DEF_REQUEST_INCOMPLETE": "error",
     "DEF_TRIGGER_UNREACHABLE": "warning",
     "DEF_TX_NOT_PER_DELIVERY": "warning",
+    "DEF_TX_PATHS_NOT_JOINED": "info",
     "DEF_SCHEME_UNVERIFIABLE": "error",
 }
 

@@ -306,7 +306,8 @@ class TestDetails:
             "DEF_ASSET_NOT_HTTPS", "DEF_CATEGORY_UNKNOWN", "DEF_AUTH_MISSING",
             "DEF_WEBHOOK_ABSENT", "DEF_SECRET_NO_PRODUCER",
             "DEF_REQUEST_INCOMPLETE", "DEF_SCHEME_UNVERIFIABLE",  # test_docs_schema.py
-            "DEF_TRIGGER_UNREACHABLE", "DEF_TX_NOT_PER_DELIVERY"}  # test_reachability.py
+            "DEF_TRIGGER_UNREACHABLE", "DEF_TX_NOT_PER_DELIVERY",  # test_reachability.py
+            "DEF_TX_PATHS_NOT_JOINED"}  # TestOverridePathsWithoutSeparator
         assert produced <= FINDING_CODES.keys()
         assert {code for code in FINDING_CODES if code.startswith("DEF_")} == produced
 
@@ -369,3 +370,53 @@ def test_js_literal_fixture_is_a_parse_finding() -> None:
 
 def test_every_lint_fixture_is_covered() -> None:
     assert {p.name for p in LINT.iterdir()} == set(LINT_FIXTURES) | {"js-literal.js"}
+
+
+class TestOverridePathsWithoutSeparator:
+    """The Salla example's transactionId.overrides list two paths each, with no separator:
+    the docs join path values only with one, so the runtime may take the first alone."""
+
+    def salla(self) -> Definition:
+        return load_definition(REPO / "tests" / "docs_corpus" / "salla.js")
+
+    def test_the_docs_salla_example_gets_a_note_per_override(self) -> None:
+        found = [f for f in check_definition(self.salla()) if f.code == "DEF_TX_PATHS_NOT_JOINED"]
+        assert [f.pointer for f in found] == [
+            "/webhook/transactionId/overrides/order.updated/paths",
+            "/webhook/transactionId/overrides/order.status.updated/paths"]
+        note = found[0]
+        assert note.severity == "info"  # the docs do not say: both readings are shown
+        assert "the first non-empty wins" in note.message
+        assert "$.data.updated_at.date is never read" in note.message
+        assert "if the runtime joins them anyway" in note.message
+        assert note.fix is not None and '"separator": "_"' in note.fix
+
+    def test_the_patch_joins_them_under_either_reading_and_adds_nothing(self) -> None:
+        definition = self.salla()
+        before = {(f.code, f.pointer) for f in check_definition(definition)}
+        note = [f for f in check_definition(definition)
+                if f.code == "DEF_TX_PATHS_NOT_JOINED"][0]
+        assert note.patch is not None
+        from whdebug.engine.patches import apply_patch
+
+        patched = parse_definition(json.dumps(apply_patch(definition.data, note.patch)), "a.js")
+        after = {(f.code, f.pointer) for f in check_definition(patched)}
+        assert not any(code == "DEF_TX_PATHS_NOT_JOINED" for code, _ in after)
+        assert after <= before
+
+    def test_no_patch_when_top_level_paths_are_fallbacks(self) -> None:
+        def fallbacks(data: dict[str, Any]) -> None:
+            data["webhook"]["transactionId"]["paths"] = ["$.data.id", "$.data.reference_id"]
+
+        data = copy.deepcopy(self.salla().data)
+        fallbacks(data)
+        found = [f for f in check_definition(parse_definition(json.dumps(data), "a.js"))
+                 if f.code == "DEF_TX_PATHS_NOT_JOINED"]
+        assert found and all(f.patch is None for f in found)
+        assert "would join transactionId.paths too" in (found[0].fix or "")
+
+    def test_with_a_separator_or_one_path_there_is_nothing_to_say(self) -> None:
+        data = copy.deepcopy(self.salla().data)
+        data["webhook"]["transactionId"]["separator"] = "_"
+        assert not [f for f in check_definition(parse_definition(json.dumps(data), "a.js"))
+                    if f.code == "DEF_TX_PATHS_NOT_JOINED"]

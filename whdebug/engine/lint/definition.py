@@ -66,6 +66,7 @@ def check_definition(definition: Definition, *, submission: bool = False) -> lis
     findings += document_findings(definition, plan, submission)
     findings += _identity_findings(data, submission)
     findings += _trigger_findings(data)
+    findings += _override_findings(data)
     findings += _security_findings(definition, plan, submission)
     findings += _jsonpath_findings(plan, data)
     findings += _sync_findings(definition, plan)
@@ -214,6 +215,44 @@ def _semver_suggestion(version: str) -> str | None:
     if numbers is None:
         return None
     return ".".join(str(int(n or 0)) for n in numbers.groups())
+
+
+def _override_findings(data: dict[str, Any]) -> list[Finding]:
+    """DEF_TX_PATHS_NOT_JOINED: an override listing several paths with no separator (the
+    Salla example's). The webhooks guide joins path values only with a separator; without
+    one the first non-empty may win, as for transactionId.paths. Both readings are said, and
+    the fix (a separator) makes them agree."""
+    webhook = data.get("webhook")
+    spec = webhook.get("transactionId") if isinstance(webhook, dict) else None
+    if not isinstance(spec, dict) or spec.get("separator") or not isinstance(
+            spec.get("overrides"), dict):
+        return []
+    paths = spec.get("paths")
+    fallbacks = isinstance(paths, list) and len(paths) > 1
+    findings = []
+    for event, entry in spec["overrides"].items():
+        listed = entry.get("paths") if isinstance(entry, dict) else None
+        if not isinstance(listed, list) or len(listed) < 2 or not all(
+                isinstance(path, str) for path in listed):
+            continue
+        first, rest = listed[0], ", ".join(listed[1:])
+        fix = ('add "separator": "_" to webhook.transactionId: the paths are then joined '
+               "under either reading")
+        if fallbacks:
+            fix += (f"; but it would join transactionId.paths too ({', '.join(map(str, paths))}"
+                    "), now tried in turn: give the override a separator only if the docs' "
+                    "reading is what you mean")
+        findings.append(_def(
+            "DEF_TX_PATHS_NOT_JOINED",
+            f"transactionId.overrides[{json.dumps(event)}] lists {len(listed)} paths and "
+            "transactionId has no separator, and the docs join path values only with one: if "
+            "the first non-empty wins, as for transactionId.paths, the runtime takes "
+            f"{first} alone, {rest} is never read while {first} is found, and a later "
+            f"{json.dumps(event)} about the same object is dropped as a duplicate; if the "
+            "runtime joins them anyway, the id is what the override meant",
+            fix, ("webhook", "transactionId", "overrides", event, "paths"),
+            patch=None if fallbacks else (add_op("/webhook/transactionId/separator", "_"),)))
+    return findings
 
 
 def _trigger_findings(data: dict[str, Any]) -> list[Finding]:
