@@ -227,7 +227,8 @@ def _override_findings(data: dict[str, Any]) -> list[Finding]:
     if not isinstance(spec, dict) or spec.get("separator") or not isinstance(
             spec.get("overrides"), dict):
         return []
-    paths = spec.get("paths") if isinstance(spec.get("paths"), list) else []
+    given = spec.get("paths")
+    paths: list[Any] = given if isinstance(given, list) else []
     fallbacks = len(paths) > 1
     findings = []
     for event, entry in spec["overrides"].items():
