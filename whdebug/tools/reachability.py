@@ -34,6 +34,7 @@ from whdebug.tools.samples import (
     event_words,
     events,
     guess_provider,
+    holds,
     inflected,
     load_sample,
     sample_request,
@@ -360,21 +361,13 @@ def _later_field(document: Any, other: Any) -> str | None:
                 leaf = value.get("date") if isinstance(value, dict) else value
                 where_ = f"{child}.date" if isinstance(value, dict) else child
                 if isinstance(leaf, (str, int)) and leaf != "" and \
-                        _at(other, where_) != leaf:
+                        holds(other, where_) != leaf:
                     found.append(where_)
             else:
                 walk(value, child, depth + 1)
 
     walk(document, "$", 0)
     return min(found, key=lambda path: path.count("."), default=None)
-
-
-def _at(document: Any, path: str) -> Any:
-    for key in path.split(".")[1:]:
-        if not isinstance(document, dict):
-            return None
-        document = document.get(key)
-    return document
 
 
 _FIRST_WORDS = ("create", "created", "add", "added", "new", "opened", "open", "placed")

@@ -225,7 +225,8 @@ def _body_parts(definition: Definition, event: str) -> list[tuple[str, str]]:
     return []
 
 
-def _holds(document: Any, path: str) -> Any:
+def holds(document: Any, path: str) -> Any:
+    """The value at a plain `$.a.b` path of a JSON document (None: not there)."""
     for key in path.split(".")[1:]:
         if not isinstance(document, dict):
             return None
@@ -291,5 +292,5 @@ def _holds_text(payload: bytes, path: str) -> Any:
         document = json.loads(payload)
     except ValueError:
         return None
-    value = _holds(document, path) if _SIMPLE_PATH.match(path) else None
+    value = holds(document, path) if _SIMPLE_PATH.match(path) else None
     return value if isinstance(value, str) else None
