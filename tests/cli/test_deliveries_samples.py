@@ -244,6 +244,23 @@ class TestSamples:
                 "push.received, issue.opened") in row
 
 
+    def test_samples_for_says_which_sample_a_shared_id_drops(self, tmp_path: Path) -> None:
+        # Shopify's $.id is the order's: the orders/updated sample written here is dropped as
+        # a duplicate. The warning said "a sample written here fires all the same", and the
+        # JSON gave that sample no warning at all.
+        folder = tmp_path / "samples"
+        text = run("samples", "--for", str(CORPUS / "shopify.js"), "-o", str(folder))
+        assert text.exit_code == 0, text.stderr
+        (line,) = [item for item in text.stderr.splitlines() if item.startswith("warning:")]
+        assert "DEF_TX_NOT_PER_DELIVERY" not in line and "$.id" in line
+        assert "fires all the same" not in line
+        assert "check --samples shows it: one of the samples written here is dropped" in line
+        written = run("samples", "--for", str(CORPUS / "shopify.js"), "-o", str(folder),
+                      "--json")
+        warnings = {item["event"]: item.get("warning") for item in json.loads(written.stdout)}
+        assert warnings["orders/create"] is None
+        assert "never fires for an order already created" in (warnings["orders/updated"] or "")
+
     @pytest.mark.parametrize("name", ["salla", "slack"])
     def test_samples_for_other_docs_definitions_fire_every_trigger(self, name: str,
                                                                    tmp_path: Path) -> None:

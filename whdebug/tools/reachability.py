@@ -74,8 +74,12 @@ def lint(definition: Definition, *, submission: bool = False) -> list[Finding]:
 
 
 def named_trigger(definition: Definition, finding: Finding) -> str | None:
-    """The event of the trigger a finding points at (`/triggers/N/event`); None when it
-    points elsewhere (a missing separator concerns every trigger)."""
+    """The event of the trigger a finding points at (`/triggers/N/event`), or whose deliveries
+    a shared transaction id drops; None when it points elsewhere (a missing separator
+    concerns every trigger)."""
+    if finding.code == "DEF_TX_NOT_PER_DELIVERY":  # the trigger whose deliveries it drops
+        return next((event for event in definition.trigger_events
+                     if f"so trigger {event!r} never fires" in finding.message), None)
     parts = (finding.pointer or "").split("/")
     if len(parts) != 4 or parts[1] != "triggers" or not parts[2].isdigit():
         return None

@@ -82,8 +82,10 @@ def _for_definition(definition_path: str, output_path: str | None, as_json: bool
             notes = f"  ({'; '.join(item.notes)})" if item.notes else ""
             click.echo(f"{item.file_name}  from {item.based_on}{notes}")
         for finding in unreachable:
-            click.echo(f"warning: {finding.message}; a sample written here fires all the same. "
-                       f"Fix: {finding.fix}", err=True)
+            shown = ("check --samples shows it: one of the samples written here is dropped as "
+                     "a duplicate" if finding.code == "DEF_TX_NOT_PER_DELIVERY"
+                     else "a sample written here fires all the same")
+            click.echo(f"warning: {finding.message}; {shown}. Fix: {finding.fix}", err=True)
     click.echo(f"next: whdebug check {definition_path} --samples {folder}", err=True)
 
 
