@@ -269,6 +269,8 @@ def _shared_ids(definition: Definition, readings: list[_Reading], provider: str,
     one transaction id. It then names the thing they are about (an order), not the delivery,
     and the runtime drops whichever comes second."""
     findings: list[Finding] = []
+    spec = definition.webhook.get("transactionId")
+    spec = spec if isinstance(spec, dict) else {}
     by_id: dict[str, list[_Reading]] = {}
     for reading in readings:
         if reading.transaction:
@@ -280,8 +282,6 @@ def _shared_ids(definition: Definition, readings: list[_Reading], provider: str,
         first, *later = _in_course(list(kinds.values()))
         dropped = next((r for r in later if r.value in read_as), later[0])
         thing = _thing(first.value, dropped.value)
-        spec = definition.webhook.get("transactionId")
-        spec = spec if isinstance(spec, dict) else {}
         override = dropped.override or first.override
         at: Location = (("webhook", "transactionId", "overrides", override, "paths")
                         if override else ("webhook", "transactionId", "paths"))
